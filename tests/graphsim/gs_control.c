@@ -1,0 +1,384 @@
+/*
+ * The control API under /_sim/: what a test does that Microsoft's cloud
+ * would do on its own or through an admin portal. Create apps, users and
+ * chats; post messages (an emergency notice among them); revoke sessions;
+ * expire tokens and subscriptions; send lifecycle events; rotate keys;
+ * inject faults; read the request and delivery logs. It is served on the
+ * same listener, for loopback tests only, and is not part of Graph.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gs.h"
+
+static void
+bad(struct gs_resp *resp, unsigned int status, const char *msg)
+{
+	gs_resp_json(resp, status, json_pack("{s:s}", "error", msg));
+}
+
+static void
+bad_take(struct gs_resp *resp, unsigned int status, char *msg)
+{
+	bad(resp, status, msg);
+	free(msg);
+}
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static void
+ctl_apps(json_t *b, struct gs_resp *resp)
+{
+	char *err = NULL;
+	struct gs_app *a = gs_app_add(jstr(b, "tenant"), jstr(b, "client_id"),
+				      jstr(b, "client_secret"), json_object_get(b, "redirect_uris"),
+				      &err);
+
+	if (!a)
+		return bad_take(resp, 400, err);
+	a->secret_expired = json_is_true(json_object_get(b, "secret_expired"));
+	gs_resp_json(resp, 201,
+		     json_pack("{s:s, s:s, s:s}", "client_id", a->client_id, "client_secret",
+			       a->secret, "tenant", a->tenant));
+}
+
+static void
+ctl_app_patch(const char *id, json_t *b, struct gs_resp *resp)
+{
+	struct gs_app *a = gs_app_find(id);
+	json_t *v;
+
+	if (!a)
+		return bad(resp, 404, "no such app");
+	if ((v = json_object_get(b, "secret_expired")))
+		a->secret_expired = json_is_true(v);
+	if (jstr(b, "client_secret")) {
+		free(a->secret);
+		a->secret = gs_strdup(jstr(b, "client_secret"));
+	}
+	gs_resp_json(resp, 200,
+		     json_pack("{s:s, s:b}", "client_id", a->client_id, "secret_expired",
+			       a->secret_expired));
+}
+
+static void
+ctl_users(json_t *b, struct gs_resp *resp)
+{
+	char *err = NULL;
+	struct gs_user *u = gs_user_add(jstr(b, "tenant"), jstr(b, "id"), jstr(b, "upn"),
+					jstr(b, "display_name"), &err);
+
+	if (!u)
+		return bad_take(resp, 400, err);
+	gs_resp_json(resp, 201, gs_user_to_json(u));
+}
+
+static void
+ctl_user_action(const char *id, const char *action, json_t *b, struct gs_resp *resp)
+{
+	struct gs_user *u = gs_user_find(NULL, id);
+
+	if (!u)
+		return bad(resp, 404, "no such user");
+	if (!strcmp(action, "revoke")) {
+		/* revokeSignInSessions: refresh tokens die, and Graph tells every
+		 * subscription of the user that it needs reauthorizing */
+		gs_user_revoke(u);
+		for (size_t i = 0; i < gs_subs()->n; i++) {
+			struct gs_sub *s = gs_subs()->v[i];
+			if (s->user == u && gs_sub_find(s->id))
+				gs_notify_lifecycle(s, "reauthorizationRequired");
+		}
+	} else if (!strcmp(action, "expire-tokens")) {
+		json_t *acc = json_object_get(b, "access"), *ref = json_object_get(b, "refresh");
+		gs_user_expire_tokens(u, !acc || json_is_true(acc), json_is_true(ref));
+	} else {
+		return bad(resp, 404, "unknown user action");
+	}
+	gs_resp_json(resp, 200, json_pack("{s:s, s:s}", "id", u->id, "done", action));
+}
+
+static void
+ctl_signin(json_t *b, struct gs_resp *resp)
+{
+	const char *tenant = jstr(b, "tenant"), *user = jstr(b, "user");
+	struct gs_user *u = NULL;
+
+	if (!tenant)
+		return bad(resp, 400, "tenant is required");
+	if (user && !(u = gs_user_find(tenant, user)))
+		return bad(resp, 400, "no such user in that tenant");
+	if (!user && !jstr(b, "error"))
+		return bad(resp, 400, "give user (who signs in) or error (what Entra answers)");
+	gs_signin_set(tenant, u, jstr(b, "error"), jstr(b, "error_description"),
+		      (long)json_integer_value(json_object_get(b, "count")));
+	gs_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static void
+ctl_chats(json_t *b, struct gs_resp *resp)
+{
+	char *err = NULL;
+	struct gs_chat *c = gs_chat_add(jstr(b, "tenant"), jstr(b, "chat_type"), jstr(b, "topic"),
+					json_object_get(b, "members"), &err);
+
+	if (!c)
+		return bad_take(resp, 400, err);
+	gs_resp_json(resp, 201, gs_chat_to_json(c, false));
+}
+
+static void
+post_message(struct gs_chat *c, struct gs_user *from, json_t *spec, struct gs_resp *resp)
+{
+	char *err = NULL;
+	struct gs_message *m = gs_message_add(c, from, spec, &err);
+	int n;
+
+	if (!m)
+		return bad_take(resp, 400, err);
+	n = gs_notify_message(m, "created");
+	gs_resp_json(resp, 201,
+		     json_pack("{s:s, s:s, s:i, s:O}", "id", m->id, "chat_id", c->id, "notified",
+			       n, "message", m->json));
+}
+
+static void
+ctl_messages(json_t *b, struct gs_resp *resp)
+{
+	struct gs_chat *c = gs_chat_find(jstr(b, "chat"));
+	struct gs_user *from = jstr(b, "from") ? gs_user_find(NULL, jstr(b, "from")) : NULL;
+
+	if (!c)
+		return bad(resp, 400, "chat: no such chat");
+	if (jstr(b, "from") && !from)
+		return bad(resp, 400, "from: no such user");
+	post_message(c, from, b, resp);
+}
+
+/*
+ * What Teams does at call time: a new group chat of the caller and the
+ * notification group, and an important message from the caller. The wording
+ * beyond "has placed an Emergency Call" is an assumption; tests that care
+ * about wording post their own text through /_sim/messages.
+ */
+static void
+ctl_emergency(json_t *b, struct gs_resp *resp)
+{
+	const char *caller_s = jstr(b, "caller"), *tenant;
+	const char *number = jstr(b, "number") ? jstr(b, "number") : "911";
+	const char *location = jstr(b, "location") ? jstr(b, "location") : "Unknown location";
+	json_t *members = json_object_get(b, "members"), *all, *spec;
+	struct gs_user *caller = caller_s ? gs_user_find(NULL, caller_s) : NULL;
+	struct gs_chat *c;
+	char *err = NULL, *html;
+	size_t i;
+	json_t *v;
+
+	if (!caller)
+		return bad(resp, 400, "caller: no such user");
+	if (!json_is_array(members) || json_array_size(members) == 0)
+		return bad(resp, 400, "members: the notification group (user ids or UPNs)");
+	tenant = caller->tenant;
+	all = json_pack("[s]", caller->id);
+	json_array_foreach(members, i, v) json_array_append(all, v);
+	c = gs_chat_add(tenant, "group", "Emergency call", all, &err);
+	json_decref(all);
+	if (!c)
+		return bad_take(resp, 400, err);
+	html = gs_printf("<p>%s has placed an Emergency Call to %s.</p>"
+			 "<p>Location: %s</p>",
+			 caller->display_name, number, location);
+	spec = json_pack("{s:s, s:s, s:s}", "content", html, "content_type", "html", "importance",
+			 "high");
+	post_message(c, caller, spec, resp);
+	json_decref(spec);
+	free(html);
+}
+
+static void
+ctl_message_change(const char *chat_id, const char *msg_id, bool del, json_t *b,
+		   struct gs_resp *resp)
+{
+	struct gs_chat *c = gs_chat_find(chat_id);
+	struct gs_message *m = c ? gs_message_find(c, msg_id) : NULL;
+	double now = gs_now();
+	char *ts;
+	int n;
+
+	if (!m)
+		return bad(resp, 404, "no such message");
+	ts = gs_time_iso(now, 3);
+	m->modified = now;
+	json_object_set_new(m->json, "lastModifiedDateTime", json_string(ts));
+	if (del) {
+		json_object_set_new(m->json, "deletedDateTime", json_string(ts));
+	} else {
+		json_object_set_new(m->json, "lastEditedDateTime", json_string(ts));
+		if (jstr(b, "content"))
+			json_object_set_new(json_object_get(m->json, "body"), "content",
+					    json_string(jstr(b, "content")));
+	}
+	free(ts);
+	c->last_updated = now;
+	n = gs_notify_message(m, del ? "deleted" : "updated");
+	gs_resp_json(resp, 200, json_pack("{s:s, s:i}", "id", m->id, "notified", n));
+}
+
+static void
+ctl_sub_action(const char *id, const char *action, json_t *b, struct gs_resp *resp)
+{
+	struct gs_sub *s = gs_sub_find(id);
+	const char *event = jstr(b, "event");
+
+	if (!s)
+		return bad(resp, 404, "no live subscription with that id");
+	if (!strcmp(action, "expire")) {
+		/* Graph deletes expired subscriptions without a word */
+		s->expires = gs_now();
+		gs_sub_delete(s, "expired");
+	} else if (!strcmp(action, "remove")) {
+		gs_sub_delete(s, "removed by service");
+		gs_notify_lifecycle(s, "subscriptionRemoved");
+	} else if (!strcmp(action, "lifecycle")) {
+		if (!event)
+			return bad(resp, 400, "event is required");
+		gs_notify_lifecycle(s, event);
+	} else if (!strcmp(action, "set-expiry")) {
+		double t;
+		if (!jstr(b, "expirationDateTime") ||
+		    gs_time_parse(jstr(b, "expirationDateTime"), &t) < 0)
+			return bad(resp, 400, "expirationDateTime is required");
+		s->expires = t;
+	} else {
+		return bad(resp, 404, "unknown subscription action");
+	}
+	gs_resp_json(resp, 200, json_pack("{s:s, s:s}", "id", id, "done", action));
+}
+
+static void
+ctl_subscriptions(struct gs_resp *resp)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < gs_subs()->n; i++) {
+		struct gs_sub *s = gs_subs()->v[i];
+		bool live = gs_sub_find(s->id) != NULL;
+		json_t *o = gs_sub_to_json(s, true);
+		json_object_set_new(o, "live", json_boolean(live));
+		json_object_set_new(o, "deletedReason",
+				    s->deleted_reason ? json_string(s->deleted_reason)
+						      : json_null());
+		json_array_append_new(arr, o);
+	}
+	gs_resp_json(resp, 200, json_pack("{s:o}", "value", arr));
+}
+
+static long
+since_arg(const struct gs_req *req)
+{
+	const char *s = gs_req_arg(req, "since");
+
+	return s ? atol(s) : 0;
+}
+
+/* Handlers that need no body and no store lock. */
+static bool
+control_lockless(struct gs_req *req, struct gs_resp *resp)
+{
+	const char *p = req->path + 5; /* after "/_sim" */
+	bool get = !strcmp(req->method, "GET");
+
+	if (get && !strcmp(p, "/requests"))
+		gs_resp_json(resp, 200, json_pack("{s:o}", "value", gs_requests_since(since_arg(req))));
+	else if (get && !strcmp(p, "/deliveries"))
+		gs_resp_json(resp, 200,
+			     json_pack("{s:o}", "value", gs_deliveries_since(since_arg(req))));
+	else if (get && !strcmp(p, "/health"))
+		gs_resp_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+	else if (!get && !strcmp(p, "/keys/rotate")) {
+		gs_keys_rotate();
+		gs_resp_json(resp, 200, gs_keys_jwks());
+	} else
+		return false;
+	return true;
+}
+
+void
+gs_control(struct gs_req *req, struct gs_resp *resp)
+{
+	const char *p = req->path + 5;
+	bool get = !strcmp(req->method, "GET"), post = !strcmp(req->method, "POST");
+	json_t *b = NULL;
+	char a[128], c[128], d[64];
+	char *err = NULL;
+
+	resp->note = gs_strdup("control");
+	if (control_lockless(req, resp))
+		return;
+	if (!get && req->body_len > 0) {
+		json_error_t jerr;
+		b = json_loadb(req->body, req->body_len, 0, &jerr);
+		if (!json_is_object(b)) {
+			json_decref(b);
+			return bad_take(resp, 400, gs_printf("body: %s", jerr.text));
+		}
+	}
+	if (!b)
+		b = json_object();
+
+	gs_lock();
+	if (get && !strcmp(p, "/config"))
+		gs_resp_json(resp, 200, gs_config_to_json());
+	else if (post && !strcmp(p, "/config")) {
+		if (gs_config_apply_json(b, &err) < 0)
+			bad_take(resp, 400, err);
+		else
+			gs_resp_json(resp, 200, gs_config_to_json());
+	} else if (get && !strcmp(p, "/stats")) {
+		json_t *o = gs_delivery_stats();
+		json_object_set_new(o, "violations", gs_violations());
+		gs_resp_json(resp, 200, o);
+	} else if (post && !strcmp(p, "/apps"))
+		ctl_apps(b, resp);
+	else if (!strcmp(req->method, "PATCH") && sscanf(p, "/apps/%127[^/]", a) == 1)
+		ctl_app_patch(a, b, resp);
+	else if (post && !strcmp(p, "/users"))
+		ctl_users(b, resp);
+	else if (post && sscanf(p, "/users/%127[^/]/%63s", a, d) == 2)
+		ctl_user_action(a, d, b, resp);
+	else if (post && !strcmp(p, "/signin"))
+		ctl_signin(b, resp);
+	else if (post && !strcmp(p, "/chats"))
+		ctl_chats(b, resp);
+	else if (post && !strcmp(p, "/messages"))
+		ctl_messages(b, resp);
+	else if (post && !strcmp(p, "/emergency"))
+		ctl_emergency(b, resp);
+	else if ((!strcmp(req->method, "PATCH") || !strcmp(req->method, "DELETE")) &&
+		 sscanf(p, "/chats/%127[^/]/messages/%127s", a, c) == 2)
+		ctl_message_change(a, c, !strcmp(req->method, "DELETE"), b, resp);
+	else if (get && !strcmp(p, "/subscriptions"))
+		ctl_subscriptions(resp);
+	else if (post && sscanf(p, "/subscriptions/%127[^/]/%63s", a, d) == 2)
+		ctl_sub_action(a, d, b, resp);
+	else if (post && !strcmp(p, "/faults")) {
+		if (gs_fault_add(b, &err) < 0)
+			bad_take(resp, 400, err);
+		else
+			gs_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
+	} else if (post && !strcmp(p, "/delivery-faults")) {
+		if (gs_delivery_fault_add(b, &err) < 0)
+			bad_take(resp, 400, err);
+		else
+			gs_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
+	} else
+		bad(resp, 404, "no such control endpoint; see docs/testing.md");
+	gs_unlock();
+	gs_deliver_kick();
+	json_decref(b);
+}
