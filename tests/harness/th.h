@@ -1,0 +1,119 @@
+/*
+ * Test harness shared by ctteams' tests: start graphsim and other helper
+ * processes on loopback with free ports, speak HTTP(S) to them, receive
+ * webhooks, and check Graph's cryptography independently of both graphsim
+ * and the agent. Every wait polls a condition with a deadline; none sleeps
+ * a fixed time in place of synchronisation.
+ */
+#ifndef TH_H
+#define TH_H
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* ---- th_proc.c ---- */
+
+double th_now(void);
+char *th_tmpdir(const char *tag);   /* mkdtemp under $TMPDIR; free() it */
+void th_rmtree(const char *dir);
+/* Polls pred(arg) every 10 ms until it holds or timeout seconds pass. */
+bool th_wait_until(bool (*pred)(void *), void *arg, double timeout);
+bool th_wait_file(const char *path, double timeout);
+char *th_read_file(const char *path);
+
+struct th_graphsim {
+	pid_t pid;
+	int port;
+	char *dir;
+	char *base; /* https://127.0.0.1:PORT */
+	char *ca;   /* CA file to verify it with; NULL with --no-tls */
+	char *log;  /* its stderr */
+};
+
+/* Starts graphsim with extra options (NULL-terminated); 0 when it is ready. */
+int th_graphsim_start(struct th_graphsim *gs, const char *const *extra);
+void th_graphsim_stop(struct th_graphsim *gs);
+/* Calls the control API; body is stolen; returns the parsed answer. */
+json_t *th_sim(struct th_graphsim *gs, const char *method, const char *path, json_t *body,
+	       long *ret_status);
+/* Creates tenant t's user and an app; returns the user's id (free it). */
+char *th_sim_user(struct th_graphsim *gs, const char *tenant, const char *upn, const char *name);
+
+/* ---- th_http.c ---- */
+
+struct th_resp {
+	long status;
+	char *body;
+	size_t len;
+	char *location;
+	char *retry_after;
+	char *content_type;
+	char *www_authenticate;
+};
+
+/* One request; headers is NULL-terminated ("Name: value"). 0 when an answer
+ * came, whatever its status. */
+int th_http(const char *method, const char *url, const char *ca, const char *const *headers,
+	    const char *body, struct th_resp *ret);
+void th_resp_free(struct th_resp *r);
+json_t *th_resp_json(const struct th_resp *r);
+char *th_urlenc(const char *s);
+/* The value of a query parameter in a URL, decoded; NULL if absent. */
+char *th_url_param(const char *url, const char *name);
+/* GET url with a bearer token. */
+int th_graph_get(struct th_graphsim *gs, const char *token, const char *path,
+		 struct th_resp *ret);
+int th_graph_send(struct th_graphsim *gs, const char *method, const char *token, const char *path,
+		  json_t *body, struct th_resp *ret); /* body stolen */
+
+/* PKCE S256: a random verifier and its challenge (both free()). */
+void th_pkce(char **ret_verifier, char **ret_challenge);
+
+/* ---- th_hook.c: a webhook receiver ---- */
+
+enum th_validation {
+	TH_VALIDATE_ECHO,	/* 200 text/plain, the decoded token: correct */
+	TH_VALIDATE_ECHO_RAW,	/* the token still URL-encoded: wrong */
+	TH_VALIDATE_FAIL,	/* 500 */
+	TH_VALIDATE_WRONG_TYPE, /* the token as text/html */
+};
+
+struct th_hook_cfg {
+	enum th_validation validation;
+	long validation_delay_ms;
+	unsigned int notify_status; /* default 202 */
+	long notify_delay_ms;
+	long notify_fail_first; /* answer 503 to this many notification POSTs */
+};
+
+struct th_hook;
+
+/* cert_file/key_file both NULL for plain HTTP. */
+struct th_hook *th_hook_start(const char *cert_file, const char *key_file);
+void th_hook_stop(struct th_hook *h);
+char *th_hook_url(struct th_hook *h, const char *path);
+void th_hook_configure(struct th_hook *h, const struct th_hook_cfg *cfg);
+size_t th_hook_validations(struct th_hook *h, const char *path);
+/* Notification POSTs received so far: [{path, time, body}] (a copy). */
+json_t *th_hook_posts(struct th_hook *h);
+/* Waits until n notification POSTs to path (NULL: any) have arrived. */
+bool th_hook_wait(struct th_hook *h, const char *path, size_t n, double timeout);
+void th_hook_clear(struct th_hook *h);
+/* Writes a self-signed certificate and key for 127.0.0.1 into dir. */
+int th_selfsigned(const char *dir, char **ret_cert_file, char **ret_key_file);
+
+/* ---- th_crypto.c: Graph's cryptography, checked independently ---- */
+
+/* An RSA key and a self-signed certificate (base64 DER) for subscriptions. */
+EVP_PKEY *th_rsa_cert(int bits, char **ret_cert_b64);
+/* Decrypts encryptedContent; NULL with *ret_err set when anything is off
+ * (bad key, HMAC mismatch, bad padding). */
+char *th_rich_decrypt(EVP_PKEY *priv, json_t *enc, char **ret_err);
+/* Verifies an RS256 JWT against a JWKS; fills the claims. */
+int th_jwt_verify(const char *jwt, json_t *jwks, json_t **ret_claims, char **ret_err);
+json_t *th_jwt_claims_unverified(const char *jwt);
+
+#endif
