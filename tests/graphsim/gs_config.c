@@ -34,7 +34,7 @@ static const struct opt opts[] = {
 	{"ca-out", OPT_STR, O(ca_out), false, "write the generated CA certificate (PEM) here"},
 	{"public-host", OPT_STR, O(public_host), false,
 	 "host name used in URLs and the server certificate (default 127.0.0.1)"},
-	{"notify-ca", OPT_STR, O(notify_ca), false,
+	{"notify-ca", OPT_STR, O(notify_ca), true,
 	 "CA file used to verify notification URLs (default: system store)"},
 	{"allow-http-notify", OPT_BOOL, O(allow_http_notify), true,
 	 "accept http:// notification URLs on loopback hosts (Graph requires HTTPS)"},

@@ -570,7 +570,7 @@ pending_free(struct pending *p)
 }
 
 static void
-endpoint_record(const char *url, int attempt, bool ok, double latency)
+endpoint_record(const char *url, int attempt, double latency)
 {
 	struct endpoint *e;
 	double now = gs_now();
@@ -582,9 +582,11 @@ endpoint_record(const char *url, int attempt, bool ok, double latency)
 		e->total = e->slow = e->very_slow = 0;
 	}
 	e->total++;
-	if (attempt == 0 && (!ok || latency > gs_cfg.delivery_timeout))
+	/* slow means over the time allowance (timeouts included), not a fast
+	 * error answer: those are retried but do not count against the endpoint */
+	if (attempt == 0 && latency >= 0.95 * gs_cfg.delivery_timeout)
 		e->slow++;
-	if (attempt > 0 && latency >= gs_cfg.retry_timeout)
+	if (attempt > 0 && latency >= 0.95 * gs_cfg.retry_timeout)
 		e->very_slow++;
 	if (e->total >= gs_cfg.throttle_min_samples) {
 		int was = e->state;
@@ -648,7 +650,7 @@ send_batch(struct pending **batch, size_t n)
 			   retry ? gs_cfg.retry_timeout : gs_cfg.delivery_timeout, &resp, NULL,
 			   &latency, NULL);
 	ok = status >= 200 && status < 300;
-	endpoint_record(batch[0]->url, retry ? 1 : 0, ok, latency);
+	endpoint_record(batch[0]->url, retry ? 1 : 0, latency);
 	now = gs_now();
 	if (ok) {
 		count(&n_delivered, (long)n);
@@ -722,7 +724,8 @@ worker_main(void *arg)
 		/* every due item for the same URL and kind rides in one POST */
 		for (size_t i = 0; i < queue.n && n < cap - 1 && (long)n < gs_cfg.batch_max;) {
 			struct pending *p = queue.v[i];
-			if (p->due <= now && !strcmp(p->url, first->url) &&
+			/* due now, or queued within the batch window after the first */
+			if (p->due <= now + gs_cfg.batch_window && !strcmp(p->url, first->url) &&
 			    p->lifecycle == first->lifecycle) {
 				batch[n++] = p;
 				gs_vec_remove_at(&queue, i);

@@ -1,0 +1,839 @@
+/*
+ * graphsim conformance: change notification delivery (basic and rich),
+ * Graph's acknowledgement and retry rules, batching, expiry, lifecycle
+ * events, throttling, injected delivery faults, TLS to the receiver, and
+ * the chat reads a client makes after a notification.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gt.h"
+
+static const char *const opts[] = {"--retry-initial=200ms", "--chat-get-limit=0", NULL};
+static const struct th_hook_cfg good = {TH_VALIDATE_ECHO, 0, 202, 0, 0};
+
+static int
+setup(void **state)
+{
+	return gt_setup(state, opts);
+}
+
+struct ctx {
+	struct gt *t;
+	json_t *tok;
+	const char *at;
+	char *chat;
+	char notify[32]; /* a path of its own: throttling is per endpoint */
+	long dseq;	 /* delivery log entries before this test */
+};
+
+static void
+cleanup_subs(struct gt *t, const char *at)
+{
+	struct th_resp r;
+	json_t *list, *s;
+	size_t i;
+
+	assert_int_equal(th_graph_get(&t->gs, at, "/v1.0/subscriptions", &r), 0);
+	list = th_resp_json(&r);
+	th_resp_free(&r);
+	json_array_foreach(json_object_get(list, "value"), i, s) {
+		char *path;
+		if (asprintf(&path, "/v1.0/subscriptions/%s", gt_str(s, "id")) < 0)
+			abort();
+		assert_int_equal(th_graph_send(&t->gs, "DELETE", at, path, NULL, &r), 0);
+		th_resp_free(&r);
+		free(path);
+	}
+	json_decref(list);
+}
+
+/* Signs in, clears old subscriptions, and makes a chat of svc and caller. */
+static void
+begin(struct gt *t, struct ctx *c)
+{
+	json_t *chat;
+
+	static int n;
+	json_t *d;
+
+	c->t = t;
+	snprintf(c->notify, sizeof(c->notify), "/notify-%d", ++n);
+	d = gt_sim_ok(t, "GET", "/deliveries", NULL);
+	c->dseq = (long)json_integer_value(json_object_get(
+		json_array_get(json_object_get(d, "value"), json_array_size(json_object_get(d, "value")) - 1),
+		"seq"));
+	json_decref(d);
+	c->tok = gt_signin(t);
+	c->at = gt_str(c->tok, "access_token");
+	cleanup_subs(t, c->at);
+	th_hook_configure(t->hook, &good);
+	th_hook_clear(t->hook);
+	chat = gt_sim_ok(t, "POST", "/chats",
+			 json_pack("{s:s, s:[s,s], s:s}", "tenant", GT_TENANT, "members", t->svc,
+				   t->caller, "topic", "Front desk"));
+	c->chat = strdup(gt_str(chat, "id"));
+	json_decref(chat);
+}
+
+static void
+end(struct ctx *c)
+{
+	cleanup_subs(c->t, c->at);
+	/* let nothing queued for this test leak into the next */
+	json_decref(gt_sim_ok(c->t, "POST", "/config",
+			      json_pack("{s:s, s:s, s:s, s:s, s:i}", "delivery_timeout", "3s",
+					"retry_window", "4h", "batch_window", "50ms", "reauth_lead",
+					"1h", "throttle_min_samples", 10)));
+	th_hook_configure(c->t->hook, &good);
+	json_decref(c->tok);
+	free(c->chat);
+}
+
+/* Creates a subscription; cert may be NULL (basic). Returns its id. */
+static char *
+subscribe(struct ctx *c, const char *notify_path, const char *cert, const char *change_type)
+{
+	/* longer than the reauthorization lead, so no lifecycle notices come */
+	json_t *b = gt_sub_body(c->t, 180, "cs-delivery"), *sub;
+	char *url = th_hook_url(c->t->hook, notify_path), *id;
+
+	json_object_set_new(b, "notificationUrl", json_string(url));
+	if (change_type)
+		json_object_set_new(b, "changeType", json_string(change_type));
+	if (cert) {
+		json_object_set_new(b, "includeResourceData", json_true());
+		json_object_set_new(b, "encryptionCertificate", json_string(cert));
+		json_object_set_new(b, "encryptionCertificateId", json_string("key-2026-11"));
+	}
+	assert_int_equal(gt_subscribe(c->t, c->at, b, &sub), 201);
+	id = strdup(gt_str(sub, "id"));
+	json_decref(sub);
+	free(url);
+	return id;
+}
+
+static json_t *
+post_msg(struct ctx *c, const char *content, const char *importance)
+{
+	return gt_sim_ok(c->t, "POST", "/messages",
+			 json_pack("{s:s, s:s, s:s, s:s}", "chat", c->chat, "from", c->t->caller,
+				   "content", content, "importance", importance));
+}
+
+/* The items of the i-th notification POST received. */
+static json_t *
+post_body(struct gt *t, size_t i)
+{
+	json_t *posts = th_hook_posts(t->hook);
+	json_t *b = json_incref(json_object_get(json_array_get(posts, i), "body"));
+
+	json_decref(posts);
+	return b;
+}
+
+static json_t *
+deliveries(struct ctx *c)
+{
+	char *path;
+	json_t *d, *v;
+
+	if (asprintf(&path, "/deliveries?since=%ld", c->dseq) < 0)
+		abort();
+	d = gt_sim_ok(c->t, "GET", path, NULL);
+	free(path);
+
+	v = json_incref(json_object_get(d, "value"));
+	json_decref(d);
+	return v;
+}
+
+struct outcome_wait {
+	struct ctx *c;
+	const char *outcome;
+	size_t n;
+};
+
+static bool
+has_outcomes(void *arg)
+{
+	struct outcome_wait *w = arg;
+	json_t *d = deliveries(w->c), *e;
+	size_t i, n = 0;
+
+	json_array_foreach(d, i, e) n += !strcmp(gt_str(e, "outcome"), w->outcome);
+	json_decref(d);
+	return n >= w->n;
+}
+
+static bool
+wait_outcome(struct ctx *c, const char *outcome, size_t n)
+{
+	struct outcome_wait w = {c, outcome, n};
+
+	return th_wait_until(has_outcomes, &w, 20);
+}
+
+static size_t
+count_outcome(struct ctx *c, const char *outcome)
+{
+	json_t *d = deliveries(c), *e;
+	size_t i, n = 0;
+
+	json_array_foreach(d, i, e) n += !strcmp(gt_str(e, "outcome"), outcome);
+	json_decref(d);
+	return n;
+}
+
+static void
+test_basic_notification_and_get(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *sub = subscribe(&c, c.notify, NULL, NULL);
+	json_t *m = post_msg(&c, "<p>Coffee is ready</p>", "normal"), *body, *item;
+	const char *mid = gt_str(m, "id");
+
+	assert_int_equal(json_integer_value(json_object_get(m, "notified")), 1);
+	assert_true(th_hook_wait(c.t->hook, c.notify, 1, 10));
+	body = post_body(c.t, 0);
+	assert_null(json_object_get(body, "validationTokens"));
+	item = json_array_get(json_object_get(body, "value"), 0);
+	assert_string_equal(gt_str(item, "subscriptionId"), sub);
+	assert_string_equal(gt_str(item, "clientState"), "cs-delivery");
+	assert_string_equal(gt_str(item, "changeType"), "created");
+	assert_string_equal(gt_str(item, "tenantId"), GT_TENANT);
+	assert_true(json_is_null(json_object_get(item, "encryptedContent")));
+	json_t *rd = json_object_get(item, "resourceData");
+	assert_string_equal(gt_str(rd, "id"), mid);
+	assert_string_equal(gt_str(rd, "@odata.type"), "#Microsoft.Graph.chatMessage");
+	char *res;
+	if (asprintf(&res, "chats('%s')/messages('%s')", c.chat, mid) < 0)
+		abort();
+	assert_string_equal(gt_str(item, "resource"), res);
+
+	/* a basic notification is followed by a GET of the message; the chat
+	 * id holds ':' and '@', which the client encodes */
+	char *echat = th_urlenc(c.chat), *path;
+	struct th_resp r;
+	if (asprintf(&path, "/v1.0/chats/%s/messages/%s", echat, mid) < 0)
+		abort();
+	assert_int_equal(th_graph_get(&c.t->gs, c.at, path, &r), 0);
+	assert_int_equal(r.status, 200);
+	json_t *msg = th_resp_json(&r);
+	assert_string_equal(gt_str(msg, "id"), mid);
+	assert_string_equal(gt_str(msg, "chatId"), c.chat);
+	assert_string_equal(gt_str(msg, "messageType"), "message");
+	assert_string_equal(gt_str(msg, "importance"), "normal");
+	assert_string_equal(gt_str(json_object_get(json_object_get(msg, "from"), "user"), "id"),
+			    c.t->caller);
+	assert_string_equal(gt_str(json_object_get(msg, "body"), "content"), "<p>Coffee is ready</p>");
+	json_decref(msg);
+	th_resp_free(&r);
+	free(path);
+	free(echat);
+	free(res);
+	json_decref(body);
+	json_decref(m);
+	free(sub);
+	end(&c);
+}
+
+static void
+test_only_covered_chats(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *sub = subscribe(&c, c.notify, NULL, NULL);
+	json_t *other = gt_sim_ok(c.t, "POST", "/chats",
+				  json_pack("{s:s, s:[s,s]}", "tenant", GT_TENANT, "members",
+					    c.t->caller, c.t->desk));
+	json_t *m = gt_sim_ok(c.t, "POST", "/messages",
+			      json_pack("{s:s, s:s, s:s}", "chat", gt_str(other, "id"), "from",
+					c.t->caller, "content", "not for the desk service"));
+
+	assert_int_equal(json_integer_value(json_object_get(m, "notified")), 0);
+	json_decref(m);
+	json_decref(other);
+	free(sub);
+	end(&c);
+}
+
+static void
+test_rich_emergency(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *cert, *err, *plain, *iss;
+	EVP_PKEY *key = th_rsa_cert(2048, &cert);
+	char *sub = subscribe(&c, c.notify, cert, NULL);
+	json_t *e = gt_sim_ok(c.t, "POST", "/emergency",
+			      json_pack("{s:s, s:[s,s], s:s, s:s}", "caller", c.t->caller, "members",
+					c.t->svc, c.t->desk, "number", "911", "location",
+					"Building 4, 1 Main St, Springfield, IL 62701"));
+	json_t *body, *item, *msg, *claims, *keys;
+	struct th_resp r;
+
+	assert_int_equal(json_integer_value(json_object_get(e, "notified")), 1);
+	assert_true(th_hook_wait(c.t->hook, c.notify, 1, 10));
+	body = post_body(c.t, 0);
+	item = json_array_get(json_object_get(body, "value"), 0);
+	json_t *enc = json_object_get(item, "encryptedContent");
+	assert_string_equal(gt_str(enc, "encryptionCertificateId"), "key-2026-11");
+	assert_non_null(gt_str(enc, "encryptionCertificateThumbprint"));
+	plain = th_rich_decrypt(key, enc, &err);
+	if (!plain)
+		fprintf(stderr, "decrypt: %s\n", err);
+	assert_non_null(plain);
+	msg = json_loads(plain, 0, NULL);
+	assert_non_null(strstr(gt_str(json_object_get(msg, "body"), "content"),
+			       "has placed an Emergency Call"));
+	assert_string_equal(gt_str(msg, "importance"), "high");
+	assert_string_equal(gt_str(msg, "id"), gt_str(e, "id"));
+	assert_string_equal(gt_str(json_object_get(json_object_get(msg, "from"), "user"), "displayName"),
+			    "Jane Doe");
+
+	/* one validation token per app and tenant, signed by a JWKS key */
+	json_t *vts = json_object_get(body, "validationTokens");
+	assert_int_equal(json_array_size(vts), 1);
+	assert_int_equal(th_graph_get(&c.t->gs, NULL, "/common/discovery/v2.0/keys", &r), 0);
+	keys = th_resp_json(&r);
+	th_resp_free(&r);
+	assert_int_equal(th_jwt_verify(json_string_value(json_array_get(vts, 0)), keys, &claims, &err), 0);
+	assert_string_equal(gt_str(claims, "aud"), GT_CLIENT);
+	assert_string_equal(gt_str(claims, "azp"), "0bf30f3b-4a52-48df-9a82-234910c4a086");
+	assert_string_equal(gt_str(claims, "tid"), GT_TENANT);
+	if (asprintf(&iss, "%s/%s/v2.0", c.t->gs.base, GT_TENANT) < 0)
+		abort();
+	assert_string_equal(gt_str(claims, "iss"), iss);
+	assert_true(json_integer_value(json_object_get(claims, "exp")) > (json_int_t)time(NULL));
+	free(iss);
+	json_decref(claims);
+	json_decref(keys);
+	json_decref(msg);
+	free(plain);
+	json_decref(body);
+	json_decref(e);
+	free(sub);
+	free(cert);
+	EVP_PKEY_free(key);
+	end(&c);
+}
+
+static void
+test_tampered_payloads_fail_decryption(void **state)
+{
+	static const char *const what[] = {"data", "signature", "key"};
+	struct ctx c;
+	begin(*state, &c);
+	char *cert, *err;
+	EVP_PKEY *key = th_rsa_cert(2048, &cert);
+	char *sub = subscribe(&c, c.notify, cert, NULL);
+
+	for (size_t i = 0; i < 3; i++) {
+		json_decref(gt_sim_ok(c.t, "POST", "/delivery-faults",
+				      json_pack("{s:s, s:s}", "kind", "tamper", "what", what[i])));
+		json_decref(post_msg(&c, "tamper me", "normal"));
+		assert_true(th_hook_wait(c.t->hook, c.notify, i + 1, 10));
+		json_t *body = post_body(c.t, i);
+		json_t *enc = json_object_get(json_array_get(json_object_get(body, "value"), 0),
+					      "encryptedContent");
+		char *plain = th_rich_decrypt(key, enc, &err);
+		assert_null(plain);
+		assert_non_null(err);
+		free(err);
+		json_decref(body);
+	}
+	/* and the next one is sound again */
+	json_decref(post_msg(&c, "intact", "normal"));
+	assert_true(th_hook_wait(c.t->hook, c.notify, 4, 10));
+	json_t *body = post_body(c.t, 3);
+	char *plain = th_rich_decrypt(
+		key, json_object_get(json_array_get(json_object_get(body, "value"), 0), "encryptedContent"),
+		&err);
+	assert_non_null(plain);
+	free(plain);
+	json_decref(body);
+	free(sub);
+	free(cert);
+	EVP_PKEY_free(key);
+	end(&c);
+}
+
+static void
+test_forged_validation_tokens(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *cert, *err;
+	EVP_PKEY *key = th_rsa_cert(2048, &cert);
+	char *sub = subscribe(&c, c.notify, cert, NULL);
+	struct th_resp r;
+	json_t *keys, *claims;
+	static const char *const forge[] = {"signature", "aud", "azp", "expired", "tenant", "missing"};
+
+	assert_int_equal(th_graph_get(&c.t->gs, NULL, "/common/discovery/v2.0/keys", &r), 0);
+	keys = th_resp_json(&r);
+	th_resp_free(&r);
+	for (size_t i = 0; i < 6; i++) {
+		json_decref(gt_sim_ok(c.t, "POST", "/delivery-faults",
+				      json_pack("{s:s, s:s}", "kind", "token", "what", forge[i])));
+		json_decref(post_msg(&c, "forged", "normal"));
+		assert_true(th_hook_wait(c.t->hook, c.notify, i + 1, 10));
+		json_t *body = post_body(c.t, i);
+		json_t *vts = json_object_get(body, "validationTokens");
+		if (!strcmp(forge[i], "missing")) {
+			assert_int_equal(json_array_size(vts), 0);
+			json_decref(body);
+			continue;
+		}
+		int rc = th_jwt_verify(json_string_value(json_array_get(vts, 0)), keys, &claims, &err);
+		if (!strcmp(forge[i], "signature")) {
+			assert_int_equal(rc, -1);
+			free(err);
+		} else {
+			assert_int_equal(rc, 0);
+			bool bad = strcmp(gt_str(claims, "aud"), GT_CLIENT) != 0 ||
+				   strcmp(gt_str(claims, "azp"), "0bf30f3b-4a52-48df-9a82-234910c4a086") != 0 ||
+				   strcmp(gt_str(claims, "tid"), GT_TENANT) != 0 ||
+				   json_integer_value(json_object_get(claims, "exp")) < (json_int_t)time(NULL);
+			assert_true(bad);
+			json_decref(claims);
+		}
+		json_decref(body);
+	}
+	json_decref(keys);
+	free(sub);
+	free(cert);
+	EVP_PKEY_free(key);
+	end(&c);
+}
+
+static void
+test_batching(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	json_decref(gt_sim_ok(c.t, "POST", "/config", json_pack("{s:s}", "batch_window", "400ms")));
+	char *sub = subscribe(&c, c.notify, NULL, NULL);
+
+	for (int i = 0; i < 3; i++)
+		json_decref(post_msg(&c, "burst", "normal"));
+	assert_true(th_hook_wait(c.t->hook, c.notify, 1, 10));
+	json_t *body = post_body(c.t, 0);
+	assert_int_equal(json_array_size(json_object_get(body, "value")), 3);
+	json_decref(body);
+	free(sub);
+	end(&c);
+}
+
+static void
+test_retry_until_acknowledged(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	struct th_hook_cfg cfg = good;
+	char *sub = subscribe(&c, c.notify, NULL, NULL);
+	json_t *d, *e;
+	size_t i;
+	int attempts_seen = 0;
+
+	cfg.notify_fail_first = 2;
+	th_hook_configure(c.t->hook, &cfg);
+	json_decref(post_msg(&c, "retry me", "normal"));
+	assert_true(th_hook_wait(c.t->hook, c.notify, 3, 20));
+	assert_true(wait_outcome(&c, "delivered", 1));
+	d = deliveries(&c);
+	double last = 0;
+	json_array_foreach(d, i, e) {
+		if (strcmp(gt_str(e, "kind"), "notification") != 0)
+			continue;
+		int attempt = (int)json_integer_value(json_object_get(e, "attempt"));
+		assert_int_equal(attempt, attempts_seen);
+		assert_string_equal(gt_str(e, "outcome"), attempt < 2 ? "failed" : "delivered");
+		/* exponential backoff: 200 ms, then 400 ms */
+		double tm = json_real_value(json_object_get(e, "time"));
+		if (attempt > 0)
+			assert_true(tm - last >= 0.2 * (1 << (attempt - 1)) - 0.01);
+		last = tm;
+		attempts_seen++;
+	}
+	assert_int_equal(attempts_seen, 3);
+	json_decref(d);
+	free(sub);
+	end(&c);
+}
+
+static void
+test_slow_answer_is_a_failure(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	struct th_hook_cfg cfg = good;
+	char *sub = subscribe(&c, c.notify, NULL, NULL);
+
+	json_decref(gt_sim_ok(c.t, "POST", "/config", json_pack("{s:s}", "delivery_timeout", "300ms")));
+	cfg.notify_delay_ms = 600;
+	th_hook_configure(c.t->hook, &cfg);
+	json_decref(post_msg(&c, "slow", "normal"));
+	/* the first attempt times out; the retry has 10 s and succeeds */
+	assert_true(wait_outcome(&c, "timeout", 1));
+	assert_true(wait_outcome(&c, "delivered", 1));
+	free(sub);
+	end(&c);
+}
+
+static void
+test_retry_window_and_expiry(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	struct th_hook_cfg cfg = good;
+	char *sub = subscribe(&c, c.notify, NULL, NULL), *path;
+
+	cfg.notify_fail_first = 1000;
+	th_hook_configure(c.t->hook, &cfg);
+	json_decref(gt_sim_ok(c.t, "POST", "/config", json_pack("{s:s}", "retry_window", "500ms")));
+	json_decref(post_msg(&c, "never acknowledged", "normal"));
+	assert_true(wait_outcome(&c, "dropped-window", 1));
+	json_decref(gt_sim_ok(c.t, "POST", "/config", json_pack("{s:s}", "retry_window", "4h")));
+
+	/* pending at expiry: dropped, never delivered late */
+	json_decref(post_msg(&c, "pending at expiry", "normal"));
+	assert_true(th_hook_wait(c.t->hook, c.notify, 2, 10));
+	if (asprintf(&path, "/subscriptions/%s/expire", sub) < 0)
+		abort();
+	json_decref(gt_sim_ok(c.t, "POST", path, NULL));
+	assert_true(wait_outcome(&c, "dropped-expired", 1));
+	/* and after expiry nothing is even queued */
+	json_t *m = post_msg(&c, "after expiry", "normal");
+	assert_int_equal(json_integer_value(json_object_get(m, "notified")), 0);
+	json_decref(m);
+	free(path);
+	free(sub);
+	end(&c);
+}
+
+static void
+test_skipped_delivery(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *sub = subscribe(&c, c.notify, NULL, NULL);
+	size_t before = count_outcome(&c, "skipped");
+
+	json_decref(gt_sim_ok(c.t, "POST", "/delivery-faults", json_pack("{s:s}", "kind", "skip")));
+	json_t *m = post_msg(&c, "lost in the cloud", "high");
+	/* the message exists and can be read, but no notification is queued */
+	assert_int_equal(json_integer_value(json_object_get(m, "notified")), 0);
+	assert_int_equal(count_outcome(&c, "skipped"), before + 1);
+	json_decref(post_msg(&c, "this one arrives", "normal"));
+	assert_true(th_hook_wait(c.t->hook, c.notify, 1, 10));
+	json_t *body = post_body(c.t, 0);
+	assert_int_equal(json_array_size(json_object_get(body, "value")), 1);
+	json_decref(body);
+	json_decref(m);
+	free(sub);
+	end(&c);
+}
+
+static json_t *
+lifecycle_item(struct gt *t, size_t nth)
+{
+	json_t *posts = th_hook_posts(t->hook), *p, *out = NULL;
+	size_t i, k = 0;
+
+	json_array_foreach(posts, i, p) {
+		if (strcmp(gt_str(p, "path"), "/lifecycle") != 0)
+			continue;
+		if (k++ == nth)
+			out = json_incref(json_array_get(
+				json_object_get(json_object_get(p, "body"), "value"), 0));
+	}
+	json_decref(posts);
+	return out;
+}
+
+static void
+test_lifecycle_events(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *sub = subscribe(&c, c.notify, NULL, NULL), *path;
+	json_t *item;
+
+	if (asprintf(&path, "/subscriptions/%s/lifecycle", sub) < 0)
+		abort();
+	json_decref(gt_sim_ok(c.t, "POST", path, json_pack("{s:s}", "event", "missed")));
+	assert_true(th_hook_wait(c.t->hook, "/lifecycle", 1, 10));
+	item = lifecycle_item(c.t, 0);
+	assert_string_equal(gt_str(item, "lifecycleEvent"), "missed");
+	assert_string_equal(gt_str(item, "subscriptionId"), sub);
+	assert_string_equal(gt_str(item, "clientState"), "cs-delivery");
+	assert_string_equal(gt_str(item, "tenantId"), GT_TENANT);
+	json_decref(item);
+	free(path);
+
+	/* revoking the user's sessions asks for reauthorization */
+	if (asprintf(&path, "/users/%s/revoke", c.t->svc) < 0)
+		abort();
+	json_decref(gt_sim_ok(c.t, "POST", path, NULL));
+	assert_true(th_hook_wait(c.t->hook, "/lifecycle", 2, 10));
+	item = lifecycle_item(c.t, 1);
+	assert_string_equal(gt_str(item, "lifecycleEvent"), "reauthorizationRequired");
+	json_decref(item);
+	free(path);
+
+	/* the service removes the subscription: it says so, and it is gone */
+	if (asprintf(&path, "/subscriptions/%s/remove", sub) < 0)
+		abort();
+	json_decref(gt_sim_ok(c.t, "POST", path, NULL));
+	assert_true(th_hook_wait(c.t->hook, "/lifecycle", 3, 10));
+	item = lifecycle_item(c.t, 2);
+	assert_string_equal(gt_str(item, "lifecycleEvent"), "subscriptionRemoved");
+	json_decref(item);
+	free(path);
+	struct th_resp r;
+	if (asprintf(&path, "/v1.0/subscriptions/%s", sub) < 0)
+		abort();
+	json_decref(c.tok);
+	c.tok = gt_signin(c.t); /* the old refresh chain was revoked */
+	c.at = gt_str(c.tok, "access_token");
+	assert_int_equal(th_graph_get(&c.t->gs, c.at, path, &r), 0);
+	assert_int_equal(r.status, 404);
+	th_resp_free(&r);
+	free(path);
+	free(sub);
+	end(&c);
+}
+
+static void
+test_reauthorization_before_expiry(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:s, s:s}", "reauth_lead", "4h", "reauth_interval", "300ms")));
+	char *sub = subscribe(&c, c.notify, NULL, NULL);
+	json_t *item;
+
+	/* within the lead time: repeated until renewed */
+	assert_true(th_hook_wait(c.t->hook, "/lifecycle", 2, 10));
+	item = lifecycle_item(c.t, 1);
+	assert_string_equal(gt_str(item, "lifecycleEvent"), "reauthorizationRequired");
+	json_decref(item);
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:s, s:s}", "reauth_lead", "1h", "reauth_interval", "15m")));
+	free(sub);
+	end(&c);
+}
+
+static void
+test_slow_endpoint_is_throttled(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	struct th_hook_cfg cfg = good;
+	char *sub = subscribe(&c, "/slow-notify", NULL, NULL), *url;
+	json_t *stats, *e;
+	size_t i;
+	const char *st = NULL;
+
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:s, s:i}", "delivery_timeout", "200ms",
+					"throttle_min_samples", 3)));
+	cfg.notify_delay_ms = 300;
+	th_hook_configure(c.t->hook, &cfg);
+	for (int k = 0; k < 3; k++) {
+		json_decref(post_msg(&c, "slow", "normal"));
+		assert_true(wait_outcome(&c, "timeout", (size_t)k + 1));
+	}
+	stats = gt_sim_ok(c.t, "GET", "/stats", NULL);
+	url = th_hook_url(c.t->hook, "/slow-notify");
+	json_array_foreach(json_object_get(stats, "endpoints"), i, e) {
+		if (!strcmp(gt_str(e, "url"), url))
+			st = gt_str(e, "state");
+	}
+	assert_non_null(st);
+	assert_string_equal(st, "slow");
+	json_decref(stats);
+	free(url);
+	free(sub);
+	end(&c);
+}
+
+static void
+test_https_receiver_verified(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *dir = th_tmpdir("hook"), *cert, *key, *url;
+	th_selfsigned(dir, &cert, &key);
+	struct th_hook *secure = th_hook_start(cert, key);
+	json_t *b = gt_sub_body(c.t, 50, NULL), *sub;
+
+	assert_non_null(secure);
+	th_hook_configure(secure, &good);
+	url = th_hook_url(secure, "/notify");
+	json_object_set_new(b, "notificationUrl", json_string(url));
+	json_object_del(b, "lifecycleNotificationUrl");
+	/* graphsim does not trust this receiver's certificate yet */
+	assert_int_equal(gt_subscribe(c.t, c.at, json_deep_copy(b), &sub), 400);
+	json_decref(sub);
+	json_decref(gt_sim_ok(c.t, "POST", "/config", json_pack("{s:s}", "notify_ca", cert)));
+	assert_int_equal(gt_subscribe(c.t, c.at, b, &sub), 201);
+	json_decref(sub);
+	json_decref(post_msg(&c, "over TLS", "normal"));
+	assert_true(th_hook_wait(secure, "/notify", 1, 10));
+	th_hook_stop(secure);
+	th_rmtree(dir);
+	free(dir);
+	free(cert);
+	free(key);
+	free(url);
+	end(&c);
+}
+
+static void
+test_updates_and_deletes(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *sub = subscribe(&c, c.notify, NULL, "created,updated"), *path;
+	json_t *m = post_msg(&c, "first draft", "normal"), *body, *r;
+
+	assert_true(th_hook_wait(c.t->hook, c.notify, 1, 10));
+	if (asprintf(&path, "/chats/%s/messages/%s", c.chat, gt_str(m, "id")) < 0)
+		abort();
+	r = gt_sim_ok(c.t, "PATCH", path, json_pack("{s:s}", "content", "edited"));
+	assert_int_equal(json_integer_value(json_object_get(r, "notified")), 1);
+	json_decref(r);
+	assert_true(th_hook_wait(c.t->hook, c.notify, 2, 10));
+	body = post_body(c.t, 1);
+	assert_string_equal(gt_str(json_array_get(json_object_get(body, "value"), 0), "changeType"),
+			    "updated");
+	json_decref(body);
+	/* this subscription did not ask for deletions */
+	r = gt_sim_ok(c.t, "DELETE", path, NULL);
+	assert_int_equal(json_integer_value(json_object_get(r, "notified")), 0);
+	json_decref(r);
+	free(path);
+	json_decref(m);
+	free(sub);
+	end(&c);
+}
+
+static void
+test_chat_reads_and_rate_limit(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	json_t *m1 = post_msg(&c, "one", "normal"), *m2 = post_msg(&c, "two", "urgent"), *j;
+	char *echat = th_urlenc(c.chat), *path, *since;
+	struct th_resp r;
+
+	/* chats with activity, newest first, paged */
+	assert_int_equal(th_graph_get(&c.t->gs, c.at,
+				      "/v1.0/me/chats?$expand=lastMessagePreview&$top=1"
+				      "&$orderby=lastMessagePreview/createdDateTime%20desc",
+				      &r),
+			 0);
+	assert_int_equal(r.status, 200);
+	j = th_resp_json(&r);
+	json_t *first = json_array_get(json_object_get(j, "value"), 0);
+	assert_string_equal(gt_str(first, "id"), c.chat);
+	assert_string_equal(gt_str(json_object_get(first, "lastMessagePreview"), "id"), gt_str(m2, "id"));
+	assert_non_null(gt_str(j, "@odata.nextLink"));
+	json_decref(j);
+	th_resp_free(&r);
+
+	/* messages modified after a watermark */
+	since = strdup(gt_str(m1, "message") ? "" : "");
+	free(since);
+	since = th_urlenc(gt_str(json_object_get(m1, "message"), "lastModifiedDateTime"));
+	if (asprintf(&path,
+		     "/v1.0/chats/%s/messages?$orderby=lastModifiedDateTime%%20desc"
+		     "&$filter=lastModifiedDateTime%%20gt%%20%s&$top=50",
+		     echat, since) < 0)
+		abort();
+	assert_int_equal(th_graph_get(&c.t->gs, c.at, path, &r), 0);
+	assert_int_equal(r.status, 200);
+	j = th_resp_json(&r);
+	assert_int_equal(json_array_size(json_object_get(j, "value")), 1);
+	assert_string_equal(gt_str(json_array_get(json_object_get(j, "value"), 0), "id"),
+			    gt_str(m2, "id"));
+	json_decref(j);
+	th_resp_free(&r);
+	free(path);
+
+	/* a filter without the matching $orderby is refused, as Graph does */
+	if (asprintf(&path, "/v1.0/chats/%s/messages?$filter=lastModifiedDateTime%%20gt%%20%s", echat,
+		     since) < 0)
+		abort();
+	assert_int_equal(th_graph_get(&c.t->gs, c.at, path, &r), 0);
+	assert_int_equal(r.status, 400);
+	th_resp_free(&r);
+	free(path);
+
+	/* Graph's Teams limit: one GET per second per chat here */
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:i, s:s}", "chat_get_limit", 1, "chat_get_period", "5s")));
+	if (asprintf(&path, "/v1.0/chats/%s/messages/%s", echat, gt_str(m1, "id")) < 0)
+		abort();
+	assert_int_equal(th_graph_get(&c.t->gs, c.at, path, &r), 0);
+	assert_int_equal(r.status, 200);
+	th_resp_free(&r);
+	assert_int_equal(th_graph_get(&c.t->gs, c.at, path, &r), 0);
+	assert_int_equal(r.status, 429);
+	assert_non_null(r.retry_after);
+	assert_in_range(atoi(r.retry_after), 1, 5);
+	th_resp_free(&r);
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:i, s:s}", "chat_get_limit", 0, "chat_get_period", "1s")));
+	/* another user's chat is invisible */
+	json_t *other = gt_sim_ok(c.t, "POST", "/chats",
+				  json_pack("{s:s, s:[s,s]}", "tenant", GT_TENANT, "members",
+					    c.t->caller, c.t->desk));
+	char *eo = th_urlenc(gt_str(other, "id")), *p2;
+	if (asprintf(&p2, "/v1.0/chats/%s/messages", eo) < 0)
+		abort();
+	assert_int_equal(th_graph_get(&c.t->gs, c.at, p2, &r), 0);
+	assert_int_equal(r.status, 404);
+	th_resp_free(&r);
+	free(p2);
+	free(eo);
+	json_decref(other);
+	free(path);
+	free(since);
+	free(echat);
+	json_decref(m1);
+	json_decref(m2);
+	end(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_basic_notification_and_get),
+		cmocka_unit_test(test_only_covered_chats),
+		cmocka_unit_test(test_rich_emergency),
+		cmocka_unit_test(test_tampered_payloads_fail_decryption),
+		cmocka_unit_test(test_forged_validation_tokens),
+		cmocka_unit_test(test_batching),
+		cmocka_unit_test(test_retry_until_acknowledged),
+		cmocka_unit_test(test_slow_answer_is_a_failure),
+		cmocka_unit_test(test_retry_window_and_expiry),
+		cmocka_unit_test(test_skipped_delivery),
+		cmocka_unit_test(test_lifecycle_events),
+		cmocka_unit_test(test_reauthorization_before_expiry),
+		cmocka_unit_test(test_slow_endpoint_is_throttled),
+		cmocka_unit_test(test_https_receiver_verified),
+		cmocka_unit_test(test_updates_and_deletes),
+		cmocka_unit_test(test_chat_reads_and_rate_limit),
+	};
+
+	return cmocka_run_group_tests_name("graphsim delivery", tests, setup, gt_teardown);
+}
