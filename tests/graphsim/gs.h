@@ -84,7 +84,8 @@ char *gs_strdup(const char *s);
 char *gs_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void gs_random_bytes(void *buf, size_t len);
 void gs_uuid(char out[37]);
-char *gs_random_token(size_t nbytes); /* base64url of nbytes random bytes */
+/* prefix, then base64url of nbytes random bytes */
+char *gs_random_token(const char *prefix, size_t nbytes);
 /* ISO 8601 UTC with `digits` fractional digits (0..7), e.g. 7 as Graph does. */
 char *gs_time_iso(double t, int digits);
 int gs_time_parse(const char *s, double *ret);

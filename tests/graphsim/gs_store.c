@@ -117,7 +117,7 @@ gs_app_add(const char *tenant, const char *client_id, const char *secret, json_t
 		gs_uuid(a->client_id);
 	a->tenant = gs_strdup(tenant);
 	/* Azure's generated secrets are 40 characters with a '~' in them */
-	a->secret = secret ? gs_strdup(secret) : gs_printf("gs~%s", gs_random_token(27));
+	a->secret = secret ? gs_strdup(secret) : gs_random_token("gs~", 27);
 	json_array_foreach(redirect_uris, i, v) {
 		if (json_is_string(v))
 			gs_vec_push(&a->redirect_uris, gs_strdup(json_string_value(v)));
@@ -156,7 +156,7 @@ gs_code_add(struct gs_app *app, struct gs_user *user, const char *redirect_uri,
 	if (!c)
 		abort();
 	/* real codes are long opaque strings; length matters to URL handling */
-	c->code = gs_printf("1.gs%s", gs_random_token(96));
+	c->code = gs_random_token("1.gs", 96);
 	c->app = app;
 	c->user = user;
 	c->redirect_uri = gs_strdup(redirect_uri);
@@ -189,7 +189,7 @@ gs_token_add(enum gs_token_kind kind, struct gs_app *app, struct gs_user *user, 
 	if (!t)
 		abort();
 	/* opaque to clients, as Microsoft asks; the prefix only helps humans */
-	t->value = gs_printf("%s%s", kind == GS_ACCESS ? "gsat." : "gsrt.", gs_random_token(64));
+	t->value = gs_random_token(kind == GS_ACCESS ? "gsat." : "gsrt.", 64);
 	t->kind = kind;
 	t->app = app;
 	t->user = user;

@@ -82,14 +82,18 @@ gs_uuid(char out[37])
 }
 
 char *
-gs_random_token(size_t nbytes)
+gs_random_token(const char *prefix, size_t nbytes)
 {
 	unsigned char buf[128];
+	char *enc, *out;
 
 	if (nbytes > sizeof(buf))
 		nbytes = sizeof(buf);
 	gs_random_bytes(buf, nbytes);
-	return gs_b64url(buf, nbytes);
+	enc = gs_b64url(buf, nbytes);
+	out = gs_printf("%s%s", prefix, enc);
+	free(enc);
+	return out;
 }
 
 char *

@@ -35,14 +35,15 @@ int
 gt_teardown(void **state)
 {
 	struct gt *t = *state;
+	int rc;
 
 	th_hook_stop(t->hook);
-	th_graphsim_stop(&t->gs);
+	rc = th_graphsim_stop(&t->gs);
 	free(t->svc);
 	free(t->caller);
 	free(t->desk);
 	free(t);
-	return 0;
+	return rc;
 }
 
 const char *

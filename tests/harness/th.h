@@ -35,11 +35,12 @@ struct th_graphsim {
 
 /* Starts graphsim with extra options (NULL-terminated); 0 when it is ready. */
 int th_graphsim_start(struct th_graphsim *gs, const char *const *extra);
-void th_graphsim_stop(struct th_graphsim *gs);
+/* Stops it; -1 when it did not exit cleanly (a crash or sanitizer report). */
+int th_graphsim_stop(struct th_graphsim *gs);
 /* Calls the control API; body is stolen; returns the parsed answer. */
 json_t *th_sim(struct th_graphsim *gs, const char *method, const char *path, json_t *body,
 	       long *ret_status);
-/* Creates tenant t's user and an app; returns the user's id (free it). */
+/* Creates a user in a tenant; returns the user's id (free it). */
 char *th_sim_user(struct th_graphsim *gs, const char *tenant, const char *upn, const char *name);
 
 /* ---- th_http.c ---- */

@@ -161,10 +161,10 @@ th_graphsim_start(struct th_graphsim *gs, const char *const *extra)
 	return 0;
 }
 
-void
+int
 th_graphsim_stop(struct th_graphsim *gs)
 {
-	int status = 0;
+	int status = 0, rc = 0;
 
 	if (gs->pid > 0) {
 		kill(gs->pid, SIGTERM);
@@ -176,6 +176,7 @@ th_graphsim_stop(struct th_graphsim *gs)
 			fprintf(stderr, "graphsim exited abnormally (status %d):\n%s\n", status,
 				log ? log : "");
 			free(log);
+			rc = -1;
 		}
 	}
 	if (gs->dir && !getenv("TH_KEEP"))
@@ -185,6 +186,7 @@ th_graphsim_stop(struct th_graphsim *gs)
 	free(gs->ca);
 	free(gs->log);
 	memset(gs, 0, sizeof(*gs));
+	return rc;
 }
 
 json_t *
