@@ -144,7 +144,7 @@ struct gs_user {
 	char *display_name;
 	char *tenant;
 	double sessions_revoked_at; /* 0 = never */
-	bool reauth_pending;	    /* lifecycle notice owed after revocation */
+	bool reauth_pending;        /* lifecycle notice owed after revocation */
 };
 
 struct gs_app {
@@ -177,7 +177,7 @@ struct gs_token {
 	struct gs_user *user;
 	char *scopes;
 	double issued;
-	double expires;	  /* access tokens */
+	double expires;   /* access tokens */
 	double last_used; /* refresh tokens: start of the inactivity window */
 	bool revoked;
 };
@@ -189,7 +189,7 @@ struct gs_chat {
 	char *topic;
 	double created;
 	double last_updated;
-	struct gs_vec members;	/* struct gs_user * */
+	struct gs_vec members;  /* struct gs_user * */
 	struct gs_vec messages; /* struct gs_message * */
 };
 

@@ -27,62 +27,61 @@ struct opt {
 #define O(field) offsetof(struct gs_config, field)
 
 static const struct opt opts[] = {
-	{"listen", OPT_STR, O(listen_addr), false, "address to bind (default 127.0.0.1)"},
-	{"port", OPT_INT, O(port), false, "port to bind; 0 picks a free one (default 0)"},
-	{"port-file", OPT_STR, O(port_file), false, "write the bound port here once ready"},
-	{"tls", OPT_BOOL, O(tls), false, "serve HTTPS with a generated CA (default on)"},
-	{"ca-out", OPT_STR, O(ca_out), false, "write the generated CA certificate (PEM) here"},
-	{"public-host", OPT_STR, O(public_host), false,
-	 "host name used in URLs and the server certificate (default 127.0.0.1)"},
-	{"notify-ca", OPT_STR, O(notify_ca), true,
-	 "CA file used to verify notification URLs (default: system store)"},
-	{"allow-http-notify", OPT_BOOL, O(allow_http_notify), true,
-	 "accept http:// notification URLs on loopback hosts (Graph requires HTTPS)"},
-	{"access-token-lifetime", OPT_DUR, O(access_lifetime), true,
-	 "access token lifetime (default 3599s)"},
-	{"code-lifetime", OPT_DUR, O(code_lifetime), true,
-	 "authorization code lifetime (default 10m)"},
-	{"refresh-inactivity", OPT_DUR, O(rt_inactivity), true,
-	 "refresh token inactivity window (default 90d)"},
-	{"id-token-lifetime", OPT_DUR, O(id_token_lifetime), true, "id_token lifetime (default 1h)"},
-	{"sub-max", OPT_DUR, O(sub_max), true, "maximum subscription lifetime (default 4320m)"},
-	{"sub-min", OPT_DUR, O(sub_min), true,
-	 "shorter requested lifetimes are raised to this (default 45m)"},
-	{"lifecycle-required-above", OPT_DUR, O(lifecycle_required_above), true,
-	 "lifetimes above this need lifecycleNotificationUrl (default 1h)"},
-	{"subs-per-user", OPT_INT, O(subs_per_user), true,
-	 "user-level chat message subscriptions per user (default 10)"},
-	{"handshake-timeout", OPT_DUR, O(handshake_timeout), true,
-	 "validation handshake time limit (default 10s)"},
-	{"delivery-timeout", OPT_DUR, O(delivery_timeout), true,
-	 "first delivery attempt must get a 2xx within this (default 3s)"},
-	{"retry-timeout", OPT_DUR, O(retry_timeout), true, "time limit on retries (default 10s)"},
-	{"retry-initial", OPT_DUR, O(retry_initial), true,
-	 "first retry delay, doubled each time (default 60s)"},
-	{"retry-window", OPT_DUR, O(retry_window), true,
-	 "give up on a notification after this (default 4h)"},
-	{"batch-window", OPT_DUR, O(batch_window), true,
-	 "notifications for one URL queued within this share a POST (default 50ms)"},
-	{"batch-max", OPT_INT, O(batch_max), true, "most notifications in one POST (default 100)"},
-	{"throttle-window", OPT_DUR, O(throttle_window), true,
-	 "window over which slow and dropped responses are counted (default 10m)"},
-	{"throttle-delay", OPT_DUR, O(throttle_delay), true,
-	 "delay for a slow endpoint, and length of a drop period (default 10m)"},
-	{"throttle-min-samples", OPT_INT, O(throttle_min_samples), true,
-	 "responses in a window before an endpoint can be throttled (default 10)"},
-	{"reauth-lead", OPT_DUR, O(reauth_lead), true,
-	 "send reauthorizationRequired when a subscription has this left (default 1h)"},
-	{"reauth-interval", OPT_DUR, O(reauth_interval), true,
-	 "repeat reauthorizationRequired this often until renewed (default 15m)"},
-	{"validation-token-lifetime", OPT_DUR, O(validation_token_lifetime), true,
-	 "lifetime of validationTokens in rich notifications (default 1h)"},
-	{"validation-token-version", OPT_INT, O(validation_token_version), true,
-	 "1 (appid, sts.windows.net issuer) or 2 (azp, v2.0 issuer; default)"},
-	{"chat-get-limit", OPT_INT, O(chat_get_limit), true,
-	 "GETs of one chat's messages per app per period before 429 (default 1)"},
-	{"chat-get-period", OPT_DUR, O(chat_get_period), true, "rate limit period (default 1s)"},
-	{"seed", OPT_STR, O(seed_file), false, "JSON file of apps, users and chats to create"},
-	{"verbose", OPT_INT, O(verbose), true, "log level: 0 errors, 1 requests, 2 detail"},
+    {"listen", OPT_STR, O(listen_addr), false, "address to bind (default 127.0.0.1)"},
+    {"port", OPT_INT, O(port), false, "port to bind; 0 picks a free one (default 0)"},
+    {"port-file", OPT_STR, O(port_file), false, "write the bound port here once ready"},
+    {"tls", OPT_BOOL, O(tls), false, "serve HTTPS with a generated CA (default on)"},
+    {"ca-out", OPT_STR, O(ca_out), false, "write the generated CA certificate (PEM) here"},
+    {"public-host", OPT_STR, O(public_host), false,
+     "host name used in URLs and the server certificate (default 127.0.0.1)"},
+    {"notify-ca", OPT_STR, O(notify_ca), true,
+     "CA file used to verify notification URLs (default: system store)"},
+    {"allow-http-notify", OPT_BOOL, O(allow_http_notify), true,
+     "accept http:// notification URLs on loopback hosts (Graph requires HTTPS)"},
+    {"access-token-lifetime", OPT_DUR, O(access_lifetime), true,
+     "access token lifetime (default 3599s)"},
+    {"code-lifetime", OPT_DUR, O(code_lifetime), true, "authorization code lifetime (default 10m)"},
+    {"refresh-inactivity", OPT_DUR, O(rt_inactivity), true,
+     "refresh token inactivity window (default 90d)"},
+    {"id-token-lifetime", OPT_DUR, O(id_token_lifetime), true, "id_token lifetime (default 1h)"},
+    {"sub-max", OPT_DUR, O(sub_max), true, "maximum subscription lifetime (default 4320m)"},
+    {"sub-min", OPT_DUR, O(sub_min), true,
+     "shorter requested lifetimes are raised to this (default 45m)"},
+    {"lifecycle-required-above", OPT_DUR, O(lifecycle_required_above), true,
+     "lifetimes above this need lifecycleNotificationUrl (default 1h)"},
+    {"subs-per-user", OPT_INT, O(subs_per_user), true,
+     "user-level chat message subscriptions per user (default 10)"},
+    {"handshake-timeout", OPT_DUR, O(handshake_timeout), true,
+     "validation handshake time limit (default 10s)"},
+    {"delivery-timeout", OPT_DUR, O(delivery_timeout), true,
+     "first delivery attempt must get a 2xx within this (default 3s)"},
+    {"retry-timeout", OPT_DUR, O(retry_timeout), true, "time limit on retries (default 10s)"},
+    {"retry-initial", OPT_DUR, O(retry_initial), true,
+     "first retry delay, doubled each time (default 60s)"},
+    {"retry-window", OPT_DUR, O(retry_window), true,
+     "give up on a notification after this (default 4h)"},
+    {"batch-window", OPT_DUR, O(batch_window), true,
+     "notifications for one URL queued within this share a POST (default 50ms)"},
+    {"batch-max", OPT_INT, O(batch_max), true, "most notifications in one POST (default 100)"},
+    {"throttle-window", OPT_DUR, O(throttle_window), true,
+     "window over which slow and dropped responses are counted (default 10m)"},
+    {"throttle-delay", OPT_DUR, O(throttle_delay), true,
+     "delay for a slow endpoint, and length of a drop period (default 10m)"},
+    {"throttle-min-samples", OPT_INT, O(throttle_min_samples), true,
+     "responses in a window before an endpoint can be throttled (default 10)"},
+    {"reauth-lead", OPT_DUR, O(reauth_lead), true,
+     "send reauthorizationRequired when a subscription has this left (default 1h)"},
+    {"reauth-interval", OPT_DUR, O(reauth_interval), true,
+     "repeat reauthorizationRequired this often until renewed (default 15m)"},
+    {"validation-token-lifetime", OPT_DUR, O(validation_token_lifetime), true,
+     "lifetime of validationTokens in rich notifications (default 1h)"},
+    {"validation-token-version", OPT_INT, O(validation_token_version), true,
+     "1 (appid, sts.windows.net issuer) or 2 (azp, v2.0 issuer; default)"},
+    {"chat-get-limit", OPT_INT, O(chat_get_limit), true,
+     "GETs of one chat's messages per app per period before 429 (default 1)"},
+    {"chat-get-period", OPT_DUR, O(chat_get_period), true, "rate limit period (default 1s)"},
+    {"seed", OPT_STR, O(seed_file), false, "JSON file of apps, users and chats to create"},
+    {"verbose", OPT_INT, O(verbose), true, "log level: 0 errors, 1 requests, 2 detail"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
@@ -216,10 +215,9 @@ gs_config_parse_args(int argc, char **argv)
 	int rc = 0;
 
 	for (size_t i = 0; i < N_OPTS; i++) {
-		lo[n++] = (struct option){opts[i].name,
-					  opts[i].type == OPT_BOOL ? optional_argument
-								   : required_argument,
-					  NULL, (int)(1000 + i)};
+		lo[n++] = (struct option){
+		    opts[i].name, opts[i].type == OPT_BOOL ? optional_argument : required_argument,
+		    NULL, (int)(1000 + i)};
 		if (opts[i].type == OPT_BOOL)
 			lo[n++] = (struct option){gs_printf("no-%s", opts[i].name), no_argument,
 						  NULL, (int)(2000 + i)};
@@ -267,7 +265,7 @@ gs_config_apply_json(json_t *obj, char **ret_err)
 		return -1;
 	}
 	/* check everything first so a bad request changes nothing */
-	json_object_foreach(obj, key, val) {
+	json_object_foreach (obj, key, val) {
 		const struct opt *o = opt_find(key);
 		if (!o || !o->runtime) {
 			*ret_err = gs_printf("%s: not an option that can change at runtime", key);
@@ -278,12 +276,12 @@ gs_config_apply_json(json_t *obj, char **ret_err)
 			return -1;
 		}
 	}
-	json_object_foreach(obj, key, val) {
+	json_object_foreach (obj, key, val) {
 		const struct opt *o = opt_find(key);
-		char *s = json_is_string(val)	   ? gs_strdup(json_string_value(val))
-			  : json_is_boolean(val)   ? gs_strdup(json_is_true(val) ? "true" : "false")
-			  : json_is_integer(val)   ? gs_printf("%lld", json_integer_value(val))
-						   : gs_printf("%.6f", json_real_value(val));
+		char *s = json_is_string(val)    ? gs_strdup(json_string_value(val))
+			  : json_is_boolean(val) ? gs_strdup(json_is_true(val) ? "true" : "false")
+			  : json_is_integer(val) ? gs_printf("%lld", json_integer_value(val))
+						 : gs_printf("%.6f", json_real_value(val));
 		int rc = opt_set(o, s, ret_err);
 		free(s);
 		if (rc < 0)
@@ -302,7 +300,8 @@ gs_config_to_json(void)
 		json_t *v = NULL;
 		switch (opts[i].type) {
 		case OPT_STR:
-			v = *(char *const *)field ? json_string(*(char *const *)field) : json_null();
+			v = *(char *const *)field ? json_string(*(char *const *)field)
+						  : json_null();
 			break;
 		case OPT_INT:
 			v = json_integer(opts[i].off == O(port) ? *(const int *)field

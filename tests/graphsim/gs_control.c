@@ -35,9 +35,9 @@ static void
 ctl_apps(json_t *b, struct gs_resp *resp)
 {
 	char *err = NULL;
-	struct gs_app *a = gs_app_add(jstr(b, "tenant"), jstr(b, "client_id"),
-				      jstr(b, "client_secret"), json_object_get(b, "redirect_uris"),
-				      &err);
+	struct gs_app *a =
+	    gs_app_add(jstr(b, "tenant"), jstr(b, "client_id"), jstr(b, "client_secret"),
+		       json_object_get(b, "redirect_uris"), &err);
 
 	if (!a)
 		return bad_take(resp, 400, err);
@@ -143,8 +143,8 @@ post_message(struct gs_chat *c, struct gs_user *from, json_t *spec, struct gs_re
 		return bad_take(resp, 400, err);
 	n = gs_notify_message(m, "created");
 	gs_resp_json(resp, 201,
-		     json_pack("{s:s, s:s, s:i, s:O}", "id", m->id, "chat_id", c->id, "notified",
-			       n, "message", m->json));
+		     json_pack("{s:s, s:s, s:i, s:O}", "id", m->id, "chat_id", c->id, "notified", n,
+			       "message", m->json));
 }
 
 static void
@@ -185,7 +185,8 @@ ctl_emergency(json_t *b, struct gs_resp *resp)
 		return bad(resp, 400, "members: the notification group (user ids or UPNs)");
 	tenant = caller->tenant;
 	all = json_pack("[s]", caller->id);
-	json_array_foreach(members, i, v) json_array_append(all, v);
+	json_array_foreach (members, i, v)
+		json_array_append(all, v);
 	c = gs_chat_add(tenant, "group", "Emergency call", all, &err);
 	json_decref(all);
 	if (!c)
@@ -294,7 +295,8 @@ control_lockless(struct gs_req *req, struct gs_resp *resp)
 	bool get = !strcmp(req->method, "GET");
 
 	if (get && !strcmp(p, "/requests"))
-		gs_resp_json(resp, 200, json_pack("{s:o}", "value", gs_requests_since(since_arg(req))));
+		gs_resp_json(resp, 200,
+			     json_pack("{s:o}", "value", gs_requests_since(since_arg(req))));
 	else if (get && !strcmp(p, "/deliveries"))
 		gs_resp_json(resp, 200,
 			     json_pack("{s:o}", "value", gs_deliveries_since(since_arg(req))));

@@ -292,10 +292,10 @@ gs_keys_jwks(void)
 	for (int i = 0; i < KEYS_KEPT; i++) {
 		if (!keys[i])
 			continue;
-		json_array_append_new(
-			arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s]}", "kty", "RSA", "use",
-				       "sig", "kid", keys[i]->kid, "x5t", keys[i]->kid, "n",
-				       keys[i]->n, "e", keys[i]->e, "x5c", keys[i]->x5c));
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s]}", "kty",
+						     "RSA", "use", "sig", "kid", keys[i]->kid,
+						     "x5t", keys[i]->kid, "n", keys[i]->n, "e",
+						     keys[i]->e, "x5c", keys[i]->x5c));
 	}
 	pthread_mutex_unlock(&keys_lock);
 	return json_pack("{s:o}", "keys", arr);

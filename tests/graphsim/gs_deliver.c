@@ -19,7 +19,7 @@
 
 #include "gs.h"
 
-#define WORKERS 4
+#define WORKERS  4
 #define RESP_MAX (64 * 1024)
 
 struct pending {
@@ -69,7 +69,7 @@ static long dlog_seq;
 static bool running;
 static pthread_t workers[WORKERS], scheduler;
 static long n_delivered, n_failed, n_dropped_expired, n_dropped_window, n_dropped_throttle,
-	n_skipped;
+    n_skipped;
 
 static void
 count(long *counter, long n)
@@ -185,12 +185,11 @@ gs_deliveries_since(long seq)
 		if (d->seq <= seq)
 			continue;
 		json_array_append_new(
-			arr, json_pack("{s:I, s:f, s:s, s:s, s:I, s:i, s:I, s:f, s:s, s:O}", "seq",
-				       (json_int_t)d->seq, "time", d->time, "url", d->url, "kind",
-				       d->kind, "items", (json_int_t)d->items, "attempt",
-				       d->attempt, "status", (json_int_t)d->status, "latency_ms",
-				       d->latency_ms, "outcome", d->outcome, "subscriptions",
-				       d->subs));
+		    arr, json_pack("{s:I, s:f, s:s, s:s, s:I, s:i, s:I, s:f, s:s, s:O}", "seq",
+				   (json_int_t)d->seq, "time", d->time, "url", d->url, "kind",
+				   d->kind, "items", (json_int_t)d->items, "attempt", d->attempt,
+				   "status", (json_int_t)d->status, "latency_ms", d->latency_ms,
+				   "outcome", d->outcome, "subscriptions", d->subs));
 	}
 	pthread_mutex_unlock(&q_lock);
 	return arr;
@@ -219,8 +218,8 @@ gs_handshake(const char *url, const char *which)
 	if (status == 0)
 		why = gs_printf("Subscription validation request failed for %s: %s", which,
 				latency >= gs_cfg.handshake_timeout
-					? "Subscription validation request timed out."
-					: err);
+				    ? "Subscription validation request timed out."
+				    : err);
 	else if (status != 200)
 		why = gs_printf("Subscription validation request failed. Notification endpoint "
 				"must respond with 200 OK to validation request (%s answered "
@@ -253,8 +252,8 @@ gs_delivery_fault_add(json_t *spec, char **ret_err)
 	const char *what = json_string_value(json_object_get(spec, "what"));
 	long count = (long)json_integer_value(json_object_get(spec, "count"));
 	static const char *const tamper[] = {"data", "signature", "key", "certificate_id", NULL};
-	static const char *const token[] = {"signature", "aud", "azp", "expired",
-					    "tenant",	 "issuer", "missing", NULL};
+	static const char *const token[] = {"signature", "aud",    "azp",     "expired",
+					    "tenant",    "issuer", "missing", NULL};
 	const char *const *allowed = NULL;
 	struct dfault *f;
 
@@ -268,7 +267,8 @@ gs_delivery_fault_add(json_t *spec, char **ret_err)
 		for (const char *const *a = allowed; *a && what; a++)
 			ok |= !strcmp(*a, what);
 		if (!ok) {
-			*ret_err = gs_printf("what: not a %s fault: %s", kind, what ? what : "(none)");
+			*ret_err =
+			    gs_printf("what: not a %s fault: %s", kind, what ? what : "(none)");
 			return -1;
 		}
 	}
@@ -313,10 +313,10 @@ dfault_take(const char *kind, bool *ret_hit)
 static void
 tamper(json_t *enc, const char *what)
 {
-	const char *field = !strcmp(what, "data")	   ? "data"
-			    : !strcmp(what, "signature")   ? "dataSignature"
-			    : !strcmp(what, "key")	   ? "dataKey"
-							   : "encryptionCertificateId";
+	const char *field = !strcmp(what, "data")        ? "data"
+			    : !strcmp(what, "signature") ? "dataSignature"
+			    : !strcmp(what, "key")       ? "dataKey"
+							 : "encryptionCertificateId";
 	char *v = gs_strdup(json_string_value(json_object_get(enc, field)));
 
 	if (!strcmp(field, "encryptionCertificateId")) {
@@ -419,17 +419,16 @@ gs_notify_message(struct gs_message *m, const char *change_type)
 		if (!p)
 			abort();
 		p->item = json_pack(
-			"{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:{s:s, s:s, s:s}, s:n}", "id", nid,
-			"subscriptionId", s->id, "subscriptionExpirationDateTime", exp,
-			"changeType", change_type, "clientState",
-			s->client_state ? json_string(s->client_state) : json_null(), "tenantId",
-			s->user->tenant, "resource", res, "resourceData", "id", m->id,
-			"@odata.type", "#Microsoft.Graph.chatMessage", "@odata.id", res,
-			"encryptedContent");
+		    "{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:{s:s, s:s, s:s}, s:n}", "id", nid,
+		    "subscriptionId", s->id, "subscriptionExpirationDateTime", exp, "changeType",
+		    change_type, "clientState",
+		    s->client_state ? json_string(s->client_state) : json_null(), "tenantId",
+		    s->user->tenant, "resource", res, "resourceData", "id", m->id, "@odata.type",
+		    "#Microsoft.Graph.chatMessage", "@odata.id", res, "encryptedContent");
 		if (s->rich) {
 			char *plain = json_dumps(m->json, JSON_COMPACT), *what;
-			json_t *enc = gs_encrypt_content(s->cert_key, s->cert_id, s->cert_thumb,
-							 plain);
+			json_t *enc =
+			    gs_encrypt_content(s->cert_key, s->cert_id, s->cert_thumb, plain);
 			what = dfault_take("tamper", &hit);
 			if (hit)
 				tamper(enc, what);
@@ -465,11 +464,10 @@ gs_notify_lifecycle(struct gs_sub *s, const char *event)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		abort();
-	p->item = json_pack("{s:s, s:s, s:s, s:o, s:s}", "subscriptionId", s->id,
-			    "subscriptionExpirationDateTime", exp, "tenantId", s->user->tenant,
-			    "clientState",
-			    s->client_state ? json_string(s->client_state) : json_null(),
-			    "lifecycleEvent", event);
+	p->item = json_pack(
+	    "{s:s, s:s, s:s, s:o, s:s}", "subscriptionId", s->id, "subscriptionExpirationDateTime",
+	    exp, "tenantId", s->user->tenant, "clientState",
+	    s->client_state ? json_string(s->client_state) : json_null(), "lifecycleEvent", event);
 	p->url = gs_strdup(s->lifecycle_url);
 	p->lifecycle = true;
 	memcpy(p->sub_id, s->id, sizeof(p->sub_id));
@@ -515,10 +513,10 @@ validation_token(const char *app_id, const char *tenant, const char *forge)
 		free(iss);
 		iss = gs_strdup("https://issuer.invalid/v2.0");
 	}
-	claims = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s}", "aud", aud, "iss",
-			   iss, "iat", (json_int_t)now - 5, "nbf", (json_int_t)now - 5, "exp",
-			   (json_int_t)exp, v1 ? "appid" : "azp", caller, v1 ? "appidacr" : "azpacr",
-			   "2", "tid", tid, "ver", v1 ? "1.0" : "2.0");
+	claims = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s}", "aud", aud, "iss", iss,
+			   "iat", (json_int_t)now - 5, "nbf", (json_int_t)now - 5, "exp",
+			   (json_int_t)exp, v1 ? "appid" : "azp", caller,
+			   v1 ? "appidacr" : "azpacr", "2", "tid", tid, "ver", v1 ? "1.0" : "2.0");
 	json_object_set_new(claims, "oid", json_string("3e5a7c4b-graphsim-change-tracking"));
 	tok = forge && !strcmp(forge, "signature") ? gs_jwt_sign_unpublished(claims)
 						   : gs_jwt_sign(claims);
@@ -544,8 +542,8 @@ validation_tokens(struct pending **batch, size_t n)
 		if (!json_object_get(seen, key)) {
 			json_object_set_new(seen, key, json_true());
 			if (!forge || strcmp(forge, "missing") != 0) {
-				char *t = validation_token(batch[i]->app_id, batch[i]->tenant,
-							   forge);
+				char *t =
+				    validation_token(batch[i]->app_id, batch[i]->tenant, forge);
 				json_array_append_new(arr, json_string(t));
 				free(t);
 			}
@@ -810,11 +808,10 @@ gs_delivery_stats(void)
 	for (size_t i = 0; i < endpoints.n; i++) {
 		struct endpoint *e = endpoints.v[i];
 		int st = e->state && gs_now() < e->until ? e->state : 0;
-		json_array_append_new(eps, json_pack("{s:s, s:s, s:I, s:I, s:I}", "url", e->url,
-						     "state", states[st], "responses",
-						     (json_int_t)e->total, "slow",
-						     (json_int_t)e->slow, "very_slow",
-						     (json_int_t)e->very_slow));
+		json_array_append_new(
+		    eps, json_pack("{s:s, s:s, s:I, s:I, s:I}", "url", e->url, "state", states[st],
+				   "responses", (json_int_t)e->total, "slow", (json_int_t)e->slow,
+				   "very_slow", (json_int_t)e->very_slow));
 	}
 	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "delivered",
 		      (json_int_t)n_delivered, "failed_attempts", (json_int_t)n_failed,

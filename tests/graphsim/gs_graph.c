@@ -50,8 +50,8 @@ gs_graph_auth(struct gs_req *req, struct gs_resp *resp)
 		gs_resp_graph_error(resp, 401, "InvalidAuthenticationToken",
 				    "Lifetime validation failed, the token is expired.");
 		resp->www_authenticate = gs_strdup(
-			"Bearer realm=\"\", error=\"invalid_token\", "
-			"error_description=\"Lifetime validation failed, the token is expired.\"");
+		    "Bearer realm=\"\", error=\"invalid_token\", "
+		    "error_description=\"Lifetime validation failed, the token is expired.\"");
 		return NULL;
 	}
 	return t;
@@ -174,7 +174,10 @@ time_pass(double v, const char *op, double t)
 	/* Graph keeps milliseconds; compare at that precision */
 	v = floor(v * 1000);
 	t = floor(t * 1000);
-	return !strcmp(op, "gt") ? v > t : !strcmp(op, "lt") ? v < t : !strcmp(op, "ge") ? v >= t : v <= t;
+	return !strcmp(op, "gt")   ? v > t
+	       : !strcmp(op, "lt") ? v < t
+	       : !strcmp(op, "ge") ? v >= t
+				   : v <= t;
 }
 
 static int
@@ -235,20 +238,20 @@ gs_graph_chats(struct gs_req *req, struct gs_resp *resp)
 		qsort(mine.v, mine.n, sizeof(void *), cmp_chat_recent);
 	value = json_array();
 	for (long i = from; i < (long)mine.n && i < from + top; i++)
-		json_array_append_new(value,
-				      gs_chat_to_json(mine.v[i], expand && !strcmp(expand,
-										 "lastMessagePreview")));
+		json_array_append_new(
+		    value,
+		    gs_chat_to_json(mine.v[i], expand && !strcmp(expand, "lastMessagePreview")));
 	{
-		json_t *o = json_pack("{s:s, s:I, s:o}", "@odata.context",
-				      "https://graph.microsoft.com/v1.0/$metadata#chats",
-				      "@odata.count", (json_int_t)json_array_size(value), "value",
-				      value);
+		json_t *o =
+		    json_pack("{s:s, s:I, s:o}", "@odata.context",
+			      "https://graph.microsoft.com/v1.0/$metadata#chats", "@odata.count",
+			      (json_int_t)json_array_size(value), "value", value);
 		if (from + top < (long)mine.n) {
 			char *base = gs_base_url();
-			char *next = gs_printf("%s%s?$top=%ld&$skiptoken=%ld%s%s", base, req->path,
-					       top, from + top, orderby ? "&$orderby=" : "",
-					       orderby ? "lastMessagePreview%2FcreatedDateTime%20desc"
-						       : "");
+			char *next =
+			    gs_printf("%s%s?$top=%ld&$skiptoken=%ld%s%s", base, req->path, top,
+				      from + top, orderby ? "&$orderby=" : "",
+				      orderby ? "lastMessagePreview%2FcreatedDateTime%20desc" : "");
 			json_object_set_new(o, "@odata.nextLink", json_string(next));
 			free(base);
 			free(next);
@@ -304,8 +307,7 @@ rate_limited(struct gs_resp *resp, const struct gs_app *app, const struct gs_cha
 }
 
 static struct gs_chat *
-chat_for(struct gs_resp *resp, struct gs_token *t, const char *who,
-	 const char *chat_id)
+chat_for(struct gs_resp *resp, struct gs_token *t, const char *who, const char *chat_id)
 {
 	struct gs_user *u = path_user(resp, t, who);
 	struct gs_chat *c;
@@ -326,7 +328,8 @@ cmp_msg_desc(const void *a, const void *b, bool by_created)
 {
 	const struct gs_message *x = *(struct gs_message *const *)a;
 	const struct gs_message *y = *(struct gs_message *const *)b;
-	double vx = by_created ? x->created : x->modified, vy = by_created ? y->created : y->modified;
+	double vx = by_created ? x->created : x->modified,
+	       vy = by_created ? y->created : y->modified;
 
 	return (vx < vy) - (vx > vy);
 }
@@ -405,15 +408,15 @@ gs_graph_messages(struct gs_req *req, struct gs_resp *resp)
 		gs_vec_push(&sel, m);
 	}
 	if (sel.n > 1)
-		qsort(sel.v, sel.n, sizeof(void *), by_created ? cmp_created_desc : cmp_modified_desc);
+		qsort(sel.v, sel.n, sizeof(void *),
+		      by_created ? cmp_created_desc : cmp_modified_desc);
 	value = json_array();
 	for (size_t i = 0; i < sel.n && (long)i < top; i++)
 		json_array_append(value, ((struct gs_message *)sel.v[i])->json);
 	gs_resp_json(resp, 200,
 		     json_pack("{s:s, s:I, s:o}", "@odata.context",
 			       "https://graph.microsoft.com/v1.0/$metadata#chats('...')/messages",
-			       "@odata.count", (json_int_t)json_array_size(value), "value",
-			       value));
+			       "@odata.count", (json_int_t)json_array_size(value), "value", value));
 	free(sel.v);
 out:
 	gs_unlock();

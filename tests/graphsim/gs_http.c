@@ -190,8 +190,8 @@ gs_resp_text(struct gs_resp *resp, unsigned int status, const char *type, const 
 }
 
 void
-gs_resp_graph_error(struct gs_resp *resp, unsigned int status, const char *code,
-		    const char *fmt, ...)
+gs_resp_graph_error(struct gs_resp *resp, unsigned int status, const char *code, const char *fmt,
+		    ...)
 {
 	va_list ap;
 	char *msg, *date, reqid[37], cid[37];
@@ -246,27 +246,27 @@ struct route {
 };
 
 static const struct route routes[] = {
-	{"GET", "/*/oauth2/v2.0/authorize", gs_identity_authorize},
-	{"POST", "/*/oauth2/v2.0/token", gs_identity_token},
-	{"GET", "/*/discovery/v2.0/keys", gs_identity_jwks},
-	{"GET", "/*/discovery/keys", gs_identity_jwks},
-	{"GET", "/*/v2.0/.well-known/openid-configuration", gs_identity_openid},
-	{"GET", "/v1.0/me", gs_graph_me},
-	{"GET", "/v1.0/users/*", gs_graph_user},
-	{"GET", "/v1.0/me/chats", gs_graph_chats},
-	{"GET", "/v1.0/users/*/chats", gs_graph_chats},
-	{"GET", "/v1.0/chats/*/messages", gs_graph_messages},
-	{"GET", "/v1.0/me/chats/*/messages", gs_graph_messages},
-	{"GET", "/v1.0/users/*/chats/*/messages", gs_graph_messages},
-	{"GET", "/v1.0/chats/*/messages/*", gs_graph_message},
-	{"GET", "/v1.0/me/chats/*/messages/*", gs_graph_message},
-	{"GET", "/v1.0/users/*/chats/*/messages/*", gs_graph_message},
-	{"POST", "/v1.0/subscriptions", gs_subs_create},
-	{"GET", "/v1.0/subscriptions", gs_subs_list},
-	{"GET", "/v1.0/subscriptions/*", gs_subs_get},
-	{"PATCH", "/v1.0/subscriptions/*", gs_subs_patch},
-	{"DELETE", "/v1.0/subscriptions/*", gs_subs_delete},
-	{"POST", "/v1.0/subscriptions/*/reauthorize", gs_subs_reauthorize},
+    {"GET", "/*/oauth2/v2.0/authorize", gs_identity_authorize},
+    {"POST", "/*/oauth2/v2.0/token", gs_identity_token},
+    {"GET", "/*/discovery/v2.0/keys", gs_identity_jwks},
+    {"GET", "/*/discovery/keys", gs_identity_jwks},
+    {"GET", "/*/v2.0/.well-known/openid-configuration", gs_identity_openid},
+    {"GET", "/v1.0/me", gs_graph_me},
+    {"GET", "/v1.0/users/*", gs_graph_user},
+    {"GET", "/v1.0/me/chats", gs_graph_chats},
+    {"GET", "/v1.0/users/*/chats", gs_graph_chats},
+    {"GET", "/v1.0/chats/*/messages", gs_graph_messages},
+    {"GET", "/v1.0/me/chats/*/messages", gs_graph_messages},
+    {"GET", "/v1.0/users/*/chats/*/messages", gs_graph_messages},
+    {"GET", "/v1.0/chats/*/messages/*", gs_graph_message},
+    {"GET", "/v1.0/me/chats/*/messages/*", gs_graph_message},
+    {"GET", "/v1.0/users/*/chats/*/messages/*", gs_graph_message},
+    {"POST", "/v1.0/subscriptions", gs_subs_create},
+    {"GET", "/v1.0/subscriptions", gs_subs_list},
+    {"GET", "/v1.0/subscriptions/*", gs_subs_get},
+    {"PATCH", "/v1.0/subscriptions/*", gs_subs_patch},
+    {"DELETE", "/v1.0/subscriptions/*", gs_subs_delete},
+    {"POST", "/v1.0/subscriptions/*/reauthorize", gs_subs_reauthorize},
 };
 
 /* Returns 1 on a match, 2 when the path matches but the method does not. */
@@ -378,7 +378,7 @@ static const char *
 peer_of(struct MHD_Connection *conn, char *buf, size_t len)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 
 	buf[0] = '\0';
@@ -392,8 +392,7 @@ peer_of(struct MHD_Connection *conn, char *buf, size_t len)
 }
 
 static bool
-apply_fault(struct MHD_Connection *conn, const char *method, const char *url,
-	    struct gs_resp *resp)
+apply_fault(struct MHD_Connection *conn, const char *method, const char *url, struct gs_resp *resp)
 {
 	struct fault f;
 
@@ -513,8 +512,8 @@ int
 gs_http_start(const char *cert_pem, const char *key_pem)
 {
 	struct sockaddr_storage ss = {0};
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			     MHD_USE_ERROR_LOG;
+	unsigned int flags =
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *di;
 
 	if (strchr(gs_cfg.listen_addr, ':')) {
@@ -534,11 +533,11 @@ gs_http_start(const char *cert_pem, const char *key_pem)
 	if (gs_cfg.tls)
 		flags |= MHD_USE_TLS;
 	daemon_ = MHD_start_daemon(
-		flags, (uint16_t)gs_cfg.port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60, MHD_OPTION_HTTPS_MEM_CERT,
-		gs_cfg.tls ? cert_pem : NULL, MHD_OPTION_HTTPS_MEM_KEY, gs_cfg.tls ? key_pem : NULL,
-		MHD_OPTION_END);
+	    flags, (uint16_t)gs_cfg.port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60, MHD_OPTION_HTTPS_MEM_CERT,
+	    gs_cfg.tls ? cert_pem : NULL, MHD_OPTION_HTTPS_MEM_KEY, gs_cfg.tls ? key_pem : NULL,
+	    MHD_OPTION_END);
 	if (!daemon_) {
 		fprintf(stderr, "graphsim: cannot listen on %s port %d\n", gs_cfg.listen_addr,
 			gs_cfg.port);

@@ -15,8 +15,8 @@
 #include "gs.h"
 
 static const char *const known_scopes[] = {
-	"openid",    "profile",	      "email",		"offline_access", "User.Read",
-	"Chat.Read", "Chat.ReadBasic", "Chat.ReadWrite", "ChatMessage.Read",
+    "openid",    "profile",        "email",          "offline_access",   "User.Read",
+    "Chat.Read", "Chat.ReadBasic", "Chat.ReadWrite", "ChatMessage.Read",
 };
 
 char *
@@ -89,8 +89,7 @@ aadsts(int code, const char *msg, char **ret_trace, char **ret_corr, char **ret_
 }
 
 static void
-entra_error(struct gs_resp *resp, unsigned int status, const char *error, int code,
-	    const char *msg)
+entra_error(struct gs_resp *resp, unsigned int status, const char *error, int code, const char *msg)
 {
 	char *trace, *corr, *ts;
 	char *desc = aadsts(code, msg, &trace, &corr, &ts);
@@ -131,8 +130,8 @@ error_page(struct gs_resp *resp, int code, const char *msg)
 }
 
 static void
-redirect_error(struct gs_resp *resp, const char *redirect_uri, const char *state,
-	       const char *error, int code, const char *msg)
+redirect_error(struct gs_resp *resp, const char *redirect_uri, const char *state, const char *error,
+	       int code, const char *msg)
 {
 	char *trace, *corr, *ts;
 	char *desc = aadsts(code, msg, &trace, &corr, &ts);
@@ -188,8 +187,9 @@ gs_identity_authorize(struct gs_req *req, struct gs_resp *resp)
 
 	gs_lock();
 	if (!multi && !tenant_known(tenant)) {
-		error_page(resp, 90002, "Tenant not found. Check to make sure you have the "
-					"correct tenant ID and are signing into the correct cloud.");
+		error_page(resp, 90002,
+			   "Tenant not found. Check to make sure you have the "
+			   "correct tenant ID and are signing into the correct cloud.");
 		goto out;
 	}
 	app = gs_app_find(client_id);
@@ -306,12 +306,12 @@ id_token_for(struct gs_token *at, const char *nonce)
 	SHA256((unsigned char *)seed, strlen(seed), h);
 	sub = gs_b64url(h, 24);
 	gs_uuid(uti);
-	claims = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "aud",
-			   at->app->client_id, "iss", iss, "iat", (json_int_t)now, "nbf",
-			   (json_int_t)now, "exp", (json_int_t)(now + gs_cfg.id_token_lifetime),
-			   "name", at->user->display_name, "oid", at->user->id,
-			   "preferred_username", at->user->upn, "sub", sub, "tid",
-			   at->user->tenant, "uti", uti, "ver", "2.0");
+	claims =
+	    json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "aud",
+		      at->app->client_id, "iss", iss, "iat", (json_int_t)now, "nbf",
+		      (json_int_t)now, "exp", (json_int_t)(now + gs_cfg.id_token_lifetime), "name",
+		      at->user->display_name, "oid", at->user->id, "preferred_username",
+		      at->user->upn, "sub", sub, "tid", at->user->tenant, "uti", uti, "ver", "2.0");
 	if (nonce)
 		json_object_set_new(claims, "nonce", json_string(nonce));
 	tok = gs_jwt_sign(claims);
@@ -327,10 +327,10 @@ issue_tokens(struct gs_resp *resp, struct gs_app *app, struct gs_user *user, con
 	     const char *nonce)
 {
 	struct gs_token *at = gs_token_add(GS_ACCESS, app, user, scopes);
-	json_t *body = json_pack("{s:s, s:s, s:I, s:I, s:s}", "token_type", "Bearer", "scope",
-				 scopes, "expires_in", (json_int_t)gs_cfg.access_lifetime,
-				 "ext_expires_in", (json_int_t)gs_cfg.access_lifetime,
-				 "access_token", at->value);
+	json_t *body =
+	    json_pack("{s:s, s:s, s:I, s:I, s:s}", "token_type", "Bearer", "scope", scopes,
+		      "expires_in", (json_int_t)gs_cfg.access_lifetime, "ext_expires_in",
+		      (json_int_t)gs_cfg.access_lifetime, "access_token", at->value);
 
 	if (gs_scope_has(scopes, "offline_access")) {
 		struct gs_token *rt = gs_token_add(GS_REFRESH, app, user, scopes);
@@ -492,7 +492,8 @@ client_credentials(const struct gs_req *req, const struct gs_form *f, char **ret
 			free(*ret_id);
 			free(*ret_secret);
 			*ret_id = gs_url_decode((char *)raw, (size_t)(colon - (char *)raw));
-			*ret_secret = gs_url_decode(colon + 1, len - (size_t)(colon + 1 - (char *)raw));
+			*ret_secret =
+			    gs_url_decode(colon + 1, len - (size_t)(colon + 1 - (char *)raw));
 		}
 		free(raw);
 	}

@@ -118,7 +118,7 @@ gs_app_add(const char *tenant, const char *client_id, const char *secret, json_t
 	a->tenant = gs_strdup(tenant);
 	/* Azure's generated secrets are 40 characters with a '~' in them */
 	a->secret = secret ? gs_strdup(secret) : gs_random_token("gs~", 27);
-	json_array_foreach(redirect_uris, i, v) {
+	json_array_foreach (redirect_uris, i, v) {
 		if (json_is_string(v))
 			gs_vec_push(&a->redirect_uris, gs_strdup(json_string_value(v)));
 	}
@@ -274,7 +274,7 @@ gs_chat_add(const char *tenant, const char *chat_type, const char *topic, json_t
 		*ret_err = gs_strdup("members must be a non-empty array of user ids or UPNs");
 		return NULL;
 	}
-	json_array_foreach(members, i, v) {
+	json_array_foreach (members, i, v) {
 		if (!json_is_string(v) || !gs_user_find(tenant, json_string_value(v))) {
 			*ret_err = gs_printf("member %zu is not a user of tenant %s", i,
 					     tenant ? tenant : "(any)");
@@ -288,7 +288,7 @@ gs_chat_add(const char *tenant, const char *chat_type, const char *topic, json_t
 	c->chat_type = gs_strdup(chat_type);
 	c->topic = gs_strdup(topic);
 	c->created = c->last_updated = gs_now();
-	json_array_foreach(members, i, v) {
+	json_array_foreach (members, i, v) {
 		struct gs_user *u = gs_user_find(tenant, json_string_value(v));
 		if (!gs_chat_has_member(c, u))
 			gs_vec_push(&c->members, u);
@@ -390,15 +390,15 @@ gs_message_add(struct gs_chat *chat, struct gs_user *from, json_t *spec, char **
 	ts = gs_time_iso(now, 3);
 	etag = gs_printf("%lld", idnum);
 	m->json = json_pack(
-		"{s:s, s:s, s:n, s:s, s:s, s:s, s:n, s:n, s:n, s:s, s:n, s:s, s:s, s:n, "
-		"s:n, s:o, s:{s:s, s:s}, s:o, s:[], s:[], s:[], s:n, s:n, s:n}",
-		"id", m->id, "etag", etag, "replyToId", "messageType", mtype, "createdDateTime", ts,
-		"lastModifiedDateTime", ts, "lastEditedDateTime", "deletedDateTime", "subject",
-		"chatId", chat->id, "summary", "importance", importance, "locale", "en-us",
-		"webUrl", "channelIdentity", "from", from ? identity_of(from) : json_null(), "body",
-		"contentType", ctype, "content", content, "attachments",
-		att ? json_deep_copy(att) : json_array(), "mentions", "reactions",
-		"messageHistory", "policyViolation", "eventDetail", "onBehalfOf");
+	    "{s:s, s:s, s:n, s:s, s:s, s:s, s:n, s:n, s:n, s:s, s:n, s:s, s:s, s:n, "
+	    "s:n, s:o, s:{s:s, s:s}, s:o, s:[], s:[], s:[], s:n, s:n, s:n}",
+	    "id", m->id, "etag", etag, "replyToId", "messageType", mtype, "createdDateTime", ts,
+	    "lastModifiedDateTime", ts, "lastEditedDateTime", "deletedDateTime", "subject",
+	    "chatId", chat->id, "summary", "importance", importance, "locale", "en-us", "webUrl",
+	    "channelIdentity", "from", from ? identity_of(from) : json_null(), "body",
+	    "contentType", ctype, "content", content, "attachments",
+	    att ? json_deep_copy(att) : json_array(), "mentions", "reactions", "messageHistory",
+	    "policyViolation", "eventDetail", "onBehalfOf");
 	if (!m->json)
 		abort();
 	free(ts);
@@ -470,20 +470,18 @@ gs_sub_to_json(const struct gs_sub *s, bool with_secret)
 {
 	char *exp = gs_time_iso(s->expires, 7);
 	json_t *o = json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:s, s:s, s:b, s:s, s:o, s:o, s:n, "
-		"s:n, s:n}",
-		"id", s->id, "resource", s->resource, "applicationId", s->app->client_id,
-		"changeType", s->change_type, "notificationUrl", s->notification_url,
-		"lifecycleNotificationUrl",
-		s->lifecycle_url ? json_string(s->lifecycle_url) : json_null(),
-		"expirationDateTime", exp, "clientState",
-		with_secret && s->client_state ? json_string(s->client_state) : json_null(),
-		"creatorId", s->user->id, "latestSupportedTlsVersion", "v1_2",
-		"includeResourceData", s->rich, "notificationContentType", "application/json",
-		"encryptionCertificate",
-		with_secret && s->cert_b64 ? json_string(s->cert_b64) : json_null(),
-		"encryptionCertificateId", s->cert_id ? json_string(s->cert_id) : json_null(),
-		"notificationUrlAppId", "notificationQueryOptions", "lastModifiedDateTime");
+	    "{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:s, s:s, s:b, s:s, s:o, s:o, s:n, "
+	    "s:n, s:n}",
+	    "id", s->id, "resource", s->resource, "applicationId", s->app->client_id, "changeType",
+	    s->change_type, "notificationUrl", s->notification_url, "lifecycleNotificationUrl",
+	    s->lifecycle_url ? json_string(s->lifecycle_url) : json_null(), "expirationDateTime",
+	    exp, "clientState",
+	    with_secret && s->client_state ? json_string(s->client_state) : json_null(),
+	    "creatorId", s->user->id, "latestSupportedTlsVersion", "v1_2", "includeResourceData",
+	    s->rich, "notificationContentType", "application/json", "encryptionCertificate",
+	    with_secret && s->cert_b64 ? json_string(s->cert_b64) : json_null(),
+	    "encryptionCertificateId", s->cert_id ? json_string(s->cert_id) : json_null(),
+	    "notificationUrlAppId", "notificationQueryOptions", "lastModifiedDateTime");
 	free(exp);
 	return o;
 }
@@ -511,12 +509,12 @@ gs_chat_to_json(const struct gs_chat *c, bool with_preview)
 		json_t *prev = json_null();
 		if (c->messages.n > 0) {
 			struct gs_message *m = c->messages.v[c->messages.n - 1];
-			prev = json_pack("{s:s, s:O, s:O, s:O, s:O}", "id", m->id,
-					 "createdDateTime",
-					 json_object_get(m->json, "createdDateTime"), "messageType",
-					 json_object_get(m->json, "messageType"), "from",
-					 json_object_get(m->json, "from"), "body",
-					 json_object_get(m->json, "body"));
+			prev =
+			    json_pack("{s:s, s:O, s:O, s:O, s:O}", "id", m->id, "createdDateTime",
+				      json_object_get(m->json, "createdDateTime"), "messageType",
+				      json_object_get(m->json, "messageType"), "from",
+				      json_object_get(m->json, "from"), "body",
+				      json_object_get(m->json, "body"));
 		}
 		json_object_set_new(o, "lastMessagePreview", prev);
 	}
@@ -573,21 +571,21 @@ gs_seed_load(const char *path)
 		return -1;
 	}
 	gs_lock();
-	json_array_foreach(json_object_get(root, "users"), i, v) {
+	json_array_foreach (json_object_get(root, "users"), i, v) {
 		if (!gs_user_add(json_string_value(json_object_get(v, "tenant")),
 				 json_string_value(json_object_get(v, "id")),
 				 json_string_value(json_object_get(v, "upn")),
 				 json_string_value(json_object_get(v, "display_name")), &err))
 			goto fail;
 	}
-	json_array_foreach(json_object_get(root, "apps"), i, v) {
+	json_array_foreach (json_object_get(root, "apps"), i, v) {
 		if (!gs_app_add(json_string_value(json_object_get(v, "tenant")),
 				json_string_value(json_object_get(v, "client_id")),
 				json_string_value(json_object_get(v, "client_secret")),
 				json_object_get(v, "redirect_uris"), &err))
 			goto fail;
 	}
-	json_array_foreach(json_object_get(root, "chats"), i, v) {
+	json_array_foreach (json_object_get(root, "chats"), i, v) {
 		if (!gs_chat_add(json_string_value(json_object_get(v, "tenant")),
 				 json_string_value(json_object_get(v, "chat_type")),
 				 json_string_value(json_object_get(v, "topic")),

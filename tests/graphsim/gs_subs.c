@@ -21,8 +21,8 @@ violation(const struct gs_sub *sub, const char *what)
 {
 	char *ts = gs_time_iso(gs_now(), 3);
 
-	gs_vec_push(&violations,
-		    json_pack("{s:s, s:s, s:s}", "time", ts, "subscriptionId", sub->id, "what", what));
+	gs_vec_push(&violations, json_pack("{s:s, s:s, s:s}", "time", ts, "subscriptionId", sub->id,
+					   "what", what));
 	gs_log(0, "client violation on %s: %s", sub->id, what);
 	free(ts);
 }
@@ -337,8 +337,8 @@ gs_subs_create(struct gs_req *req, struct gs_resp *resp)
 				    json_string("https://graph.microsoft.com/v1.0/"
 						"$metadata#subscriptions/$entity"));
 		gs_resp_json(resp, 201, o);
-		resp->location = gs_printf("https://graph.microsoft.com/v1.0/subscriptions/%s",
-					   s->id);
+		resp->location =
+		    gs_printf("https://graph.microsoft.com/v1.0/subscriptions/%s", s->id);
 	}
 fail:
 	gs_unlock();

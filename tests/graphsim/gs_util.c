@@ -75,10 +75,9 @@ gs_uuid(char out[37])
 	gs_random_bytes(b, sizeof(b));
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-		 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-		 b[14], b[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
 }
 
 char *
@@ -126,8 +125,9 @@ gs_time_parse(const char *s, double *ret)
 	int n = 0;
 	double frac = 0;
 
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+	if (!s ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
 	    n != 19)
 		return -1;
 	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
@@ -150,8 +150,7 @@ gs_time_parse(const char *s, double *ret)
 		s++;
 	} else if (*s == '+' || *s == '-') {
 		int hh, mm, m2 = 0;
-		if (sscanf(s + 1, "%2d:%2d%n", &hh, &mm, &m2) != 2 || m2 != 5 || hh > 23 ||
-		    mm > 59)
+		if (sscanf(s + 1, "%2d:%2d%n", &hh, &mm, &m2) != 2 || m2 != 5 || hh > 23 || mm > 59)
 			return -1;
 		offset = (hh * 3600L + mm * 60L) * (*s == '+' ? 1 : -1);
 		s += 6;
@@ -284,8 +283,8 @@ gs_form_parse(const char *body, size_t len, struct gs_form *ret)
 			if (!f.keys || !f.vals)
 				abort();
 			f.keys[f.n] = gs_url_decode(body + i, klen);
-			f.vals[f.n] = eq ? gs_url_decode(eq + 1, (size_t)(body + j - eq - 1))
-					 : gs_strdup("");
+			f.vals[f.n] =
+			    eq ? gs_url_decode(eq + 1, (size_t)(body + j - eq - 1)) : gs_strdup("");
 			f.n++;
 		}
 		i = j + 1;

@@ -17,11 +17,11 @@
 
 #include "th.h"
 
-#define GT_TENANT "8f0d3f8e-1c4e-4a51-9a2f-5b2c8d7e6a10"
-#define GT_CLIENT "4b7c9d2e-6f1a-4e3b-8c5d-0a9b8c7d6e5f"
-#define GT_SECRET "Qx8~s3cr3t.value-for_tests-only~0123456789"
+#define GT_TENANT   "8f0d3f8e-1c4e-4a51-9a2f-5b2c8d7e6a10"
+#define GT_CLIENT   "4b7c9d2e-6f1a-4e3b-8c5d-0a9b8c7d6e5f"
+#define GT_SECRET   "Qx8~s3cr3t.value-for_tests-only~0123456789"
 #define GT_REDIRECT "https://agent.example.net/api/org/acme/ms-teams/callback"
-#define GT_SCOPES "offline_access openid profile User.Read Chat.Read Chat.ReadBasic"
+#define GT_SCOPES   "offline_access openid profile User.Read Chat.Read Chat.ReadBasic"
 
 struct gt {
 	struct th_graphsim gs;

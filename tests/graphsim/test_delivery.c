@@ -26,7 +26,7 @@ struct ctx {
 	const char *at;
 	char *chat;
 	char notify[32]; /* a path of its own: throttling is per endpoint */
-	long dseq;	 /* delivery log entries before this test */
+	long dseq;       /* delivery log entries before this test */
 };
 
 static void
@@ -39,7 +39,7 @@ cleanup_subs(struct gt *t, const char *at)
 	assert_int_equal(th_graph_get(&t->gs, at, "/v1.0/subscriptions", &r), 0);
 	list = th_resp_json(&r);
 	th_resp_free(&r);
-	json_array_foreach(json_object_get(list, "value"), i, s) {
+	json_array_foreach (json_object_get(list, "value"), i, s) {
 		char *path;
 		if (asprintf(&path, "/v1.0/subscriptions/%s", gt_str(s, "id")) < 0)
 			abort();
@@ -62,9 +62,10 @@ begin(struct gt *t, struct ctx *c)
 	c->t = t;
 	snprintf(c->notify, sizeof(c->notify), "/notify-%d", ++n);
 	d = gt_sim_ok(t, "GET", "/deliveries", NULL);
-	c->dseq = (long)json_integer_value(json_object_get(
-		json_array_get(json_object_get(d, "value"), json_array_size(json_object_get(d, "value")) - 1),
-		"seq"));
+	c->dseq = (long)json_integer_value(
+	    json_object_get(json_array_get(json_object_get(d, "value"),
+					   json_array_size(json_object_get(d, "value")) - 1),
+			    "seq"));
 	json_decref(d);
 	c->tok = gt_signin(t);
 	c->at = gt_str(c->tok, "access_token");
@@ -163,7 +164,8 @@ has_outcomes(void *arg)
 	json_t *d = deliveries(w->c), *e;
 	size_t i, n = 0;
 
-	json_array_foreach(d, i, e) n += !strcmp(gt_str(e, "outcome"), w->outcome);
+	json_array_foreach (d, i, e)
+		n += !strcmp(gt_str(e, "outcome"), w->outcome);
 	json_decref(d);
 	return n >= w->n;
 }
@@ -182,7 +184,8 @@ count_outcome(struct ctx *c, const char *outcome)
 	json_t *d = deliveries(c), *e;
 	size_t i, n = 0;
 
-	json_array_foreach(d, i, e) n += !strcmp(gt_str(e, "outcome"), outcome);
+	json_array_foreach (d, i, e)
+		n += !strcmp(gt_str(e, "outcome"), outcome);
 	json_decref(d);
 	return n;
 }
@@ -229,7 +232,8 @@ test_basic_notification_and_get(void **state)
 	assert_string_equal(gt_str(msg, "importance"), "normal");
 	assert_string_equal(gt_str(json_object_get(json_object_get(msg, "from"), "user"), "id"),
 			    c.t->caller);
-	assert_string_equal(gt_str(json_object_get(msg, "body"), "content"), "<p>Coffee is ready</p>");
+	assert_string_equal(gt_str(json_object_get(msg, "body"), "content"),
+			    "<p>Coffee is ready</p>");
 	json_decref(msg);
 	th_resp_free(&r);
 	free(path);
@@ -247,9 +251,9 @@ test_only_covered_chats(void **state)
 	struct ctx c;
 	begin(*state, &c);
 	char *sub = subscribe(&c, c.notify, NULL, NULL);
-	json_t *other = gt_sim_ok(c.t, "POST", "/chats",
-				  json_pack("{s:s, s:[s,s]}", "tenant", GT_TENANT, "members",
-					    c.t->caller, c.t->desk));
+	json_t *other = gt_sim_ok(
+	    c.t, "POST", "/chats",
+	    json_pack("{s:s, s:[s,s]}", "tenant", GT_TENANT, "members", c.t->caller, c.t->desk));
 	json_t *m = gt_sim_ok(c.t, "POST", "/messages",
 			      json_pack("{s:s, s:s, s:s}", "chat", gt_str(other, "id"), "from",
 					c.t->caller, "content", "not for the desk service"));
@@ -270,8 +274,8 @@ test_rich_emergency(void **state)
 	EVP_PKEY *key = th_rsa_cert(2048, &cert);
 	char *sub = subscribe(&c, c.notify, cert, NULL);
 	json_t *e = gt_sim_ok(c.t, "POST", "/emergency",
-			      json_pack("{s:s, s:[s,s], s:s, s:s}", "caller", c.t->caller, "members",
-					c.t->svc, c.t->desk, "number", "911", "location",
+			      json_pack("{s:s, s:[s,s], s:s, s:s}", "caller", c.t->caller,
+					"members", c.t->svc, c.t->desk, "number", "911", "location",
 					"Building 4, 1 Main St, Springfield, IL 62701"));
 	json_t *body, *item, *msg, *claims, *keys;
 	struct th_resp r;
@@ -292,8 +296,9 @@ test_rich_emergency(void **state)
 			       "has placed an Emergency Call"));
 	assert_string_equal(gt_str(msg, "importance"), "high");
 	assert_string_equal(gt_str(msg, "id"), gt_str(e, "id"));
-	assert_string_equal(gt_str(json_object_get(json_object_get(msg, "from"), "user"), "displayName"),
-			    "Jane Doe");
+	assert_string_equal(
+	    gt_str(json_object_get(json_object_get(msg, "from"), "user"), "displayName"),
+	    "Jane Doe");
 
 	/* one validation token per app and tenant, signed by a JWKS key */
 	json_t *vts = json_object_get(body, "validationTokens");
@@ -301,7 +306,8 @@ test_rich_emergency(void **state)
 	assert_int_equal(th_graph_get(&c.t->gs, NULL, "/common/discovery/v2.0/keys", &r), 0);
 	keys = th_resp_json(&r);
 	th_resp_free(&r);
-	assert_int_equal(th_jwt_verify(json_string_value(json_array_get(vts, 0)), keys, &claims, &err), 0);
+	assert_int_equal(
+	    th_jwt_verify(json_string_value(json_array_get(vts, 0)), keys, &claims, &err), 0);
 	assert_string_equal(gt_str(claims, "aud"), GT_CLIENT);
 	assert_string_equal(gt_str(claims, "azp"), "0bf30f3b-4a52-48df-9a82-234910c4a086");
 	assert_string_equal(gt_str(claims, "tid"), GT_TENANT);
@@ -351,8 +357,9 @@ test_tampered_payloads_fail_decryption(void **state)
 	assert_true(th_hook_wait(c.t->hook, c.notify, 4, 10));
 	json_t *body = post_body(c.t, 3);
 	char *plain = th_rich_decrypt(
-		key, json_object_get(json_array_get(json_object_get(body, "value"), 0), "encryptedContent"),
-		&err);
+	    key,
+	    json_object_get(json_array_get(json_object_get(body, "value"), 0), "encryptedContent"),
+	    &err);
 	assert_non_null(plain);
 	free(plain);
 	json_decref(body);
@@ -372,7 +379,8 @@ test_forged_validation_tokens(void **state)
 	char *sub = subscribe(&c, c.notify, cert, NULL);
 	struct th_resp r;
 	json_t *keys, *claims;
-	static const char *const forge[] = {"signature", "aud", "azp", "expired", "tenant", "missing"};
+	static const char *const forge[] = {"signature", "aud",    "azp",
+					    "expired",   "tenant", "missing"};
 
 	assert_int_equal(th_graph_get(&c.t->gs, NULL, "/common/discovery/v2.0/keys", &r), 0);
 	keys = th_resp_json(&r);
@@ -389,16 +397,19 @@ test_forged_validation_tokens(void **state)
 			json_decref(body);
 			continue;
 		}
-		int rc = th_jwt_verify(json_string_value(json_array_get(vts, 0)), keys, &claims, &err);
+		int rc =
+		    th_jwt_verify(json_string_value(json_array_get(vts, 0)), keys, &claims, &err);
 		if (!strcmp(forge[i], "signature")) {
 			assert_int_equal(rc, -1);
 			free(err);
 		} else {
 			assert_int_equal(rc, 0);
 			bool bad = strcmp(gt_str(claims, "aud"), GT_CLIENT) != 0 ||
-				   strcmp(gt_str(claims, "azp"), "0bf30f3b-4a52-48df-9a82-234910c4a086") != 0 ||
+				   strcmp(gt_str(claims, "azp"),
+					  "0bf30f3b-4a52-48df-9a82-234910c4a086") != 0 ||
 				   strcmp(gt_str(claims, "tid"), GT_TENANT) != 0 ||
-				   json_integer_value(json_object_get(claims, "exp")) < (json_int_t)time(NULL);
+				   json_integer_value(json_object_get(claims, "exp")) <
+				       (json_int_t)time(NULL);
 			assert_true(bad);
 			json_decref(claims);
 		}
@@ -447,7 +458,7 @@ test_retry_until_acknowledged(void **state)
 	assert_true(wait_outcome(&c, "delivered", 1));
 	d = deliveries(&c);
 	double last = 0;
-	json_array_foreach(d, i, e) {
+	json_array_foreach (d, i, e) {
 		if (strcmp(gt_str(e, "kind"), "notification") != 0)
 			continue;
 		int attempt = (int)json_integer_value(json_object_get(e, "attempt"));
@@ -474,7 +485,8 @@ test_slow_answer_is_a_failure(void **state)
 	struct th_hook_cfg cfg = good;
 	char *sub = subscribe(&c, c.notify, NULL, NULL);
 
-	json_decref(gt_sim_ok(c.t, "POST", "/config", json_pack("{s:s}", "delivery_timeout", "300ms")));
+	json_decref(
+	    gt_sim_ok(c.t, "POST", "/config", json_pack("{s:s}", "delivery_timeout", "300ms")));
 	cfg.notify_delay_ms = 600;
 	th_hook_configure(c.t->hook, &cfg);
 	json_decref(post_msg(&c, "slow", "normal"));
@@ -545,12 +557,12 @@ lifecycle_item(struct gt *t, size_t nth)
 	json_t *posts = th_hook_posts(t->hook), *p, *out = NULL;
 	size_t i, k = 0;
 
-	json_array_foreach(posts, i, p) {
+	json_array_foreach (posts, i, p) {
 		if (strcmp(gt_str(p, "path"), "/lifecycle") != 0)
 			continue;
 		if (k++ == nth)
 			out = json_incref(json_array_get(
-				json_object_get(json_object_get(p, "body"), "value"), 0));
+			    json_object_get(json_object_get(p, "body"), "value"), 0));
 	}
 	json_decref(posts);
 	return out;
@@ -614,8 +626,9 @@ test_reauthorization_before_expiry(void **state)
 {
 	struct ctx c;
 	begin(*state, &c);
-	json_decref(gt_sim_ok(c.t, "POST", "/config",
-			      json_pack("{s:s, s:s}", "reauth_lead", "4h", "reauth_interval", "300ms")));
+	json_decref(
+	    gt_sim_ok(c.t, "POST", "/config",
+		      json_pack("{s:s, s:s}", "reauth_lead", "4h", "reauth_interval", "300ms")));
 	char *sub = subscribe(&c, c.notify, NULL, NULL);
 	json_t *item;
 
@@ -624,8 +637,9 @@ test_reauthorization_before_expiry(void **state)
 	item = lifecycle_item(c.t, 1);
 	assert_string_equal(gt_str(item, "lifecycleEvent"), "reauthorizationRequired");
 	json_decref(item);
-	json_decref(gt_sim_ok(c.t, "POST", "/config",
-			      json_pack("{s:s, s:s}", "reauth_lead", "1h", "reauth_interval", "15m")));
+	json_decref(
+	    gt_sim_ok(c.t, "POST", "/config",
+		      json_pack("{s:s, s:s}", "reauth_lead", "1h", "reauth_interval", "15m")));
 	free(sub);
 	end(&c);
 }
@@ -641,9 +655,9 @@ test_slow_endpoint_is_throttled(void **state)
 	size_t i;
 	const char *st = NULL;
 
-	json_decref(gt_sim_ok(c.t, "POST", "/config",
-			      json_pack("{s:s, s:i}", "delivery_timeout", "200ms",
-					"throttle_min_samples", 3)));
+	json_decref(gt_sim_ok(
+	    c.t, "POST", "/config",
+	    json_pack("{s:s, s:i}", "delivery_timeout", "200ms", "throttle_min_samples", 3)));
 	cfg.notify_delay_ms = 300;
 	th_hook_configure(c.t->hook, &cfg);
 	for (int k = 0; k < 3; k++) {
@@ -652,7 +666,7 @@ test_slow_endpoint_is_throttled(void **state)
 	}
 	stats = gt_sim_ok(c.t, "GET", "/stats", NULL);
 	url = th_hook_url(c.t->hook, "/slow-notify");
-	json_array_foreach(json_object_get(stats, "endpoints"), i, e) {
+	json_array_foreach (json_object_get(stats, "endpoints"), i, e) {
 		if (!strcmp(gt_str(e, "url"), url))
 			st = gt_str(e, "state");
 	}
@@ -744,7 +758,8 @@ test_chat_reads_and_rate_limit(void **state)
 	j = th_resp_json(&r);
 	json_t *first = json_array_get(json_object_get(j, "value"), 0);
 	assert_string_equal(gt_str(first, "id"), c.chat);
-	assert_string_equal(gt_str(json_object_get(first, "lastMessagePreview"), "id"), gt_str(m2, "id"));
+	assert_string_equal(gt_str(json_object_get(first, "lastMessagePreview"), "id"),
+			    gt_str(m2, "id"));
 	assert_non_null(gt_str(j, "@odata.nextLink"));
 	json_decref(j);
 	th_resp_free(&r);
@@ -769,8 +784,8 @@ test_chat_reads_and_rate_limit(void **state)
 	free(path);
 
 	/* a filter without the matching $orderby is refused, as Graph does */
-	if (asprintf(&path, "/v1.0/chats/%s/messages?$filter=lastModifiedDateTime%%20gt%%20%s", echat,
-		     since) < 0)
+	if (asprintf(&path, "/v1.0/chats/%s/messages?$filter=lastModifiedDateTime%%20gt%%20%s",
+		     echat, since) < 0)
 		abort();
 	assert_int_equal(th_graph_get(&c.t->gs, c.at, path, &r), 0);
 	assert_int_equal(r.status, 400);
@@ -778,8 +793,9 @@ test_chat_reads_and_rate_limit(void **state)
 	free(path);
 
 	/* Graph's Teams limit: one GET per second per chat here */
-	json_decref(gt_sim_ok(c.t, "POST", "/config",
-			      json_pack("{s:i, s:s}", "chat_get_limit", 1, "chat_get_period", "5s")));
+	json_decref(
+	    gt_sim_ok(c.t, "POST", "/config",
+		      json_pack("{s:i, s:s}", "chat_get_limit", 1, "chat_get_period", "5s")));
 	if (asprintf(&path, "/v1.0/chats/%s/messages/%s", echat, gt_str(m1, "id")) < 0)
 		abort();
 	assert_int_equal(th_graph_get(&c.t->gs, c.at, path, &r), 0);
@@ -790,12 +806,13 @@ test_chat_reads_and_rate_limit(void **state)
 	assert_non_null(r.retry_after);
 	assert_in_range(atoi(r.retry_after), 1, 5);
 	th_resp_free(&r);
-	json_decref(gt_sim_ok(c.t, "POST", "/config",
-			      json_pack("{s:i, s:s}", "chat_get_limit", 0, "chat_get_period", "1s")));
+	json_decref(
+	    gt_sim_ok(c.t, "POST", "/config",
+		      json_pack("{s:i, s:s}", "chat_get_limit", 0, "chat_get_period", "1s")));
 	/* another user's chat is invisible */
-	json_t *other = gt_sim_ok(c.t, "POST", "/chats",
-				  json_pack("{s:s, s:[s,s]}", "tenant", GT_TENANT, "members",
-					    c.t->caller, c.t->desk));
+	json_t *other = gt_sim_ok(
+	    c.t, "POST", "/chats",
+	    json_pack("{s:s, s:[s,s]}", "tenant", GT_TENANT, "members", c.t->caller, c.t->desk));
 	char *eo = th_urlenc(gt_str(other, "id")), *p2;
 	if (asprintf(&p2, "/v1.0/chats/%s/messages", eo) < 0)
 		abort();
@@ -817,22 +834,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_basic_notification_and_get),
-		cmocka_unit_test(test_only_covered_chats),
-		cmocka_unit_test(test_rich_emergency),
-		cmocka_unit_test(test_tampered_payloads_fail_decryption),
-		cmocka_unit_test(test_forged_validation_tokens),
-		cmocka_unit_test(test_batching),
-		cmocka_unit_test(test_retry_until_acknowledged),
-		cmocka_unit_test(test_slow_answer_is_a_failure),
-		cmocka_unit_test(test_retry_window_and_expiry),
-		cmocka_unit_test(test_skipped_delivery),
-		cmocka_unit_test(test_lifecycle_events),
-		cmocka_unit_test(test_reauthorization_before_expiry),
-		cmocka_unit_test(test_slow_endpoint_is_throttled),
-		cmocka_unit_test(test_https_receiver_verified),
-		cmocka_unit_test(test_updates_and_deletes),
-		cmocka_unit_test(test_chat_reads_and_rate_limit),
+	    cmocka_unit_test(test_basic_notification_and_get),
+	    cmocka_unit_test(test_only_covered_chats),
+	    cmocka_unit_test(test_rich_emergency),
+	    cmocka_unit_test(test_tampered_payloads_fail_decryption),
+	    cmocka_unit_test(test_forged_validation_tokens),
+	    cmocka_unit_test(test_batching),
+	    cmocka_unit_test(test_retry_until_acknowledged),
+	    cmocka_unit_test(test_slow_answer_is_a_failure),
+	    cmocka_unit_test(test_retry_window_and_expiry),
+	    cmocka_unit_test(test_skipped_delivery),
+	    cmocka_unit_test(test_lifecycle_events),
+	    cmocka_unit_test(test_reauthorization_before_expiry),
+	    cmocka_unit_test(test_slow_endpoint_is_throttled),
+	    cmocka_unit_test(test_https_receiver_verified),
+	    cmocka_unit_test(test_updates_and_deletes),
+	    cmocka_unit_test(test_chat_reads_and_rate_limit),
 	};
 
 	return cmocka_run_group_tests_name("graphsim delivery", tests, setup, gt_teardown);

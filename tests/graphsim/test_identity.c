@@ -20,10 +20,12 @@ auth_query(const char *challenge, const char *method, const char *extra)
 {
 	char *redir = th_urlenc(GT_REDIRECT), *scope = th_urlenc(GT_SCOPES), *q;
 
-	if (asprintf(&q, "client_id=%s&response_type=code&redirect_uri=%s&scope=%s&state=st-42%s%s%s%s%s",
-		     GT_CLIENT, redir, scope, challenge ? "&code_challenge=" : "",
-		     challenge ? challenge : "", method ? "&code_challenge_method=" : "",
-		     method ? method : "", extra ? extra : "") < 0)
+	if (asprintf(
+		&q,
+		"client_id=%s&response_type=code&redirect_uri=%s&scope=%s&state=st-42%s%s%s%s%s",
+		GT_CLIENT, redir, scope, challenge ? "&code_challenge=" : "",
+		challenge ? challenge : "", method ? "&code_challenge_method=" : "",
+		method ? method : "", extra ? extra : "") < 0)
 		abort();
 	free(redir);
 	free(scope);
@@ -73,7 +75,8 @@ refresh(struct gt *t, const char *rt, json_t **ret)
 	char *ert = th_urlenc(rt), *form;
 	long status;
 
-	if (asprintf(&form, "client_id=%s&client_secret=%s&grant_type=refresh_token&refresh_token=%s",
+	if (asprintf(&form,
+		     "client_id=%s&client_secret=%s&grant_type=refresh_token&refresh_token=%s",
 		     GT_CLIENT, GT_SECRET, ert) < 0)
 		abort();
 	status = gt_token(t, form, ret);
@@ -238,9 +241,10 @@ test_unknown_client_and_tenant(void **state)
 	char *url, *loc;
 	struct th_resp r;
 
-	assert_int_equal(gt_authorize(t, "client_id=nobody&response_type=code&redirect_uri=x&scope=openid",
-				      &loc),
-			 400);
+	assert_int_equal(
+	    gt_authorize(t, "client_id=nobody&response_type=code&redirect_uri=x&scope=openid",
+			 &loc),
+	    400);
 	assert_null(loc);
 	if (asprintf(&url, "%s/no-such-tenant/oauth2/v2.0/authorize?client_id=%s", t->gs.base,
 		     GT_CLIENT) < 0)
@@ -293,10 +297,10 @@ test_signin_overrides(void **state)
 	char *q = auth_query(NULL, NULL, NULL), *loc, *err, *desc, *verifier, *challenge, *code;
 	json_t *body, *claims;
 
-	json_decref(gt_sim_ok(t, "POST", "/signin",
-			      json_pack("{s:s, s:s, s:s}", "tenant", GT_TENANT, "error",
-					"access_denied", "error_description",
-					"The user declined to consent.")));
+	json_decref(
+	    gt_sim_ok(t, "POST", "/signin",
+		      json_pack("{s:s, s:s, s:s}", "tenant", GT_TENANT, "error", "access_denied",
+				"error_description", "The user declined to consent.")));
 	assert_int_equal(gt_authorize(t, q, &loc), 302);
 	err = th_url_param(loc, "error");
 	desc = th_url_param(loc, "error_description");
@@ -307,9 +311,9 @@ test_signin_overrides(void **state)
 	free(loc);
 
 	/* the next sign-in is someone else's account */
-	json_decref(gt_sim_ok(t, "POST", "/signin",
-			      json_pack("{s:s, s:s}", "tenant", GT_TENANT, "user",
-					"jane@contoso.example")));
+	json_decref(gt_sim_ok(
+	    t, "POST", "/signin",
+	    json_pack("{s:s, s:s}", "tenant", GT_TENANT, "user", "jane@contoso.example")));
 	th_pkce(&verifier, &challenge);
 	code = get_code(t, challenge, "S256");
 	assert_int_equal(redeem(t, code, verifier, GT_REDIRECT, &body), 200);
@@ -338,7 +342,8 @@ test_client_authentication(void **state)
 	json_t *tok = gt_signin(t), *body;
 	char *ert = th_urlenc(gt_str(tok, "refresh_token")), *form;
 
-	if (asprintf(&form, "client_id=%s&client_secret=wrong&grant_type=refresh_token&refresh_token=%s",
+	if (asprintf(&form,
+		     "client_id=%s&client_secret=wrong&grant_type=refresh_token&refresh_token=%s",
 		     GT_CLIENT, ert) < 0)
 		abort();
 	assert_int_equal(gt_token(t, form, &body), 401);
@@ -372,11 +377,13 @@ test_client_authentication(void **state)
 	free(basic);
 
 	/* an expired secret: Azure caps them at 24 months, many at 6 */
-	json_decref(gt_sim_ok(t, "PATCH", "/apps/" GT_CLIENT, json_pack("{s:b}", "secret_expired", 1)));
+	json_decref(
+	    gt_sim_ok(t, "PATCH", "/apps/" GT_CLIENT, json_pack("{s:b}", "secret_expired", 1)));
 	assert_int_equal(refresh(t, gt_str(tok, "refresh_token"), &body), 401);
 	assert_int_equal(gt_entra_error(body, "invalid_client"), 7000222);
 	json_decref(body);
-	json_decref(gt_sim_ok(t, "PATCH", "/apps/" GT_CLIENT, json_pack("{s:b}", "secret_expired", 0)));
+	json_decref(
+	    gt_sim_ok(t, "PATCH", "/apps/" GT_CLIENT, json_pack("{s:b}", "secret_expired", 0)));
 	free(ert);
 	json_decref(tok);
 }
@@ -454,16 +461,17 @@ test_lifetimes_configurable(void **state)
 	struct gt *t = *state;
 	json_t *tok;
 
-	json_decref(gt_sim_ok(t, "POST", "/config",
-			      json_pack("{s:s}", "access_token_lifetime", "120s")));
+	json_decref(
+	    gt_sim_ok(t, "POST", "/config", json_pack("{s:s}", "access_token_lifetime", "120s")));
 	tok = gt_signin(t);
 	assert_int_equal(json_integer_value(json_object_get(tok, "expires_in")), 120);
 	json_decref(tok);
-	json_decref(gt_sim_ok(t, "POST", "/config",
-			      json_pack("{s:s}", "access_token_lifetime", "3599s")));
+	json_decref(
+	    gt_sim_ok(t, "POST", "/config", json_pack("{s:s}", "access_token_lifetime", "3599s")));
 	/* a bad value is refused and changes nothing */
 	long status;
-	json_decref(th_sim(&t->gs, "POST", "/config", json_pack("{s:s}", "sub_max", "soon"), &status));
+	json_decref(
+	    th_sim(&t->gs, "POST", "/config", json_pack("{s:s}", "sub_max", "soon"), &status));
 	assert_int_equal(status, 400);
 	json_decref(th_sim(&t->gs, "POST", "/config", json_pack("{s:s}", "port", "1"), &status));
 	assert_int_equal(status, 400);
@@ -482,8 +490,10 @@ test_jwks_rotation(void **state)
 
 	json_decref(gt_sim_ok(t, "POST", "/keys/rotate", NULL));
 	after = jwks(t);
-	assert_string_not_equal(gt_str(json_array_get(json_object_get(after, "keys"), 0), "kid"), old_kid);
-	json_array_foreach(json_object_get(after, "keys"), i, k) old_present |= !strcmp(gt_str(k, "kid"), old_kid);
+	assert_string_not_equal(gt_str(json_array_get(json_object_get(after, "keys"), 0), "kid"),
+				old_kid);
+	json_array_foreach (json_object_get(after, "keys"), i, k)
+		old_present |= !strcmp(gt_str(k, "kid"), old_kid);
 	assert_true(old_present);
 	/* new tokens are signed by the new key, and verify; not with the old set */
 	tok = gt_signin(t);
@@ -505,15 +515,17 @@ test_injected_faults(void **state)
 	char *ert = th_urlenc(gt_str(tok, "refresh_token")), *form, *url;
 	long status;
 	json_t *seqs = th_sim(&t->gs, "GET", "/requests", NULL, &status);
-	json_int_t since = json_integer_value(json_object_get(
-		json_array_get(json_object_get(seqs, "value"),
-			       json_array_size(json_object_get(seqs, "value")) - 1),
-		"seq"));
+	json_int_t since = json_integer_value(
+	    json_object_get(json_array_get(json_object_get(seqs, "value"),
+					   json_array_size(json_object_get(seqs, "value")) - 1),
+			    "seq"));
 
-	json_decref(gt_sim_ok(t, "POST", "/faults",
-			      json_pack("{s:s, s:i, s:i, s:i}", "path", "/" GT_TENANT "/oauth2/v2.0/token",
-					"status", 429, "retry_after", 7, "count", 1)));
-	if (asprintf(&form, "client_id=%s&client_secret=%s&grant_type=refresh_token&refresh_token=%s",
+	json_decref(
+	    gt_sim_ok(t, "POST", "/faults",
+		      json_pack("{s:s, s:i, s:i, s:i}", "path", "/" GT_TENANT "/oauth2/v2.0/token",
+				"status", 429, "retry_after", 7, "count", 1)));
+	if (asprintf(&form,
+		     "client_id=%s&client_secret=%s&grant_type=refresh_token&refresh_token=%s",
 		     GT_CLIENT, GT_SECRET, ert) < 0 ||
 	    asprintf(&url, "%s/%s/oauth2/v2.0/token", t->gs.base, GT_TENANT) < 0)
 		abort();
@@ -536,8 +548,8 @@ test_injected_faults(void **state)
 	th_resp_free(&r);
 	/* junk: an HTML error page where JSON was expected */
 	json_decref(gt_sim_ok(t, "POST", "/faults",
-			      json_pack("{s:s, s:i, s:s}", "path", "/v1.0/me", "status", 502, "body",
-					"<html><body>Bad gateway</body></html>")));
+			      json_pack("{s:s, s:i, s:s}", "path", "/v1.0/me", "status", 502,
+					"body", "<html><body>Bad gateway</body></html>")));
 	assert_int_equal(th_graph_get(&t->gs, gt_str(tok, "access_token"), "/v1.0/me", &r), 0);
 	assert_int_equal(r.status, 502);
 	assert_non_null(strstr(r.content_type, "text/html"));
@@ -570,7 +582,8 @@ test_unsupported_grant_and_content_type(void **state)
 	json_t *body;
 	char *form;
 
-	if (asprintf(&form, "client_id=%s&client_secret=%s&grant_type=password", GT_CLIENT, GT_SECRET) < 0)
+	if (asprintf(&form, "client_id=%s&client_secret=%s&grant_type=password", GT_CLIENT,
+		     GT_SECRET) < 0)
 		abort();
 	assert_int_equal(gt_token(t, form, &body), 400);
 	assert_int_equal(gt_entra_error(body, "unsupported_grant_type"), 70003);
@@ -582,23 +595,23 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_signin_s256),
-		cmocka_unit_test(test_pkce_plain),
-		cmocka_unit_test(test_pkce_wrong_or_missing_verifier),
-		cmocka_unit_test(test_code_single_use),
-		cmocka_unit_test(test_code_expired),
-		cmocka_unit_test(test_redirect_uri_must_match),
-		cmocka_unit_test(test_unknown_client_and_tenant),
-		cmocka_unit_test(test_authorize_errors_redirect_with_state),
-		cmocka_unit_test(test_signin_overrides),
-		cmocka_unit_test(test_client_authentication),
-		cmocka_unit_test(test_refresh_rotates),
-		cmocka_unit_test(test_refresh_revoked),
-		cmocka_unit_test(test_refresh_inactive_and_access_expired),
-		cmocka_unit_test(test_lifetimes_configurable),
-		cmocka_unit_test(test_jwks_rotation),
-		cmocka_unit_test(test_injected_faults),
-		cmocka_unit_test(test_unsupported_grant_and_content_type),
+	    cmocka_unit_test(test_signin_s256),
+	    cmocka_unit_test(test_pkce_plain),
+	    cmocka_unit_test(test_pkce_wrong_or_missing_verifier),
+	    cmocka_unit_test(test_code_single_use),
+	    cmocka_unit_test(test_code_expired),
+	    cmocka_unit_test(test_redirect_uri_must_match),
+	    cmocka_unit_test(test_unknown_client_and_tenant),
+	    cmocka_unit_test(test_authorize_errors_redirect_with_state),
+	    cmocka_unit_test(test_signin_overrides),
+	    cmocka_unit_test(test_client_authentication),
+	    cmocka_unit_test(test_refresh_rotates),
+	    cmocka_unit_test(test_refresh_revoked),
+	    cmocka_unit_test(test_refresh_inactive_and_access_expired),
+	    cmocka_unit_test(test_lifetimes_configurable),
+	    cmocka_unit_test(test_jwks_rotation),
+	    cmocka_unit_test(test_injected_faults),
+	    cmocka_unit_test(test_unsupported_grant_and_content_type),
 	};
 
 	return cmocka_run_group_tests_name("graphsim identity", tests, setup, gt_teardown);

@@ -27,7 +27,7 @@ cleanup(struct gt *t, const char *token)
 	assert_int_equal(th_graph_get(&t->gs, token, "/v1.0/subscriptions", &r), 0);
 	list = th_resp_json(&r);
 	th_resp_free(&r);
-	json_array_foreach(json_object_get(list, "value"), i, s) {
+	json_array_foreach (json_object_get(list, "value"), i, s) {
 		char *path;
 		if (asprintf(&path, "/v1.0/subscriptions/%s", gt_str(s, "id")) < 0)
 			abort();
@@ -157,11 +157,13 @@ test_handshake_failures(void **state)
 	cfg.validation_delay_ms = 1500;
 	th_hook_configure(t->hook, &cfg);
 	expect_error(t, at, gt_sub_body(t, 60, NULL), 400, "timed out");
-	json_decref(gt_sim_ok(t, "POST", "/config", json_pack("{s:s}", "handshake_timeout", "10s")));
+	json_decref(
+	    gt_sim_ok(t, "POST", "/config", json_pack("{s:s}", "handshake_timeout", "10s")));
 	th_hook_configure(t->hook, &good);
 	/* the lifecycle URL is validated too */
 	b = gt_sub_body(t, 60, NULL);
-	json_object_set_new(b, "lifecycleNotificationUrl", json_string("http://127.0.0.1:9/nothing"));
+	json_object_set_new(b, "lifecycleNotificationUrl",
+			    json_string("http://127.0.0.1:9/nothing"));
 	expect_error(t, at, b, 400, "lifecycleNotificationUrl");
 	/* nothing was created by any of these */
 	struct th_resp r;
@@ -226,8 +228,9 @@ test_resources(void **state)
 	/* /me and /users/{own id} are the same resource */
 	expect_error(t, at, gt_sub_body(t, 60, NULL), 409, NULL);
 
-	chat = gt_sim_ok(t, "POST", "/chats",
-			 json_pack("{s:s, s:[s,s]}", "tenant", GT_TENANT, "members", t->svc, t->desk));
+	chat =
+	    gt_sim_ok(t, "POST", "/chats",
+		      json_pack("{s:s, s:[s,s]}", "tenant", GT_TENANT, "members", t->svc, t->desk));
 	b = gt_sub_body(t, 60, NULL);
 	if (asprintf(&res, "/chats/%s/messages", gt_str(chat, "id")) < 0)
 		abort();
@@ -237,8 +240,9 @@ test_resources(void **state)
 	free(res);
 	json_decref(chat);
 	/* a chat the service user is not in */
-	chat = gt_sim_ok(t, "POST", "/chats",
-			 json_pack("{s:s, s:[s,s]}", "tenant", GT_TENANT, "members", t->caller, t->desk));
+	chat = gt_sim_ok(
+	    t, "POST", "/chats",
+	    json_pack("{s:s, s:[s,s]}", "tenant", GT_TENANT, "members", t->caller, t->desk));
 	b = gt_sub_body(t, 60, NULL);
 	if (asprintf(&res, "/chats/%s/messages", gt_str(chat, "id")) < 0)
 		abort();
@@ -342,8 +346,8 @@ test_list_get_renew_delete(void **state)
 	th_resp_free(&r);
 	assert_int_equal(json_array_size(json_object_get(list, "value")), 1);
 	/* clientState is a secret: Graph does not read it back */
-	assert_true(json_is_null(json_object_get(json_array_get(json_object_get(list, "value"), 0),
-						 "clientState")));
+	assert_true(json_is_null(
+	    json_object_get(json_array_get(json_object_get(list, "value"), 0), "clientState")));
 	json_decref(list);
 	assert_int_equal(sub_call(t, "GET", at, id, NULL, NULL, &got), 200);
 	assert_string_equal(gt_str(got, "id"), id);
@@ -361,13 +365,12 @@ test_list_get_renew_delete(void **state)
 				  json_pack("{s:s}", "expirationDateTime", later), NULL),
 			 400);
 	free(later);
-	assert_int_equal(sub_call(t, "PATCH", at, id, NULL, json_pack("{s:s}", "clientState", "x"),
-				  NULL),
-			 400);
-	assert_int_equal(sub_call(t, "PATCH", at, id, NULL,
-				  json_pack("{s:s}", "lifecycleNotificationUrl", "https://x.example/l"),
-				  NULL),
-			 400);
+	assert_int_equal(
+	    sub_call(t, "PATCH", at, id, NULL, json_pack("{s:s}", "clientState", "x"), NULL), 400);
+	assert_int_equal(
+	    sub_call(t, "PATCH", at, id, NULL,
+		     json_pack("{s:s}", "lifecycleNotificationUrl", "https://x.example/l"), NULL),
+	    400);
 	assert_int_equal(sub_call(t, "DELETE", at, id, NULL, NULL, NULL), 204);
 	assert_int_equal(sub_call(t, "GET", at, id, NULL, NULL, NULL), 404);
 	later = gt_iso_in(600 * 60);
@@ -394,7 +397,8 @@ test_expiry_deletes(void **state)
 		abort();
 	json_decref(gt_sim_ok(t, "POST", path, NULL));
 	assert_int_equal(sub_call(t, "GET", at, gt_str(sub, "id"), NULL, NULL, NULL), 404);
-	assert_int_equal(sub_call(t, "POST", at, gt_str(sub, "id"), "/reauthorize", NULL, NULL), 404);
+	assert_int_equal(sub_call(t, "POST", at, gt_str(sub, "id"), "/reauthorize", NULL, NULL),
+			 404);
 	/* the slot is free again: the same subscription can be created */
 	json_t *again;
 	assert_int_equal(gt_subscribe(t, at, gt_sub_body(t, 60, NULL), &again), 201);
@@ -418,7 +422,8 @@ test_reauthorize_and_patch_conflict(void **state)
 	size_t before = json_array_size(json_object_get(stats, "violations"));
 	json_decref(stats);
 	assert_int_equal(gt_subscribe(t, at, gt_sub_body(t, 60, NULL), &sub), 201);
-	assert_int_equal(sub_call(t, "POST", at, gt_str(sub, "id"), "/reauthorize", NULL, NULL), 204);
+	assert_int_equal(sub_call(t, "POST", at, gt_str(sub, "id"), "/reauthorize", NULL, NULL),
+			 204);
 	stats = gt_sim_ok(t, "GET", "/stats", NULL);
 	assert_int_equal(json_array_size(json_object_get(stats, "violations")), before);
 	json_decref(stats);
@@ -439,17 +444,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_runs_both_handshakes),
-		cmocka_unit_test(test_lifetime_rules),
-		cmocka_unit_test(test_field_rules),
-		cmocka_unit_test(test_handshake_failures),
-		cmocka_unit_test(test_duplicate_and_quota),
-		cmocka_unit_test(test_resources),
-		cmocka_unit_test(test_rich_requirements),
-		cmocka_unit_test(test_list_get_renew_delete),
-		cmocka_unit_test(test_expiry_deletes),
-		cmocka_unit_test(test_reauthorize_and_patch_conflict),
-		cmocka_unit_test(test_bearer_required),
+	    cmocka_unit_test(test_create_runs_both_handshakes),
+	    cmocka_unit_test(test_lifetime_rules),
+	    cmocka_unit_test(test_field_rules),
+	    cmocka_unit_test(test_handshake_failures),
+	    cmocka_unit_test(test_duplicate_and_quota),
+	    cmocka_unit_test(test_resources),
+	    cmocka_unit_test(test_rich_requirements),
+	    cmocka_unit_test(test_list_get_renew_delete),
+	    cmocka_unit_test(test_expiry_deletes),
+	    cmocka_unit_test(test_reauthorize_and_patch_conflict),
+	    cmocka_unit_test(test_bearer_required),
 	};
 
 	return cmocka_run_group_tests_name("graphsim subscriptions", tests, setup, gt_teardown);

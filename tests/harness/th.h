@@ -17,7 +17,7 @@
 /* ---- th_proc.c ---- */
 
 double th_now(void);
-char *th_tmpdir(const char *tag);   /* mkdtemp under $TMPDIR; free() it */
+char *th_tmpdir(const char *tag); /* mkdtemp under $TMPDIR; free() it */
 void th_rmtree(const char *dir);
 /* Polls pred(arg) every 10 ms until it holds or timeout seconds pass. */
 bool th_wait_until(bool (*pred)(void *), void *arg, double timeout);
@@ -65,8 +65,7 @@ char *th_urlenc(const char *s);
 /* The value of a query parameter in a URL, decoded; NULL if absent. */
 char *th_url_param(const char *url, const char *name);
 /* GET url with a bearer token. */
-int th_graph_get(struct th_graphsim *gs, const char *token, const char *path,
-		 struct th_resp *ret);
+int th_graph_get(struct th_graphsim *gs, const char *token, const char *path, struct th_resp *ret);
 int th_graph_send(struct th_graphsim *gs, const char *method, const char *token, const char *path,
 		  json_t *body, struct th_resp *ret); /* body stolen */
 
@@ -76,9 +75,9 @@ void th_pkce(char **ret_verifier, char **ret_challenge);
 /* ---- th_hook.c: a webhook receiver ---- */
 
 enum th_validation {
-	TH_VALIDATE_ECHO,	/* 200 text/plain, the decoded token: correct */
-	TH_VALIDATE_ECHO_RAW,	/* the token still URL-encoded: wrong */
-	TH_VALIDATE_FAIL,	/* 500 */
+	TH_VALIDATE_ECHO,       /* 200 text/plain, the decoded token: correct */
+	TH_VALIDATE_ECHO_RAW,   /* the token still URL-encoded: wrong */
+	TH_VALIDATE_FAIL,       /* 500 */
 	TH_VALIDATE_WRONG_TYPE, /* the token as text/html */
 };
 

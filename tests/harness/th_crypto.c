@@ -241,7 +241,7 @@ th_jwt_verify(const char *jwt, json_t *jwks, json_t **ret_claims, char **ret_err
 		goto out;
 	}
 	kid = json_string_value(json_object_get(hdr, "kid"));
-	json_array_foreach(json_object_get(jwks, "keys"), i, k) {
+	json_array_foreach (json_object_get(jwks, "keys"), i, k) {
 		if (kid && !strcmp(json_string_value(json_object_get(k, "kid")) ?: "", kid))
 			key = jwk_key(k);
 	}

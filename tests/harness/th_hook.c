@@ -21,7 +21,7 @@ struct th_hook {
 	char *key;
 	pthread_mutex_t lock;
 	struct th_hook_cfg cfg;
-	json_t *posts;	     /* notifications */
+	json_t *posts;       /* notifications */
 	json_t *validations; /* {path: count} */
 };
 
@@ -43,7 +43,7 @@ static enum MHD_Result
 reply(struct MHD_Connection *c, unsigned int status, const char *ctype, const char *text)
 {
 	struct MHD_Response *r =
-		MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+	    MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 
 	if (ctype)
@@ -251,7 +251,7 @@ enough_posts(void *arg)
 	json_t *p;
 
 	pthread_mutex_lock(&w->h->lock);
-	json_array_foreach(w->h->posts, i, p) {
+	json_array_foreach (w->h->posts, i, p) {
 		if (!w->path || !strcmp(json_string_value(json_object_get(p, "path")), w->path))
 			count++;
 	}

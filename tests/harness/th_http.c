@@ -33,9 +33,9 @@ on_header(char *data, size_t size, size_t nmemb, void *userp)
 		const char *name;
 		size_t off;
 	} wanted[] = {
-		{"location:", offsetof(struct th_resp, location)},
-		{"retry-after:", offsetof(struct th_resp, retry_after)},
-		{"www-authenticate:", offsetof(struct th_resp, www_authenticate)},
+	    {"location:", offsetof(struct th_resp, location)},
+	    {"retry-after:", offsetof(struct th_resp, retry_after)},
+	    {"www-authenticate:", offsetof(struct th_resp, www_authenticate)},
 	};
 
 	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {

@@ -115,7 +115,8 @@ th_graphsim_start(struct th_graphsim *gs, const char *const *extra)
 
 	memset(gs, 0, sizeof(*gs));
 	gs->dir = th_tmpdir("graphsim");
-	if (asprintf(&portfile, "%s/port", gs->dir) < 0 || asprintf(&gs->ca, "%s/ca.pem", gs->dir) < 0 ||
+	if (asprintf(&portfile, "%s/port", gs->dir) < 0 ||
+	    asprintf(&gs->ca, "%s/ca.pem", gs->dir) < 0 ||
 	    asprintf(&gs->log, "%s/graphsim.log", gs->dir) < 0)
 		abort();
 	args[n++] = TH_GRAPHSIM;
@@ -190,8 +191,7 @@ th_graphsim_stop(struct th_graphsim *gs)
 }
 
 json_t *
-th_sim(struct th_graphsim *gs, const char *method, const char *path, json_t *body,
-       long *ret_status)
+th_sim(struct th_graphsim *gs, const char *method, const char *path, json_t *body, long *ret_status)
 {
 	char *url, *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	const char *hdrs[] = {"Content-Type: application/json", NULL};
@@ -217,13 +217,12 @@ th_sim(struct th_graphsim *gs, const char *method, const char *path, json_t *bod
 char *
 th_sim_user(struct th_graphsim *gs, const char *tenant, const char *upn, const char *name)
 {
-	json_t *u = th_sim(gs, "POST", "/users",
-			   json_pack("{s:s, s:s, s:s}", "tenant", tenant, "upn", upn,
-				     "display_name", name),
-			   NULL);
+	json_t *u = th_sim(
+	    gs, "POST", "/users",
+	    json_pack("{s:s, s:s, s:s}", "tenant", tenant, "upn", upn, "display_name", name), NULL);
 	char *id = u && json_string_value(json_object_get(u, "id"))
-			   ? strdup(json_string_value(json_object_get(u, "id")))
-			   : NULL;
+		       ? strdup(json_string_value(json_object_get(u, "id")))
+		       : NULL;
 
 	json_decref(u);
 	return id;
