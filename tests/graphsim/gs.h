@@ -144,7 +144,6 @@ struct gs_user {
 	char *display_name;
 	char *tenant;
 	double sessions_revoked_at; /* 0 = never */
-	bool reauth_pending;        /* lifecycle notice owed after revocation */
 };
 
 struct gs_app {

@@ -121,7 +121,7 @@ add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 }
 
 static X509 *
-make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, long days)
+make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, long days)
 {
 	X509 *c = X509_new();
 	unsigned char serial[16];
@@ -141,7 +141,6 @@ make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, lon
 	X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : X509_get_subject_name(c));
 	add_ext(c, issuer ? issuer : c, NID_subject_key_identifier, "hash");
 	return c;
-	(void)issuer_key;
 }
 
 static EVP_PKEY *
@@ -158,7 +157,7 @@ int
 gs_tls_make(const char *host, char **ret_cert_pem, char **ret_key_pem, char **ret_ca_pem)
 {
 	EVP_PKEY *ca_key = ec_generate(), *key = ec_generate();
-	X509 *ca = make_cert(ca_key, "graphsim test CA", NULL, NULL, 30);
+	X509 *ca = make_cert(ca_key, "graphsim test CA", NULL, 30);
 	X509 *srv;
 	char *san;
 
@@ -166,7 +165,7 @@ gs_tls_make(const char *host, char **ret_cert_pem, char **ret_key_pem, char **re
 	add_ext(ca, ca, NID_key_usage, "critical,keyCertSign,cRLSign");
 	X509_sign(ca, ca_key, EVP_sha256());
 
-	srv = make_cert(key, host, ca, ca_key, 30);
+	srv = make_cert(key, host, ca, 30);
 	san = gs_printf("DNS:localhost,IP:127.0.0.1,IP:::1%s%s",
 			strcmp(host, "localhost") && strcmp(host, "127.0.0.1") ? ",DNS:" : "",
 			strcmp(host, "localhost") && strcmp(host, "127.0.0.1") ? host : "");
@@ -235,7 +234,7 @@ sign_key_new(void)
 	if (!sk)
 		abort();
 	sk->key = gs_rsa_generate(2048);
-	c = make_cert(sk->key, "graphsim token signing", NULL, NULL, 365);
+	c = make_cert(sk->key, "graphsim token signing", NULL, 365);
 	X509_sign(c, sk->key, EVP_sha256());
 	len = i2d_X509(c, &der);
 	sk->x5c = gs_b64(der, (size_t)len);

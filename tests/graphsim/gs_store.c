@@ -222,7 +222,6 @@ gs_user_revoke(struct gs_user *user)
 			t->revoked = true;
 	}
 	user->sessions_revoked_at = gs_now();
-	user->reauth_pending = true;
 }
 
 void

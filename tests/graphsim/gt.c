@@ -194,3 +194,25 @@ gt_entra_error(json_t *body, const char *error)
 	assert_non_null(gt_str(body, "correlation_id"));
 	return (long)json_integer_value(json_array_get(json_object_get(body, "error_codes"), 0));
 }
+
+void
+gt_delete_subs(struct gt *t, const char *token)
+{
+	struct th_resp r;
+	json_t *list, *s;
+	size_t i;
+
+	assert_int_equal(th_graph_get(&t->gs, token, "/v1.0/subscriptions", &r), 0);
+	list = th_resp_json(&r);
+	th_resp_free(&r);
+	json_array_foreach (json_object_get(list, "value"), i, s) {
+		char *path;
+		if (asprintf(&path, "/v1.0/subscriptions/%s", gt_str(s, "id")) < 0)
+			abort();
+		assert_int_equal(th_graph_send(&t->gs, "DELETE", token, path, NULL, &r), 0);
+		assert_int_equal(r.status, 204);
+		th_resp_free(&r);
+		free(path);
+	}
+	json_decref(list);
+}

@@ -47,6 +47,8 @@ const char *gt_str(json_t *o, const char *key);
 json_t *gt_sim_ok(struct gt *t, const char *method, const char *path, json_t *body);
 /* POST /v1.0/subscriptions; returns the status, the body in *ret. */
 long gt_subscribe(struct gt *t, const char *token, json_t *body, json_t **ret);
+/* Deletes every subscription the token's app holds for its user. */
+void gt_delete_subs(struct gt *t, const char *token);
 /* A valid subscription body for the service user with expiry `minutes`. */
 json_t *gt_sub_body(struct gt *t, double minutes, const char *client_state);
 char *gt_iso_in(double seconds);

@@ -591,6 +591,26 @@ test_unsupported_grant_and_content_type(void **state)
 	free(form);
 }
 
+static void
+test_plain_http_mode(void **state)
+{
+	struct th_graphsim plain;
+	struct th_resp r;
+	char *url;
+
+	(void)state;
+	assert_int_equal(th_graphsim_start(&plain, (const char *const[]){"--no-tls", NULL}), 0);
+	assert_null(plain.ca);
+	assert_true(!strncmp(plain.base, "http://", 7));
+	if (asprintf(&url, "%s/common/discovery/v2.0/keys", plain.base) < 0)
+		abort();
+	assert_int_equal(th_http("GET", url, NULL, NULL, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	th_resp_free(&r);
+	free(url);
+	assert_int_equal(th_graphsim_stop(&plain), 0);
+}
+
 int
 main(void)
 {
@@ -612,6 +632,7 @@ main(void)
 	    cmocka_unit_test(test_jwks_rotation),
 	    cmocka_unit_test(test_injected_faults),
 	    cmocka_unit_test(test_unsupported_grant_and_content_type),
+	    cmocka_unit_test(test_plain_http_mode),
 	};
 
 	return cmocka_run_group_tests_name("graphsim identity", tests, setup, gt_teardown);

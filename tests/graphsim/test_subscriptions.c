@@ -16,27 +16,11 @@ setup(void **state)
 
 static const struct th_hook_cfg good = {TH_VALIDATE_ECHO, 0, 202, 0, 0};
 
-/* Deletes every subscription this app holds, so tests do not interfere. */
+/* No subscriptions left, and a receiver that behaves, for the next test. */
 static void
 cleanup(struct gt *t, const char *token)
 {
-	struct th_resp r;
-	json_t *list, *s;
-	size_t i;
-
-	assert_int_equal(th_graph_get(&t->gs, token, "/v1.0/subscriptions", &r), 0);
-	list = th_resp_json(&r);
-	th_resp_free(&r);
-	json_array_foreach (json_object_get(list, "value"), i, s) {
-		char *path;
-		if (asprintf(&path, "/v1.0/subscriptions/%s", gt_str(s, "id")) < 0)
-			abort();
-		assert_int_equal(th_graph_send(&t->gs, "DELETE", token, path, NULL, &r), 0);
-		assert_int_equal(r.status, 204);
-		th_resp_free(&r);
-		free(path);
-	}
-	json_decref(list);
+	gt_delete_subs(t, token);
 	th_hook_configure(t->hook, &good);
 	th_hook_clear(t->hook);
 }

@@ -236,13 +236,15 @@ th_jwt_verify(const char *jwt, json_t *jwks, json_t **ret_claims, char **ret_err
 		*ret_err = strdup("not a JWT");
 		goto out;
 	}
-	if (strcmp(json_string_value(json_object_get(hdr, "alg")) ?: "", "RS256") != 0) {
+	const char *alg = json_string_value(json_object_get(hdr, "alg"));
+	if (!alg || strcmp(alg, "RS256") != 0) {
 		*ret_err = strdup("alg is not RS256");
 		goto out;
 	}
 	kid = json_string_value(json_object_get(hdr, "kid"));
 	json_array_foreach (json_object_get(jwks, "keys"), i, k) {
-		if (kid && !strcmp(json_string_value(json_object_get(k, "kid")) ?: "", kid))
+		const char *k_kid = json_string_value(json_object_get(k, "kid"));
+		if (kid && k_kid && !strcmp(k_kid, kid))
 			key = jwk_key(k);
 	}
 	if (!key) {
