@@ -178,6 +178,7 @@ struct gs_token {
 	double issued;
 	double expires;   /* access tokens */
 	double last_used; /* refresh tokens: start of the inactivity window */
+	int generation;   /* refresh tokens: 1 from a code, n+1 from generation n */
 	bool revoked;
 };
 

@@ -324,7 +324,7 @@ id_token_for(struct gs_token *at, const char *nonce)
 
 static void
 issue_tokens(struct gs_resp *resp, struct gs_app *app, struct gs_user *user, const char *scopes,
-	     const char *nonce)
+	     const char *nonce, int generation)
 {
 	struct gs_token *at = gs_token_add(GS_ACCESS, app, user, scopes);
 	json_t *body =
@@ -334,6 +334,7 @@ issue_tokens(struct gs_resp *resp, struct gs_app *app, struct gs_user *user, con
 
 	if (gs_scope_has(scopes, "offline_access")) {
 		struct gs_token *rt = gs_token_add(GS_REFRESH, app, user, scopes);
+		rt->generation = generation;
 		json_object_set_new(body, "refresh_token", json_string(rt->value));
 	}
 	if (gs_scope_has(scopes, "openid")) {
@@ -397,7 +398,7 @@ grant_code(struct gs_resp *resp, struct gs_app *app, const struct gs_form *f)
 			    "the authorization request for PKCE.");
 	} else {
 		c->used = true;
-		issue_tokens(resp, app, c->user, c->scopes, c->nonce);
+		issue_tokens(resp, app, c->user, c->scopes, c->nonce, 1);
 		resp->note = gs_strdup("authorization_code");
 	}
 }
@@ -470,8 +471,11 @@ grant_refresh(struct gs_resp *resp, struct gs_app *app, const struct gs_form *f)
 		free(copy);
 	}
 	rt->last_used = now;
-	issue_tokens(resp, app, rt->user, scopes ? scopes : rt->scopes, NULL);
-	resp->note = gs_strdup("refresh_token");
+	issue_tokens(resp, app, rt->user, scopes ? scopes : rt->scopes, NULL, rt->generation + 1);
+	/* which link of the rotation chain the client used: tests check that
+	 * a client keeps the newest refresh token */
+	resp->note =
+	    gs_printf("refresh_token used=%d issued=%d", rt->generation, rt->generation + 1);
 	free(scopes);
 }
 

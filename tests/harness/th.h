@@ -23,6 +23,11 @@ void th_rmtree(const char *dir);
 bool th_wait_until(bool (*pred)(void *), void *arg, double timeout);
 bool th_wait_file(const char *path, double timeout);
 char *th_read_file(const char *path);
+/* A loopback TCP port that was free a moment ago. */
+int th_free_port(void);
+/* Runs argv, waits, returns the exit status (-1 if killed); output in
+ * *ret_out and *ret_err when not NULL. */
+int th_run(const char *const *argv, char **ret_out, char **ret_err);
 
 struct th_graphsim {
 	pid_t pid;
@@ -64,6 +69,9 @@ json_t *th_resp_json(const struct th_resp *r);
 char *th_urlenc(const char *s);
 /* The value of a query parameter in a URL, decoded; NULL if absent. */
 char *th_url_param(const char *url, const char *name);
+/* GET url as a browser would: following redirects across hosts, trusting
+ * ca (and the system store) for HTTPS. The last answer is in *ret. */
+int th_browse(const char *url, const char *ca, struct th_resp *ret);
 /* GET url with a bearer token. */
 int th_graph_get(struct th_graphsim *gs, const char *token, const char *path, struct th_resp *ret);
 int th_graph_send(struct th_graphsim *gs, const char *method, const char *token, const char *path,

@@ -98,6 +98,37 @@ th_http(const char *method, const char *url, const char *ca, const char *const *
 	return rc == CURLE_OK ? 0 : -1;
 }
 
+int
+th_browse(const char *url, const char *ca, struct th_resp *ret)
+{
+	CURL *c = curl_easy_init();
+	char *ct = NULL;
+	CURLcode rc;
+
+	memset(ret, 0, sizeof(*ret));
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, ret);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
+	if (ca)
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
+		curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+		ret->content_type = ct ? strdup(ct) : NULL;
+	}
+	if (!ret->body)
+		ret->body = strdup("");
+	curl_easy_cleanup(c);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
 void
 th_resp_free(struct th_resp *r)
 {

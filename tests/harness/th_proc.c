@@ -1,11 +1,14 @@
 /* Helper processes and waiting on conditions. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -104,6 +107,76 @@ th_read_file(const char *path)
 	}
 	fclose(f);
 	return buf;
+}
+
+int
+th_free_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static char *
+drain_fd(int fd)
+{
+	char *buf = NULL, chunk[4096];
+	size_t len = 0;
+	ssize_t n;
+
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		buf = realloc(buf, len + (size_t)n + 1);
+		memcpy(buf + len, chunk, (size_t)n);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	return buf ? buf : strdup("");
+}
+
+int
+th_run(const char *const *argv, char **ret_out, char **ret_err)
+{
+	char *dir = th_tmpdir("run"), *outp, *errp;
+	int status = 0, fd;
+	pid_t pid;
+
+	if (asprintf(&outp, "%s/out", dir) < 0 || asprintf(&errp, "%s/err", dir) < 0)
+		abort();
+	pid = fork();
+	if (pid == 0) {
+		fd = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		close(fd);
+		fd = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 2);
+		close(fd);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (ret_out) {
+		fd = open(outp, O_RDONLY);
+		*ret_out = drain_fd(fd);
+		close(fd);
+	}
+	if (ret_err) {
+		fd = open(errp, O_RDONLY);
+		*ret_err = drain_fd(fd);
+		close(fd);
+	}
+	th_rmtree(dir);
+	free(dir);
+	free(outp);
+	free(errp);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 int

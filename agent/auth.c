@@ -1,0 +1,291 @@
+/*
+ * Links and sign-in states live in memory only: both are short-lived (ten
+ * minutes), single use, and useless after a restart. Lookups compare every
+ * entry in constant time, so timing says nothing about a guessed value.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "http.h"
+#include "log.h"
+#include "oauth.h"
+#include "org.h"
+#include "server.h"
+#include "util.h"
+
+#define STATE_TTL 600.0
+
+struct ticket {
+	char *secret; /* link id or OAuth state */
+	char *org;
+	char *verifier; /* states only */
+	double expires;
+	bool used; /* links: kept to say "already used" */
+	struct ticket *next;
+};
+
+static struct ticket *links, *states;
+static char *public_url;
+
+struct pending_code {
+	struct srv_req *req;
+	char *org;
+};
+
+void
+auth_init(const char *url)
+{
+	free(public_url);
+	public_url = xstrdup(url);
+}
+
+static void
+ticket_free(struct ticket *t)
+{
+	free_secret(t->secret);
+	free(t->org);
+	free_secret(t->verifier);
+	free(t);
+}
+
+static void
+prune(struct ticket **list)
+{
+	double now = now_mono();
+
+	for (struct ticket **p = list; *p;) {
+		/* used links stay a little past expiry to be told apart */
+		if ((*p)->expires + ((*p)->used ? STATE_TTL : 0) < now) {
+			struct ticket *dead = *p;
+			*p = dead->next;
+			ticket_free(dead);
+		} else {
+			p = &(*p)->next;
+		}
+	}
+}
+
+static struct ticket *
+ticket_find(struct ticket *list, const char *secret)
+{
+	struct ticket *hit = NULL;
+
+	/* look at every entry: no early exit */
+	for (struct ticket *t = list; t; t = t->next)
+		if (secret_equal(secret, t->secret))
+			hit = t;
+	return hit;
+}
+
+static void
+ticket_remove(struct ticket **list, struct ticket *t)
+{
+	for (struct ticket **p = list; *p; p = &(*p)->next) {
+		if (*p == t) {
+			*p = t->next;
+			ticket_free(t);
+			return;
+		}
+	}
+}
+
+char *
+auth_link_new(struct org *o, const char *url)
+{
+	struct ticket *t = xcalloc(1, sizeof(*t));
+	char *link;
+
+	prune(&links);
+	t->secret = random_id(24);
+	t->org = xstrdup(o->conf->name);
+	t->expires = now_mono() + AUTH_LINK_TTL;
+	t->next = links;
+	links = t;
+	link = xprintf("%s/api/org/%s/ms-teams/login?link=%s", url, o->conf->name, t->secret);
+	log_info("auth", "org %s: sign-in link issued (valid %d minutes, once)", o->conf->name,
+		 AUTH_LINK_TTL / 60);
+	return link;
+}
+
+void
+auth_login(struct srv_req *r, struct org *o)
+{
+	const char *given = srv_arg(r, "link");
+	struct ticket *l, *st;
+	char *challenge, *redirect, *url;
+
+	prune(&links);
+	l = given ? ticket_find(links, given) : NULL;
+	if (!l || strcmp(l->org, o->conf->name) != 0 || l->expires < now_mono()) {
+		log_warnx("auth", "org %s: sign-in refused from %s: unknown or expired link",
+			  o->conf->name, srv_peer(r));
+		srv_page(r, 403, "Sign-in link not valid",
+			 "This link is unknown or has expired (links last 10 minutes). Run "
+			 "'ctteamsctl login ORG' for a new one.");
+		return;
+	}
+	if (l->used) {
+		log_warnx("auth", "org %s: sign-in refused from %s: link already used",
+			  o->conf->name, srv_peer(r));
+		srv_page(r, 403, "Sign-in link already used",
+			 "Each link works once. Run 'ctteamsctl login ORG' for a new one.");
+		return;
+	}
+	l->used = true;
+
+	prune(&states);
+	st = xcalloc(1, sizeof(*st));
+	st->secret = random_id(32);
+	st->org = xstrdup(o->conf->name);
+	st->expires = now_mono() + STATE_TTL;
+	oauth_pkce(&st->verifier, &challenge);
+	st->next = states;
+	states = st;
+	redirect = oauth_redirect_uri(public_url, o->conf->name);
+	url = oauth_authorize_url(o->conf, redirect, st->secret, challenge);
+	srv_redirect(r, url);
+	log_info("auth", "org %s: sign-in started from %s", o->conf->name, srv_peer(r));
+	free(challenge);
+	free(redirect);
+	free(url);
+}
+
+static void
+fail(struct srv_req *r, struct org *o, unsigned int status, const char *title, const char *why)
+{
+	org_signin_failed(o, why);
+	srv_page(r, status, title, why);
+}
+
+static void
+code_redeemed(const struct hc_resp *resp, void *arg)
+{
+	struct pending_code *pc = arg;
+	struct org *o = org_find(pc->org);
+	struct oauth_result res;
+	struct oauth_claims cl;
+	char *why = NULL;
+
+	oauth_classify(resp->status, resp->body, resp->len, resp->retry_after, resp->error, &res);
+	if (!o) {
+		srv_page(pc->req, 404, "Not found", "This org is no longer configured.");
+		goto out;
+	}
+	if (res.outcome != OAUTH_OK) {
+		why = res.error ? xprintf("the token endpoint refused the code: %s AADSTS%ld: %s",
+					  res.error, res.aadsts, res.description)
+				: xprintf("%s", res.description);
+		fail(pc->req, o, res.outcome == OAUTH_TRANSIENT ? 502 : 400, "Sign-in failed", why);
+		goto out;
+	}
+	if (oauth_id_claims(res.id_token, &cl) < 0) {
+		fail(pc->req, o, 502, "Sign-in failed",
+		     "the token endpoint sent no usable id_token (is 'openid' consented?)");
+		goto out;
+	}
+	if (strcmp(cl.aud, o->conf->client_id) != 0)
+		why = xprintf("the id_token is for another app (%s)", cl.aud);
+	else if (strchr(o->conf->tenant_id, '-') && strcasecmp(cl.tid, o->conf->tenant_id) != 0)
+		why =
+		    xprintf("the account belongs to tenant %s, not %s", cl.tid, o->conf->tenant_id);
+	else if (!cl.preferred_username ||
+		 strcasecmp(cl.preferred_username, o->conf->service_user) != 0)
+		why = xprintf("%s signed in, but this org's service user is %s; nothing was "
+			      "stored. Sign in again with the service user's account.",
+			      cl.preferred_username ? cl.preferred_username : "an unnamed account",
+			      o->conf->service_user);
+	if (why) {
+		fail(pc->req, o, 403, "Wrong account", why);
+	} else {
+		org_signed_in(o, &res, cl.oid, cl.preferred_username);
+		char *msg = xprintf("%s is signed in for org %s. ctteams keeps the sign-in fresh "
+				    "from now on; you can close this window.",
+				    cl.preferred_username, o->conf->name);
+		srv_page(pc->req, 200, "Signed in", msg);
+		free(msg);
+	}
+	oauth_claims_clear(&cl);
+out:
+	free(why);
+	oauth_result_clear(&res);
+	free(pc->org);
+	free(pc);
+}
+
+void
+auth_callback(struct srv_req *r, struct org *o)
+{
+	const char *state = srv_arg(r, "state"), *code = srv_arg(r, "code");
+	const char *error = srv_arg(r, "error");
+	struct ticket *st;
+	char *err = NULL, *secret, *form, *url, *redirect, *why;
+	struct pending_code *pc;
+
+	prune(&states);
+	st = state ? ticket_find(states, state) : NULL;
+	if (!st || strcmp(st->org, o->conf->name) != 0) {
+		/* tampered, replayed, expired, or for another org: never redeem */
+		fail(r, o, 400, "Sign-in not recognised",
+		     "the sign-in state is unknown, already used, expired or for another org; "
+		     "start again with 'ctteamsctl login ORG'");
+		return;
+	}
+	char *verifier = st->verifier;
+	st->verifier = NULL;
+	ticket_remove(&states, st); /* single use, whatever follows */
+	if (error) {
+		const char *desc = srv_arg(r, "error_description");
+		why = xprintf("Microsoft sign-in answered %s: %.300s", error, desc ? desc : "");
+		fail(r, o, 400, "Sign-in failed", why);
+		free(why);
+		free_secret(verifier);
+		return;
+	}
+	if (!code || !*code) {
+		fail(r, o, 400, "Sign-in failed", "the callback carried neither code nor error");
+		free_secret(verifier);
+		return;
+	}
+	secret = org_secret(o, &err);
+	if (!secret) {
+		fail(r, o, 500, "Sign-in failed", err);
+		free(err);
+		free_secret(verifier);
+		return;
+	}
+	redirect = oauth_redirect_uri(public_url, o->conf->name);
+	form = oauth_code_form(o->conf, secret, code, redirect, verifier);
+	url = oauth_token_url(o->conf);
+	pc = xcalloc(1, sizeof(*pc));
+	pc->req = r;
+	pc->org = xstrdup(o->conf->name);
+	if (hc_post_form(url, form, code_redeemed, pc) == 0) {
+		srv_suspend(r);
+	} else {
+		fail(r, o, 500, "Sign-in failed", "could not reach the token endpoint");
+		free(pc->org);
+		free(pc);
+	}
+	free_secret(secret);
+	free_secret(verifier);
+	free(redirect);
+	free(url);
+}
+
+void
+auth_shutdown(void)
+{
+	while (links) {
+		struct ticket *t = links;
+		links = t->next;
+		ticket_free(t);
+	}
+	while (states) {
+		struct ticket *t = states;
+		states = t->next;
+		ticket_free(t);
+	}
+	free(public_url);
+	public_url = NULL;
+}

@@ -1,0 +1,487 @@
+/*
+ * The configuration parser: libinih reads the INI syntax; a counting reader
+ * gives every key its line; a table maps keys to checkers. Problems are
+ * collected, not fatal one by one, so an operator sees them all at once.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "util.h"
+
+struct parse {
+	struct conf *c;
+	struct conf_org *org; /* current [org] section, NULL in [agent] */
+	bool in_agent;
+	bool bad_section;
+	FILE *f;
+	int line;
+	char section[256]; /* the section being read */
+	bool started;
+	char *errors;
+	size_t n_errors;
+	char seen[64][40]; /* keys seen in the current section */
+	int n_seen;
+};
+
+static void __attribute__((format(printf, 2, 3))) problem(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[512];
+	char *joined;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	joined = xprintf("%s%s:%d: %s\n", p->errors ? p->errors : "", p->c->path, p->line, msg);
+	free(p->errors);
+	p->errors = joined;
+	p->n_errors++;
+}
+
+static char *
+reader(char *buf, int size, void *stream)
+{
+	struct parse *p = stream;
+	char *r = fgets(buf, size, p->f);
+
+	if (r) {
+		size_t n = strlen(r);
+		p->line++;
+		if (n == (size_t)size - 1 && r[n - 1] != '\n') {
+			/* a line longer than inih's buffer would be split silently */
+			problem(p,
+				"line longer than %d characters; split a list over repeated "
+				"keys",
+				size - 2);
+			int ch;
+			while ((ch = fgetc(p->f)) != EOF && ch != '\n')
+				;
+		}
+	}
+	return r;
+}
+
+int
+conf_duration(const char *s, double *ret)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno || v < 0)
+		return -1;
+	if (!*end || !strcmp(end, "s"))
+		*ret = v;
+	else if (!strcmp(end, "m"))
+		*ret = v * 60;
+	else if (!strcmp(end, "h"))
+		*ret = v * 3600;
+	else if (!strcmp(end, "d"))
+		*ret = v * 86400;
+	else
+		return -1;
+	return 0;
+}
+
+bool
+conf_org_name_valid(const char *name)
+{
+	if (!name || !*name || strlen(name) > 64)
+		return false;
+	for (; *name; name++)
+		if (!isalnum((unsigned char)*name) && *name != '-' && *name != '_')
+			return false;
+	return true;
+}
+
+static bool
+is_guid(const char *s)
+{
+	static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+	if (strlen(s) != sizeof(shape) - 1)
+		return false;
+	for (size_t i = 0; shape[i]; i++)
+		if (shape[i] == '-' ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* https://host[:port] (http:// only for loopback hosts, for tests). */
+static const char *
+url_check(const char *v, bool allow_path)
+{
+	struct url u;
+
+	if (url_parse(v, &u) < 0)
+		return "not a URL of the form https://host[:port]";
+	if (!strcmp(u.scheme, "http") && !url_host_is_loopback(u.host))
+		return "must be https (http only for loopback hosts)";
+	if (strcmp(u.scheme, "http") && strcmp(u.scheme, "https"))
+		return "must be https";
+	if (!allow_path && u.path[0] && strcmp(u.path, "/"))
+		return "must not have a path";
+	return NULL;
+}
+
+static char *
+strip_slash(const char *v)
+{
+	char *s = xstrdup(v);
+	size_t n = strlen(s);
+
+	while (n > 0 && s[n - 1] == '/')
+		s[--n] = '\0';
+	return s;
+}
+
+/* ---- [agent] keys ---- */
+
+static int
+set_str(char **field, const char *v)
+{
+	free(*field);
+	*field = xstrdup(v);
+	return 0;
+}
+
+static void
+agent_key(struct parse *p, const char *k, const char *v)
+{
+	struct conf *c = p->c;
+	const char *why;
+	double d;
+
+	if (!strcmp(k, "public_url")) {
+		if ((why = url_check(v, false)))
+			problem(p, "public_url: %s", why);
+		else {
+			free(c->public_url);
+			c->public_url = strip_slash(v);
+		}
+	} else if (!strcmp(k, "listen")) {
+		char *host;
+		int port;
+		if (addr_parse(v, &host, &port) < 0)
+			problem(p, "listen: expected ADDRESS:PORT, e.g. 0.0.0.0:443 or [::]:8443");
+		else {
+			free(c->listen_addr);
+			c->listen_addr = host;
+			c->listen_port = port;
+		}
+	} else if (!strcmp(k, "tls_cert") || !strcmp(k, "tls_key") || !strcmp(k, "ca_file")) {
+		if (access(v, R_OK) != 0)
+			problem(p, "%s: cannot read %s: %s", k, v, strerror(errno));
+		set_str(!strcmp(k, "tls_cert")  ? &c->tls_cert
+			: !strcmp(k, "tls_key") ? &c->tls_key
+						: &c->ca_file,
+			v);
+	} else if (!strcmp(k, "state_dir") || !strcmp(k, "control_socket")) {
+		if (v[0] != '/')
+			problem(p, "%s: must be an absolute path", k);
+		set_str(!strcmp(k, "state_dir") ? &c->state_dir : &c->control_socket, v);
+	} else if (!strcmp(k, "authority_host") || !strcmp(k, "graph_endpoint")) {
+		if ((why = url_check(v, false)))
+			problem(p, "%s: %s", k, why);
+		else {
+			char **f =
+			    !strcmp(k, "authority_host") ? &c->authority_host : &c->graph_endpoint;
+			free(*f);
+			*f = strip_slash(v);
+		}
+	} else if (!strcmp(k, "log_level")) {
+		if (log_level_parse(v, &c->log_level) < 0)
+			problem(p, "log_level: one of error, warning, info, debug");
+	} else if (!strcmp(k, "refresh_margin") || !strcmp(k, "http_connect_timeout") ||
+		   !strcmp(k, "http_timeout")) {
+		if (conf_duration(v, &d) < 0 || d <= 0)
+			problem(p, "%s: a positive duration such as 30s, 10m or 1h", k);
+		else if (!strcmp(k, "refresh_margin"))
+			c->refresh_margin = d;
+		else if (!strcmp(k, "http_connect_timeout"))
+			c->http_connect_timeout = d;
+		else
+			c->http_timeout = d;
+	} else if (!strcmp(k, "max_connections") || !strcmp(k, "max_body")) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (*end || n < 1 || n > 100000000)
+			problem(p, "%s: a positive integer", k);
+		else if (!strcmp(k, "max_connections"))
+			c->max_connections = n;
+		else
+			c->max_body = n;
+	} else {
+		problem(p, "unknown key '%s' in [agent]", k);
+	}
+}
+
+/* ---- [org NAME] keys ---- */
+
+static int
+date_parse(const char *v, time_t *ret)
+{
+	struct tm tm = {0};
+	int n = 0;
+
+	if (sscanf(v, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) != 3 || v[n] ||
+	    tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*ret = timegm(&tm);
+	return 0;
+}
+
+static void
+secret_file_check(struct parse *p, const char *v)
+{
+	struct stat st;
+
+	if (v[0] != '/')
+		problem(p, "client_secret_file: must be an absolute path");
+	else if (stat(v, &st) != 0)
+		problem(p, "client_secret_file: %s: %s", v, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		problem(p, "client_secret_file: %s is not a regular file", v);
+	else if (st.st_mode & 0007)
+		problem(p,
+			"client_secret_file: %s is readable by others (mode %03o); chmod 600 "
+			"or 640",
+			v, (unsigned int)(st.st_mode & 0777));
+}
+
+static void
+org_key(struct parse *p, const char *k, const char *v)
+{
+	struct conf_org *o = p->org;
+	const char *why;
+
+	if (!strcmp(k, "tenant_id")) {
+		if (!is_guid(v) && !strchr(v, '.'))
+			problem(p, "tenant_id: a Directory (tenant) ID GUID or a verified domain");
+		set_str(&o->tenant_id, v);
+	} else if (!strcmp(k, "client_id")) {
+		if (!is_guid(v))
+			problem(p, "client_id: the Application (client) ID, a GUID");
+		set_str(&o->client_id, v);
+	} else if (!strcmp(k, "client_secret_file")) {
+		secret_file_check(p, v);
+		set_str(&o->client_secret_file, v);
+	} else if (!strcmp(k, "client_secret_expires")) {
+		if (date_parse(v, &o->client_secret_expires) < 0)
+			problem(p, "client_secret_expires: a date, YYYY-MM-DD");
+	} else if (!strcmp(k, "service_user")) {
+		if (!strchr(v, '@') || strchr(v, ' '))
+			problem(p, "service_user: the user principal name, e.g. "
+				   "svc-911@contoso.com");
+		set_str(&o->service_user, v);
+	} else if (!strcmp(k, "authority_host") || !strcmp(k, "graph_endpoint")) {
+		if ((why = url_check(v, false)))
+			problem(p, "%s: %s", k, why);
+		else {
+			char **f =
+			    !strcmp(k, "authority_host") ? &o->authority_host : &o->graph_endpoint;
+			free(*f);
+			*f = strip_slash(v);
+		}
+	} else {
+		problem(p, "unknown key '%s' in [org %s]", k, o->name);
+	}
+}
+
+static void
+section_start(struct parse *p, const char *section)
+{
+	p->n_seen = 0;
+	p->org = NULL;
+	p->in_agent = false;
+	p->bad_section = false;
+	if (!strcmp(section, "agent")) {
+		p->in_agent = true;
+		return;
+	}
+	if (!strncmp(section, "org ", 4)) {
+		const char *name = section + 4;
+		while (*name == ' ')
+			name++;
+		if (!conf_org_name_valid(name)) {
+			problem(p, "[org %s]: names use letters, digits, '-' and '_' only", name);
+		} else if (conf_org_find(p->c, name)) {
+			problem(p, "[org %s] appears twice", name);
+		} else {
+			struct conf_org *o = xcalloc(1, sizeof(*o));
+			o->name = xstrdup(name);
+			p->c->orgs = xrealloc(p->c->orgs, (p->c->n_orgs + 1) * sizeof(*p->c->orgs));
+			p->c->orgs[p->c->n_orgs++] = o;
+			p->org = o;
+			return;
+		}
+	} else if (!*section) {
+		problem(p, "a key outside any section; start with [agent]");
+	} else {
+		problem(p, "unknown section [%s]; expected [agent] or [org NAME]", section);
+	}
+	p->bad_section = true;
+}
+
+static int
+on_entry(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *p = user;
+
+	/* Debian's inih does not call the handler at a section start; a
+	 * change of section name marks one */
+	if (!p->started || strcmp(p->section, section) != 0) {
+		p->started = true;
+		snprintf(p->section, sizeof(p->section), "%s", section);
+		section_start(p, section);
+	}
+	if (p->bad_section)
+		return 1;
+	for (int i = 0; i < p->n_seen; i++) {
+		if (!strcmp(p->seen[i], name)) {
+			problem(p, "'%s' given twice in this section", name);
+			return 1;
+		}
+	}
+	if (p->n_seen < 64)
+		snprintf(p->seen[p->n_seen++], sizeof(p->seen[0]), "%s", name);
+	if (!*value)
+		problem(p, "'%s' has no value", name);
+	else if (p->in_agent)
+		agent_key(p, name, value);
+	else
+		org_key(p, name, value);
+	return 1;
+}
+
+static void
+defaults(struct conf *c)
+{
+	c->state_dir = xstrdup("/var/lib/ctteams");
+	c->control_socket = xstrdup("/run/ctteams/ctteamsd.sock");
+	c->authority_host = xstrdup("https://login.microsoftonline.com");
+	c->graph_endpoint = xstrdup("https://graph.microsoft.com");
+	c->log_level = LOG_LVL_INFO;
+	c->refresh_margin = 600;
+	c->http_connect_timeout = 10;
+	c->http_timeout = 30;
+	c->max_connections = 256;
+	c->max_body = 1024 * 1024;
+}
+
+static void
+finish(struct parse *p)
+{
+	struct conf *c = p->c;
+	struct url u;
+
+	p->line = 0;
+	if (!c->public_url)
+		problem(p,
+			"[agent] public_url is required: the https URL Graph and browsers reach");
+	if (!!c->tls_cert != !!c->tls_key)
+		problem(p, "[agent] tls_cert and tls_key go together (neither: plain HTTP behind a "
+			   "TLS proxy)");
+	if (!c->listen_addr && c->public_url && url_parse(c->public_url, &u) == 0) {
+		c->listen_addr = xstrdup("0.0.0.0");
+		c->listen_port = u.port;
+	}
+	if (c->n_orgs == 0)
+		problem(p, "no [org NAME] section: nothing to monitor");
+	for (size_t i = 0; i < c->n_orgs; i++) {
+		struct conf_org *o = c->orgs[i];
+		static const char *const req[] = {"tenant_id", "client_id", "client_secret_file",
+						  "service_user"};
+		const char *have[] = {o->tenant_id, o->client_id, o->client_secret_file,
+				      o->service_user};
+		for (size_t k = 0; k < 4; k++)
+			if (!have[k])
+				problem(p, "[org %s] %s is required", o->name, req[k]);
+		if (!o->authority_host)
+			o->authority_host = xstrdup(c->authority_host);
+		if (!o->graph_endpoint)
+			o->graph_endpoint = xstrdup(c->graph_endpoint);
+	}
+}
+
+struct conf *
+conf_load(const char *path, char **ret_errors)
+{
+	struct parse p = {0};
+	int rc;
+
+	p.c = xcalloc(1, sizeof(*p.c));
+	p.c->path = xstrdup(path);
+	defaults(p.c);
+	p.f = fopen(path, "r");
+	if (!p.f) {
+		*ret_errors = xprintf("%s: %s\n", path, strerror(errno));
+		conf_free(p.c);
+		return NULL;
+	}
+	rc = ini_parse_stream(reader, &p, on_entry, &p);
+	fclose(p.f);
+	if (rc > 0 && p.n_errors == 0) {
+		p.line = rc;
+		problem(&p, "not INI syntax: expected [section] or key = value");
+	}
+	finish(&p);
+	if (p.n_errors) {
+		*ret_errors = p.errors;
+		conf_free(p.c);
+		return NULL;
+	}
+	*ret_errors = NULL;
+	return p.c;
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_orgs; i++) {
+		struct conf_org *o = c->orgs[i];
+		free(o->name);
+		free(o->tenant_id);
+		free(o->client_id);
+		free(o->client_secret_file);
+		free(o->service_user);
+		free(o->authority_host);
+		free(o->graph_endpoint);
+		free(o);
+	}
+	free(c->orgs);
+	free(c->path);
+	free(c->public_url);
+	free(c->listen_addr);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->state_dir);
+	free(c->control_socket);
+	free(c->authority_host);
+	free(c->graph_endpoint);
+	free(c->ca_file);
+	free(c);
+}
+
+struct conf_org *
+conf_org_find(const struct conf *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_orgs; i++)
+		if (!strcmp(c->orgs[i]->name, name))
+			return c->orgs[i];
+	return NULL;
+}

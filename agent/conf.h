@@ -1,0 +1,56 @@
+/*
+ * ctteamsd.conf: one [agent] section and one [org NAME] section per tenant.
+ * Every problem is reported with the file and line; nothing half-loaded is
+ * ever used. docs/configuration.md documents each key.
+ */
+#ifndef CT_CONF_H
+#define CT_CONF_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "log.h"
+
+struct conf_org {
+	char *name;                   /* [org NAME]: the {org} of the public URLs */
+	char *tenant_id;              /* Directory (tenant) ID */
+	char *client_id;              /* Application (client) ID */
+	char *client_secret_file;     /* holds the client secret value; 0600 or 0640 */
+	time_t client_secret_expires; /* 0: not given */
+	char *service_user;           /* UPN that must sign in */
+	char *authority_host;         /* the org's, or the agent's */
+	char *graph_endpoint;
+};
+
+struct conf {
+	char *path;
+	char *public_url; /* scheme://host[:port], no trailing slash */
+	char *listen_addr;
+	int listen_port;
+	char *tls_cert;
+	char *tls_key;
+	char *state_dir;
+	char *control_socket;
+	char *authority_host;
+	char *graph_endpoint;
+	char *ca_file;
+	enum log_level log_level;
+	double refresh_margin; /* seconds before access-token expiry */
+	double http_connect_timeout;
+	double http_timeout;
+	long max_connections;
+	long max_body; /* bytes accepted in one request */
+	struct conf_org **orgs;
+	size_t n_orgs;
+};
+
+/* Loads and checks a file; NULL with every problem, one per line, in
+ * *ret_errors (free it). */
+struct conf *conf_load(const char *path, char **ret_errors);
+void conf_free(struct conf *c);
+struct conf_org *conf_org_find(const struct conf *c, const char *name);
+bool conf_org_name_valid(const char *name);
+/* Parses "90s", "15m", "4h", "3d" (a bare number is seconds). */
+int conf_duration(const char *s, double *ret);
+
+#endif

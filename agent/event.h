@@ -1,0 +1,48 @@
+/*
+ * The event loop. event.c is the only file that touches file descriptors:
+ * the public HTTP listener (libmicrohttpd, external epoll mode), outbound
+ * HTTP (libcurl's multi socket API), the control socket, signals and timers
+ * all meet in one epoll loop on one thread. Nothing in the agent blocks on
+ * the network.
+ */
+#ifndef CT_EVENT_H
+#define CT_EVENT_H
+
+#include <curl/curl.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+
+int ev_init(void);
+/* Runs until ev_stop(); returns 0. */
+int ev_run(void);
+void ev_stop(void);
+void ev_shutdown(void);
+void ev_on_signals(void (*on_term)(void), void (*on_hup)(void));
+
+struct ev_timer;
+struct ev_timer *ev_timer_new(void (*cb)(void *arg), void *arg);
+void ev_timer_arm(struct ev_timer *t, double seconds);
+void ev_timer_stop(struct ev_timer *t);
+bool ev_timer_armed(const struct ev_timer *t);
+double ev_timer_remaining(const struct ev_timer *t);
+void ev_timer_free(struct ev_timer *t);
+
+/* The public listener: a daemon started with MHD_USE_EPOLL and no thread. */
+void ev_http_attach(struct MHD_Daemon *d);
+void ev_http_detach(void);
+/* Stop accepting connections; those open finish. */
+void ev_http_quiesce(void);
+/* Something was resumed: run MHD on the next turn. */
+void ev_http_kick(void);
+
+/* Outbound HTTP: done() runs on the loop once the transfer ends; the easy
+ * handle is removed from the multi handle first and belongs to the caller. */
+int ev_curl_add(CURL *easy, void (*done)(CURL *easy, CURLcode rc, void *arg), void *arg);
+int ev_curl_running(void);
+
+/* The control socket: one JSON request per line, one answer per line. */
+typedef char *(*ev_ctl_handler)(const char *line);
+int ev_ctl_listen(const char *path, ev_ctl_handler handler, char **ret_err);
+void ev_ctl_close(void);
+
+#endif

@@ -1,0 +1,96 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "log.h"
+
+static const char *prog = "ctteamsd";
+static bool to_syslog;
+static enum log_level max_level = LOG_LVL_INFO;
+static void (*log_sink)(enum log_level, const char *, const char *);
+
+void
+log_init(const char *progname, bool use_syslog, enum log_level level)
+{
+	prog = progname;
+	to_syslog = use_syslog;
+	max_level = level;
+	if (use_syslog)
+		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_set_level(enum log_level level)
+{
+	max_level = level;
+}
+
+void
+log_set_sink(void (*sink)(enum log_level, const char *, const char *))
+{
+	log_sink = sink;
+}
+
+int
+log_level_parse(const char *s, enum log_level *ret)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+
+	for (int i = 0; i < 4; i++) {
+		if (!strcmp(s, names[i])) {
+			*ret = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void
+vlog(enum log_level level, const char *sub, const char *suffix, const char *fmt, va_list ap)
+{
+	static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+	static const char *const tag[] = {"error", "warning", "info", "debug"};
+	char msg[1024];
+	int n;
+
+	if (level > max_level && !log_sink)
+		return;
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (suffix && n >= 0 && (size_t)n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", suffix);
+	if (log_sink)
+		log_sink(level, sub, msg);
+	if (level > max_level)
+		return;
+	if (to_syslog) {
+		syslog(prio[level], "[%s] %s", sub, msg);
+	} else {
+		struct timespec ts;
+		struct tm tm;
+		char when[32];
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		fprintf(stderr, "%s %s[%s] %s: %s\n", when, prog, sub, tag[level], msg);
+	}
+}
+
+#define LOG_FN(name, level, with_errno)                                                            \
+	void name(const char *sub, const char *fmt, ...)                                           \
+	{                                                                                          \
+		va_list ap;                                                                        \
+		int saved = errno;                                                                 \
+		va_start(ap, fmt);                                                                 \
+		vlog(level, sub, with_errno ? strerror(saved) : NULL, fmt, ap);                    \
+		va_end(ap);                                                                        \
+		errno = saved;                                                                     \
+	}
+
+LOG_FN(log_err, LOG_LVL_ERROR, false)
+LOG_FN(log_warnx, LOG_LVL_WARNING, false)
+LOG_FN(log_warn, LOG_LVL_WARNING, true)
+LOG_FN(log_info, LOG_LVL_INFO, false)
+LOG_FN(log_debug, LOG_LVL_DEBUG, false)

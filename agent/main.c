@@ -1,0 +1,246 @@
+/*
+ * ctteamsd: start-up, reload and shutdown. The work happens in the event
+ * loop (event.c) and the modules it calls.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "conf.h"
+#include "ctl.h"
+#include "event.h"
+#include "http.h"
+#include "log.h"
+#include "org.h"
+#include "seal.h"
+#include "server.h"
+#include "store.h"
+#include "util.h"
+
+#define DRAIN_LIMIT 10.0
+
+static struct conf *conf;
+static struct ev_timer *drain_timer;
+static double drain_deadline;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "Usage: ctteamsd [--config FILE] [--foreground] [--check-config]\n"
+		     "Carry Microsoft Teams emergency-call notices to SNMP and Nagios/Icinga.\n\n"
+		     "  -c, --config FILE   configuration (default /etc/ctteams/ctteamsd.conf)\n"
+		     "  -f, --foreground    stay in the foreground and log to stderr\n"
+		     "  -t, --check-config  check the configuration and exit: 0 valid, 1 not\n"
+		     "  -V, --version       print the version and exit\n"
+		     "  -h, --help          print this help and exit\n\n"
+		     "Signals: SIGHUP reloads the configuration, SIGTERM stops after in-flight\n"
+		     "requests finish. See docs/ for configuration and operation.\n");
+}
+
+static void
+drain_check(void *arg)
+{
+	(void)arg;
+	if ((ev_curl_running() == 0 && srv_busy() == 0) || now_mono() > drain_deadline)
+		ev_stop();
+	else
+		ev_timer_arm(drain_timer, 0.1);
+}
+
+static void
+on_term(void)
+{
+	if (drain_timer && ev_timer_armed(drain_timer))
+		return;
+	log_info("main", "stopping: finishing in-flight requests (at most %.0f s)", DRAIN_LIMIT);
+	srv_quiesce();
+	drain_deadline = now_mono() + DRAIN_LIMIT;
+	drain_timer = ev_timer_new(drain_check, NULL);
+	ev_timer_arm(drain_timer, 0);
+}
+
+static void
+restart_needed(const char *what, const char *a, const char *b)
+{
+	if ((a || b) && (!a || !b || strcmp(a, b) != 0))
+		log_warnx("main", "reload: %s changed; it takes effect at the next restart", what);
+}
+
+static void
+on_hup(void)
+{
+	char *errors = NULL;
+	struct conf *next = conf_load(conf->path, &errors);
+
+	if (!next) {
+		log_err("main", "reload refused; the running configuration stays:");
+		for (char *line = strtok(errors, "\n"); line; line = strtok(NULL, "\n"))
+			log_err("main", "%s", line);
+		free(errors);
+		return;
+	}
+	restart_needed("listen address", conf->listen_addr, next->listen_addr);
+	restart_needed("tls_cert", conf->tls_cert, next->tls_cert);
+	restart_needed("state_dir", conf->state_dir, next->state_dir);
+	restart_needed("control_socket", conf->control_socket, next->control_socket);
+	log_set_level(next->log_level);
+	hc_configure(next);
+	auth_init(next->public_url);
+	orgs_reload(next);
+	ctl_init(next);
+	conf_free(conf);
+	conf = next;
+	log_info("main", "configuration reloaded: %zu org(s)", conf->n_orgs);
+}
+
+static int
+make_dir(const char *path, mode_t mode)
+{
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	fprintf(stderr, "ctteamsd: cannot create %s: %s\n", path, strerror(errno));
+	return -1;
+}
+
+static int
+daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	if (chdir("/") != 0)
+		return -1;
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return 0;
+}
+
+static int
+run(void)
+{
+	struct seal *seal = NULL;
+	struct store *store = NULL;
+	char *err = NULL, *sockdir;
+	int rc = 1;
+
+	umask(0077);
+	if (make_dir(conf->state_dir, 0700) < 0)
+		return 1;
+	sockdir = xstrdup(conf->control_socket);
+	if (make_dir(dirname(sockdir), 0750) < 0) {
+		free(sockdir);
+		return 1;
+	}
+	free(sockdir);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (seal_open(conf->state_dir, &seal, &err) < 0 ||
+	    store_open(conf->state_dir, seal, &store, &err) < 0 || ev_init() < 0) {
+		log_err("main", "%s", err ? err : "cannot start the event loop");
+		goto out;
+	}
+	hc_configure(conf);
+	auth_init(conf->public_url);
+	ctl_init(conf);
+	orgs_start(conf, store);
+	ev_on_signals(on_term, on_hup);
+	if (srv_start(conf, &err) < 0 ||
+	    ev_ctl_listen(conf->control_socket, ctl_handle, &err) < 0) {
+		log_err("main", "%s", err);
+		goto out;
+	}
+	log_info("main", "ctteamsd %s started: %zu org(s), control socket %s", CT_VERSION,
+		 conf->n_orgs, conf->control_socket);
+	ev_run();
+	log_info("main", "stopped");
+	rc = 0;
+out:
+	free(err);
+	srv_stop();
+	orgs_stop();
+	auth_shutdown();
+	ev_shutdown();
+	store_close(store);
+	seal_close(seal);
+	curl_global_cleanup();
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+	    {"config", required_argument, NULL, 'c'}, {"foreground", no_argument, NULL, 'f'},
+	    {"check-config", no_argument, NULL, 't'}, {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	const char *path = "/etc/ctteams/ctteamsd.conf";
+	bool foreground = false, check = false;
+	char *errors = NULL;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "c:ftVh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'V':
+			printf("ctteamsd %s\n", CT_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	conf = conf_load(path, &errors);
+	if (!conf) {
+		fputs(errors, stderr);
+		free(errors);
+		return 1;
+	}
+	if (check) {
+		printf("%s: configuration OK (%zu org%s)\n", path, conf->n_orgs,
+		       conf->n_orgs == 1 ? "" : "s");
+		conf_free(conf);
+		return 0;
+	}
+	log_init("ctteamsd", !foreground, conf->log_level);
+	if (!foreground && daemonize() < 0) {
+		perror("ctteamsd: daemonize");
+		return 1;
+	}
+	rc = run();
+	conf_free(conf);
+	return rc;
+}

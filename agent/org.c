@@ -1,0 +1,473 @@
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "event.h"
+#include "http.h"
+#include "log.h"
+#include "org.h"
+#include "util.h"
+
+/* secret_invalid is retried this often: the file may have been replaced */
+#define SECRET_RETRY 1800.0
+#define BACKOFF_MIN  5.0
+#define BACKOFF_MAX  600.0
+
+static struct org **orgs;
+static size_t n_orgs;
+static struct store *store;
+static const struct conf *cfg;
+
+const char *
+org_auth_name(enum org_auth a)
+{
+	static const char *const names[] = {"not_signed_in", "valid", "degraded", "reauth_required",
+					    "secret_invalid"};
+
+	return names[a];
+}
+
+static void refresh_start(void *arg);
+
+static void
+set_auth(struct org *o, enum org_auth to, const char *why)
+{
+	enum org_auth from = o->auth;
+
+	o->auth = to;
+	if (from == to)
+		return;
+	if (to == ORG_REAUTH_REQUIRED || to == ORG_SECRET_INVALID)
+		log_err("auth", "org %s: %s -> %s: %s", o->conf->name, org_auth_name(from),
+			org_auth_name(to), why ? why : "");
+	else if (to == ORG_DEGRADED)
+		log_warnx("auth", "org %s: %s -> %s: %s", o->conf->name, org_auth_name(from),
+			  org_auth_name(to), why ? why : "");
+	else
+		log_info("auth", "org %s: %s -> %s", o->conf->name, org_auth_name(from),
+			 org_auth_name(to));
+}
+
+static void
+save(struct org *o)
+{
+	struct store_auth a = {
+	    .state = (char *)org_auth_name(o->auth),
+	    .access_token = o->access_token,
+	    .refresh_token = o->refresh_token,
+	    .access_expires = o->access_expires,
+	    .last_refresh = o->last_refresh,
+	    .user_id = o->user_id,
+	    .user_upn = o->user_upn,
+	    .failures = o->failures,
+	    .last_error = o->last_error,
+	};
+
+	if (store_auth_put(store, o->conf->name, &a) < 0)
+		log_err("auth",
+			"org %s: could not save the sign-in state; it is kept in memory "
+			"and saved again at the next change",
+			o->conf->name);
+}
+
+static void
+set_error(struct org *o, const char *text)
+{
+	free(o->last_error);
+	o->last_error = xstrdup(text);
+	o->last_error_at = now_wall();
+}
+
+/* When to refresh after a grant of `lifetime` seconds. */
+static double
+refresh_delay(double lifetime)
+{
+	double d = lifetime - cfg->refresh_margin;
+
+	/* a margin longer than the lifetime would refresh in a tight loop */
+	if (d < lifetime / 2)
+		d = lifetime / 2;
+	return d;
+}
+
+static double
+backoff(long failures)
+{
+	double b = BACKOFF_MIN * pow(2, (double)(failures > 10 ? 10 : failures - 1));
+	uint32_t r;
+
+	if (b > BACKOFF_MAX)
+		b = BACKOFF_MAX;
+	random_bytes(&r, sizeof(r));
+	/* jitter over the upper half: orgs that failed together spread out */
+	return b * (0.5 + 0.5 * ((double)r / (double)UINT32_MAX));
+}
+
+char *
+org_secret(struct org *o, char **ret_err)
+{
+	char *s = file_read(o->conf->client_secret_file, 1024);
+
+	if (!s) {
+		*ret_err =
+		    xprintf("cannot read client_secret_file %s", o->conf->client_secret_file);
+		return NULL;
+	}
+	if (!*s) {
+		free(s);
+		*ret_err = xprintf("client_secret_file %s is empty", o->conf->client_secret_file);
+		return NULL;
+	}
+	return s;
+}
+
+static void
+refresh_done(const struct hc_resp *resp, void *arg)
+{
+	char *name = arg;
+	struct org *o = org_find(name);
+	struct oauth_result r;
+	char *why;
+
+	free(name);
+	if (!o)
+		return; /* removed by a reload meanwhile */
+	o->in_flight = false;
+	oauth_classify(resp->status, resp->body, resp->len, resp->retry_after, resp->error, &r);
+	switch (r.outcome) {
+	case OAUTH_OK:
+		free_secret(o->access_token);
+		o->access_token = r.access_token;
+		r.access_token = NULL;
+		if (r.refresh_token) {
+			/* Entra rotates refresh tokens: keep the newest */
+			free_secret(o->refresh_token);
+			o->refresh_token = r.refresh_token;
+			r.refresh_token = NULL;
+		}
+		o->access_expires = now_wall() + r.expires_in;
+		o->last_refresh = now_wall();
+		o->failures = 0;
+		set_auth(o, ORG_VALID, NULL);
+		save(o);
+		log_debug("auth", "org %s: access token refreshed, valid for %.0f s", o->conf->name,
+			  r.expires_in);
+		ev_timer_arm(o->timer, refresh_delay(r.expires_in));
+		break;
+	case OAUTH_TRANSIENT: {
+		double wait = backoff(++o->failures);
+		if (r.retry_after > wait)
+			wait = r.retry_after;
+		why = xprintf("%s%s%s (attempt %ld; next in %.0f s)", r.error ? r.error : "",
+			      r.error ? ": " : "", r.description, o->failures, wait);
+		set_error(o, why);
+		set_auth(o, ORG_DEGRADED, why);
+		if (o->failures > 1)
+			log_warnx("auth", "org %s: refresh failed again: %s", o->conf->name, why);
+		free(why);
+		save(o);
+		ev_timer_arm(o->timer, wait);
+		break;
+	}
+	case OAUTH_REAUTH:
+		o->failures++;
+		why = xprintf("%s AADSTS%ld: %s; sign in again with: ctteamsctl login %s", r.error,
+			      r.aadsts, r.description, o->conf->name);
+		set_error(o, why);
+		set_auth(o, ORG_REAUTH_REQUIRED, why);
+		free(why);
+		/* the refresh token is dead; the access token lives out its time */
+		free_secret(o->refresh_token);
+		o->refresh_token = NULL;
+		save(o);
+		ev_timer_stop(o->timer);
+		break;
+	case OAUTH_CLIENT:
+		o->failures++;
+		why = xprintf("%s AADSTS%ld: %s; check client_secret_file and the app's "
+			      "certificates & secrets in Entra",
+			      r.error, r.aadsts, r.description);
+		set_error(o, why);
+		set_auth(o, ORG_SECRET_INVALID, why);
+		free(why);
+		save(o);
+		ev_timer_arm(o->timer, SECRET_RETRY);
+		break;
+	}
+	oauth_result_clear(&r);
+}
+
+static void
+refresh_start(void *arg)
+{
+	struct org *o = arg;
+	char *err = NULL, *secret, *form, *url;
+
+	if (o->in_flight || !o->refresh_token)
+		return;
+	secret = org_secret(o, &err);
+	if (!secret) {
+		set_error(o, err);
+		set_auth(o, ORG_SECRET_INVALID, err);
+		free(err);
+		save(o);
+		ev_timer_arm(o->timer, SECRET_RETRY);
+		return;
+	}
+	form = oauth_refresh_form(o->conf, secret, o->refresh_token);
+	free_secret(secret);
+	url = oauth_token_url(o->conf);
+	o->in_flight = true;
+	if (hc_post_form(url, form, refresh_done, xstrdup(o->conf->name)) < 0) {
+		o->in_flight = false;
+		ev_timer_arm(o->timer, backoff(++o->failures));
+	}
+	free(url);
+}
+
+static struct org *
+org_new(struct conf_org *c)
+{
+	struct org *o = xcalloc(1, sizeof(*o));
+	struct store_auth a;
+
+	o->conf = c;
+	o->timer = ev_timer_new(refresh_start, o);
+	if (store_auth_get(store, c->name, &a) == 0) {
+		o->access_token = a.access_token;
+		o->refresh_token = a.refresh_token;
+		o->access_expires = a.access_expires;
+		o->last_refresh = a.last_refresh;
+		o->user_id = a.user_id;
+		o->user_upn = a.user_upn;
+		o->failures = a.failures;
+		o->last_error = a.last_error;
+		for (int s = ORG_NOT_SIGNED_IN; s <= ORG_SECRET_INVALID; s++)
+			if (a.state && !strcmp(a.state, org_auth_name((enum org_auth)s)))
+				o->auth = (enum org_auth)s;
+		free(a.state);
+	}
+	if (o->refresh_token) {
+		/* refresh when due; at once when the token ran out while we were down,
+		 * and after a secret problem, which a restart may have mended */
+		double left = o->access_expires - now_wall();
+		double delay = o->auth == ORG_SECRET_INVALID ? 0 : left - cfg->refresh_margin;
+		ev_timer_arm(o->timer, delay > 0 ? delay : 0);
+		log_info("auth", "org %s: %s as %s; next refresh in %.0f s", c->name,
+			 org_auth_name(o->auth), o->user_upn ? o->user_upn : "?",
+			 delay > 0 ? delay : 0);
+	} else if (o->auth == ORG_NOT_SIGNED_IN) {
+		log_warnx("auth", "org %s: not signed in; run: ctteamsctl login %s", c->name,
+			  c->name);
+	}
+	return o;
+}
+
+static void
+org_free(struct org *o)
+{
+	ev_timer_free(o->timer);
+	free_secret(o->access_token);
+	free_secret(o->refresh_token);
+	free(o->user_id);
+	free(o->user_upn);
+	free(o->last_error);
+	free(o->last_signin_error);
+	free(o);
+}
+
+int
+orgs_start(struct conf *c, struct store *st)
+{
+	cfg = c;
+	store = st;
+	orgs = xcalloc(c->n_orgs, sizeof(*orgs));
+	for (size_t i = 0; i < c->n_orgs; i++)
+		orgs[n_orgs++] = org_new(c->orgs[i]);
+	return 0;
+}
+
+void
+orgs_reload(struct conf *c)
+{
+	struct org **next = xcalloc(c->n_orgs, sizeof(*next));
+
+	cfg = c;
+	for (size_t i = 0; i < c->n_orgs; i++) {
+		struct org *o = org_find(c->orgs[i]->name);
+		if (o && !strcmp(o->conf->tenant_id, c->orgs[i]->tenant_id) &&
+		    !strcmp(o->conf->client_id, c->orgs[i]->client_id)) {
+			o->conf = c->orgs[i];
+			next[i] = o;
+			for (size_t k = 0; k < n_orgs; k++)
+				if (orgs[k] == o)
+					orgs[k] = NULL;
+			if (o->auth == ORG_SECRET_INVALID && o->refresh_token)
+				ev_timer_arm(o->timer, 0);
+		} else {
+			next[i] = NULL; /* new, or a different app or tenant: start afresh */
+		}
+	}
+	for (size_t k = 0; k < n_orgs; k++) {
+		if (orgs[k]) {
+			log_info("auth", "org %s: removed from the configuration",
+				 orgs[k]->conf->name);
+			org_free(orgs[k]);
+		}
+	}
+	free(orgs);
+	orgs = next;
+	n_orgs = c->n_orgs;
+	for (size_t i = 0; i < n_orgs; i++)
+		if (!orgs[i])
+			orgs[i] = org_new(c->orgs[i]);
+}
+
+void
+orgs_stop(void)
+{
+	for (size_t i = 0; i < n_orgs; i++)
+		org_free(orgs[i]);
+	free(orgs);
+	orgs = NULL;
+	n_orgs = 0;
+}
+
+struct org *
+org_find(const char *name)
+{
+	for (size_t i = 0; i < n_orgs; i++)
+		if (orgs[i] && !strcmp(orgs[i]->conf->name, name))
+			return orgs[i];
+	return NULL;
+}
+
+size_t
+orgs_count(void)
+{
+	return n_orgs;
+}
+
+struct org *
+org_at(size_t i)
+{
+	return i < n_orgs ? orgs[i] : NULL;
+}
+
+void
+org_signed_in(struct org *o, const struct oauth_result *r, const char *user_id, const char *upn)
+{
+	free_secret(o->access_token);
+	free_secret(o->refresh_token);
+	o->access_token = xstrdup(r->access_token);
+	o->refresh_token = xstrdup(r->refresh_token);
+	o->access_expires = now_wall() + r->expires_in;
+	o->last_refresh = now_wall();
+	free(o->user_id);
+	free(o->user_upn);
+	o->user_id = xstrdup(user_id);
+	o->user_upn = xstrdup(upn);
+	o->failures = 0;
+	free(o->last_signin_error);
+	o->last_signin_error = NULL;
+	set_auth(o, ORG_VALID, NULL);
+	log_info("auth", "org %s: signed in as %s", o->conf->name, upn);
+	save(o);
+	if (o->refresh_token)
+		ev_timer_arm(o->timer, refresh_delay(r->expires_in));
+	else
+		log_warnx("auth",
+			  "org %s: no refresh token was granted (offline_access "
+			  "missing?); the sign-in lasts %.0f s",
+			  o->conf->name, r->expires_in);
+}
+
+void
+org_signin_failed(struct org *o, const char *why)
+{
+	free(o->last_signin_error);
+	o->last_signin_error = xstrdup(why);
+	log_warnx("auth", "org %s: sign-in failed: %s", o->conf->name, why);
+}
+
+void
+org_token_rejected(struct org *o)
+{
+	if (o->refresh_token && !o->in_flight)
+		ev_timer_arm(o->timer, 0);
+}
+
+void
+org_logout(struct org *o)
+{
+	free_secret(o->access_token);
+	free_secret(o->refresh_token);
+	o->access_token = o->refresh_token = NULL;
+	o->access_expires = 0;
+	ev_timer_stop(o->timer);
+	set_auth(o, ORG_NOT_SIGNED_IN, NULL);
+	store_auth_delete(store, o->conf->name);
+	log_info("auth", "org %s: signed out; tokens deleted", o->conf->name);
+}
+
+static json_t *
+iso_or_null(double t)
+{
+	char *s;
+	json_t *j;
+
+	if (t <= 0)
+		return json_null();
+	s = time_iso(t);
+	j = json_string(s);
+	free(s);
+	return j;
+}
+
+json_t *
+org_status(const struct org *o)
+{
+	double now = now_wall();
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "org", o->conf->name,
+			      "auth_state", org_auth_name(o->auth), "tenant_id", o->conf->tenant_id,
+			      "client_id", o->conf->client_id, "service_user",
+			      o->conf->service_user, "consecutive_failures",
+			      (json_int_t)o->failures, "refresh_in_flight", o->in_flight);
+
+	json_object_set_new(j, "signed_in_user",
+			    o->user_upn ? json_string(o->user_upn) : json_null());
+	json_object_set_new(j, "user_id", o->user_id ? json_string(o->user_id) : json_null());
+	json_object_set_new(j, "access_token_expires",
+			    iso_or_null(o->access_token ? o->access_expires : 0));
+	json_object_set_new(j, "access_token_expires_in",
+			    o->access_token ? json_integer((json_int_t)(o->access_expires - now))
+					    : json_null());
+	json_object_set_new(j, "has_refresh_token", json_boolean(o->refresh_token != NULL));
+	json_object_set_new(j, "last_refresh", iso_or_null(o->last_refresh));
+	json_object_set_new(j, "next_refresh_in",
+			    ev_timer_armed(o->timer)
+				? json_integer((json_int_t)ev_timer_remaining(o->timer))
+				: json_null());
+	json_object_set_new(j, "last_error",
+			    o->last_error ? json_string(o->last_error) : json_null());
+	json_object_set_new(j, "last_error_at", iso_or_null(o->last_error_at));
+	json_object_set_new(j, "last_signin_error",
+			    o->last_signin_error ? json_string(o->last_signin_error) : json_null());
+	if (o->conf->client_secret_expires) {
+		char day[16];
+		struct tm tm;
+		time_t t = o->conf->client_secret_expires;
+		gmtime_r(&t, &tm);
+		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+		json_object_set_new(j, "client_secret_expires", json_string(day));
+		json_object_set_new(j, "client_secret_days_left",
+				    json_integer((json_int_t)floor(((double)t - now) / 86400)));
+	} else {
+		json_object_set_new(j, "client_secret_expires", json_null());
+		json_object_set_new(j, "client_secret_days_left", json_null());
+	}
+	return j;
+}

@@ -1,0 +1,323 @@
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "event.h"
+#include "log.h"
+#include "org.h"
+#include "server.h"
+#include "util.h"
+
+/* TLS 1.2 and 1.3 only: 1.0 and 1.1 are refused */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+struct srv_req {
+	struct MHD_Connection *conn;
+	char *body;
+	size_t len;
+	bool too_big;
+	bool routed;
+	bool answered;
+	bool want_suspend;
+	bool suspended;
+	unsigned int status;
+	char *content_type;
+	char *text;
+	char *location;
+	char peer[64];
+};
+
+static struct MHD_Daemon *daemon_;
+static long max_body;
+static int n_suspended;
+static char *cert_pem, *key_pem;
+
+const char *
+srv_arg(struct srv_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+srv_peer(struct srv_req *r)
+{
+	return r->peer;
+}
+
+static void
+answer(struct srv_req *r, unsigned int status, const char *ctype, char *text, char *location)
+{
+	if (r->answered) {
+		free(text);
+		free(location);
+		return;
+	}
+	r->answered = true;
+	r->status = status;
+	r->content_type = xstrdup(ctype);
+	r->text = text;
+	r->location = location;
+	if (r->suspended) {
+		r->suspended = false;
+		n_suspended--;
+		MHD_resume_connection(r->conn);
+		ev_http_kick();
+	}
+}
+
+void
+srv_page(struct srv_req *r, unsigned int status, const char *title, const char *message)
+{
+	char *t = html_escape(title), *m = html_escape(message);
+
+	answer(r, status, "text/html; charset=utf-8",
+	       xprintf("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>ctteams: %s"
+		       "</title></head>\n<body><h1>%s</h1>\n<p>%s</p></body></html>\n",
+		       t, t, m),
+	       NULL);
+	free(t);
+	free(m);
+}
+
+void
+srv_redirect(struct srv_req *r, const char *location)
+{
+	answer(r, 302, "text/plain; charset=utf-8", xstrdup("Redirecting to sign-in\n"),
+	       xstrdup(location));
+}
+
+void
+srv_suspend(struct srv_req *r)
+{
+	r->want_suspend = true;
+}
+
+int
+srv_busy(void)
+{
+	return n_suspended;
+}
+
+static void
+route(struct srv_req *r, const char *method, const char *url)
+{
+	char org[80], action[32];
+	int n = 0;
+	struct org *o;
+
+	if (sscanf(url, "/api/org/%79[A-Za-z0-9_-]/ms-teams/%31[a-z]%n", org, action, &n) != 2 ||
+	    url[n] != '\0' || !(o = org_find(org))) {
+		srv_page(r, 404, "Not found", "There is nothing here.");
+		return;
+	}
+	if (!strcmp(action, "login") || !strcmp(action, "callback")) {
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+			srv_page(r, 405, "Method not allowed", "Use GET.");
+			return;
+		}
+		if (!strcmp(action, "login"))
+			auth_login(r, o);
+		else
+			auth_callback(r, o);
+		return;
+	}
+	srv_page(r, 404, "Not found", "There is nothing here.");
+}
+
+static enum MHD_Result
+queue(struct srv_req *r)
+{
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(strlen(r->text), r->text, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	MHD_add_response_header(resp, "Content-Type", r->content_type);
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'none'");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	if (r->location)
+		MHD_add_response_header(resp, "Location", r->location);
+	if (r->status == 405)
+		MHD_add_response_header(resp, "Allow", "GET");
+	ret = MHD_queue_response(r->conn, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void
+peer_of(struct srv_req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->peer,
+			  sizeof(r->peer));
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->peer,
+			  sizeof(r->peer));
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	   const char *version, const char *data, size_t *size, void **con_cls)
+{
+	struct srv_req *r = *con_cls;
+
+	(void)cls;
+	(void)version;
+	if (!r) {
+		r = xcalloc(1, sizeof(*r));
+		r->conn = conn;
+		peer_of(r);
+		*con_cls = r;
+		return MHD_YES;
+	}
+	if (*size) {
+		if (r->len + *size > (size_t)max_body) {
+			r->too_big = true;
+		} else {
+			r->body = xrealloc(r->body, r->len + *size + 1);
+			memcpy(r->body + r->len, data, *size);
+			r->len += *size;
+			r->body[r->len] = '\0';
+		}
+		*size = 0;
+		return MHD_YES;
+	}
+	if (!r->routed) {
+		r->routed = true;
+		if (r->too_big)
+			srv_page(r, 413, "Too large", "The request body is too large.");
+		else
+			route(r, method, url);
+		log_debug("http", "%s %s from %s", method, url, r->peer);
+	}
+	if (r->answered)
+		return queue(r);
+	if (r->want_suspend && !r->suspended) {
+		r->suspended = true;
+		n_suspended++;
+		MHD_suspend_connection(conn);
+		return MHD_YES;
+	}
+	return MHD_YES;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+	     enum MHD_RequestTerminationCode toe)
+{
+	struct srv_req *r = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (!r)
+		return;
+	free(r->body);
+	free(r->content_type);
+	free(r->text);
+	free(r->location);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_warnx("http", "%s", msg);
+}
+
+int
+srv_start(const struct conf *c, char **ret_err)
+{
+	struct sockaddr_storage ss = {0};
+	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+	max_body = c->max_body;
+	if (strchr(c->listen_addr, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)c->listen_port);
+		if (inet_pton(AF_INET6, c->listen_addr, &s6->sin6_addr) != 1)
+			goto bad_addr;
+		flags |= MHD_USE_IPv6;
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)c->listen_port);
+		if (inet_pton(AF_INET, c->listen_addr, &s4->sin_addr) != 1)
+			goto bad_addr;
+	}
+	if (c->tls_cert) {
+		cert_pem = file_read(c->tls_cert, 1 << 20);
+		key_pem = file_read(c->tls_key, 1 << 20);
+		if (!cert_pem || !key_pem) {
+			*ret_err = xprintf("cannot read tls_cert %s or tls_key %s", c->tls_cert,
+					   c->tls_key);
+			return -1;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	struct MHD_OptionItem opts[] = {
+	    /* the logger first, so MHD's own start-up messages use it too */
+	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
+	    {MHD_OPTION_SOCK_ADDR, 0, &ss},
+	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+	    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)c->max_connections, NULL},
+	    {MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL},
+	    /* the per-connection pool bounds the request line and headers */
+	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
+	    {c->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert_pem},
+	    {MHD_OPTION_HTTPS_MEM_KEY, 0, key_pem},
+	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+	daemon_ = MHD_start_daemon(flags, (uint16_t)c->listen_port, NULL, NULL, on_request, NULL,
+				   MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	if (!daemon_) {
+		*ret_err = xprintf("cannot listen on %s port %d", c->listen_addr, c->listen_port);
+		return -1;
+	}
+	ev_http_attach(daemon_);
+	log_info("http", "listening on %s port %d (%s)", c->listen_addr, c->listen_port,
+		 c->tls_cert ? "TLS 1.2+" : "plain HTTP behind a TLS proxy");
+	return 0;
+bad_addr:
+	*ret_err = xprintf("listen: not an IP address: %s", c->listen_addr);
+	return -1;
+}
+
+void
+srv_quiesce(void)
+{
+	ev_http_quiesce();
+}
+
+void
+srv_stop(void)
+{
+	ev_http_detach();
+	if (daemon_)
+		MHD_stop_daemon(daemon_);
+	daemon_ = NULL;
+	free_secret(key_pem);
+	free(cert_pem);
+	key_pem = cert_pem = NULL;
+}

@@ -1,0 +1,215 @@
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+struct store {
+	sqlite3 *db;
+	struct seal *seal;
+};
+
+static const char schema[] = "PRAGMA journal_mode=WAL;"
+			     "PRAGMA synchronous=FULL;"
+			     "CREATE TABLE IF NOT EXISTS org_auth ("
+			     "  org TEXT PRIMARY KEY,"
+			     "  state TEXT NOT NULL,"
+			     "  access BLOB,"
+			     "  refresh BLOB,"
+			     "  access_expires REAL,"
+			     "  last_refresh REAL,"
+			     "  user_id TEXT,"
+			     "  user_upn TEXT,"
+			     "  failures INTEGER NOT NULL DEFAULT 0,"
+			     "  last_error TEXT,"
+			     "  updated REAL NOT NULL);";
+
+int
+store_open(const char *state_dir, struct seal *seal, struct store **ret, char **ret_err)
+{
+	char *path = xprintf("%s/ctteams.db", state_dir);
+	struct store *st = xcalloc(1, sizeof(*st));
+	char *err = NULL;
+
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		*ret_err = xprintf("%s: %s", path, sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 2000);
+	if (sqlite3_exec(st->db, schema, NULL, NULL, &err) != SQLITE_OK) {
+		*ret_err = xprintf("%s: %s", path, err);
+		sqlite3_free(err);
+		goto fail;
+	}
+	chmod(path, 0600);
+	free(path);
+	st->seal = seal;
+	*ret = st;
+	return 0;
+fail:
+	free(path);
+	sqlite3_close(st->db);
+	free(st);
+	return -1;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st) {
+		sqlite3_close(st->db);
+		free(st);
+	}
+}
+
+static char *
+col_text(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+static char *
+col_unseal(struct store *st, sqlite3_stmt *s, int i, const char *org, const char *field)
+{
+	const void *blob = sqlite3_column_blob(s, i);
+	int len = sqlite3_column_bytes(s, i);
+	char *where, *plain;
+
+	if (!blob || len <= 0)
+		return NULL;
+	where = xprintf("ctteams/org/%s/%s", org, field);
+	plain = seal_decrypt(st->seal, where, blob, (size_t)len);
+	if (!plain)
+		log_warnx("store",
+			  "org %s: the sealed %s does not open with this key; treating "
+			  "it as absent",
+			  org, field);
+	free(where);
+	return plain;
+}
+
+int
+store_auth_get(struct store *st, const char *org, struct store_auth *a)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	if (sqlite3_prepare_v2(
+		st->db,
+		"SELECT state, access, refresh, access_expires, last_refresh, user_id,"
+		" user_upn, failures, last_error, updated FROM org_auth WHERE org=?",
+		-1, &s, NULL) != SQLITE_OK) {
+		log_err("store", "query: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		a->state = col_text(s, 0);
+		a->access_token = col_unseal(st, s, 1, org, "access");
+		a->refresh_token = col_unseal(st, s, 2, org, "refresh");
+		a->access_expires = sqlite3_column_double(s, 3);
+		a->last_refresh = sqlite3_column_double(s, 4);
+		a->user_id = col_text(s, 5);
+		a->user_upn = col_text(s, 6);
+		a->failures = sqlite3_column_int64(s, 7);
+		a->last_error = col_text(s, 8);
+		a->updated = sqlite3_column_double(s, 9);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = 1;
+	} else {
+		log_err("store", "read org %s: %s", org, sqlite3_errmsg(st->db));
+		rc = -1;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static void
+bind_sealed(struct store *st, sqlite3_stmt *s, int i, const char *org, const char *field,
+	    const char *plain)
+{
+	char *where;
+	unsigned char *blob;
+	size_t len;
+
+	if (!plain) {
+		sqlite3_bind_null(s, i);
+		return;
+	}
+	where = xprintf("ctteams/org/%s/%s", org, field);
+	blob = seal_encrypt(st->seal, where, plain, &len);
+	sqlite3_bind_blob(s, i, blob, (int)len, free);
+	free(where);
+}
+
+int
+store_auth_put(struct store *st, const char *org, const struct store_auth *a)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	/* one statement is one transaction: both tokens change together */
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT OR REPLACE INTO org_auth (org, state, access, refresh,"
+			       " access_expires, last_refresh, user_id, user_upn, failures,"
+			       " last_error, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+			       -1, &s, NULL) != SQLITE_OK) {
+		log_err("store", "prepare: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, a->state, -1, SQLITE_STATIC);
+	bind_sealed(st, s, 3, org, "access", a->access_token);
+	bind_sealed(st, s, 4, org, "refresh", a->refresh_token);
+	sqlite3_bind_double(s, 5, a->access_expires);
+	sqlite3_bind_double(s, 6, a->last_refresh);
+	sqlite3_bind_text(s, 7, a->user_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, a->user_upn, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 9, a->failures);
+	sqlite3_bind_text(s, 10, a->last_error, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 11, now_wall());
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE) {
+		log_err("store", "write org %s: %s", org, sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_auth_delete(struct store *st, const char *org)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "DELETE FROM org_auth WHERE org=?", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+void
+store_auth_clear(struct store_auth *a)
+{
+	free(a->state);
+	free_secret(a->access_token);
+	free_secret(a->refresh_token);
+	free(a->user_id);
+	free(a->user_upn);
+	free(a->last_error);
+	memset(a, 0, sizeof(*a));
+}

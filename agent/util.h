@@ -1,0 +1,45 @@
+/* Small helpers shared by the agent and ctteamsctl. */
+#ifndef CT_UTIL_H
+#define CT_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Frees a string after overwriting it, for anything secret. */
+void free_secret(char *s);
+
+double now_wall(void);    /* seconds since the epoch */
+double now_mono(void);    /* seconds, monotonic */
+char *time_iso(double t); /* 2026-11-28T13:50:00Z */
+
+void random_bytes(void *buf, size_t len);
+/* base64url of len random bytes: unguessable identifiers (state, links). */
+char *random_id(size_t len);
+char *b64url_encode(const unsigned char *in, size_t len);
+unsigned char *b64url_decode(const char *in, size_t *ret_len);
+/* Constant-time comparison of secrets: time depends on b's length only. */
+bool secret_equal(const char *a, const char *b);
+
+struct url {
+	char scheme[8];
+	char host[256];
+	int port;
+	char path[512];
+};
+int url_parse(const char *s, struct url *ret);
+bool url_host_is_loopback(const char *host);
+char *url_encode(const char *s);
+/* "host:port" or "[v6]:port" */
+int addr_parse(const char *s, char **ret_host, int *ret_port);
+/* Escapes &<>"' for HTML. */
+char *html_escape(const char *s);
+/* Reads a whole small file; NULL on error (errno set). Trailing newlines
+ * are dropped. */
+char *file_read(const char *path, size_t max);
+
+#endif

@@ -1,0 +1,342 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ta.h"
+
+int
+ta_setup(void **state, const char *const *gs_extra)
+{
+	struct ta *t = calloc(1, sizeof(*t));
+	long status;
+
+	if (!t || th_graphsim_start(&t->gs, gs_extra) < 0)
+		return -1;
+	t->svc = th_sim_user(&t->gs, TA_TENANT, TA_UPN, "Security Desk Service");
+	t->caller = th_sim_user(&t->gs, TA_TENANT, "jane@contoso.example", "Jane Doe");
+	t->port = th_free_port();
+	if (asprintf(&t->base, "http://127.0.0.1:%d", t->port) < 0)
+		abort();
+	char *redirect;
+	if (asprintf(&redirect, "%s/api/org/acme/ms-teams/callback", t->base) < 0)
+		abort();
+	json_decref(
+	    th_sim(&t->gs, "POST", "/apps",
+		   json_pack("{s:s, s:s, s:s, s:[s]}", "tenant", TA_TENANT, "client_id", TA_CLIENT,
+			     "client_secret", TA_SECRET, "redirect_uris", redirect),
+		   &status));
+	free(redirect);
+	if (status != 201 || !t->svc || !t->caller)
+		return -1;
+	*state = t;
+	return 0;
+}
+
+int
+ta_teardown(void **state)
+{
+	struct ta *t = *state;
+	int rc = 0;
+
+	if (t->pid > 0)
+		rc |= ta_stop(t);
+	rc |= th_graphsim_stop(&t->gs);
+	if (t->pid > 0)
+		ta_kill(t);
+	if (t->dir && !getenv("TH_KEEP"))
+		th_rmtree(t->dir);
+	free(t->dir);
+	free(t->conf);
+	free(t->sock);
+	free(t->log);
+	free(t->base);
+	free(t->svc);
+	free(t->caller);
+	free(t);
+	return rc;
+}
+
+int
+ta_test_teardown(void **state)
+{
+	struct ta *t = *state;
+
+	if (t->pid > 0)
+		ta_kill(t);
+	return 0;
+}
+
+static bool
+answers(void *arg)
+{
+	struct ta *t = arg;
+	int status;
+
+	if (waitpid(t->pid, &status, WNOHANG) == t->pid) {
+		t->pid = -1;
+		return true; /* died: stop waiting */
+	}
+	if (access(t->sock, F_OK) != 0)
+		return false;
+	json_t *j = ta_ctl(t, "ping", NULL);
+	bool ok = j && json_is_true(json_object_get(j, "ok"));
+	json_decref(j);
+	return ok;
+}
+
+static int
+spawn(struct ta *t)
+{
+	int fd;
+
+	t->pid = fork();
+	if (t->pid == 0) {
+		fd = open(t->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
+		execl(TA_CTTEAMSD, TA_CTTEAMSD, "--foreground", "--config", t->conf, (char *)NULL);
+		_exit(127);
+	}
+	if (!th_wait_until(answers, t, 20) || t->pid < 0) {
+		char *log = th_read_file(t->log);
+		fprintf(stderr, "ctteamsd did not start:\n%s\n", log ? log : "");
+		free(log);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
+{
+	char *secret;
+	FILE *f;
+
+	if (t->pid > 0)
+		ta_kill(t);
+	if (t->dir && !getenv("TH_KEEP"))
+		th_rmtree(t->dir);
+	free(t->dir);
+	free(t->conf);
+	free(t->sock);
+	free(t->log);
+	t->dir = th_tmpdir("agent");
+	if (asprintf(&t->conf, "%s/ctteamsd.conf", t->dir) < 0 ||
+	    asprintf(&t->sock, "%s/run/ctteamsd.sock", t->dir) < 0 ||
+	    asprintf(&t->log, "%s/agent.log", t->dir) < 0 ||
+	    asprintf(&secret, "%s/client-secret", t->dir) < 0)
+		abort();
+	f = fopen(secret, "w");
+	fprintf(f, "%s\n", TA_SECRET);
+	fclose(f);
+	chmod(secret, 0600);
+	f = fopen(t->conf, "w");
+	fprintf(f,
+		"# written by the test fixture\n"
+		"[agent]\n"
+		"public_url = %s\n"
+		"listen = 127.0.0.1:%d\n"
+		"state_dir = %s/state\n"
+		"control_socket = %s\n"
+		"authority_host = %s\n"
+		"graph_endpoint = %s\n"
+		"ca_file = %s\n"
+		"log_level = debug\n"
+		"%s\n"
+		"[org acme]\n"
+		"tenant_id = %s\n"
+		"client_id = %s\n"
+		"client_secret_file = %s\n"
+		"client_secret_expires = 2027-05-28\n"
+		"service_user = %s\n"
+		"%s\n",
+		t->base, t->port, t->dir, t->sock, t->gs.base, t->gs.base, t->gs.ca,
+		agent_extra ? agent_extra : "", TA_TENANT, TA_CLIENT, secret, TA_UPN,
+		org_extra ? org_extra : "");
+	fclose(f);
+	free(secret);
+	return spawn(t);
+}
+
+int
+ta_restart(struct ta *t)
+{
+	return spawn(t);
+}
+
+int
+ta_stop(struct ta *t)
+{
+	int status = 0;
+
+	if (t->pid <= 0)
+		return -1;
+	kill(t->pid, SIGTERM);
+	while (waitpid(t->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	t->pid = -1;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char *log = th_read_file(t->log);
+		fprintf(stderr, "ctteamsd exited abnormally (%d):\n%s\n", status, log ? log : "");
+		free(log);
+		return -1;
+	}
+	return 0;
+}
+
+void
+ta_kill(struct ta *t)
+{
+	int status;
+
+	kill(t->pid, SIGKILL);
+	while (waitpid(t->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	t->pid = -1;
+}
+
+json_t *
+ta_ctl(struct ta *t, const char *cmd, const char *org)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	json_t *req = json_pack("{s:s}", "cmd", cmd), *ans = NULL;
+	char *line, buf[65536];
+	size_t len = 0;
+	int fd;
+
+	if (org)
+		json_object_set_new(req, "org", json_string(org));
+	line = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", t->sock);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    dprintf(fd, "%s\n", line) > 0) {
+		ssize_t n;
+		while (len < sizeof(buf) - 1 &&
+		       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0) {
+			len += (size_t)n;
+			if (memchr(buf, '\n', len))
+				break;
+		}
+		buf[len] = '\0';
+		ans = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+	}
+	if (fd >= 0)
+		close(fd);
+	free(line);
+	return ans;
+}
+
+json_t *
+ta_org_status(struct ta *t, const char *org)
+{
+	json_t *j = ta_ctl(t, "status", org), *o;
+
+	o = json_incref(json_array_get(json_object_get(j, "orgs"), 0));
+	json_decref(j);
+	return o;
+}
+
+const char *
+ta_str(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+struct auth_wait {
+	struct ta *t;
+	const char *org;
+	const char *state;
+};
+
+static bool
+auth_is(void *arg)
+{
+	struct auth_wait *w = arg;
+	json_t *o = ta_org_status(w->t, w->org);
+	bool hit = o && ta_str(o, "auth_state") && !strcmp(ta_str(o, "auth_state"), w->state);
+
+	json_decref(o);
+	return hit;
+}
+
+bool
+ta_wait_auth(struct ta *t, const char *org, const char *state, double timeout)
+{
+	struct auth_wait w = {t, org, state};
+
+	return th_wait_until(auth_is, &w, timeout);
+}
+
+char *
+ta_link(struct ta *t, const char *org)
+{
+	const char *argv[] = {TA_CTTEAMSCTL, "-S", t->sock, "login", org, NULL};
+	char *out = NULL, *link = NULL, *nl;
+
+	if (th_run(argv, &out, NULL) == 0 && (link = strstr(out, "http://"))) {
+		link = strdup(link);
+		if ((nl = strchr(link, '\n')))
+			*nl = '\0';
+	}
+	free(out);
+	return link;
+}
+
+long
+ta_signin(struct ta *t, const char *org, char **ret_page)
+{
+	char *link = ta_link(t, org);
+	struct th_resp r;
+	long status = -1;
+
+	if (link && th_browse(link, t->gs.ca, &r) == 0) {
+		status = r.status;
+		if (ret_page)
+			*ret_page = strdup(r.body);
+		th_resp_free(&r);
+	}
+	free(link);
+	return status;
+}
+
+json_t *
+ta_requests(struct ta *t, long since, const char *note_prefix)
+{
+	char *path;
+	json_t *all, *out = json_array(), *e;
+	size_t i;
+
+	if (asprintf(&path, "/requests?since=%ld", since) < 0)
+		abort();
+	all = th_sim(&t->gs, "GET", path, NULL, NULL);
+	json_array_foreach (json_object_get(all, "value"), i, e) {
+		const char *note = ta_str(e, "note");
+		if (!note_prefix || (note && !strncmp(note, note_prefix, strlen(note_prefix))))
+			json_array_append(out, e);
+	}
+	json_decref(all);
+	free(path);
+	return out;
+}
+
+long
+ta_last_request_seq(struct ta *t)
+{
+	json_t *all = ta_requests(t, 0, NULL);
+	long seq = (long)json_integer_value(
+	    json_object_get(json_array_get(all, json_array_size(all) - 1), "seq"));
+
+	json_decref(all);
+	return seq;
+}

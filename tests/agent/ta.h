@@ -1,0 +1,62 @@
+/*
+ * Fixture for the agent's integration tests: graphsim with a tenant, and a
+ * real ctteamsd started from a written configuration, driven through its
+ * control socket and its public HTTP listener as an operator and a browser
+ * would.
+ */
+#ifndef TA_H
+#define TA_H
+
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "th.h"
+
+#define TA_TENANT "8f0d3f8e-1c4e-4a51-9a2f-5b2c8d7e6a10"
+#define TA_CLIENT "4b7c9d2e-6f1a-4e3b-8c5d-0a9b8c7d6e5f"
+#define TA_SECRET "Qx8~agent.test-secret_0123456789abcdefgh"
+#define TA_UPN    "svc-911@contoso.example"
+
+struct ta {
+	struct th_graphsim gs;
+	char *svc;
+	char *caller;
+	int port;
+	char *base; /* the agent's public URL */
+	char *dir;  /* the agent's files */
+	char *conf;
+	char *sock;
+	char *log;
+	pid_t pid;
+};
+
+/* Group setup: graphsim (extra options may be NULL) with users and app. */
+int ta_setup(void **state, const char *const *gs_extra);
+int ta_teardown(void **state);
+/* Per-test teardown: an agent a failed test left running is killed. */
+int ta_test_teardown(void **state);
+/* Writes the configuration (extra lines for [agent] and [org acme] may be
+ * NULL) into a fresh directory and starts ctteamsd; 0 once it answers. */
+int ta_start(struct ta *t, const char *agent_extra, const char *org_extra);
+/* Starts again on the same directory (state kept). */
+int ta_restart(struct ta *t);
+/* SIGTERM; 0 when it exited with status 0 (sanitizers quiet). */
+int ta_stop(struct ta *t);
+void ta_kill(struct ta *t);
+json_t *ta_ctl(struct ta *t, const char *cmd, const char *org);
+json_t *ta_org_status(struct ta *t, const char *org);
+bool ta_wait_auth(struct ta *t, const char *org, const char *state, double timeout);
+/* Gets a one-time link with ctteamsctl and follows it as a browser. */
+long ta_signin(struct ta *t, const char *org, char **ret_page);
+char *ta_link(struct ta *t, const char *org);
+/* Requests graphsim logged since seq whose note starts with prefix. */
+json_t *ta_requests(struct ta *t, long since, const char *note_prefix);
+long ta_last_request_seq(struct ta *t);
+const char *ta_str(json_t *o, const char *key);
+
+#endif
