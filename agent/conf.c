@@ -41,11 +41,18 @@ static void __attribute__((format(printf, 2, 3))) problem(struct parse *p, const
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	joined = xprintf("%s%s:%d: %s\n", p->errors ? p->errors : "", p->c->path, p->line, msg);
+	/* line 0: the file as a whole (something missing) */
+	if (p->line > 0)
+		joined =
+		    xprintf("%s%s:%d: %s\n", p->errors ? p->errors : "", p->c->path, p->line, msg);
+	else
+		joined = xprintf("%s%s: %s\n", p->errors ? p->errors : "", p->c->path, msg);
 	free(p->errors);
 	p->errors = joined;
 	p->n_errors++;
 }
+
+static void section_start(struct parse *p, const char *section);
 
 static char *
 reader(char *buf, int size, void *stream)
@@ -55,7 +62,21 @@ reader(char *buf, int size, void *stream)
 
 	if (r) {
 		size_t n = strlen(r);
+		const char *t = r + strspn(r, " \t");
+		const char *close = t[0] == '[' ? strchr(t, ']') : NULL;
 		p->line++;
+		/* inih only reports keys; a section header is seen here, so an
+		 * empty or misnamed section is still checked, at its own line */
+		if (close) {
+			char name[256];
+			const char *a = t + 1 + strspn(t + 1, " \t"), *b = close;
+			while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+				b--;
+			snprintf(name, sizeof(name), "%.*s", (int)(b - a), a);
+			p->started = true;
+			snprintf(p->section, sizeof(p->section), "%s", name);
+			section_start(p, name);
+		}
 		if (n == (size_t)size - 1 && r[n - 1] != '\n') {
 			/* a line longer than inih's buffer would be split silently */
 			problem(p,

@@ -1,0 +1,106 @@
+/* Unit tests: agent/seal.c and agent/store.c */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "seal.h"
+#include "store.h"
+#include "th.h"
+#include "util.h"
+
+static void
+test_seal_round_trip_and_binding(void **state)
+{
+	char *dir = th_tmpdir("seal"), *err = NULL, *plain, *path;
+	struct seal *s;
+	unsigned char *blob;
+	size_t len;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(seal_open(dir, &s, &err), 0);
+	if (asprintf(&path, "%s/seal.key", dir) < 0)
+		abort();
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	blob = seal_encrypt(s, "org/a/refresh", "the secret", &len);
+	assert_null(memmem(blob, len, "the secret", 10));
+	plain = seal_decrypt(s, "org/a/refresh", blob, len);
+	assert_string_equal(plain, "the secret");
+	free(plain);
+	/* sealed for one place, it does not open in another */
+	assert_null(seal_decrypt(s, "org/b/refresh", blob, len));
+	/* nor when a byte changed */
+	blob[len / 2] ^= 1;
+	assert_null(seal_decrypt(s, "org/a/refresh", blob, len));
+	free(blob);
+	seal_close(s);
+	/* the same key opens again; a key others can read is refused */
+	assert_int_equal(seal_open(dir, &s, &err), 0);
+	seal_close(s);
+	chmod(path, 0644);
+	assert_int_equal(seal_open(dir, &s, &err), -1);
+	assert_non_null(strstr(err, "0600"));
+	free(err);
+	free(path);
+	th_rmtree(dir);
+	free(dir);
+}
+
+static void
+test_store_keeps_tokens_sealed(void **state)
+{
+	char *dir = th_tmpdir("store"), *err = NULL, *db;
+	struct seal *s;
+	struct store *st;
+	struct store_auth a = {.state = "valid",
+			       .access_token = "ACCESS-TOKEN-PLAIN",
+			       .refresh_token = "REFRESH-TOKEN-PLAIN",
+			       .access_expires = 1000,
+			       .user_upn = "svc@contoso.example"},
+			  b;
+
+	(void)state;
+	assert_int_equal(seal_open(dir, &s, &err), 0);
+	assert_int_equal(store_open(dir, s, &st, &err), 0);
+	assert_int_equal(store_auth_get(st, "acme", &b), 1);
+	assert_int_equal(store_auth_put(st, "acme", &a), 0);
+	assert_int_equal(store_auth_get(st, "acme", &b), 0);
+	assert_string_equal(b.refresh_token, "REFRESH-TOKEN-PLAIN");
+	assert_string_equal(b.state, "valid");
+	store_auth_clear(&b);
+	store_close(st);
+	/* nothing in the database file is readable as a token */
+	if (asprintf(&db, "%s/ctteams.db", dir) < 0)
+		abort();
+	FILE *f = fopen(db, "rb");
+	char buf[1 << 16];
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	assert_null(memmem(buf, n, "TOKEN-PLAIN", 11));
+	assert_int_equal(store_open(dir, s, &st, &err), 0);
+	assert_int_equal(store_auth_delete(st, "acme"), 0);
+	assert_int_equal(store_auth_get(st, "acme", &b), 1);
+	store_close(st);
+	seal_close(s);
+	free(db);
+	th_rmtree(dir);
+	free(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_seal_round_trip_and_binding),
+	    cmocka_unit_test(test_store_keeps_tokens_sealed),
+	};
+	return cmocka_run_group_tests_name("seal and store", tests, NULL, NULL);
+}
