@@ -159,9 +159,9 @@ ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
 		"client_secret_expires = 2027-05-28\n"
 		"service_user = %s\n"
 		"%s\n",
-		t->base, t->port, t->dir, t->sock, t->gs.base, t->gs.base, t->gs.ca,
-		agent_extra ? agent_extra : "", TA_TENANT, TA_CLIENT, secret, TA_UPN,
-		org_extra ? org_extra : "");
+		t->base, t->port, t->dir, t->sock, t->gs.base, t->gs.base,
+		t->ca_file ? t->ca_file : t->gs.ca, agent_extra ? agent_extra : "", TA_TENANT,
+		TA_CLIENT, secret, TA_UPN, org_extra ? org_extra : "");
 	fclose(f);
 	free(secret);
 	return spawn(t);

@@ -32,6 +32,7 @@ struct ta {
 	char *conf;
 	char *sock;
 	char *log;
+	char *ca_file; /* trust anchors for the agent; NULL: graphsim's CA */
 	pid_t pid;
 };
 

@@ -1,0 +1,263 @@
+/*
+ * ctteamsd in operation: the TLS listener, several orgs kept independent
+ * (one on another cloud's endpoints), and reloading the configuration.
+ */
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ta.h"
+
+static int
+setup(void **state)
+{
+	return ta_setup(state, NULL);
+}
+
+/* A GET limited to TLS 1.0-1.1 (or 1.2+ when modern); returns curl's code. */
+static CURLcode
+tls_get(const char *url, const char *ca, bool modern, long *ret_status)
+{
+	CURL *c = curl_easy_init();
+	CURLcode rc;
+
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	if (modern) {
+		curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	} else {
+		curl_easy_setopt(c, CURLOPT_SSLVERSION,
+				 (long)(CURL_SSLVERSION_TLSv1_0 | CURL_SSLVERSION_MAX_TLSv1_1));
+		/* OpenSSL's default level would refuse 1.1 itself */
+		curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, "DEFAULT@SECLEVEL=0");
+	}
+	rc = curl_easy_perform(c);
+	*ret_status = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+static void
+test_tls_listener_refuses_old_versions(void **state)
+{
+	struct ta *t = *state;
+	char *dir = th_tmpdir("tls"), *cert, *key, *extra, *url, *gs_url;
+	long status;
+
+	th_selfsigned(dir, &cert, &key);
+	if (asprintf(&extra, "tls_cert = %s\ntls_key = %s", cert, key) < 0 ||
+	    asprintf(&url, "https://127.0.0.1:%d/nothing", t->port) < 0 ||
+	    asprintf(&gs_url, "%s/_sim/health", t->gs.base) < 0)
+		abort();
+	assert_int_equal(ta_start(t, extra, NULL), 0);
+	assert_int_equal(tls_get(url, cert, true, &status), CURLE_OK);
+	assert_int_equal(status, 404);
+	/* the same old-protocol client does reach a server that allows it */
+	assert_int_equal(tls_get(gs_url, t->gs.ca, false, &status), CURLE_OK);
+	/* but not ctteamsd */
+	assert_int_not_equal(tls_get(url, cert, false, &status), CURLE_OK);
+	assert_int_equal(ta_stop(t), 0);
+	th_rmtree(dir);
+	free(dir);
+	free(cert);
+	free(key);
+	free(extra);
+	free(url);
+	free(gs_url);
+}
+
+struct count_wait {
+	struct ta *t;
+	long since;
+	size_t n;
+};
+
+static bool
+refreshed(void *arg)
+{
+	struct count_wait *w = arg;
+	json_t *r = ta_requests(w->t, w->since, "refresh_token");
+	size_t n = json_array_size(r);
+
+	json_decref(r);
+	return n >= w->n;
+}
+
+static void
+test_orgs_are_independent(void **state)
+{
+	struct ta *t = *state;
+	struct th_graphsim gov;
+	char *redirect, *extra, *ca, *link;
+	const char *beta_tenant = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+	const char *beta_client = "11112222-3333-4444-8555-666677778888";
+	struct th_resp r;
+	long status;
+
+	/* a second cloud, as for US Government tenants */
+	assert_int_equal(
+	    th_graphsim_start(&gov, (const char *const[]){"--access-token-lifetime=3s", NULL}), 0);
+	free(th_sim_user(&gov, beta_tenant, "svc-beta@beta.example", "Beta Desk"));
+	if (asprintf(&redirect, "%s/api/org/beta/ms-teams/callback", t->base) < 0)
+		abort();
+	json_decref(
+	    th_sim(&gov, "POST", "/apps",
+		   json_pack("{s:s, s:s, s:s, s:[s]}", "tenant", beta_tenant, "client_id",
+			     beta_client, "client_secret", TA_SECRET, "redirect_uris", redirect),
+		   &status));
+	assert_int_equal(status, 201);
+	/* ca_file holds both clouds' anchors */
+	char *a = th_read_file(t->gs.ca), *b = th_read_file(gov.ca);
+	if (asprintf(&ca, "%s/both-ca.pem", gov.dir) < 0)
+		abort();
+	FILE *f = fopen(ca, "w");
+	fprintf(f, "%s%s", a, b);
+	fclose(f);
+	free(a);
+	free(b);
+	t->ca_file = ca;
+
+	json_decref(th_sim(&t->gs, "POST", "/config",
+			   json_pack("{s:s}", "access_token_lifetime", "3s"), NULL));
+	/* beta's secret file: the same secret, written beside graphsim's */
+	char *beta_secret;
+	if (asprintf(&beta_secret, "%s/beta-secret", gov.dir) < 0)
+		abort();
+	f = fopen(beta_secret, "w");
+	fprintf(f, "%s\n", TA_SECRET);
+	fclose(f);
+	chmod(beta_secret, 0600);
+	if (asprintf(&extra,
+		     "\n[org beta]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\n"
+		     "service_user = svc-beta@beta.example\nauthority_host = %s\n"
+		     "graph_endpoint = %s\n",
+		     beta_tenant, beta_client, beta_secret, gov.base, gov.base) < 0)
+		abort();
+	assert_int_equal(ta_start(t, "refresh_margin = 1s", extra), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	link = ta_link(t, "beta");
+	assert_int_equal(th_browse(link, ca, &r), 0);
+	assert_int_equal(r.status, 200);
+	th_resp_free(&r);
+	assert_true(ta_wait_auth(t, "beta", "valid", 5));
+
+	/* beta's token endpoint hangs, then fails; acme refreshes on time */
+	json_decref(th_sim(&gov, "POST", "/faults",
+			   json_pack("{s:s, s:s, s:i, s:i}", "path", "/", "method", "POST",
+				     "delay_ms", 6000, "count", 1),
+			   NULL));
+	json_decref(th_sim(&gov, "POST", "/faults",
+			   json_pack("{s:s, s:s, s:i, s:i}", "path", "/", "method", "POST",
+				     "status", 503, "count", 50),
+			   NULL));
+	struct count_wait w = {t, ta_last_request_seq(t), 4};
+	assert_true(th_wait_until(refreshed, &w, 30));
+	assert_true(ta_wait_auth(t, "beta", "degraded", 30));
+	json_t *o = ta_org_status(t, "acme");
+	assert_string_equal(ta_str(o, "auth_state"), "valid");
+	json_decref(o);
+	assert_int_equal(ta_stop(t), 0);
+	t->ca_file = NULL;
+	json_decref(th_sim(&t->gs, "POST", "/config",
+			   json_pack("{s:s}", "access_token_lifetime", "3599s"), NULL));
+	assert_int_equal(th_graphsim_stop(&gov), 0);
+	free(ca);
+	free(beta_secret);
+	free(extra);
+	free(redirect);
+	free(link);
+}
+
+static void
+append(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "a");
+
+	fputs(text, f);
+	fclose(f);
+}
+
+static bool
+log_says(struct ta *t, const char *what)
+{
+	char *log = th_read_file(t->log);
+	bool hit = log && strstr(log, what);
+
+	free(log);
+	return hit;
+}
+
+struct log_wait {
+	struct ta *t;
+	const char *what;
+};
+
+static bool
+log_has(void *arg)
+{
+	struct log_wait *w = arg;
+
+	return log_says(w->t, w->what);
+}
+
+static void
+test_reload(void **state)
+{
+	struct ta *t = *state;
+	char *original, *gamma;
+	json_t *st;
+
+	assert_int_equal(ta_start(t, NULL, NULL), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	original = th_read_file(t->conf);
+
+	/* a broken file: refused, and the daemon carries on as it was */
+	append(t->conf, "\n[org gamma]\nbogus = 1\n");
+	kill(t->pid, SIGHUP);
+	struct log_wait w = {t, "reload refused"};
+	assert_true(th_wait_until(log_has, &w, 10));
+	assert_true(log_says(t, "unknown key 'bogus'"));
+	st = ta_ctl(t, "status", NULL);
+	assert_int_equal(json_array_size(json_object_get(st, "orgs")), 1);
+	json_decref(st);
+
+	/* a good one: the new org appears, acme keeps its sign-in */
+	FILE *f = fopen(t->conf, "w");
+	fputs(original, f);
+	fclose(f);
+	if (asprintf(&gamma,
+		     "\n[org gamma]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = "
+		     "%s/client-secret\nservice_user = other@contoso.example\n",
+		     TA_TENANT, TA_CLIENT, t->dir) < 0)
+		abort();
+	append(t->conf, gamma);
+	kill(t->pid, SIGHUP);
+	w.what = "configuration reloaded: 2 org(s)";
+	assert_true(th_wait_until(log_has, &w, 10));
+	json_t *a = ta_org_status(t, "acme"), *g = ta_org_status(t, "gamma");
+	assert_string_equal(ta_str(a, "auth_state"), "valid");
+	assert_string_equal(ta_str(g, "auth_state"), "not_signed_in");
+	json_decref(a);
+	json_decref(g);
+	assert_int_equal(ta_stop(t), 0);
+	free(original);
+	free(gamma);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_tls_listener_refuses_old_versions, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_orgs_are_independent, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_reload, ta_test_teardown),
+	};
+
+	return cmocka_run_group_tests_name("ctteamsd operation", tests, setup, ta_teardown);
+}
