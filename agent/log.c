@@ -48,7 +48,7 @@ log_level_parse(const char *s, enum log_level *ret)
 	return -1;
 }
 
-static void
+static void __attribute__((format(printf, 4, 0)))
 vlog(enum log_level level, const char *sub, const char *suffix, const char *fmt, va_list ap)
 {
 	static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
