@@ -173,9 +173,9 @@ code_redeemed(const struct hc_resp *resp, void *arg)
 		goto out;
 	}
 	if (res.outcome != OAUTH_OK) {
-		why = res.error ? xprintf("the token endpoint refused the code: %s AADSTS%ld: %s",
-					  res.error, res.aadsts, res.description)
-				: xprintf("%s", res.description);
+		char *text = oauth_error_text(&res);
+		why = xprintf("the token endpoint refused the code: %s", text);
+		free(text);
 		fail(pc->req, o, res.outcome == OAUTH_TRANSIENT ? 502 : 400, "Sign-in failed", why);
 		goto out;
 	}

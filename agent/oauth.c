@@ -152,6 +152,18 @@ oauth_classify(long status, const char *body, size_t len, double retry_after,
 	json_decref(j);
 }
 
+char *
+oauth_error_text(const struct oauth_result *r)
+{
+	/* Entra's descriptions begin with their AADSTS code; others may not */
+	if (r->aadsts && strncmp(r->description, "AADSTS", 6) != 0)
+		return xprintf("%s: AADSTS%ld: %s", r->error ? r->error : "error", r->aadsts,
+			       r->description);
+	if (r->error)
+		return xprintf("%s: %s", r->error, r->description);
+	return xstrdup(r->description);
+}
+
 void
 oauth_result_clear(struct oauth_result *r)
 {

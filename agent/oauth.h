@@ -54,6 +54,8 @@ char *oauth_refresh_form(const struct conf_org *o, const char *secret, const cha
 void oauth_classify(long status, const char *body, size_t len, double retry_after,
 		    const char *transport_error, struct oauth_result *ret);
 void oauth_result_clear(struct oauth_result *r);
+/* "invalid_grant: AADSTS50173: The provided grant ...", for operators. */
+char *oauth_error_text(const struct oauth_result *r);
 /* The id_token's claims. It came straight from the token endpoint over
  * verified TLS, so its signature need not be checked (OpenID Connect Core
  * 3.1.3.7); its audience, tenant and expiry still are, by the caller. */

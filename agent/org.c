@@ -130,7 +130,7 @@ refresh_done(const struct hc_resp *resp, void *arg)
 	char *name = arg;
 	struct org *o = org_find(name);
 	struct oauth_result r;
-	char *why;
+	char *why, *text;
 
 	free(name);
 	if (!o)
@@ -161,8 +161,9 @@ refresh_done(const struct hc_resp *resp, void *arg)
 		double wait = backoff(++o->failures);
 		if (r.retry_after > wait)
 			wait = r.retry_after;
-		why = xprintf("%s%s%s (attempt %ld; next in %.0f s)", r.error ? r.error : "",
-			      r.error ? ": " : "", r.description, o->failures, wait);
+		text = oauth_error_text(&r);
+		why = xprintf("%s (attempt %ld; next in %.0f s)", text, o->failures, wait);
+		free(text);
 		set_error(o, why);
 		set_auth(o, ORG_DEGRADED, why);
 		if (o->failures > 1)
@@ -174,8 +175,9 @@ refresh_done(const struct hc_resp *resp, void *arg)
 	}
 	case OAUTH_REAUTH:
 		o->failures++;
-		why = xprintf("%s AADSTS%ld: %s; sign in again with: ctteamsctl login %s", r.error,
-			      r.aadsts, r.description, o->conf->name);
+		text = oauth_error_text(&r);
+		why = xprintf("%s; sign in again with: ctteamsctl login %s", text, o->conf->name);
+		free(text);
 		set_error(o, why);
 		set_auth(o, ORG_REAUTH_REQUIRED, why);
 		free(why);
@@ -187,9 +189,11 @@ refresh_done(const struct hc_resp *resp, void *arg)
 		break;
 	case OAUTH_CLIENT:
 		o->failures++;
-		why = xprintf("%s AADSTS%ld: %s; check client_secret_file and the app's "
-			      "certificates & secrets in Entra",
-			      r.error, r.aadsts, r.description);
+		text = oauth_error_text(&r);
+		why = xprintf("%s; check client_secret_file and the app's certificates & "
+			      "secrets in Entra",
+			      text);
+		free(text);
 		set_error(o, why);
 		set_auth(o, ORG_SECRET_INVALID, why);
 		free(why);
