@@ -12,8 +12,7 @@
 
 static int step_no;
 
-static void __attribute__((format(printf, 1, 2)))
-step(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) step(const char *fmt, ...)
 {
 	va_list ap;
 
