@@ -217,6 +217,29 @@ test_retry_after_is_honoured(void **state)
 	/* no retry before the time Entra gave */
 	assert_true(retry_at - fault_at >= 4.0);
 
+	/* 429 Too Many Requests with Retry-After: the same patience */
+	since = ta_last_request_seq(t);
+	json_decref(th_sim(&t->gs, "POST", "/faults",
+			   json_pack("{s:s, s:s, s:i, s:i, s:i}", "path",
+				     "/" TA_TENANT "/oauth2/v2.0/token", "method", "POST", "status",
+				     429, "retry_after", 3, "count", 1),
+			   NULL));
+	assert_true(ta_wait_auth(t, "acme", "degraded", 20));
+	assert_true(ta_wait_auth(t, "acme", "valid", 20));
+	r = ta_requests(t, since, NULL);
+	fault_at = retry_at = -1;
+	for (size_t i = 0; i < json_array_size(r); i++) {
+		json_t *e = json_array_get(r, i);
+		if (strstr(ta_str(e, "path"), "/token") == NULL)
+			continue;
+		if (json_integer_value(json_object_get(e, "status")) == 429)
+			fault_at = json_real_value(json_object_get(e, "time"));
+		else if (fault_at > 0 && retry_at < 0)
+			retry_at = json_real_value(json_object_get(e, "time"));
+	}
+	json_decref(r);
+	assert_true(fault_at > 0 && retry_at - fault_at >= 3.0);
+
 	/* down for a while, no Retry-After: degraded, then valid, unattended */
 	json_decref(
 	    th_sim(&t->gs, "POST", "/faults",
@@ -227,6 +250,58 @@ test_retry_after_is_honoured(void **state)
 	assert_true(ta_wait_auth(t, "acme", "valid", 40));
 	assert_int_equal(ta_stop(t), 0);
 	sim_config(t, json_pack("{s:s}", "access_token_lifetime", "3599s"));
+}
+
+static void
+test_token_endpoint_junk(void **state)
+{
+	struct ta *t = *state;
+	char *page = NULL, *big;
+	json_t *o;
+	static const struct {
+		int status;
+		long delay_ms;
+		size_t body_len;
+		const char *body;
+		const char *says;
+	} cases[] = {
+	    {200, 0, 0, "<html><body>Welcome to the captive portal</body></html>", "malformed"},
+	    {502, 0, 0, "<html><body>Bad gateway</body></html>", "HTTP 502"},
+	    {200, 0, 2 * 1024 * 1024, NULL, "larger than 1 MiB"},
+	    {200, 4000, 0, "{}", "imed out"},
+	};
+
+	assert_int_equal(ta_start(t, "http_timeout = 2s", NULL), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *fault =
+		    json_pack("{s:s, s:s, s:i}", "path", "/" TA_TENANT "/oauth2/v2.0/token",
+			      "method", "POST", "status", cases[i].status);
+		if (cases[i].delay_ms)
+			json_object_set_new(fault, "delay_ms", json_integer(cases[i].delay_ms));
+		if (cases[i].body_len) {
+			big = malloc(cases[i].body_len + 1);
+			memset(big, 'x', cases[i].body_len);
+			big[cases[i].body_len] = '\0';
+			json_object_set_new(fault, "body", json_string(big));
+			free(big);
+		} else {
+			json_object_set_new(fault, "body", json_string(cases[i].body));
+		}
+		json_decref(th_sim(&t->gs, "POST", "/faults", fault, NULL));
+		assert_int_equal(ta_signin(t, "acme", &page), 502);
+		if (!strstr(page, cases[i].says)) {
+			fprintf(stderr, "case %zu: page lacks '%s':\n%s\n", i, cases[i].says, page);
+			fail();
+		}
+		free(page);
+		o = ta_org_status(t, "acme");
+		assert_string_equal(ta_str(o, "auth_state"), "not_signed_in");
+		assert_false(json_is_true(json_object_get(o, "has_refresh_token")));
+		json_decref(o);
+	}
+	/* and the daemon is fine: a clean sign-in works */
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_int_equal(ta_stop(t), 0);
 }
 
 static void
@@ -462,7 +537,7 @@ test_listener_answers_only_its_paths(void **state)
 	static const char *const paths[] = {"/", "/api/org/acme/ms-teams/other",
 					    "/api/org/nobody/ms-teams/login", "/etc/passwd"};
 
-	assert_int_equal(ta_start(t, NULL, NULL), 0);
+	assert_int_equal(ta_start(t, "max_body = 16384", NULL), 0);
 	for (size_t i = 0; i < 4; i++) {
 		if (asprintf(&url, "%s%s", t->base, paths[i]) < 0)
 			abort();
@@ -476,6 +551,14 @@ test_listener_answers_only_its_paths(void **state)
 	assert_int_equal(th_http("POST", url, NULL, NULL, "x=1", &r), 0);
 	assert_int_equal(r.status, 405);
 	th_resp_free(&r);
+	/* a body over max_body is refused before anything looks at it */
+	char *big = malloc(64 * 1024 + 1);
+	memset(big, 'x', 64 * 1024);
+	big[64 * 1024] = '\0';
+	assert_int_equal(th_http("POST", url, NULL, NULL, big, &r), 0);
+	assert_int_equal(r.status, 413);
+	th_resp_free(&r);
+	free(big);
 	free(url);
 	assert_int_equal(ta_stop(t), 0);
 }
@@ -488,6 +571,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_refresh_chain_survives_sigkill, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_revoked_refresh_token_needs_signin, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_retry_after_is_honoured, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_token_endpoint_junk, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_wrong_account_is_refused, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_links_and_state, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_expired_client_secret, ta_test_teardown),
