@@ -1,0 +1,303 @@
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect.h"
+#include "util.h"
+
+#define LOCATION_MAX 500
+
+static size_t
+split(const char *list, char ***ret)
+{
+	char *copy = xstrdup(list), *save = NULL;
+	size_t n = 0;
+
+	*ret = NULL;
+	for (char *t = strtok_r(copy, "|", &save); t; t = strtok_r(NULL, "|", &save)) {
+		while (isspace((unsigned char)*t))
+			t++;
+		size_t len = strlen(t);
+		while (len > 0 && isspace((unsigned char)t[len - 1]))
+			t[--len] = '\0';
+		if (!len)
+			continue;
+		*ret = xrealloc(*ret, (n + 1) * sizeof(char *));
+		(*ret)[n++] = xstrdup(t);
+	}
+	free(copy);
+	return n;
+}
+
+int
+detect_rules_init(struct detect_rules *r, const char *phrases, const char *regex,
+		  const char *test_numbers, char **ret_err)
+{
+	memset(r, 0, sizeof(*r));
+	r->n_phrases = split(phrases ? phrases : DETECT_DEFAULT_PHRASE, &r->phrases);
+	r->n_test_numbers = split(test_numbers ? test_numbers : "933", &r->test_numbers);
+	if (regex) {
+		int rc = regcomp(&r->regex, regex, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+		if (rc != 0) {
+			char buf[256];
+			regerror(rc, &r->regex, buf, sizeof(buf));
+			*ret_err = xprintf("not a POSIX extended regular expression: %s", buf);
+			detect_rules_clear(r);
+			return -1;
+		}
+		r->has_regex = true;
+	}
+	return 0;
+}
+
+void
+detect_rules_clear(struct detect_rules *r)
+{
+	for (size_t i = 0; i < r->n_phrases; i++)
+		free(r->phrases[i]);
+	for (size_t i = 0; i < r->n_test_numbers; i++)
+		free(r->test_numbers[i]);
+	free(r->phrases);
+	free(r->test_numbers);
+	if (r->has_regex)
+		regfree(&r->regex);
+	free(r->service_user_id);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Appends the UTF-8 encoding of code point cp. */
+static char *
+put_utf8(char *p, unsigned long cp)
+{
+	if (cp < 0x80) {
+		*p++ = (char)cp;
+	} else if (cp < 0x800) {
+		*p++ = (char)(0xc0 | (cp >> 6));
+		*p++ = (char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		*p++ = (char)(0xe0 | (cp >> 12));
+		*p++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+		*p++ = (char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x110000) {
+		*p++ = (char)(0xf0 | (cp >> 18));
+		*p++ = (char)(0x80 | ((cp >> 12) & 0x3f));
+		*p++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+		*p++ = (char)(0x80 | (cp & 0x3f));
+	}
+	return p;
+}
+
+/* Decodes one entity at s (after '&'); returns chars consumed, 0 if none. */
+static size_t
+entity(const char *s, char **out)
+{
+	static const struct {
+		const char *name;
+		unsigned long cp;
+	} named[] = {{"amp;", '&'},  {"lt;", '<'},       {"gt;", '>'},
+		     {"quot;", '"'}, {"apos;", '\''},    {"nbsp;", ' '},
+		     {"#39;", '\''}, {"ndash;", 0x2013}, {"mdash;", 0x2014}};
+	const char *semi;
+
+	if (*s == '#') {
+		char *end;
+		unsigned long cp = s[1] == 'x' || s[1] == 'X' ? strtoul(s + 2, &end, 16)
+							      : strtoul(s + 1, &end, 10);
+		if (*end != ';' || end == s + 1 || cp == 0 || cp > 0x10ffff)
+			return 0;
+		*out = put_utf8(*out, cp == 0xa0 ? ' ' : cp);
+		return (size_t)(end - s) + 1;
+	}
+	semi = strchr(s, ';');
+	if (!semi || semi - s > 8)
+		return 0;
+	for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+		size_t n = strlen(named[i].name);
+		if (!strncmp(s, named[i].name, n)) {
+			*out = put_utf8(*out, named[i].cp);
+			return n;
+		}
+	}
+	return 0;
+}
+
+char *
+detect_normalise(const char *html)
+{
+	/* entities never grow beyond 4 bytes from at least 4 in */
+	char *out = xcalloc(strlen(html) + 1, 1), *p = out;
+	bool space = true; /* drops leading white space */
+
+	for (const char *s = html; *s;) {
+		if (*s == '<') {
+			/* a tag is a word break: "<p>a</p><p>b</p>" reads "a b" */
+			const char *close = strchr(s, '>');
+			s = close ? close + 1 : s + strlen(s);
+			if (!space) {
+				*p++ = ' ';
+				space = true;
+			}
+			continue;
+		}
+		if (*s == '&') {
+			char *before = p;
+			size_t used = entity(s + 1, &p);
+			if (used) {
+				s += used + 1;
+				if (p - before == 1 && *before == ' ') {
+					p = before;
+					if (!space) {
+						*p++ = ' ';
+						space = true;
+					}
+				} else {
+					space = false;
+				}
+				continue;
+			}
+		}
+		if (isspace((unsigned char)*s)) {
+			if (!space) {
+				*p++ = ' ';
+				space = true;
+			}
+		} else {
+			*p++ = *s;
+			space = false;
+		}
+		s++;
+	}
+	while (p > out && p[-1] == ' ')
+		p--;
+	*p = '\0';
+	return out;
+}
+
+static const char *
+str(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/* The dialled number: digits right after the matched phrase, else a known
+ * emergency number anywhere in the text. */
+static char *
+find_number(const char *text, const char *after)
+{
+	static const char *const known[] = {"911", "933", "112", "999", "000"};
+	const char *p = after;
+
+	for (int k = 0; p && *p && k < 40; p++, k++) {
+		if (isdigit((unsigned char)*p)) {
+			size_t n = strspn(p, "0123456789");
+			if (n >= 2 && n <= 6 && !isdigit((unsigned char)p[n]))
+				return xstrndup(p, n);
+			break;
+		}
+	}
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		for (const char *q = strstr(text, known[i]); q; q = strstr(q + 1, known[i])) {
+			bool left = q == text || !isdigit((unsigned char)q[-1]);
+			bool right = !isdigit((unsigned char)q[3]);
+			if (left && right)
+				return xstrdup(known[i]);
+		}
+	}
+	return NULL;
+}
+
+static char *
+find_location(const char *text)
+{
+	const char *p = strcasestr(text, "location:");
+	size_t n;
+
+	if (!p)
+		return NULL;
+	p += 9;
+	while (*p == ' ')
+		p++;
+	n = strlen(p);
+	if (n > LOCATION_MAX)
+		n = LOCATION_MAX;
+	return n ? xstrndup(p, n) : NULL;
+}
+
+void
+detect_run(const struct detect_rules *r, json_t *m, struct detect_result *res)
+{
+	json_t *user = json_object_get(json_object_get(m, "from"), "user");
+	const char *type = str(m, "messageType"), *importance = str(m, "importance");
+	const char *body = str(json_object_get(m, "body"), "content");
+	const char *hit = NULL;
+	char *text;
+
+	memset(res, 0, sizeof(*res));
+	res->chat_id = xstrdup(str(m, "chatId"));
+	res->message_id = xstrdup(str(m, "id"));
+	res->created = xstrdup(str(m, "createdDateTime"));
+	res->importance = xstrdup(importance ? importance : "normal");
+	res->caller_name = xstrdup(str(user, "displayName"));
+	res->caller_id = xstrdup(str(user, "id"));
+	res->text = text = detect_normalise(body ? body : "");
+
+	if (type && strcmp(type, "message") != 0) {
+		res->verdict = DETECT_IGNORED;
+		res->why = xprintf("messageType is %s, not message", type);
+		return;
+	}
+	if (str(m, "deletedDateTime")) {
+		res->verdict = DETECT_IGNORED;
+		res->why = xstrdup("the message was deleted");
+		return;
+	}
+	if (r->service_user_id && res->caller_id && !strcmp(r->service_user_id, res->caller_id)) {
+		res->verdict = DETECT_IGNORED;
+		res->why = xstrdup("sent by the service user itself");
+		return;
+	}
+	for (size_t i = 0; i < r->n_phrases && !hit; i++) {
+		const char *at = strcasestr(text, r->phrases[i]);
+		if (at) {
+			hit = at + strlen(r->phrases[i]);
+			res->why = xprintf("matches phrase \"%s\"", r->phrases[i]);
+		}
+	}
+	if (!hit && r->has_regex && regexec(&r->regex, text, 0, NULL, 0) == 0) {
+		hit = text;
+		res->why = xstrdup("matches emergency_regex");
+	}
+	if (!hit) {
+		bool important =
+		    !strcmp(res->importance, "high") || !strcmp(res->importance, "urgent");
+		res->verdict = important ? DETECT_UNRECOGNISED : DETECT_NONE;
+		res->why = important ? xprintf("importance %s but no rule matches: possibly a "
+					       "notice in wording the rules do not know",
+					       res->importance)
+				     : xstrdup("no rule matches");
+		return;
+	}
+	res->verdict = DETECT_EMERGENCY;
+	res->number = find_number(text, hit);
+	res->location = find_location(text);
+	for (size_t i = 0; res->number && i < r->n_test_numbers; i++)
+		if (!strcmp(res->number, r->test_numbers[i]))
+			res->test_call = true;
+}
+
+void
+detect_result_clear(struct detect_result *res)
+{
+	free(res->why);
+	free(res->text);
+	free(res->caller_name);
+	free(res->caller_id);
+	free(res->number);
+	free(res->location);
+	free(res->importance);
+	free(res->created);
+	free(res->chat_id);
+	free(res->message_id);
+	memset(res, 0, sizeof(*res));
+}

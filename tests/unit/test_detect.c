@@ -1,0 +1,158 @@
+/* Unit tests: agent/detect.c, the emergency-notice detector. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "detect.h"
+#include "util.h"
+
+static json_t *
+message(const char *content, const char *importance)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:{s:s, s:s}}, s:{s:s, s:s}}", "id",
+			 "1795873981406", "chatId", "19:abc@thread.v2", "messageType", "message",
+			 "importance", importance, "createdDateTime", "2026-11-28T13:50:00.123Z",
+			 "from", "user", "id", "caller-id", "displayName", "Jane Doe", "body",
+			 "contentType", "html", "content", content);
+}
+
+static void
+test_normalise(void **state)
+{
+	char *t = detect_normalise("<div><p>Jane&nbsp;Doe  has&#32;placed</p>\n<p>an &amp; "
+				   "&lt;b&gt; &#x41;&#66;</p></div>");
+
+	(void)state;
+	assert_string_equal(t, "Jane Doe has placed an & <b> AB");
+	free(t);
+}
+
+static void
+test_default_rule_and_extraction(void **state)
+{
+	struct detect_rules r;
+	struct detect_result res;
+	char *err = NULL;
+	json_t *m = message("<p>Jane Doe has placed an <b>Emergency Call</b> to 911.</p>"
+			    "<p>Location: Building 4, 1 Main St, Springfield, IL 62701</p>",
+			    "high");
+
+	(void)state;
+	assert_int_equal(detect_rules_init(&r, NULL, NULL, NULL, &err), 0);
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_EMERGENCY);
+	assert_string_equal(res.number, "911");
+	assert_false(res.test_call);
+	assert_string_equal(res.location, "Building 4, 1 Main St, Springfield, IL 62701");
+	assert_string_equal(res.caller_name, "Jane Doe");
+	assert_string_equal(res.caller_id, "caller-id");
+	assert_string_equal(res.chat_id, "19:abc@thread.v2");
+	assert_string_equal(res.message_id, "1795873981406");
+	detect_result_clear(&res);
+	json_decref(m);
+
+	/* case does not matter; 933 is a test call */
+	m = message("JANE DOE HAS PLACED AN EMERGENCY CALL (933)", "normal");
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_EMERGENCY);
+	assert_string_equal(res.number, "933");
+	assert_true(res.test_call);
+	assert_null(res.location);
+	detect_result_clear(&res);
+	json_decref(m);
+	detect_rules_clear(&r);
+}
+
+static void
+test_not_emergencies(void **state)
+{
+	struct detect_rules r;
+	struct detect_result res;
+	char *err = NULL;
+	json_t *m;
+
+	(void)state;
+	assert_int_equal(detect_rules_init(&r, NULL, NULL, NULL, &err), 0);
+	m = message("Lunch at noon?", "normal");
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_NONE);
+	detect_result_clear(&res);
+	json_decref(m);
+
+	/* important but unknown wording: kept and counted, not dropped */
+	m = message("Notruf: Jane Doe hat einen Notruf abgesetzt", "urgent");
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_UNRECOGNISED);
+	assert_non_null(strstr(res.why, "no rule matches"));
+	detect_result_clear(&res);
+	json_decref(m);
+
+	m = message("has placed an Emergency Call", "high");
+	json_object_set_new(m, "messageType", json_string("systemEventMessage"));
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_IGNORED);
+	detect_result_clear(&res);
+	json_object_set_new(m, "messageType", json_string("message"));
+	json_object_set_new(m, "deletedDateTime", json_string("2026-11-28T13:51:00Z"));
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_IGNORED);
+	detect_result_clear(&res);
+	json_decref(m);
+
+	/* the service user's own replies */
+	r.service_user_id = xstrdup("caller-id");
+	m = message("has placed an Emergency Call", "high");
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_IGNORED);
+	detect_result_clear(&res);
+	json_decref(m);
+	detect_rules_clear(&r);
+}
+
+static void
+test_configured_rules(void **state)
+{
+	struct detect_rules r;
+	struct detect_result res;
+	char *err = NULL;
+	json_t *m;
+
+	(void)state;
+	assert_int_equal(detect_rules_init(&r, "has placed an Emergency Call | hat einen Notruf",
+					   "emergency.*(call|notruf)", "933|999", &err),
+			 0);
+	m = message("Jane Doe hat einen Notruf abgesetzt: 112. Location: Halle 3", "high");
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_EMERGENCY);
+	assert_string_equal(res.number, "112");
+	assert_string_equal(res.location, "Halle 3");
+	detect_result_clear(&res);
+	json_decref(m);
+	m = message("an EMERGENCY voice call", "normal");
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_EMERGENCY);
+	assert_non_null(strstr(res.why, "regex"));
+	detect_result_clear(&res);
+	json_decref(m);
+	detect_rules_clear(&r);
+	assert_int_equal(detect_rules_init(&r, NULL, "(unclosed", NULL, &err), -1);
+	assert_non_null(err);
+	free(err);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_normalise),
+	    cmocka_unit_test(test_default_rule_and_extraction),
+	    cmocka_unit_test(test_not_emergencies),
+	    cmocka_unit_test(test_configured_rules),
+	};
+	return cmocka_run_group_tests_name("detect", tests, NULL, NULL);
+}
