@@ -6,27 +6,53 @@
 
 #include "log.h"
 #include "store.h"
+#include "store_priv.h"
 #include "util.h"
 
-struct store {
-	sqlite3 *db;
-	struct seal *seal;
-};
-
-static const char schema[] = "PRAGMA journal_mode=WAL;"
-			     "PRAGMA synchronous=FULL;"
-			     "CREATE TABLE IF NOT EXISTS org_auth ("
-			     "  org TEXT PRIMARY KEY,"
-			     "  state TEXT NOT NULL,"
-			     "  access BLOB,"
-			     "  refresh BLOB,"
-			     "  access_expires REAL,"
-			     "  last_refresh REAL,"
-			     "  user_id TEXT,"
-			     "  user_upn TEXT,"
-			     "  failures INTEGER NOT NULL DEFAULT 0,"
-			     "  last_error TEXT,"
-			     "  updated REAL NOT NULL);";
+static const char schema[] =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=FULL;"
+    "CREATE TABLE IF NOT EXISTS org_auth ("
+    "  org TEXT PRIMARY KEY,"
+    "  state TEXT NOT NULL,"
+    "  access BLOB,"
+    "  refresh BLOB,"
+    "  access_expires REAL,"
+    "  last_refresh REAL,"
+    "  user_id TEXT,"
+    "  user_upn TEXT,"
+    "  failures INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT,"
+    "  updated REAL NOT NULL);"
+    /* the org's Graph subscription; clientState sealed like a token */
+    "CREATE TABLE IF NOT EXISTS subscription ("
+    "  org TEXT PRIMARY KEY,"
+    "  id TEXT NOT NULL,"
+    "  expires REAL NOT NULL,"
+    "  client_state BLOB NOT NULL,"
+    "  created REAL NOT NULL);"
+    /* notifications acknowledged to Graph, not yet processed */
+    "CREATE TABLE IF NOT EXISTS inbox ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  org TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  item TEXT NOT NULL,"
+    "  received REAL NOT NULL,"
+    "  tries INTEGER NOT NULL DEFAULT 0);"
+    /* one row per message: a redelivery cannot raise a second event */
+    "CREATE TABLE IF NOT EXISTS event ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  org TEXT NOT NULL,"
+    "  chat_id TEXT NOT NULL,"
+    "  message_id TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  caller_name TEXT, caller_id TEXT, number TEXT,"
+    "  test_call INTEGER NOT NULL, location TEXT, importance TEXT,"
+    "  created TEXT, text TEXT, source TEXT NOT NULL, raised REAL NOT NULL,"
+    "  UNIQUE (org, chat_id, message_id));"
+    "CREATE TABLE IF NOT EXISTS counter ("
+    "  org TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,"
+    "  PRIMARY KEY (org, name));";
 
 int
 store_open(const char *state_dir, struct seal *seal, struct store **ret, char **ret_err)
@@ -67,16 +93,16 @@ store_close(struct store *st)
 	}
 }
 
-static char *
-col_text(sqlite3_stmt *s, int i)
+char *
+store_col_text(sqlite3_stmt *s, int i)
 {
 	const unsigned char *t = sqlite3_column_text(s, i);
 
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
-static char *
-col_unseal(struct store *st, sqlite3_stmt *s, int i, const char *org, const char *field)
+char *
+store_col_unseal(struct store *st, sqlite3_stmt *s, int i, const char *org, const char *field)
 {
 	const void *blob = sqlite3_column_blob(s, i);
 	int len = sqlite3_column_bytes(s, i);
@@ -113,15 +139,15 @@ store_auth_get(struct store *st, const char *org, struct store_auth *a)
 	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		a->state = col_text(s, 0);
-		a->access_token = col_unseal(st, s, 1, org, "access");
-		a->refresh_token = col_unseal(st, s, 2, org, "refresh");
+		a->state = store_col_text(s, 0);
+		a->access_token = store_col_unseal(st, s, 1, org, "access");
+		a->refresh_token = store_col_unseal(st, s, 2, org, "refresh");
 		a->access_expires = sqlite3_column_double(s, 3);
 		a->last_refresh = sqlite3_column_double(s, 4);
-		a->user_id = col_text(s, 5);
-		a->user_upn = col_text(s, 6);
+		a->user_id = store_col_text(s, 5);
+		a->user_upn = store_col_text(s, 6);
 		a->failures = sqlite3_column_int64(s, 7);
-		a->last_error = col_text(s, 8);
+		a->last_error = store_col_text(s, 8);
 		a->updated = sqlite3_column_double(s, 9);
 		rc = 0;
 	} else if (rc == SQLITE_DONE) {
@@ -134,9 +160,9 @@ store_auth_get(struct store *st, const char *org, struct store_auth *a)
 	return rc;
 }
 
-static void
-bind_sealed(struct store *st, sqlite3_stmt *s, int i, const char *org, const char *field,
-	    const char *plain)
+void
+store_bind_sealed(struct store *st, sqlite3_stmt *s, int i, const char *org, const char *field,
+		  const char *plain)
 {
 	char *where;
 	unsigned char *blob;
@@ -169,8 +195,8 @@ store_auth_put(struct store *st, const char *org, const struct store_auth *a)
 	}
 	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, a->state, -1, SQLITE_STATIC);
-	bind_sealed(st, s, 3, org, "access", a->access_token);
-	bind_sealed(st, s, 4, org, "refresh", a->refresh_token);
+	store_bind_sealed(st, s, 3, org, "access", a->access_token);
+	store_bind_sealed(st, s, 4, org, "refresh", a->refresh_token);
 	sqlite3_bind_double(s, 5, a->access_expires);
 	sqlite3_bind_double(s, 6, a->last_refresh);
 	sqlite3_bind_text(s, 7, a->user_id, -1, SQLITE_STATIC);

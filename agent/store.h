@@ -6,6 +6,8 @@
 #ifndef CT_STORE_H
 #define CT_STORE_H
 
+#include <jansson.h>
+
 #include "seal.h"
 
 struct store;
@@ -30,5 +32,60 @@ int store_auth_get(struct store *st, const char *org, struct store_auth *ret);
 int store_auth_put(struct store *st, const char *org, const struct store_auth *a);
 int store_auth_delete(struct store *st, const char *org);
 void store_auth_clear(struct store_auth *a);
+
+/* ---- store_work.c: the subscription, the inbox, events, counters ---- */
+
+struct store_sub {
+	char *id;
+	double expires;
+	char *client_state;
+	double created;
+};
+
+int store_sub_get(struct store *st, const char *org, struct store_sub *ret);
+int store_sub_put(struct store *st, const char *org, const struct store_sub *s);
+int store_sub_delete(struct store *st, const char *org);
+void store_sub_clear(struct store_sub *s);
+
+/* Adds items (a JSON array) in one transaction: all or none. */
+int store_inbox_add(struct store *st, const char *org, const char *kind, json_t *items);
+
+struct store_inbox_row {
+	long seq;
+	char *org;
+	char *kind;
+	char *item;
+	long tries;
+};
+
+/* The oldest row after seq: 0 found, 1 none, -1 error. */
+int store_inbox_next(struct store *st, long after, struct store_inbox_row *ret);
+int store_inbox_done(struct store *st, long seq);
+int store_inbox_tried(struct store *st, long seq);
+long store_inbox_pending(struct store *st, const char *org);
+void store_inbox_row_clear(struct store_inbox_row *r);
+
+struct store_event {
+	const char *org;
+	const char *chat_id;
+	const char *message_id;
+	const char *kind; /* emergency | unrecognised */
+	const char *caller_name;
+	const char *caller_id;
+	const char *number;
+	int test_call;
+	const char *location;
+	const char *importance;
+	const char *created;
+	const char *text;
+	const char *source; /* webhook | poll */
+};
+
+/* Records an event and spends the inbox row (seq, or 0) in one
+ * transaction. 0: new event (id in *ret_id), 1: already known, -1: error. */
+int store_event_add(struct store *st, const struct store_event *e, long inbox_seq, long *ret_id);
+json_t *store_events(struct store *st, const char *org, long limit);
+int store_count(struct store *st, const char *org, const char *name, long delta);
+json_t *store_counters(struct store *st, const char *org);
 
 #endif
