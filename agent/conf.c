@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -224,9 +225,17 @@ agent_key(struct parse *p, const char *k, const char *v)
 		if (log_level_parse(v, &c->log_level) < 0)
 			problem(p, "log_level: one of error, warning, info, debug");
 	} else if (!strcmp(k, "refresh_margin") || !strcmp(k, "http_connect_timeout") ||
-		   !strcmp(k, "http_timeout")) {
+		   !strcmp(k, "http_timeout") || !strcmp(k, "subscription_lifetime") ||
+		   !strcmp(k, "renew_margin")) {
 		if (conf_duration(v, &d) < 0 || d <= 0)
 			problem(p, "%s: a positive duration such as 30s, 10m or 1h", k);
+		else if (!strcmp(k, "subscription_lifetime") && d > 4320 * 60)
+			problem(p, "subscription_lifetime: Graph allows at most 4320m (3 days) for "
+				   "chat messages");
+		else if (!strcmp(k, "subscription_lifetime"))
+			c->subscription_lifetime = d;
+		else if (!strcmp(k, "renew_margin"))
+			c->renew_margin = d;
 		else if (!strcmp(k, "refresh_margin"))
 			c->refresh_margin = d;
 		else if (!strcmp(k, "http_connect_timeout"))
@@ -316,6 +325,20 @@ org_key(struct parse *p, const char *k, const char *v)
 			free(*f);
 			*f = strip_slash(v);
 		}
+	} else if (!strcmp(k, "emergency_regex")) {
+		regex_t re;
+		int rc = regcomp(&re, v, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+		if (rc != 0) {
+			char buf[200];
+			regerror(rc, &re, buf, sizeof(buf));
+			problem(p, "emergency_regex: not a POSIX extended regular expression: %s",
+				buf);
+		} else {
+			regfree(&re);
+		}
+		set_str(&o->emergency_regex, v);
+	} else if (!strcmp(k, "emergency_phrases") || !strcmp(k, "test_numbers")) {
+		set_str(!strcmp(k, "test_numbers") ? &o->test_numbers : &o->emergency_phrases, v);
 	} else {
 		problem(p, "unknown key '%s' in [org %s]", k, o->name);
 	}
@@ -396,6 +419,9 @@ defaults(struct conf *c)
 	c->graph_endpoint = xstrdup("https://graph.microsoft.com");
 	c->log_level = LOG_LVL_INFO;
 	c->refresh_margin = 600;
+	/* close to Graph's 4320 minutes, with room for clock skew */
+	c->subscription_lifetime = 4230 * 60;
+	c->renew_margin = 24 * 3600;
 	c->http_connect_timeout = 10;
 	c->http_timeout = 30;
 	c->max_connections = 256;
@@ -421,6 +447,8 @@ finish(struct parse *p)
 	}
 	if (c->n_orgs == 0)
 		problem(p, "no [org NAME] section: nothing to monitor");
+	if (c->renew_margin >= c->subscription_lifetime)
+		problem(p, "[agent] renew_margin must be shorter than subscription_lifetime");
 	for (size_t i = 0; i < c->n_orgs; i++) {
 		struct conf_org *o = c->orgs[i];
 		static const char *const req[] = {"tenant_id", "client_id", "client_secret_file",
@@ -482,6 +510,9 @@ conf_free(struct conf *c)
 		free(o->service_user);
 		free(o->authority_host);
 		free(o->graph_endpoint);
+		free(o->emergency_phrases);
+		free(o->emergency_regex);
+		free(o->test_numbers);
 		free(o);
 	}
 	free(c->orgs);

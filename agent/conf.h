@@ -20,6 +20,9 @@ struct conf_org {
 	char *service_user;           /* UPN that must sign in */
 	char *authority_host;         /* the org's, or the agent's */
 	char *graph_endpoint;
+	char *emergency_phrases; /* '|'-separated; NULL: the default phrase */
+	char *emergency_regex;   /* POSIX ERE, case-insensitive; NULL: none */
+	char *test_numbers;      /* '|'-separated dial strings; NULL: 933 */
 };
 
 struct conf {
@@ -35,7 +38,9 @@ struct conf {
 	char *graph_endpoint;
 	char *ca_file;
 	enum log_level log_level;
-	double refresh_margin; /* seconds before access-token expiry */
+	double refresh_margin;        /* seconds before access-token expiry */
+	double subscription_lifetime; /* asked of Graph at create and renew */
+	double renew_margin;          /* renew this long before expiry */
 	double http_connect_timeout;
 	double http_timeout;
 	long max_connections;

@@ -6,15 +6,21 @@
 #include "auth.h"
 #include "ctl.h"
 #include "org.h"
+#include "proc.h"
+#include "store.h"
+#include "subs.h"
 #include "util.h"
 
 static const struct conf *cfg;
+static struct store *store;
 static double started;
 
 void
-ctl_init(const struct conf *c)
+ctl_init(const struct conf *c, struct store *st)
 {
 	cfg = c;
+	if (st)
+		store = st;
 	if (!started)
 		started = now_wall();
 }
@@ -43,8 +49,14 @@ status(const char *org)
 
 	for (size_t i = 0; i < orgs_count(); i++) {
 		struct org *o = org_at(i);
-		if (!org || !strcmp(o->conf->name, org))
-			json_array_append_new(arr, org_status(o));
+		if (org && strcmp(o->conf->name, org) != 0)
+			continue;
+		json_t *j = org_status(o);
+		json_object_set_new(j, "subscription", subs_status(o->conf->name));
+		json_object_set_new(j, "counters", store_counters(store, o->conf->name));
+		json_object_set_new(j, "inbox_pending",
+				    json_integer(store_inbox_pending(store, o->conf->name)));
+		json_array_append_new(arr, j);
 	}
 	if (org && json_array_size(arr) == 0) {
 		json_decref(arr);
@@ -73,7 +85,19 @@ ctl_handle(const char *line)
 		out = status(name);
 	else if (!strcmp(cmd, "ping"))
 		out = reply(json_pack("{s:b}", "ok", 1));
-	else if (strcmp(cmd, "login") && strcmp(cmd, "logout"))
+	else if (!strcmp(cmd, "events")) {
+		json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+		out = reply(json_pack("{s:b, s:o}", "ok", 1, "events",
+				      store_events(store, name, limit > 0 ? limit : 50)));
+	} else if (!strcmp(cmd, "test-match")) {
+		json_t *m = json_object_get(req, "message");
+		json_t *v = o && json_is_object(m) ? proc_test_match(name, m) : NULL;
+		if (!v)
+			out =
+			    error(!o ? "org is required" : "message must be a chatMessage object");
+		else
+			out = reply(json_pack("{s:b, s:o}", "ok", 1, "result", v));
+	} else if (strcmp(cmd, "login") && strcmp(cmd, "logout"))
 		out = error("unknown command");
 	else if (!o)
 		out = error(name ? "no such org" : "org is required");
@@ -83,6 +107,8 @@ ctl_handle(const char *line)
 				      "expires_in", AUTH_LINK_TTL));
 		free_secret(link);
 	} else {
+		/* the subscription goes first: deleting it needs the token */
+		subs_logout(name);
 		org_logout(o);
 		out = reply(json_pack("{s:b, s:s}", "ok", 1, "org", name));
 	}

@@ -28,12 +28,16 @@ usage(FILE *out)
 		     "Commands:\n"
 		     "  status [ORG] [--json]   sign-in state of every org, or one\n"
 		     "  login ORG               print a one-time sign-in link (10 minutes)\n"
-		     "  logout ORG              forget the org's tokens\n\n"
+		     "  logout ORG              delete the subscription, forget the tokens\n"
+		     "  events [ORG]            recent emergency events, newest first\n"
+		     "  test-match FILE [ORG]   run the org's detector on a saved chatMessage\n"
+		     "                          JSON: exit 0 emergency, 1 not (like grep)\n\n"
 		     "  -S, --socket PATH  control socket (default $CTTEAMS_SOCKET or\n"
 		     "                     /run/ctteams/ctteamsd.sock)\n"
 		     "  -V, --version      print the version\n"
 		     "  -h, --help         print this help\n\n"
-		     "Exit status: 0 done, 1 the daemon refused, 2 usage, 3 no daemon.\n");
+		     "Exit status: 0 done, 1 the daemon refused (or, for test-match, not an\n"
+		     "emergency), 2 usage, 3 no daemon.\n");
 }
 
 /* One request, one answer line. */
@@ -137,6 +141,39 @@ print_status(json_t *ans)
 		       (long long)json_integer_value(json_object_get(o, "consecutive_failures")),
 		       secret);
 	}
+	printf("\n%-16s %-10s %-10s %-21s %-8s %-6s %s\n", "ORG", "SUBSCR.", "EXPIRES",
+	       "LAST NOTIFICATION", "RECEIVED", "EVENTS", "REJECTED");
+	json_array_foreach (orgs, i, o) {
+		json_t *sub = json_object_get(o, "subscription"),
+		       *cnt = json_object_get(o, "counters");
+		char exp[32];
+		long long rejected = 0;
+		const char *key;
+		json_t *v;
+		human_duration(exp, sizeof(exp), json_object_get(sub, "expires_in"));
+		json_object_foreach (cnt, key, v)
+			if (!strncmp(key, "rejected_", 9))
+				rejected += json_integer_value(v);
+		printf("%-16s %-10s %-10s %-21s %-8lld %-6lld %lld\n", s(o, "org"), s(sub, "state"),
+		       exp, s(sub, "last_notification"),
+		       (long long)json_integer_value(json_object_get(cnt, "received")),
+		       (long long)(json_integer_value(json_object_get(cnt, "emergencies")) +
+				   json_integer_value(json_object_get(cnt, "unrecognised"))),
+		       rejected);
+	}
+	json_array_foreach (orgs, i, o) {
+		const char *serr = json_string_value(
+		    json_object_get(json_object_get(o, "subscription"), "last_error"));
+		const char *sst = s(json_object_get(o, "subscription"), "state");
+		if (serr && strcmp(sst, "active") != 0)
+			printf("\n%s: subscription %s: %s\n", s(o, "org"), sst, serr);
+		long long unrec = json_integer_value(
+		    json_object_get(json_object_get(o, "counters"), "unrecognised"));
+		if (unrec)
+			printf("%s: %lld important message(s) matched no emergency rule: see "
+			       "'ctteamsctl events %s'\n",
+			       s(o, "org"), unrec, s(o, "org"));
+	}
 	json_array_foreach (orgs, i, o) {
 		const char *err = json_string_value(json_object_get(o, "last_error"));
 		const char *st = s(o, "auth_state");
@@ -149,6 +186,76 @@ print_status(json_t *ans)
 		if (se)
 			printf("%s: last sign-in attempt failed: %s\n", s(o, "org"), se);
 	}
+}
+
+static void
+print_events(json_t *ans)
+{
+	json_t *ev = json_object_get(ans, "events"), *e;
+	size_t i;
+
+	if (json_array_size(ev) == 0) {
+		printf("no events\n");
+		return;
+	}
+	printf("%-5s %-10s %-12s %-20s %-6s %-20s %s\n", "ID", "ORG", "KIND", "RAISED", "NUMBER",
+	       "CALLER", "LOCATION");
+	json_array_foreach (ev, i, e) {
+		char num[16];
+		snprintf(num, sizeof(num), "%s%s", s(e, "number"),
+			 json_is_true(json_object_get(e, "test_call")) ? "*" : "");
+		printf("%-5lld %-10s %-12s %-20s %-6s %-20s %s\n",
+		       (long long)json_integer_value(json_object_get(e, "id")), s(e, "org"),
+		       s(e, "kind"), s(e, "raised"), num, s(e, "caller"), s(e, "location"));
+	}
+	printf("(* a test call)\n");
+}
+
+/* test-match: 0 when the org's rules call the message an emergency. */
+static int
+test_match(const char *sock, const char *file, const char *org)
+{
+	json_error_t err;
+	json_t *msg = json_load_file(file, 0, &err), *req, *ans, *res;
+	const char *verdict;
+	int rc;
+
+	if (!msg) {
+		fprintf(stderr, "ctteamsctl: %s:%d: %s\n", file, err.line, err.text);
+		return EXIT_USAGE;
+	}
+	if (!org) {
+		/* the first configured org's rules */
+		req = json_pack("{s:s}", "cmd", "status");
+		ans = call(sock, req);
+		json_decref(req);
+		org = s(json_array_get(json_object_get(ans, "orgs"), 0), "org");
+		req = json_pack("{s:s, s:s, s:O}", "cmd", "test-match", "org", org, "message", msg);
+		json_decref(ans);
+	} else {
+		req = json_pack("{s:s, s:s, s:O}", "cmd", "test-match", "org", org, "message", msg);
+	}
+	ans = call(sock, req);
+	res = json_object_get(ans, "result");
+	if (!res) {
+		fprintf(stderr, "ctteamsctl: %s\n", s(ans, "error"));
+		rc = 1;
+	} else {
+		verdict = s(res, "verdict");
+		printf("verdict: %s (%s)\n", verdict, s(res, "why"));
+		printf("text:    %.300s\n", s(res, "text"));
+		if (!strcmp(verdict, "emergency"))
+			printf("caller:  %s\nnumber:  %s%s\nwhere:   %s\n", s(res, "caller"),
+			       s(res, "number"),
+			       json_is_true(json_object_get(res, "test_call")) ? " (test call)"
+									       : "",
+			       s(res, "location"));
+		rc = !strcmp(verdict, "emergency") ? 0 : 1;
+	}
+	json_decref(ans);
+	json_decref(req);
+	json_decref(msg);
+	return rc;
 }
 
 int
@@ -191,13 +298,21 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cmd = argv[optind++];
+	if (!strcmp(cmd, "test-match")) {
+		if (optind >= argc || argc - optind > 2) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		return test_match(sock, argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL);
+	}
 	if (optind < argc)
 		org = argv[optind++];
 	if (optind < argc || (!org && (!strcmp(cmd, "login") || !strcmp(cmd, "logout")))) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (strcmp(cmd, "status") && strcmp(cmd, "login") && strcmp(cmd, "logout")) {
+	if (strcmp(cmd, "status") && strcmp(cmd, "login") && strcmp(cmd, "logout") &&
+	    strcmp(cmd, "events")) {
 		fprintf(stderr, "ctteamsctl: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
@@ -217,13 +332,15 @@ main(int argc, char **argv)
 		putchar('\n');
 	} else if (!strcmp(cmd, "status")) {
 		print_status(ans);
+	} else if (!strcmp(cmd, "events")) {
+		print_events(ans);
 	} else if (!strcmp(cmd, "login")) {
 		printf("Open this link in a browser and sign in as the org's service user.\n"
 		       "It works once, within %lld minutes:\n\n%s\n",
 		       (long long)json_integer_value(json_object_get(ans, "expires_in")) / 60,
 		       s(ans, "url"));
 	} else {
-		printf("%s: signed out; its tokens are deleted\n", org);
+		printf("%s: signed out; its subscription and tokens are deleted\n", org);
 	}
 	json_decref(ans);
 	return 0;

@@ -20,10 +20,13 @@
 #include "http.h"
 #include "log.h"
 #include "org.h"
+#include "proc.h"
 #include "seal.h"
 #include "server.h"
 #include "store.h"
+#include "subs.h"
 #include "util.h"
+#include "webhook.h"
 
 #define DRAIN_LIMIT 10.0
 
@@ -67,6 +70,14 @@ on_term(void)
 	ev_timer_arm(drain_timer, 0);
 }
 
+/* Whatever depends on an org's sign-in hears of each change. */
+static void
+org_changed(struct org *o)
+{
+	subs_org_changed(o);
+	proc_kick();
+}
+
 static void
 restart_needed(const char *what, const char *a, const char *b)
 {
@@ -95,7 +106,9 @@ on_hup(void)
 	hc_configure(next);
 	auth_init(next->public_url);
 	orgs_reload(next);
-	ctl_init(next);
+	subs_reload(next);
+	proc_reload(next);
+	ctl_init(next, NULL);
 	conf_free(conf);
 	conf = next;
 	log_info("main", "configuration reloaded: %zu org(s)", conf->n_orgs);
@@ -159,8 +172,12 @@ run(void)
 	}
 	hc_configure(conf);
 	auth_init(conf->public_url);
-	ctl_init(conf);
+	ctl_init(conf, store);
 	orgs_start(conf, store);
+	subs_start(conf, store);
+	proc_start(conf, store);
+	org_set_listener(org_changed);
+	wh_init(store, proc_kick);
 	ev_on_signals(on_term, on_hup);
 	if (srv_start(conf, &err) < 0 ||
 	    ev_ctl_listen(conf->control_socket, ctl_handle, &err) < 0) {
@@ -175,6 +192,8 @@ run(void)
 out:
 	free(err);
 	srv_stop();
+	proc_stop();
+	subs_stop();
 	orgs_stop();
 	auth_shutdown();
 	ev_shutdown();

@@ -16,6 +16,7 @@
 #define BACKOFF_MIN  5.0
 #define BACKOFF_MAX  600.0
 
+static void (*listener)(struct org *);
 static struct org **orgs;
 static size_t n_orgs;
 static struct store *store;
@@ -51,6 +52,20 @@ set_auth(struct org *o, enum org_auth to, const char *why)
 			 org_auth_name(to));
 }
 
+void
+org_set_listener(void (*fn)(struct org *o))
+{
+	listener = fn;
+}
+
+const char *
+org_access_token(const struct org *o, double margin)
+{
+	if (!o->access_token || o->access_expires - now_wall() < margin)
+		return NULL;
+	return o->access_token;
+}
+
 static void
 save(struct org *o)
 {
@@ -71,6 +86,9 @@ save(struct org *o)
 			"org %s: could not save the sign-in state; it is kept in memory "
 			"and saved again at the next change",
 			o->conf->name);
+	/* whoever depends on the sign-in (the subscription) hears of it */
+	if (listener)
+		listener(o);
 }
 
 static void
@@ -400,7 +418,9 @@ org_signin_failed(struct org *o, const char *why)
 void
 org_token_rejected(struct org *o)
 {
-	if (o->refresh_token && !o->in_flight)
+	/* only a valid org refreshes at once; a degraded one keeps its backoff,
+	 * or a 401 storm would defeat Retry-After */
+	if (o->auth == ORG_VALID && o->refresh_token && !o->in_flight)
 		ev_timer_arm(o->timer, 0);
 }
 

@@ -63,5 +63,13 @@ void org_signin_failed(struct org *o, const char *why);
 void org_token_rejected(struct org *o);
 void org_logout(struct org *o);
 json_t *org_status(const struct org *o);
+/* Called after every change of an org's sign-in (state or tokens). */
+void org_set_listener(void (*fn)(struct org *o));
+/* An access token good for at least `margin` more seconds, or NULL. */
+const char *org_access_token(const struct org *o, double margin);
+/* Called after every change of an org's sign-in (state or tokens). */
+void org_set_listener(void (*fn)(struct org *o));
+/* An access token good for at least `margin` more seconds, or NULL. */
+const char *org_access_token(const struct org *o, double margin);
 
 #endif

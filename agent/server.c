@@ -11,6 +11,7 @@
 #include "org.h"
 #include "server.h"
 #include "util.h"
+#include "webhook.h"
 
 /* TLS 1.2 and 1.3 only: 1.0 and 1.1 are refused */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -24,6 +25,7 @@ struct srv_req {
 	bool answered;
 	bool want_suspend;
 	bool suspended;
+	const char *allow;
 	unsigned int status;
 	char *content_type;
 	char *text;
@@ -40,6 +42,19 @@ const char *
 srv_arg(struct srv_req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+srv_header(struct srv_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+srv_body(struct srv_req *r, size_t *ret_len)
+{
+	*ret_len = r->len;
+	return r->body ? r->body : "";
 }
 
 const char *
@@ -84,6 +99,12 @@ srv_page(struct srv_req *r, unsigned int status, const char *title, const char *
 }
 
 void
+srv_text(struct srv_req *r, unsigned int status, const char *ctype, const char *text)
+{
+	answer(r, status, ctype, xstrdup(text), NULL);
+}
+
+void
 srv_redirect(struct srv_req *r, const char *location)
 {
 	answer(r, 302, "text/plain; charset=utf-8", xstrdup("Redirecting to sign-in\n"),
@@ -112,6 +133,18 @@ route(struct srv_req *r, const char *method, const char *url)
 	if (sscanf(url, "/api/org/%79[A-Za-z0-9_-]/ms-teams/%31[a-z]%n", org, action, &n) != 2 ||
 	    url[n] != '\0' || !(o = org_find(org))) {
 		srv_page(r, 404, "Not found", "There is nothing here.");
+		return;
+	}
+	if (!strcmp(action, "notify") || !strcmp(action, "lifecycle")) {
+		if (strcmp(method, "POST") != 0) {
+			r->allow = "POST";
+			srv_page(r, 405, "Method not allowed", "Use POST.");
+			return;
+		}
+		if (!strcmp(action, "notify"))
+			wh_notify(r, o);
+		else
+			wh_lifecycle(r, o);
 		return;
 	}
 	if (!strcmp(action, "login") || !strcmp(action, "callback")) {
@@ -144,7 +177,7 @@ queue(struct srv_req *r)
 	if (r->location)
 		MHD_add_response_header(resp, "Location", r->location);
 	if (r->status == 405)
-		MHD_add_response_header(resp, "Allow", "GET");
+		MHD_add_response_header(resp, "Allow", r->allow ? r->allow : "GET");
 	ret = MHD_queue_response(r->conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;

@@ -18,6 +18,10 @@ void srv_stop(void);
 int srv_busy(void); /* requests waiting on outbound work */
 
 const char *srv_arg(struct srv_req *r, const char *name);
+const char *srv_header(struct srv_req *r, const char *name);
+const char *srv_body(struct srv_req *r, size_t *ret_len);
+/* A plain answer: the validation echo, a bare 202. */
+void srv_text(struct srv_req *r, unsigned int status, const char *ctype, const char *text);
 const char *srv_peer(struct srv_req *r);
 /* A small HTML page; title and message are escaped here. */
 void srv_page(struct srv_req *r, unsigned int status, const char *title, const char *message);

@@ -112,6 +112,42 @@ time_iso(double t)
 	return xstrdup(buf);
 }
 
+int
+time_parse(const char *s, double *ret)
+{
+	struct tm tm = {0};
+	int n = 0;
+	double frac = 0, scale = 0.1;
+	long off = 0;
+
+	if (!s ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+	    n != 19)
+		return -1;
+	s += n;
+	if (*s == '.')
+		for (s++; isdigit((unsigned char)*s); s++, scale /= 10)
+			frac += (*s - '0') * scale;
+	if (*s == '+' || *s == '-') {
+		int hh, mm;
+		if (sscanf(s + 1, "%2d:%2d", &hh, &mm) != 2)
+			return -1;
+		off = (hh * 3600L + mm * 60L) * (*s == '+' ? 1 : -1);
+		s += 6;
+	} else if (*s == 'Z') {
+		s++;
+	} else {
+		return -1;
+	}
+	if (*s || tm.tm_mon < 1 || tm.tm_mon > 12)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*ret = (double)timegm(&tm) - (double)off + frac;
+	return 0;
+}
+
 void
 random_bytes(void *buf, size_t len)
 {

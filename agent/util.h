@@ -16,6 +16,8 @@ void free_secret(char *s);
 double now_wall(void);    /* seconds since the epoch */
 double now_mono(void);    /* seconds, monotonic */
 char *time_iso(double t); /* 2026-11-28T13:50:00Z */
+/* Graph's DateTimeOffset, e.g. 2026-12-01T13:33:01.1234567Z; -1 if not one. */
+int time_parse(const char *s, double *ret);
 
 void random_bytes(void *buf, size_t len);
 /* base64url of len random bytes: unguessable identifiers (state, links). */

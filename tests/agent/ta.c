@@ -18,7 +18,14 @@ ta_setup(void **state, const char *const *gs_extra)
 	struct ta *t = calloc(1, sizeof(*t));
 	long status;
 
-	if (!t || th_graphsim_start(&t->gs, gs_extra) < 0)
+	const char *args[32] = {"--allow-http-notify", NULL};
+	int n = 1;
+
+	/* the agent listens on plain HTTP on loopback in these tests */
+	for (; gs_extra && *gs_extra && n < 31; gs_extra++)
+		args[n++] = *gs_extra;
+	args[n] = NULL;
+	if (!t || th_graphsim_start(&t->gs, args) < 0)
 		return -1;
 	t->svc = th_sim_user(&t->gs, TA_TENANT, TA_UPN, "Security Desk Service");
 	t->caller = th_sim_user(&t->gs, TA_TENANT, "jane@contoso.example", "Jane Doe");

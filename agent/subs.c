@@ -1,0 +1,649 @@
+/*
+ * One subscription per org. sub_step() decides what is due: reconcile at
+ * start, create when there is none, renew within renew_margin of expiry.
+ * One request per org at a time; failures are classified, kept for the
+ * operator, and retried with backoff (honouring Retry-After).
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "http.h"
+#include "log.h"
+#include "org.h"
+#include "subs.h"
+#include "util.h"
+
+enum sub_state { SUB_NONE, SUB_CREATING, SUB_ACTIVE, SUB_RENEWING, SUB_LAPSED, SUB_FAILED };
+
+static const char *const state_names[] = {"none",     "creating", "active",
+					  "renewing", "lapsed",   "failed"};
+
+struct sub {
+	char *org;
+	enum sub_state state;
+	char *id;
+	double expires;
+	char *client_state;
+	char *prev_id; /* the subscription just replaced: its late notifications */
+	char *prev_client_state;
+	char *last_error;
+	double last_error_at;
+	double last_notification;
+	double last_renewal;
+	long failures;
+	bool busy;
+	bool reconciled;
+	bool renew_now; /* a lifecycle event asked for it */
+	struct ev_timer *timer;
+};
+
+static struct sub **subs;
+static size_t n_subs;
+static struct store *store;
+static const struct conf *cfg;
+
+static void sub_step(void *arg);
+
+static struct sub *
+sub_find(const char *org)
+{
+	/* during a reload, entries already moved are NULL */
+	for (size_t i = 0; i < n_subs; i++)
+		if (subs[i] && !strcmp(subs[i]->org, org))
+			return subs[i];
+	return NULL;
+}
+
+static void
+set_state(struct sub *s, enum sub_state to, const char *why)
+{
+	enum sub_state from = s->state;
+
+	s->state = to;
+	if (why) {
+		free(s->last_error);
+		s->last_error = xstrdup(why);
+		s->last_error_at = now_wall();
+	}
+	if (from == to)
+		return;
+	if (to == SUB_LAPSED || to == SUB_FAILED)
+		log_err("subs", "org %s: subscription %s -> %s: %s", s->org, state_names[from],
+			state_names[to], why ? why : "");
+	else
+		log_info("subs", "org %s: subscription %s -> %s", s->org, state_names[from],
+			 state_names[to]);
+}
+
+static double
+backoff(long failures)
+{
+	double b = 5 * pow(2, (double)(failures > 8 ? 8 : failures));
+	uint32_t r;
+
+	random_bytes(&r, sizeof(r));
+	if (b > 600)
+		b = 600;
+	return b * (0.5 + 0.5 * ((double)r / (double)UINT32_MAX));
+}
+
+static char *
+graph_url(const struct org *o, const char *path)
+{
+	return xprintf("%s/v1.0%s", o->conf->graph_endpoint, path);
+}
+
+static char *
+graph_message(const struct hc_resp *resp)
+{
+	json_t *j = json_loadb(resp->body, resp->len, 0, NULL);
+	json_t *e = json_object_get(j, "error");
+	const char *code = json_string_value(json_object_get(e, "code"));
+	const char *msg = json_string_value(json_object_get(e, "message"));
+	char *out;
+
+	if (resp->status == 0)
+		out = xprintf("Graph unreachable: %s", resp->error ? resp->error : "no answer");
+	else if (code)
+		out = xprintf("HTTP %ld %s: %.300s", resp->status, code, msg ? msg : "");
+	else
+		out = xprintf("HTTP %ld", resp->status);
+	json_decref(j);
+	return out;
+}
+
+/* A failed request: classify it, keep the reason, and retry when sensible. */
+static void
+failed(struct sub *s, struct org *o, const struct hc_resp *resp, const char *what)
+{
+	char *msg = graph_message(resp), *why = xprintf("%s: %s", what, msg);
+	double wait;
+
+	s->failures++;
+	if (resp->status == 401) {
+		/* the access token was refused: get a fresh one, then try again */
+		org_token_rejected(o);
+		wait = 30;
+	} else if (resp->status == 400) {
+		/* Graph refused the request itself: most often the validation
+		 * handshake on our public URL failed */
+		set_state(s, SUB_FAILED, why);
+		wait = 300;
+	} else if (resp->status == 403) {
+		set_state(s, SUB_FAILED, why);
+		wait = 1800;
+	} else if (resp->status == 409) {
+		/* one exists already: reconcile deletes stale ones and adopts ours */
+		s->reconciled = false;
+		wait = 1;
+	} else {
+		wait = backoff(s->failures);
+		if (resp->retry_after > wait)
+			wait = resp->retry_after;
+		if (s->state == SUB_CREATING || s->expires <= now_wall())
+			set_state(s, SUB_FAILED, why);
+		else
+			log_warnx("subs", "org %s: %s (retry in %.0f s)", s->org, why, wait);
+	}
+	if (!s->last_error || strcmp(s->last_error, why) != 0) {
+		free(s->last_error);
+		s->last_error = xstrdup(why);
+		s->last_error_at = now_wall();
+	}
+	ev_timer_arm(s->timer, wait);
+	free(msg);
+	free(why);
+}
+
+static void
+forget(struct sub *s)
+{
+	if (s->id) {
+		free(s->prev_id);
+		free_secret(s->prev_client_state);
+		s->prev_id = s->id;
+		s->prev_client_state = s->client_state;
+	}
+	s->id = NULL;
+	s->client_state = NULL;
+	s->expires = 0;
+	store_sub_delete(store, s->org);
+}
+
+static void
+save(struct sub *s)
+{
+	struct store_sub row = {s->id, s->expires, s->client_state, now_wall()};
+
+	if (store_sub_put(store, s->org, &row) < 0)
+		log_err("subs", "org %s: could not save the subscription", s->org);
+}
+
+/* Where to look up the org again when a reply comes: the name, not a
+ * pointer, since a reload may have replaced it meanwhile. */
+static struct sub *
+reply_target(void *arg, struct org **ret_org)
+{
+	char *name = arg;
+	struct sub *s = sub_find(name);
+
+	free(name);
+	*ret_org = s ? org_find(s->org) : NULL;
+	if (s)
+		s->busy = false;
+	return s && *ret_org ? s : NULL;
+}
+
+static void
+schedule(struct sub *s)
+{
+	double now = now_wall(), due = s->expires - cfg->renew_margin - now;
+	uint32_t r;
+
+	if (s->state == SUB_ACTIVE && s->expires <= now) {
+		set_state(s, SUB_LAPSED, "expired before it could be renewed");
+		due = 0;
+	}
+	/* spread renewals of many orgs over a few minutes */
+	random_bytes(&r, sizeof(r));
+	due += fmin(cfg->renew_margin * 0.05, 300) * ((double)r / (double)UINT32_MAX);
+	ev_timer_arm(s->timer, due > 0 ? due : 0);
+}
+
+static void
+created(const struct hc_resp *resp, void *arg)
+{
+	struct org *o;
+	struct sub *s = reply_target(arg, &o);
+	json_t *j;
+	double exp;
+
+	if (!s)
+		return;
+	j = json_loadb(resp->body, resp->len, 0, NULL);
+	if (resp->status == 201 && json_string_value(json_object_get(j, "id")) &&
+	    time_parse(json_string_value(json_object_get(j, "expirationDateTime")), &exp) == 0) {
+		s->id = xstrdup(json_string_value(json_object_get(j, "id")));
+		s->expires = exp;
+		s->failures = 0;
+		s->last_renewal = now_wall();
+		save(s);
+		set_state(s, SUB_ACTIVE, NULL);
+		log_info("subs", "org %s: subscription %s created, expires %s", s->org, s->id,
+			 json_string_value(json_object_get(j, "expirationDateTime")));
+		schedule(s);
+	} else {
+		free_secret(s->client_state);
+		s->client_state = NULL;
+		failed(s, o, resp, "creating the subscription");
+	}
+	json_decref(j);
+}
+
+static void
+create(struct sub *s, struct org *o, const char *token)
+{
+	char *exp = time_iso(now_wall() + cfg->subscription_lifetime);
+	char *notify = xprintf("%s/api/org/%s/ms-teams/notify", cfg->public_url, s->org);
+	char *life = xprintf("%s/api/org/%s/ms-teams/lifecycle", cfg->public_url, s->org);
+	char *res = xprintf("/users/%s/chats/getAllMessages", o->user_id);
+	char *url = graph_url(o, "/subscriptions"), *text;
+	json_t *body;
+
+	/* 256 bits; Graph allows 128 characters */
+	free_secret(s->client_state);
+	s->client_state = random_id(32);
+	body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "changeType", "created",
+			 "notificationUrl", notify, "lifecycleNotificationUrl", life, "resource",
+			 res, "expirationDateTime", exp, "clientState", s->client_state,
+			 "latestSupportedTlsVersion", "v1_2");
+	text = json_dumps(body, JSON_COMPACT);
+	set_state(s, SUB_CREATING, NULL);
+	s->busy = true;
+	if (hc_graph("POST", url, token, text, created, xstrdup(s->org)) < 0) {
+		s->busy = false;
+		ev_timer_arm(s->timer, backoff(++s->failures));
+	}
+	/* the body held the clientState */
+	free_secret(text);
+	json_decref(body);
+	free(exp);
+	free(notify);
+	free(life);
+	free(res);
+	free(url);
+}
+
+static void
+renewed(const struct hc_resp *resp, void *arg)
+{
+	struct org *o;
+	struct sub *s = reply_target(arg, &o);
+	json_t *j;
+	double exp;
+
+	if (!s)
+		return;
+	j = json_loadb(resp->body, resp->len, 0, NULL);
+	if (resp->status == 200 &&
+	    time_parse(json_string_value(json_object_get(j, "expirationDateTime")), &exp) == 0) {
+		s->expires = exp;
+		s->failures = 0;
+		s->renew_now = false;
+		s->last_renewal = now_wall();
+		save(s);
+		set_state(s, SUB_ACTIVE, NULL);
+		log_debug("subs", "org %s: subscription renewed to %s", s->org,
+			  json_string_value(json_object_get(j, "expirationDateTime")));
+		schedule(s);
+	} else if (resp->status == 404) {
+		/* deleted behind our back, or expired: a new one, at once */
+		log_warnx("subs", "org %s: subscription %s is gone at Graph; creating a new one",
+			  s->org, s->id);
+		forget(s);
+		set_state(s, SUB_LAPSED, "Graph no longer has the subscription (404 on renewal)");
+		ev_timer_arm(s->timer, 0);
+	} else {
+		failed(s, o, resp, "renewing the subscription");
+	}
+	json_decref(j);
+}
+
+static void
+renew(struct sub *s, struct org *o, const char *token)
+{
+	char *path = xprintf("/subscriptions/%s", s->id), *url = graph_url(o, path);
+	char *exp = time_iso(now_wall() + cfg->subscription_lifetime);
+	json_t *body = json_pack("{s:s}", "expirationDateTime", exp);
+	char *text = json_dumps(body, JSON_COMPACT);
+
+	/* a PATCH with a new expiry also reauthorizes: never both (Graph asks
+	 * for ten minutes between a reauthorize and a PATCH) */
+	if (s->state == SUB_ACTIVE)
+		set_state(s, SUB_RENEWING, NULL);
+	s->busy = true;
+	if (hc_graph("PATCH", url, token, text, renewed, xstrdup(s->org)) < 0) {
+		s->busy = false;
+		ev_timer_arm(s->timer, backoff(++s->failures));
+	}
+	free(text);
+	json_decref(body);
+	free(exp);
+	free(path);
+	free(url);
+}
+
+static void
+deleted(const struct hc_resp *resp, void *arg)
+{
+	char *what = arg;
+
+	if (resp->status != 204 && resp->status != 404)
+		log_warnx("subs", "%s: delete answered HTTP %ld", what, resp->status);
+	free(what);
+}
+
+static void
+listed(const struct hc_resp *resp, void *arg)
+{
+	struct org *o;
+	struct sub *s = reply_target(arg, &o);
+	json_t *j, *v;
+	size_t i;
+	bool found = false;
+	char *ours;
+
+	if (!s)
+		return;
+	if (resp->status == 401) {
+		failed(s, o, resp, "listing subscriptions");
+		return;
+	}
+	s->reconciled = true;
+	if (resp->status != 200) {
+		/* without the list, a renewal (404 if gone) or a create (409 if
+		 * duplicate) still finds the truth */
+		char *msg = graph_message(resp);
+		log_warnx("subs", "org %s: cannot list subscriptions (%s); carrying on", s->org,
+			  msg);
+		free(msg);
+		ev_timer_arm(s->timer, 0);
+		return;
+	}
+	ours = xprintf("%s/api/org/%s/ms-teams/notify", cfg->public_url, s->org);
+	j = json_loadb(resp->body, resp->len, 0, NULL);
+	json_array_foreach (json_object_get(j, "value"), i, v) {
+		const char *id = json_string_value(json_object_get(v, "id"));
+		const char *url = json_string_value(json_object_get(v, "notificationUrl"));
+		double exp;
+		if (!id || !url || strcmp(url, ours) != 0)
+			continue;
+		if (s->id && !strcmp(id, s->id) &&
+		    time_parse(json_string_value(json_object_get(v, "expirationDateTime")), &exp) ==
+			0) {
+			found = true;
+			s->expires = exp;
+			save(s);
+			continue;
+		}
+		/* ours by URL, but not the one whose clientState we hold */
+		if (!org_access_token(o, 0))
+			continue;
+		char *path = xprintf("/subscriptions/%s", id), *u = graph_url(o, path);
+		log_info("subs", "org %s: deleting stale subscription %s", s->org, id);
+		hc_graph("DELETE", u, org_access_token(o, 0), NULL, deleted,
+			 xprintf("org %s: subscription %s", s->org, id));
+		free(path);
+		free(u);
+	}
+	if (s->id && !found) {
+		log_warnx("subs", "org %s: subscription %s is not at Graph any more", s->org,
+			  s->id);
+		forget(s);
+	}
+	if (s->id)
+		set_state(s, SUB_ACTIVE, NULL);
+	json_decref(j);
+	free(ours);
+	ev_timer_arm(s->timer, 0);
+}
+
+static void
+reconcile(struct sub *s, struct org *o, const char *token)
+{
+	char *url = graph_url(o, "/subscriptions");
+
+	s->busy = true;
+	if (hc_graph("GET", url, token, NULL, listed, xstrdup(s->org)) < 0) {
+		s->busy = false;
+		ev_timer_arm(s->timer, backoff(++s->failures));
+	}
+	free(url);
+}
+
+static void
+sub_step(void *arg)
+{
+	struct sub *s = arg;
+	struct org *o = org_find(s->org);
+	const char *token;
+
+	if (!o || s->busy)
+		return;
+	if (s->state == SUB_ACTIVE && s->expires <= now_wall())
+		set_state(s, SUB_LAPSED, "expired before it could be renewed");
+	if (!o->user_id || (o->auth != ORG_VALID && o->auth != ORG_DEGRADED)) {
+		/* nothing to do until someone signs in; org.c tells us then */
+		if (s->id && s->expires <= now_wall())
+			set_state(s, SUB_LAPSED,
+				  "the sign-in is not usable, so it cannot be renewed");
+		return;
+	}
+	token = org_access_token(o, 0);
+	if (!token) {
+		/* a refresh is due or under way; org.c calls back when it lands */
+		ev_timer_arm(s->timer, 30);
+		return;
+	}
+	if (!s->reconciled)
+		reconcile(s, o, token);
+	else if (!s->id)
+		create(s, o, token);
+	else if (s->renew_now || s->expires - now_wall() <= cfg->renew_margin)
+		renew(s, o, token);
+	else
+		schedule(s);
+}
+
+void
+subs_org_changed(struct org *o)
+{
+	struct sub *s = sub_find(o->conf->name);
+
+	if (s && !s->busy)
+		ev_timer_arm(s->timer, 0);
+}
+
+static struct sub *
+sub_new(const char *org)
+{
+	struct sub *s = xcalloc(1, sizeof(*s));
+	struct store_sub row;
+
+	s->org = xstrdup(org);
+	s->timer = ev_timer_new(sub_step, s);
+	if (store_sub_get(store, org, &row) == 0) {
+		s->id = row.id;
+		s->expires = row.expires;
+		s->client_state = row.client_state;
+		s->state = row.expires > now_wall() ? SUB_ACTIVE : SUB_LAPSED;
+	}
+	ev_timer_arm(s->timer, 0);
+	return s;
+}
+
+static void
+sub_free(struct sub *s)
+{
+	ev_timer_free(s->timer);
+	free(s->org);
+	free(s->id);
+	free_secret(s->client_state);
+	free(s->prev_id);
+	free_secret(s->prev_client_state);
+	free(s->last_error);
+	free(s);
+}
+
+void
+subs_start(const struct conf *c, struct store *st)
+{
+	cfg = c;
+	store = st;
+	for (size_t i = 0; i < c->n_orgs; i++) {
+		subs = xrealloc(subs, (n_subs + 1) * sizeof(*subs));
+		subs[n_subs++] = sub_new(c->orgs[i]->name);
+	}
+}
+
+void
+subs_reload(const struct conf *c)
+{
+	struct sub **next = xcalloc(c->n_orgs, sizeof(*next));
+
+	cfg = c;
+	for (size_t i = 0; i < c->n_orgs; i++) {
+		struct sub *s = sub_find(c->orgs[i]->name);
+		for (size_t k = 0; s && k < n_subs; k++)
+			if (subs[k] == s)
+				subs[k] = NULL;
+		next[i] = s ? s : sub_new(c->orgs[i]->name);
+	}
+	for (size_t k = 0; k < n_subs; k++)
+		if (subs[k])
+			sub_free(subs[k]);
+	free(subs);
+	subs = next;
+	n_subs = c->n_orgs;
+}
+
+void
+subs_stop(void)
+{
+	for (size_t i = 0; i < n_subs; i++)
+		sub_free(subs[i]);
+	free(subs);
+	subs = NULL;
+	n_subs = 0;
+}
+
+const char *
+subs_client_state(const char *org, const char *sub_id)
+{
+	struct sub *s = sub_find(org);
+
+	if (!s || !sub_id)
+		return NULL;
+	if (s->id && !strcmp(s->id, sub_id))
+		return s->client_state;
+	if (s->prev_id && !strcmp(s->prev_id, sub_id))
+		return s->prev_client_state;
+	return NULL;
+}
+
+void
+subs_notified(const char *org)
+{
+	struct sub *s = sub_find(org);
+
+	if (s)
+		s->last_notification = now_wall();
+}
+
+void
+subs_lifecycle(const char *org, const char *sub_id, const char *event)
+{
+	struct sub *s = sub_find(org);
+
+	if (!s || !s->id || strcmp(s->id, sub_id) != 0) {
+		log_info("subs", "org %s: lifecycle %s for a subscription no longer ours", org,
+			 event);
+		return;
+	}
+	if (!strcmp(event, "reauthorizationRequired")) {
+		/* a fresh token, then one PATCH with a new expiry */
+		log_info("subs", "org %s: Graph asks to reauthorize; renewing", org);
+		s->renew_now = true;
+		ev_timer_arm(s->timer, 0);
+	} else if (!strcmp(event, "subscriptionRemoved")) {
+		log_warnx("subs", "org %s: Graph removed the subscription; creating a new one",
+			  org);
+		forget(s);
+		set_state(s, SUB_LAPSED, "removed by Graph (subscriptionRemoved)");
+		ev_timer_arm(s->timer, 0);
+	} else if (!strcmp(event, "missed")) {
+		log_warnx("subs", "org %s: Graph reports missed notifications", org);
+	} else {
+		log_info("subs", "org %s: lifecycle event '%.40s' ignored", org, event);
+	}
+}
+
+void
+subs_logout(const char *org)
+{
+	struct sub *s = sub_find(org);
+	struct org *o = org_find(org);
+	const char *token = o ? org_access_token(o, 0) : NULL;
+
+	if (!s)
+		return;
+	if (s->id && token) {
+		char *path = xprintf("/subscriptions/%s", s->id), *url = graph_url(o, path);
+		hc_graph("DELETE", url, token, NULL, deleted,
+			 xprintf("org %s: subscription %s", org, s->id));
+		free(path);
+		free(url);
+	}
+	forget(s);
+	free(s->prev_id);
+	free_secret(s->prev_client_state);
+	s->prev_id = s->prev_client_state = NULL;
+	s->reconciled = true;
+	ev_timer_stop(s->timer);
+	set_state(s, SUB_NONE, NULL);
+}
+
+json_t *
+subs_status(const char *org)
+{
+	struct sub *s = sub_find(org);
+	double now = now_wall();
+	json_t *j;
+	char *t;
+
+	if (!s)
+		return json_null();
+	j = json_pack("{s:s, s:o, s:I}", "state", state_names[s->state], "id",
+		      s->id ? json_string(s->id) : json_null(), "failures",
+		      (json_int_t)s->failures);
+	if (s->id) {
+		t = time_iso(s->expires);
+		json_object_set_new(j, "expires", json_string(t));
+		json_object_set_new(j, "expires_in", json_integer((json_int_t)(s->expires - now)));
+		free(t);
+	}
+	if (s->last_notification > 0) {
+		t = time_iso(s->last_notification);
+		json_object_set_new(j, "last_notification", json_string(t));
+		free(t);
+	} else {
+		json_object_set_new(j, "last_notification", json_null());
+	}
+	json_object_set_new(j, "last_error",
+			    s->last_error ? json_string(s->last_error) : json_null());
+	return j;
+}

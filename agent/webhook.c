@@ -1,0 +1,157 @@
+#include <jansson.h>
+#include <string.h>
+
+#include "log.h"
+#include "org.h"
+#include "server.h"
+#include "store.h"
+#include "subs.h"
+#include "util.h"
+#include "webhook.h"
+
+static struct store *store;
+static void (*kick_processing)(void);
+
+void
+wh_init(struct store *st, void (*kick)(void))
+{
+	store = st;
+	kick_processing = kick;
+}
+
+/* Graph validates both URLs with ?validationToken=...: echo it, decoded
+ * (MHD has decoded the query), as text/plain within 10 s. */
+static bool
+validation(struct srv_req *r)
+{
+	const char *token = srv_arg(r, "validationToken");
+
+	if (!token)
+		return false;
+	srv_text(r, 200, "text/plain; charset=utf-8", token);
+	return true;
+}
+
+static void
+reject(struct org *o, const char *reason, long n)
+{
+	store_count(store, o->conf->name, reason, n);
+}
+
+/* Parses the body; NULL after answering when it is not a notification. */
+static json_t *
+items_of(struct srv_req *r, struct org *o)
+{
+	const char *ct = srv_header(r, "Content-Type");
+	size_t len;
+	const char *body = srv_body(r, &len);
+	json_t *j, *value;
+
+	if (!ct || strncasecmp(ct, "application/json", 16) != 0) {
+		reject(o, "rejected_content_type", 1);
+		srv_text(r, 415, "text/plain", "expected application/json\n");
+		return NULL;
+	}
+	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	value = json_object_get(j, "value");
+	if (!json_is_array(value)) {
+		reject(o, "rejected_malformed", 1);
+		log_warnx("webhook", "org %s: malformed notification from %s", o->conf->name,
+			  srv_peer(r));
+		srv_text(r, 400, "text/plain", "expected {\"value\": [...]}\n");
+		json_decref(j);
+		return NULL;
+	}
+	if (json_array_size(value) > WH_MAX_ITEMS) {
+		reject(o, "rejected_too_many", 1);
+		srv_text(r, 413, "text/plain", "too many items\n");
+		json_decref(j);
+		return NULL;
+	}
+	json_incref(value);
+	json_decref(j);
+	return value;
+}
+
+/* Keeps the items that are ours: subscription known, clientState equal,
+ * tenant right. The clientState is dropped before anything is stored. */
+static json_t *
+authentic(struct srv_req *r, struct org *o, json_t *items)
+{
+	json_t *ok = json_array(), *it;
+	size_t i;
+	bool tenant_is_id = strchr(o->conf->tenant_id, '-') != NULL;
+
+	json_array_foreach (items, i, it) {
+		const char *sub = json_string_value(json_object_get(it, "subscriptionId"));
+		const char *cs = json_string_value(json_object_get(it, "clientState"));
+		const char *tid = json_string_value(json_object_get(it, "tenantId"));
+		const char *expected = subs_client_state(o->conf->name, sub);
+
+		if (!json_is_object(it) || !expected) {
+			reject(o, "rejected_unknown_subscription", 1);
+			continue;
+		}
+		if (!secret_equal(cs, expected)) {
+			reject(o, "rejected_client_state", 1);
+			log_warnx("webhook",
+				  "org %s: a notification from %s carried the wrong "
+				  "clientState; dropped as forged",
+				  o->conf->name, srv_peer(r));
+			continue;
+		}
+		if (tenant_is_id && (!tid || strcasecmp(tid, o->conf->tenant_id) != 0)) {
+			reject(o, "rejected_tenant", 1);
+			continue;
+		}
+		json_t *copy = json_deep_copy(it);
+		json_object_del(copy, "clientState");
+		json_array_append_new(ok, copy);
+	}
+	return ok;
+}
+
+static void
+intake(struct srv_req *r, struct org *o, const char *kind)
+{
+	json_t *items, *ok;
+
+	if (validation(r))
+		return;
+	items = items_of(r, o);
+	if (!items)
+		return;
+	ok = authentic(r, o, items);
+	if (json_array_size(ok) > 0) {
+		if (store_inbox_add(store, o->conf->name, kind, ok) < 0) {
+			/* not stored, so not acknowledged: Graph delivers again */
+			log_err("webhook",
+				"org %s: could not store %zu notification(s); answering "
+				"503 so Graph retries",
+				o->conf->name, json_array_size(ok));
+			srv_text(r, 503, "text/plain", "try again\n");
+			goto out;
+		}
+		store_count(store, o->conf->name,
+			    !strcmp(kind, "lifecycle") ? "lifecycle_received" : "received",
+			    (long)json_array_size(ok));
+		subs_notified(o->conf->name);
+		kick_processing();
+	}
+	srv_text(r, 202, "text/plain", "");
+out:
+	json_decref(ok);
+	json_decref(items);
+}
+
+void
+wh_notify(struct srv_req *r, struct org *o)
+{
+	intake(r, o, "notification");
+}
+
+void
+wh_lifecycle(struct srv_req *r, struct org *o)
+{
+	intake(r, o, "lifecycle");
+}
