@@ -317,6 +317,7 @@ char *gs_base_url(void); /* https://host:port */
 
 json_t *gs_requests_since(long seq);
 int gs_fault_add(json_t *spec, char **ret_err);
+void gs_faults_clear(void);
 
 /* ---- gs_identity.c ---- */
 

@@ -127,6 +127,21 @@ gs_fault_add(json_t *spec, char **ret_err)
 	return 0;
 }
 
+void
+gs_faults_clear(void)
+{
+	pthread_mutex_lock(&fault_lock);
+	for (size_t i = 0; i < faults.n; i++) {
+		struct fault *f = faults.v[i];
+		free(f->path);
+		free(f->method);
+		free(f->body);
+		free(f);
+	}
+	faults.n = 0;
+	pthread_mutex_unlock(&fault_lock);
+}
+
 /* Takes one use of the first matching fault into *ret (a copy). */
 static bool
 fault_take(const char *method, const char *path, struct fault *ret)

@@ -1,0 +1,521 @@
+/*
+ * ctteamsd's subscription, webhook and emergency events, end to end against
+ * graphsim: the real daemon creates and keeps a subscription, answers the
+ * handshakes, takes notifications into its inbox and turns 911 notices into
+ * events.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ta.h"
+
+static int
+setup(void **state)
+{
+	return ta_setup(state, NULL);
+}
+
+static json_t *
+sub_status(struct ta *t)
+{
+	json_t *o = ta_org_status(t, "acme");
+	json_t *s = json_incref(json_object_get(o, "subscription"));
+
+	json_decref(o);
+	return s;
+}
+
+static bool
+sub_active(void *arg)
+{
+	json_t *s = sub_status(arg);
+	bool ok = s && ta_str(s, "state") && !strcmp(ta_str(s, "state"), "active");
+
+	json_decref(s);
+	return ok;
+}
+
+/* graphsim's record of the live subscription for our notify URL */
+static json_t *
+sim_sub(struct ta *t)
+{
+	json_t *all = th_sim(&t->gs, "GET", "/subscriptions", NULL, NULL), *v, *hit = NULL;
+	char *url;
+	size_t i;
+
+	if (asprintf(&url, "%s/api/org/acme/ms-teams/notify", t->base) < 0)
+		abort();
+	json_array_foreach (json_object_get(all, "value"), i, v) {
+		if (json_is_true(json_object_get(v, "live")) &&
+		    !strcmp(ta_str(v, "notificationUrl"), url))
+			hit = json_incref(v);
+	}
+	json_decref(all);
+	free(url);
+	return hit;
+}
+
+static json_t *
+events(struct ta *t)
+{
+	json_t *j = ta_ctl(t, "events", "acme");
+	json_t *e = json_incref(json_object_get(j, "events"));
+
+	json_decref(j);
+	return e;
+}
+
+struct ev_wait {
+	struct ta *t;
+	size_t n;
+};
+
+static bool
+enough_events(void *arg)
+{
+	struct ev_wait *w = arg;
+	json_t *e = events(w->t);
+	bool ok = json_array_size(e) >= w->n;
+
+	json_decref(e);
+	return ok;
+}
+
+static long
+counter(struct ta *t, const char *name)
+{
+	json_t *o = ta_org_status(t, "acme");
+	long v = (long)json_integer_value(json_object_get(json_object_get(o, "counters"), name));
+
+	json_decref(o);
+	return v;
+}
+
+/* A fresh agent, signed in, with an active subscription. */
+static void
+ready(struct ta *t, const char *agent_extra)
+{
+	assert_int_equal(ta_start(t, agent_extra, NULL), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(sub_active, t, 20));
+}
+
+static void
+emergency(struct ta *t, const char *number)
+{
+	long status;
+
+	json_decref(th_sim(&t->gs, "POST", "/emergency",
+			   json_pack("{s:s, s:[s], s:s, s:s}", "caller", t->caller, "members",
+				     t->svc, "number", number, "location",
+				     "Building 4, 1 Main St, Springfield, IL 62701"),
+			   &status));
+	assert_int_equal(status, 201);
+}
+
+static void
+test_notice_becomes_one_event(void **state)
+{
+	struct ta *t = *state;
+	struct ev_wait w = {t, 1};
+	json_t *e, *ev, *s;
+
+	ready(t, NULL);
+	/* Graph ran both handshakes against the agent's webhook paths */
+	s = sim_sub(t);
+	assert_non_null(s);
+	assert_non_null(strstr(ta_str(s, "resource"), t->svc));
+	assert_int_equal(strlen(ta_str(s, "clientState")), 43);
+	json_decref(s);
+
+	emergency(t, "911");
+	assert_true(th_wait_until(enough_events, &w, 20));
+	e = events(t);
+	assert_int_equal(json_array_size(e), 1);
+	ev = json_array_get(e, 0);
+	assert_string_equal(ta_str(ev, "kind"), "emergency");
+	assert_string_equal(ta_str(ev, "caller"), "Jane Doe");
+	assert_string_equal(ta_str(ev, "caller_id"), t->caller);
+	assert_string_equal(ta_str(ev, "number"), "911");
+	assert_false(json_is_true(json_object_get(ev, "test_call")));
+	assert_string_equal(ta_str(ev, "location"), "Building 4, 1 Main St, Springfield, IL 62701");
+	assert_string_equal(ta_str(ev, "source"), "webhook");
+	json_decref(e);
+	assert_int_equal(counter(t, "received"), 1);
+	assert_int_equal(counter(t, "emergencies"), 1);
+
+	/* an ordinary message is no event; an important one nobody knows is */
+	json_t *chat = th_sim(
+	    &t->gs, "POST", "/chats",
+	    json_pack("{s:s, s:[s,s]}", "tenant", TA_TENANT, "members", t->svc, t->caller), NULL);
+	json_decref(th_sim(&t->gs, "POST", "/messages",
+			   json_pack("{s:s, s:s, s:s}", "chat", ta_str(chat, "id"), "from",
+				     t->caller, "content", "Is the coffee machine fixed?"),
+			   NULL));
+	json_decref(
+	    th_sim(&t->gs, "POST", "/messages",
+		   json_pack("{s:s, s:s, s:s, s:s}", "chat", ta_str(chat, "id"), "from", t->caller,
+			     "content", "Notruf abgesetzt von Jane Doe", "importance", "urgent"),
+		   NULL));
+	w.n = 2;
+	assert_true(th_wait_until(enough_events, &w, 20));
+	e = events(t);
+	assert_int_equal(json_array_size(e), 2);
+	assert_string_equal(ta_str(json_array_get(e, 0), "kind"), "unrecognised");
+	json_decref(e);
+	assert_int_equal(counter(t, "processed"), 3);
+	json_decref(chat);
+
+	/* a test call to 933 is marked so */
+	emergency(t, "933");
+	w.n = 3;
+	assert_true(th_wait_until(enough_events, &w, 20));
+	e = events(t);
+	assert_true(json_is_true(json_object_get(json_array_get(e, 0), "test_call")));
+	json_decref(e);
+	assert_int_equal(ta_stop(t), 0);
+}
+
+/* POSTs a notification to the agent as Graph would. */
+static long
+deliver(struct ta *t, const char *path, const char *ctype, const char *body)
+{
+	char *url, *hdr;
+	struct th_resp r;
+	long status;
+
+	if (asprintf(&url, "%s/api/org/acme/ms-teams/%s", t->base, path) < 0 ||
+	    asprintf(&hdr, "Content-Type: %s", ctype) < 0)
+		abort();
+	const char *hdrs[] = {hdr, NULL};
+	assert_int_equal(th_http("POST", url, NULL, hdrs, body, &r), 0);
+	status = r.status;
+	th_resp_free(&r);
+	free(url);
+	free(hdr);
+	return status;
+}
+
+static char *
+notification(json_t *sub, const char *client_state, const char *tenant, const char *chat,
+	     const char *msg)
+{
+	char *res, *out;
+	json_t *j;
+
+	if (asprintf(&res, "chats('%s')/messages('%s')", chat, msg) < 0)
+		abort();
+	j = json_pack("{s:[{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}]}", "value", "id", "n1",
+		      "subscriptionId", ta_str(sub, "id"), "changeType", "created", "clientState",
+		      client_state, "tenantId", tenant, "resource", res, "resourceData", "id", msg,
+		      "@odata.type", "#Microsoft.Graph.chatMessage");
+	out = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	free(res);
+	return out;
+}
+
+static bool
+all_processed(void *arg)
+{
+	return counter(arg, "processed") >= 3;
+}
+
+static void
+test_redelivery_and_forgeries(void **state)
+{
+	struct ta *t = *state;
+	struct ev_wait w = {t, 1};
+	json_t *sub, *e;
+	char *good, *body;
+
+	ready(t, NULL);
+	/* silence graphsim's own delivery, so only ours count */
+	json_decref(th_sim(&t->gs, "POST", "/delivery-faults",
+			   json_pack("{s:s, s:i}", "kind", "skip", "count", 1), NULL));
+	json_t *m = th_sim(
+	    &t->gs, "POST", "/emergency",
+	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number", "911"),
+	    NULL);
+	sub = sim_sub(t);
+	good = notification(sub, ta_str(sub, "clientState"), TA_TENANT, ta_str(m, "chat_id"),
+			    ta_str(m, "id"));
+
+	/* the same notice three times: one event, two duplicates */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(deliver(t, "notify", "application/json", good), 202);
+	assert_true(th_wait_until(enough_events, &w, 20));
+	assert_true(th_wait_until(all_processed, t, 20));
+	assert_int_equal(counter(t, "received"), 3);
+	assert_int_equal(counter(t, "duplicates"), 2);
+
+	/* forgeries: never an event, always counted */
+	body = notification(sub, "not-the-client-state", TA_TENANT, ta_str(m, "chat_id"),
+			    ta_str(m, "id"));
+	assert_int_equal(deliver(t, "notify", "application/json", body), 202);
+	free(body);
+	body = notification(sub, ta_str(sub, "clientState"), "99999999-9999-4999-8999-999999999999",
+			    ta_str(m, "chat_id"), ta_str(m, "id"));
+	assert_int_equal(deliver(t, "notify", "application/json", body), 202);
+	free(body);
+	json_object_set_new(sub, "id", json_string("00000000-0000-0000-0000-000000000000"));
+	body = notification(sub, "whatever", TA_TENANT, ta_str(m, "chat_id"), ta_str(m, "id"));
+	assert_int_equal(deliver(t, "notify", "application/json", body), 202);
+	free(body);
+	assert_int_equal(deliver(t, "notify", "application/json", "{\"value\": [trunc"), 400);
+	assert_int_equal(deliver(t, "notify", "application/json", "[1,2,3]"), 400);
+	assert_int_equal(deliver(t, "notify", "text/plain", good), 415);
+	assert_int_equal(counter(t, "rejected_client_state"), 1);
+	assert_int_equal(counter(t, "rejected_tenant"), 1);
+	assert_int_equal(counter(t, "rejected_unknown_subscription"), 1);
+	assert_int_equal(counter(t, "rejected_malformed"), 2);
+	assert_int_equal(counter(t, "rejected_content_type"), 1);
+	e = events(t);
+	assert_int_equal(json_array_size(e), 1);
+	json_decref(e);
+
+	/* the handshake: the decoded token, as text/plain, at once */
+	char *url;
+	struct th_resp r;
+	if (asprintf(&url,
+		     "%s/api/org/acme/ms-teams/lifecycle?validationToken=Validation%%3A%%20a%%20b",
+		     t->base) < 0)
+		abort();
+	assert_int_equal(th_http("POST", url, NULL, NULL, "", &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, "Validation: a b");
+	assert_non_null(strstr(r.content_type, "text/plain"));
+	th_resp_free(&r);
+	free(url);
+	free(good);
+	json_decref(sub);
+	json_decref(m);
+	assert_int_equal(ta_stop(t), 0);
+}
+
+static bool
+inbox_pending(void *arg)
+{
+	json_t *o = ta_org_status(arg, "acme");
+	bool ok = json_integer_value(json_object_get(o, "inbox_pending")) > 0;
+
+	json_decref(o);
+	return ok;
+}
+
+static void
+test_acknowledged_survives_sigkill(void **state)
+{
+	struct ta *t = *state;
+	struct ev_wait w = {t, 1};
+	json_t *e;
+
+	ready(t, NULL);
+	/* Graph's message reads fail for now: the notice waits in the inbox */
+	json_decref(th_sim(&t->gs, "POST", "/faults",
+			   json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/chats/", "method",
+				     "GET", "status", 503, "count", 1000),
+			   NULL));
+	emergency(t, "911");
+	assert_true(th_wait_until(inbox_pending, t, 20));
+	/* acknowledged to Graph, not processed: and the agent dies */
+	assert_int_equal(counter(t, "received"), 1);
+	ta_kill(t);
+	/* the cloud recovers; the agent comes back and finishes the job */
+	json_decref(th_sim(&t->gs, "DELETE", "/faults", NULL, NULL));
+	assert_int_equal(ta_restart(t), 0);
+	assert_true(th_wait_until(enough_events, &w, 60));
+	e = events(t);
+	assert_string_equal(ta_str(json_array_get(e, 0), "kind"), "emergency");
+	json_decref(e);
+	assert_int_equal(ta_stop(t), 0);
+}
+
+static int
+count_subs_with_url(struct ta *t, bool live_only)
+{
+	json_t *all = th_sim(&t->gs, "GET", "/subscriptions", NULL, NULL), *v;
+	char *url;
+	size_t i;
+	int n = 0;
+
+	if (asprintf(&url, "%s/api/org/acme/ms-teams/notify", t->base) < 0)
+		abort();
+	json_array_foreach (json_object_get(all, "value"), i, v) {
+		if (!strcmp(ta_str(v, "notificationUrl"), url) &&
+		    (!live_only || json_is_true(json_object_get(v, "live"))))
+			n++;
+	}
+	json_decref(all);
+	free(url);
+	return n;
+}
+
+struct patch_wait {
+	struct ta *t;
+	long since;
+	size_t n;
+	const char *method;
+};
+
+static bool
+enough_calls(void *arg)
+{
+	struct patch_wait *w = arg;
+	json_t *r = ta_requests(w->t, w->since, NULL), *e;
+	size_t i, n = 0;
+
+	json_array_foreach (r, i, e) {
+		if (!strcmp(ta_str(e, "method"), w->method) &&
+		    strstr(ta_str(e, "path"), "/v1.0/subscriptions") &&
+		    json_integer_value(json_object_get(e, "status")) < 300)
+			n++;
+	}
+	json_decref(r);
+	return n >= w->n;
+}
+
+static bool
+new_sub(void *arg)
+{
+	struct ta *t = arg;
+	json_t *s = sim_sub(t);
+	json_t *mine = sub_status(t);
+	bool ok = s && ta_str(mine, "id") && !strcmp(ta_str(s, "id"), ta_str(mine, "id")) &&
+		  !strcmp(ta_str(mine, "state"), "active");
+
+	json_decref(s);
+	json_decref(mine);
+	return ok;
+}
+
+static void
+test_renewal_and_recreation(void **state)
+{
+	struct ta *t = *state;
+	json_t *s;
+	char *path, *old;
+
+	/* three days compressed to a minute: Graph's limits shrink, and so does
+	 * what the agent asks for */
+	json_decref(th_sim(&t->gs, "POST", "/config",
+			   json_pack("{s:s, s:s, s:s}", "sub_min", "5s", "sub_max", "60s",
+				     "lifecycle_required_above", "10s"),
+			   NULL));
+	ready(t, "subscription_lifetime = 12s\nrenew_margin = 8s");
+	struct patch_wait w = {t, ta_last_request_seq(t), 3, "PATCH"};
+	assert_true(th_wait_until(enough_calls, &w, 60));
+	/* coverage never broke: the one subscription is still live, none expired */
+	assert_int_equal(count_subs_with_url(t, true), 1);
+	s = sim_sub(t);
+	assert_true(json_is_true(json_object_get(s, "live")));
+
+	/* deleted behind our back: the next renewal finds out and recreates */
+	old = strdup(ta_str(s, "id"));
+	if (asprintf(&path, "/subscriptions/%s/expire", old) < 0)
+		abort();
+	json_decref(th_sim(&t->gs, "POST", path, NULL, NULL));
+	free(path);
+	json_decref(s);
+	assert_true(th_wait_until(new_sub, t, 30));
+	s = sim_sub(t);
+	assert_string_not_equal(ta_str(s, "id"), old);
+	free(old);
+
+	/* Graph removes it and says so: recreated */
+	old = strdup(ta_str(s, "id"));
+	if (asprintf(&path, "/subscriptions/%s/remove", old) < 0)
+		abort();
+	json_decref(th_sim(&t->gs, "POST", path, NULL, NULL));
+	free(path);
+	json_decref(s);
+	struct patch_wait c = {t, ta_last_request_seq(t), 1, "POST"};
+	assert_true(th_wait_until(enough_calls, &c, 20));
+	assert_true(th_wait_until(new_sub, t, 20));
+	s = sim_sub(t);
+	assert_string_not_equal(ta_str(s, "id"), old);
+	free(old);
+
+	/* reauthorizationRequired: one PATCH, no reauthorize call */
+	if (asprintf(&path, "/subscriptions/%s/lifecycle", ta_str(s, "id")) < 0)
+		abort();
+	struct patch_wait p = {t, ta_last_request_seq(t), 1, "PATCH"};
+	json_decref(th_sim(&t->gs, "POST", path,
+			   json_pack("{s:s}", "event", "reauthorizationRequired"), NULL));
+	free(path);
+	assert_true(th_wait_until(enough_calls, &p, 20));
+	json_t *stats = th_sim(&t->gs, "GET", "/stats", NULL, NULL);
+	assert_int_equal(json_array_size(json_object_get(stats, "violations")), 0);
+	json_decref(stats);
+	json_decref(s);
+
+	/* logout deletes it */
+	json_t *j = ta_ctl(t, "logout", "acme");
+	assert_true(json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	struct patch_wait d = {t, p.since, 1, "DELETE"};
+	assert_true(th_wait_until(enough_calls, &d, 20));
+	assert_int_equal(count_subs_with_url(t, true), 0);
+	assert_int_equal(ta_stop(t), 0);
+	json_decref(th_sim(&t->gs, "POST", "/config",
+			   json_pack("{s:s, s:s, s:s}", "sub_min", "45m", "sub_max", "4320m",
+				     "lifecycle_required_above", "1h"),
+			   NULL));
+}
+
+static void
+test_match_cli(void **state)
+{
+	struct ta *t = *state;
+	char *dir = th_tmpdir("match"), *yes, *no, *out = NULL;
+	FILE *f;
+
+	assert_int_equal(ta_start(t, NULL, NULL), 0);
+	if (asprintf(&yes, "%s/notice.json", dir) < 0 || asprintf(&no, "%s/chat.json", dir) < 0)
+		abort();
+	f = fopen(yes, "w");
+	fputs("{\"id\":\"1\",\"chatId\":\"19:a@thread.v2\",\"messageType\":\"message\","
+	      "\"importance\":\"high\",\"from\":{\"user\":{\"id\":\"u\",\"displayName\":\"Jane\"}},"
+	      "\"body\":{\"contentType\":\"html\",\"content\":\"<p>Jane has placed an Emergency "
+	      "Call to 933.</p><p>Location: Floor 2</p>\"}}",
+	      f);
+	fclose(f);
+	f = fopen(no, "w");
+	fputs("{\"id\":\"2\",\"messageType\":\"message\",\"importance\":\"normal\","
+	      "\"body\":{\"contentType\":\"text\",\"content\":\"lunch?\"}}",
+	      f);
+	fclose(f);
+	const char *a1[] = {TA_CTTEAMSCTL, "-S", t->sock, "test-match", yes, "acme", NULL};
+	const char *a2[] = {TA_CTTEAMSCTL, "-S", t->sock, "test-match", no, NULL};
+	assert_int_equal(th_run(a1, &out, NULL), 0);
+	assert_non_null(strstr(out, "verdict: emergency"));
+	assert_non_null(strstr(out, "933 (test call)"));
+	assert_non_null(strstr(out, "Floor 2"));
+	free(out);
+	assert_int_equal(th_run(a2, &out, NULL), 1);
+	assert_non_null(strstr(out, "verdict: none"));
+	free(out);
+	const char *a3[] = {TA_CTTEAMSCTL, "-S", t->sock, "events", NULL};
+	assert_int_equal(th_run(a3, &out, NULL), 0);
+	free(out);
+	assert_int_equal(ta_stop(t), 0);
+	th_rmtree(dir);
+	free(dir);
+	free(yes);
+	free(no);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_notice_becomes_one_event, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_redelivery_and_forgeries, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_acknowledged_survives_sigkill, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_renewal_and_recreation, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_match_cli, ta_test_teardown),
+	};
+
+	return cmocka_run_group_tests_name("ctteamsd notifications", tests, setup, ta_teardown);
+}
