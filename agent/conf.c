@@ -226,7 +226,7 @@ agent_key(struct parse *p, const char *k, const char *v)
 			problem(p, "log_level: one of error, warning, info, debug");
 	} else if (!strcmp(k, "refresh_margin") || !strcmp(k, "http_connect_timeout") ||
 		   !strcmp(k, "http_timeout") || !strcmp(k, "subscription_lifetime") ||
-		   !strcmp(k, "renew_margin")) {
+		   !strcmp(k, "renew_margin") || !strcmp(k, "poll_interval")) {
 		if (conf_duration(v, &d) < 0 || d <= 0)
 			problem(p, "%s: a positive duration such as 30s, 10m or 1h", k);
 		else if (!strcmp(k, "subscription_lifetime") && d > 4320 * 60)
@@ -236,6 +236,8 @@ agent_key(struct parse *p, const char *k, const char *v)
 			c->subscription_lifetime = d;
 		else if (!strcmp(k, "renew_margin"))
 			c->renew_margin = d;
+		else if (!strcmp(k, "poll_interval"))
+			c->poll_interval = d;
 		else if (!strcmp(k, "refresh_margin"))
 			c->refresh_margin = d;
 		else if (!strcmp(k, "http_connect_timeout"))
@@ -422,6 +424,7 @@ defaults(struct conf *c)
 	/* close to Graph's 4320 minutes, with room for clock skew */
 	c->subscription_lifetime = 4230 * 60;
 	c->renew_margin = 24 * 3600;
+	c->poll_interval = 60;
 	c->http_connect_timeout = 10;
 	c->http_timeout = 30;
 	c->max_connections = 256;

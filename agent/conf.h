@@ -41,6 +41,7 @@ struct conf {
 	double refresh_margin;        /* seconds before access-token expiry */
 	double subscription_lifetime; /* asked of Graph at create and renew */
 	double renew_margin;          /* renew this long before expiry */
+	double poll_interval;         /* the reconcile poll's period */
 	double http_connect_timeout;
 	double http_timeout;
 	long max_connections;

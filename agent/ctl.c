@@ -6,6 +6,7 @@
 #include "auth.h"
 #include "ctl.h"
 #include "org.h"
+#include "poll.h"
 #include "proc.h"
 #include "store.h"
 #include "subs.h"
@@ -53,6 +54,7 @@ status(const char *org)
 			continue;
 		json_t *j = org_status(o);
 		json_object_set_new(j, "subscription", subs_status(o->conf->name));
+		json_object_set_new(j, "poll", poll_status(o->conf->name));
 		json_object_set_new(j, "counters", store_counters(store, o->conf->name));
 		json_object_set_new(j, "inbox_pending",
 				    json_integer(store_inbox_pending(store, o->conf->name)));

@@ -167,6 +167,10 @@ print_status(json_t *ans)
 		const char *sst = s(json_object_get(o, "subscription"), "state");
 		if (serr && strcmp(sst, "active") != 0)
 			printf("\n%s: subscription %s: %s\n", s(o, "org"), sst, serr);
+		if (json_is_true(json_object_get(json_object_get(o, "poll"), "delivery_gap")))
+			printf("%s: DELIVERY GAP: the reconcile poll found event(s) Graph never "
+			       "notified; see 'ctteamsctl events %s'\n",
+			       s(o, "org"), s(o, "org"));
 		long long unrec = json_integer_value(
 		    json_object_get(json_object_get(o, "counters"), "unrecognised"));
 		if (unrec)

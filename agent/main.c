@@ -20,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "org.h"
+#include "poll.h"
 #include "proc.h"
 #include "seal.h"
 #include "server.h"
@@ -108,6 +109,7 @@ on_hup(void)
 	orgs_reload(next);
 	subs_reload(next);
 	proc_reload(next);
+	poll_reload(next);
 	ctl_init(next, NULL);
 	conf_free(conf);
 	conf = next;
@@ -176,6 +178,7 @@ run(void)
 	orgs_start(conf, store);
 	subs_start(conf, store);
 	proc_start(conf, store);
+	poll_start(conf, store);
 	org_set_listener(org_changed);
 	wh_init(store, proc_kick);
 	ev_on_signals(on_term, on_hup);
@@ -192,6 +195,7 @@ run(void)
 out:
 	free(err);
 	srv_stop();
+	poll_stop();
 	proc_stop();
 	subs_stop();
 	orgs_stop();

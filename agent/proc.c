@@ -86,9 +86,8 @@ resource_parse(const char *res, char **ret_chat, char **ret_msg)
 	return 0;
 }
 
-static void
-raise_event(struct org *o, const struct detect_result *res, json_t *msg, long seq,
-	    const char *source)
+static int
+raise_event(struct org *o, const struct detect_result *res, long seq, const char *source)
 {
 	struct store_event e = {
 	    .org = o->conf->name,
@@ -108,33 +107,54 @@ raise_event(struct org *o, const struct detect_result *res, json_t *msg, long se
 	long id = 0;
 	int rc = store_event_add(store, &e, seq, &id);
 
-	(void)msg;
 	if (rc < 0)
-		return; /* stays in the inbox; tried again */
+		return -1; /* stays in the inbox; tried again */
 	if (rc == 1) {
 		store_count(store, o->conf->name, "duplicates", 1);
-		return;
+		return 0;
 	}
 	if (res->verdict == DETECT_EMERGENCY) {
 		store_count(store, o->conf->name, "emergencies", 1);
 		log_warnx("event",
-			  "EMERGENCY org %s event %ld: %s dialled %s%s; location: %s; "
-			  "chat %s message %s",
+			  "EMERGENCY org %s event %ld: %s dialled %s%s; location: %s; chat %s "
+			  "message %s (from %s)",
 			  o->conf->name, id, res->caller_name ? res->caller_name : "someone",
 			  res->number ? res->number : "an emergency number",
 			  res->test_call ? " (test call)" : "",
 			  res->location ? res->location : "not given", res->chat_id,
-			  res->message_id);
+			  res->message_id, source);
 	} else {
 		store_count(store, o->conf->name, "unrecognised", 1);
 		log_warnx("event",
-			  "org %s event %ld: an important message matched no emergency "
-			  "rule; check it with ctteamsctl events, and the rules with "
-			  "ctteamsctl test-match",
+			  "org %s event %ld: an important message matched no emergency rule; "
+			  "check it with ctteamsctl events, and the rules with ctteamsctl "
+			  "test-match",
 			  o->conf->name, id);
 	}
 	if (on_event)
 		on_event(id, &e);
+	return 1;
+}
+
+int
+proc_message(struct org *o, json_t *msg, const char *source, long seq)
+{
+	struct detect_rules *r = rules_for(o->conf->name);
+	struct detect_result res;
+	int rc = 0;
+
+	if (!r)
+		return seq > 0 ? store_inbox_done(store, seq) : 0;
+	free(r->service_user_id);
+	r->service_user_id = xstrdup(o->user_id);
+	detect_run(r, msg, &res);
+	store_count(store, o->conf->name, "processed", 1);
+	if (res.verdict == DETECT_EMERGENCY || res.verdict == DETECT_UNRECOGNISED)
+		rc = raise_event(o, &res, seq, source);
+	else if (seq > 0)
+		store_inbox_done(store, seq);
+	detect_result_clear(&res);
+	return rc;
 }
 
 struct fetch {
@@ -155,16 +175,13 @@ fetched(const struct hc_resp *resp, void *arg)
 		store_inbox_done(store, f->seq); /* the org is gone from the configuration */
 	} else if (resp->status == 200) {
 		json_t *msg = json_loadb(resp->body, resp->len, 0, NULL);
-		struct detect_result res;
-		free(r->service_user_id);
-		r->service_user_id = xstrdup(o->user_id);
-		detect_run(r, msg, &res);
-		store_count(store, o->conf->name, "processed", 1);
-		if (res.verdict == DETECT_EMERGENCY || res.verdict == DETECT_UNRECOGNISED)
-			raise_event(o, &res, msg, f->seq, "webhook");
-		else
-			store_inbox_done(store, f->seq);
-		detect_result_clear(&res);
+		if (json_is_object(msg)) {
+			proc_message(o, msg, "webhook", f->seq);
+		} else {
+			/* junk where a chatMessage belongs: keep it, try later */
+			store_inbox_tried(store, f->seq);
+			wait = 30;
+		}
 		json_decref(msg);
 	} else if (resp->status == 404 || resp->status == 403) {
 		/* deleted meanwhile, or a chat the user left: nothing to read */

@@ -23,6 +23,11 @@ void proc_stop(void);
 void proc_kick(void);
 /* Outputs register here; called once per new event. */
 void proc_on_event(void (*fn)(long id, const struct store_event *e));
+struct org;
+/* Runs the org's detector on a chatMessage and records any event; spends
+ * inbox row seq (0: none) with it. 1: a new event, 0: nothing new, -1: the
+ * store failed (the row stays). */
+int proc_message(struct org *o, json_t *msg, const char *source, long seq);
 /* test-match: the verdict on a message under an org's rules, explained. */
 json_t *proc_test_match(const char *org, json_t *message);
 

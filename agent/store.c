@@ -50,6 +50,9 @@ static const char schema[] =
     "  test_call INTEGER NOT NULL, location TEXT, importance TEXT,"
     "  created TEXT, text TEXT, source TEXT NOT NULL, raised REAL NOT NULL,"
     "  UNIQUE (org, chat_id, message_id));"
+    "CREATE TABLE IF NOT EXISTS meta ("
+    "  org TEXT NOT NULL, key TEXT NOT NULL, value REAL NOT NULL,"
+    "  PRIMARY KEY (org, key));"
     "CREATE TABLE IF NOT EXISTS counter ("
     "  org TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,"
     "  PRIMARY KEY (org, name));";

@@ -87,5 +87,8 @@ int store_event_add(struct store *st, const struct store_event *e, long inbox_se
 json_t *store_events(struct store *st, const char *org, long limit);
 int store_count(struct store *st, const char *org, const char *name, long delta);
 json_t *store_counters(struct store *st, const char *org);
+/* A number kept per org (the poll's watermark); dflt when absent. */
+double store_meta_get(struct store *st, const char *org, const char *key, double dflt);
+int store_meta_put(struct store *st, const char *org, const char *key, double value);
 
 #endif

@@ -306,6 +306,35 @@ store_count(struct store *st, const char *org, const char *name, long delta)
 	return step_done(st, s);
 }
 
+double
+store_meta_get(struct store *st, const char *org, const char *key, double dflt)
+{
+	sqlite3_stmt *s = prep(st, "SELECT value FROM meta WHERE org=? AND key=?");
+	double v = dflt;
+
+	if (!s)
+		return dflt;
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_double(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
+
+int
+store_meta_put(struct store *st, const char *org, const char *key, double value)
+{
+	sqlite3_stmt *s = prep(st, "INSERT OR REPLACE INTO meta (org, key, value) VALUES (?,?,?)");
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 3, value);
+	return step_done(st, s);
+}
+
 json_t *
 store_counters(struct store *st, const char *org)
 {

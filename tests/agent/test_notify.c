@@ -465,6 +465,34 @@ test_renewal_and_recreation(void **state)
 }
 
 static void
+test_poll_recovers_skipped_delivery(void **state)
+{
+	struct ta *t = *state;
+	struct ev_wait w = {t, 1};
+	json_t *e, *o;
+
+	ready(t, "poll_interval = 2s");
+	/* delivered: one event from the webhook, and the poll adds nothing */
+	emergency(t, "911");
+	assert_true(th_wait_until(enough_events, &w, 20));
+	/* Graph drops the next notification without a word */
+	json_decref(th_sim(&t->gs, "POST", "/delivery-faults",
+			   json_pack("{s:s, s:i}", "kind", "skip", "count", 1), NULL));
+	emergency(t, "911");
+	w.n = 2;
+	assert_true(th_wait_until(enough_events, &w, 20));
+	e = events(t);
+	assert_string_equal(ta_str(json_array_get(e, 0), "source"), "poll");
+	assert_string_equal(ta_str(json_array_get(e, 1), "source"), "webhook");
+	json_decref(e);
+	assert_int_equal(counter(t, "recovered_by_poll"), 1);
+	o = ta_org_status(t, "acme");
+	assert_true(json_is_true(json_object_get(json_object_get(o, "poll"), "delivery_gap")));
+	json_decref(o);
+	assert_int_equal(ta_stop(t), 0);
+}
+
+static void
 test_match_cli(void **state)
 {
 	struct ta *t = *state;
@@ -514,6 +542,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_redelivery_and_forgeries, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_acknowledged_survives_sigkill, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_renewal_and_recreation, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_poll_recovers_skipped_delivery, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_match_cli, ta_test_teardown),
 	};
 
