@@ -221,6 +221,14 @@ agent_key(struct parse *p, const char *k, const char *v)
 			free(*f);
 			*f = strip_slash(v);
 		}
+	} else if (!strcmp(k, "allow_from") || !strcmp(k, "trust_proxy")) {
+		struct cidr_list *l = !strcmp(k, "allow_from") ? &c->allow_from : &c->trust_proxy;
+		char *bad = NULL;
+		cidr_clear(l);
+		if (cidr_parse(v, l, &bad) < 0) {
+			problem(p, "%s: '%s' is not an address or CIDR block", k, bad);
+			free(bad);
+		}
 	} else if (!strcmp(k, "log_level")) {
 		if (log_level_parse(v, &c->log_level) < 0)
 			problem(p, "log_level: one of error, warning, info, debug");
@@ -529,6 +537,8 @@ conf_free(struct conf *c)
 	free(c->authority_host);
 	free(c->graph_endpoint);
 	free(c->ca_file);
+	cidr_clear(&c->allow_from);
+	cidr_clear(&c->trust_proxy);
 	free(c);
 }
 

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "cidr.h"
 #include "log.h"
 
 struct conf_org {
@@ -42,6 +43,8 @@ struct conf {
 	double subscription_lifetime; /* asked of Graph at create and renew */
 	double renew_margin;          /* renew this long before expiry */
 	double poll_interval;         /* the reconcile poll's period */
+	struct cidr_list allow_from;  /* webhook sources; empty: anyone */
+	struct cidr_list trust_proxy; /* whose X-Forwarded-For is believed */
 	double http_connect_timeout;
 	double http_timeout;
 	long max_connections;

@@ -110,6 +110,7 @@ on_hup(void)
 	subs_reload(next);
 	proc_reload(next);
 	poll_reload(next);
+	wh_configure(next);
 	ctl_init(next, NULL);
 	conf_free(conf);
 	conf = next;
@@ -181,6 +182,7 @@ run(void)
 	poll_start(conf, store);
 	org_set_listener(org_changed);
 	wh_init(store, proc_kick);
+	wh_configure(conf);
 	ev_on_signals(on_term, on_hup);
 	if (srv_start(conf, &err) < 0 ||
 	    ev_ctl_listen(conf->control_socket, ctl_handle, &err) < 0) {

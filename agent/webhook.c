@@ -1,6 +1,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "conf.h"
 #include "log.h"
 #include "org.h"
 #include "server.h"
@@ -11,6 +12,33 @@
 
 static struct store *store;
 static void (*kick_processing)(void);
+static const struct conf *cfg;
+
+void
+wh_configure(const struct conf *c)
+{
+	cfg = c;
+}
+
+/* allow_from: Graph's published source ranges, say. Behind a proxy the
+ * client comes from X-Forwarded-For, believed from trust_proxy only. */
+static bool
+source_allowed(struct srv_req *r, struct org *o)
+{
+	char client[128];
+
+	if (!cfg || cfg->allow_from.n == 0)
+		return true;
+	cidr_client(&cfg->trust_proxy, srv_peer(r), srv_header(r, "X-Forwarded-For"), client,
+		    sizeof(client));
+	if (cidr_match(&cfg->allow_from, client))
+		return true;
+	store_count(store, o->conf->name, "rejected_source", 1);
+	log_warnx("webhook", "org %s: refused a webhook call from %s (not in allow_from)",
+		  o->conf->name, client);
+	srv_text(r, 403, "text/plain", "forbidden\n");
+	return false;
+}
 
 void
 wh_init(struct store *st, void (*kick)(void))
@@ -116,7 +144,7 @@ intake(struct srv_req *r, struct org *o, const char *kind)
 {
 	json_t *items, *ok;
 
-	if (validation(r))
+	if (!source_allowed(r, o) || validation(r))
 		return;
 	items = items_of(r, o);
 	if (!items)

@@ -15,7 +15,11 @@ struct store;
 
 #define WH_MAX_ITEMS 1000
 
+struct conf;
+
 void wh_init(struct store *st, void (*kick)(void));
+/* allow_from and trust_proxy; again at reload. */
+void wh_configure(const struct conf *c);
 void wh_notify(struct srv_req *r, struct org *o);
 void wh_lifecycle(struct srv_req *r, struct org *o);
 

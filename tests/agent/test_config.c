@@ -127,6 +127,11 @@ test_errors_name_file_and_line(void **state)
 	expect_error(c, GOOD_AGENT "refresh_margin = soon\n" GOOD_ORG, NULL,
 		     "3:", "refresh_margin");
 	expect_error(c, GOOD_AGENT "log_level = loud\n" GOOD_ORG, NULL, "3:", "log_level");
+	expect_error(c, GOOD_AGENT "allow_from = 52.96.0.0/14, graph.microsoft.com\n" GOOD_ORG,
+		     NULL, "3:", "'graph.microsoft.com' is not an address");
+	expect_error(c, GOOD_AGENT GOOD_ORG "emergency_regex = (unclosed\n", NULL,
+		     "8:", "emergency_regex");
+	expect_error(c, GOOD_AGENT "subscription_lifetime = 5000m\n" GOOD_ORG, NULL, "3:", "4320m");
 	expect_error(c, "[agent]\npublic_url = ftp://x\n" GOOD_ORG, NULL, "2:", "public_url");
 	expect_error(c, "[agent]\npublic_url = http://example.net\n" GOOD_ORG, NULL, "2:", "https");
 	expect_error(c, GOOD_AGENT "[org acme]\nclient_id = nope\n", NULL, "4:", "client_id");

@@ -492,6 +492,50 @@ test_poll_recovers_skipped_delivery(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
+static bool
+sub_failed(void *arg)
+{
+	json_t *s = sub_status(arg);
+	bool ok = s && ta_str(s, "state") && !strcmp(ta_str(s, "state"), "failed");
+
+	json_decref(s);
+	return ok;
+}
+
+static void
+test_allow_from(void **state)
+{
+	struct ta *t = *state;
+	char *url;
+	struct th_resp r;
+	json_t *s;
+
+	/* only Graph's (here: documentation) ranges may call the webhooks */
+	assert_int_equal(ta_start(t, "allow_from = 192.0.2.0/24\ntrust_proxy = 127.0.0.1", NULL),
+			 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	/* graphsim calls from 127.0.0.1: its handshake is refused, the
+	 * subscription fails, and says why */
+	assert_true(th_wait_until(sub_failed, t, 20));
+	s = sub_status(t);
+	assert_non_null(strstr(ta_str(s, "last_error"), "HTTP 400"));
+	json_decref(s);
+	assert_true(counter(t, "rejected_source") >= 1);
+	/* through a trusted proxy, a client in the range is let in */
+	if (asprintf(&url, "%s/api/org/acme/ms-teams/notify?validationToken=ok", t->base) < 0)
+		abort();
+	const char *via[] = {"X-Forwarded-For: 192.0.2.10", NULL};
+	assert_int_equal(th_http("POST", url, NULL, via, "", &r), 0);
+	assert_int_equal(r.status, 200);
+	th_resp_free(&r);
+	const char *other[] = {"X-Forwarded-For: 198.51.100.1", NULL};
+	assert_int_equal(th_http("POST", url, NULL, other, "", &r), 0);
+	assert_int_equal(r.status, 403);
+	th_resp_free(&r);
+	free(url);
+	assert_int_equal(ta_stop(t), 0);
+}
+
 static void
 test_match_cli(void **state)
 {
@@ -543,6 +587,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_acknowledged_survives_sigkill, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_renewal_and_recreation, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_poll_recovers_skipped_delivery, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_allow_from, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_match_cli, ta_test_teardown),
 	};
 
