@@ -234,7 +234,8 @@ agent_key(struct parse *p, const char *k, const char *v)
 			problem(p, "log_level: one of error, warning, info, debug");
 	} else if (!strcmp(k, "refresh_margin") || !strcmp(k, "http_connect_timeout") ||
 		   !strcmp(k, "http_timeout") || !strcmp(k, "subscription_lifetime") ||
-		   !strcmp(k, "renew_margin") || !strcmp(k, "poll_interval")) {
+		   !strcmp(k, "renew_margin") || !strcmp(k, "poll_interval") ||
+		   !strcmp(k, "encryption_cert_rotation")) {
 		if (conf_duration(v, &d) < 0 || d <= 0)
 			problem(p, "%s: a positive duration such as 30s, 10m or 1h", k);
 		else if (!strcmp(k, "subscription_lifetime") && d > 4320 * 60)
@@ -246,6 +247,8 @@ agent_key(struct parse *p, const char *k, const char *v)
 			c->renew_margin = d;
 		else if (!strcmp(k, "poll_interval"))
 			c->poll_interval = d;
+		else if (!strcmp(k, "encryption_cert_rotation"))
+			c->cert_rotation = d;
 		else if (!strcmp(k, "refresh_margin"))
 			c->refresh_margin = d;
 		else if (!strcmp(k, "http_connect_timeout"))
@@ -347,6 +350,13 @@ org_key(struct parse *p, const char *k, const char *v)
 			regfree(&re);
 		}
 		set_str(&o->emergency_regex, v);
+	} else if (!strcmp(k, "rich_notifications")) {
+		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on"))
+			o->rich_notifications = true;
+		else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off"))
+			o->rich_notifications = false;
+		else
+			problem(p, "rich_notifications: yes or no");
 	} else if (!strcmp(k, "emergency_phrases") || !strcmp(k, "test_numbers")) {
 		set_str(!strcmp(k, "test_numbers") ? &o->test_numbers : &o->emergency_phrases, v);
 	} else {
@@ -376,6 +386,7 @@ section_start(struct parse *p, const char *section)
 		} else {
 			struct conf_org *o = xcalloc(1, sizeof(*o));
 			o->name = xstrdup(name);
+			o->rich_notifications = true;
 			p->c->orgs = xrealloc(p->c->orgs, (p->c->n_orgs + 1) * sizeof(*p->c->orgs));
 			p->c->orgs[p->c->n_orgs++] = o;
 			p->org = o;
@@ -433,6 +444,7 @@ defaults(struct conf *c)
 	c->subscription_lifetime = 4230 * 60;
 	c->renew_margin = 24 * 3600;
 	c->poll_interval = 60;
+	c->cert_rotation = 30 * 86400;
 	c->http_connect_timeout = 10;
 	c->http_timeout = 30;
 	c->max_connections = 256;

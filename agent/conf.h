@@ -24,6 +24,7 @@ struct conf_org {
 	char *emergency_phrases; /* '|'-separated; NULL: the default phrase */
 	char *emergency_regex;   /* POSIX ERE, case-insensitive; NULL: none */
 	char *test_numbers;      /* '|'-separated dial strings; NULL: 933 */
+	bool rich_notifications; /* encrypted payloads (default) or basic + GET */
 };
 
 struct conf {
@@ -43,6 +44,7 @@ struct conf {
 	double subscription_lifetime; /* asked of Graph at create and renew */
 	double renew_margin;          /* renew this long before expiry */
 	double poll_interval;         /* the reconcile poll's period */
+	double cert_rotation;         /* encryption certificate for rich notifications */
 	struct cidr_list allow_from;  /* webhook sources; empty: anyone */
 	struct cidr_list trust_proxy; /* whose X-Forwarded-For is believed */
 	double http_connect_timeout;

@@ -171,8 +171,11 @@ hc_graph(const char *method, const char *url, const char *token, const char *jso
 	r->resp.retry_after = -1;
 	r->done = done;
 	r->arg = arg;
-	r->token = xprintf("Authorization: Bearer %s", token);
-	r->headers = curl_slist_append(NULL, r->token);
+	/* no token: a public document such as the JWKS */
+	if (token) {
+		r->token = xprintf("Authorization: Bearer %s", token);
+		r->headers = curl_slist_append(NULL, r->token);
+	}
 	r->headers = curl_slist_append(r->headers, "Accept: application/json");
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (json_body) {

@@ -26,7 +26,7 @@ void hc_configure(const struct conf *c);
 /* POST application/x-www-form-urlencoded. The form may hold a secret: it is
  * wiped once the request is done. */
 int hc_post_form(const char *url, char *form, hc_done done, void *arg);
-/* A Graph call with a bearer token; body may be NULL. */
+/* A Graph call with a bearer token (NULL: none); body may be NULL. */
 int hc_graph(const char *method, const char *url, const char *token, const char *json_body,
 	     hc_done done, void *arg);
 

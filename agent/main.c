@@ -18,7 +18,9 @@
 #include "ctl.h"
 #include "event.h"
 #include "http.h"
+#include "jwks.h"
 #include "log.h"
+#include "nkey.h"
 #include "org.h"
 #include "poll.h"
 #include "proc.h"
@@ -173,7 +175,12 @@ run(void)
 		log_err("main", "%s", err ? err : "cannot start the event loop");
 		goto out;
 	}
+	if (nkey_init(conf->state_dir, conf->cert_rotation, &err) < 0) {
+		log_err("main", "%s", err);
+		goto out;
+	}
 	hc_configure(conf);
+	jwks_init(proc_kick);
 	auth_init(conf->public_url);
 	ctl_init(conf, store);
 	orgs_start(conf, store);
@@ -202,6 +209,8 @@ out:
 	subs_stop();
 	orgs_stop();
 	auth_shutdown();
+	jwks_shutdown();
+	nkey_shutdown();
 	ev_shutdown();
 	store_close(store);
 	seal_close(seal);

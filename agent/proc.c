@@ -8,6 +8,7 @@
 #include "log.h"
 #include "org.h"
 #include "proc.h"
+#include "rich.h"
 #include "subs.h"
 #include "util.h"
 
@@ -237,6 +238,27 @@ start(const struct store_inbox_row *row)
 	if (!token)
 		return false; /* a refresh is due; processing resumes after it */
 	it = json_loads(row->item, 0, NULL);
+	if (json_is_object(json_object_get(it, "encryptedContent"))) {
+		/* rich: the message is in the notification, once it checks out */
+		json_t *opened = NULL;
+		const char *counter = NULL;
+		char *why = NULL;
+		enum rich_result rr = rich_open(o->conf, it, &opened, &counter, &why);
+		json_decref(it);
+		if (rr == RICH_WAIT)
+			return false; /* signing keys on their way */
+		if (rr == RICH_REJECT) {
+			store_count(store, row->org, counter, 1);
+			log_warnx("proc", "org %s: a rich notification was rejected: %s", row->org,
+				  why);
+			store_inbox_done(store, row->seq);
+		} else if (proc_message(o, opened, "webhook", row->seq) < 0) {
+			store_inbox_tried(store, row->seq);
+		}
+		free(why);
+		json_decref(opened);
+		return true;
+	}
 	if (resource_parse(json_string_value(json_object_get(it, "resource")), &chat, &msg) < 0) {
 		log_warnx("proc",
 			  "org %s: a notification without a chat message resource; "

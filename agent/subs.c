@@ -13,6 +13,7 @@
 #include "event.h"
 #include "http.h"
 #include "log.h"
+#include "nkey.h"
 #include "org.h"
 #include "subs.h"
 #include "util.h"
@@ -28,6 +29,7 @@ struct sub {
 	char *id;
 	double expires;
 	char *client_state;
+	char *cert_id; /* the encryption certificate it was given (rich) */
 	char *prev_id; /* the subscription just replaced: its late notifications */
 	char *prev_client_state;
 	char *last_error;
@@ -261,6 +263,15 @@ create(struct sub *s, struct org *o, const char *token)
 			 "notificationUrl", notify, "lifecycleNotificationUrl", life, "resource",
 			 res, "expirationDateTime", exp, "clientState", s->client_state,
 			 "latestSupportedTlsVersion", "v1_2");
+	if (o->conf->rich_notifications) {
+		json_object_set_new(body, "includeResourceData", json_true());
+		json_object_set_new(body, "encryptionCertificate",
+				    json_string(nkey_current_cert()));
+		json_object_set_new(body, "encryptionCertificateId",
+				    json_string(nkey_current_id()));
+		free(s->cert_id);
+		s->cert_id = xstrdup(nkey_current_id());
+	}
 	text = json_dumps(body, JSON_COMPACT);
 	set_state(s, SUB_CREATING, NULL);
 	s->busy = true;
@@ -319,7 +330,21 @@ renew(struct sub *s, struct org *o, const char *token)
 	char *path = xprintf("/subscriptions/%s", s->id), *url = graph_url(o, path);
 	char *exp = time_iso(now_wall() + cfg->subscription_lifetime);
 	json_t *body = json_pack("{s:s}", "expirationDateTime", exp);
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text;
+
+	/* a rotated encryption certificate rides along with a renewal */
+	if (o->conf->rich_notifications &&
+	    (!s->cert_id || strcmp(s->cert_id, nkey_current_id()) != 0)) {
+		json_object_set_new(body, "encryptionCertificate",
+				    json_string(nkey_current_cert()));
+		json_object_set_new(body, "encryptionCertificateId",
+				    json_string(nkey_current_id()));
+		free(s->cert_id);
+		s->cert_id = xstrdup(nkey_current_id());
+		log_info("subs", "org %s: giving Graph the new encryption certificate %s", s->org,
+			 s->cert_id);
+	}
+	text = json_dumps(body, JSON_COMPACT);
 
 	/* a PATCH with a new expiry also reauthorizes: never both (Graph asks
 	 * for ten minutes between a reauthorize and a PATCH) */
@@ -382,11 +407,17 @@ listed(const struct hc_resp *resp, void *arg)
 		double exp;
 		if (!id || !url || strcmp(url, ours) != 0)
 			continue;
-		if (s->id && !strcmp(id, s->id) &&
+		/* one made for the other mode (rich or basic) is replaced */
+		bool mode_ok = json_is_true(json_object_get(v, "includeResourceData")) ==
+			       o->conf->rich_notifications;
+		if (s->id && !strcmp(id, s->id) && mode_ok &&
 		    time_parse(json_string_value(json_object_get(v, "expirationDateTime")), &exp) ==
 			0) {
 			found = true;
 			s->expires = exp;
+			free(s->cert_id);
+			s->cert_id = xstrdup(
+			    json_string_value(json_object_get(v, "encryptionCertificateId")));
 			save(s);
 			continue;
 		}
@@ -449,11 +480,14 @@ sub_step(void *arg)
 		ev_timer_arm(s->timer, 30);
 		return;
 	}
+	nkey_rotate_if_due();
 	if (!s->reconciled)
 		reconcile(s, o, token);
 	else if (!s->id)
 		create(s, o, token);
-	else if (s->renew_now || s->expires - now_wall() <= cfg->renew_margin)
+	else if (s->renew_now || s->expires - now_wall() <= cfg->renew_margin ||
+		 (o->conf->rich_notifications && s->cert_id &&
+		  strcmp(s->cert_id, nkey_current_id()) != 0))
 		renew(s, o, token);
 	else
 		schedule(s);
@@ -495,6 +529,7 @@ sub_free(struct sub *s)
 	free_secret(s->client_state);
 	free(s->prev_id);
 	free_secret(s->prev_client_state);
+	free(s->cert_id);
 	free(s->last_error);
 	free(s);
 }

@@ -204,6 +204,31 @@ bad:
 	return NULL;
 }
 
+unsigned char *
+b64_decode(const char *in, size_t *ret_len)
+{
+	size_t len = strlen(in);
+	unsigned char *out;
+	int n;
+
+	if (len == 0 || len % 4 != 0 ||
+	    strspn(in, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+		       "vwxyz0123456789+/=") != len)
+		return NULL;
+	out = xcalloc(len / 4 * 3 + 1, 1);
+	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+	if (n < 0) {
+		free(out);
+		return NULL;
+	}
+	if (in[len - 1] == '=')
+		n--;
+	if (in[len - 2] == '=')
+		n--;
+	*ret_len = (size_t)n;
+	return out;
+}
+
 char *
 random_id(size_t len)
 {

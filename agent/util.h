@@ -24,6 +24,8 @@ void random_bytes(void *buf, size_t len);
 char *random_id(size_t len);
 char *b64url_encode(const unsigned char *in, size_t len);
 unsigned char *b64url_decode(const char *in, size_t *ret_len);
+/* Standard base64 with padding; NULL when it is not. */
+unsigned char *b64_decode(const char *in, size_t *ret_len);
 /* Constant-time comparison of secrets: time depends on b's length only. */
 bool secret_equal(const char *a, const char *b);
 

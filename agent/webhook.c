@@ -68,7 +68,7 @@ reject(struct org *o, const char *reason, long n)
 
 /* Parses the body; NULL after answering when it is not a notification. */
 static json_t *
-items_of(struct srv_req *r, struct org *o)
+items_of(struct srv_req *r, struct org *o, json_t **ret_tokens)
 {
 	const char *ct = srv_header(r, "Content-Type");
 	size_t len;
@@ -97,6 +97,9 @@ items_of(struct srv_req *r, struct org *o)
 		return NULL;
 	}
 	json_incref(value);
+	/* rich notifications: the tokens vouch for the whole POST; each item
+	 * keeps them, to be checked when it is processed */
+	*ret_tokens = json_incref(json_object_get(j, "validationTokens"));
 	json_decref(j);
 	return value;
 }
@@ -104,7 +107,7 @@ items_of(struct srv_req *r, struct org *o)
 /* Keeps the items that are ours: subscription known, clientState equal,
  * tenant right. The clientState is dropped before anything is stored. */
 static json_t *
-authentic(struct srv_req *r, struct org *o, json_t *items)
+authentic(struct srv_req *r, struct org *o, json_t *items, json_t *tokens)
 {
 	json_t *ok = json_array(), *it;
 	size_t i;
@@ -134,6 +137,8 @@ authentic(struct srv_req *r, struct org *o, json_t *items)
 		}
 		json_t *copy = json_deep_copy(it);
 		json_object_del(copy, "clientState");
+		if (json_is_object(json_object_get(copy, "encryptedContent")))
+			json_object_set(copy, "validationTokens", tokens ? tokens : json_null());
 		json_array_append_new(ok, copy);
 	}
 	return ok;
@@ -142,14 +147,15 @@ authentic(struct srv_req *r, struct org *o, json_t *items)
 static void
 intake(struct srv_req *r, struct org *o, const char *kind)
 {
-	json_t *items, *ok;
+	json_t *items, *ok, *tokens = NULL;
 
 	if (!source_allowed(r, o) || validation(r))
 		return;
-	items = items_of(r, o);
+	items = items_of(r, o, &tokens);
 	if (!items)
 		return;
-	ok = authentic(r, o, items);
+	ok = authentic(r, o, items, tokens);
+	json_decref(tokens);
 	if (json_array_size(ok) > 0) {
 		if (store_inbox_add(store, o->conf->name, kind, ok) < 0) {
 			/* not stored, so not acknowledged: Graph delivers again */

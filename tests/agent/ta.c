@@ -78,6 +78,8 @@ ta_test_teardown(void **state)
 
 	if (t->pid > 0)
 		ta_kill(t);
+	/* what one test injected must not reach the next */
+	json_decref(th_sim(&t->gs, "DELETE", "/faults", NULL, NULL));
 	return 0;
 }
 

@@ -312,15 +312,23 @@ test_acknowledged_survives_sigkill(void **state)
 	json_t *e;
 
 	ready(t, NULL);
-	/* Graph's message reads fail for now: the notice waits in the inbox */
+	/* the cloud cannot help for now: message reads (basic) and the signing
+	 * keys (rich) fail, so the acknowledged notice waits in the inbox */
 	json_decref(th_sim(&t->gs, "POST", "/faults",
 			   json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/chats/", "method",
 				     "GET", "status", 503, "count", 1000),
 			   NULL));
+	json_decref(th_sim(&t->gs, "POST", "/faults",
+			   json_pack("{s:s, s:s, s:i, s:i}", "path", "/common/discovery/", "method",
+				     "GET", "status", 503, "count", 1000),
+			   NULL));
 	emergency(t, "911");
 	assert_true(th_wait_until(inbox_pending, t, 20));
-	/* acknowledged to Graph, not processed: and the agent dies */
+	/* acknowledged to Graph, not processed, and it stays so */
 	assert_int_equal(counter(t, "received"), 1);
+	json_t *none = events(t);
+	assert_int_equal(json_array_size(none), 0);
+	json_decref(none);
 	ta_kill(t);
 	/* the cloud recovers; the agent comes back and finishes the job */
 	json_decref(th_sim(&t->gs, "DELETE", "/faults", NULL, NULL));
@@ -536,6 +544,91 @@ test_allow_from(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
+struct counter_wait {
+	struct ta *t;
+	const char *name;
+	long n;
+};
+
+static bool
+counter_reaches(void *arg)
+{
+	struct counter_wait *w = arg;
+
+	return counter(w->t, w->name) >= w->n;
+}
+
+static void
+test_rich_forgeries_rejected(void **state)
+{
+	struct ta *t = *state;
+	static const struct {
+		const char *kind, *what, *counter;
+	} cases[] = {
+	    {"tamper", "data", "rejected_signature"},
+	    {"tamper", "signature", "rejected_signature"},
+	    {"tamper", "key", "rejected_payload"},
+	    {"tamper", "certificate_id", "rejected_certificate"},
+	    {"token", "signature", "rejected_token_signature"},
+	    {"token", "aud", "rejected_token_audience"},
+	    {"token", "azp", "rejected_token_caller"},
+	    {"token", "expired", "rejected_token_expired"},
+	    {"token", "tenant", "rejected_token_tenant"},
+	    {"token", "issuer", "rejected_token_issuer"},
+	    {"token", "missing", "rejected_token_missing"},
+	};
+	json_t *e;
+
+	ready(t, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct counter_wait w = {t, cases[i].counter, counter(t, cases[i].counter) + 1};
+		json_decref(th_sim(
+		    &t->gs, "POST", "/delivery-faults",
+		    json_pack("{s:s, s:s}", "kind", cases[i].kind, "what", cases[i].what), NULL));
+		emergency(t, "911");
+		if (!th_wait_until(counter_reaches, &w, 20)) {
+			fprintf(stderr, "%s %s: %s not counted\n", cases[i].kind, cases[i].what,
+				cases[i].counter);
+			fail();
+		}
+	}
+	e = events(t);
+	assert_int_equal(json_array_size(e), 0);
+	json_decref(e);
+	/* and a sound one after all that is an event */
+	struct ev_wait ew = {t, 1};
+	emergency(t, "911");
+	assert_true(th_wait_until(enough_events, &ew, 20));
+	assert_int_equal(ta_stop(t), 0);
+}
+
+static void
+test_basic_mode(void **state)
+{
+	struct ta *t = *state;
+	struct ev_wait w = {t, 1};
+	long since;
+	json_t *s, *r;
+
+	assert_int_equal(ta_start(t, NULL, "rich_notifications = no"), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(sub_active, t, 20));
+	s = sim_sub(t);
+	assert_false(json_is_true(json_object_get(s, "includeResourceData")));
+	json_decref(s);
+	since = ta_last_request_seq(t);
+	emergency(t, "911");
+	assert_true(th_wait_until(enough_events, &w, 20));
+	/* the notice was fetched from Graph */
+	r = ta_requests(t, since, NULL);
+	bool fetched = false;
+	for (size_t i = 0; i < json_array_size(r); i++)
+		fetched |= strstr(ta_str(json_array_get(r, i), "path"), "/messages/") != NULL;
+	assert_true(fetched);
+	json_decref(r);
+	assert_int_equal(ta_stop(t), 0);
+}
+
 static void
 test_match_cli(void **state)
 {
@@ -588,6 +681,8 @@ main(void)
 	    cmocka_unit_test_teardown(test_renewal_and_recreation, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_poll_recovers_skipped_delivery, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_allow_from, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_rich_forgeries_rejected, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_basic_mode, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_match_cli, ta_test_teardown),
 	};
 

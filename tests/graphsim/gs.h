@@ -360,6 +360,7 @@ int gs_notify_message(struct gs_message *msg, const char *change_type);
 /* Queue a lifecycle event for a subscription (lock held). */
 void gs_notify_lifecycle(struct gs_sub *sub, const char *event);
 int gs_delivery_fault_add(json_t *spec, char **ret_err);
+void gs_delivery_faults_clear(void);
 json_t *gs_deliveries_since(long seq);
 json_t *gs_delivery_stats(void);
 void gs_deliver_kick(void);

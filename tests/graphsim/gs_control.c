@@ -375,6 +375,7 @@ gs_control(struct gs_req *req, struct gs_resp *resp)
 			gs_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
 	} else if (!strcmp(req->method, "DELETE") && !strcmp(p, "/faults")) {
 		gs_faults_clear();
+		gs_delivery_faults_clear();
 		gs_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
 	} else if (post && !strcmp(p, "/delivery-faults")) {
 		if (gs_delivery_fault_add(b, &err) < 0)

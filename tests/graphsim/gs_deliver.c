@@ -284,6 +284,20 @@ gs_delivery_fault_add(json_t *spec, char **ret_err)
 	return 0;
 }
 
+void
+gs_delivery_faults_clear(void)
+{
+	pthread_mutex_lock(&q_lock);
+	for (size_t i = 0; i < dfaults.n; i++) {
+		struct dfault *f = dfaults.v[i];
+		free(f->kind);
+		free(f->what);
+		free(f);
+	}
+	dfaults.n = 0;
+	pthread_mutex_unlock(&q_lock);
+}
+
 /* Takes one use of a fault of this kind; returns its "what" (free it). */
 static char *
 dfault_take(const char *kind, bool *ret_hit)

@@ -1,0 +1,22 @@
+/*
+ * Rich notifications: every validationToken of the POST is checked (signed
+ * by the identity platform, unexpired, for our app, sent by Graph's change
+ * tracking app, for the org's tenant), then the payload's HMAC (in constant
+ * time), then it is decrypted with the key its certificate id names.
+ */
+#ifndef CT_RICH_H
+#define CT_RICH_H
+
+#include <jansson.h>
+
+#include "conf.h"
+
+#define GRAPH_CHANGE_TRACKING_APP "0bf30f3b-4a52-48df-9a82-234910c4a086"
+
+enum rich_result { RICH_OK, RICH_WAIT, RICH_REJECT };
+
+/* On RICH_OK the chatMessage; on RICH_REJECT the counter to bump and why. */
+enum rich_result rich_open(const struct conf_org *o, json_t *item, json_t **ret_message,
+			   const char **ret_counter, char **ret_why);
+
+#endif
