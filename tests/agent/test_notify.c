@@ -412,7 +412,8 @@ test_renewal_and_recreation(void **state)
 				     "lifecycle_required_above", "10s"),
 			   NULL));
 	ready(t, "subscription_lifetime = 12s\nrenew_margin = 8s");
-	struct patch_wait w = {t, ta_last_request_seq(t), 3, "PATCH"};
+	/* four renewals: more than ten days of three-day subscriptions */
+	struct patch_wait w = {t, ta_last_request_seq(t), 4, "PATCH"};
 	assert_true(th_wait_until(enough_calls, &w, 60));
 	/* coverage never broke: the one subscription is still live, none expired */
 	assert_int_equal(count_subs_with_url(t, true), 1);
@@ -629,6 +630,48 @@ test_basic_mode(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
+static bool
+cert_rotated(void *arg)
+{
+	void **a = arg;
+	json_t *s = sim_sub(a[0]);
+	bool ok = s && ta_str(s, "encryptionCertificateId") &&
+		  strcmp(ta_str(s, "encryptionCertificateId"), a[1]) != 0;
+
+	json_decref(s);
+	return ok;
+}
+
+static void
+test_certificate_rotation(void **state)
+{
+	struct ta *t = *state;
+	struct ev_wait w = {t, 1};
+	json_t *s;
+	char *first;
+
+	json_decref(th_sim(&t->gs, "POST", "/config",
+			   json_pack("{s:s, s:s, s:s}", "sub_min", "5s", "sub_max", "60s",
+				     "lifecycle_required_above", "10s"),
+			   NULL));
+	ready(t, "subscription_lifetime = 12s\nrenew_margin = 8s\nencryption_cert_rotation = 3s");
+	s = sim_sub(t);
+	first = strdup(ta_str(s, "encryptionCertificateId"));
+	json_decref(s);
+	/* a renewal after the rotation period hands Graph the new certificate */
+	void *arg[] = {t, first};
+	assert_true(th_wait_until(cert_rotated, arg, 30));
+	/* and what Graph encrypts to it opens */
+	emergency(t, "911");
+	assert_true(th_wait_until(enough_events, &w, 20));
+	assert_int_equal(ta_stop(t), 0);
+	free(first);
+	json_decref(th_sim(&t->gs, "POST", "/config",
+			   json_pack("{s:s, s:s, s:s}", "sub_min", "45m", "sub_max", "4320m",
+				     "lifecycle_required_above", "1h"),
+			   NULL));
+}
+
 static void
 test_match_cli(void **state)
 {
@@ -683,6 +726,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_allow_from, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_rich_forgeries_rejected, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_basic_mode, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_certificate_rotation, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_match_cli, ta_test_teardown),
 	};
 
