@@ -25,6 +25,7 @@ struct poller {
 	bool busy;
 	double watermark; /* messages modified after this are looked at */
 	double pass_upto; /* this pass looks up to here */
+	bool resync;      /* Graph said it missed some: look up to now */
 	json_t *chats;    /* ids still to read in this pass */
 	size_t next_chat;
 	double last_pass;
@@ -225,8 +226,9 @@ pass_start(void *arg)
 	p->busy = true;
 	p->chats = json_array();
 	p->next_chat = 0;
-	/* leave the newest to the webhook */
-	p->pass_upto = now_wall() - cfg->poll_interval;
+	/* leave the newest to the webhook, unless Graph said it missed some */
+	p->pass_upto = now_wall() - (p->resync ? 0 : cfg->poll_interval);
+	p->resync = false;
 	since = time_iso(p->watermark);
 	esince = url_encode(since);
 	url = xprintf("%s/v1.0/users/%s/chats?$top=50&$filter=lastUpdatedDateTime%%20gt%%20%s",
@@ -300,6 +302,18 @@ poll_stop(void)
 	free(pollers);
 	pollers = NULL;
 	n_pollers = 0;
+}
+
+void
+poll_now(const char *org)
+{
+	struct poller *p = find(org);
+
+	if (!p)
+		return;
+	p->resync = true;
+	if (!p->busy)
+		ev_timer_arm(p->timer, 0);
 }
 
 json_t *

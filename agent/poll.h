@@ -18,5 +18,7 @@ void poll_start(const struct conf *c, struct store *st);
 void poll_reload(const struct conf *c);
 void poll_stop(void);
 json_t *poll_status(const char *org);
+/* A pass now (Graph said notifications were missed or removed). */
+void poll_now(const char *org);
 
 #endif

@@ -88,8 +88,12 @@ resource_parse(const char *res, char **ret_chat, char **ret_msg)
 }
 
 static int
-raise_event(struct org *o, const struct detect_result *res, long seq, const char *source)
+raise_event(struct org *o, const struct detect_result *res, json_t *msg, long seq,
+	    const char *source)
 {
+	/* an unrecognised notice is kept whole, for someone to read and learn
+	 * its wording from */
+	char *raw = res->verdict == DETECT_UNRECOGNISED ? json_dumps(msg, JSON_COMPACT) : NULL;
 	struct store_event e = {
 	    .org = o->conf->name,
 	    .chat_id = res->chat_id,
@@ -103,11 +107,13 @@ raise_event(struct org *o, const struct detect_result *res, long seq, const char
 	    .importance = res->importance,
 	    .created = res->created,
 	    .text = res->text,
+	    .raw = raw,
 	    .source = source,
 	};
 	long id = 0;
 	int rc = store_event_add(store, &e, seq, &id);
 
+	free(raw);
 	if (rc < 0)
 		return -1; /* stays in the inbox; tried again */
 	if (rc == 1) {
@@ -151,7 +157,7 @@ proc_message(struct org *o, json_t *msg, const char *source, long seq)
 	detect_run(r, msg, &res);
 	store_count(store, o->conf->name, "processed", 1);
 	if (res.verdict == DETECT_EMERGENCY || res.verdict == DETECT_UNRECOGNISED)
-		rc = raise_event(o, &res, seq, source);
+		rc = raise_event(o, &res, msg, seq, source);
 	else if (seq > 0)
 		store_inbox_done(store, seq);
 	detect_result_clear(&res);

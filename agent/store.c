@@ -48,7 +48,7 @@ static const char schema[] =
     "  kind TEXT NOT NULL,"
     "  caller_name TEXT, caller_id TEXT, number TEXT,"
     "  test_call INTEGER NOT NULL, location TEXT, importance TEXT,"
-    "  created TEXT, text TEXT, source TEXT NOT NULL, raised REAL NOT NULL,"
+    "  created TEXT, text TEXT, raw TEXT, source TEXT NOT NULL, raised REAL NOT NULL,"
     "  UNIQUE (org, chat_id, message_id));"
     "CREATE TABLE IF NOT EXISTS meta ("
     "  org TEXT NOT NULL, key TEXT NOT NULL, value REAL NOT NULL,"

@@ -78,6 +78,7 @@ struct store_event {
 	const char *importance;
 	const char *created;
 	const char *text;
+	const char *raw;    /* the chatMessage JSON, for unrecognised ones */
 	const char *source; /* webhook | poll */
 };
 

@@ -222,8 +222,8 @@ store_event_add(struct store *st, const struct store_event *e, long inbox_seq, l
 	if (exec(st, "BEGIN IMMEDIATE") < 0)
 		return -1;
 	s = prep(st, "INSERT OR IGNORE INTO event (org, chat_id, message_id, kind, caller_name, "
-		     "caller_id, number, test_call, location, importance, created, text, source, "
-		     "raised) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+		     "caller_id, number, test_call, location, importance, created, text, raw, "
+		     "source, raised) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (!s)
 		goto fail;
 	const char *vals[] = {e->org,         e->chat_id,   e->message_id, e->kind,
@@ -235,8 +235,9 @@ store_event_add(struct store *st, const struct store_event *e, long inbox_seq, l
 	sqlite3_bind_text(s, 10, e->importance, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 11, e->created, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 12, e->text, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 13, e->source, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 14, now_wall());
+	sqlite3_bind_text(s, 13, e->raw, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 14, e->source, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 15, now_wall());
 	if (step_done(st, s) < 0)
 		goto fail;
 	rc = sqlite3_changes(st->db) == 1 ? 0 : 1;
@@ -264,7 +265,7 @@ store_events(struct store *st, const char *org, long limit)
 {
 	sqlite3_stmt *s = prep(st, "SELECT id, org, kind, caller_name, caller_id, number, "
 				   "test_call, location, importance, created, chat_id, message_id, "
-				   "source, raised FROM event WHERE (?1 IS NULL OR org=?1) "
+				   "source, raised, text FROM event WHERE (?1 IS NULL OR org=?1) "
 				   "ORDER BY id DESC LIMIT ?2");
 	json_t *arr = json_array();
 
@@ -285,6 +286,8 @@ store_events(struct store *st, const char *org, long limit)
 				   "created", text_or_null(s, 9), "chat_id", text_or_null(s, 10),
 				   "message_id", text_or_null(s, 11), "source", text_or_null(s, 12),
 				   "raised", raised));
+		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "text",
+				    text_or_null(s, 14));
 		free(raised);
 	}
 	sqlite3_finalize(s);

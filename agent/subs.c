@@ -15,6 +15,7 @@
 #include "log.h"
 #include "nkey.h"
 #include "org.h"
+#include "poll.h"
 #include "subs.h"
 #include "util.h"
 
@@ -620,8 +621,11 @@ subs_lifecycle(const char *org, const char *sub_id, const char *event)
 		forget(s);
 		set_state(s, SUB_LAPSED, "removed by Graph (subscriptionRemoved)");
 		ev_timer_arm(s->timer, 0);
+		/* and catch up on what was said while it was gone */
+		poll_now(org);
 	} else if (!strcmp(event, "missed")) {
-		log_warnx("subs", "org %s: Graph reports missed notifications", org);
+		log_warnx("subs", "org %s: Graph reports missed notifications; resyncing", org);
+		poll_now(org);
 	} else {
 		log_info("subs", "org %s: lifecycle event '%.40s' ignored", org, event);
 	}

@@ -163,6 +163,7 @@ test_notice_becomes_one_event(void **state)
 	e = events(t);
 	assert_int_equal(json_array_size(e), 2);
 	assert_string_equal(ta_str(json_array_get(e, 0), "kind"), "unrecognised");
+	assert_non_null(strstr(ta_str(json_array_get(e, 0), "text"), "Notruf"));
 	json_decref(e);
 	assert_int_equal(counter(t, "processed"), 3);
 	json_decref(chat);
@@ -266,6 +267,11 @@ test_redelivery_and_forgeries(void **state)
 	assert_int_equal(deliver(t, "notify", "application/json", "{\"value\": [trunc"), 400);
 	assert_int_equal(deliver(t, "notify", "application/json", "[1,2,3]"), 400);
 	assert_int_equal(deliver(t, "notify", "text/plain", good), 415);
+	char *huge = malloc(2 * 1024 * 1024);
+	memset(huge, ' ', 2 * 1024 * 1024 - 1);
+	huge[2 * 1024 * 1024 - 1] = '\0';
+	assert_int_equal(deliver(t, "notify", "application/json", huge), 413);
+	free(huge);
 	assert_int_equal(counter(t, "rejected_client_state"), 1);
 	assert_int_equal(counter(t, "rejected_tenant"), 1);
 	assert_int_equal(counter(t, "rejected_unknown_subscription"), 1);
@@ -673,6 +679,31 @@ test_certificate_rotation(void **state)
 }
 
 static void
+test_missed_lifecycle_resyncs(void **state)
+{
+	struct ta *t = *state;
+	struct ev_wait w = {t, 1};
+	json_t *s, *e;
+	char *path;
+
+	ready(t, NULL); /* the default 60 s poll: only the lifecycle event can be quick */
+	json_decref(th_sim(&t->gs, "POST", "/delivery-faults",
+			   json_pack("{s:s, s:i}", "kind", "skip", "count", 1), NULL));
+	emergency(t, "911");
+	s = sim_sub(t);
+	if (asprintf(&path, "/subscriptions/%s/lifecycle", ta_str(s, "id")) < 0)
+		abort();
+	json_decref(th_sim(&t->gs, "POST", path, json_pack("{s:s}", "event", "missed"), NULL));
+	assert_true(th_wait_until(enough_events, &w, 20));
+	e = events(t);
+	assert_string_equal(ta_str(json_array_get(e, 0), "source"), "poll");
+	json_decref(e);
+	json_decref(s);
+	free(path);
+	assert_int_equal(ta_stop(t), 0);
+}
+
+static void
 test_match_cli(void **state)
 {
 	struct ta *t = *state;
@@ -727,6 +758,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_rich_forgeries_rejected, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_basic_mode, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_certificate_rotation, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_missed_lifecycle_resyncs, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_match_cli, ta_test_teardown),
 	};
 
