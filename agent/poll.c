@@ -90,6 +90,19 @@ http_problem(const struct hc_resp *resp)
 			    : xprintf("%s", resp->error ? resp->error : "no answer");
 }
 
+/* A request of the pass failed: the pass ends, and a refused token is
+ * reported so the sign-in refreshes it. */
+static void
+pass_failed(struct poller *p, struct org *o, const struct hc_resp *resp)
+{
+	char *why = http_problem(resp);
+
+	if (resp->status == 401)
+		org_token_rejected(o);
+	pass_end(p, why);
+	free(why);
+}
+
 static void
 messages_read(const struct hc_resp *resp, void *arg)
 {
@@ -107,11 +120,7 @@ messages_read(const struct hc_resp *resp, void *arg)
 		return;
 	}
 	if (resp->status != 200 && resp->status != 404 && resp->status != 403) {
-		char *why = http_problem(resp);
-		if (resp->status == 401)
-			org_token_rejected(o);
-		pass_end(p, why);
-		free(why);
+		pass_failed(p, o, resp);
 		return;
 	}
 	j = json_loadb(resp->body, resp->len, 0, NULL);
@@ -181,11 +190,7 @@ chats_listed(const struct hc_resp *resp, void *arg)
 	if (!p)
 		return;
 	if (resp->status != 200) {
-		char *why = http_problem(resp);
-		if (resp->status == 401)
-			org_token_rejected(o);
-		pass_end(p, why);
-		free(why);
+		pass_failed(p, o, resp);
 		return;
 	}
 	j = json_loadb(resp->body, resp->len, 0, NULL);

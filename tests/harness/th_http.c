@@ -57,76 +57,72 @@ on_header(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+/* Options every request shares; the caller adds its own and performs. */
+static CURL *
+easy_new(const char *url, const char *ca, struct th_resp *ret)
+{
+	CURL *c = curl_easy_init();
+
+	memset(ret, 0, sizeof(*ret));
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, ret);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
+	if (ca)
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+	return c;
+}
+
+static int
+perform(CURL *c, struct th_resp *ret)
+{
+	CURLcode rc = curl_easy_perform(c);
+	char *ct = NULL;
+
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
+		curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+		ret->content_type = ct ? strdup(ct) : NULL;
+	}
+	if (!ret->body)
+		ret->body = strdup("");
+	curl_easy_cleanup(c);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
 int
 th_http(const char *method, const char *url, const char *ca, const char *const *headers,
 	const char *body, struct th_resp *ret)
 {
-	CURL *c = curl_easy_init();
+	CURL *c = easy_new(url, ca, ret);
 	struct curl_slist *h = NULL;
-	char *ct = NULL;
-	CURLcode rc;
+	int rc;
 
-	memset(ret, 0, sizeof(*ret));
 	for (; headers && *headers; headers++)
 		h = curl_slist_append(h, *headers);
 	h = curl_slist_append(h, "Expect:");
-	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, ret);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
-	if (ca)
-		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_OK) {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
-		curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-		ret->content_type = ct ? strdup(ct) : NULL;
-	}
-	if (!ret->body)
-		ret->body = strdup("");
+	rc = perform(c, ret);
 	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return rc == CURLE_OK ? 0 : -1;
+	return rc;
 }
 
 int
 th_browse(const char *url, const char *ca, struct th_resp *ret)
 {
-	CURL *c = curl_easy_init();
-	char *ct = NULL;
-	CURLcode rc;
+	CURL *c = easy_new(url, ca, ret);
 
-	memset(ret, 0, sizeof(*ret));
-	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, ret);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
-	if (ca)
-		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_OK) {
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
-		curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-		ret->content_type = ct ? strdup(ct) : NULL;
-	}
-	if (!ret->body)
-		ret->body = strdup("");
-	curl_easy_cleanup(c);
-	return rc == CURLE_OK ? 0 : -1;
+	return perform(c, ret);
 }
 
 void
