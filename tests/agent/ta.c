@@ -159,7 +159,7 @@ ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
 		"authority_host = %s\n"
 		"graph_endpoint = %s\n"
 		"ca_file = %s\n"
-		"log_level = debug\n"
+		"%s\n"
 		"%s\n"
 		"[org acme]\n"
 		"tenant_id = %s\n"
@@ -169,8 +169,11 @@ ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
 		"service_user = %s\n"
 		"%s\n",
 		t->base, t->port, t->dir, t->sock, t->gs.base, t->gs.base,
-		t->ca_file ? t->ca_file : t->gs.ca, agent_extra ? agent_extra : "", TA_TENANT,
-		TA_CLIENT, secret, TA_UPN, org_extra ? org_extra : "");
+		t->ca_file ? t->ca_file : t->gs.ca,
+		/* debug unless the test chose a level */
+		agent_extra && strstr(agent_extra, "log_level") ? "" : "log_level = debug",
+		agent_extra ? agent_extra : "", TA_TENANT, TA_CLIENT, secret, TA_UPN,
+		org_extra ? org_extra : "");
 	fclose(f);
 	free(secret);
 	return spawn(t);
