@@ -25,8 +25,8 @@ static bool
 active(void *arg)
 {
 	json_t *o = ta_org_status(arg, "acme");
-	const char *st = json_string_value(
-		json_object_get(json_object_get(o, "subscription"), "state"));
+	const char *st =
+	    json_string_value(json_object_get(json_object_get(o, "subscription"), "state"));
 	bool ok = st && !strcmp(st, "active");
 
 	json_decref(o);
@@ -58,12 +58,11 @@ main(int argc, char **argv)
 			sub = v;
 	/* a notification for a message that does not exist: intake, inbox,
 	 * one read from Graph (404), done; the full path but the detector */
-	body = json_pack("{s:[{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s}}]}", "value", "id", "n",
-			 "subscriptionId", json_string_value(json_object_get(sub, "id")),
-			 "changeType", "created", "clientState",
-			 json_string_value(json_object_get(sub, "clientState")), "tenantId",
-			 TA_TENANT, "resource", "chats('19:bench@thread.v2')/messages('1')",
-			 "resourceData", "id", "1");
+	body = json_pack(
+	    "{s:[{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s}}]}", "value", "id", "n", "subscriptionId",
+	    json_string_value(json_object_get(sub, "id")), "changeType", "created", "clientState",
+	    json_string_value(json_object_get(sub, "clientState")), "tenantId", TA_TENANT,
+	    "resource", "chats('19:bench@thread.v2')/messages('1')", "resourceData", "id", "1");
 	f = fopen(argv[1], "w");
 	fprintf(f, "URL=%s/api/org/acme/ms-teams/notify\nPID=%d\nBODY='", t->base, (int)t->pid);
 	json_dumpf(body, f, JSON_COMPACT);
