@@ -10,29 +10,6 @@
 
 #include "ta.h"
 
-static int step_no;
-
-static void __attribute__((format(printf, 1, 2))) step(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	printf("\n%d. ", ++step_no);
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	fflush(stdout);
-}
-
-static void
-check(bool ok, const char *what)
-{
-	if (!ok) {
-		printf("   FAILED: %s\n", what);
-		exit(1);
-	}
-}
-
 static void
 ctl(struct ta *t, const char *cmd, const char *org)
 {
@@ -73,13 +50,14 @@ main(void)
 	printf("ctteams demo: keeping a Teams service user signed in, and raising the alarm\n"
 	       "when it cannot be. Microsoft's cloud is simulated by graphsim, over HTTPS.\n");
 
-	step("Start the simulated cloud: a tenant, an app registration, the service user");
-	check(ta_setup((void **)&t, (const char *const[]){"--access-token-lifetime=4s", NULL}) == 0,
-	      "graphsim starts");
+	th_step("Start the simulated cloud: a tenant, an app registration, the service user");
+	th_check(ta_setup((void **)&t, (const char *const[]){"--access-token-lifetime=4s", NULL}) ==
+		     0,
+		 "graphsim starts");
 	printf("   graphsim at %s\n", t->gs.base);
 
-	step("Start ctteamsd with this configuration");
-	check(ta_start(t, "refresh_margin = 2s", NULL) == 0, "ctteamsd starts");
+	th_step("Start ctteamsd with this configuration");
+	th_check(ta_start(t, "refresh_margin = 2s", NULL) == 0, "ctteamsd starts");
 	char *conf = th_read_file(t->conf);
 	for (char *line = strtok(conf, "\n"); line; line = strtok(NULL, "\n"))
 		if (line[0] != '#')
@@ -87,35 +65,35 @@ main(void)
 	free(conf);
 	ctl(t, "status", NULL);
 
-	step("The administrator asks for a sign-in link and opens it in a browser");
+	th_step("The administrator asks for a sign-in link and opens it in a browser");
 	ctl(t, "login", "acme");
-	check(ta_signin(t, "acme", &page) == 200, "sign-in completes");
+	th_check(ta_signin(t, "acme", &page) == 200, "sign-in completes");
 	printf("   browser: login link -> Entra authorize (PKCE) -> callback -> \"Signed in\"\n");
 	free(page);
 	ctl(t, "status", NULL);
 
-	step("Time runs fast here: access tokens live 4 s, not an hour; ctteamsd refreshes\n"
-	     "   each one ahead of its expiry, and Entra rotates the refresh token every time");
+	th_step("Time runs fast here: access tokens live 4 s, not an hour; ctteamsd refreshes\n"
+		"   each one ahead of its expiry, and Entra rotates the refresh token every time");
 	struct chain c = {t, ta_last_request_seq(t), 4};
-	check(th_wait_until(refreshes, &c, 40), "refreshes happen");
+	th_check(th_wait_until(refreshes, &c, 40), "refreshes happen");
 	json_t *r = ta_requests(t, c.since, "refresh_token");
 	for (size_t i = 0; i < json_array_size(r); i++)
 		printf("   token endpoint: %s\n", ta_str(json_array_get(r, i), "note"));
 	json_decref(r);
 	printf("   each refresh uses the refresh token the previous one issued\n");
 
-	step("An administrator revokes the service user's sessions in Entra");
+	th_step("An administrator revokes the service user's sessions in Entra");
 	if (asprintf(&path, "/users/%s/revoke", t->svc) < 0)
 		abort();
 	json_decref(th_sim(&t->gs, "POST", path, NULL, NULL));
 	free(path);
-	check(ta_wait_auth(t, "acme", "reauth_required", 30), "the failure is noticed");
+	th_check(ta_wait_auth(t, "acme", "reauth_required", 30), "the failure is noticed");
 	printf("   without ctteams, 911 notices would now stop without a sound. Instead:\n");
 	ctl(t, "status", NULL);
 
-	step("The administrator signs in again, as the status says");
-	check(ta_signin(t, "acme", NULL) == 200, "sign-in completes");
-	check(ta_wait_auth(t, "acme", "valid", 10), "valid again");
+	th_step("The administrator signs in again, as the status says");
+	th_check(ta_signin(t, "acme", NULL) == 200, "sign-in completes");
+	th_check(ta_wait_auth(t, "acme", "valid", 10), "valid again");
 	ctl(t, "status", "acme");
 
 	printf("\ndemo complete: next come the Graph subscription, emergency events, and the\n"

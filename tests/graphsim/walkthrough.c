@@ -16,46 +16,6 @@
 #define SECRET   "walkthrough-secret"
 #define REDIRECT "https://ctteams.example.net/api/org/acme/ms-teams/callback"
 
-static int step_no;
-
-static void step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-step(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	printf("\n%d. ", ++step_no);
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	fflush(stdout);
-}
-
-static void
-say(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	printf("   ");
-	vprintf(fmt, ap);
-	printf("\n");
-	va_end(ap);
-	fflush(stdout);
-}
-
-static void
-check(bool ok, const char *what)
-{
-	if (!ok) {
-		printf("   FAILED: %s\n", what);
-		exit(1);
-	}
-}
-
 static const char *
 str(json_t *o, const char *k)
 {
@@ -74,7 +34,7 @@ token_call(struct th_graphsim *gs, const char *form, long *ret_status)
 
 	if (asprintf(&url, "%s/%s/oauth2/v2.0/token", gs->base, TENANT) < 0)
 		abort();
-	check(th_http("POST", url, gs->ca, hdrs, form, &r) == 0, "token endpoint reachable");
+	th_check(th_http("POST", url, gs->ca, hdrs, form, &r) == 0, "token endpoint reachable");
 	*ret_status = r.status;
 	j = th_resp_json(&r);
 	th_resp_free(&r);
@@ -98,11 +58,12 @@ sign_in(struct th_graphsim *gs)
 		     "&scope=%s&state=demo-state&code_challenge=%s&code_challenge_method=S256",
 		     gs->base, TENANT, CLIENT, redir, scope, challenge) < 0)
 		abort();
-	check(th_http("GET", url, gs->ca, NULL, NULL, &r) == 0 && r.status == 302,
-	      "authorize redirects");
+	th_check(th_http("GET", url, gs->ca, NULL, NULL, &r) == 0 && r.status == 302,
+		 "authorize redirects");
 	code = th_url_param(r.location, "code");
-	check(code != NULL, "a code comes back");
-	say("authorize -> 302 to the redirect URI with a code (%zu chars) and state", strlen(code));
+	th_check(code != NULL, "a code comes back");
+	th_say("authorize -> 302 to the redirect URI with a code (%zu chars) and state",
+	       strlen(code));
 	ecode = th_urlenc(code);
 	if (asprintf(&form,
 		     "client_id=%s&client_secret=%s&grant_type=authorization_code&code=%s"
@@ -110,12 +71,12 @@ sign_in(struct th_graphsim *gs)
 		     CLIENT, SECRET, ecode, redir, verifier) < 0)
 		abort();
 	tok = token_call(gs, form, &status);
-	check(status == 200, "the code redeems with the PKCE verifier");
-	say("token -> access token for %lld s, a refresh token, an id_token",
-	    (long long)json_integer_value(json_object_get(tok, "expires_in")));
+	th_check(status == 200, "the code redeems with the PKCE verifier");
+	th_say("token -> access token for %lld s, a refresh token, an id_token",
+	       (long long)json_integer_value(json_object_get(tok, "expires_in")));
 	json_t *claims = th_jwt_claims_unverified(str(tok, "id_token"));
-	say("id_token: tid=%s preferred_username=%s", str(claims, "tid"),
-	    str(claims, "preferred_username"));
+	th_say("id_token: tid=%s preferred_username=%s", str(claims, "tid"),
+	       str(claims, "preferred_username"));
 	json_decref(claims);
 	th_resp_free(&r);
 	free(verifier);
@@ -142,15 +103,15 @@ main(void)
 	long status;
 
 	printf("graphsim walkthrough: Microsoft's side of a Teams 911 notice, simulated\n");
-	step("Start graphsim (HTTPS with its own CA) and a webhook receiver");
-	check(th_graphsim_start(&gs, (const char *const[]){"--allow-http-notify", NULL}) == 0,
-	      "graphsim starts");
+	th_step("Start graphsim (HTTPS with its own CA) and a webhook receiver");
+	th_check(th_graphsim_start(&gs, (const char *const[]){"--allow-http-notify", NULL}) == 0,
+		 "graphsim starts");
 	hook = th_hook_start(NULL, NULL);
-	check(hook != NULL, "receiver starts");
+	th_check(hook != NULL, "receiver starts");
 	th_hook_configure(hook, &cfg);
-	say("graphsim at %s, trusted through %s", gs.base, gs.ca);
+	th_say("graphsim at %s, trusted through %s", gs.base, gs.ca);
 
-	step("Set up the tenant: a service user in the notification group, a caller, a guard");
+	th_step("Set up the tenant: a service user in the notification group, a caller, a guard");
 	svc = th_sim_user(&gs, TENANT, "svc-911@contoso.example", "Security Desk Service");
 	caller = th_sim_user(&gs, TENANT, "jane@contoso.example", "Jane Doe");
 	desk = th_sim_user(&gs, TENANT, "guard@contoso.example", "Night Guard");
@@ -158,13 +119,13 @@ main(void)
 			   json_pack("{s:s, s:s, s:s, s:[s]}", "tenant", TENANT, "client_id",
 				     CLIENT, "client_secret", SECRET, "redirect_uris", REDIRECT),
 			   &status));
-	check(svc && caller && desk && status == 201, "directory objects created");
-	say("app registration %s with redirect URI %s", CLIENT, REDIRECT);
+	th_check(svc && caller && desk && status == 201, "directory objects created");
+	th_say("app registration %s with redirect URI %s", CLIENT, REDIRECT);
 
-	step("Sign the service user in: authorization code flow with PKCE (S256)");
+	th_step("Sign the service user in: authorization code flow with PKCE (S256)");
 	tok = sign_in(&gs);
 
-	step("Subscribe to the service user's chat messages, rich notifications on");
+	th_step("Subscribe to the service user's chat messages, rich notifications on");
 	key = th_rsa_cert(2048, &cert);
 	notify = th_hook_url(hook, "/notify");
 	life = th_hook_url(hook, "/lifecycle");
@@ -177,82 +138,84 @@ main(void)
 		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S.0000000Z", gmtime(&when));
 		exp = strdup(buf);
 	}
-	check(th_graph_send(&gs, "POST", str(tok, "access_token"), "/v1.0/subscriptions",
-			    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "changeType",
-				      "created,updated", "notificationUrl", notify,
-				      "lifecycleNotificationUrl", life, "resource", res,
-				      "expirationDateTime", exp, "clientState", "walkthrough-state",
-				      "includeResourceData", 1, "encryptionCertificate", cert,
-				      "encryptionCertificateId", "demo-key-1"),
-			    &r) == 0,
-	      "Graph reachable");
-	check(r.status == 201, "subscription created");
+	th_check(
+	    th_graph_send(&gs, "POST", str(tok, "access_token"), "/v1.0/subscriptions",
+			  json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s}", "changeType",
+				    "created,updated", "notificationUrl", notify,
+				    "lifecycleNotificationUrl", life, "resource", res,
+				    "expirationDateTime", exp, "clientState", "walkthrough-state",
+				    "includeResourceData", 1, "encryptionCertificate", cert,
+				    "encryptionCertificateId", "demo-key-1"),
+			  &r) == 0,
+	    "Graph reachable");
+	th_check(r.status == 201, "subscription created");
 	sub = th_resp_json(&r);
 	th_resp_free(&r);
-	say("validation handshakes answered: notificationUrl %zu, lifecycleNotificationUrl %zu",
-	    th_hook_validations(hook, "/notify"), th_hook_validations(hook, "/lifecycle"));
-	say("subscription %s expires %s", str(sub, "id"), str(sub, "expirationDateTime"));
+	th_say("validation handshakes answered: notificationUrl %zu, lifecycleNotificationUrl %zu",
+	       th_hook_validations(hook, "/notify"), th_hook_validations(hook, "/lifecycle"));
+	th_say("subscription %s expires %s", str(sub, "id"), str(sub, "expirationDateTime"));
 
-	step("Jane dials 911: Teams opens a group chat and posts an important notice");
+	th_step("Jane dials 911: Teams opens a group chat and posts an important notice");
 	json_decref(th_sim(&gs, "POST", "/emergency",
 			   json_pack("{s:s, s:[s,s], s:s, s:s}", "caller", caller, "members", svc,
 				     desk, "number", "911", "location",
 				     "Building 4, Floor 2, 1 Main St, Springfield, IL 62701"),
 			   &status));
-	check(status == 201, "notice posted");
-	check(th_hook_wait(hook, "/notify", 1, 15), "the notification arrives");
+	th_check(status == 201, "notice posted");
+	th_check(th_hook_wait(hook, "/notify", 1, 15), "the notification arrives");
 	posts = th_hook_posts(hook);
 	body = json_object_get(json_array_get(posts, 0), "body");
 	item = json_array_get(json_object_get(body, "value"), 0);
-	say("POST to the webhook: changeType=%s clientState=%s", str(item, "changeType"),
-	    str(item, "clientState"));
+	th_say("POST to the webhook: changeType=%s clientState=%s", str(item, "changeType"),
+	       str(item, "clientState"));
 
-	step("Decrypt and authenticate it as Microsoft documents");
+	th_step("Decrypt and authenticate it as Microsoft documents");
 	char *plain = th_rich_decrypt(key, json_object_get(item, "encryptedContent"), &err);
-	check(plain != NULL, "the payload decrypts and its HMAC matches");
+	th_check(plain != NULL, "the payload decrypts and its HMAC matches");
 	msg = json_loads(plain, 0, NULL);
-	check(th_graph_get(&gs, NULL, "/common/discovery/v2.0/keys", &r) == 0, "JWKS");
+	th_check(th_graph_get(&gs, NULL, "/common/discovery/v2.0/keys", &r) == 0, "JWKS");
 	keys = th_resp_json(&r);
 	th_resp_free(&r);
-	check(th_jwt_verify(
-		  json_string_value(json_array_get(json_object_get(body, "validationTokens"), 0)),
-		  keys, &vclaims, &err) == 0,
-	      "the validation token verifies against the JWKS");
-	say("validationToken: aud=%s azp=%s (Graph change tracking)", str(vclaims, "aud"),
-	    str(vclaims, "azp"));
-	say("message %s from %s, importance %s:", str(msg, "id"),
-	    str(json_object_get(json_object_get(msg, "from"), "user"), "displayName"),
-	    str(msg, "importance"));
-	say("  %s", str(json_object_get(msg, "body"), "content"));
+	th_check(th_jwt_verify(json_string_value(
+				   json_array_get(json_object_get(body, "validationTokens"), 0)),
+			       keys, &vclaims, &err) == 0,
+		 "the validation token verifies against the JWKS");
+	th_say("validationToken: aud=%s azp=%s (Graph change tracking)", str(vclaims, "aud"),
+	       str(vclaims, "azp"));
+	th_say("message %s from %s, importance %s:", str(msg, "id"),
+	       str(json_object_get(json_object_get(msg, "from"), "user"), "displayName"),
+	       str(msg, "importance"));
+	th_say("  %s", str(json_object_get(msg, "body"), "content"));
 
-	step("Renew the subscription before Graph deletes it (PATCH expirationDateTime)");
+	th_step("Renew the subscription before Graph deletes it (PATCH expirationDateTime)");
 	if (asprintf(&path, "/v1.0/subscriptions/%s", str(sub, "id")) < 0)
 		abort();
-	check(th_graph_send(&gs, "PATCH", str(tok, "access_token"), path,
-			    json_pack("{s:s}", "expirationDateTime", exp), &r) == 0 &&
-		  r.status == 200,
-	      "renewal accepted");
+	th_check(th_graph_send(&gs, "PATCH", str(tok, "access_token"), path,
+			       json_pack("{s:s}", "expirationDateTime", exp), &r) == 0 &&
+		     r.status == 200,
+		 "renewal accepted");
 	th_resp_free(&r);
-	say("renewed");
+	th_say("renewed");
 
-	step("An admin revokes the service user's sessions: the quiet failure ctteams exists for");
+	th_step(
+	    "An admin revokes the service user's sessions: the quiet failure ctteams exists for");
 	free(path);
 	if (asprintf(&path, "/users/%s/revoke", svc) < 0)
 		abort();
 	json_decref(th_sim(&gs, "POST", path, NULL, &status));
-	check(th_hook_wait(hook, "/lifecycle", 1, 15), "Graph asks for reauthorization");
-	say("lifecycle notification: reauthorizationRequired");
+	th_check(th_hook_wait(hook, "/lifecycle", 1, 15), "Graph asks for reauthorization");
+	th_say("lifecycle notification: reauthorizationRequired");
 	char *ert = th_urlenc(str(tok, "refresh_token")), *form;
 	if (asprintf(&form,
 		     "client_id=%s&client_secret=%s&grant_type=refresh_token&refresh_token=%s",
 		     CLIENT, SECRET, ert) < 0)
 		abort();
 	json_t *fail = token_call(&gs, form, &status);
-	check(status == 400 && !strcmp(str(fail, "error"), "invalid_grant"),
-	      "the refresh token is refused");
-	say("refresh -> %ld %s: %.60s...", status, str(fail, "error"),
-	    str(fail, "error_description"));
-	say("(ctteams turns this into an alarm; without one, 911 notices would stop silently)");
+	th_check(status == 400 && !strcmp(str(fail, "error"), "invalid_grant"),
+		 "the refresh token is refused");
+	th_say("refresh -> %ld %s: %.60s...", status, str(fail, "error"),
+	       str(fail, "error_description"));
+	th_say("(ctteams turns this into an alarm; without one, 911 notices would stop silently)");
 
 	printf("\nwalkthrough complete\n");
 	json_decref(fail);

@@ -124,4 +124,11 @@ char *th_rich_decrypt(EVP_PKEY *priv, json_t *enc, char **ret_err);
 int th_jwt_verify(const char *jwt, json_t *jwks, json_t **ret_claims, char **ret_err);
 json_t *th_jwt_claims_unverified(const char *jwt);
 
+/* ---- th_show.c: narration for the demo programs ---- */
+
+void th_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void th_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Ends the program with status 1 when ok is false. */
+void th_check(bool ok, const char *what);
+
 #endif
