@@ -92,12 +92,22 @@ note_num(json_t *req, const char *key)
 	return p ? atoi(p + strlen(key)) : -1;
 }
 
+static bool
+no_refresh_in_flight(void *arg)
+{
+	json_t *o = ta_org_status(arg, "acme");
+	bool idle = o && !json_is_true(json_object_get(o, "refresh_in_flight"));
+
+	json_decref(o);
+	return idle;
+}
+
 static void
 test_refresh_chain_survives_sigkill(void **state)
 {
 	struct ta *t = *state;
 	struct refresh_wait w = {t, 0, 6};
-	json_t *r, *o;
+	json_t *r;
 	int newest;
 
 	/* an hour compressed into two seconds; refresh a second early */
@@ -117,9 +127,7 @@ test_refresh_chain_survives_sigkill(void **state)
 	json_decref(r);
 
 	/* kill it between refreshes; the newest refresh token is on disk */
-	o = ta_org_status(t, "acme");
-	assert_false(json_is_true(json_object_get(o, "refresh_in_flight")));
-	json_decref(o);
+	assert_true(th_wait_until(no_refresh_in_flight, t, 10));
 	r = ta_requests(t, w.since, "refresh_token");
 	newest = note_num(json_array_get(r, json_array_size(r) - 1), "issued=");
 	json_decref(r);
