@@ -47,6 +47,19 @@ ta_setup(void **state, const char *const *gs_extra)
 	return 0;
 }
 
+/* The agent's directory (kept with TH_KEEP) and the paths in it. */
+static void
+files_clear(struct ta *t)
+{
+	if (t->dir && !getenv("TH_KEEP"))
+		th_rmtree(t->dir);
+	free(t->dir);
+	free(t->conf);
+	free(t->sock);
+	free(t->log);
+	t->dir = t->conf = t->sock = t->log = NULL;
+}
+
 int
 ta_teardown(void **state)
 {
@@ -56,14 +69,7 @@ ta_teardown(void **state)
 	if (t->pid > 0)
 		rc |= ta_stop(t);
 	rc |= th_graphsim_stop(&t->gs);
-	if (t->pid > 0)
-		ta_kill(t);
-	if (t->dir && !getenv("TH_KEEP"))
-		th_rmtree(t->dir);
-	free(t->dir);
-	free(t->conf);
-	free(t->sock);
-	free(t->log);
+	files_clear(t);
 	free(t->base);
 	free(t->svc);
 	free(t->caller);
@@ -132,12 +138,7 @@ ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
 
 	if (t->pid > 0)
 		ta_kill(t);
-	if (t->dir && !getenv("TH_KEEP"))
-		th_rmtree(t->dir);
-	free(t->dir);
-	free(t->conf);
-	free(t->sock);
-	free(t->log);
+	files_clear(t);
 	t->dir = th_tmpdir("agent");
 	if (asprintf(&t->conf, "%s/ctteamsd.conf", t->dir) < 0 ||
 	    asprintf(&t->sock, "%s/run/ctteamsd.sock", t->dir) < 0 ||
@@ -351,4 +352,30 @@ ta_last_request_seq(struct ta *t)
 
 	json_decref(all);
 	return seq;
+}
+
+struct request_wait {
+	struct ta *t;
+	long since;
+	const char *note_prefix;
+	size_t n;
+};
+
+static bool
+requests_logged(void *arg)
+{
+	struct request_wait *w = arg;
+	json_t *r = ta_requests(w->t, w->since, w->note_prefix);
+	size_t n = json_array_size(r);
+
+	json_decref(r);
+	return n >= w->n;
+}
+
+bool
+ta_wait_requests(struct ta *t, long since, const char *note_prefix, size_t n, double timeout)
+{
+	struct request_wait w = {t, since, note_prefix, n};
+
+	return th_wait_until(requests_logged, &w, timeout);
 }

@@ -58,6 +58,9 @@ char *ta_link(struct ta *t, const char *org);
 /* Requests graphsim logged since seq whose note starts with prefix. */
 json_t *ta_requests(struct ta *t, long since, const char *note_prefix);
 long ta_last_request_seq(struct ta *t);
+/* Waits until graphsim has logged n requests since seq whose note starts
+ * with note_prefix (e.g. "refresh_token"). */
+bool ta_wait_requests(struct ta *t, long since, const char *note_prefix, size_t n, double timeout);
 const char *ta_str(json_t *o, const char *key);
 
 #endif

@@ -72,23 +72,6 @@ test_tls_listener_refuses_old_versions(void **state)
 	free(gs_url);
 }
 
-struct count_wait {
-	struct ta *t;
-	long since;
-	size_t n;
-};
-
-static bool
-refreshed(void *arg)
-{
-	struct count_wait *w = arg;
-	json_t *r = ta_requests(w->t, w->since, "refresh_token");
-	size_t n = json_array_size(r);
-
-	json_decref(r);
-	return n >= w->n;
-}
-
 static void
 test_orgs_are_independent(void **state)
 {
@@ -156,8 +139,7 @@ test_orgs_are_independent(void **state)
 			   json_pack("{s:s, s:s, s:i, s:i}", "path", "/", "method", "POST",
 				     "status", 503, "count", 50),
 			   NULL));
-	struct count_wait w = {t, ta_last_request_seq(t), 4};
-	assert_true(th_wait_until(refreshed, &w, 30));
+	assert_true(ta_wait_requests(t, ta_last_request_seq(t), "refresh_token", 4, 30));
 	assert_true(ta_wait_auth(t, "beta", "degraded", 30));
 	json_t *o = ta_org_status(t, "acme");
 	assert_string_equal(ta_str(o, "auth_state"), "valid");

@@ -67,23 +67,6 @@ test_full_signin(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
-struct refresh_wait {
-	struct ta *t;
-	long since;
-	size_t n;
-};
-
-static bool
-enough_refreshes(void *arg)
-{
-	struct refresh_wait *w = arg;
-	json_t *r = ta_requests(w->t, w->since, "refresh_token");
-	size_t n = json_array_size(r);
-
-	json_decref(r);
-	return n >= w->n;
-}
-
 static int
 note_num(json_t *req, const char *key)
 {
@@ -106,19 +89,19 @@ static void
 test_refresh_chain_survives_sigkill(void **state)
 {
 	struct ta *t = *state;
-	struct refresh_wait w = {t, 0, 6};
+	long since;
 	json_t *r;
 	int newest;
 
 	/* an hour compressed into two seconds; refresh a second early */
 	sim_config(t, json_pack("{s:s}", "access_token_lifetime", "2s"));
 	assert_int_equal(ta_start(t, "refresh_margin = 1s", NULL), 0);
-	w.since = ta_last_request_seq(t);
+	since = ta_last_request_seq(t);
 	assert_int_equal(ta_signin(t, "acme", NULL), 200);
-	assert_true(th_wait_until(enough_refreshes, &w, 30));
+	assert_true(ta_wait_requests(t, since, "refresh_token", 6, 30));
 
 	/* every refresh used the token the previous one issued */
-	r = ta_requests(t, w.since, "refresh_token");
+	r = ta_requests(t, since, "refresh_token");
 	for (size_t i = 0; i < json_array_size(r); i++) {
 		json_t *e = json_array_get(r, i);
 		assert_int_equal(json_integer_value(json_object_get(e, "status")), 200);
@@ -128,15 +111,14 @@ test_refresh_chain_survives_sigkill(void **state)
 
 	/* kill it between refreshes; the newest refresh token is on disk */
 	assert_true(th_wait_until(no_refresh_in_flight, t, 10));
-	r = ta_requests(t, w.since, "refresh_token");
+	r = ta_requests(t, since, "refresh_token");
 	newest = note_num(json_array_get(r, json_array_size(r) - 1), "issued=");
 	json_decref(r);
 	ta_kill(t);
-	w.since = ta_last_request_seq(t);
-	w.n = 1;
+	since = ta_last_request_seq(t);
 	assert_int_equal(ta_restart(t), 0);
-	assert_true(th_wait_until(enough_refreshes, &w, 30));
-	r = ta_requests(t, w.since, "refresh_token");
+	assert_true(ta_wait_requests(t, since, "refresh_token", 1, 30));
+	r = ta_requests(t, since, "refresh_token");
 	json_t *first = json_array_get(r, 0);
 	/* the kill may land while a refresh is answered and not yet stored;
 	 * then the one before is used, which Entra still honours */
@@ -500,8 +482,7 @@ test_no_secret_in_clear(void **state)
 	sim_config(t, json_pack("{s:s}", "access_token_lifetime", "2s"));
 	assert_int_equal(ta_start(t, "refresh_margin = 1s", NULL), 0);
 	assert_int_equal(ta_signin(t, "acme", NULL), 200);
-	struct refresh_wait w = {t, ta_last_request_seq(t), 2};
-	assert_true(th_wait_until(enough_refreshes, &w, 20));
+	assert_true(ta_wait_requests(t, ta_last_request_seq(t), "refresh_token", 2, 20));
 	link = ta_link(t, "acme");
 
 	/* graphsim's tokens start gsat. / gsrt., its codes 1.gs */
