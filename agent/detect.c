@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "detect.h"
 #include "util.h"
@@ -180,31 +181,52 @@ str(json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
-/* The dialled number: digits right after the matched phrase, else a known
- * emergency number anywhere in the text. */
+/* A dial string at p: 2 to 15 digits, an optional leading '+', standing
+ * alone (not part of a longer number or word). */
+static char *
+dial_string_at(const char *p)
+{
+	const char *d = *p == '+' ? p + 1 : p;
+	size_t n = strspn(d, "0123456789");
+
+	if (n < 2 || n > 15 || isalnum((unsigned char)d[n]))
+		return NULL;
+	return xstrndup(p, (size_t)(d + n - p));
+}
+
+/* The dialled number, only where the notice says what was dialled: "…
+ * Emergency Call to 911", "dialed 933", "called 112". A street number or
+ * any other digits never count, and the text after "Location:" is not
+ * read, so "933 Elm St" is not a test call. Unknown stays NULL. */
 static char *
 find_number(const char *text, const char *after)
 {
-	static const char *const known[] = {"911", "933", "112", "999", "000"};
-	const char *p = after;
+	static const char *const lead[] = {"call to ", "calls to ", "dialed ",  "dialled ",
+					   "called ",  "calling ",  "dialing ", "dialling "};
+	const char *end = strcasestr(text, "location:");
+	size_t len = end ? (size_t)(end - text) : strlen(text);
+	char *head, *num = NULL;
 
-	for (int k = 0; p && *p && k < 40; p++, k++) {
-		if (isdigit((unsigned char)*p)) {
-			size_t n = strspn(p, "0123456789");
-			if (n >= 2 && n <= 6 && !isdigit((unsigned char)p[n]))
-				return xstrndup(p, n);
-			break;
+	/* right after the matched phrase: "… Emergency Call to 911", "(933)" */
+	while (after && (*after == ' ' || *after == '(' || *after == ':' || *after == '-'))
+		after++;
+	if (after && !strncasecmp(after, "to ", 3))
+		after += 3;
+	if (after && (num = dial_string_at(after)))
+		return num;
+	head = xstrndup(text, len);
+
+	for (const char *p = head; *p && !num; p++) {
+		if (p != head && isalpha((unsigned char)p[-1]))
+			continue;
+		for (size_t i = 0; i < sizeof(lead) / sizeof(lead[0]) && !num; i++) {
+			size_t n = strlen(lead[i]);
+			if (!strncasecmp(p, lead[i], n))
+				num = dial_string_at(p + n);
 		}
 	}
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		for (const char *q = strstr(text, known[i]); q; q = strstr(q + 1, known[i])) {
-			bool left = q == text || !isdigit((unsigned char)q[-1]);
-			bool right = !isdigit((unsigned char)q[3]);
-			if (left && right)
-				return xstrdup(known[i]);
-		}
-	}
-	return NULL;
+	free(head);
+	return num;
 }
 
 static char *
@@ -227,8 +249,9 @@ find_location(const char *text)
 void
 detect_run(const struct detect_rules *r, json_t *m, struct detect_result *res)
 {
-	json_t *user = json_object_get(json_object_get(m, "from"), "user");
-	const char *type = str(m, "messageType"), *importance = str(m, "importance");
+	json_t *from = json_object_get(m, "from");
+	json_t *user = json_object_get(from, "user");
+	const char *importance = str(m, "importance");
 	const char *body = str(json_object_get(m, "body"), "content");
 	const char *hit = NULL;
 	char *text;
@@ -238,15 +261,14 @@ detect_run(const struct detect_rules *r, json_t *m, struct detect_result *res)
 	res->message_id = xstrdup(str(m, "id"));
 	res->created = xstrdup(str(m, "createdDateTime"));
 	res->importance = xstrdup(importance ? importance : "normal");
+	/* Teams sends the notice as the caller; an application or a system
+	 * event (another shape Graph may use) still goes through the rules */
+	if (!json_is_object(user))
+		user = json_object_get(from, "application");
 	res->caller_name = xstrdup(str(user, "displayName"));
 	res->caller_id = xstrdup(str(user, "id"));
 	res->text = text = detect_normalise(body ? body : "");
 
-	if (type && strcmp(type, "message") != 0) {
-		res->verdict = DETECT_IGNORED;
-		res->why = xprintf("messageType is %s, not message", type);
-		return;
-	}
 	if (str(m, "deletedDateTime")) {
 		res->verdict = DETECT_IGNORED;
 		res->why = xstrdup("the message was deleted");
@@ -279,7 +301,7 @@ detect_run(const struct detect_rules *r, json_t *m, struct detect_result *res)
 		return;
 	}
 	res->verdict = DETECT_EMERGENCY;
-	res->number = find_number(text, hit);
+	res->number = find_number(text, hit == text ? NULL : hit);
 	res->location = find_location(text);
 	for (size_t i = 0; res->number && i < r->n_test_numbers; i++)
 		if (!strcmp(res->number, r->test_numbers[i]))

@@ -57,7 +57,7 @@ test_default_rule_and_extraction(void **state)
 	json_decref(m);
 
 	/* case does not matter; 933 is a test call */
-	m = message("JANE DOE HAS PLACED AN EMERGENCY CALL (933)", "normal");
+	m = message("JANE DOE HAS PLACED AN EMERGENCY CALL TO 933", "normal");
 	detect_run(&r, m, &res);
 	assert_int_equal(res.verdict, DETECT_EMERGENCY);
 	assert_string_equal(res.number, "933");
@@ -93,11 +93,6 @@ test_not_emergencies(void **state)
 	json_decref(m);
 
 	m = message("has placed an Emergency Call", "high");
-	json_object_set_new(m, "messageType", json_string("systemEventMessage"));
-	detect_run(&r, m, &res);
-	assert_int_equal(res.verdict, DETECT_IGNORED);
-	detect_result_clear(&res);
-	json_object_set_new(m, "messageType", json_string("message"));
 	json_object_set_new(m, "deletedDateTime", json_string("2026-11-28T13:51:00Z"));
 	detect_run(&r, m, &res);
 	assert_int_equal(res.verdict, DETECT_IGNORED);
@@ -109,6 +104,74 @@ test_not_emergencies(void **state)
 	m = message("has placed an Emergency Call", "high");
 	detect_run(&r, m, &res);
 	assert_int_equal(res.verdict, DETECT_IGNORED);
+	detect_result_clear(&res);
+	json_decref(m);
+	detect_rules_clear(&r);
+}
+
+/* The number dialled comes only from what the notice says about the call:
+ * never from a street number, never guessed. */
+static void
+test_number_from_the_call_wording(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *number;
+		bool test_call;
+	} cases[] = {
+	    {"Jane Doe has placed an Emergency Call to 911. Location: 933 Elm St", "911", false},
+	    {"Jane Doe has placed an Emergency Call. Location: 933 Elm St", NULL, false},
+	    {"Jane Doe has placed an Emergency Call. Location: 100 Main St", NULL, false},
+	    {"Jane Doe has placed an Emergency Call to 933. Location: 911 Oak Ave", "933", true},
+	    {"Jane Doe has placed an Emergency Call (dialed 933) from floor 12", "933", true},
+	    {"Jane Doe has placed an Emergency Call on floor 12", NULL, false},
+	    {"Jane Doe has placed an Emergency Call to +4915112345678", "+4915112345678", false},
+	};
+	struct detect_rules r;
+	struct detect_result res;
+	char *err = NULL;
+
+	(void)state;
+	assert_int_equal(detect_rules_init(&r, NULL, NULL, NULL, &err), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *m = message(cases[i].text, "high");
+		detect_run(&r, m, &res);
+		assert_int_equal(res.verdict, DETECT_EMERGENCY);
+		if (cases[i].number)
+			assert_string_equal(res.number, cases[i].number);
+		else
+			assert_null(res.number);
+		assert_int_equal(res.test_call, cases[i].test_call);
+		detect_result_clear(&res);
+		json_decref(m);
+	}
+	detect_rules_clear(&r);
+}
+
+/* Graph may deliver the notice as a system event or from an application:
+ * every shape goes through the rules. */
+static void
+test_every_shape_is_judged(void **state)
+{
+	struct detect_rules r;
+	struct detect_result res;
+	char *err = NULL;
+	json_t *m;
+
+	(void)state;
+	assert_int_equal(detect_rules_init(&r, NULL, NULL, NULL, &err), 0);
+	m = message("Jane Doe has placed an Emergency Call to 911", "high");
+	json_object_set_new(m, "messageType", json_string("systemEventMessage"));
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_EMERGENCY);
+	detect_result_clear(&res);
+	json_object_set_new(m, "messageType", json_string("unknownFutureValue"));
+	json_object_set_new(m, "from",
+			    json_pack("{s:n, s:{s:s, s:s}}", "user", "application", "id", "app-1",
+				      "displayName", "Emergency Notifications"));
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_EMERGENCY);
+	assert_string_equal(res.caller_name, "Emergency Notifications");
 	detect_result_clear(&res);
 	json_decref(m);
 	detect_rules_clear(&r);
@@ -126,7 +189,7 @@ test_configured_rules(void **state)
 	assert_int_equal(detect_rules_init(&r, "has placed an Emergency Call | hat einen Notruf",
 					   "emergency.*(call|notruf)", "933|999", &err),
 			 0);
-	m = message("Jane Doe hat einen Notruf abgesetzt: 112. Location: Halle 3", "high");
+	m = message("Jane Doe hat einen Notruf (112) abgesetzt. Location: Halle 3", "high");
 	detect_run(&r, m, &res);
 	assert_int_equal(res.verdict, DETECT_EMERGENCY);
 	assert_string_equal(res.number, "112");
@@ -152,6 +215,8 @@ main(void)
 	    cmocka_unit_test(test_normalise),
 	    cmocka_unit_test(test_default_rule_and_extraction),
 	    cmocka_unit_test(test_not_emergencies),
+	    cmocka_unit_test(test_number_from_the_call_wording),
+	    cmocka_unit_test(test_every_shape_is_judged),
 	    cmocka_unit_test(test_configured_rules),
 	};
 	return cmocka_run_group_tests_name("detect", tests, NULL, NULL);
