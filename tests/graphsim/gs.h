@@ -59,6 +59,14 @@ struct gs_config {
 	double reauth_interval;
 	double validation_token_lifetime;
 	long validation_token_version;
+	/* reauthorizationRequired on the access token's clock */
+	bool token_clock;
+	double reauth_token_lead;
+	/* Teams polling budget: first-page reads per collection per app */
+	long poll_budget;
+	double poll_period;
+	/* Entra access-token lifetimes vary (x1.0..1.5) */
+	bool access_lifetime_jitter;
 	/* Graph rate limit for GETs of one chat's messages, per app */
 	long chat_get_limit;
 	double chat_get_period;
@@ -144,6 +152,9 @@ struct gs_user {
 	char *display_name;
 	char *tenant;
 	double sessions_revoked_at; /* 0 = never */
+	/* refresh grants answer interaction_required until a code grant */
+	int interaction_code; /* 0 = none; else an AADSTS number */
+	char *interaction_suberror;
 };
 
 struct gs_app {
@@ -224,6 +235,10 @@ struct gs_sub {
 	double last_patch;
 	double last_reauthorize;
 	double last_reauth_notice;
+	/* the access token's clock: expiry of the token used at create,
+	 * PATCH or reauthorize; delivery pauses once it has passed */
+	double token_expires;
+	double last_token_notice;
 	bool deleted;
 	char *deleted_reason;
 };
@@ -271,7 +286,14 @@ struct gs_vec *gs_subs(void);
 void gs_sub_delete(struct gs_sub *sub, const char *reason);
 json_t *gs_sub_to_json(const struct gs_sub *sub, bool with_secret);
 json_t *gs_user_to_json(const struct gs_user *user);
-json_t *gs_chat_to_json(const struct gs_chat *chat, bool with_preview);
+json_t *gs_chat_to_json(const struct gs_chat *chat, bool with_preview, bool unknown_enums);
+/* The most recently created message of a chat, or NULL. */
+struct gs_message *gs_chat_last_message(const struct gs_chat *chat);
+/* The chatMessage as a read returns it: the evolvable messageType is
+ * mapped to unknownFutureValue unless the reader opted in. */
+json_t *gs_message_render(const struct gs_message *m, bool unknown_enums);
+/* The chat's topic or members changed: lastUpdatedDateTime moves. */
+void gs_chat_touch(struct gs_chat *chat);
 void gs_signin_set(const char *tenant, struct gs_user *user, const char *error,
 		   const char *error_description, long count);
 /* Consume one override for the tenant, if any (caller frees nothing). */
@@ -333,6 +355,11 @@ char *gs_issuer(const char *tenant); /* {base}/{tenant}/v2.0 */
 struct gs_token *gs_graph_auth(struct gs_req *req, struct gs_resp *resp);
 bool gs_scope_has(const char *scopes, const char *scope);
 void gs_graph_me(struct gs_req *req, struct gs_resp *resp);
+/* "Prefer: include-unknown-enum-members" on the request */
+bool gs_prefers_unknown_enums(struct gs_req *req);
+/* Teams polling budget: a first-page read of a collection (kind "chats"
+ * with a user id, or "messages" with a chat id) by an app (lock held). */
+void gs_poll_record(const struct gs_app *app, const char *kind, const char *id);
 void gs_graph_user(struct gs_req *req, struct gs_resp *resp);
 void gs_graph_chats(struct gs_req *req, struct gs_resp *resp);
 void gs_graph_messages(struct gs_req *req, struct gs_resp *resp);
@@ -347,6 +374,8 @@ void gs_subs_patch(struct gs_req *req, struct gs_resp *resp);
 void gs_subs_delete(struct gs_req *req, struct gs_resp *resp);
 void gs_subs_reauthorize(struct gs_req *req, struct gs_resp *resp);
 json_t *gs_violations(void);
+/* Records a client violation {time, rule, ...}; steals o (lock held). */
+void gs_violation_add(json_t *o);
 
 /* ---- gs_deliver.c ---- */
 

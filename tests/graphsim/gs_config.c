@@ -80,6 +80,10 @@ static const struct opt opts[] = {
     {"chat-get-limit", OPT_INT, O(chat_get_limit), true,
      "GETs of one chat's messages per app per period before 429 (default 1)"},
     {"chat-get-period", OPT_DUR, O(chat_get_period), true, "rate limit period (default 1s)"},
+    {"poll-budget", OPT_INT, O(poll_budget), true,
+     "first-page reads of one collection (a user's chats, a chat's messages) per app per "
+     "poll-period before each further read is a violation; 0 = off (default 2)"},
+    {"poll-period", OPT_DUR, O(poll_period), true, "polling budget period (default 1d)"},
     {"seed", OPT_STR, O(seed_file), false, "JSON file of apps, users and chats to create"},
     {"verbose", OPT_INT, O(verbose), true, "log level: 0 errors, 1 requests, 2 detail"},
 };
@@ -117,6 +121,11 @@ gs_config_defaults(void)
 	gs_cfg.validation_token_version = 2;
 	gs_cfg.chat_get_limit = 1;
 	gs_cfg.chat_get_period = 1;
+	/* Teams: poll a resource for changes about once a day. Two reads a day
+	 * leave room for the daily sweep plus one read-back after a known
+	 * interruption without flagging a well-behaved client. */
+	gs_cfg.poll_budget = 2;
+	gs_cfg.poll_period = 86400;
 }
 
 static const struct opt *

@@ -129,7 +129,7 @@ ctl_chats(json_t *b, struct gs_resp *resp)
 
 	if (!c)
 		return bad_take(resp, 400, err);
-	gs_resp_json(resp, 201, gs_chat_to_json(c, false));
+	gs_resp_json(resp, 201, gs_chat_to_json(c, false, true));
 }
 
 static void
@@ -157,7 +157,107 @@ ctl_messages(json_t *b, struct gs_resp *resp)
 		return bad(resp, 400, "chat: no such chat");
 	if (jstr(b, "from") && !from)
 		return bad(resp, 400, "from: no such user");
+	/* an application sender: from.application set, from.user null
+	 * (chatMessageFromIdentitySet, learn.microsoft.com/graph/api/resources/chatmessage) */
+	if (from && json_object_get(b, "from_app"))
+		return bad(resp, 400, "give from (a user) or from_app, not both");
 	post_message(c, from, b, resp);
+}
+
+static void
+members_apply(struct gs_chat *c, json_t *list, bool add, char **ret_err)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (list, i, v) {
+		struct gs_user *u =
+		    json_is_string(v) ? gs_user_find(c->tenant, json_string_value(v)) : NULL;
+		if (!u) {
+			*ret_err = gs_printf("member %zu is not a user of tenant %s", i, c->tenant);
+			return;
+		}
+	}
+	json_array_foreach (list, i, v) {
+		struct gs_user *u = gs_user_find(c->tenant, json_string_value(v));
+		if (add && !gs_chat_has_member(c, u))
+			gs_vec_push(&c->members, u);
+		for (size_t k = 0; !add && k < c->members.n; k++)
+			if (c->members.v[k] == u)
+				gs_vec_remove_at(&c->members, k);
+	}
+}
+
+/*
+ * A rename or a membership change: the only things that move a chat's
+ * lastUpdatedDateTime (chat resource type,
+ * learn.microsoft.com/graph/api/resources/chat).
+ */
+static void
+ctl_chat_patch(const char *id, json_t *b, struct gs_resp *resp)
+{
+	struct gs_chat *c = gs_chat_find(id);
+	json_t *add = json_object_get(b, "add_members"), *rm = json_object_get(b, "remove_members");
+	json_t *topic = json_object_get(b, "topic");
+	char *err = NULL;
+
+	if (!c)
+		return bad(resp, 404, "no such chat");
+	if ((add && !json_is_array(add)) || (rm && !json_is_array(rm)) ||
+	    (topic && !json_is_string(topic) && !json_is_null(topic)))
+		return bad(resp, 400, "topic is a string; add_members and remove_members arrays");
+	if (!topic && !add && !rm)
+		return bad(resp, 400, "give topic, add_members or remove_members");
+	if (add)
+		members_apply(c, add, true, &err);
+	if (!err && rm)
+		members_apply(c, rm, false, &err);
+	if (err)
+		return bad_take(resp, 400, err);
+	if (topic) {
+		free(c->topic);
+		c->topic = gs_strdup(json_string_value(topic));
+	}
+	gs_chat_touch(c);
+	gs_resp_json(resp, 200, gs_chat_to_json(c, false, true));
+}
+
+/*
+ * A reaction: it is added to the message's reactions and moves its
+ * lastModifiedDateTime, not lastEditedDateTime (chatMessage resource type,
+ * learn.microsoft.com/graph/api/resources/chatmessage; chatMessageReaction),
+ * and is notified as an update like an edit.
+ */
+static void
+ctl_reaction(const char *chat_id, const char *msg_id, json_t *b, struct gs_resp *resp)
+{
+	struct gs_chat *c = gs_chat_find(chat_id);
+	struct gs_message *m = c ? gs_message_find(c, msg_id) : NULL;
+	struct gs_user *u = jstr(b, "user") ? gs_user_find(NULL, jstr(b, "user")) : NULL;
+	const char *rt = jstr(b, "reaction_type") ? jstr(b, "reaction_type") : "like";
+	double now = gs_now();
+	char *ts;
+	json_t *r;
+	int n;
+
+	if (!m)
+		return bad(resp, 404, "no such message");
+	if (!u || !gs_chat_has_member(c, u))
+		return bad(resp, 400, "user: a member of the chat (id or UPN)");
+	ts = gs_time_iso(now, 3);
+	r = json_pack("{s:s, s:s, s:n, s:{s:n, s:n, s:{s:s, s:s, s:s, s:s}}}", "reactionType", rt,
+		      "createdDateTime", ts, "displayName", "user", "application", "device", "user",
+		      "id", u->id, "displayName", u->display_name, "userIdentityType", "aadUser",
+		      "tenantId", u->tenant);
+	json_array_append(json_object_get(m->json, "reactions"), r);
+	json_array_append_new(json_object_get(m->json, "messageHistory"),
+			      json_pack("{s:s, s:s, s:o}", "modifiedDateTime", ts, "actions",
+					"reactionAdded", "reaction", r));
+	m->modified = now;
+	json_object_set_new(m->json, "lastModifiedDateTime", json_string(ts));
+	free(ts);
+	n = gs_notify_message(m, "updated");
+	gs_resp_json(resp, 200, json_pack("{s:s, s:i}", "id", m->id, "notified", n));
 }
 
 /*
@@ -181,16 +281,25 @@ ctl_emergency(json_t *b, struct gs_resp *resp)
 
 	if (!caller)
 		return bad(resp, 400, "caller: no such user");
-	if (!json_is_array(members) || json_array_size(members) == 0)
-		return bad(resp, 400, "members: the notification group (user ids or UPNs)");
-	tenant = caller->tenant;
-	all = json_pack("[s]", caller->id);
-	json_array_foreach (members, i, v)
-		json_array_append(all, v);
-	c = gs_chat_add(tenant, "group", "Emergency call", all, &err);
-	json_decref(all);
-	if (!c)
-		return bad_take(resp, 400, err);
+	if (jstr(b, "chat")) {
+		/* the notice in an existing chat, e.g. a standing group chat */
+		c = gs_chat_find(jstr(b, "chat"));
+		if (!c)
+			return bad(resp, 400, "chat: no such chat");
+		if (!gs_chat_has_member(c, caller))
+			return bad(resp, 400, "chat: the caller is not a member");
+	} else {
+		if (!json_is_array(members) || json_array_size(members) == 0)
+			return bad(resp, 400, "members: the notification group (user ids or UPNs)");
+		tenant = caller->tenant;
+		all = json_pack("[s]", caller->id);
+		json_array_foreach (members, i, v)
+			json_array_append(all, v);
+		c = gs_chat_add(tenant, "group", "Emergency call", all, &err);
+		json_decref(all);
+		if (!c)
+			return bad_take(resp, 400, err);
+	}
 	html = gs_printf("<p>%s has placed an Emergency Call to %s.</p>"
 			 "<p>Location: %s</p>",
 			 caller->display_name, number, location);
@@ -225,7 +334,6 @@ ctl_message_change(const char *chat_id, const char *msg_id, bool del, json_t *b,
 					    json_string(jstr(b, "content")));
 	}
 	free(ts);
-	c->last_updated = now;
 	n = gs_notify_message(m, del ? "deleted" : "updated");
 	gs_resp_json(resp, 200, json_pack("{s:s, s:i}", "id", m->id, "notified", n));
 }
@@ -361,6 +469,12 @@ gs_control(struct gs_req *req, struct gs_resp *resp)
 		ctl_messages(b, resp);
 	else if (post && !strcmp(p, "/emergency"))
 		ctl_emergency(b, resp);
+	else if (post && sscanf(p, "/chats/%127[^/]/messages/%127[^/]/%63s", a, c, d) == 3 &&
+		 !strcmp(d, "reactions"))
+		ctl_reaction(a, c, b, resp);
+	else if (!strcmp(req->method, "PATCH") && sscanf(p, "/chats/%127[^/]", a) == 1 &&
+		 !strchr(p + 7, '/'))
+		ctl_chat_patch(a, b, resp);
 	else if ((!strcmp(req->method, "PATCH") || !strcmp(req->method, "DELETE")) &&
 		 sscanf(p, "/chats/%127[^/]/messages/%127s", a, c) == 2)
 		ctl_message_change(a, c, !strcmp(req->method, "DELETE"), b, resp);

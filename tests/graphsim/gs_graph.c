@@ -180,28 +180,157 @@ time_pass(double v, const char *op, double t)
 				   : v <= t;
 }
 
+static double
+chat_last_created(const struct gs_chat *c)
+{
+	struct gs_message *m = gs_chat_last_message(c);
+
+	return m ? m->created : -1;
+}
+
+/* lastMessagePreview/createdDateTime desc; chats without messages last */
 static int
 cmp_chat_recent(const void *a, const void *b)
 {
 	const struct gs_chat *x = *(struct gs_chat *const *)a, *y = *(struct gs_chat *const *)b;
+	double vx = chat_last_created(x), vy = chat_last_created(y);
 
-	return (x->last_updated < y->last_updated) - (x->last_updated > y->last_updated);
+	return (vx < vy) - (vx > vy);
 }
 
+bool
+gs_prefers_unknown_enums(struct gs_req *req)
+{
+	const char *p = gs_req_header(req, "Prefer");
+
+	return p && strstr(p, "include-unknown-enum-members") != NULL;
+}
+
+/* A path with each segment percent-encoded (chat ids hold ':' and '@'). */
+static char *
+path_encode(const char *path)
+{
+	char *out = gs_strdup(""), *copy = gs_strdup(path), *save = NULL;
+
+	for (char *seg = strtok_r(copy, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+		char *e = gs_url_encode(seg), *n = gs_printf("%s/%s", out, e);
+		free(out);
+		free(e);
+		out = n;
+	}
+	free(copy);
+	return out;
+}
+
+/*
+ * An @odata.nextLink: the original request's query options, every one of
+ * them, and an opaque $skiptoken. Clients follow the link as it is
+ * (learn.microsoft.com/graph/paging).
+ */
+static char *
+next_link(struct gs_req *req, const char *const *opts, const char *skiptoken)
+{
+	char *base = gs_base_url(), *path = path_encode(req->path);
+	char *url = gs_printf("%s%s?", base, path);
+
+	for (const char *const *o = opts; *o; o++) {
+		const char *v = gs_req_arg(req, *o);
+		char *ev, *n;
+		if (!v)
+			continue;
+		ev = gs_url_encode(v);
+		n = gs_printf("%s%s=%s&", url, *o, ev);
+		free(url);
+		free(ev);
+		url = n;
+	}
+	{
+		char *et = gs_url_encode(skiptoken), *n = gs_printf("%s$skiptoken=%s", url, et);
+		free(url);
+		free(et);
+		url = n;
+	}
+	free(base);
+	free(path);
+	return url;
+}
+
+/* Skip tokens are opaque to clients: base64url of "gs1:<kind>:<offset>". */
+static char *
+skiptoken_make(const char *kind, long offset)
+{
+	char *raw = gs_printf("gs1:%s:%ld", kind, offset);
+	char *t = gs_b64url((const unsigned char *)raw, strlen(raw));
+
+	free(raw);
+	return t;
+}
+
+static long
+skiptoken_parse(const char *tok, const char *kind)
+{
+	size_t n = 0;
+	char *b64, *raw, *pre;
+	long off = -1;
+
+	if (!tok)
+		return 0;
+	/* gs_b64_decode takes standard base64; undo the URL alphabet */
+	b64 = gs_strdup(tok);
+	for (char *p = b64; *p; p++)
+		*p = *p == '-' ? '+' : *p == '_' ? '/' : *p;
+	{
+		size_t len = strlen(b64);
+		char *padded = gs_printf("%s%s", b64,
+					 len % 4 == 2   ? "=="
+					 : len % 4 == 3 ? "="
+							: "");
+		free(b64);
+		b64 = padded;
+	}
+	raw = (char *)gs_b64_decode(b64, &n);
+	free(b64);
+	if (!raw)
+		return -1;
+	raw = realloc(raw, n + 1);
+	if (!raw)
+		abort();
+	raw[n] = '\0';
+	pre = gs_printf("gs1:%s:", kind);
+	if (!strncmp(raw, pre, strlen(pre))) {
+		char *end;
+		off = strtol(raw + strlen(pre), &end, 10);
+		if (*end || off < 0)
+			off = -1;
+	}
+	free(pre);
+	free(raw);
+	return off;
+}
+
+/*
+ * List chats (learn.microsoft.com/graph/api/chat-list): $expand members or
+ * lastMessagePreview, $top at most 50, $filter, and $orderby only
+ * lastMessagePreview/createdDateTime desc (ascending is not supported).
+ * Chats without a message sort last. Pages carry @odata.nextLink with every
+ * query option of the request.
+ */
 void
 gs_graph_chats(struct gs_req *req, struct gs_resp *resp)
 {
+	static const char *const opts[] = {"$filter", "$expand", "$orderby", "$top", NULL};
 	const char *filter = gs_req_arg(req, "$filter");
 	const char *expand = gs_req_arg(req, "$expand");
 	const char *orderby = gs_req_arg(req, "$orderby");
 	const char *skip = gs_req_arg(req, "$skiptoken");
+	bool unknown = gs_prefers_unknown_enums(req);
 	struct gs_token *t;
 	struct gs_user *u;
 	struct gs_vec mine = {0};
 	char op[4] = "";
 	double ft = 0;
-	long top, from = skip ? atol(skip) : 0;
-	json_t *value;
+	long top, from = skiptoken_parse(skip, "chats");
+	json_t *value, *o;
 
 	gs_lock();
 	t = gs_graph_auth(req, resp);
@@ -210,6 +339,10 @@ gs_graph_chats(struct gs_req *req, struct gs_resp *resp)
 	u = path_user(resp, t, req->params[0]);
 	if (!u || (top = top_arg(req, resp, 50, 50)) < 0)
 		goto out;
+	if (from < 0) {
+		gs_resp_graph_error(resp, 400, "BadRequest", "Invalid $skiptoken.");
+		goto out;
+	}
 	if (filter && time_filter(filter, "lastUpdatedDateTime", op, &ft) < 0) {
 		gs_resp_graph_error(resp, 400, "BadRequest",
 				    "Invalid filter clause: only lastUpdatedDateTime gt|ge|lt|le "
@@ -226,6 +359,8 @@ gs_graph_chats(struct gs_req *req, struct gs_resp *resp)
 				    "supported.");
 		goto out;
 	}
+	if (!skip)
+		gs_poll_record(t->app, "chats", u->id);
 	for (size_t i = 0; i < gs_chats()->n; i++) {
 		struct gs_chat *c = gs_chats()->v[i];
 		if (!gs_chat_has_member(c, u))
@@ -240,27 +375,90 @@ gs_graph_chats(struct gs_req *req, struct gs_resp *resp)
 	for (long i = from; i < (long)mine.n && i < from + top; i++)
 		json_array_append_new(
 		    value,
-		    gs_chat_to_json(mine.v[i], expand && !strcmp(expand, "lastMessagePreview")));
-	{
-		json_t *o =
-		    json_pack("{s:s, s:I, s:o}", "@odata.context",
-			      "https://graph.microsoft.com/v1.0/$metadata#chats", "@odata.count",
-			      (json_int_t)json_array_size(value), "value", value);
-		if (from + top < (long)mine.n) {
-			char *base = gs_base_url();
-			char *next =
-			    gs_printf("%s%s?$top=%ld&$skiptoken=%ld%s%s", base, req->path, top,
-				      from + top, orderby ? "&$orderby=" : "",
-				      orderby ? "lastMessagePreview%2FcreatedDateTime%20desc" : "");
-			json_object_set_new(o, "@odata.nextLink", json_string(next));
-			free(base);
-			free(next);
-		}
-		gs_resp_json(resp, 200, o);
+		    gs_chat_to_json(mine.v[i], expand && !strcmp(expand, "lastMessagePreview"),
+				    unknown));
+	o = json_pack("{s:s, s:I, s:o}", "@odata.context",
+		      "https://graph.microsoft.com/v1.0/$metadata#chats", "@odata.count",
+		      (json_int_t)json_array_size(value), "value", value);
+	if (from + top < (long)mine.n) {
+		char *tok = skiptoken_make("chats", from + top);
+		char *next = next_link(req, opts, tok);
+		json_object_set_new(o, "@odata.nextLink", json_string(next));
+		free(tok);
+		free(next);
 	}
+	gs_resp_json(resp, 200, o);
 	free(mine.v);
 out:
 	gs_unlock();
+}
+
+/*
+ * Teams polling requirements: an app that polls a resource to see whether
+ * it changed may do so about once a day; polling in a loop violates the
+ * Microsoft APIs Terms of Use (Microsoft Teams API overview, "Polling
+ * requirements": learn.microsoft.com/graph/api/resources/teams-api-overview).
+ * A read of a collection is a GET of its first page (no $skiptoken): a
+ * user's chats, or one chat's messages. Reads beyond poll_budget per
+ * poll_period per app and collection are served, and recorded as a
+ * violation. Single-message GETs do not count.
+ */
+struct poll {
+	char *key;
+	struct gs_vec times; /* double * */
+};
+
+static struct gs_vec polls;
+
+void
+gs_poll_record(const struct gs_app *app, const char *kind, const char *id)
+{
+	char *coll = !strcmp(kind, "chats") ? gs_printf("/users/%s/chats", id)
+					    : gs_printf("/chats/%s/messages", id);
+	char *key = gs_printf("%s|%s", app->client_id, coll);
+	double now = gs_now(), *tp;
+	struct poll *p = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < polls.n && !p; i++)
+		if (!strcmp(((struct poll *)polls.v[i])->key, key))
+			p = polls.v[i];
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			abort();
+		p->key = key;
+		gs_vec_push(&polls, p);
+	} else {
+		free(key);
+	}
+	tp = malloc(sizeof(*tp));
+	if (!tp)
+		abort();
+	*tp = now;
+	gs_vec_push(&p->times, tp);
+	for (size_t i = 0; i < p->times.n;) {
+		double *t = p->times.v[i];
+		if (now - *t >= gs_cfg.poll_period) {
+			free(t);
+			gs_vec_remove_at(&p->times, i);
+		} else {
+			i++;
+			n++;
+		}
+	}
+	if (gs_cfg.poll_budget > 0 && (long)n > gs_cfg.poll_budget) {
+		char *ts = gs_time_iso(now, 3);
+		char *what = gs_printf("read %zu times within %.0f s (budget %ld): Teams allows "
+				       "polling a resource for changes about once a day",
+				       n, gs_cfg.poll_period, gs_cfg.poll_budget);
+		gs_violation_add(json_pack("{s:s, s:s, s:s, s:s, s:s}", "time", ts, "rule",
+					   "polling", "collection", coll, "app", app->client_id,
+					   "what", what));
+		free(ts);
+		free(what);
+	}
+	free(coll);
 }
 
 /* Graph's Teams limit: a few GETs per second per app per chat. */
@@ -346,24 +544,34 @@ cmp_modified_desc(const void *a, const void *b)
 	return cmp_msg_desc(a, b, false);
 }
 
+/*
+ * List messages in a chat (learn.microsoft.com/graph/api/chat-list-messages):
+ * $top at most 50 (default 20 here); $orderby lastModifiedDateTime desc (the
+ * default) or createdDateTime desc, ascending not supported; $filter on
+ * lastModifiedDateTime (gt, lt) or createdDateTime (lt) takes effect only
+ * when $orderby names the same property, otherwise it is ignored. More
+ * results → @odata.nextLink carrying $orderby, $filter and $top.
+ */
 void
 gs_graph_messages(struct gs_req *req, struct gs_resp *resp)
 {
 	/* routes: /chats/{c}/messages, /me/chats/{c}/messages,
 	 * /users/{u}/chats/{c}/messages */
+	static const char *const opts[] = {"$orderby", "$filter", "$top", NULL};
 	const char *who = req->params[1] ? req->params[0] : NULL;
 	const char *chat_id = req->params[1] ? req->params[1] : req->params[0];
 	const char *filter = gs_req_arg(req, "$filter");
 	const char *orderby = gs_req_arg(req, "$orderby");
-	bool by_created = false;
-	const char *field = NULL;
+	const char *skip = gs_req_arg(req, "$skiptoken");
+	bool unknown = gs_prefers_unknown_enums(req);
+	bool by_created = false, use_filter = false;
 	struct gs_vec sel = {0};
 	struct gs_token *t;
 	struct gs_chat *c;
 	char op[4] = "";
 	double ft = 0;
-	long top;
-	json_t *value;
+	long top, from = skiptoken_parse(skip, "messages");
+	json_t *value, *o;
 
 	if (!strncmp(req->path, "/v1.0/me/", 9)) {
 		who = "me";
@@ -376,34 +584,45 @@ gs_graph_messages(struct gs_req *req, struct gs_resp *resp)
 	c = chat_for(resp, t, who, chat_id);
 	if (!c || (top = top_arg(req, resp, 20, 50)) < 0)
 		goto out;
+	if (from < 0) {
+		gs_resp_graph_error(resp, 400, "BadRequest", "Invalid $skiptoken.");
+		goto out;
+	}
 	if (orderby) {
-		if (!strcmp(orderby, "lastModifiedDateTime desc")) {
-			field = "lastModifiedDateTime";
-		} else if (!strcmp(orderby, "createdDateTime desc")) {
-			field = "createdDateTime";
+		if (!strcmp(orderby, "createdDateTime desc")) {
 			by_created = true;
-		} else {
+		} else if (strcmp(orderby, "lastModifiedDateTime desc") != 0) {
 			gs_resp_graph_error(resp, 400, "BadRequest",
 					    "$orderby supports lastModifiedDateTime desc or "
 					    "createdDateTime desc only.");
 			goto out;
 		}
 	}
-	/* Graph filters on the property the list is ordered by, and only with
-	 * gt/lt for lastModifiedDateTime, lt for createdDateTime */
-	if (filter && (!field || time_filter(filter, field, op, &ft) < 0 ||
-		       (by_created && strcmp(op, "lt") != 0) ||
-		       (!by_created && strcmp(op, "gt") && strcmp(op, "lt")))) {
-		gs_resp_graph_error(resp, 400, "BadRequest",
-				    "$filter is supported only on the $orderby property: "
-				    "lastModifiedDateTime gt|lt, or createdDateTime lt.");
-		goto out;
+	/* the filter counts only with an $orderby on its own property; a
+	 * filter on that property with an operator Graph does not support
+	 * for it is refused */
+	if (filter && orderby) {
+		const char *field = by_created ? "createdDateTime" : "lastModifiedDateTime";
+		if (!strncmp(filter, field, strlen(field)) && filter[strlen(field)] == ' ') {
+			if (time_filter(filter, field, op, &ft) < 0 ||
+			    (by_created && strcmp(op, "lt") != 0) ||
+			    (!by_created && strcmp(op, "gt") && strcmp(op, "lt"))) {
+				gs_resp_graph_error(
+				    resp, 400, "BadRequest",
+				    "$filter supports lastModifiedDateTime gt|lt, or "
+				    "createdDateTime lt.");
+				goto out;
+			}
+			use_filter = true;
+		}
 	}
 	if (rate_limited(resp, t->app, c))
 		goto out;
+	if (!skip)
+		gs_poll_record(t->app, "messages", c->id);
 	for (size_t i = 0; i < c->messages.n; i++) {
 		struct gs_message *m = c->messages.v[i];
-		if (filter && !time_pass(by_created ? m->created : m->modified, op, ft))
+		if (use_filter && !time_pass(by_created ? m->created : m->modified, op, ft))
 			continue;
 		gs_vec_push(&sel, m);
 	}
@@ -411,12 +630,19 @@ gs_graph_messages(struct gs_req *req, struct gs_resp *resp)
 		qsort(sel.v, sel.n, sizeof(void *),
 		      by_created ? cmp_created_desc : cmp_modified_desc);
 	value = json_array();
-	for (size_t i = 0; i < sel.n && (long)i < top; i++)
-		json_array_append(value, ((struct gs_message *)sel.v[i])->json);
-	gs_resp_json(resp, 200,
-		     json_pack("{s:s, s:I, s:o}", "@odata.context",
-			       "https://graph.microsoft.com/v1.0/$metadata#chats('...')/messages",
-			       "@odata.count", (json_int_t)json_array_size(value), "value", value));
+	for (long i = from; i < (long)sel.n && i < from + top; i++)
+		json_array_append_new(value, gs_message_render(sel.v[i], unknown));
+	o = json_pack("{s:s, s:I, s:o}", "@odata.context",
+		      "https://graph.microsoft.com/v1.0/$metadata#chats('...')/messages",
+		      "@odata.count", (json_int_t)json_array_size(value), "value", value);
+	if (from + top < (long)sel.n) {
+		char *tok = skiptoken_make("messages", from + top);
+		char *next = next_link(req, opts, tok);
+		json_object_set_new(o, "@odata.nextLink", json_string(next));
+		free(tok);
+		free(next);
+	}
+	gs_resp_json(resp, 200, o);
 	free(sel.v);
 out:
 	gs_unlock();
@@ -446,7 +672,7 @@ gs_graph_message(struct gs_req *req, struct gs_resp *resp)
 		gs_resp_graph_error(resp, 404, "NotFound", "Message %s was not found.", msg_id);
 		goto out;
 	}
-	gs_resp_json(resp, 200, json_deep_copy(m->json));
+	gs_resp_json(resp, 200, gs_message_render(m, gs_prefers_unknown_enums(req)));
 out:
 	gs_unlock();
 }

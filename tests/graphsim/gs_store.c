@@ -343,6 +343,7 @@ gs_message_add(struct gs_chat *chat, struct gs_user *from, json_t *spec, char **
 	const char *importance = json_string_value(json_object_get(spec, "importance"));
 	const char *mtype = json_string_value(json_object_get(spec, "message_type"));
 	json_t *att = json_object_get(spec, "attachments");
+	json_t *app = json_object_get(spec, "from_app");
 	struct gs_message *m;
 	double now = gs_now();
 	char *ts, *etag;
@@ -363,6 +364,18 @@ gs_message_add(struct gs_chat *chat, struct gs_user *from, json_t *spec, char **
 	if (strcmp(importance, "normal") && strcmp(importance, "high") &&
 	    strcmp(importance, "urgent")) {
 		*ret_err = gs_strdup("importance must be normal, high or urgent");
+		return NULL;
+	}
+	/* chatMessageType: message, chatEvent, typing, systemEventMessage
+	 * (unknownFutureValue is the sentinel, not a real type) */
+	if (strcmp(mtype, "message") && strcmp(mtype, "chatEvent") && strcmp(mtype, "typing") &&
+	    strcmp(mtype, "systemEventMessage")) {
+		*ret_err = gs_strdup("message_type must be message, chatEvent, typing or "
+				     "systemEventMessage");
+		return NULL;
+	}
+	if (app && (!json_is_object(app) || !json_is_string(json_object_get(app, "id")))) {
+		*ret_err = gs_strdup("from_app must be {\"id\", \"display_name\"}");
 		return NULL;
 	}
 	if (att && !json_is_array(att)) {
@@ -402,7 +415,20 @@ gs_message_add(struct gs_chat *chat, struct gs_user *from, json_t *spec, char **
 		abort();
 	free(ts);
 	free(etag);
-	chat->last_updated = now;
+	/* A new message does not move the chat's lastUpdatedDateTime: that is
+	 * the time the chat was renamed or its members changed (chat resource
+	 * type, learn.microsoft.com/graph/api/resources/chat;
+	 * microsoftgraph/microsoft-graph-docs-contrib#6421). */
+	if (app) {
+		json_object_set_new(
+		    m->json, "from",
+		    json_pack("{s:{s:s, s:s, s:s}, s:n, s:n, s:n}", "application", "id",
+			      json_string_value(json_object_get(app, "id")), "displayName",
+			      json_string_value(json_object_get(app, "display_name"))
+				  ? json_string_value(json_object_get(app, "display_name"))
+				  : json_string_value(json_object_get(app, "id")),
+			      "applicationIdentityType", "bot", "device", "user", "conversation"));
+	}
 	gs_vec_push(&chat->messages, m);
 	return m;
 }
@@ -494,8 +520,55 @@ gs_user_to_json(const struct gs_user *u)
 			 "jobTitle", "officeLocation", "surname");
 }
 
+struct gs_message *
+gs_chat_last_message(const struct gs_chat *c)
+{
+	struct gs_message *last = NULL;
+
+	for (size_t i = 0; i < c->messages.n; i++) {
+		struct gs_message *m = c->messages.v[i];
+		if (!last || m->created >= last->created)
+			last = m;
+	}
+	return last;
+}
+
+/*
+ * chatMessage.messageType is an evolvable enum: message, chatEvent, typing,
+ * unknownFutureValue, systemEventMessage. Members after the
+ * unknownFutureValue sentinel (systemEventMessage) are returned only to a
+ * request carrying "Prefer: include-unknown-enum-members"; others read
+ * unknownFutureValue. Sources: chatMessage resource type
+ * (learn.microsoft.com/graph/api/resources/chatmessage, messageType) and
+ * "Best practices for working with Microsoft Graph", evolvable enums
+ * (learn.microsoft.com/graph/best-practices-concept#handling-future-members-in-evolvable-enumerations).
+ */
+static const char *
+message_type_for(const char *stored, bool unknown_enums)
+{
+	if (!unknown_enums && stored && !strcmp(stored, "systemEventMessage"))
+		return "unknownFutureValue";
+	return stored;
+}
+
 json_t *
-gs_chat_to_json(const struct gs_chat *c, bool with_preview)
+gs_message_render(const struct gs_message *m, bool unknown_enums)
+{
+	json_t *o = json_deep_copy(m->json);
+	const char *t = json_string_value(json_object_get(o, "messageType"));
+
+	json_object_set_new(o, "messageType", json_string(message_type_for(t, unknown_enums)));
+	return o;
+}
+
+void
+gs_chat_touch(struct gs_chat *chat)
+{
+	chat->last_updated = gs_now();
+}
+
+json_t *
+gs_chat_to_json(const struct gs_chat *c, bool with_preview, bool unknown_enums)
 {
 	char *created = gs_time_iso(c->created, 3), *updated = gs_time_iso(c->last_updated, 3);
 	char *url = gs_printf("https://teams.microsoft.com/l/chat/%s/0", c->id);
@@ -505,15 +578,22 @@ gs_chat_to_json(const struct gs_chat *c, bool with_preview)
 			      "webUrl", url, "tenantId", c->tenant, "onlineMeetingInfo");
 
 	if (with_preview) {
+		/* chatMessageInfo (learn.microsoft.com/graph/api/resources/chatmessageinfo):
+		 * id, createdDateTime, isDeleted, messageType, body, from, eventDetail */
 		json_t *prev = json_null();
-		if (c->messages.n > 0) {
-			struct gs_message *m = c->messages.v[c->messages.n - 1];
-			prev =
-			    json_pack("{s:s, s:O, s:O, s:O, s:O}", "id", m->id, "createdDateTime",
-				      json_object_get(m->json, "createdDateTime"), "messageType",
-				      json_object_get(m->json, "messageType"), "from",
-				      json_object_get(m->json, "from"), "body",
-				      json_object_get(m->json, "body"));
+		struct gs_message *m = gs_chat_last_message(c);
+		if (m) {
+			json_t *del = json_object_get(m->json, "deletedDateTime");
+			prev = json_pack(
+			    "{s:s, s:O, s:b, s:s, s:O, s:O, s:O}", "id", m->id, "createdDateTime",
+			    json_object_get(m->json, "createdDateTime"), "isDeleted",
+			    del && !json_is_null(del), "messageType",
+			    message_type_for(
+				json_string_value(json_object_get(m->json, "messageType")),
+				unknown_enums),
+			    "body", json_object_get(m->json, "body"), "from",
+			    json_object_get(m->json, "from"), "eventDetail",
+			    json_object_get(m->json, "eventDetail"));
 		}
 		json_object_set_new(o, "lastMessagePreview", prev);
 	}

@@ -16,14 +16,23 @@
 
 static struct gs_vec violations; /* json_t *, under the store lock */
 
+void
+gs_violation_add(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+
+	gs_vec_push(&violations, o);
+	gs_log(0, "client violation: %s", s);
+	free(s);
+}
+
 static void
 violation(const struct gs_sub *sub, const char *what)
 {
 	char *ts = gs_time_iso(gs_now(), 3);
 
-	gs_vec_push(&violations, json_pack("{s:s, s:s, s:s}", "time", ts, "subscriptionId", sub->id,
-					   "what", what));
-	gs_log(0, "client violation on %s: %s", sub->id, what);
+	gs_violation_add(json_pack("{s:s, s:s, s:s, s:s}", "time", ts, "rule", "reauthorize",
+				   "subscriptionId", sub->id, "what", what));
 	free(ts);
 }
 

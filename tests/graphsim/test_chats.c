@@ -1,0 +1,618 @@
+/*
+ * graphsim conformance: the chat reads a delegated client makes, as the
+ * List chats, List messages in a chat, chat and chatMessage pages document
+ * them: lastUpdatedDateTime (renames and membership only),
+ * lastMessagePreview and its ordering, paging with @odata.nextLink, the
+ * message filter rules, reactions, application senders, evolvable enums,
+ * and the Teams polling budget.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gt.h"
+
+/* the polling budget is tested on its own; the other tests read freely */
+static const char *const opts[] = {"--chat-get-limit=0", "--poll-budget=0", NULL};
+
+static int
+setup(void **state)
+{
+	return gt_setup(state, opts);
+}
+
+struct ctx {
+	struct gt *t;
+	json_t *tok;
+	const char *at;
+};
+
+static void
+begin(struct gt *t, struct ctx *c)
+{
+	c->t = t;
+	c->tok = gt_signin(t);
+	c->at = gt_str(c->tok, "access_token");
+}
+
+static void
+end(struct ctx *c)
+{
+	json_decref(c->tok);
+}
+
+static char *
+new_chat(struct ctx *c, const char *topic)
+{
+	json_t *chat = gt_sim_ok(c->t, "POST", "/chats",
+				 json_pack("{s:s, s:[s,s], s:s}", "tenant", GT_TENANT, "members",
+					   c->t->svc, c->t->caller, "topic", topic));
+	char *id = strdup(gt_str(chat, "id"));
+
+	json_decref(chat);
+	return id;
+}
+
+static json_t *
+post(struct ctx *c, const char *chat, const char *content)
+{
+	return gt_sim_ok(
+	    c->t, "POST", "/messages",
+	    json_pack("{s:s, s:s, s:s}", "chat", chat, "from", c->t->caller, "content", content));
+}
+
+/* GET with the service user's token; extra header may be NULL. */
+static json_t *
+get(struct ctx *c, const char *path, const char *extra, long *ret_status)
+{
+	char *url, *auth;
+	const char *hdrs[3] = {NULL, NULL, NULL};
+	struct th_resp r;
+	json_t *j;
+
+	if (!strncmp(path, "https://", 8))
+		url = strdup(path);
+	else if (asprintf(&url, "%s%s", c->t->gs.base, path) < 0)
+		abort();
+	if (asprintf(&auth, "Authorization: Bearer %s", c->at) < 0)
+		abort();
+	hdrs[0] = auth;
+	hdrs[1] = extra;
+	assert_int_equal(th_http("GET", url, c->t->gs.ca, hdrs, NULL, &r), 0);
+	*ret_status = r.status;
+	j = th_resp_json(&r);
+	th_resp_free(&r);
+	free(url);
+	free(auth);
+	return j;
+}
+
+static json_t *
+get_ok(struct ctx *c, const char *path)
+{
+	long st;
+	json_t *j = get(c, path, NULL, &st);
+
+	if (st != 200) {
+		char *s = j ? json_dumps(j, 0) : NULL;
+		fprintf(stderr, "GET %s: %ld %s\n", path, st, s ? s : "");
+		free(s);
+	}
+	assert_int_equal(st, 200);
+	return j;
+}
+
+/* The chat with this id in a /me/chats answer, or NULL. */
+static json_t *
+find_chat(json_t *list, const char *id)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (json_object_get(list, "value"), i, v)
+		if (!strcmp(gt_str(v, "id"), id))
+			return v;
+	return NULL;
+}
+
+static char *
+last_updated(struct ctx *c, const char *id)
+{
+	json_t *l = get_ok(c, "/v1.0/me/chats?$top=50"), *ch = find_chat(l, id);
+	char *v;
+
+	assert_non_null(ch);
+	v = strdup(gt_str(ch, "lastUpdatedDateTime"));
+	json_decref(l);
+	return v;
+}
+
+/* the clock has moved on a few milliseconds, so timestamps differ */
+static bool
+clock_moved(void *arg)
+{
+	return th_now() - *(double *)arg >= 0.01;
+}
+
+static void
+let_clock_move(void)
+{
+	double start = th_now();
+
+	assert_true(th_wait_until(clock_moved, &start, 2));
+}
+
+/* chat resource type: lastUpdatedDateTime is when the chat was renamed or
+ * its members last changed; a message does not move it */
+static void
+test_last_updated_moves_only_on_rename_and_members(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *chat = new_chat(&c, "Standing desk chat"), *t0 = last_updated(&c, chat), *t1, *path;
+	json_t *r;
+	let_clock_move();
+	json_decref(post(&c, chat, "hello"));
+	json_decref(post(&c, chat, "again"));
+	t1 = last_updated(&c, chat);
+	assert_string_equal(t0, t1);
+	free(t1);
+
+	/* the filter on it therefore misses a chat that only got messages */
+	char *q = th_urlenc(t0);
+	if (asprintf(&path, "/v1.0/me/chats?$filter=lastUpdatedDateTime%%20gt%%20%s", q) < 0)
+		abort();
+	r = get_ok(&c, path);
+	assert_null(find_chat(r, chat));
+	json_decref(r);
+
+	/* a rename moves it */
+	char *cp;
+	let_clock_move();
+	if (asprintf(&cp, "/chats/%s", chat) < 0)
+		abort();
+	json_decref(gt_sim_ok(c.t, "PATCH", cp, json_pack("{s:s}", "topic", "Renamed")));
+	t1 = last_updated(&c, chat);
+	assert_true(strcmp(t1, t0) > 0);
+	r = get_ok(&c, path);
+	assert_non_null(find_chat(r, chat));
+	assert_string_equal(gt_str(find_chat(r, chat), "topic"), "Renamed");
+	json_decref(r);
+
+	/* membership changes move it, and the member list follows */
+	let_clock_move();
+	json_decref(gt_sim_ok(c.t, "PATCH", cp, json_pack("{s:[s]}", "add_members", c.t->desk)));
+	char *t2 = last_updated(&c, chat);
+	assert_true(strcmp(t2, t1) > 0);
+	json_decref(
+	    gt_sim_ok(c.t, "PATCH", cp, json_pack("{s:[s]}", "remove_members", c.t->caller)));
+	/* the caller is no longer a member: posting as them fails */
+	long st;
+	r = th_sim(&c.t->gs, "POST", "/messages",
+		   json_pack("{s:s, s:s, s:s}", "chat", chat, "from", c.t->caller, "content", "x"),
+		   &st);
+	assert_int_equal(st, 400);
+	json_decref(r);
+	/* bad control calls change nothing */
+	r = th_sim(&c.t->gs, "PATCH", cp, json_pack("{s:[s]}", "add_members", "nobody@x"), &st);
+	assert_int_equal(st, 400);
+	json_decref(r);
+	r = th_sim(&c.t->gs, "PATCH", cp, json_object(), &st);
+	assert_int_equal(st, 400);
+	json_decref(r);
+	r = th_sim(&c.t->gs, "PATCH", "/chats/19:nope@thread.v2", json_pack("{s:s}", "topic", "x"),
+		   &st);
+	assert_int_equal(st, 404);
+	json_decref(r);
+	free(t2);
+	free(t1);
+	free(cp);
+	free(q);
+	free(path);
+	free(t0);
+	free(chat);
+	end(&c);
+}
+
+static void
+test_last_message_preview_and_order(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *a = new_chat(&c, "older"), *b = new_chat(&c, "newer"), *none = new_chat(&c, "quiet");
+	json_t *ma = post(&c, a, "<p>first</p>"), *mb = post(&c, b, "<p>second</p>"), *l, *v;
+	size_t i;
+	long pos_a = -1, pos_b = -1, pos_none = -1;
+
+	l = get_ok(&c, "/v1.0/me/chats?$expand=lastMessagePreview"
+		       "&$orderby=lastMessagePreview/createdDateTime%20desc");
+	json_array_foreach (json_object_get(l, "value"), i, v) {
+		if (!strcmp(gt_str(v, "id"), a))
+			pos_a = (long)i;
+		if (!strcmp(gt_str(v, "id"), b))
+			pos_b = (long)i;
+		if (!strcmp(gt_str(v, "id"), none))
+			pos_none = (long)i;
+		/* newest message first; chats without one last */
+		if (i > 0) {
+			json_t *p =
+			    json_object_get(json_array_get(json_object_get(l, "value"), i - 1),
+					    "lastMessagePreview");
+			json_t *q = json_object_get(v, "lastMessagePreview");
+			if (json_is_null(p))
+				assert_true(json_is_null(q));
+			else if (!json_is_null(q))
+				assert_true(strcmp(gt_str(p, "createdDateTime"),
+						   gt_str(q, "createdDateTime")) >= 0);
+		}
+	}
+	assert_true(pos_b >= 0 && pos_a > pos_b && pos_none > pos_a);
+	json_t *pv = json_object_get(find_chat(l, b), "lastMessagePreview");
+	assert_string_equal(gt_str(pv, "id"), gt_str(mb, "id"));
+	assert_string_equal(gt_str(pv, "createdDateTime"),
+			    gt_str(json_object_get(mb, "message"), "createdDateTime"));
+	assert_true(json_is_false(json_object_get(pv, "isDeleted")));
+	assert_string_equal(gt_str(pv, "messageType"), "message");
+	assert_string_equal(gt_str(json_object_get(pv, "body"), "contentType"), "html");
+	assert_string_equal(gt_str(json_object_get(pv, "body"), "content"), "<p>second</p>");
+	assert_string_equal(gt_str(json_object_get(json_object_get(pv, "from"), "user"), "id"),
+			    c.t->caller);
+	assert_true(json_is_null(json_object_get(find_chat(l, none), "lastMessagePreview")));
+	json_decref(l);
+
+	/* a deleted last message is still the preview, flagged */
+	char *path;
+	if (asprintf(&path, "/chats/%s/messages/%s", a, gt_str(ma, "id")) < 0)
+		abort();
+	json_decref(gt_sim_ok(c.t, "DELETE", path, NULL));
+	l = get_ok(&c, "/v1.0/me/chats?$expand=lastMessagePreview");
+	assert_true(json_is_true(
+	    json_object_get(json_object_get(find_chat(l, a), "lastMessagePreview"), "isDeleted")));
+	json_decref(l);
+
+	/* without $expand there is no preview; other orderings are refused */
+	l = get_ok(&c, "/v1.0/me/chats");
+	assert_null(json_object_get(find_chat(l, a), "lastMessagePreview"));
+	json_decref(l);
+	long st;
+	l = get(&c, "/v1.0/me/chats?$orderby=lastMessagePreview/createdDateTime%20asc", NULL, &st);
+	assert_int_equal(st, 400);
+	json_decref(l);
+	l = get(&c, "/v1.0/me/chats?$orderby=lastUpdatedDateTime%20desc", NULL, &st);
+	assert_int_equal(st, 400);
+	json_decref(l);
+	l = get(&c, "/v1.0/me/chats?$top=51", NULL, &st);
+	assert_int_equal(st, 400);
+	json_decref(l);
+	free(path);
+	json_decref(ma);
+	json_decref(mb);
+	free(a);
+	free(b);
+	free(none);
+	end(&c);
+}
+
+/* the query option `name` in a URL, decoded */
+static char *
+opt(const char *url, const char *name)
+{
+	return th_url_param(url, name);
+}
+
+static void
+test_chat_paging_keeps_every_option(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *ids[4];
+	json_t *seen = json_object(), *l;
+	const char *next;
+	int pages = 0;
+
+	for (int i = 0; i < 4; i++) {
+		ids[i] = new_chat(&c, "paged");
+		json_decref(post(&c, ids[i], "m"));
+	}
+	char *first;
+	if (asprintf(&first, "/v1.0/me/chats?$filter=lastUpdatedDateTime%%20gt%%20"
+			     "2000-01-01T00:00:00Z&$expand=lastMessagePreview"
+			     "&$orderby=lastMessagePreview/createdDateTime%%20desc&$top=2") < 0)
+		abort();
+	l = get_ok(&c, first);
+	while (l) {
+		size_t i;
+		json_t *v;
+		pages++;
+		json_array_foreach (json_object_get(l, "value"), i, v) {
+			/* every page honours $expand */
+			assert_non_null(json_object_get(v, "lastMessagePreview"));
+			assert_null(json_object_get(seen, gt_str(v, "id")));
+			json_object_set_new(seen, gt_str(v, "id"), json_true());
+		}
+		assert_true(json_array_size(json_object_get(l, "value")) <= 2);
+		next = gt_str(l, "@odata.nextLink");
+		json_t *nl = NULL;
+		if (next) {
+			char *f = opt(next, "$filter"), *e = opt(next, "$expand"),
+			     *o = opt(next, "$orderby"), *tp = opt(next, "$top"),
+			     *sk = opt(next, "$skiptoken");
+			assert_string_equal(f, "lastUpdatedDateTime gt 2000-01-01T00:00:00Z");
+			assert_string_equal(e, "lastMessagePreview");
+			assert_string_equal(o, "lastMessagePreview/createdDateTime desc");
+			assert_string_equal(tp, "2");
+			assert_non_null(sk);
+			/* opaque: not a bare offset */
+			assert_true(strspn(sk, "0123456789") < strlen(sk));
+			free(f);
+			free(e);
+			free(o);
+			free(tp);
+			free(sk);
+			nl = get_ok(&c, next);
+		}
+		json_decref(l);
+		l = nl;
+	}
+	assert_true(pages >= 2);
+	for (int i = 0; i < 4; i++) {
+		assert_non_null(json_object_get(seen, ids[i]));
+		free(ids[i]);
+	}
+	long st;
+	l = get(&c, "/v1.0/me/chats?$skiptoken=not-a-token", NULL, &st);
+	assert_int_equal(st, 400);
+	json_decref(l);
+	json_decref(seen);
+	free(first);
+	end(&c);
+}
+
+static void
+test_message_paging(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *chat = new_chat(&c, "busy"), *ec = th_urlenc(chat), *path;
+	json_t *l, *seen = json_object();
+	int pages = 0;
+	char prev[64] = "9999";
+
+	for (int i = 0; i < 5; i++)
+		json_decref(post(&c, chat, "m"));
+	if (asprintf(&path,
+		     "/v1.0/chats/%s/messages?$orderby=createdDateTime%%20desc"
+		     "&$filter=createdDateTime%%20lt%%202999-01-01T00:00:00Z&$top=2",
+		     ec) < 0)
+		abort();
+	l = get_ok(&c, path);
+	while (l) {
+		size_t i;
+		json_t *v, *nl = NULL;
+		const char *next = gt_str(l, "@odata.nextLink");
+		pages++;
+		assert_true(json_array_size(json_object_get(l, "value")) <= 2);
+		json_array_foreach (json_object_get(l, "value"), i, v) {
+			assert_true(strcmp(gt_str(v, "createdDateTime"), prev) <= 0);
+			snprintf(prev, sizeof(prev), "%s", gt_str(v, "createdDateTime"));
+			json_object_set_new(seen, gt_str(v, "id"), json_true());
+		}
+		if (next) {
+			char *o = opt(next, "$orderby"), *f = opt(next, "$filter"),
+			     *tp = opt(next, "$top");
+			assert_string_equal(o, "createdDateTime desc");
+			assert_string_equal(f, "createdDateTime lt 2999-01-01T00:00:00Z");
+			assert_string_equal(tp, "2");
+			free(o);
+			free(f);
+			free(tp);
+			nl = get_ok(&c, next);
+		}
+		json_decref(l);
+		l = nl;
+	}
+	assert_int_equal(pages, 3);
+	assert_int_equal(json_object_size(seen), 5);
+	free(path);
+
+	/* $top is at most 50; one page when everything fits */
+	long st;
+	if (asprintf(&path, "/v1.0/chats/%s/messages?$top=51", ec) < 0)
+		abort();
+	l = get(&c, path, NULL, &st);
+	assert_int_equal(st, 400);
+	json_decref(l);
+	free(path);
+	if (asprintf(&path, "/v1.0/me/chats/%s/messages?$top=50", ec) < 0)
+		abort();
+	l = get_ok(&c, path);
+	assert_int_equal(json_array_size(json_object_get(l, "value")), 5);
+	assert_null(json_object_get(l, "@odata.nextLink"));
+	json_decref(l);
+	free(path);
+	json_decref(seen);
+	free(ec);
+	free(chat);
+	end(&c);
+}
+
+static void
+test_message_filter_rules(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *chat = new_chat(&c, "filters"), *ec = th_urlenc(chat), *path, *since;
+	json_t *m1 = post(&c, chat, "one"), *m2 = post(&c, chat, "two"), *l;
+	long st;
+
+	since = th_urlenc(gt_str(json_object_get(m1, "message"), "lastModifiedDateTime"));
+	/* with the matching $orderby the filter applies */
+	if (asprintf(&path,
+		     "/v1.0/chats/%s/messages?$orderby=lastModifiedDateTime%%20desc"
+		     "&$filter=lastModifiedDateTime%%20gt%%20%s",
+		     ec, since) < 0)
+		abort();
+	l = get_ok(&c, path);
+	assert_int_equal(json_array_size(json_object_get(l, "value")), 1);
+	assert_string_equal(gt_str(json_array_get(json_object_get(l, "value"), 0), "id"),
+			    gt_str(m2, "id"));
+	json_decref(l);
+	free(path);
+	/* without it the filter is ignored, not refused */
+	if (asprintf(&path, "/v1.0/chats/%s/messages?$filter=lastModifiedDateTime%%20gt%%20%s", ec,
+		     since) < 0)
+		abort();
+	l = get_ok(&c, path);
+	assert_int_equal(json_array_size(json_object_get(l, "value")), 2);
+	json_decref(l);
+	free(path);
+	/* with an $orderby on another property: ignored too */
+	if (asprintf(&path,
+		     "/v1.0/chats/%s/messages?$orderby=createdDateTime%%20desc"
+		     "&$filter=lastModifiedDateTime%%20gt%%20%s",
+		     ec, since) < 0)
+		abort();
+	l = get_ok(&c, path);
+	assert_int_equal(json_array_size(json_object_get(l, "value")), 2);
+	json_decref(l);
+	free(path);
+	/* createdDateTime takes lt only */
+	if (asprintf(&path,
+		     "/v1.0/chats/%s/messages?$orderby=createdDateTime%%20desc"
+		     "&$filter=createdDateTime%%20gt%%20%s",
+		     ec, since) < 0)
+		abort();
+	l = get(&c, path, NULL, &st);
+	assert_int_equal(st, 400);
+	json_decref(l);
+	free(path);
+	/* ascending order is not supported */
+	if (asprintf(&path, "/v1.0/chats/%s/messages?$orderby=createdDateTime%%20asc", ec) < 0)
+		abort();
+	l = get(&c, path, NULL, &st);
+	assert_int_equal(st, 400);
+	json_decref(l);
+	free(path);
+	free(since);
+	json_decref(m1);
+	json_decref(m2);
+	free(ec);
+	free(chat);
+	end(&c);
+}
+
+static void
+test_reactions_move_last_modified(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *chat = new_chat(&c, "reactions"), *ec = th_urlenc(chat), *path, *cpath;
+	json_t *m = post(&c, chat, "react to me"), *msg, *r;
+	const char *mid = gt_str(m, "id");
+	const char *before = gt_str(json_object_get(m, "message"), "lastModifiedDateTime");
+	long st;
+
+	let_clock_move();
+	if (asprintf(&cpath, "/chats/%s/messages/%s/reactions", chat, mid) < 0)
+		abort();
+	r = gt_sim_ok(
+	    c.t, "POST", cpath,
+	    json_pack("{s:s, s:s}", "user", "jane@contoso.example", "reaction_type", "like"));
+	json_decref(r);
+	/* the reacting user must be in the chat: the desk is not */
+	r = th_sim(&c.t->gs, "POST", cpath, json_pack("{s:s}", "user", c.t->desk), &st);
+	assert_int_equal(st, 400);
+	json_decref(r);
+	r = gt_sim_ok(c.t, "POST", cpath,
+		      json_pack("{s:s, s:s}", "user", c.t->svc, "reaction_type", "heart"));
+	json_decref(r);
+	if (asprintf(&path, "/v1.0/chats/%s/messages/%s", ec, mid) < 0)
+		abort();
+	msg = get_ok(&c, path);
+	assert_true(strcmp(gt_str(msg, "lastModifiedDateTime"), before) > 0);
+	assert_true(json_is_null(json_object_get(msg, "lastEditedDateTime")));
+	json_t *rs = json_object_get(msg, "reactions");
+	assert_int_equal(json_array_size(rs), 2);
+	assert_string_equal(gt_str(json_array_get(rs, 0), "reactionType"), "like");
+	assert_string_equal(gt_str(json_array_get(rs, 1), "reactionType"), "heart");
+	assert_string_equal(
+	    gt_str(json_object_get(json_object_get(json_array_get(rs, 1), "user"), "user"), "id"),
+	    c.t->svc);
+	json_decref(msg);
+	free(path);
+	json_decref(m);
+	free(cpath);
+	free(ec);
+	free(chat);
+	end(&c);
+}
+
+static void
+test_application_sender_and_emergency_in_existing_chat(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *chat = new_chat(&c, "Standing 911 group"), *ec = th_urlenc(chat), *path;
+	json_t *m, *msg;
+	long st;
+
+	m = gt_sim_ok(c.t, "POST", "/messages",
+		      json_pack("{s:s, s:s, s:{s:s, s:s}}", "chat", chat, "content", "bot says",
+				"from_app", "id", "7e1c0f8a-0d9e-4b6a-9c1d-2f3e4a5b6c7d",
+				"display_name", "Emergency Bot"));
+	if (asprintf(&path, "/v1.0/chats/%s/messages/%s", ec, gt_str(m, "id")) < 0)
+		abort();
+	msg = get_ok(&c, path);
+	json_t *from = json_object_get(msg, "from");
+	assert_true(json_is_null(json_object_get(from, "user")));
+	assert_string_equal(gt_str(json_object_get(from, "application"), "displayName"),
+			    "Emergency Bot");
+	assert_string_equal(gt_str(json_object_get(from, "application"), "id"),
+			    "7e1c0f8a-0d9e-4b6a-9c1d-2f3e4a5b6c7d");
+	json_decref(msg);
+	json_decref(m);
+	free(path);
+	/* a user and an application at once is refused */
+	m = th_sim(&c.t->gs, "POST", "/messages",
+		   json_pack("{s:s, s:s, s:{s:s}}", "chat", chat, "from", c.t->caller, "from_app",
+			     "id", "x"),
+		   &st);
+	assert_int_equal(st, 400);
+	json_decref(m);
+
+	/* the notice in an existing chat */
+	m = gt_sim_ok(
+	    c.t, "POST", "/emergency",
+	    json_pack("{s:s, s:s, s:s}", "caller", c.t->caller, "chat", chat, "location", "Lobby"));
+	assert_string_equal(gt_str(m, "chat_id"), chat);
+	json_decref(m);
+	/* the caller must be in it */
+	m = th_sim(&c.t->gs, "POST", "/emergency",
+		   json_pack("{s:s, s:s}", "caller", c.t->desk, "chat", chat), &st);
+	assert_int_equal(st, 400);
+	json_decref(m);
+	m = th_sim(&c.t->gs, "POST", "/emergency",
+		   json_pack("{s:s, s:s}", "caller", c.t->caller, "chat", "19:none@thread.v2"),
+		   &st);
+	assert_int_equal(st, 400);
+	json_decref(m);
+	free(ec);
+	free(chat);
+	end(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_last_updated_moves_only_on_rename_and_members),
+	    cmocka_unit_test(test_last_message_preview_and_order),
+	    cmocka_unit_test(test_chat_paging_keeps_every_option),
+	    cmocka_unit_test(test_message_paging),
+	    cmocka_unit_test(test_message_filter_rules),
+	    cmocka_unit_test(test_reactions_move_last_modified),
+	    cmocka_unit_test(test_application_sender_and_emergency_in_existing_chat),
+	};
+
+	return cmocka_run_group_tests_name("graphsim chats", tests, setup, gt_teardown);
+}
