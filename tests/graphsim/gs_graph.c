@@ -420,6 +420,12 @@ gs_poll_record(const struct gs_app *app, const char *kind, const char *id)
 	struct poll *p = NULL;
 	size_t n = 0;
 
+	if (gs_cfg.poll_budget == 0) {
+		/* the rule is off: nothing is counted */
+		free(coll);
+		free(key);
+		return;
+	}
 	for (size_t i = 0; i < polls.n && !p; i++)
 		if (!strcmp(((struct poll *)polls.v[i])->key, key))
 			p = polls.v[i];

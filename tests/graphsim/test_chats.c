@@ -601,6 +601,95 @@ test_application_sender_and_emergency_in_existing_chat(void **state)
 	end(&c);
 }
 
+static size_t
+polling_violations(struct ctx *c, const char *collection)
+{
+	json_t *st = gt_sim_ok(c->t, "GET", "/stats", NULL), *v;
+	size_t i, n = 0;
+
+	json_array_foreach (json_object_get(st, "violations"), i, v) {
+		if (strcmp(gt_str(v, "rule"), "polling") != 0 ||
+		    strcmp(gt_str(v, "collection"), collection) != 0)
+			continue;
+		assert_string_equal(gt_str(v, "app"), GT_CLIENT);
+		assert_non_null(gt_str(v, "time"));
+		assert_non_null(gt_str(v, "what"));
+		n++;
+	}
+	json_decref(st);
+	return n;
+}
+
+/* Teams API overview, "Polling requirements": about once a day */
+static void
+test_polling_budget(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *chat = new_chat(&c, "polled"), *ec = th_urlenc(chat), *chats_coll, *msgs_coll, *path;
+	json_t *l, *m = post(&c, chat, "x");
+
+	json_decref(post(&c, chat, "y"));
+	if (asprintf(&chats_coll, "/users/%s/chats", c.t->svc) < 0 ||
+	    asprintf(&msgs_coll, "/chats/%s/messages", chat) < 0)
+		abort();
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:i, s:s}", "poll_budget", 2, "poll_period", "1d")));
+	/* two first-page reads are within the budget, next pages never count */
+	l = get_ok(&c, "/v1.0/me/chats?$top=1");
+	assert_non_null(gt_str(l, "@odata.nextLink"));
+	json_decref(get_ok(&c, gt_str(l, "@odata.nextLink")));
+	json_decref(l);
+	json_decref(get_ok(&c, "/v1.0/users/svc-911@contoso.example/chats"));
+	assert_int_equal(polling_violations(&c, chats_coll), 0);
+	/* the third is served, and recorded; /me and /users/{id} are one collection */
+	json_decref(get_ok(&c, "/v1.0/me/chats"));
+	assert_int_equal(polling_violations(&c, chats_coll), 1);
+
+	/* one chat's messages: the same rule; single-message GETs do not count */
+	if (asprintf(&path, "/v1.0/chats/%s/messages?$top=1", ec) < 0)
+		abort();
+	l = get_ok(&c, path);
+	json_decref(get_ok(&c, gt_str(l, "@odata.nextLink")));
+	json_decref(l);
+	free(path);
+	if (asprintf(&path, "/v1.0/chats/%s/messages/%s", ec, gt_str(m, "id")) < 0)
+		abort();
+	for (int i = 0; i < 3; i++)
+		json_decref(get_ok(&c, path));
+	free(path);
+	if (asprintf(&path, "/v1.0/me/chats/%s/messages", ec) < 0)
+		abort();
+	json_decref(get_ok(&c, path));
+	assert_int_equal(polling_violations(&c, msgs_coll), 0);
+	json_decref(get_ok(&c, path));
+	assert_int_equal(polling_violations(&c, msgs_coll), 1);
+	free(path);
+
+	/* a short period forgets old reads */
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:i, s:s}", "poll_budget", 1, "poll_period", "50ms")));
+	{
+		double since = th_now() - 0.09; /* clock_moved waits for since + 10 ms */
+		assert_true(th_wait_until(clock_moved, &since, 2));
+	}
+	json_decref(get_ok(&c, "/v1.0/me/chats"));
+	assert_int_equal(polling_violations(&c, chats_coll), 1);
+
+	/* 0 turns the rule off */
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:i, s:s}", "poll_budget", 0, "poll_period", "1d")));
+	for (int i = 0; i < 3; i++)
+		json_decref(get_ok(&c, "/v1.0/me/chats"));
+	assert_int_equal(polling_violations(&c, chats_coll), 1);
+	json_decref(m);
+	free(chats_coll);
+	free(msgs_coll);
+	free(ec);
+	free(chat);
+	end(&c);
+}
+
 int
 main(void)
 {
@@ -612,6 +701,7 @@ main(void)
 	    cmocka_unit_test(test_message_filter_rules),
 	    cmocka_unit_test(test_reactions_move_last_modified),
 	    cmocka_unit_test(test_application_sender_and_emergency_in_existing_chat),
+	    cmocka_unit_test(test_polling_budget),
 	};
 
 	return cmocka_run_group_tests_name("graphsim chats", tests, setup, gt_teardown);

@@ -417,6 +417,9 @@ test_reauthorize_and_patch_conflict(void **state)
 			 200);
 	stats = gt_sim_ok(t, "GET", "/stats", NULL);
 	assert_int_equal(json_array_size(json_object_get(stats, "violations")), before + 1);
+	json_t *v = json_array_get(json_object_get(stats, "violations"), before);
+	assert_string_equal(gt_str(v, "rule"), "reauthorize");
+	assert_string_equal(gt_str(v, "subscriptionId"), gt_str(sub, "id"));
 	json_decref(stats);
 	cleanup(t, at);
 	free(later);
