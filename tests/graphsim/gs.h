@@ -384,6 +384,8 @@ void gs_deliver_stop(void);
 /* The validation handshake; NULL on success, else a reason (free it).
  * Called without the lock held. */
 char *gs_handshake(const char *url, const char *sub_hint);
+/* Delivery is paused: the subscription's access token has expired. */
+bool gs_sub_paused(const struct gs_sub *s, double now);
 /* Queue change notifications for a message event (lock held). */
 int gs_notify_message(struct gs_message *msg, const char *change_type);
 /* Queue a lifecycle event for a subscription (lock held). */

@@ -40,6 +40,9 @@ static const struct opt opts[] = {
      "accept http:// notification URLs on loopback hosts (Graph requires HTTPS)"},
     {"access-token-lifetime", OPT_DUR, O(access_lifetime), true,
      "access token lifetime (default 3599s)"},
+    {"access-lifetime-jitter", OPT_BOOL, O(access_lifetime_jitter), true,
+     "vary each access token's lifetime by a random factor 1.0-1.5, as Entra's 60-90 "
+     "minutes (default on)"},
     {"code-lifetime", OPT_DUR, O(code_lifetime), true, "authorization code lifetime (default 10m)"},
     {"refresh-inactivity", OPT_DUR, O(rt_inactivity), true,
      "refresh token inactivity window (default 90d)"},
@@ -73,6 +76,12 @@ static const struct opt opts[] = {
      "send reauthorizationRequired when a subscription has this left (default 1h)"},
     {"reauth-interval", OPT_DUR, O(reauth_interval), true,
      "repeat reauthorizationRequired this often until renewed (default 15m)"},
+    {"token-clock", OPT_BOOL, O(token_clock), true,
+     "follow each subscription's access token: reauthorizationRequired before it expires, "
+     "delivery paused once it has (default on)"},
+    {"reauth-token-lead", OPT_DUR, O(reauth_token_lead), true,
+     "send reauthorizationRequired when the subscription's access token has this left "
+     "(default 10m)"},
     {"validation-token-lifetime", OPT_DUR, O(validation_token_lifetime), true,
      "lifetime of validationTokens in rich notifications (default 1h)"},
     {"validation-token-version", OPT_INT, O(validation_token_version), true,
@@ -98,6 +107,7 @@ gs_config_defaults(void)
 	gs_cfg.public_host = gs_strdup("127.0.0.1");
 	gs_cfg.tls = true;
 	gs_cfg.access_lifetime = 3599;
+	gs_cfg.access_lifetime_jitter = true;
 	gs_cfg.code_lifetime = 600;
 	gs_cfg.rt_inactivity = 90 * 86400.0;
 	gs_cfg.id_token_lifetime = 3600;
@@ -118,6 +128,8 @@ gs_config_defaults(void)
 	gs_cfg.reauth_lead = 3600;
 	gs_cfg.reauth_interval = 900;
 	gs_cfg.validation_token_lifetime = 3600;
+	gs_cfg.token_clock = true;
+	gs_cfg.reauth_token_lead = 600;
 	gs_cfg.validation_token_version = 2;
 	gs_cfg.chat_get_limit = 1;
 	gs_cfg.chat_get_period = 1;

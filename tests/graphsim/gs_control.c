@@ -87,12 +87,22 @@ ctl_user_action(const char *id, const char *action, json_t *b, struct gs_resp *r
 		return bad(resp, 404, "no such user");
 	if (!strcmp(action, "revoke")) {
 		/* revokeSignInSessions: refresh tokens die, and Graph tells every
-		 * subscription of the user that it needs reauthorizing */
+		 * subscription of the user that it needs reauthorizing, or (with
+		 * "remove": true) removes it, the other outcome the lifecycle
+		 * events page documents for lost access
+		 * (learn.microsoft.com/graph/change-notifications-lifecycle-events) */
+		bool remove = json_is_true(json_object_get(b, "remove"));
 		gs_user_revoke(u);
 		for (size_t i = 0; i < gs_subs()->n; i++) {
 			struct gs_sub *s = gs_subs()->v[i];
-			if (s->user == u && gs_sub_find(s->id))
+			if (s->user != u || !gs_sub_find(s->id))
+				continue;
+			if (remove) {
+				gs_sub_delete(s, "removed: access revoked");
+				gs_notify_lifecycle(s, "subscriptionRemoved");
+			} else {
 				gs_notify_lifecycle(s, "reauthorizationRequired");
+			}
 		}
 	} else if (!strcmp(action, "expire-tokens")) {
 		json_t *acc = json_object_get(b, "access"), *ref = json_object_get(b, "refresh");
@@ -379,6 +389,13 @@ ctl_subscriptions(struct gs_resp *resp)
 		bool live = gs_sub_find(s->id) != NULL;
 		json_t *o = gs_sub_to_json(s, true);
 		json_object_set_new(o, "live", json_boolean(live));
+		{
+			char *te = gs_time_iso(s->token_expires, 3);
+			json_object_set_new(o, "accessTokenExpirationDateTime", json_string(te));
+			json_object_set_new(o, "paused",
+					    json_boolean(live && gs_sub_paused(s, gs_now())));
+			free(te);
+		}
 		json_object_set_new(o, "deletedReason",
 				    s->deleted_reason ? json_string(s->deleted_reason)
 						      : json_null());

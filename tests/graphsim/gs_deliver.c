@@ -69,7 +69,7 @@ static long dlog_seq;
 static bool running;
 static pthread_t workers[WORKERS], scheduler;
 static long n_delivered, n_failed, n_dropped_expired, n_dropped_window, n_dropped_throttle,
-    n_skipped;
+    n_skipped, n_paused;
 
 static void
 count(long *counter, long n)
@@ -405,6 +405,23 @@ sub_covers(const struct gs_sub *s, const struct gs_message *m, const char *chang
 	return u && gs_chat_has_member(m->chat, u);
 }
 
+/*
+ * Change-notifications lifecycle events
+ * (learn.microsoft.com/graph/change-notifications-lifecycle-events): a
+ * subscription runs on the access token it was created, renewed or
+ * reauthorized with. reauthorizationRequired comes before that token
+ * expires; once it has, delivery pauses until the app reauthorizes or
+ * renews with a valid token, and changes made meanwhile are not delivered.
+ * Applied to subscriptions with a lifecycleNotificationUrl, which are the
+ * ones Graph can warn.
+ */
+bool
+gs_sub_paused(const struct gs_sub *s, double now)
+{
+	return gs_cfg.token_clock && s->lifecycle_url && s->token_expires > 0 &&
+	       now >= s->token_expires;
+}
+
 int
 gs_notify_message(struct gs_message *m, const char *change_type)
 {
@@ -418,6 +435,12 @@ gs_notify_message(struct gs_message *m, const char *change_type)
 
 		if (!gs_sub_find(s->id) || !sub_covers(s, m, change_type))
 			continue;
+		if (gs_sub_paused(s, gs_now())) {
+			count(&n_paused, 1);
+			dlog_add(s->notification_url, "notification", 1, 0, 0, 0, "paused",
+				 json_pack("[s]", s->id));
+			continue;
+		}
 		free(dfault_take("skip", &hit));
 		if (hit) {
 			/* Graph sometimes never delivers; nothing says so */
@@ -782,6 +805,14 @@ scheduler_main(void *arg)
 				s->last_reauth_notice = now;
 				gs_notify_lifecycle(s, "reauthorizationRequired");
 			}
+			/* the access token's clock: ahead of its expiry, and again
+			 * every reauth-interval while delivery is paused */
+			if (gs_cfg.token_clock && s->lifecycle_url && s->token_expires > 0 &&
+			    s->token_expires - now <= gs_cfg.reauth_token_lead &&
+			    now - s->last_token_notice >= gs_cfg.reauth_interval) {
+				s->last_token_notice = now;
+				gs_notify_lifecycle(s, "reauthorizationRequired");
+			}
 		}
 		gs_unlock();
 	}
@@ -827,10 +858,10 @@ gs_delivery_stats(void)
 				   "responses", (json_int_t)e->total, "slow", (json_int_t)e->slow,
 				   "very_slow", (json_int_t)e->very_slow));
 	}
-	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "delivered",
-		      (json_int_t)n_delivered, "failed_attempts", (json_int_t)n_failed,
-		      "dropped_expired", (json_int_t)n_dropped_expired, "dropped_window",
-		      (json_int_t)n_dropped_window, "dropped_throttle",
+	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "paused",
+		      (json_int_t)n_paused, "delivered", (json_int_t)n_delivered, "failed_attempts",
+		      (json_int_t)n_failed, "dropped_expired", (json_int_t)n_dropped_expired,
+		      "dropped_window", (json_int_t)n_dropped_window, "dropped_throttle",
 		      (json_int_t)n_dropped_throttle, "skipped", (json_int_t)n_skipped, "queued",
 		      (json_int_t)queue.n, "endpoints", eps);
 	pthread_mutex_unlock(&q_lock);

@@ -327,10 +327,11 @@ issue_tokens(struct gs_resp *resp, struct gs_app *app, struct gs_user *user, con
 	     const char *nonce, int generation)
 {
 	struct gs_token *at = gs_token_add(GS_ACCESS, app, user, scopes);
+	/* expires_in reports this token's real lifetime */
+	json_int_t life = (json_int_t)(at->expires - at->issued);
 	json_t *body =
 	    json_pack("{s:s, s:s, s:I, s:I, s:s}", "token_type", "Bearer", "scope", scopes,
-		      "expires_in", (json_int_t)gs_cfg.access_lifetime, "ext_expires_in",
-		      (json_int_t)gs_cfg.access_lifetime, "access_token", at->value);
+		      "expires_in", life, "ext_expires_in", life, "access_token", at->value);
 
 	if (gs_scope_has(scopes, "offline_access")) {
 		struct gs_token *rt = gs_token_add(GS_REFRESH, app, user, scopes);

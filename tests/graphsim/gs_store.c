@@ -195,7 +195,19 @@ gs_token_add(enum gs_token_kind kind, struct gs_app *app, struct gs_user *user, 
 	t->user = user;
 	t->scopes = gs_strdup(scopes);
 	t->issued = now;
-	t->expires = kind == GS_ACCESS ? now + gs_cfg.access_lifetime : 0;
+	if (kind == GS_ACCESS) {
+		/* Entra gives access tokens a random lifetime between 60 and 90
+		 * minutes (Access tokens, "Token lifetime":
+		 * learn.microsoft.com/entra/identity-platform/access-tokens): a factor
+		 * 1.0-1.5 on the configured lifetime */
+		double f = 1.0;
+		if (gs_cfg.access_lifetime_jitter) {
+			uint32_t r;
+			gs_random_bytes(&r, sizeof(r));
+			f += 0.5 * ((double)r / 4294967295.0);
+		}
+		t->expires = now + gs_cfg.access_lifetime * f;
+	}
 	t->last_used = now;
 	gs_vec_push(&tokens, t);
 	return t;

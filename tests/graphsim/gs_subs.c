@@ -338,6 +338,9 @@ gs_subs_create(struct gs_req *req, struct gs_resp *resp)
 	s->cert_id = gs_strdup(cert_id);
 	s->cert_thumb = thumb;
 	thumb = NULL;
+	/* the subscription runs on the access token it was made with
+	 * (change-notifications lifecycle events) */
+	s->token_expires = t->expires;
 	{
 		json_t *o = gs_sub_to_json(s, true);
 		/* the create response echoes clientState; the certificate is not */
@@ -423,7 +426,8 @@ gs_subs_patch(struct gs_req *req, struct gs_resp *resp)
 	struct gs_sub *s;
 	EVP_PKEY *key = NULL;
 	char *thumb = NULL, *err = NULL, *sub_id = NULL;
-	double exp = 0;
+	double exp = 0, token_expires = 0;
+	struct gs_token *tok = NULL;
 
 	if (!body)
 		return;
@@ -433,9 +437,10 @@ gs_subs_patch(struct gs_req *req, struct gs_resp *resp)
 	cert_id = json_string_value(json_object_get(body, "encryptionCertificateId"));
 
 	gs_lock();
-	s = owned_sub(req, resp, NULL);
+	s = owned_sub(req, resp, &tok);
 	if (!s)
 		goto out;
+	token_expires = tok->expires;
 	if (json_object_get(body, "lifecycleNotificationUrl")) {
 		gs_resp_graph_error(resp, 400, "InvalidRequest",
 				    "lifecycleNotificationUrl cannot be changed; delete the "
@@ -497,9 +502,13 @@ gs_subs_patch(struct gs_req *req, struct gs_resp *resp)
 		key = NULL;
 		thumb = NULL;
 	}
-	/* a renewal also reauthorizes */
+	/* a renewal also reauthorizes: the subscription now runs on this
+	 * request's access token, and paused delivery resumes (for changes
+	 * from now on) */
 	s->last_patch = gs_now();
 	s->last_reauth_notice = s->last_patch;
+	s->token_expires = token_expires;
+	s->last_token_notice = 0;
 	gs_resp_json(resp, 200, gs_sub_to_json(s, false));
 out:
 	gs_unlock();
@@ -529,13 +538,17 @@ gs_subs_reauthorize(struct gs_req *req, struct gs_resp *resp)
 {
 	struct gs_sub *s;
 
+	struct gs_token *tok = NULL;
+
 	gs_lock();
-	s = owned_sub(req, resp, NULL);
+	s = owned_sub(req, resp, &tok);
 	if (s) {
 		if (gs_now() - s->last_patch < REAUTH_PATCH_GAP)
 			violation(s, "reauthorize within 10 minutes of a PATCH");
 		s->last_reauthorize = gs_now();
 		s->last_reauth_notice = s->last_reauthorize;
+		s->token_expires = tok->expires;
+		s->last_token_notice = 0;
 		resp->status = 204;
 	}
 	gs_unlock();

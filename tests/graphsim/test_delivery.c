@@ -624,6 +624,255 @@ test_reauthorization_before_expiry(void **state)
 	end(&c);
 }
 
+struct token_wait {
+	struct gt *t;
+	const char *at;
+};
+
+/* the access token no longer works: Graph answers 401 */
+static bool
+token_expired(void *arg)
+{
+	struct token_wait *w = arg;
+	struct th_resp r;
+	bool gone;
+
+	assert_int_equal(th_graph_get(&w->t->gs, w->at, "/v1.0/me", &r), 0);
+	gone = r.status == 401;
+	th_resp_free(&r);
+	return gone;
+}
+
+static size_t
+lifecycle_count(struct gt *t, const char *event)
+{
+	json_t *posts = th_hook_posts(t->hook), *p;
+	size_t i, n = 0;
+
+	json_array_foreach (posts, i, p) {
+		if (!strcmp(gt_str(p, "path"), "/lifecycle") &&
+		    !strcmp(gt_str(json_array_get(
+				       json_object_get(json_object_get(p, "body"), "value"), 0),
+				   "lifecycleEvent"),
+			    event))
+			n++;
+	}
+	json_decref(posts);
+	return n;
+}
+
+/* the message ids of every notification received on path */
+static json_t *
+notified_ids(struct gt *t, const char *path)
+{
+	json_t *posts = th_hook_posts(t->hook), *p, *it, *ids = json_array();
+	size_t i, k;
+
+	json_array_foreach (posts, i, p) {
+		if (strcmp(gt_str(p, "path"), path) != 0)
+			continue;
+		json_array_foreach (json_object_get(json_object_get(p, "body"), "value"), k, it)
+			json_array_append(
+			    ids, json_object_get(json_object_get(it, "resourceData"), "id"));
+	}
+	json_decref(posts);
+	return ids;
+}
+
+static bool
+has_id(json_t *ids, const char *id)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (ids, i, v)
+		if (!strcmp(json_string_value(v), id))
+			return true;
+	return false;
+}
+
+/* Lifecycle events page: reauthorizationRequired ahead of the access
+ * token's expiry; after it, delivery pauses until a reauthorize or PATCH
+ * with a valid token, and what changed meanwhile is never delivered. */
+static void
+test_access_token_clock(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:s, s:s, s:s, s:b}", "access_token_lifetime", "2s",
+					"reauth_token_lead", "1s", "reauth_interval", "300ms",
+					"access_lifetime_jitter", 0)));
+	json_t *tok = gt_signin(c.t), *m, *ids, *subs;
+	const char *at = gt_str(tok, "access_token");
+	char *sub, *path, *url;
+	struct token_wait w = {c.t, at};
+	struct th_resp r;
+
+	/* subscribe with the short-lived token */
+	{
+		json_t *b = gt_sub_body(c.t, 180, "cs-clock"), *o;
+		url = th_hook_url(c.t->hook, c.notify);
+		json_object_set_new(b, "notificationUrl", json_string(url));
+		assert_int_equal(gt_subscribe(c.t, at, b, &o), 201);
+		sub = strdup(gt_str(o, "id"));
+		json_decref(o);
+		free(url);
+	}
+	json_decref(post_msg(&c, "before expiry", "normal"));
+	assert_true(th_hook_wait(c.t->hook, c.notify, 1, 10));
+	/* warned before the token runs out */
+	assert_true(th_hook_wait(c.t->hook, "/lifecycle", 1, 10));
+	assert_true(lifecycle_count(c.t, "reauthorizationRequired") >= 1);
+	assert_true(th_wait_until(token_expired, &w, 10));
+
+	/* paused: not queued, logged, never delivered */
+	m = post_msg(&c, "during the pause", "high");
+	assert_int_equal(json_integer_value(json_object_get(m, "notified")), 0);
+	assert_true(wait_outcome(&c, "paused", 1));
+	subs = gt_sim_ok(c.t, "GET", "/subscriptions", NULL);
+	{
+		size_t i;
+		json_t *v;
+		bool seen = false;
+		json_array_foreach (json_object_get(subs, "value"), i, v) {
+			if (!strcmp(gt_str(v, "id"), sub)) {
+				assert_true(json_is_true(json_object_get(v, "paused")));
+				seen = true;
+			}
+		}
+		assert_true(seen);
+	}
+	json_decref(subs);
+
+	/* an expired token cannot reauthorize */
+	if (asprintf(&path, "/v1.0/subscriptions/%s/reauthorize", sub) < 0)
+		abort();
+	assert_int_equal(th_graph_send(&c.t->gs, "POST", at, path, NULL, &r), 0);
+	assert_int_equal(r.status, 401);
+	th_resp_free(&r);
+	/* a fresh one does; delivery resumes for later changes only */
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:s}", "access_token_lifetime", "3599s")));
+	json_t *tok2 = gt_signin(c.t);
+	assert_int_equal(
+	    th_graph_send(&c.t->gs, "POST", gt_str(tok2, "access_token"), path, NULL, &r), 0);
+	assert_int_equal(r.status, 204);
+	th_resp_free(&r);
+	json_t *m2 = post_msg(&c, "after reauthorize", "normal");
+	assert_int_equal(json_integer_value(json_object_get(m2, "notified")), 1);
+	assert_true(th_hook_wait(c.t->hook, c.notify, 2, 10));
+	ids = notified_ids(c.t, c.notify);
+	assert_true(has_id(ids, gt_str(m2, "id")));
+	assert_false(has_id(ids, gt_str(m, "id")));
+	json_decref(ids);
+	free(path);
+
+	/* PATCH with a valid token resumes a paused subscription as well */
+	json_decref(
+	    gt_sim_ok(c.t, "POST", "/config", json_pack("{s:s}", "access_token_lifetime", "1s")));
+	json_t *tok3 = gt_signin(c.t);
+	char *later = gt_iso_in(170 * 60);
+	if (asprintf(&path, "/v1.0/subscriptions/%s", sub) < 0)
+		abort();
+	assert_int_equal(th_graph_send(&c.t->gs, "PATCH", gt_str(tok3, "access_token"), path,
+				       json_pack("{s:s}", "expirationDateTime", later), &r),
+			 0);
+	assert_int_equal(r.status, 200);
+	th_resp_free(&r);
+	struct token_wait w3 = {c.t, gt_str(tok3, "access_token")};
+	assert_true(th_wait_until(token_expired, &w3, 10));
+	json_decref(post_msg(&c, "paused again", "normal"));
+	assert_true(wait_outcome(&c, "paused", 2));
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:s}", "access_token_lifetime", "3599s")));
+	json_t *tok4 = gt_signin(c.t);
+	assert_int_equal(th_graph_send(&c.t->gs, "PATCH", gt_str(tok4, "access_token"), path,
+				       json_pack("{s:s}", "expirationDateTime", later), &r),
+			 0);
+	assert_int_equal(r.status, 200);
+	th_resp_free(&r);
+	json_t *m3 = post_msg(&c, "after renewal", "normal");
+	assert_int_equal(json_integer_value(json_object_get(m3, "notified")), 1);
+
+	/* token_clock off: an expired token does not pause delivery */
+	json_decref(
+	    gt_sim_ok(c.t, "POST", "/config",
+		      json_pack("{s:b, s:s}", "token_clock", 0, "access_token_lifetime", "1s")));
+	json_t *tok5 = gt_signin(c.t);
+	assert_int_equal(th_graph_send(&c.t->gs, "POST", gt_str(tok5, "access_token"),
+				       "/v1.0/subscriptions", NULL, &r),
+			 0);
+	th_resp_free(&r);
+	{
+		char *rp;
+		if (asprintf(&rp, "%s/reauthorize", path) < 0)
+			abort();
+		assert_int_equal(
+		    th_graph_send(&c.t->gs, "POST", gt_str(tok5, "access_token"), rp, NULL, &r), 0);
+		assert_int_equal(r.status, 204);
+		th_resp_free(&r);
+		free(rp);
+	}
+	struct token_wait w5 = {c.t, gt_str(tok5, "access_token")};
+	assert_true(th_wait_until(token_expired, &w5, 10));
+	json_t *m4 = post_msg(&c, "clock off", "normal");
+	assert_int_equal(json_integer_value(json_object_get(m4, "notified")), 1);
+	json_decref(m4);
+	json_decref(tok5);
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:s, s:s, s:s, s:b, s:b}", "access_token_lifetime",
+					"3599s", "reauth_token_lead", "10m", "reauth_interval",
+					"15m", "token_clock", 1, "access_lifetime_jitter", 1)));
+	free(later);
+	free(path);
+	json_decref(m);
+	json_decref(m2);
+	json_decref(m3);
+	json_decref(tok);
+	json_decref(tok2);
+	json_decref(tok3);
+	c.at = gt_str(tok4, "access_token");
+	json_decref(c.tok);
+	c.tok = tok4;
+	free(sub);
+	end(&c);
+}
+
+/* revoke with "remove": the subscription ends in subscriptionRemoved */
+static void
+test_revoke_remove(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *sub = subscribe(&c, c.notify, NULL, NULL), *path;
+	json_t *item, *subs, *v;
+	size_t i;
+
+	if (asprintf(&path, "/users/%s/revoke", c.t->svc) < 0)
+		abort();
+	json_decref(gt_sim_ok(c.t, "POST", path, json_pack("{s:b}", "remove", 1)));
+	assert_true(th_hook_wait(c.t->hook, "/lifecycle", 1, 10));
+	item = lifecycle_item(c.t, 0);
+	assert_string_equal(gt_str(item, "lifecycleEvent"), "subscriptionRemoved");
+	assert_string_equal(gt_str(item, "subscriptionId"), sub);
+	json_decref(item);
+	subs = gt_sim_ok(c.t, "GET", "/subscriptions", NULL);
+	json_array_foreach (json_object_get(subs, "value"), i, v)
+		if (!strcmp(gt_str(v, "id"), sub))
+			assert_true(json_is_false(json_object_get(v, "live")));
+	json_decref(subs);
+	json_t *m = post_msg(&c, "nobody listens", "normal");
+	assert_int_equal(json_integer_value(json_object_get(m, "notified")), 0);
+	json_decref(m);
+	free(path);
+	free(sub);
+	json_decref(c.tok);
+	c.tok = gt_signin(c.t); /* the refresh chain was revoked */
+	c.at = gt_str(c.tok, "access_token");
+	end(&c);
+}
+
 static void
 test_slow_endpoint_is_throttled(void **state)
 {
@@ -868,6 +1117,8 @@ main(void)
 	    cmocka_unit_test(test_skipped_delivery),
 	    cmocka_unit_test(test_lifecycle_events),
 	    cmocka_unit_test(test_reauthorization_before_expiry),
+	    cmocka_unit_test(test_access_token_clock),
+	    cmocka_unit_test(test_revoke_remove),
 	    cmocka_unit_test(test_slow_endpoint_is_throttled),
 	    cmocka_unit_test(test_tardy_endpoint_is_dropped),
 	    cmocka_unit_test(test_https_receiver_verified),

@@ -106,7 +106,8 @@ test_signin_s256(void **state)
 	char *err, *iss;
 
 	assert_string_equal(gt_str(tok, "token_type"), "Bearer");
-	assert_int_equal(json_integer_value(json_object_get(tok, "expires_in")), 3599);
+	/* Entra's access tokens live 60-90 minutes: 3599 s x 1.0..1.5 */
+	assert_in_range(json_integer_value(json_object_get(tok, "expires_in")), 3599, 5399);
 	assert_non_null(gt_str(tok, "access_token"));
 	assert_non_null(gt_str(tok, "refresh_token"));
 	assert_int_equal(th_jwt_verify(gt_str(tok, "id_token"), keys, &claims, &err), 0);
@@ -463,8 +464,26 @@ test_lifetimes_configurable(void **state)
 
 	json_decref(
 	    gt_sim_ok(t, "POST", "/config", json_pack("{s:s}", "access_token_lifetime", "120s")));
+	/* lifetimes vary (x1.0..1.5), and expires_in reports each one */
+	json_t *seen = json_object();
+	for (int i = 0; i < 6; i++) {
+		char k[32];
+		tok = gt_signin(t);
+		json_int_t e = json_integer_value(json_object_get(tok, "expires_in"));
+		assert_in_range(e, 120, 180);
+		snprintf(k, sizeof(k), "%lld", (long long)e);
+		json_object_set_new(seen, k, json_true());
+		json_decref(tok);
+	}
+	assert_true(json_object_size(seen) > 1);
+	json_decref(seen);
+	/* the jitter can be turned off */
+	json_decref(
+	    gt_sim_ok(t, "POST", "/config", json_pack("{s:b}", "access_lifetime_jitter", 0)));
 	tok = gt_signin(t);
 	assert_int_equal(json_integer_value(json_object_get(tok, "expires_in")), 120);
+	json_decref(
+	    gt_sim_ok(t, "POST", "/config", json_pack("{s:b}", "access_lifetime_jitter", 1)));
 	json_decref(tok);
 	json_decref(
 	    gt_sim_ok(t, "POST", "/config", json_pack("{s:s}", "access_token_lifetime", "3599s")));
