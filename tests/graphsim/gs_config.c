@@ -85,7 +85,7 @@ static const struct opt opts[] = {
     {"validation-token-lifetime", OPT_DUR, O(validation_token_lifetime), true,
      "lifetime of validationTokens in rich notifications (default 1h)"},
     {"validation-token-version", OPT_INT, O(validation_token_version), true,
-     "1 (appid, sts.windows.net issuer) or 2 (azp, v2.0 issuer; default)"},
+     "1 (appid, sts.windows.net issuer; default) or 2 (azp, v2.0 issuer)"},
     {"chat-get-limit", OPT_INT, O(chat_get_limit), true,
      "GETs of one chat's messages per app per period before 429 (default 1)"},
     {"chat-get-period", OPT_DUR, O(chat_get_period), true, "rate limit period (default 1s)"},
@@ -130,7 +130,11 @@ gs_config_defaults(void)
 	gs_cfg.validation_token_lifetime = 3600;
 	gs_cfg.token_clock = true;
 	gs_cfg.reauth_token_lead = 600;
-	gs_cfg.validation_token_version = 2;
+	/* Microsoft's example and samples show v1 validationTokens (issuer
+	 * https://sts.windows.net/{tid}/, appid): Set up change notifications
+	 * that include resource data, "Validation tokens"
+	 * (learn.microsoft.com/graph/change-notifications-with-resource-data) */
+	gs_cfg.validation_token_version = 1;
 	gs_cfg.chat_get_limit = 1;
 	gs_cfg.chat_get_period = 1;
 	/* Teams: poll a resource for changes about once a day. Two reads a day

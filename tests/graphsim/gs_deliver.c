@@ -523,7 +523,15 @@ gs_deliver_kick(void)
 	pthread_mutex_unlock(&q_lock);
 }
 
-/* ---- validation tokens ---- */
+/* ---- validation tokens ----
+ * One JWT per app and tenant in a rich notification, signed with the
+ * identity platform's keys: aud = the app, the caller is Graph change
+ * tracking (0bf30f3b-...), tid, iss, exp (Set up change notifications that
+ * include resource data, "Validation tokens in the change notification":
+ * learn.microsoft.com/graph/change-notifications-with-resource-data).
+ * version 1 (the default, as Microsoft's example and samples show):
+ * iss https://sts.windows.net/{tid}/, appid, ver 1.0; version 2: iss
+ * {authority}/{tid}/v2.0, azp, ver 2.0. */
 
 static char *
 validation_token(const char *app_id, const char *tenant, const char *forge)

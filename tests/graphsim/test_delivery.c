@@ -64,10 +64,11 @@ end(struct ctx *c)
 {
 	gt_delete_subs(c->t, c->at);
 	/* let nothing queued for this test leak into the next */
-	json_decref(gt_sim_ok(c->t, "POST", "/config",
-			      json_pack("{s:s, s:s, s:s, s:s, s:i}", "delivery_timeout", "3s",
-					"retry_window", "4h", "batch_window", "50ms", "reauth_lead",
-					"1h", "throttle_min_samples", 10)));
+	json_decref(
+	    gt_sim_ok(c->t, "POST", "/config",
+		      json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "delivery_timeout", "3s",
+				"retry_window", "4h", "batch_window", "50ms", "reauth_lead", "1h",
+				"throttle_min_samples", 10, "validation_token_version", 1)));
 	th_hook_configure(c->t->hook, &good);
 	json_decref(c->tok);
 	free(c->chat);
@@ -246,10 +247,26 @@ test_only_covered_chats(void **state)
 }
 
 static void
-test_rich_emergency(void **state)
+set_vt_version(struct ctx *c, int v)
+{
+	json_decref(
+	    gt_sim_ok(c->t, "POST", "/config", json_pack("{s:i}", "validation_token_version", v)));
+}
+
+/* the claim that names the caller: appid in v1 tokens, azp in v2 */
+static const char *
+caller_claim(json_t *claims)
+{
+	return !strcmp(gt_str(claims, "ver"), "1.0") ? gt_str(claims, "appid")
+						     : gt_str(claims, "azp");
+}
+
+static void
+rich_emergency(void **state, int version)
 {
 	struct ctx c;
 	begin(*state, &c);
+	set_vt_version(&c, version);
 	char *cert, *err, *plain, *iss;
 	EVP_PKEY *key = th_rsa_cert(2048, &cert);
 	char *sub = subscribe(&c, c.notify, cert, NULL);
@@ -289,10 +306,22 @@ test_rich_emergency(void **state)
 	assert_int_equal(
 	    th_jwt_verify(json_string_value(json_array_get(vts, 0)), keys, &claims, &err), 0);
 	assert_string_equal(gt_str(claims, "aud"), GT_CLIENT);
-	assert_string_equal(gt_str(claims, "azp"), "0bf30f3b-4a52-48df-9a82-234910c4a086");
 	assert_string_equal(gt_str(claims, "tid"), GT_TENANT);
-	if (asprintf(&iss, "%s/%s/v2.0", c.t->gs.base, GT_TENANT) < 0)
-		abort();
+	if (version == 1) {
+		/* Microsoft's example: a v1 token */
+		assert_string_equal(gt_str(claims, "ver"), "1.0");
+		assert_string_equal(gt_str(claims, "appid"),
+				    "0bf30f3b-4a52-48df-9a82-234910c4a086");
+		assert_null(json_object_get(claims, "azp"));
+		if (asprintf(&iss, "https://sts.windows.net/%s/", GT_TENANT) < 0)
+			abort();
+	} else {
+		assert_string_equal(gt_str(claims, "ver"), "2.0");
+		assert_string_equal(gt_str(claims, "azp"), "0bf30f3b-4a52-48df-9a82-234910c4a086");
+		assert_null(json_object_get(claims, "appid"));
+		if (asprintf(&iss, "%s/%s/v2.0", c.t->gs.base, GT_TENANT) < 0)
+			abort();
+	}
 	assert_string_equal(gt_str(claims, "iss"), iss);
 	assert_true(json_integer_value(json_object_get(claims, "exp")) > (json_int_t)time(NULL));
 	free(iss);
@@ -306,6 +335,18 @@ test_rich_emergency(void **state)
 	free(cert);
 	EVP_PKEY_free(key);
 	end(&c);
+}
+
+static void
+test_rich_emergency_v1(void **state)
+{
+	rich_emergency(state, 1);
+}
+
+static void
+test_rich_emergency_v2(void **state)
+{
+	rich_emergency(state, 2);
 }
 
 static void
@@ -350,10 +391,11 @@ test_tampered_payloads_fail_decryption(void **state)
 }
 
 static void
-test_forged_validation_tokens(void **state)
+forged_validation_tokens(void **state, int version)
 {
 	struct ctx c;
 	begin(*state, &c);
+	set_vt_version(&c, version);
 	char *cert, *err;
 	EVP_PKEY *key = th_rsa_cert(2048, &cert);
 	char *sub = subscribe(&c, c.notify, cert, NULL);
@@ -384,8 +426,9 @@ test_forged_validation_tokens(void **state)
 			free(err);
 		} else {
 			assert_int_equal(rc, 0);
+			assert_string_equal(gt_str(claims, "ver"), version == 1 ? "1.0" : "2.0");
 			bool bad = strcmp(gt_str(claims, "aud"), GT_CLIENT) != 0 ||
-				   strcmp(gt_str(claims, "azp"),
+				   strcmp(caller_claim(claims),
 					  "0bf30f3b-4a52-48df-9a82-234910c4a086") != 0 ||
 				   strcmp(gt_str(claims, "tid"), GT_TENANT) != 0 ||
 				   json_integer_value(json_object_get(claims, "exp")) <
@@ -400,6 +443,18 @@ test_forged_validation_tokens(void **state)
 	free(cert);
 	EVP_PKEY_free(key);
 	end(&c);
+}
+
+static void
+test_forged_validation_tokens_v1(void **state)
+{
+	forged_validation_tokens(state, 1);
+}
+
+static void
+test_forged_validation_tokens_v2(void **state)
+{
+	forged_validation_tokens(state, 2);
 }
 
 static void
@@ -1107,9 +1162,11 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_basic_notification_and_get),
 	    cmocka_unit_test(test_only_covered_chats),
-	    cmocka_unit_test(test_rich_emergency),
+	    cmocka_unit_test(test_rich_emergency_v1),
+	    cmocka_unit_test(test_rich_emergency_v2),
 	    cmocka_unit_test(test_tampered_payloads_fail_decryption),
-	    cmocka_unit_test(test_forged_validation_tokens),
+	    cmocka_unit_test(test_forged_validation_tokens_v1),
+	    cmocka_unit_test(test_forged_validation_tokens_v2),
 	    cmocka_unit_test(test_batching),
 	    cmocka_unit_test(test_retry_until_acknowledged),
 	    cmocka_unit_test(test_slow_answer_is_a_failure),

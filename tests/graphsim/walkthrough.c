@@ -91,7 +91,7 @@ sign_in(struct th_graphsim *gs)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct th_graphsim gs;
 	struct th_hook *hook;
@@ -104,7 +104,10 @@ main(void)
 
 	printf("graphsim walkthrough: Microsoft's side of a Teams 911 notice, simulated\n");
 	th_step("Start graphsim (HTTPS with its own CA) and a webhook receiver");
-	th_check(th_graphsim_start(&gs, (const char *const[]){"--allow-http-notify", NULL}) == 0,
+	/* an optional graphsim option, e.g. --validation-token-version=2 */
+	th_check(th_graphsim_start(&gs, (const char *const[]){"--allow-http-notify",
+							      argc > 1 ? argv[1] : NULL, NULL}) ==
+		     0,
 		 "graphsim starts");
 	hook = th_hook_start(NULL, NULL);
 	th_check(hook != NULL, "receiver starts");
@@ -180,8 +183,27 @@ main(void)
 				   json_array_get(json_object_get(body, "validationTokens"), 0)),
 			       keys, &vclaims, &err) == 0,
 		 "the validation token verifies against the JWKS");
-	th_say("validationToken: aud=%s azp=%s (Graph change tracking)", str(vclaims, "aud"),
-	       str(vclaims, "azp"));
+	/* v1 tokens (Microsoft's example) name the caller in appid, v2 in azp */
+	{
+		bool v1 = !strcmp(str(vclaims, "ver"), "1.0");
+		const char *caller_app = str(vclaims, v1 ? "appid" : "azp");
+		char *iss_v2;
+		char *iss_v1;
+		if (asprintf(&iss_v2, "%s/%s/v2.0", gs.base, TENANT) < 0 ||
+		    asprintf(&iss_v1, "https://sts.windows.net/%s/", TENANT) < 0)
+			abort();
+		th_check(!strcmp(str(vclaims, "aud"), CLIENT) &&
+			     !strcmp(caller_app, "0bf30f3b-4a52-48df-9a82-234910c4a086") &&
+			     !strcmp(str(vclaims, "tid"), TENANT) &&
+			     !strcmp(str(vclaims, "iss"), v1 ? iss_v1 : iss_v2),
+			 "the validation token names this app, Graph change tracking and the "
+			 "tenant");
+		th_say("validationToken v%s: aud=%s %s=%s (Graph change tracking) iss=%s",
+		       str(vclaims, "ver"), str(vclaims, "aud"), v1 ? "appid" : "azp", caller_app,
+		       str(vclaims, "iss"));
+		free(iss_v1);
+		free(iss_v2);
+	}
 	th_say("message %s from %s, importance %s:", str(msg, "id"),
 	       str(json_object_get(json_object_get(msg, "from"), "user"), "displayName"),
 	       str(msg, "importance"));
