@@ -53,6 +53,22 @@ static void __attribute__((format(printf, 2, 3))) problem(struct parse *p, const
 	p->n_errors++;
 }
 
+/* Valid, but worth a second look: kept apart from the errors. */
+static void __attribute__((format(printf, 2, 3))) warning(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[512];
+	char *joined;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	joined = xprintf("%s%s:%d: warning: %s\n", p->c->warnings ? p->c->warnings : "",
+			 p->c->path, p->line, msg);
+	free(p->c->warnings);
+	p->c->warnings = joined;
+}
+
 static void section_start(struct parse *p, const char *section);
 
 static char *
@@ -234,7 +250,8 @@ agent_key(struct parse *p, const char *k, const char *v)
 			problem(p, "log_level: one of error, warning, info, debug");
 	} else if (!strcmp(k, "refresh_margin") || !strcmp(k, "http_connect_timeout") ||
 		   !strcmp(k, "http_timeout") || !strcmp(k, "subscription_lifetime") ||
-		   !strcmp(k, "renew_margin") || !strcmp(k, "poll_interval") ||
+		   !strcmp(k, "renew_margin") || !strcmp(k, "reconcile_interval") ||
+		   !strcmp(k, "poll_interval") || !strcmp(k, "backfill_delay") ||
 		   !strcmp(k, "encryption_cert_rotation")) {
 		if (conf_duration(v, &d) < 0 || d <= 0)
 			problem(p, "%s: a positive duration such as 30s, 10m or 1h", k);
@@ -245,8 +262,20 @@ agent_key(struct parse *p, const char *k, const char *v)
 			c->subscription_lifetime = d;
 		else if (!strcmp(k, "renew_margin"))
 			c->renew_margin = d;
-		else if (!strcmp(k, "poll_interval"))
-			c->poll_interval = d;
+		else if (!strcmp(k, "backfill_delay"))
+			c->backfill_delay = d;
+		else if (!strcmp(k, "reconcile_interval") || !strcmp(k, "poll_interval")) {
+			/* poll_interval: the name before the reconcile was rebuilt */
+			if (!strcmp(k, "poll_interval"))
+				warning(p, "poll_interval is now called reconcile_interval");
+			if (d < 3600)
+				warning(p,
+					"%s: Microsoft allows polling a Teams resource for "
+					"changes about once a day; a sweep every %.0f s may get "
+					"the app throttled or suspended",
+					k, d);
+			c->reconcile_interval = d;
+		}
 		else if (!strcmp(k, "encryption_cert_rotation"))
 			c->cert_rotation = d;
 		else if (!strcmp(k, "refresh_margin"))
@@ -255,6 +284,13 @@ agent_key(struct parse *p, const char *k, const char *v)
 			c->http_connect_timeout = d;
 		else
 			c->http_timeout = d;
+	} else if (!strcmp(k, "dead_letter_after")) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (*end || n < 1 || n > 1000)
+			problem(p, "dead_letter_after: a number of tries from 1 to 1000");
+		else
+			c->dead_letter_after = n;
 	} else if (!strcmp(k, "max_connections") || !strcmp(k, "max_body")) {
 		char *end;
 		long n = strtol(v, &end, 10);
@@ -350,6 +386,16 @@ org_key(struct parse *p, const char *k, const char *v)
 			regfree(&re);
 		}
 		set_str(&o->emergency_regex, v);
+	} else if (!strcmp(k, "token_issuers")) {
+		/* space-separated; each an https URL, {tenant} standing for the id */
+		for (const char *q = v; *q;) {
+			size_t n = strcspn(q, " ");
+			if (n && strncmp(q, "https://", 8) != 0)
+				problem(p, "token_issuers: '%.*s' is not an https URL", (int)n, q);
+			q += n;
+			q += strspn(q, " ");
+		}
+		set_str(&o->token_issuers, v);
 	} else if (!strcmp(k, "rich_notifications")) {
 		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on"))
 			o->rich_notifications = true;
@@ -443,7 +489,9 @@ defaults(struct conf *c)
 	/* close to Graph's 4320 minutes, with room for clock skew */
 	c->subscription_lifetime = 4230 * 60;
 	c->renew_margin = 24 * 3600;
-	c->poll_interval = 60;
+	c->reconcile_interval = 24 * 3600;
+	c->dead_letter_after = 20;
+	c->backfill_delay = 120;
 	c->cert_rotation = 30 * 86400;
 	c->http_connect_timeout = 10;
 	c->http_timeout = 30;
@@ -536,10 +584,12 @@ conf_free(struct conf *c)
 		free(o->emergency_phrases);
 		free(o->emergency_regex);
 		free(o->test_numbers);
+		free(o->token_issuers);
 		free(o);
 	}
 	free(c->orgs);
 	free(c->path);
+	free(c->warnings);
 	free(c->public_url);
 	free(c->listen_addr);
 	free(c->tls_cert);

@@ -25,10 +25,12 @@ struct conf_org {
 	char *emergency_regex;   /* POSIX ERE, case-insensitive; NULL: none */
 	char *test_numbers;      /* '|'-separated dial strings; NULL: 933 */
 	bool rich_notifications; /* encrypted payloads (default) or basic + GET */
+	char *token_issuers;     /* validationToken issuers ({tenant}); NULL: the cloud's */
 };
 
 struct conf {
 	char *path;
+	char *warnings; /* valid but doubtful settings, one per line; NULL: none */
 	char *public_url; /* scheme://host[:port], no trailing slash */
 	char *listen_addr;
 	int listen_port;
@@ -43,7 +45,9 @@ struct conf {
 	double refresh_margin;        /* seconds before access-token expiry */
 	double subscription_lifetime; /* asked of Graph at create and renew */
 	double renew_margin;          /* renew this long before expiry */
-	double poll_interval;         /* the reconcile poll's period */
+	double reconcile_interval;    /* the reconcile's sweep; Microsoft allows ~1/day */
+	double backfill_delay;        /* a window is read this long after it ends */
+	long dead_letter_after;       /* failed tries before an item is set aside */
 	double cert_rotation;         /* encryption certificate for rich notifications */
 	struct cidr_list allow_from;  /* webhook sources; empty: anyone */
 	struct cidr_list trust_proxy; /* whose X-Forwarded-For is believed */

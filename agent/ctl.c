@@ -56,8 +56,9 @@ status(const char *org)
 		json_object_set_new(j, "subscription", subs_status(o->conf->name));
 		json_object_set_new(j, "poll", poll_status(o->conf->name));
 		json_object_set_new(j, "counters", store_counters(store, o->conf->name));
-		json_object_set_new(j, "inbox_pending",
-				    json_integer(store_inbox_pending(store, o->conf->name)));
+		json_t *work = proc_status(o->conf->name);
+		json_object_update(j, work);
+		json_decref(work);
 		json_array_append_new(arr, j);
 	}
 	if (org && json_array_size(arr) == 0) {
@@ -65,9 +66,9 @@ status(const char *org)
 		free(since);
 		return error("no such org");
 	}
-	agent = json_pack("{s:s, s:i, s:s, s:s, s:I}", "version", CT_VERSION, "pid", (int)getpid(),
-			  "started", since, "public_url", cfg->public_url, "orgs",
-			  (json_int_t)orgs_count());
+	agent = json_pack("{s:s, s:i, s:s, s:s, s:I, s:o}", "version", CT_VERSION, "pid",
+			  (int)getpid(), "started", since, "public_url", cfg->public_url, "orgs",
+			  (json_int_t)orgs_count(), "store_trouble", store_trouble(store));
 	free(since);
 	return reply(json_pack("{s:b, s:o, s:o}", "ok", 1, "agent", agent, "orgs", arr));
 }
@@ -91,6 +92,10 @@ ctl_handle(const char *line)
 		json_int_t limit = json_integer_value(json_object_get(req, "limit"));
 		out = reply(json_pack("{s:b, s:o}", "ok", 1, "events",
 				      store_events(store, name, limit > 0 ? limit : 50)));
+	} else if (!strcmp(cmd, "dead-letters")) {
+		json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+		out = reply(json_pack("{s:b, s:o}", "ok", 1, "dead_letters",
+				      store_dead_letters(store, name, limit > 0 ? limit : 50)));
 	} else if (!strcmp(cmd, "test-match")) {
 		json_t *m = json_object_get(req, "message");
 		json_t *v = o && json_is_object(m) ? proc_test_match(name, m) : NULL;

@@ -30,6 +30,8 @@ usage(FILE *out)
 		     "  login ORG               print a one-time sign-in link (10 minutes)\n"
 		     "  logout ORG              delete the subscription, forget the tokens\n"
 		     "  events [ORG]            recent emergency events, newest first\n"
+		     "  dead-letters [ORG]      notifications set aside after failing again\n"
+		     "                          and again, kept whole\n"
 		     "  test-match FILE [ORG]   run the org's detector on a saved chatMessage\n"
 		     "                          JSON: exit 0 emergency, 1 not (like grep)\n\n"
 		     "  -S, --socket PATH  control socket (default $CTTEAMS_SOCKET or\n"
@@ -125,6 +127,12 @@ print_status(json_t *ans)
 	json_t *orgs = json_object_get(ans, "orgs"), *o;
 	size_t i;
 
+	json_t *trouble = json_object_get(json_object_get(ans, "agent"), "store_trouble");
+
+	if (json_is_object(trouble))
+		printf("STORE TROUBLE: database writes failing since %s (%s); notifications are "
+		       "answered 503 and Graph retries\n\n",
+		       s(trouble, "since"), s(trouble, "error"));
 	printf("%-16s %-16s %-10s %-21s %-4s %s\n", "ORG", "AUTH", "TOKEN", "LAST REFRESH", "FAIL",
 	       "SECRET");
 	json_array_foreach (orgs, i, o) {
@@ -171,6 +179,11 @@ print_status(json_t *ans)
 			printf("%s: DELIVERY GAP: the reconcile poll found event(s) Graph never "
 			       "notified; see 'ctteamsctl events %s'\n",
 			       s(o, "org"), s(o, "org"));
+		long long dead = json_integer_value(json_object_get(o, "dead_letters"));
+		if (dead)
+			printf("%s: DEAD LETTERS: %lld notification(s) kept failing and were set "
+			       "aside; see 'ctteamsctl dead-letters %s'\n",
+			       s(o, "org"), dead, s(o, "org"));
 		long long unrec = json_integer_value(
 		    json_object_get(json_object_get(o, "counters"), "unrecognised"));
 		if (unrec)
@@ -213,6 +226,26 @@ print_events(json_t *ans)
 		       s(e, "kind"), s(e, "raised"), num, s(e, "caller"), s(e, "location"));
 	}
 	printf("(* a test call)\n");
+}
+
+static void
+print_dead_letters(json_t *ans)
+{
+	json_t *dl = json_object_get(ans, "dead_letters"), *d;
+	size_t i;
+
+	if (json_array_size(dl) == 0) {
+		printf("no dead letters\n");
+		return;
+	}
+	printf("%-6s %-10s %-12s %-20s %-5s %s\n", "SEQ", "ORG", "KIND", "RECEIVED", "TRIES",
+	       "REASON");
+	json_array_foreach (dl, i, d)
+		printf("%-6lld %-10s %-12s %-20s %-5lld %s\n",
+		       (long long)json_integer_value(json_object_get(d, "seq")), s(d, "org"),
+		       s(d, "kind"), s(d, "received"),
+		       (long long)json_integer_value(json_object_get(d, "tries")), s(d, "reason"));
+	printf("(the whole notification of each is in --json)\n");
 }
 
 /* test-match: 0 when the org's rules call the message an emergency. */
@@ -316,7 +349,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "status") && strcmp(cmd, "login") && strcmp(cmd, "logout") &&
-	    strcmp(cmd, "events")) {
+	    strcmp(cmd, "events") && strcmp(cmd, "dead-letters")) {
 		fprintf(stderr, "ctteamsctl: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
@@ -338,6 +371,8 @@ main(int argc, char **argv)
 		print_status(ans);
 	} else if (!strcmp(cmd, "events")) {
 		print_events(ans);
+	} else if (!strcmp(cmd, "dead-letters")) {
+		print_dead_letters(ans);
 	} else if (!strcmp(cmd, "login")) {
 		printf("Open this link in a browser and sign in as the org's service user.\n"
 		       "It works once, within %lld minutes:\n\n%s\n",

@@ -77,8 +77,21 @@ on_term(void)
 static void
 org_changed(struct org *o)
 {
+	/* a sign-in lost (not one never made, nor a logout) pauses delivery */
+	if (o->auth == ORG_REAUTH_REQUIRED || o->auth == ORG_SECRET_INVALID)
+		poll_auth_changed(o->conf->name, false);
+	else if (o->auth == ORG_VALID || o->auth == ORG_DEGRADED)
+		poll_auth_changed(o->conf->name, true);
 	subs_org_changed(o);
 	proc_kick();
+}
+
+/* Writes failed for a while: whatever Graph was told 503 meanwhile may be
+ * lost after its retries, so read that time back. */
+static void
+store_recovered(double since)
+{
+	poll_backfill_all(since - 300, now_wall(), "the store was failing");
 }
 
 static void
@@ -188,6 +201,7 @@ run(void)
 	proc_start(conf, store);
 	poll_start(conf, store);
 	org_set_listener(org_changed);
+	store_on_recover(store, store_recovered);
 	wh_init(store, proc_kick);
 	wh_configure(conf);
 	ev_on_signals(on_term, on_hup);
@@ -263,6 +277,8 @@ main(int argc, char **argv)
 		free(errors);
 		return 1;
 	}
+	if (conf->warnings)
+		fputs(conf->warnings, stderr);
 	if (check) {
 		printf("%s: configuration OK (%zu org%s)\n", path, conf->n_orgs,
 		       conf->n_orgs == 1 ? "" : "s");
@@ -270,6 +286,9 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_init("ctteamsd", !foreground, conf->log_level);
+	for (char *w = conf->warnings ? strtok(conf->warnings, "\n") : NULL; w;
+	     w = strtok(NULL, "\n"))
+		log_warnx("main", "%s", w);
 	if (!foreground && daemonize() < 0) {
 		perror("ctteamsd: daemonize");
 		return 1;

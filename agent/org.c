@@ -425,6 +425,12 @@ org_token_rejected(struct org *o)
 }
 
 void
+org_refresh_now(struct org *o)
+{
+	org_token_rejected(o);
+}
+
+void
 org_logout(struct org *o)
 {
 	free_secret(o->access_token);

@@ -61,12 +61,11 @@ void org_signed_in(struct org *o, const struct oauth_result *r, const char *user
 void org_signin_failed(struct org *o, const char *why);
 /* Graph said 401: get a fresh access token now. */
 void org_token_rejected(struct org *o);
+/* A fresh access token is wanted (e.g. one with a longer life to hand
+ * Graph with a reauthorization): refresh now unless one is under way. */
+void org_refresh_now(struct org *o);
 void org_logout(struct org *o);
 json_t *org_status(const struct org *o);
-/* Called after every change of an org's sign-in (state or tokens). */
-void org_set_listener(void (*fn)(struct org *o));
-/* An access token good for at least `margin` more seconds, or NULL. */
-const char *org_access_token(const struct org *o, double margin);
 /* Called after every change of an org's sign-in (state or tokens). */
 void org_set_listener(void (*fn)(struct org *o));
 /* An access token good for at least `margin` more seconds, or NULL. */

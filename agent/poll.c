@@ -1,10 +1,14 @@
 /*
- * One pass per org at a time: list chats, then each chat's messages, one
- * request after another (Graph allows about one GET per second per chat).
- * Messages newer than one interval are left to the webhook, so a notice
- * still on its way is not mistaken for a missed one; the watermark only
- * moves once a pass has finished.
+ * One pass per org at a time. A pass reads one window [from, to]: the
+ * service user's chats in lastMessagePreview order, page after page until
+ * the previews are older than the window; then, chat by chat, the messages
+ * newest first, page after page until they are older than the window. At
+ * most one request a second for one chat, and Graph's Retry-After holds
+ * the pass. A window is read only once it has settled (backfill_delay), so
+ * a notice still on its way through the webhook is not taken for a missed
+ * one. Pending windows are kept in the store: a restart does not lose one.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,20 +18,42 @@
 #include "org.h"
 #include "poll.h"
 #include "proc.h"
+#include "subs.h"
 #include "util.h"
 
-#define PAGES_MAX  20
-#define GAP_WINDOW (24 * 3600.0) /* a recovery keeps the delivery-gap flag this long */
+#define PAGES_MAX  200            /* chats pages in one pass: 10,000 chats */
+#define SLACK      300.0          /* clock skew between Graph and this host */
+#define GAP_WINDOW (24 * 3600.0)  /* a recovery keeps the delivery-gap alarm */
+#define GOOD_TICK  300.0          /* how often "delivery is good" is noted */
+#define CHAT_GAP   1.0            /* seconds between two reads of one chat */
+#define RETRY_MIN  60.0
+#define RETRY_MAX  3600.0
 
 struct poller {
 	char *org;
 	struct ev_timer *timer;
+	struct ev_timer *good_timer;
+	/* waiting to be read (want_from 0: nothing) */
+	double want_from, want_to;
+	char *want_why;
+	double sweep_at;  /* the next sweep */
+	double watermark; /* the sweeps have read up to here */
+	double lost_at;   /* the sign-in stopped being usable (0: it is) */
+	/* the pass under way */
 	bool busy;
-	double watermark; /* messages modified after this are looked at */
-	double pass_upto; /* this pass looks up to here */
-	bool resync;      /* Graph said it missed some: look up to now */
-	json_t *chats;    /* ids still to read in this pass */
+	bool sweep;
+	double from, to;
+	char *why;
+	char *url; /* the request to make (again, after a Retry-After) */
+	bool listing_chats;
+	json_t *chats; /* ids to read in this pass */
 	size_t next_chat;
+	size_t pages;
+	double last_chat_read;
+	double hold_until;
+	long found;
+	long failures;
+	/* for status */
 	double last_pass;
 	double last_recovery;
 	long recovered;
@@ -39,7 +65,8 @@ static size_t n_pollers;
 static struct store *store;
 static const struct conf *cfg;
 
-static void pass_step(struct poller *p);
+static void issue(struct poller *p);
+static void next_chat(struct poller *p);
 
 static struct poller *
 find(const char *org)
@@ -51,26 +78,138 @@ find(const char *org)
 }
 
 static void
+set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = v ? xstrdup(v) : NULL;
+}
+
+static void
+want_save(struct poller *p)
+{
+	store_meta_put(store, p->org, "backfill_from", p->want_from);
+	store_meta_put(store, p->org, "backfill_to", p->want_to);
+}
+
+/* When the pass should run: a settled window, or the sweep. */
+static void
+schedule(struct poller *p)
+{
+	double now = now_wall(), due = p->sweep_at;
+
+	if (p->busy)
+		return;
+	if (p->want_from > 0)
+		due = fmin(due, p->want_to + cfg->backfill_delay);
+	ev_timer_arm(p->timer, fmax(due - now, fmax(p->hold_until - now, 0)));
+}
+
+static void
+merge(struct poller *p, double from, double to, const char *why)
+{
+	if (p->want_from == 0) {
+		p->want_from = from;
+		p->want_to = to;
+		set_str(&p->want_why, why);
+	} else {
+		char *both = xprintf("%s; %s", p->want_why ? p->want_why : "", why);
+		p->want_from = fmin(p->want_from, from);
+		p->want_to = fmax(p->want_to, to);
+		/* keep the reasons readable, not endless */
+		if (strlen(both) < 300)
+			set_str(&p->want_why, both);
+		free(both);
+	}
+}
+
+void
+poll_backfill(const char *org, double from, double to, const char *why)
+{
+	struct poller *p = find(org);
+	char *f, *t;
+
+	if (!p || to <= from)
+		return;
+	merge(p, from, to, why);
+	want_save(p);
+	f = time_iso(from);
+	t = time_iso(to);
+	log_info("poll", "org %s: will read back %s to %s: %s", org, f, t, why);
+	free(f);
+	free(t);
+	schedule(p);
+}
+
+void
+poll_backfill_all(double from, double to, const char *why)
+{
+	for (size_t i = 0; i < n_pollers; i++)
+		poll_backfill(pollers[i]->org, from, to, why);
+}
+
+void
+poll_now(const char *org)
+{
+	struct poller *p = find(org);
+
+	if (p)
+		poll_backfill(org, p->watermark - SLACK, now_wall(),
+			      "Graph reported missed notifications");
+}
+
+void
+poll_auth_changed(const char *org, bool usable)
+{
+	struct poller *p = find(org);
+
+	if (!p)
+		return;
+	if (!usable && p->lost_at == 0) {
+		p->lost_at = now_wall();
+		store_meta_put(store, org, "auth_lost_at", p->lost_at);
+	} else if (usable && p->lost_at > 0) {
+		/* Graph pauses delivery while the subscription's token is dead */
+		poll_backfill(org, p->lost_at - SLACK, now_wall(), "sign-in restored");
+		p->lost_at = 0;
+		store_meta_put(store, org, "auth_lost_at", 0);
+	}
+}
+
+static void
 pass_end(struct poller *p, const char *error)
 {
+	double now = now_wall();
+
 	p->busy = false;
 	json_decref(p->chats);
 	p->chats = NULL;
-	free(p->last_error);
-	p->last_error = error ? xstrdup(error) : NULL;
-	if (!error) {
-		p->watermark = p->pass_upto;
-		p->last_pass = now_wall();
-		store_meta_put(store, p->org, "poll_watermark", p->watermark);
+	set_str(&p->url, NULL);
+	set_str(&p->last_error, error);
+	if (error) {
+		/* the window goes back, to be read again later */
+		double wait = fmin(RETRY_MAX, RETRY_MIN * pow(2, (double)fmin(p->failures, 6)));
+		p->failures++;
+		merge(p, p->from, p->to, p->why ? p->why : "retry");
+		want_save(p);
+		log_warnx("poll", "org %s: reading back failed (%s); again in %.0f s", p->org,
+			  error, wait);
+		p->hold_until = fmax(p->hold_until, now + wait);
 	} else {
-		log_warnx("poll", "org %s: reconcile poll failed: %s", p->org, error);
+		p->failures = 0;
+		p->last_pass = now;
+		if (p->sweep) {
+			p->watermark = p->to;
+			store_meta_put(store, p->org, "reconcile_watermark", p->watermark);
+		}
+		log_info("poll", "org %s: read back %s: %ld message(s) looked at", p->org,
+			 p->sweep ? "the sweep" : p->why, p->found);
 	}
-	ev_timer_arm(p->timer, cfg->poll_interval);
+	if (p->sweep && !error)
+		p->sweep_at = now + cfg->reconcile_interval;
+	else if (p->sweep)
+		p->sweep_at = p->hold_until;
+	schedule(p);
 }
-
-struct reply {
-	char *org;
-};
 
 static struct poller *
 reply_poller(void *arg, struct org **ret_org)
@@ -83,24 +222,59 @@ reply_poller(void *arg, struct org **ret_org)
 	return p && *ret_org && p->busy ? p : NULL;
 }
 
-static char *
-http_problem(const struct hc_resp *resp)
-{
-	return resp->status ? xprintf("HTTP %ld", resp->status)
-			    : xprintf("%s", resp->error ? resp->error : "no answer");
-}
-
-/* A request of the pass failed: the pass ends, and a refused token is
- * reported so the sign-in refreshes it. */
+/* Not a 2xx: wait as Graph asks, or end the pass. */
 static void
-pass_failed(struct poller *p, struct org *o, const struct hc_resp *resp)
+answer_failed(struct poller *p, struct org *o, const struct hc_resp *resp)
 {
-	char *why = http_problem(resp);
+	char *why;
 
+	if ((resp->status == 429 || resp->status == 503) && resp->retry_after > 0) {
+		p->hold_until = now_wall() + fmin(resp->retry_after, RETRY_MAX);
+		ev_timer_arm(p->timer, p->hold_until - now_wall());
+		return;
+	}
 	if (resp->status == 401)
 		org_token_rejected(o);
+	why = resp->status ? xprintf("HTTP %ld", resp->status)
+			   : xprintf("%s", resp->error ? resp->error : "no answer");
 	pass_end(p, why);
 	free(why);
+}
+
+static double
+json_time(json_t *o, const char *key)
+{
+	double t;
+
+	return time_parse(json_string_value(json_object_get(o, key)), &t) == 0 ? t : 0;
+}
+
+/* One message of the window: raised if a rule matches. The webhook may
+ * have it waiting in the inbox already: then it is not the poll's find. */
+static int
+look_at(struct poller *p, struct org *o, const char *chat, json_t *m)
+{
+	const char *id = json_string_value(json_object_get(m, "id"));
+	int rc;
+
+	if (!id || store_inbox_has(store, p->org, chat, id))
+		return 0;
+	if (!json_object_get(m, "chatId"))
+		json_object_set_new(m, "chatId", json_string(chat));
+	p->found++;
+	rc = proc_message(o, m, "poll", 0);
+	if (rc == 1) {
+		/* the webhook never brought this one */
+		p->recovered++;
+		p->last_recovery = now_wall();
+		store_meta_put(store, p->org, "last_recovery", p->last_recovery);
+		store_count(store, p->org, "recovered_by_poll", 1);
+		log_err("poll",
+			"org %s: an event was found by reading back, not by a notification: "
+			"Graph is not delivering reliably",
+			p->org);
+	}
+	return rc;
 }
 
 static void
@@ -108,153 +282,234 @@ messages_read(const struct hc_resp *resp, void *arg)
 {
 	struct org *o;
 	struct poller *p = reply_poller(arg, &o);
+	const char *chat, *next;
+	bool older = false;
 	json_t *j, *m;
 	size_t i;
 
 	if (!p)
 		return;
-	if (resp->status == 429) {
-		/* the same chat again, after the time Graph gave */
-		p->next_chat--;
-		ev_timer_arm(p->timer, resp->retry_after > 0 ? resp->retry_after : 2);
+	if (resp->status == 404 || resp->status == 403) {
+		next_chat(p); /* a chat the user left meanwhile */
 		return;
 	}
-	if (resp->status != 200 && resp->status != 404 && resp->status != 403) {
-		pass_failed(p, o, resp);
+	if (resp->status != 200) {
+		answer_failed(p, o, resp);
 		return;
 	}
+	chat = json_string_value(json_array_get(p->chats, p->next_chat - 1));
 	j = json_loadb(resp->body, resp->len, 0, NULL);
 	json_array_foreach (json_object_get(j, "value"), i, m) {
-		double mod;
-		if (time_parse(json_string_value(json_object_get(m, "lastModifiedDateTime")),
-			       &mod) < 0 ||
-		    mod > p->pass_upto)
-			continue;
-		if (proc_message(o, m, "poll", 0) == 1) {
-			/* the webhook never brought this one */
-			p->recovered++;
-			p->last_recovery = now_wall();
-			store_count(store, p->org, "recovered_by_poll", 1);
-			log_err("poll",
-				"org %s: an event was found by the reconcile poll, not by "
-				"a notification: Graph is not delivering reliably",
-				p->org);
+		double created = json_time(m, "createdDateTime");
+		if (created < p->from) {
+			older = true;
+			break;
+		}
+		if (created <= p->to && look_at(p, o, chat, m) < 0) {
+			json_decref(j);
+			pass_end(p, "the store failed");
+			return;
 		}
 	}
+	next = json_string_value(json_object_get(j, "@odata.nextLink"));
+	if (!older && next) {
+		set_str(&p->url, next);
+		issue(p);
+	} else {
+		next_chat(p);
+	}
 	json_decref(j);
-	pass_step(p);
 }
 
 static void
-pass_step(struct poller *p)
+next_chat(struct poller *p)
 {
 	struct org *o = org_find(p->org);
-	const char *token = o ? org_access_token(o, 0) : NULL;
-	json_t *chat = p->chats ? json_array_get(p->chats, p->next_chat) : NULL;
-	char *since, *esince, *ec, *url;
+	json_t *chat = json_array_get(p->chats, p->next_chat);
+	char *ec, *to, *eto;
 
-	if (!token) {
-		pass_end(p, "no usable access token");
-		return;
-	}
-	if (!chat) {
+	if (!chat || !o) {
 		pass_end(p, NULL);
 		return;
 	}
 	p->next_chat++;
-	since = time_iso(p->watermark);
-	esince = url_encode(since);
+	p->listing_chats = false;
 	ec = url_encode(json_string_value(chat));
-	url = xprintf("%s/v1.0/chats/%s/messages?$top=50&$orderby=lastModifiedDateTime%%20desc"
-		      "&$filter=lastModifiedDateTime%%20gt%%20%s",
-		      o->conf->graph_endpoint, ec, esince);
-	if (hc_graph("GET", url, token, NULL, messages_read, xstrdup(p->org)) < 0)
-		pass_end(p, "cannot start a request");
-	free(since);
-	free(esince);
+	/* newest first, only what was created before the window's end */
+	to = time_iso(p->to + 1);
+	eto = url_encode(to);
+	free(p->url);
+	p->url = xprintf("%s/v1.0/chats/%s/messages?$top=50&$orderby=createdDateTime%%20desc"
+			 "&$filter=createdDateTime%%20lt%%20%s",
+			 o->conf->graph_endpoint, ec, eto);
+	p->last_chat_read = 0; /* another chat: no need to wait */
 	free(ec);
-	free(url);
+	free(to);
+	free(eto);
+	issue(p);
 }
-
-static void chats_page(struct poller *p, struct org *o, const char *url);
 
 static void
 chats_listed(const struct hc_resp *resp, void *arg)
 {
 	struct org *o;
 	struct poller *p = reply_poller(arg, &o);
+	const char *next;
+	bool older = false;
 	json_t *j, *c;
 	size_t i;
-	const char *next;
 
 	if (!p)
 		return;
 	if (resp->status != 200) {
-		pass_failed(p, o, resp);
+		answer_failed(p, o, resp);
 		return;
 	}
 	j = json_loadb(resp->body, resp->len, 0, NULL);
 	json_array_foreach (json_object_get(j, "value"), i, c) {
 		const char *id = json_string_value(json_object_get(c, "id"));
-		if (id)
+		double last = json_time(json_object_get(c, "lastMessagePreview"), "createdDateTime");
+		/* in lastMessagePreview order: the first older one ends the list
+		 * (a chat without messages has no preview and nothing to read) */
+		if (last > 0 && last < p->from) {
+			older = true;
+			break;
+		}
+		if (id && last > 0)
 			json_array_append_new(p->chats, json_string(id));
 	}
 	next = json_string_value(json_object_get(j, "@odata.nextLink"));
-	if (next && json_array_size(p->chats) < PAGES_MAX * 50)
-		chats_page(p, o, next);
-	else
-		pass_step(p);
+	if (!older && next && ++p->pages < PAGES_MAX) {
+		set_str(&p->url, next);
+		issue(p);
+	} else {
+		next_chat(p);
+	}
 	json_decref(j);
 }
 
+/* Makes p->url's request, when Graph's limits allow. */
 static void
-chats_page(struct poller *p, struct org *o, const char *url)
+issue(struct poller *p)
 {
-	if (hc_graph("GET", url, org_access_token(o, 0), NULL, chats_listed, xstrdup(p->org)) < 0)
+	struct org *o = org_find(p->org);
+	const char *token = o ? org_access_token(o, 0) : NULL;
+	double now = now_wall(), wait = p->hold_until - now;
+
+	if (!p->listing_chats && p->last_chat_read > 0)
+		wait = fmax(wait, p->last_chat_read + CHAT_GAP - now);
+	if (wait > 0) {
+		ev_timer_arm(p->timer, wait);
+		return;
+	}
+	if (!token) {
+		pass_end(p, "no usable access token");
+		return;
+	}
+	if (!p->listing_chats)
+		p->last_chat_read = now;
+	if (hc_graph("GET", p->url, token, NULL, p->listing_chats ? chats_listed : messages_read,
+		     xstrdup(p->org)) < 0)
 		pass_end(p, "cannot start a request");
 }
 
 static void
-pass_start(void *arg)
+pass_start(struct poller *p, struct org *o)
+{
+	double now = now_wall(), settled = now - cfg->backfill_delay;
+	bool take = p->want_from > 0 && p->want_to <= settled;
+
+	p->busy = true;
+	p->sweep = now >= p->sweep_at;
+	p->from = take ? p->want_from : 0;
+	p->to = take ? p->want_to : 0;
+	set_str(&p->why, take ? p->want_why : NULL);
+	if (take) {
+		p->want_from = p->want_to = 0;
+		want_save(p);
+	}
+	if (p->sweep) {
+		p->from = p->from > 0 ? fmin(p->from, p->watermark) : p->watermark;
+		p->to = fmax(p->to, settled);
+		if (!p->why)
+			p->why = xstrdup("the daily sweep");
+	}
+	p->chats = json_array();
+	p->next_chat = 0;
+	p->pages = 0;
+	p->found = 0;
+	p->listing_chats = true;
+	free(p->url);
+	p->url = xprintf("%s/v1.0/users/%s/chats?$expand=lastMessagePreview"
+			 "&$orderby=lastMessagePreview/createdDateTime%%20desc&$top=50",
+			 o->conf->graph_endpoint, o->user_id);
+	issue(p);
+}
+
+static void
+on_timer(void *arg)
 {
 	struct poller *p = arg;
 	struct org *o = org_find(p->org);
-	char *since, *esince, *url;
+	double now = now_wall();
 
-	if (p->busy)
-		return;
-	if (!o || !o->user_id || !org_access_token(o, 0) ||
-	    (o->auth != ORG_VALID && o->auth != ORG_DEGRADED)) {
-		ev_timer_arm(p->timer, cfg->poll_interval);
+	if (p->busy) {
+		issue(p); /* a hold or the per-chat pause is over */
 		return;
 	}
-	p->busy = true;
-	p->chats = json_array();
-	p->next_chat = 0;
-	/* leave the newest to the webhook, unless Graph said it missed some */
-	p->pass_upto = now_wall() - (p->resync ? 0 : cfg->poll_interval);
-	p->resync = false;
-	since = time_iso(p->watermark);
-	esince = url_encode(since);
-	url = xprintf("%s/v1.0/users/%s/chats?$top=50&$filter=lastUpdatedDateTime%%20gt%%20%s",
-		      o->conf->graph_endpoint, o->user_id, esince);
-	chats_page(p, o, url);
-	free(since);
-	free(esince);
-	free(url);
+	if (now < p->hold_until) {
+		schedule(p);
+		return;
+	}
+	if (!o || !o->user_id || !org_access_token(o, 0) ||
+	    (o->auth != ORG_VALID && o->auth != ORG_DEGRADED)) {
+		/* nothing to read with; sign-in tells us when it is back */
+		ev_timer_arm(p->timer, RETRY_MIN);
+		return;
+	}
+	if (now >= p->sweep_at ||
+	    (p->want_from > 0 && p->want_to + cfg->backfill_delay <= now))
+		pass_start(p, o);
+	else
+		schedule(p);
+}
+
+/* Delivery is good while the subscription is active and the sign-in
+ * usable; the last time that was so is where a backfill after downtime
+ * starts. */
+static void
+good_tick(void *arg)
+{
+	struct poller *p = arg;
+	struct org *o = org_find(p->org);
+
+	if (o && (o->auth == ORG_VALID || o->auth == ORG_DEGRADED) && subs_active(p->org))
+		store_meta_put(store, p->org, "delivery_good_until", now_wall());
+	ev_timer_arm(p->good_timer, GOOD_TICK);
 }
 
 static struct poller *
 poller_new(const char *org)
 {
 	struct poller *p = xcalloc(1, sizeof(*p));
+	double now = now_wall(), good;
 
 	p->org = xstrdup(org);
-	p->timer = ev_timer_new(pass_start, p);
-	/* first start: look back one interval more than the webhook covers */
-	p->watermark =
-	    store_meta_get(store, org, "poll_watermark", now_wall() - 2 * cfg->poll_interval);
-	ev_timer_arm(p->timer, cfg->poll_interval);
+	p->timer = ev_timer_new(on_timer, p);
+	p->good_timer = ev_timer_new(good_tick, p);
+	p->watermark = store_meta_get(store, org, "reconcile_watermark", now - SLACK);
+	p->want_from = store_meta_get(store, org, "backfill_from", 0);
+	p->want_to = store_meta_get(store, org, "backfill_to", 0);
+	if (p->want_from > 0)
+		p->want_why = xstrdup("a window left from before the restart");
+	p->lost_at = store_meta_get(store, org, "auth_lost_at", 0);
+	p->last_recovery = store_meta_get(store, org, "last_recovery", 0);
+	p->sweep_at = now + cfg->reconcile_interval;
+	good = store_meta_get(store, org, "delivery_good_until", 0);
+	if (good > 0)
+		poll_backfill(org, good - SLACK, now, "the agent was not running");
+	ev_timer_arm(p->good_timer, GOOD_TICK);
+	schedule(p);
 	return p;
 }
 
@@ -262,8 +517,12 @@ static void
 poller_free(struct poller *p)
 {
 	ev_timer_free(p->timer);
+	ev_timer_free(p->good_timer);
 	json_decref(p->chats);
 	free(p->org);
+	free(p->url);
+	free(p->why);
+	free(p->want_why);
 	free(p->last_error);
 	free(p);
 }
@@ -274,8 +533,10 @@ poll_start(const struct conf *c, struct store *st)
 	cfg = c;
 	store = st;
 	pollers = xcalloc(c->n_orgs, sizeof(*pollers));
-	for (size_t i = 0; i < c->n_orgs; i++)
-		pollers[n_pollers++] = poller_new(c->orgs[i]->name);
+	for (size_t i = 0; i < c->n_orgs; i++) {
+		pollers[n_pollers] = poller_new(c->orgs[i]->name);
+		n_pollers++;
+	}
 }
 
 void
@@ -302,23 +563,23 @@ poll_reload(const struct conf *c)
 void
 poll_stop(void)
 {
-	for (size_t i = 0; i < n_pollers; i++)
+	for (size_t i = 0; i < n_pollers; i++) {
+		good_tick(pollers[i]);
 		poller_free(pollers[i]);
+	}
 	free(pollers);
 	pollers = NULL;
 	n_pollers = 0;
 }
 
-void
-poll_now(const char *org)
+static json_t *
+time_or_null(double t)
 {
-	struct poller *p = find(org);
+	char *s = t > 0 ? time_iso(t) : NULL;
+	json_t *j = s ? json_string(s) : json_null();
 
-	if (!p)
-		return;
-	p->resync = true;
-	if (!p->busy)
-		ev_timer_arm(p->timer, 0);
+	free(s);
+	return j;
 }
 
 json_t *
@@ -326,16 +587,21 @@ poll_status(const char *org)
 {
 	struct poller *p = find(org);
 	json_t *j;
-	char *t;
 
 	if (!p)
 		return json_null();
-	j = json_pack("{s:b, s:I}", "delivery_gap",
+	j = json_pack("{s:b, s:I, s:b}", "delivery_gap",
 		      p->last_recovery > 0 && now_wall() - p->last_recovery < GAP_WINDOW,
-		      "recovered_since_start", (json_int_t)p->recovered);
-	t = p->last_pass > 0 ? time_iso(p->last_pass) : NULL;
-	json_object_set_new(j, "last_pass", t ? json_string(t) : json_null());
-	free(t);
+		      "recovered_since_start", (json_int_t)p->recovered, "busy", p->busy);
+	json_object_set_new(j, "last_recovery", time_or_null(p->last_recovery));
+	json_object_set_new(j, "last_pass", time_or_null(p->last_pass));
+	json_object_set_new(j, "next_sweep", time_or_null(p->sweep_at));
+	json_object_set_new(j, "swept_to", time_or_null(p->watermark));
+	json_object_set_new(j, "pending_from", time_or_null(p->want_from));
+	json_object_set_new(j, "pending_to", time_or_null(p->want_from > 0 ? p->want_to : 0));
+	json_object_set_new(j, "pending_why",
+			    p->want_from > 0 && p->want_why ? json_string(p->want_why)
+							    : json_null());
 	json_object_set_new(j, "last_error",
 			    p->last_error ? json_string(p->last_error) : json_null());
 	return j;

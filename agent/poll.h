@@ -1,24 +1,37 @@
 /*
- * The reconcile poll. Graph is known to skip chat notifications, and a
- * skipped 911 notice looks like silence. Every poll_interval, per org, the
- * agent lists the service user's chats updated since its watermark, reads
- * their recent messages, and runs the same detector with the same dedup.
- * An event found this way was missed by the webhook: it is raised, and
- * counted as recovered_by_poll, which is itself an alarm (delivery gap).
+ * The reconcile (backfill). Graph is known to skip chat notifications, and
+ * Microsoft allows polling a Teams resource for changes about once a day
+ * (Teams API overview, "Polling requirements"). So the agent reads back
+ * exactly the windows in which delivery may have broken (downtime, a lapsed
+ * or recreated subscription, a late reauthorization, lost sign-in, store
+ * trouble, a 5xx answered to Graph, `missed`), plus one sweep every
+ * reconcile_interval. Chats are found by their last message
+ * (lastMessagePreview), never by lastUpdatedDateTime, which moves only on a
+ * rename or a membership change. An event found this way was missed by the
+ * webhook: it is raised, and counted as recovered_by_poll, which is itself
+ * an alarm (delivery gap).
  */
 #ifndef CT_POLL_H
 #define CT_POLL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "conf.h"
 #include "store.h"
 
 void poll_start(const struct conf *c, struct store *st);
 void poll_reload(const struct conf *c);
+/* At a clean stop: delivery was good until now. */
 void poll_stop(void);
 json_t *poll_status(const char *org);
-/* A pass now (Graph said notifications were missed or removed). */
+/* Read back [from, to] (to in the future is fine: it is read once it has
+ * passed and settled). Windows waiting to be read merge. */
+void poll_backfill(const char *org, double from, double to, const char *why);
+void poll_backfill_all(double from, double to, const char *why);
+/* Graph said notifications were missed: everything since the last sweep. */
 void poll_now(const char *org);
+/* The org's sign-in became usable or stopped being so. */
+void poll_auth_changed(const char *org, bool usable);
 
 #endif

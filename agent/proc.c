@@ -1,4 +1,14 @@
+/*
+ * Each org's inbox is worked on its own: one org's Graph trouble never
+ * delays another's events, and inside an org a failing item backs off on
+ * its own (next_try in the inbox) while the others go ahead. A Retry-After
+ * from Graph holds the org's reads even when new work arrives. A turn of
+ * the loop takes a few items and yields, so intake, signals and the control
+ * socket keep answering; a failing store backs the whole thing off instead
+ * of spinning on the same row.
+ */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,24 +17,36 @@
 #include "http.h"
 #include "log.h"
 #include "org.h"
+#include "poll.h"
 #include "proc.h"
 #include "rich.h"
 #include "subs.h"
 #include "util.h"
 
-#define RETRY_MAX 300.0
+#define INFLIGHT_MAX 4     /* message reads under way per org */
+#define TURN_ITEMS   16    /* rows started per loop turn, all orgs together */
+#define RETRY_MAX    300.0 /* the longest wait between tries of one item */
+#define WAIT_AGAIN   10.0  /* a token or signing keys are on their way */
+#define STORE_MAX    60.0  /* the longest wait while the store fails */
 
-struct rules {
-	char *org;
+struct porg {
+	char *name;
 	struct detect_rules r;
+	bool has_rules;
+	double hold_until; /* Graph's Retry-After, for all of the org's reads */
+	double wait_until; /* nothing to do before a token or keys arrive */
+	long busy[INFLIGHT_MAX];
+	size_t n_busy;
 };
 
 static struct store *store;
-static struct rules *rules;
-static size_t n_rules;
+static const struct conf *cfg;
+static struct porg **porgs;
+static size_t n_porgs;
+static size_t next_org; /* round robin: where the next turn starts */
 static struct ev_timer *timer;
-static bool busy;
-static long cursor; /* rows at or before it wait for their org */
+static double store_hold;   /* no work before this: the store is failing */
+static long store_failures; /* consecutive */
 static void (*on_event)(long, const struct store_event *);
 
 void
@@ -33,69 +55,130 @@ proc_on_event(void (*fn)(long id, const struct store_event *e))
 	on_event = fn;
 }
 
-static void
-rules_build(const struct conf *c)
+static struct porg *
+porg_find(const char *org)
 {
-	for (size_t i = 0; i < n_rules; i++) {
-		free(rules[i].org);
-		detect_rules_clear(&rules[i].r);
-	}
-	free(rules);
-	rules = xcalloc(c->n_orgs, sizeof(*rules));
-	n_rules = 0;
-	for (size_t i = 0; i < c->n_orgs; i++) {
-		const struct conf_org *o = c->orgs[i];
-		char *err = NULL;
-		/* the regex was checked when the configuration was read */
-		if (detect_rules_init(&rules[n_rules].r, o->emergency_phrases, o->emergency_regex,
-				      o->test_numbers, &err) < 0) {
-			log_err("proc", "org %s: %s", o->name, err);
-			free(err);
-			continue;
-		}
-		rules[n_rules++].org = xstrdup(o->name);
-	}
-}
-
-static struct detect_rules *
-rules_for(const char *org)
-{
-	for (size_t i = 0; i < n_rules; i++)
-		if (!strcmp(rules[i].org, org))
-			return &rules[i].r;
+	for (size_t i = 0; i < n_porgs; i++)
+		if (porgs[i] && !strcmp(porgs[i]->name, org))
+			return porgs[i];
 	return NULL;
 }
 
-/* "chats('19:x@thread.v2')/messages('1795873981406')" */
-static int
-resource_parse(const char *res, char **ret_chat, char **ret_msg)
+static void
+porg_rules(struct porg *p, const struct conf_org *o)
 {
-	const char *a = res ? strstr(res, "chats('") : NULL, *b, *c, *d;
+	char *err = NULL;
 
-	if (!a)
-		return -1;
-	a += 7;
-	b = strstr(a, "')/messages('");
-	if (!b)
-		return -1;
-	c = b + 13;
-	d = strstr(c, "')");
-	if (!d || d == c || b == a)
-		return -1;
-	*ret_chat = xstrndup(a, (size_t)(b - a));
-	*ret_msg = xstrndup(c, (size_t)(d - c));
-	return 0;
+	if (p->has_rules)
+		detect_rules_clear(&p->r);
+	/* the regex was checked when the configuration was read */
+	p->has_rules = detect_rules_init(&p->r, o->emergency_phrases, o->emergency_regex,
+					 o->test_numbers, &err) == 0;
+	if (!p->has_rules) {
+		log_err("proc", "org %s: %s", o->name, err);
+		free(err);
+	}
+}
+
+static void
+porg_free(struct porg *p)
+{
+	if (p->has_rules)
+		detect_rules_clear(&p->r);
+	free(p->name);
+	free(p);
+}
+
+static void
+busy_add(struct porg *p, long seq)
+{
+	p->busy[p->n_busy++] = seq;
+}
+
+static void
+busy_del(struct porg *p, long seq)
+{
+	for (size_t i = 0; i < p->n_busy; i++)
+		if (p->busy[i] == seq) {
+			p->busy[i] = p->busy[--p->n_busy];
+			return;
+		}
+}
+
+static bool
+is_busy(const struct porg *p, long seq)
+{
+	for (size_t i = 0; i < p->n_busy; i++)
+		if (p->busy[i] == seq)
+			return true;
+	return false;
+}
+
+/* A store call failed: everything waits, longer each time, and the loop
+ * goes back to answering everyone else. */
+static void
+store_failed(void)
+{
+	double wait = fmin(STORE_MAX, pow(2, (double)(store_failures > 6 ? 6 : store_failures)));
+
+	store_failures++;
+	store_hold = now_wall() + wait;
+	log_warnx("proc", "the store failed; inbox processing waits %.0f s", wait);
+}
+
+static void
+store_worked(void)
+{
+	store_failures = 0;
+	store_hold = 0;
+}
+
+static double
+backoff(long tries)
+{
+	double b = 2 * pow(2, (double)(tries > 10 ? 10 : tries));
+	uint32_t r;
+
+	random_bytes(&r, sizeof(r));
+	b = fmin(b, RETRY_MAX);
+	return b * (0.75 + 0.5 * ((double)r / (double)UINT32_MAX));
+}
+
+/* One more failed try of a row: it waits on its own, or, past
+ * dead_letter_after, is set aside whole for an operator to look at. */
+static void
+item_failed(const char *org, long seq, long tries, double retry_after, const char *why)
+{
+	int rc;
+
+	if (tries + 1 >= cfg->dead_letter_after) {
+		rc = store_inbox_dead(store, seq, why);
+		if (rc == 0) {
+			store_count(store, org, "dead_lettered", 1);
+			log_err("proc",
+				"org %s: notification %ld failed %ld times (%s); moved to the "
+				"dead letters: see ctteamsctl dead-letters %s",
+				org, seq, tries + 1, why, org);
+		}
+	} else {
+		double wait = retry_after > 0 ? fmin(retry_after, RETRY_MAX) : backoff(tries);
+		rc = store_inbox_retry(store, seq, now_wall() + wait, why);
+		log_warnx("proc", "org %s: notification %ld: %s; try %ld again in %.0f s", org, seq,
+			  why, tries + 2, wait);
+	}
+	if (rc < 0)
+		store_failed();
 }
 
 static int
-raise_event(struct org *o, const struct detect_result *res, json_t *msg, long seq,
-	    const char *source)
+raise_event(struct porg *p, struct org *o, const struct detect_result *res, json_t *msg,
+	    long seq, const char *source)
 {
 	/* an unrecognised notice is kept whole, for someone to read and learn
 	 * its wording from */
 	char *raw = res->verdict == DETECT_UNRECOGNISED ? json_dumps(msg, JSON_COMPACT) : NULL;
 	struct store_event e = {
-	    .org = o->conf->name,
+	    .org = p->name,
 	    .chat_id = res->chat_id,
 	    .message_id = res->message_id,
 	    .kind = res->verdict == DETECT_EMERGENCY ? "emergency" : "unrecognised",
@@ -113,30 +196,33 @@ raise_event(struct org *o, const struct detect_result *res, json_t *msg, long se
 	long id = 0;
 	int rc = store_event_add(store, &e, seq, &id);
 
+	(void)o;
 	free(raw);
 	if (rc < 0)
 		return -1; /* stays in the inbox; tried again */
 	if (rc == 1) {
-		store_count(store, o->conf->name, "duplicates", 1);
+		/* a redelivery; the reconcile reading a known one back is not */
+		if (seq > 0)
+			store_count(store, p->name, "duplicates", 1);
 		return 0;
 	}
 	if (res->verdict == DETECT_EMERGENCY) {
-		store_count(store, o->conf->name, "emergencies", 1);
+		store_count(store, p->name, "emergencies", 1);
 		log_warnx("event",
 			  "EMERGENCY org %s event %ld: %s dialled %s%s; location: %s; chat %s "
 			  "message %s (from %s)",
-			  o->conf->name, id, res->caller_name ? res->caller_name : "someone",
+			  p->name, id, res->caller_name ? res->caller_name : "someone",
 			  res->number ? res->number : "an emergency number",
 			  res->test_call ? " (test call)" : "",
 			  res->location ? res->location : "not given", res->chat_id,
 			  res->message_id, source);
 	} else {
-		store_count(store, o->conf->name, "unrecognised", 1);
+		store_count(store, p->name, "unrecognised", 1);
 		log_warnx("event",
 			  "org %s event %ld: an important message matched no emergency rule; "
 			  "check it with ctteamsctl events, and the rules with ctteamsctl "
 			  "test-match",
-			  o->conf->name, id);
+			  p->name, id);
 	}
 	if (on_event)
 		on_event(id, &e);
@@ -146,26 +232,28 @@ raise_event(struct org *o, const struct detect_result *res, json_t *msg, long se
 int
 proc_message(struct org *o, json_t *msg, const char *source, long seq)
 {
-	struct detect_rules *r = rules_for(o->conf->name);
+	struct porg *p = porg_find(o->conf->name);
 	struct detect_result res;
 	int rc = 0;
 
-	if (!r)
+	if (!p || !p->has_rules)
 		return seq > 0 ? store_inbox_done(store, seq) : 0;
-	free(r->service_user_id);
-	r->service_user_id = xstrdup(o->user_id);
-	detect_run(r, msg, &res);
-	store_count(store, o->conf->name, "processed", 1);
+	free(p->r.service_user_id);
+	p->r.service_user_id = xstrdup(o->user_id);
+	detect_run(&p->r, msg, &res);
+	if (seq > 0)
+		store_count(store, p->name, "processed", 1);
 	if (res.verdict == DETECT_EMERGENCY || res.verdict == DETECT_UNRECOGNISED)
-		rc = raise_event(o, &res, msg, seq, source);
+		rc = raise_event(p, o, &res, msg, seq, source);
 	else if (seq > 0)
-		store_inbox_done(store, seq);
+		rc = store_inbox_done(store, seq);
 	detect_result_clear(&res);
 	return rc;
 }
 
 struct fetch {
 	long seq;
+	long tries;
 	char *org;
 };
 
@@ -173,46 +261,50 @@ static void
 fetched(const struct hc_resp *resp, void *arg)
 {
 	struct fetch *f = arg;
+	struct porg *p = porg_find(f->org);
 	struct org *o = org_find(f->org);
-	struct detect_rules *r = rules_for(f->org);
-	double wait = 0;
+	json_t *msg;
 
-	busy = false;
-	if (!o || !r) {
-		store_inbox_done(store, f->seq); /* the org is gone from the configuration */
+	if (p)
+		busy_del(p, f->seq);
+	if (!p || !o) {
+		/* the org is gone from the configuration */
+		if (store_inbox_done(store, f->seq) < 0)
+			store_failed();
 	} else if (resp->status == 200) {
-		json_t *msg = json_loadb(resp->body, resp->len, 0, NULL);
-		if (json_is_object(msg)) {
-			proc_message(o, msg, "webhook", f->seq);
-		} else {
-			/* junk where a chatMessage belongs: keep it, try later */
-			store_inbox_tried(store, f->seq);
-			wait = 30;
-		}
+		msg = json_loadb(resp->body, resp->len, 0, NULL);
+		if (!json_is_object(msg))
+			item_failed(f->org, f->seq, f->tries, -1,
+				    "Graph answered the message read with something that is not "
+				    "a chatMessage");
+		else if (proc_message(o, msg, "webhook", f->seq) < 0)
+			store_failed();
+		else
+			store_worked();
 		json_decref(msg);
 	} else if (resp->status == 404 || resp->status == 403) {
 		/* deleted meanwhile, or a chat the user left: nothing to read */
-		store_count(store, o->conf->name, "message_gone", 1);
-		store_inbox_done(store, f->seq);
+		store_count(store, f->org, "message_gone", 1);
+		if (store_inbox_done(store, f->seq) < 0)
+			store_failed();
 	} else {
-		store_inbox_tried(store, f->seq);
+		char *why = resp->status ? xprintf("reading the message: HTTP %ld", resp->status)
+					 : xprintf("reading the message: %s",
+						   resp->error ? resp->error : "no answer");
 		if (resp->status == 401)
 			org_token_rejected(o);
-		wait = resp->retry_after > 0 ? resp->retry_after : 2;
-		if (wait > RETRY_MAX)
-			wait = RETRY_MAX;
-		log_warnx("proc",
-			  "org %s: fetching a notified message failed (HTTP %ld%s%s); "
-			  "retrying in %.0f s",
-			  f->org, resp->status, resp->error ? ", " : "",
-			  resp->error ? resp->error : "", wait);
+		/* Graph's word on when to come back holds for the whole org */
+		if (resp->retry_after > 0)
+			p->hold_until = now_wall() + fmin(resp->retry_after, RETRY_MAX);
+		item_failed(f->org, f->seq, f->tries, resp->retry_after, why);
+		free(why);
 	}
 	free(f->org);
 	free(f);
-	ev_timer_arm(timer, wait);
+	ev_timer_arm(timer, 0);
 }
 
-static bool
+static int
 lifecycle(const struct store_inbox_row *row)
 {
 	json_t *it = json_loads(row->item, 0, NULL);
@@ -221,111 +313,215 @@ lifecycle(const struct store_inbox_row *row)
 
 	subs_lifecycle(row->org, sub ? sub : "", event ? event : "");
 	json_decref(it);
-	store_inbox_done(store, row->seq);
-	return true;
+	return store_inbox_done(store, row->seq);
 }
 
-/* Starts work on one row; false when the row must wait for its org. */
-static bool
-start(const struct store_inbox_row *row)
-{
-	struct org *o = org_find(row->org);
-	json_t *it;
-	const char *token;
-	char *chat = NULL, *msg = NULL;
+enum start_result { STARTED, WAITING, STORE_FAILED };
 
-	if (!o) {
-		store_inbox_done(store, row->seq);
-		return true;
+/* A rich notification carries the message: no token, no request. */
+static enum start_result
+start_rich(struct porg *p, struct org *o, const struct store_inbox_row *row, json_t *it)
+{
+	json_t *opened = NULL;
+	const char *counter = NULL;
+	char *why = NULL;
+	enum rich_result rr = rich_open(o->conf, it, row->received, &opened, &counter, &why);
+	int rc = 0;
+
+	if (rr == RICH_WAIT)
+		return WAITING; /* signing keys on their way */
+	if (rr == RICH_REJECT) {
+		store_count(store, p->name, counter, 1);
+		log_warnx("proc", "org %s: a rich notification was rejected: %s", p->name, why);
+		rc = store_inbox_done(store, row->seq);
+	} else {
+		rc = proc_message(o, opened, "webhook", row->seq);
 	}
-	if (!strcmp(row->kind, "lifecycle"))
-		return lifecycle(row);
-	token = org_access_token(o, 0);
-	if (!token)
-		return false; /* a refresh is due; processing resumes after it */
-	it = json_loads(row->item, 0, NULL);
-	if (json_is_object(json_object_get(it, "encryptedContent"))) {
-		/* rich: the message is in the notification, once it checks out */
-		json_t *opened = NULL;
-		const char *counter = NULL;
-		char *why = NULL;
-		enum rich_result rr = rich_open(o->conf, it, &opened, &counter, &why);
-		json_decref(it);
-		if (rr == RICH_WAIT)
-			return false; /* signing keys on their way */
-		if (rr == RICH_REJECT) {
-			store_count(store, row->org, counter, 1);
-			log_warnx("proc", "org %s: a rich notification was rejected: %s", row->org,
-				  why);
-			store_inbox_done(store, row->seq);
-		} else if (proc_message(o, opened, "webhook", row->seq) < 0) {
-			store_inbox_tried(store, row->seq);
-		}
-		free(why);
-		json_decref(opened);
-		return true;
+	free(why);
+	json_decref(opened);
+	return rc < 0 ? STORE_FAILED : STARTED;
+}
+
+/* A basic notification names the message: read it from Graph. */
+static enum start_result
+start_basic(struct porg *p, struct org *o, const struct store_inbox_row *row, json_t *it)
+{
+	const char *token = org_access_token(o, 0);
+	char *chat, *msg, *ec, *em, *url;
+	struct fetch *f;
+
+	if (graph_message_ids(json_string_value(json_object_get(it, "resource")), &chat, &msg) <
+	    0) {
+		log_warnx("proc", "org %s: a notification without a chat message resource; dropped",
+			  p->name);
+		store_count(store, p->name, "rejected_resource", 1);
+		return store_inbox_done(store, row->seq) < 0 ? STORE_FAILED : STARTED;
 	}
-	if (resource_parse(json_string_value(json_object_get(it, "resource")), &chat, &msg) < 0) {
-		log_warnx("proc",
-			  "org %s: a notification without a chat message resource; "
-			  "dropped",
-			  row->org);
-		store_count(store, row->org, "rejected_resource", 1);
-		store_inbox_done(store, row->seq);
-		json_decref(it);
-		return true;
+	if (!token) {
+		free(chat);
+		free(msg);
+		return WAITING; /* a refresh is due; org.c kicks us when it lands */
 	}
-	char *ec = url_encode(chat), *em = url_encode(msg);
-	char *url = xprintf("%s/v1.0/chats/%s/messages/%s", o->conf->graph_endpoint, ec, em);
-	struct fetch *f = xcalloc(1, sizeof(*f));
+	ec = url_encode(chat);
+	em = url_encode(msg);
+	url = xprintf("%s/v1.0/chats/%s/messages/%s", o->conf->graph_endpoint, ec, em);
+	f = xcalloc(1, sizeof(*f));
 	f->seq = row->seq;
-	f->org = xstrdup(row->org);
-	busy = true;
-	if (hc_graph("GET", url, token, NULL, fetched, f) < 0) {
-		busy = false;
+	f->tries = row->tries;
+	f->org = xstrdup(p->name);
+	if (hc_graph("GET", url, token, NULL, fetched, f) == 0) {
+		busy_add(p, row->seq);
+	} else {
 		free(f->org);
 		free(f);
+		p->wait_until = now_wall() + WAIT_AGAIN;
 	}
 	free(ec);
 	free(em);
 	free(url);
 	free(chat);
 	free(msg);
+	return STARTED;
+}
+
+static enum start_result
+start(struct porg *p, const struct store_inbox_row *row)
+{
+	struct org *o = org_find(row->org);
+	enum start_result r;
+	json_t *it;
+
+	if (!o)
+		return store_inbox_done(store, row->seq) < 0 ? STORE_FAILED : STARTED;
+	if (!strcmp(row->kind, "lifecycle"))
+		return lifecycle(row) < 0 ? STORE_FAILED : STARTED;
+	it = json_loads(row->item, 0, NULL);
+	if (json_is_object(json_object_get(it, "encryptedContent")))
+		r = start_rich(p, o, row, it);
+	else
+		r = start_basic(p, o, row, it);
 	json_decref(it);
-	return true;
+	return r;
+}
+
+/* Starts what the org has due, up to *budget rows; -1 if the store failed. */
+static int
+org_turn(struct porg *p, double now, int *budget)
+{
+	struct store_inbox_row row;
+	long cursor = 0;
+	int rc;
+
+	if (now < p->hold_until || now < p->wait_until)
+		return 0;
+	while (*budget > 0 && p->n_busy < INFLIGHT_MAX) {
+		rc = store_inbox_next(store, p->name, cursor, now, &row);
+		if (rc != 0)
+			return rc < 0 ? -1 : 0;
+		cursor = row.seq;
+		if (!is_busy(p, row.seq)) {
+			enum start_result r = start(p, &row);
+			(*budget)--;
+			if (r == STORE_FAILED) {
+				store_inbox_row_clear(&row);
+				return -1;
+			}
+			if (r == WAITING)
+				p->wait_until = now + WAIT_AGAIN;
+		}
+		store_inbox_row_clear(&row);
+		if (now < p->hold_until)
+			break;
+	}
+	return 0;
+}
+
+/* When the next turn is due: the earliest row not in flight, or the end
+ * of a hold. */
+static double
+next_wake(double now)
+{
+	double wake = 3600, due;
+
+	for (size_t i = 0; i < n_porgs; i++) {
+		struct porg *p = porgs[i];
+		double not_before = fmax(p->hold_until, p->wait_until);
+		int rc = store_inbox_due(store, p->name, p->busy, p->n_busy, &due);
+		if (rc < 0)
+			return STORE_MAX;
+		if (rc == 0)
+			wake = fmin(wake, fmax(due, not_before) - now);
+	}
+	return wake > 0 ? wake : 0;
 }
 
 static void
 run(void *arg)
 {
-	struct store_inbox_row row;
-	bool waited = false;
+	double now = now_wall();
+	int budget = TURN_ITEMS;
 
 	(void)arg;
-	cursor = 0;
-	while (!busy && store_inbox_next(store, cursor, &row) == 0) {
-		if (!start(&row)) {
-			cursor = row.seq; /* its org is not ready: look past it */
-			waited = true;
-		}
-		store_inbox_row_clear(&row);
+	if (now < store_hold) {
+		ev_timer_arm(timer, store_hold - now);
+		return;
 	}
-	if (waited && !busy)
-		ev_timer_arm(timer, 10);
+	for (size_t k = 0; k < n_porgs && budget > 0; k++) {
+		struct porg *p = porgs[(next_org + k) % n_porgs];
+		if (org_turn(p, now, &budget) < 0) {
+			store_failed();
+			ev_timer_arm(timer, store_hold - now);
+			return;
+		}
+	}
+	if (n_porgs)
+		next_org = (next_org + 1) % n_porgs;
+	/* a full turn yields to the loop and comes straight back */
+	ev_timer_arm(timer, budget == 0 ? 0 : next_wake(now));
 }
 
 void
 proc_kick(void)
 {
-	if (!busy)
-		ev_timer_arm(timer, 0);
+	/* a token or signing keys arrived, or new work: look again */
+	for (size_t i = 0; i < n_porgs; i++)
+		porgs[i]->wait_until = 0;
+	if (timer)
+		ev_timer_arm(timer, fmax(0, store_hold - now_wall()));
+}
+
+static void
+porgs_build(const struct conf *c)
+{
+	struct porg **next = xcalloc(c->n_orgs, sizeof(*next));
+
+	for (size_t i = 0; i < c->n_orgs; i++) {
+		struct porg *p = porg_find(c->orgs[i]->name);
+		for (size_t k = 0; p && k < n_porgs; k++)
+			if (porgs[k] == p)
+				porgs[k] = NULL;
+		if (!p) {
+			p = xcalloc(1, sizeof(*p));
+			p->name = xstrdup(c->orgs[i]->name);
+		}
+		porg_rules(p, c->orgs[i]);
+		next[i] = p;
+	}
+	for (size_t k = 0; k < n_porgs; k++)
+		if (porgs[k])
+			porg_free(porgs[k]);
+	free(porgs);
+	porgs = next;
+	n_porgs = c->n_orgs;
+	next_org = 0;
 }
 
 void
 proc_start(const struct conf *c, struct store *st)
 {
 	store = st;
-	rules_build(c);
+	cfg = c;
+	porgs_build(c);
 	timer = ev_timer_new(run, NULL);
 	/* whatever was acknowledged before a crash or stop is done now */
 	ev_timer_arm(timer, 0);
@@ -334,38 +530,49 @@ proc_start(const struct conf *c, struct store *st)
 void
 proc_reload(const struct conf *c)
 {
-	rules_build(c);
+	cfg = c;
+	porgs_build(c);
 	proc_kick();
 }
 
 void
 proc_stop(void)
 {
-	for (size_t i = 0; i < n_rules; i++) {
-		free(rules[i].org);
-		detect_rules_clear(&rules[i].r);
-	}
-	free(rules);
-	rules = NULL;
-	n_rules = 0;
+	for (size_t i = 0; i < n_porgs; i++)
+		porg_free(porgs[i]);
+	free(porgs);
+	porgs = NULL;
+	n_porgs = 0;
 	ev_timer_free(timer);
 	timer = NULL;
 }
 
 json_t *
+proc_status(const char *org)
+{
+	struct porg *p = porg_find(org);
+	double now = now_wall();
+
+	return json_pack("{s:I, s:I, s:b}", "inbox_pending",
+			 (json_int_t)store_inbox_pending(store, org), "dead_letters",
+			 (json_int_t)store_dead_count(store, org), "held_by_graph",
+			 p && now < p->hold_until);
+}
+
+json_t *
 proc_test_match(const char *org, json_t *message)
 {
-	struct detect_rules *r = rules_for(org);
+	struct porg *p = porg_find(org);
 	struct org *o = org_find(org);
 	struct detect_result res;
 	static const char *const names[] = {"none", "emergency", "unrecognised", "ignored"};
 	json_t *j;
 
-	if (!r)
+	if (!p || !p->has_rules)
 		return NULL;
-	free(r->service_user_id);
-	r->service_user_id = o ? xstrdup(o->user_id) : NULL;
-	detect_run(r, message, &res);
+	free(p->r.service_user_id);
+	p->r.service_user_id = o ? xstrdup(o->user_id) : NULL;
+	detect_run(&p->r, message, &res);
 	j = json_pack("{s:s, s:s, s:s}", "verdict", names[res.verdict], "why",
 		      res.why ? res.why : "", "text", res.text ? res.text : "");
 	json_object_set_new(j, "caller",

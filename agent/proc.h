@@ -28,6 +28,8 @@ struct org;
  * inbox row seq (0: none) with it. 1: a new event, 0: nothing new, -1: the
  * store failed (the row stays). */
 int proc_message(struct org *o, json_t *msg, const char *source, long seq);
+/* {inbox_pending, dead_letters, held_by_graph} of one org. */
+json_t *proc_status(const char *org);
 /* test-match: the verdict on a message under an org's rules, explained. */
 json_t *proc_test_match(const char *org, json_t *message);
 

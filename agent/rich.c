@@ -4,6 +4,7 @@
 #include <openssl/rsa.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "jwks.h"
 #include "nkey.h"
@@ -18,21 +19,85 @@ str(json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
-/* The claims of one validationToken; NULL when they are right. */
-static char *
-claims_wrong(const struct conf_org *o, json_t *c, const char *tenant)
+/* The issuers a validationToken of this cloud may name, v1 and v2: the
+ * v1 host is the cloud's secure token service, not its login host, and
+ * the China cloud's v2 host is not its login host either (Microsoft Q&A
+ * "token issuers for the sovereign clouds"; access-token claims reference).
+ * token_issuers in the org's configuration replaces the table. */
+static const struct {
+	const char *authority;
+	const char *v1;
+	const char *v2;
+} clouds[] = {
+    {"https://login.microsoftonline.com", "https://sts.windows.net/{tenant}/",
+     "https://login.microsoftonline.com/{tenant}/v2.0"},
+    {"https://login.microsoftonline.us", "https://sts.windows.net/{tenant}/",
+     "https://login.microsoftonline.us/{tenant}/v2.0"},
+    {"https://login.chinacloudapi.cn", "https://sts.chinacloudapi.cn/{tenant}/",
+     "https://login.partner.microsoftonline.cn/{tenant}/v2.0"},
+};
+
+/* One template with {tenant} filled in, compared with iss. */
+static bool
+issuer_is(const char *tmpl, size_t len, const char *tid, const char *iss)
 {
-	double now = now_wall();
+	const char *at = memmem(tmpl, len, "{tenant}", 8);
+	char *want = at ? xprintf("%.*s%s%.*s", (int)(at - tmpl), tmpl, tid,
+				  (int)(len - (size_t)(at - tmpl) - 8), at + 8)
+			: xstrndup(tmpl, len);
+	bool ok = !strcmp(want, iss);
+
+	free(want);
+	return ok;
+}
+
+bool
+rich_issuer_ok(const struct conf_org *o, const char *iss, const char *tid, bool v1)
+{
+	const char *v1_tmpl = "https://sts.windows.net/{tenant}/";
+	char *v2_tmpl;
+	bool ok;
+
+	if (!iss || !tid)
+		return false;
+	if (o->token_issuers) {
+		for (const char *p = o->token_issuers; *p;) {
+			size_t n = strcspn(p, " ");
+			if (n && issuer_is(p, n, tid, iss))
+				return true;
+			p += n;
+			p += strspn(p, " ");
+		}
+		return false;
+	}
+	v2_tmpl = xprintf("%s/{tenant}/v2.0", o->authority_host);
+	for (size_t i = 0; i < sizeof(clouds) / sizeof(clouds[0]); i++) {
+		if (!strcmp(o->authority_host, clouds[i].authority)) {
+			v1_tmpl = clouds[i].v1;
+			free(v2_tmpl);
+			v2_tmpl = xstrdup(clouds[i].v2);
+		}
+	}
+	ok = v1 ? issuer_is(v1_tmpl, strlen(v1_tmpl), tid, iss)
+		: issuer_is(v2_tmpl, strlen(v2_tmpl), tid, iss);
+	free(v2_tmpl);
+	return ok;
+}
+
+/* The claims of one validationToken; NULL when they are right. Its expiry
+ * is judged at `at`, when the notification was acknowledged, so a notice
+ * that waited in the inbox through an outage is not thrown away. */
+static char *
+claims_wrong(const struct conf_org *o, json_t *c, const char *tenant, double at)
+{
 	json_t *exp = json_object_get(c, "exp"), *nbf = json_object_get(c, "nbf");
 	const char *ver = str(c, "ver"), *tid = str(c, "tid"), *iss = str(c, "iss");
 	bool v1 = ver && !strcmp(ver, "1.0");
 	const char *caller = str(c, v1 ? "appid" : "azp");
-	char *want_iss;
-	bool iss_ok;
 
-	if (!json_is_number(exp) || json_number_value(exp) < now - SKEW)
+	if (!json_is_number(exp) || json_number_value(exp) < at - SKEW)
 		return xstrdup("rejected_token_expired");
-	if (json_is_number(nbf) && json_number_value(nbf) > now + SKEW)
+	if (json_is_number(nbf) && json_number_value(nbf) > at + SKEW)
 		return xstrdup("rejected_token_expired");
 	if (!str(c, "aud") || strcmp(str(c, "aud"), o->client_id) != 0)
 		return xstrdup("rejected_token_audience");
@@ -41,18 +106,12 @@ claims_wrong(const struct conf_org *o, json_t *c, const char *tenant)
 	if (!tid || (tenant && strcasecmp(tid, tenant) != 0) ||
 	    (strchr(o->tenant_id, '-') && strcasecmp(tid, o->tenant_id) != 0))
 		return xstrdup("rejected_token_tenant");
-	/* the issuer matches the version: v2.0 names the authority, v1.0 the
-	 * secure token service */
-	want_iss = v1 ? xprintf("/%s/", tid) : xprintf("%s/%s/v2.0", o->authority_host, tid);
-	iss_ok = iss && (v1 ? !strncmp(iss, "https://sts.", 12) && strlen(iss) > strlen(want_iss) &&
-				  !strcmp(iss + strlen(iss) - strlen(want_iss), want_iss)
-			    : !strcmp(iss, want_iss));
-	free(want_iss);
-	return iss_ok ? NULL : xstrdup("rejected_token_issuer");
+	return rich_issuer_ok(o, iss, tid, v1) ? NULL : xstrdup("rejected_token_issuer");
 }
 
 static enum rich_result
-tokens_check(const struct conf_org *o, json_t *item, const char **ret_counter, char **ret_why)
+tokens_check(const struct conf_org *o, json_t *item, double at, const char **ret_counter,
+	     char **ret_why)
 {
 	json_t *tokens = json_object_get(item, "validationTokens"), *t;
 	const char *tenant = str(item, "tenantId");
@@ -78,7 +137,7 @@ tokens_check(const struct conf_org *o, json_t *item, const char **ret_counter, c
 			*ret_why = why;
 			return RICH_REJECT;
 		}
-		wrong = claims_wrong(o, claims, tenant);
+		wrong = claims_wrong(o, claims, tenant, at);
 		json_decref(claims);
 		if (wrong) {
 			static const char *const names[] = {
@@ -157,10 +216,11 @@ done:
 }
 
 enum rich_result
-rich_open(const struct conf_org *o, json_t *item, json_t **ret_message, const char **ret_counter,
+rich_open(const struct conf_org *o, json_t *item, double received, json_t **ret_message,
+	  const char **ret_counter,
 	  char **ret_why)
 {
-	enum rich_result rc = tokens_check(o, item, ret_counter, ret_why);
+	enum rich_result rc = tokens_check(o, item, received, ret_counter, ret_why);
 	char *plain;
 	json_t *msg;
 

@@ -8,6 +8,7 @@
 #define CT_RICH_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "conf.h"
 
@@ -15,8 +16,12 @@
 
 enum rich_result { RICH_OK, RICH_WAIT, RICH_REJECT };
 
-/* On RICH_OK the chatMessage; on RICH_REJECT the counter to bump and why. */
-enum rich_result rich_open(const struct conf_org *o, json_t *item, json_t **ret_message,
-			   const char **ret_counter, char **ret_why);
+/* On RICH_OK the chatMessage; on RICH_REJECT the counter to bump and why.
+ * received: when the notification was acknowledged (token expiry is judged
+ * then). */
+enum rich_result rich_open(const struct conf_org *o, json_t *item, double received,
+			   json_t **ret_message, const char **ret_counter, char **ret_why);
+/* Does iss name the org's cloud (or one of its token_issuers)? */
+bool rich_issuer_ok(const struct conf_org *o, const char *iss, const char *tid, bool v1);
 
 #endif

@@ -39,6 +39,17 @@ static const char schema[] =
     "  item TEXT NOT NULL,"
     "  received REAL NOT NULL,"
     "  tries INTEGER NOT NULL DEFAULT 0);"
+    /* notifications that kept failing: kept whole for an operator, never
+     * silently deleted */
+    "CREATE TABLE IF NOT EXISTS dead_letter ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  org TEXT NOT NULL,"
+    "  kind TEXT NOT NULL,"
+    "  item TEXT NOT NULL,"
+    "  received REAL NOT NULL,"
+    "  tries INTEGER NOT NULL,"
+    "  reason TEXT,"
+    "  dead_at REAL NOT NULL);"
     /* one row per message: a redelivery cannot raise a second event */
     "CREATE TABLE IF NOT EXISTS event ("
     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -57,6 +68,15 @@ static const char schema[] =
     "  org TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,"
     "  PRIMARY KEY (org, name));";
 
+static const char *const migrations[] = {
+    /* when the item may be tried again (per-item backoff) */
+    "ALTER TABLE inbox ADD COLUMN next_try REAL NOT NULL DEFAULT 0",
+    "ALTER TABLE inbox ADD COLUMN last_error TEXT",
+    /* "chat|message", so the reconcile knows what the webhook brought */
+    "ALTER TABLE inbox ADD COLUMN msg_key TEXT",
+    "CREATE INDEX IF NOT EXISTS inbox_key ON inbox (org, msg_key)",
+};
+
 int
 store_open(const char *state_dir, struct seal *seal, struct store **ret, char **ret_err)
 {
@@ -69,12 +89,17 @@ store_open(const char *state_dir, struct seal *seal, struct store **ret, char **
 		*ret_err = xprintf("%s: %s", path, sqlite3_errmsg(st->db));
 		goto fail;
 	}
-	sqlite3_busy_timeout(st->db, 2000);
+	/* short: a write that cannot get the lock fails fast and is retried
+	 * later, rather than holding the event loop */
+	sqlite3_busy_timeout(st->db, 200);
 	if (sqlite3_exec(st->db, schema, NULL, NULL, &err) != SQLITE_OK) {
 		*ret_err = xprintf("%s: %s", path, err);
 		sqlite3_free(err);
 		goto fail;
 	}
+	/* columns added since the first release; "duplicate column" is fine */
+	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++)
+		sqlite3_exec(st->db, migrations[i], NULL, NULL, NULL);
 	chmod(path, 0600);
 	free(path);
 	st->seal = seal;
@@ -91,6 +116,7 @@ void
 store_close(struct store *st)
 {
 	if (st) {
+		free(st->trouble_error);
 		sqlite3_close(st->db);
 		free(st);
 	}

@@ -7,6 +7,7 @@
 #define CT_STORE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "seal.h"
 
@@ -56,14 +57,33 @@ struct store_inbox_row {
 	char *kind;
 	char *item;
 	long tries;
+	double received; /* when Graph's POST was acknowledged */
 };
 
-/* The oldest row after seq: 0 found, 1 none, -1 error. */
-int store_inbox_next(struct store *st, long after, struct store_inbox_row *ret);
+/* The org's oldest row after seq that is due at `now`: 0 found, 1 none,
+ * -1 error. */
+int store_inbox_next(struct store *st, const char *org, long after, double now,
+		     struct store_inbox_row *ret);
+/* When the org's earliest row not in skip[] is due; 1 when there is none. */
+int store_inbox_due(struct store *st, const char *org, const long *skip, size_t n_skip,
+		    double *ret);
 int store_inbox_done(struct store *st, long seq);
-int store_inbox_tried(struct store *st, long seq);
+/* One more failed try; not again before next_try. */
+int store_inbox_retry(struct store *st, long seq, double next_try, const char *error);
+/* Moves the row to the dead-letter table, in one transaction. */
+int store_inbox_dead(struct store *st, long seq, const char *reason);
+/* Is a notification for this message waiting in the org's inbox? */
+bool store_inbox_has(struct store *st, const char *org, const char *chat_id,
+		     const char *message_id);
 long store_inbox_pending(struct store *st, const char *org);
 void store_inbox_row_clear(struct store_inbox_row *r);
+/* Store trouble: writes of the inbox and events failing. NULL when
+ * healthy, else {since, failures, error}. on_recover runs when writes work
+ * again, with the time they began to fail. */
+json_t *store_trouble(struct store *st);
+void store_on_recover(struct store *st, void (*fn)(double since));
+long store_dead_count(struct store *st, const char *org);
+json_t *store_dead_letters(struct store *st, const char *org, long limit);
 
 struct store_event {
 	const char *org;

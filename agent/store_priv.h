@@ -9,6 +9,11 @@
 struct store {
 	sqlite3 *db;
 	struct seal *seal;
+	/* writes failing since (0: healthy), how often, the last reason */
+	double trouble_since;
+	long trouble_failures;
+	char *trouble_error;
+	void (*on_recover)(double since);
 };
 
 char *store_col_text(sqlite3_stmt *s, int i);

@@ -13,6 +13,14 @@
 #include "store_priv.h"
 #include "util.h"
 
+static json_t *
+text_or_null(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t ? json_string((const char *)t) : json_null();
+}
+
 static sqlite3_stmt *
 prep(struct store *st, const char *sql)
 {
@@ -111,6 +119,68 @@ store_sub_clear(struct store_sub *sub)
 	memset(sub, 0, sizeof(*sub));
 }
 
+/* Every write of the work tables reports here: the first failure starts
+ * store trouble (an alarm), the first success after it ends it. */
+static int
+health(struct store *st, int rc)
+{
+	if (rc < 0) {
+		if (!st->trouble_since) {
+			st->trouble_since = now_wall();
+			log_err("store", "writes to the database are failing: %s",
+				sqlite3_errmsg(st->db));
+		}
+		st->trouble_failures++;
+		free(st->trouble_error);
+		st->trouble_error = xstrdup(sqlite3_errmsg(st->db));
+	} else if (st->trouble_since) {
+		double since = st->trouble_since;
+		log_info("store", "database writes work again after %.0f s and %ld failure(s)",
+			 now_wall() - since, st->trouble_failures);
+		st->trouble_since = 0;
+		st->trouble_failures = 0;
+		if (st->on_recover)
+			st->on_recover(since);
+	}
+	return rc;
+}
+
+json_t *
+store_trouble(struct store *st)
+{
+	char *t;
+	json_t *j;
+
+	if (!st->trouble_since)
+		return json_null();
+	t = time_iso(st->trouble_since);
+	j = json_pack("{s:s, s:I, s:s}", "since", t, "failures", (json_int_t)st->trouble_failures,
+		      "error", st->trouble_error ? st->trouble_error : "");
+	free(t);
+	return j;
+}
+
+void
+store_on_recover(struct store *st, void (*fn)(double since))
+{
+	st->on_recover = fn;
+}
+
+/* "chat|message" of a change notification's resource, or NULL. */
+static char *
+msg_key(json_t *item)
+{
+	char *chat, *msg, *key;
+
+	if (graph_message_ids(json_string_value(json_object_get(item, "resource")), &chat, &msg) <
+	    0)
+		return NULL;
+	key = xprintf("%s|%s", chat, msg);
+	free(chat);
+	free(msg);
+	return key;
+}
+
 int
 store_inbox_add(struct store *st, const char *org, const char *kind, json_t *items)
 {
@@ -120,8 +190,8 @@ store_inbox_add(struct store *st, const char *org, const char *kind, json_t *ite
 	if (exec(st, "BEGIN IMMEDIATE") < 0)
 		return -1;
 	json_array_foreach (items, i, it) {
-		sqlite3_stmt *s = prep(st, "INSERT INTO inbox (org, kind, item, received) VALUES "
-					   "(?,?,?,?)");
+		sqlite3_stmt *s = prep(st, "INSERT INTO inbox (org, kind, item, received, msg_key) "
+					   "VALUES (?,?,?,?,?)");
 		char *text = json_dumps(it, JSON_COMPACT);
 		if (!s) {
 			free(text);
@@ -131,36 +201,50 @@ store_inbox_add(struct store *st, const char *org, const char *kind, json_t *ite
 		sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 3, text, -1, free);
 		sqlite3_bind_double(s, 4, now_wall());
+		sqlite3_bind_text(s, 5, msg_key(it), -1, free);
 		if (step_done(st, s) < 0)
 			goto fail;
 	}
 	/* synchronous=FULL: on disk when COMMIT returns, before the 202 */
-	return exec(st, "COMMIT");
+	if (exec(st, "COMMIT") == 0)
+		return health(st, 0);
 fail:
 	exec(st, "ROLLBACK");
-	return -1;
+	return health(st, -1);
+}
+
+static void
+row_read(sqlite3_stmt *s, struct store_inbox_row *ret)
+{
+	ret->seq = (long)sqlite3_column_int64(s, 0);
+	ret->org = store_col_text(s, 1);
+	ret->kind = store_col_text(s, 2);
+	ret->item = store_col_text(s, 3);
+	ret->tries = (long)sqlite3_column_int64(s, 4);
+	ret->received = sqlite3_column_double(s, 5);
 }
 
 int
-store_inbox_next(struct store *st, long after, struct store_inbox_row *ret)
+store_inbox_next(struct store *st, const char *org, long after, double now,
+		 struct store_inbox_row *ret)
 {
-	sqlite3_stmt *s = prep(st, "SELECT seq, org, kind, item, tries FROM inbox WHERE seq>? "
-				   "ORDER BY seq LIMIT 1");
+	sqlite3_stmt *s = prep(st, "SELECT seq, org, kind, item, tries, received FROM inbox "
+				   "WHERE org=? AND seq>? AND next_try<=? ORDER BY seq LIMIT 1");
 	int rc;
 
 	memset(ret, 0, sizeof(*ret));
 	if (!s)
 		return -1;
-	sqlite3_bind_int64(s, 1, after);
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, after);
+	sqlite3_bind_double(s, 3, now);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		ret->seq = (long)sqlite3_column_int64(s, 0);
-		ret->org = store_col_text(s, 1);
-		ret->kind = store_col_text(s, 2);
-		ret->item = store_col_text(s, 3);
-		ret->tries = (long)sqlite3_column_int64(s, 4);
+		row_read(s, ret);
 		rc = 0;
 	} else {
+		if (rc != SQLITE_DONE)
+			log_err("store", "reading the inbox: %s", sqlite3_errmsg(st->db));
 		rc = rc == SQLITE_DONE ? 1 : -1;
 	}
 	sqlite3_finalize(s);
@@ -168,7 +252,33 @@ store_inbox_next(struct store *st, long after, struct store_inbox_row *ret)
 }
 
 int
-store_inbox_done(struct store *st, long seq)
+store_inbox_due(struct store *st, const char *org, const long *skip, size_t n_skip, double *ret)
+{
+	/* the rows being worked on are due already; look past them */
+	sqlite3_stmt *s = prep(st, "SELECT seq, next_try FROM inbox WHERE org=? "
+				   "ORDER BY next_try LIMIT ?");
+	int rc = 1;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)n_skip + 1);
+	while (rc == 1 && sqlite3_step(s) == SQLITE_ROW) {
+		long seq = (long)sqlite3_column_int64(s, 0);
+		bool busy = false;
+		for (size_t i = 0; i < n_skip && !busy; i++)
+			busy = skip[i] == seq;
+		if (!busy) {
+			*ret = sqlite3_column_double(s, 1);
+			rc = 0;
+		}
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int
+inbox_delete(struct store *st, long seq)
 {
 	sqlite3_stmt *s = prep(st, "DELETE FROM inbox WHERE seq=?");
 
@@ -179,14 +289,106 @@ store_inbox_done(struct store *st, long seq)
 }
 
 int
-store_inbox_tried(struct store *st, long seq)
+store_inbox_done(struct store *st, long seq)
 {
-	sqlite3_stmt *s = prep(st, "UPDATE inbox SET tries=tries+1 WHERE seq=?");
+	return health(st, inbox_delete(st, seq));
+}
+
+int
+store_inbox_retry(struct store *st, long seq, double next_try, const char *error)
+{
+	sqlite3_stmt *s =
+	    prep(st, "UPDATE inbox SET tries=tries+1, next_try=?, last_error=? WHERE seq=?");
 
 	if (!s)
 		return -1;
-	sqlite3_bind_int64(s, 1, seq);
-	return step_done(st, s);
+	sqlite3_bind_double(s, 1, next_try);
+	sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, seq);
+	return health(st, step_done(st, s));
+}
+
+int
+store_inbox_dead(struct store *st, long seq, const char *reason)
+{
+	sqlite3_stmt *s;
+
+	if (exec(st, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	s = prep(st, "INSERT INTO dead_letter (seq, org, kind, item, received, tries, reason, "
+		     "dead_at) SELECT seq, org, kind, item, received, tries+1, ?, ? FROM inbox "
+		     "WHERE seq=?");
+	if (!s)
+		goto fail;
+	sqlite3_bind_text(s, 1, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 2, now_wall());
+	sqlite3_bind_int64(s, 3, seq);
+	if (step_done(st, s) < 0 || inbox_delete(st, seq) < 0 || exec(st, "COMMIT") < 0)
+		goto fail;
+	return health(st, 0);
+fail:
+	exec(st, "ROLLBACK");
+	return health(st, -1);
+}
+
+bool
+store_inbox_has(struct store *st, const char *org, const char *chat_id, const char *message_id)
+{
+	sqlite3_stmt *s = prep(st, "SELECT 1 FROM inbox WHERE org=? AND msg_key=? LIMIT 1");
+	bool found;
+
+	if (!s)
+		return false;
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, xprintf("%s|%s", chat_id, message_id), -1, free);
+	found = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return found;
+}
+
+long
+store_dead_count(struct store *st, const char *org)
+{
+	sqlite3_stmt *s = prep(st, "SELECT count(*) FROM dead_letter WHERE org=?");
+	long n = 0;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = (long)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+json_t *
+store_dead_letters(struct store *st, const char *org, long limit)
+{
+	sqlite3_stmt *s = prep(st, "SELECT seq, org, kind, item, received, tries, reason, dead_at "
+				   "FROM dead_letter WHERE (?1 IS NULL OR org=?1) "
+				   "ORDER BY seq DESC LIMIT ?2");
+	json_t *arr = json_array();
+
+	if (!s)
+		return arr;
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, limit);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		char *rec = time_iso(sqlite3_column_double(s, 4));
+		char *dead = time_iso(sqlite3_column_double(s, 7));
+		json_t *item = json_loads((const char *)sqlite3_column_text(s, 3), 0, NULL);
+		json_array_append_new(
+		    arr, json_pack("{s:I, s:o, s:o, s:s, s:I, s:o, s:s, s:o}", "seq",
+				   (json_int_t)sqlite3_column_int64(s, 0), "org", text_or_null(s, 1),
+				   "kind", text_or_null(s, 2), "received", rec, "tries",
+				   (json_int_t)sqlite3_column_int64(s, 5), "reason",
+				   text_or_null(s, 6), "dead_at", dead, "item",
+				   item ? item : json_null()));
+		free(rec);
+		free(dead);
+	}
+	sqlite3_finalize(s);
+	return arr;
 }
 
 long
@@ -242,22 +444,15 @@ store_event_add(struct store *st, const struct store_event *e, long inbox_seq, l
 		goto fail;
 	rc = sqlite3_changes(st->db) == 1 ? 0 : 1;
 	*ret_id = (long)sqlite3_last_insert_rowid(st->db);
-	if (inbox_seq > 0 && store_inbox_done(st, inbox_seq) < 0)
+	if (inbox_seq > 0 && inbox_delete(st, inbox_seq) < 0)
 		goto fail;
 	if (exec(st, "COMMIT") < 0)
 		goto fail;
+	health(st, 0);
 	return rc;
 fail:
 	exec(st, "ROLLBACK");
-	return -1;
-}
-
-static json_t *
-text_or_null(sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-
-	return t ? json_string((const char *)t) : json_null();
+	return health(st, -1);
 }
 
 json_t *

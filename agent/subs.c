@@ -41,8 +41,19 @@ struct sub {
 	bool busy;
 	bool reconciled;
 	bool renew_now; /* a lifecycle event asked for it */
+	double refresh_asked; /* a fresher token was asked for this renewal */
+	/* Graph pauses delivery once the access token it was last given
+	 * expires; notices of the pause are lost unless read back */
+	double token_expires;
+	double sending_token_expires; /* of the request under way */
+	double gap_from;              /* delivery may have stopped here (0: no) */
 	struct ev_timer *timer;
 };
+
+#define SLACK         300.0     /* clock skew between Graph and this host */
+#define REAUTH_TOKEN  (15 * 60) /* a reauthorization hands Graph at least this */
+#define REFRESH_WAIT  60.0      /* how long a renewal waits for that token */
+#define TOKEN_LEAD    300.0     /* reauthorize this long before Graph's token ends */
 
 static struct sub **subs;
 static size_t n_subs;
@@ -74,6 +85,8 @@ set_state(struct sub *s, enum sub_state to, const char *why)
 	}
 	if (from == to)
 		return;
+	if ((to == SUB_LAPSED || to == SUB_FAILED) && !s->gap_from)
+		s->gap_from = now_wall() - SLACK;
 	if (to == SUB_LAPSED || to == SUB_FAILED)
 		log_err("subs", "org %s: subscription %s -> %s: %s", s->org, state_names[from],
 			state_names[to], why ? why : "");
@@ -207,6 +220,7 @@ schedule(struct sub *s)
 	double now = now_wall(), due = s->expires - cfg->renew_margin - now;
 	uint32_t r;
 
+
 	if (s->state == SUB_ACTIVE && s->expires <= now) {
 		set_state(s, SUB_LAPSED, "expired before it could be renewed");
 		due = 0;
@@ -214,7 +228,27 @@ schedule(struct sub *s)
 	/* spread renewals of many orgs over a few minutes */
 	random_bytes(&r, sizeof(r));
 	due += fmin(cfg->renew_margin * 0.05, 300) * ((double)r / (double)UINT32_MAX);
+	/* do not wait for reauthorizationRequired (a lifecycle POST can be
+	 * lost too): reauthorize before the token Graph holds expires */
+	if (s->token_expires > 0)
+		due = fmin(due, s->token_expires - TOKEN_LEAD - now);
 	ev_timer_arm(s->timer, due > 0 ? due : 0);
+}
+
+/* A create or renewal went through: if delivery may have stopped before it
+ * (a lapse, a removal, a token Graph saw expire), read that window back. */
+static void
+delivery_restored(struct sub *s)
+{
+	double now = now_wall();
+
+	if (s->token_expires > 0 && s->token_expires < now && !s->gap_from)
+		s->gap_from = s->token_expires - SLACK;
+	s->token_expires = s->sending_token_expires;
+	if (s->gap_from) {
+		poll_backfill(s->org, s->gap_from, now, "the subscription was not delivering");
+		s->gap_from = 0;
+	}
 }
 
 static void
@@ -236,6 +270,7 @@ created(const struct hc_resp *resp, void *arg)
 		s->last_renewal = now_wall();
 		save(s);
 		set_state(s, SUB_ACTIVE, NULL);
+		delivery_restored(s);
 		log_info("subs", "org %s: subscription %s created, expires %s", s->org, s->id,
 			 json_string_value(json_object_get(j, "expirationDateTime")));
 		schedule(s);
@@ -274,6 +309,7 @@ create(struct sub *s, struct org *o, const char *token)
 		s->cert_id = xstrdup(nkey_current_id());
 	}
 	text = json_dumps(body, JSON_COMPACT);
+	s->sending_token_expires = o->access_expires;
 	set_state(s, SUB_CREATING, NULL);
 	s->busy = true;
 	if (hc_graph("POST", url, token, text, created, xstrdup(s->org)) < 0) {
@@ -306,9 +342,11 @@ renewed(const struct hc_resp *resp, void *arg)
 		s->expires = exp;
 		s->failures = 0;
 		s->renew_now = false;
+		s->refresh_asked = 0;
 		s->last_renewal = now_wall();
 		save(s);
 		set_state(s, SUB_ACTIVE, NULL);
+		delivery_restored(s);
 		log_debug("subs", "org %s: subscription renewed to %s", s->org,
 			  json_string_value(json_object_get(j, "expirationDateTime")));
 		schedule(s);
@@ -317,6 +355,7 @@ renewed(const struct hc_resp *resp, void *arg)
 		log_warnx("subs", "org %s: subscription %s is gone at Graph; creating a new one",
 			  s->org, s->id);
 		forget(s);
+		s->gap_from = (s->last_renewal > 0 ? s->last_renewal : now_wall()) - SLACK;
 		set_state(s, SUB_LAPSED, "Graph no longer has the subscription (404 on renewal)");
 		ev_timer_arm(s->timer, 0);
 	} else {
@@ -351,6 +390,7 @@ renew(struct sub *s, struct org *o, const char *token)
 	 * for ten minutes between a reauthorize and a PATCH) */
 	if (s->state == SUB_ACTIVE)
 		set_state(s, SUB_RENEWING, NULL);
+	s->sending_token_expires = o->access_expires;
 	s->busy = true;
 	if (hc_graph("PATCH", url, token, text, renewed, xstrdup(s->org)) < 0) {
 		s->busy = false;
@@ -480,6 +520,23 @@ sub_step(void *arg)
 		/* a refresh is due or under way; org.c calls back when it lands */
 		ev_timer_arm(s->timer, 30);
 		return;
+	}
+	if (s->id && s->token_expires > 0 && s->token_expires - now_wall() <= TOKEN_LEAD)
+		s->renew_now = true;
+	if (s->renew_now && s->id && !org_access_token(o, REAUTH_TOKEN)) {
+		/* reauthorizationRequired: hand Graph a token that lasts, or it
+		 * pauses delivery again soon; refresh first, briefly */
+		double now = now_wall();
+		if (!s->refresh_asked) {
+			s->refresh_asked = now;
+			log_info("subs", "org %s: refreshing the token before reauthorizing",
+				 s->org);
+			org_refresh_now(o);
+		}
+		if (now - s->refresh_asked < REFRESH_WAIT) {
+			ev_timer_arm(s->timer, REFRESH_WAIT - (now - s->refresh_asked));
+			return;
+		}
 	}
 	nkey_rotate_if_due();
 	if (!s->reconciled)
@@ -619,16 +676,25 @@ subs_lifecycle(const char *org, const char *sub_id, const char *event)
 		log_warnx("subs", "org %s: Graph removed the subscription; creating a new one",
 			  org);
 		forget(s);
+		/* read back from shortly before, once the new one is made */
+		s->gap_from = now_wall() - SLACK;
 		set_state(s, SUB_LAPSED, "removed by Graph (subscriptionRemoved)");
 		ev_timer_arm(s->timer, 0);
-		/* and catch up on what was said while it was gone */
-		poll_now(org);
 	} else if (!strcmp(event, "missed")) {
 		log_warnx("subs", "org %s: Graph reports missed notifications; resyncing", org);
 		poll_now(org);
 	} else {
 		log_info("subs", "org %s: lifecycle event '%.40s' ignored", org, event);
 	}
+}
+
+bool
+subs_active(const char *org)
+{
+	struct sub *s = sub_find(org);
+
+	return s && s->id && (s->state == SUB_ACTIVE || s->state == SUB_RENEWING) &&
+	       s->expires > now_wall() && (s->token_expires == 0 || s->token_expires > now_wall());
 }
 
 void

@@ -414,3 +414,23 @@ file_read(const char *path, size_t max)
 		buf[--n] = '\0';
 	return buf;
 }
+
+int
+graph_message_ids(const char *res, char **ret_chat, char **ret_msg)
+{
+	const char *a = res ? strstr(res, "chats('") : NULL, *b, *c, *d;
+
+	if (!a)
+		return -1;
+	a += 7;
+	b = strstr(a, "')/messages('");
+	if (!b)
+		return -1;
+	c = b + 13;
+	d = strstr(c, "')");
+	if (!d || d == c || b == a)
+		return -1;
+	*ret_chat = xstrndup(a, (size_t)(b - a));
+	*ret_msg = xstrndup(c, (size_t)(d - c));
+	return 0;
+}

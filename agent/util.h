@@ -46,4 +46,8 @@ char *html_escape(const char *s);
  * are dropped. */
 char *file_read(const char *path, size_t max);
 
+/* The chat and message ids of a change notification's resource,
+ * "chats('19:x@thread.v2')/messages('1795873981406')"; -1 if it is not one. */
+int graph_message_ids(const char *resource, char **ret_chat, char **ret_msg);
+
 #endif

@@ -3,6 +3,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "poll.h"
 #include "org.h"
 #include "server.h"
 #include "store.h"
@@ -164,6 +165,9 @@ intake(struct srv_req *r, struct org *o, const char *kind)
 				"503 so Graph retries",
 				o->conf->name, json_array_size(ok));
 			srv_text(r, 503, "text/plain", "try again\n");
+			/* Graph retries, but may give up: read this time back */
+			poll_backfill(o->conf->name, now_wall() - 300, now_wall(),
+				      "a 503 was answered to Graph");
 			goto out;
 		}
 		store_count(store, o->conf->name,

@@ -486,8 +486,8 @@ test_poll_recovers_skipped_delivery(void **state)
 	struct ev_wait w = {t, 1};
 	json_t *e, *o;
 
-	ready(t, "poll_interval = 2s");
-	/* delivered: one event from the webhook, and the poll adds nothing */
+	ready(t, "reconcile_interval = 3s\nbackfill_delay = 4s");
+	/* delivered: one event from the webhook, and the sweep adds nothing */
 	emergency(t, "911");
 	assert_true(th_wait_until(enough_events, &w, 20));
 	/* Graph drops the next notification without a word */
@@ -686,7 +686,8 @@ test_missed_lifecycle_resyncs(void **state)
 	json_t *s, *e;
 	char *path;
 
-	ready(t, NULL); /* the default 60 s poll: only the lifecycle event can be quick */
+	/* the default daily sweep: only the lifecycle event can be quick */
+	ready(t, "backfill_delay = 1s");
 	json_decref(th_sim(&t->gs, "POST", "/delivery-faults",
 			   json_pack("{s:s, s:i}", "kind", "skip", "count", 1), NULL));
 	emergency(t, "911");
