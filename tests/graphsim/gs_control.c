@@ -104,6 +104,24 @@ ctl_user_action(const char *id, const char *action, json_t *b, struct gs_resp *r
 				gs_notify_lifecycle(s, "reauthorizationRequired");
 			}
 		}
+	} else if (!strcmp(action, "require-interaction")) {
+		const char *code = jstr(b, "code"), *sub = jstr(b, "suberror");
+		int n = 0;
+		if (code && !strncmp(code, "AADSTS", 6))
+			code += 6;
+		if (code)
+			n = atoi(code);
+		if (n != 50076 && n != 53003)
+			return bad(resp, 400,
+				   "code must be AADSTS50076 (MFA) or AADSTS53003 "
+				   "(Conditional Access)");
+		u->interaction_code = n;
+		free(u->interaction_suberror);
+		/* suberror tells the client what interaction helps: MFA is a
+		 * basic action; a CA block only shows a message */
+		u->interaction_suberror = gs_strdup(sub          ? sub
+						    : n == 50076 ? "basic_action"
+								 : "message_only");
 	} else if (!strcmp(action, "expire-tokens")) {
 		json_t *acc = json_object_get(b, "access"), *ref = json_object_get(b, "refresh");
 		gs_user_expire_tokens(u, !acc || json_is_true(acc), json_is_true(ref));

@@ -88,17 +88,26 @@ aadsts(int code, const char *msg, char **ret_trace, char **ret_corr, char **ret_
 			 trace, corr, iso);
 }
 
+/* Entra's token-endpoint error body; suberror (may be NULL) is added for
+ * interaction_required (Microsoft identity platform and OAuth 2.0
+ * authorization code flow, "Error codes for token endpoint errors":
+ * learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow;
+ * Microsoft Entra authentication and authorization error codes:
+ * learn.microsoft.com/entra/identity-platform/reference-error-codes) */
 static void
-entra_error(struct gs_resp *resp, unsigned int status, const char *error, int code, const char *msg)
+entra_error_sub(struct gs_resp *resp, unsigned int status, const char *error, int code,
+		const char *msg, const char *suberror)
 {
 	char *trace, *corr, *ts;
 	char *desc = aadsts(code, msg, &trace, &corr, &ts);
 	char *uri = gs_printf("https://login.microsoftonline.com/error?code=%d", code);
+	json_t *body = json_pack("{s:s, s:s, s:[i], s:s, s:s, s:s, s:s}", "error", error,
+				 "error_description", desc, "error_codes", code, "timestamp", ts,
+				 "trace_id", trace, "correlation_id", corr, "error_uri", uri);
 
-	gs_resp_json(resp, status,
-		     json_pack("{s:s, s:s, s:[i], s:s, s:s, s:s, s:s}", "error", error,
-			       "error_description", desc, "error_codes", code, "timestamp", ts,
-			       "trace_id", trace, "correlation_id", corr, "error_uri", uri));
+	if (suberror)
+		json_object_set_new(body, "suberror", json_string(suberror));
+	gs_resp_json(resp, status, body);
 	free(resp->note);
 	resp->note = gs_printf("%s AADSTS%d", error, code);
 	free(desc);
@@ -106,6 +115,12 @@ entra_error(struct gs_resp *resp, unsigned int status, const char *error, int co
 	free(corr);
 	free(ts);
 	free(uri);
+}
+
+static void
+entra_error(struct gs_resp *resp, unsigned int status, const char *error, int code, const char *msg)
+{
+	entra_error_sub(resp, status, error, code, msg, NULL);
 }
 
 /* Errors Entra cannot send back to an unverified redirect URI: a page. */
@@ -306,12 +321,22 @@ id_token_for(struct gs_token *at, const char *nonce)
 	SHA256((unsigned char *)seed, strlen(seed), h);
 	sub = gs_b64url(h, 24);
 	gs_uuid(uti);
+	/* openid gives the token and its subject claims; name and
+	 * preferred_username need profile, email needs email (ID token claims
+	 * reference: learn.microsoft.com/entra/identity-platform/id-token-claims-reference;
+	 * OpenID Connect scopes:
+	 * learn.microsoft.com/entra/identity-platform/scopes-oidc#openid-connect-scopes) */
 	claims =
-	    json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "aud",
+	    json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s}", "aud",
 		      at->app->client_id, "iss", iss, "iat", (json_int_t)now, "nbf",
-		      (json_int_t)now, "exp", (json_int_t)(now + gs_cfg.id_token_lifetime), "name",
-		      at->user->display_name, "oid", at->user->id, "preferred_username",
-		      at->user->upn, "sub", sub, "tid", at->user->tenant, "uti", uti, "ver", "2.0");
+		      (json_int_t)now, "exp", (json_int_t)(now + gs_cfg.id_token_lifetime), "oid",
+		      at->user->id, "sub", sub, "tid", at->user->tenant, "uti", uti, "ver", "2.0");
+	if (gs_scope_has(at->scopes, "profile")) {
+		json_object_set_new(claims, "name", json_string(at->user->display_name));
+		json_object_set_new(claims, "preferred_username", json_string(at->user->upn));
+	}
+	if (gs_scope_has(at->scopes, "email"))
+		json_object_set_new(claims, "email", json_string(at->user->upn));
 	if (nonce)
 		json_object_set_new(claims, "nonce", json_string(nonce));
 	tok = gs_jwt_sign(claims);
@@ -399,6 +424,10 @@ grant_code(struct gs_resp *resp, struct gs_app *app, const struct gs_form *f)
 			    "the authorization request for PKCE.");
 	} else {
 		c->used = true;
+		/* a sign-in satisfied MFA or Conditional Access */
+		c->user->interaction_code = 0;
+		free(c->user->interaction_suberror);
+		c->user->interaction_suberror = NULL;
 		issue_tokens(resp, app, c->user, c->scopes, c->nonce, 1);
 		resp->note = gs_strdup("authorization_code");
 	}
@@ -434,6 +463,21 @@ grant_refresh(struct gs_resp *resp, struct gs_app *app, const struct gs_form *f)
 			    "The provided grant has expired due to it being revoked, a fresh "
 			    "auth token is needed. The user might have changed or reset their "
 			    "password.");
+		return;
+	}
+	if (rt->user->interaction_code) {
+		/* MFA (AADSTS50076) or a Conditional Access block (AADSTS53003):
+		 * the refresh token cannot be used until the user signs in again */
+		int code = rt->user->interaction_code;
+		entra_error_sub(
+		    resp, 400, "interaction_required", code,
+		    code == 50076
+			? "Due to a configuration change made by your administrator, or "
+			  "because you moved to a new location, you must use multi-factor "
+			  "authentication to access the resource."
+			: "Access has been blocked by Conditional Access policies. The "
+			  "access policy does not allow token issuance.",
+		    rt->user->interaction_suberror);
 		return;
 	}
 	if (now - rt->last_used > gs_cfg.rt_inactivity) {

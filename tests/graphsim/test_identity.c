@@ -630,10 +630,141 @@ test_plain_http_mode(void **state)
 	assert_int_equal(th_graphsim_stop(&plain), 0);
 }
 
+/* A sign-in with the given scopes; the token response. */
+static json_t *
+signin_scopes(struct gt *t, const char *scopes)
+{
+	char *verifier, *challenge, *q, *loc, *code, *ecode, *form;
+	char *redir = th_urlenc(GT_REDIRECT), *scope = th_urlenc(scopes);
+	json_t *body;
+
+	th_pkce(&verifier, &challenge);
+	if (asprintf(&q,
+		     "client_id=%s&response_type=code&redirect_uri=%s&scope=%s"
+		     "&code_challenge=%s&code_challenge_method=S256",
+		     GT_CLIENT, redir, scope, challenge) < 0)
+		abort();
+	assert_int_equal(gt_authorize(t, q, &loc), 302);
+	code = th_url_param(loc, "code");
+	ecode = th_urlenc(code);
+	if (asprintf(&form,
+		     "client_id=%s&client_secret=%s&grant_type=authorization_code&code=%s"
+		     "&redirect_uri=%s&code_verifier=%s",
+		     GT_CLIENT, GT_SECRET, ecode, redir, verifier) < 0)
+		abort();
+	assert_int_equal(gt_token(t, form, &body), 200);
+	free(verifier);
+	free(challenge);
+	free(q);
+	free(loc);
+	free(code);
+	free(ecode);
+	free(form);
+	free(redir);
+	free(scope);
+	return body;
+}
+
+/* id_token claims follow the scopes: profile → name, preferred_username;
+ * email → email; openid alone → the subject claims only */
+static void
+test_id_token_claims_by_scope(void **state)
+{
+	struct gt *t = *state;
+	json_t *keys = jwks(t), *claims, *tok;
+	char *err;
+
+	tok = signin_scopes(t, "openid offline_access Chat.Read");
+	assert_int_equal(th_jwt_verify(gt_str(tok, "id_token"), keys, &claims, &err), 0);
+	assert_string_equal(gt_str(claims, "oid"), t->svc);
+	assert_string_equal(gt_str(claims, "tid"), GT_TENANT);
+	assert_string_equal(gt_str(claims, "aud"), GT_CLIENT);
+	assert_non_null(gt_str(claims, "sub"));
+	assert_non_null(gt_str(claims, "iss"));
+	assert_null(json_object_get(claims, "name"));
+	assert_null(json_object_get(claims, "preferred_username"));
+	assert_null(json_object_get(claims, "email"));
+	json_decref(claims);
+	json_decref(tok);
+
+	tok = signin_scopes(t, "openid email Chat.Read");
+	assert_int_equal(th_jwt_verify(gt_str(tok, "id_token"), keys, &claims, &err), 0);
+	assert_string_equal(gt_str(claims, "email"), "svc-911@contoso.example");
+	assert_null(json_object_get(claims, "preferred_username"));
+	json_decref(claims);
+	json_decref(tok);
+
+	tok = signin_scopes(t, "openid profile Chat.Read");
+	assert_int_equal(th_jwt_verify(gt_str(tok, "id_token"), keys, &claims, &err), 0);
+	assert_string_equal(gt_str(claims, "name"), "Security Desk Service");
+	assert_string_equal(gt_str(claims, "preferred_username"), "svc-911@contoso.example");
+	assert_null(json_object_get(claims, "email"));
+	json_decref(claims);
+	json_decref(tok);
+
+	/* no openid: no id_token */
+	tok = signin_scopes(t, "offline_access Chat.Read");
+	assert_null(json_object_get(tok, "id_token"));
+	json_decref(tok);
+	json_decref(keys);
+}
+
+/* MFA or Conditional Access: refreshes answer interaction_required with a
+ * suberror and the AADSTS code until a new interactive sign-in */
+static void
+test_require_interaction(void **state)
+{
+	struct gt *t = *state;
+	json_t *tok = gt_signin(t), *body, *r;
+	char *path;
+	long st;
+
+	if (asprintf(&path, "/users/%s/require-interaction", t->svc) < 0)
+		abort();
+	json_decref(gt_sim_ok(t, "POST", path, json_pack("{s:s}", "code", "AADSTS50076")));
+	assert_int_equal(refresh(t, gt_str(tok, "refresh_token"), &body), 400);
+	assert_int_equal(gt_entra_error(body, "interaction_required"), 50076);
+	assert_string_equal(gt_str(body, "suberror"), "basic_action");
+	assert_non_null(strstr(gt_str(body, "error_description"), "AADSTS50076"));
+	json_decref(body);
+	/* it stays so: another refresh fails the same way */
+	assert_int_equal(refresh(t, gt_str(tok, "refresh_token"), &body), 400);
+	assert_int_equal(gt_entra_error(body, "interaction_required"), 50076);
+	json_decref(body);
+	/* a new sign-in clears it; refreshes work again */
+	json_decref(tok);
+	tok = gt_signin(t);
+	assert_int_equal(refresh(t, gt_str(tok, "refresh_token"), &body), 200);
+	json_decref(body);
+
+	/* Conditional Access, with a chosen suberror */
+	json_decref(gt_sim_ok(
+	    t, "POST", path,
+	    json_pack("{s:s, s:s}", "code", "AADSTS53003", "suberror", "additional_action")));
+	assert_int_equal(refresh(t, gt_str(tok, "refresh_token"), &body), 400);
+	assert_int_equal(gt_entra_error(body, "interaction_required"), 53003);
+	assert_string_equal(gt_str(body, "suberror"), "additional_action");
+	json_decref(body);
+	json_decref(gt_sim_ok(t, "POST", path, json_pack("{s:s}", "code", "53003")));
+	assert_int_equal(refresh(t, gt_str(tok, "refresh_token"), &body), 400);
+	assert_string_equal(gt_str(body, "suberror"), "message_only");
+	json_decref(body);
+	/* unknown codes are refused */
+	r = th_sim(&t->gs, "POST", path, json_pack("{s:s}", "code", "AADSTS12345"), &st);
+	assert_int_equal(st, 400);
+	json_decref(r);
+	json_decref(tok);
+	tok = gt_signin(t);
+	json_decref(tok);
+	free(path);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_id_token_claims_by_scope),
+	    cmocka_unit_test(test_require_interaction),
 	    cmocka_unit_test(test_signin_s256),
 	    cmocka_unit_test(test_pkce_plain),
 	    cmocka_unit_test(test_pkce_wrong_or_missing_verifier),
