@@ -463,7 +463,17 @@ gs_notify_message(struct gs_message *m, const char *change_type)
 		    s->user->tenant, "resource", res, "resourceData", "id", m->id, "@odata.type",
 		    "#Microsoft.Graph.chatMessage", "@odata.id", res, "encryptedContent");
 		if (s->rich) {
-			char *plain = json_dumps(m->json, JSON_COMPACT), *what;
+			/* The payload is the chatMessage as a read without
+			 * "Prefer: include-unknown-enum-members" returns it: a
+			 * notification is no request the client could opt in on,
+			 * and the docs give no way to opt in for one, so evolvable
+			 * enum members past the sentinel (systemEventMessage) read
+			 * unknownFutureValue; a client that needs the real type GETs
+			 * the message with the Prefer header (chatMessage resource
+			 * type, messageType; Best practices, evolvable enums). */
+			json_t *rendered = gs_message_render(m, false);
+			char *plain = json_dumps(rendered, JSON_COMPACT), *what;
+			json_decref(rendered);
 			json_t *enc =
 			    gs_encrypt_content(s->cert_key, s->cert_id, s->cert_thumb, plain);
 			what = dfault_take("tamper", &hit);

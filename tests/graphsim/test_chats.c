@@ -690,6 +690,79 @@ test_polling_budget(void **state)
 	end(&c);
 }
 
+/* messageType is an evolvable enum: systemEventMessage only with
+ * Prefer: include-unknown-enum-members, else unknownFutureValue */
+static void
+test_evolvable_message_type(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *chat = new_chat(&c, "events"), *ec = th_urlenc(chat), *path;
+	const char *prefer = "Prefer: include-unknown-enum-members";
+	json_t *m, *j;
+	long st;
+
+	m = gt_sim_ok(c.t, "POST", "/messages",
+		      json_pack("{s:s, s:s, s:s, s:s}", "chat", chat, "from", c.t->caller,
+				"content", "<systemEventMessage/>", "message_type",
+				"systemEventMessage"));
+	if (asprintf(&path, "/v1.0/chats/%s/messages/%s", ec, gt_str(m, "id")) < 0)
+		abort();
+	j = get_ok(&c, path);
+	assert_string_equal(gt_str(j, "messageType"), "unknownFutureValue");
+	json_decref(j);
+	j = get(&c, path, prefer, &st);
+	assert_int_equal(st, 200);
+	assert_string_equal(gt_str(j, "messageType"), "systemEventMessage");
+	json_decref(j);
+	free(path);
+	/* lists and previews follow the same rule */
+	if (asprintf(&path, "/v1.0/chats/%s/messages", ec) < 0)
+		abort();
+	j = get_ok(&c, path);
+	assert_string_equal(gt_str(json_array_get(json_object_get(j, "value"), 0), "messageType"),
+			    "unknownFutureValue");
+	json_decref(j);
+	j = get(&c, path, prefer, &st);
+	assert_string_equal(gt_str(json_array_get(json_object_get(j, "value"), 0), "messageType"),
+			    "systemEventMessage");
+	json_decref(j);
+	free(path);
+	j = get_ok(&c, "/v1.0/me/chats?$expand=lastMessagePreview");
+	assert_string_equal(
+	    gt_str(json_object_get(find_chat(j, chat), "lastMessagePreview"), "messageType"),
+	    "unknownFutureValue");
+	json_decref(j);
+	j = get(&c, "/v1.0/me/chats?$expand=lastMessagePreview", prefer, &st);
+	assert_string_equal(
+	    gt_str(json_object_get(find_chat(j, chat), "lastMessagePreview"), "messageType"),
+	    "systemEventMessage");
+	json_decref(j);
+	json_decref(m);
+
+	/* members before the sentinel are returned as they are */
+	m = gt_sim_ok(
+	    c.t, "POST", "/messages",
+	    json_pack("{s:s, s:s, s:s}", "chat", chat, "content", "", "message_type", "chatEvent"));
+	if (asprintf(&path, "/v1.0/chats/%s/messages/%s", ec, gt_str(m, "id")) < 0)
+		abort();
+	j = get_ok(&c, path);
+	assert_string_equal(gt_str(j, "messageType"), "chatEvent");
+	json_decref(j);
+	json_decref(m);
+	free(path);
+	/* not a messageType */
+	m = th_sim(&c.t->gs, "POST", "/messages",
+		   json_pack("{s:s, s:s, s:s}", "chat", chat, "content", "", "message_type",
+			     "unknownFutureValue"),
+		   &st);
+	assert_int_equal(st, 400);
+	json_decref(m);
+	free(ec);
+	free(chat);
+	end(&c);
+}
+
 int
 main(void)
 {
@@ -702,6 +775,7 @@ main(void)
 	    cmocka_unit_test(test_reactions_move_last_modified),
 	    cmocka_unit_test(test_application_sender_and_emergency_in_existing_chat),
 	    cmocka_unit_test(test_polling_budget),
+	    cmocka_unit_test(test_evolvable_message_type),
 	};
 
 	return cmocka_run_group_tests_name("graphsim chats", tests, setup, gt_teardown);

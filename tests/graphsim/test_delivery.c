@@ -297,6 +297,30 @@ rich_emergency(void **state, int version)
 	    gt_str(json_object_get(json_object_get(msg, "from"), "user"), "displayName"),
 	    "Jane Doe");
 
+	/* a system event message in a rich payload reads unknownFutureValue:
+	 * no Prefer header can opt a notification in */
+	json_t *se = gt_sim_ok(c.t, "POST", "/messages",
+			       json_pack("{s:s, s:s, s:s, s:s}", "chat", gt_str(e, "chat_id"),
+					 "from", c.t->caller, "content", "<systemEventMessage/>",
+					 "message_type", "systemEventMessage"));
+	assert_true(th_hook_wait(c.t->hook, c.notify, 2, 10));
+	{
+		json_t *b2 = post_body(c.t, 1), *m2;
+		char *p2 =
+		    th_rich_decrypt(key,
+				    json_object_get(json_array_get(json_object_get(b2, "value"), 0),
+						    "encryptedContent"),
+				    &err);
+		assert_non_null(p2);
+		m2 = json_loads(p2, 0, NULL);
+		assert_string_equal(gt_str(m2, "id"), gt_str(se, "id"));
+		assert_string_equal(gt_str(m2, "messageType"), "unknownFutureValue");
+		json_decref(m2);
+		free(p2);
+		json_decref(b2);
+	}
+	json_decref(se);
+
 	/* one validation token per app and tenant, signed by a JWKS key */
 	json_t *vts = json_object_get(body, "validationTokens");
 	assert_int_equal(json_array_size(vts), 1);
