@@ -63,8 +63,8 @@ static void __attribute__((format(printf, 2, 3))) warning(struct parse *p, const
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	joined = xprintf("%s%s:%d: warning: %s\n", p->c->warnings ? p->c->warnings : "",
-			 p->c->path, p->line, msg);
+	joined = xprintf("%s%s:%d: warning: %s\n", p->c->warnings ? p->c->warnings : "", p->c->path,
+			 p->line, msg);
 	free(p->c->warnings);
 	p->c->warnings = joined;
 }
@@ -275,8 +275,7 @@ agent_key(struct parse *p, const char *k, const char *v)
 					"the app throttled or suspended",
 					k, d);
 			c->reconcile_interval = d;
-		}
-		else if (!strcmp(k, "encryption_cert_rotation"))
+		} else if (!strcmp(k, "encryption_cert_rotation"))
 			c->cert_rotation = d;
 		else if (!strcmp(k, "refresh_margin"))
 			c->refresh_margin = d;

@@ -30,7 +30,7 @@ struct conf_org {
 
 struct conf {
 	char *path;
-	char *warnings; /* valid but doubtful settings, one per line; NULL: none */
+	char *warnings;   /* valid but doubtful settings, one per line; NULL: none */
 	char *public_url; /* scheme://host[:port], no trailing slash */
 	char *listen_addr;
 	int listen_port;

@@ -21,11 +21,11 @@
 #include "subs.h"
 #include "util.h"
 
-#define PAGES_MAX  200            /* chats pages in one pass: 10,000 chats */
-#define SLACK      300.0          /* clock skew between Graph and this host */
-#define GAP_WINDOW (24 * 3600.0)  /* a recovery keeps the delivery-gap alarm */
-#define GOOD_TICK  300.0          /* how often "delivery is good" is noted */
-#define CHAT_GAP   1.0            /* seconds between two reads of one chat */
+#define PAGES_MAX  200           /* chats pages in one pass: 10,000 chats */
+#define SLACK      300.0         /* clock skew between Graph and this host */
+#define GAP_WINDOW (24 * 3600.0) /* a recovery keeps the delivery-gap alarm */
+#define GOOD_TICK  300.0         /* how often "delivery is good" is noted */
+#define CHAT_GAP   1.0           /* seconds between two reads of one chat */
 #define RETRY_MIN  60.0
 #define RETRY_MAX  3600.0
 
@@ -368,7 +368,8 @@ chats_listed(const struct hc_resp *resp, void *arg)
 	j = json_loadb(resp->body, resp->len, 0, NULL);
 	json_array_foreach (json_object_get(j, "value"), i, c) {
 		const char *id = json_string_value(json_object_get(c, "id"));
-		double last = json_time(json_object_get(c, "lastMessagePreview"), "createdDateTime");
+		double last =
+		    json_time(json_object_get(c, "lastMessagePreview"), "createdDateTime");
 		/* in lastMessagePreview order: the first older one ends the list
 		 * (a chat without messages has no preview and nothing to read) */
 		if (last > 0 && last < p->from) {
@@ -467,8 +468,7 @@ on_timer(void *arg)
 		ev_timer_arm(p->timer, RETRY_MIN);
 		return;
 	}
-	if (now >= p->sweep_at ||
-	    (p->want_from > 0 && p->want_to + cfg->backfill_delay <= now))
+	if (now >= p->sweep_at || (p->want_from > 0 && p->want_to + cfg->backfill_delay <= now))
 		pass_start(p, o);
 	else
 		schedule(p);

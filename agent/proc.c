@@ -171,8 +171,8 @@ item_failed(const char *org, long seq, long tries, double retry_after, const cha
 }
 
 static int
-raise_event(struct porg *p, struct org *o, const struct detect_result *res, json_t *msg,
-	    long seq, const char *source)
+raise_event(struct porg *p, struct org *o, const struct detect_result *res, json_t *msg, long seq,
+	    const char *source)
 {
 	/* an unrecognised notice is kept whole, for someone to read and learn
 	 * its wording from */

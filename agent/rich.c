@@ -217,8 +217,7 @@ done:
 
 enum rich_result
 rich_open(const struct conf_org *o, json_t *item, double received, json_t **ret_message,
-	  const char **ret_counter,
-	  char **ret_why)
+	  const char **ret_counter, char **ret_why)
 {
 	enum rich_result rc = tokens_check(o, item, received, ret_counter, ret_why);
 	char *plain;

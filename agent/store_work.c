@@ -188,7 +188,7 @@ store_inbox_add(struct store *st, const char *org, const char *kind, json_t *ite
 	json_t *it;
 
 	if (exec(st, "BEGIN IMMEDIATE") < 0)
-		return -1;
+		return health(st, -1);
 	json_array_foreach (items, i, it) {
 		sqlite3_stmt *s = prep(st, "INSERT INTO inbox (org, kind, item, received, msg_key) "
 					   "VALUES (?,?,?,?,?)");
@@ -314,7 +314,7 @@ store_inbox_dead(struct store *st, long seq, const char *reason)
 	sqlite3_stmt *s;
 
 	if (exec(st, "BEGIN IMMEDIATE") < 0)
-		return -1;
+		return health(st, -1);
 	s = prep(st, "INSERT INTO dead_letter (seq, org, kind, item, received, tries, reason, "
 		     "dead_at) SELECT seq, org, kind, item, received, tries+1, ?, ? FROM inbox "
 		     "WHERE seq=?");
@@ -377,13 +377,13 @@ store_dead_letters(struct store *st, const char *org, long limit)
 		char *rec = time_iso(sqlite3_column_double(s, 4));
 		char *dead = time_iso(sqlite3_column_double(s, 7));
 		json_t *item = json_loads((const char *)sqlite3_column_text(s, 3), 0, NULL);
-		json_array_append_new(
-		    arr, json_pack("{s:I, s:o, s:o, s:s, s:I, s:o, s:s, s:o}", "seq",
-				   (json_int_t)sqlite3_column_int64(s, 0), "org", text_or_null(s, 1),
-				   "kind", text_or_null(s, 2), "received", rec, "tries",
-				   (json_int_t)sqlite3_column_int64(s, 5), "reason",
-				   text_or_null(s, 6), "dead_at", dead, "item",
-				   item ? item : json_null()));
+		json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:s, s:I, s:o, s:s, s:o}",
+						     "seq", (json_int_t)sqlite3_column_int64(s, 0),
+						     "org", text_or_null(s, 1), "kind",
+						     text_or_null(s, 2), "received", rec, "tries",
+						     (json_int_t)sqlite3_column_int64(s, 5),
+						     "reason", text_or_null(s, 6), "dead_at", dead,
+						     "item", item ? item : json_null()));
 		free(rec);
 		free(dead);
 	}
@@ -422,7 +422,7 @@ store_event_add(struct store *st, const struct store_event *e, long inbox_seq, l
 	int rc;
 
 	if (exec(st, "BEGIN IMMEDIATE") < 0)
-		return -1;
+		return health(st, -1);
 	s = prep(st, "INSERT OR IGNORE INTO event (org, chat_id, message_id, kind, caller_name, "
 		     "caller_id, number, test_call, location, importance, created, text, raw, "
 		     "source, raised) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");

@@ -40,7 +40,7 @@ struct sub {
 	long failures;
 	bool busy;
 	bool reconciled;
-	bool renew_now; /* a lifecycle event asked for it */
+	bool renew_now;       /* a lifecycle event asked for it */
 	double refresh_asked; /* a fresher token was asked for this renewal */
 	/* Graph pauses delivery once the access token it was last given
 	 * expires; notices of the pause are lost unless read back */
@@ -50,10 +50,10 @@ struct sub {
 	struct ev_timer *timer;
 };
 
-#define SLACK         300.0     /* clock skew between Graph and this host */
-#define REAUTH_TOKEN  (15 * 60) /* a reauthorization hands Graph at least this */
-#define REFRESH_WAIT  60.0      /* how long a renewal waits for that token */
-#define TOKEN_LEAD    300.0     /* reauthorize this long before Graph's token ends */
+#define SLACK        300.0     /* clock skew between Graph and this host */
+#define REAUTH_TOKEN (15 * 60) /* a reauthorization hands Graph at least this */
+#define REFRESH_WAIT 60.0      /* how long a renewal waits for that token */
+#define TOKEN_LEAD   300.0     /* reauthorize this long before Graph's token ends */
 
 static struct sub **subs;
 static size_t n_subs;
@@ -219,7 +219,6 @@ schedule(struct sub *s)
 {
 	double now = now_wall(), due = s->expires - cfg->renew_margin - now;
 	uint32_t r;
-
 
 	if (s->state == SUB_ACTIVE && s->expires <= now) {
 		set_state(s, SUB_LAPSED, "expired before it could be renewed");

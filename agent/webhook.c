@@ -3,8 +3,8 @@
 
 #include "conf.h"
 #include "log.h"
-#include "poll.h"
 #include "org.h"
+#include "poll.h"
 #include "server.h"
 #include "store.h"
 #include "subs.h"

@@ -379,3 +379,83 @@ ta_wait_requests(struct ta *t, long since, const char *note_prefix, size_t n, do
 
 	return th_wait_until(requests_logged, &w, timeout);
 }
+
+json_t *
+ta_sub_status(struct ta *t)
+{
+	json_t *o = ta_org_status(t, "acme");
+	json_t *s = json_incref(json_object_get(o, "subscription"));
+
+	json_decref(o);
+	return s;
+}
+
+bool
+ta_sub_active(void *arg)
+{
+	json_t *s = ta_sub_status(arg);
+	bool ok = s && ta_str(s, "state") && !strcmp(ta_str(s, "state"), "active");
+
+	json_decref(s);
+	return ok;
+}
+
+/* graphsim's record of the live subscription for our notify URL */
+json_t *
+ta_sim_sub(struct ta *t)
+{
+	json_t *all = th_sim(&t->gs, "GET", "/subscriptions", NULL, NULL), *v, *hit = NULL;
+	char *url;
+	size_t i;
+
+	if (asprintf(&url, "%s/api/org/acme/ms-teams/notify", t->base) < 0)
+		abort();
+	json_array_foreach (json_object_get(all, "value"), i, v) {
+		if (json_is_true(json_object_get(v, "live")) &&
+		    !strcmp(ta_str(v, "notificationUrl"), url))
+			hit = json_incref(v);
+	}
+	json_decref(all);
+	free(url);
+	return hit;
+}
+
+json_t *
+ta_events(struct ta *t)
+{
+	json_t *j = ta_ctl(t, "events", "acme");
+	json_t *e = json_incref(json_object_get(j, "events"));
+
+	json_decref(j);
+	return e;
+}
+
+bool
+ta_enough_events(void *arg)
+{
+	struct ta_ev_wait *w = arg;
+	json_t *e = ta_events(w->t);
+	bool ok = json_array_size(e) >= w->n;
+
+	json_decref(e);
+	return ok;
+}
+
+long
+ta_counter(struct ta *t, const char *name)
+{
+	json_t *o = ta_org_status(t, "acme");
+	long v = (long)json_integer_value(json_object_get(json_object_get(o, "counters"), name));
+
+	json_decref(o);
+	return v;
+}
+
+/* A fresh agent, signed in, with an active subscription. */
+void
+ta_ready(struct ta *t, const char *agent_extra)
+{
+	assert_int_equal(ta_start(t, agent_extra, NULL), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+}

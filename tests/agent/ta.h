@@ -62,5 +62,19 @@ long ta_last_request_seq(struct ta *t);
  * with note_prefix (e.g. "refresh_token"). */
 bool ta_wait_requests(struct ta *t, long since, const char *note_prefix, size_t n, double timeout);
 const char *ta_str(json_t *o, const char *key);
+/* The org acme's subscription as status shows it; active or not. */
+json_t *ta_sub_status(struct ta *t);
+bool ta_sub_active(void *t);
+/* graphsim's record of the live subscription for acme's notify URL. */
+json_t *ta_sim_sub(struct ta *t);
+json_t *ta_events(struct ta *t);
+struct ta_ev_wait {
+	struct ta *t;
+	size_t n;
+};
+bool ta_enough_events(void *w);
+long ta_counter(struct ta *t, const char *name);
+/* A fresh agent, signed in, with an active subscription. */
+void ta_ready(struct ta *t, const char *agent_extra);
 
 #endif

@@ -16,91 +16,6 @@ setup(void **state)
 	return ta_setup(state, NULL);
 }
 
-static json_t *
-sub_status(struct ta *t)
-{
-	json_t *o = ta_org_status(t, "acme");
-	json_t *s = json_incref(json_object_get(o, "subscription"));
-
-	json_decref(o);
-	return s;
-}
-
-static bool
-sub_active(void *arg)
-{
-	json_t *s = sub_status(arg);
-	bool ok = s && ta_str(s, "state") && !strcmp(ta_str(s, "state"), "active");
-
-	json_decref(s);
-	return ok;
-}
-
-/* graphsim's record of the live subscription for our notify URL */
-static json_t *
-sim_sub(struct ta *t)
-{
-	json_t *all = th_sim(&t->gs, "GET", "/subscriptions", NULL, NULL), *v, *hit = NULL;
-	char *url;
-	size_t i;
-
-	if (asprintf(&url, "%s/api/org/acme/ms-teams/notify", t->base) < 0)
-		abort();
-	json_array_foreach (json_object_get(all, "value"), i, v) {
-		if (json_is_true(json_object_get(v, "live")) &&
-		    !strcmp(ta_str(v, "notificationUrl"), url))
-			hit = json_incref(v);
-	}
-	json_decref(all);
-	free(url);
-	return hit;
-}
-
-static json_t *
-events(struct ta *t)
-{
-	json_t *j = ta_ctl(t, "events", "acme");
-	json_t *e = json_incref(json_object_get(j, "events"));
-
-	json_decref(j);
-	return e;
-}
-
-struct ev_wait {
-	struct ta *t;
-	size_t n;
-};
-
-static bool
-enough_events(void *arg)
-{
-	struct ev_wait *w = arg;
-	json_t *e = events(w->t);
-	bool ok = json_array_size(e) >= w->n;
-
-	json_decref(e);
-	return ok;
-}
-
-static long
-counter(struct ta *t, const char *name)
-{
-	json_t *o = ta_org_status(t, "acme");
-	long v = (long)json_integer_value(json_object_get(json_object_get(o, "counters"), name));
-
-	json_decref(o);
-	return v;
-}
-
-/* A fresh agent, signed in, with an active subscription. */
-static void
-ready(struct ta *t, const char *agent_extra)
-{
-	assert_int_equal(ta_start(t, agent_extra, NULL), 0);
-	assert_int_equal(ta_signin(t, "acme", NULL), 200);
-	assert_true(th_wait_until(sub_active, t, 20));
-}
-
 static void
 emergency(struct ta *t, const char *number)
 {
@@ -118,20 +33,20 @@ static void
 test_notice_becomes_one_event(void **state)
 {
 	struct ta *t = *state;
-	struct ev_wait w = {t, 1};
+	struct ta_ev_wait w = {t, 1};
 	json_t *e, *ev, *s;
 
-	ready(t, NULL);
+	ta_ready(t, NULL);
 	/* Graph ran both handshakes against the agent's webhook paths */
-	s = sim_sub(t);
+	s = ta_sim_sub(t);
 	assert_non_null(s);
 	assert_non_null(strstr(ta_str(s, "resource"), t->svc));
 	assert_int_equal(strlen(ta_str(s, "clientState")), 43);
 	json_decref(s);
 
 	emergency(t, "911");
-	assert_true(th_wait_until(enough_events, &w, 20));
-	e = events(t);
+	assert_true(th_wait_until(ta_enough_events, &w, 20));
+	e = ta_events(t);
 	assert_int_equal(json_array_size(e), 1);
 	ev = json_array_get(e, 0);
 	assert_string_equal(ta_str(ev, "kind"), "emergency");
@@ -142,8 +57,8 @@ test_notice_becomes_one_event(void **state)
 	assert_string_equal(ta_str(ev, "location"), "Building 4, 1 Main St, Springfield, IL 62701");
 	assert_string_equal(ta_str(ev, "source"), "webhook");
 	json_decref(e);
-	assert_int_equal(counter(t, "received"), 1);
-	assert_int_equal(counter(t, "emergencies"), 1);
+	assert_int_equal(ta_counter(t, "received"), 1);
+	assert_int_equal(ta_counter(t, "emergencies"), 1);
 
 	/* an ordinary message is no event; an important one nobody knows is */
 	json_t *chat = th_sim(
@@ -159,20 +74,20 @@ test_notice_becomes_one_event(void **state)
 			     "content", "Notruf abgesetzt von Jane Doe", "importance", "urgent"),
 		   NULL));
 	w.n = 2;
-	assert_true(th_wait_until(enough_events, &w, 20));
-	e = events(t);
+	assert_true(th_wait_until(ta_enough_events, &w, 20));
+	e = ta_events(t);
 	assert_int_equal(json_array_size(e), 2);
 	assert_string_equal(ta_str(json_array_get(e, 0), "kind"), "unrecognised");
 	assert_non_null(strstr(ta_str(json_array_get(e, 0), "text"), "Notruf"));
 	json_decref(e);
-	assert_int_equal(counter(t, "processed"), 3);
+	assert_int_equal(ta_counter(t, "processed"), 3);
 	json_decref(chat);
 
 	/* a test call to 933 is marked so */
 	emergency(t, "933");
 	w.n = 3;
-	assert_true(th_wait_until(enough_events, &w, 20));
-	e = events(t);
+	assert_true(th_wait_until(ta_enough_events, &w, 20));
+	e = ta_events(t);
 	assert_true(json_is_true(json_object_get(json_array_get(e, 0), "test_call")));
 	json_decref(e);
 	assert_int_equal(ta_stop(t), 0);
@@ -220,18 +135,18 @@ notification(json_t *sub, const char *client_state, const char *tenant, const ch
 static bool
 all_processed(void *arg)
 {
-	return counter(arg, "processed") >= 3;
+	return ta_counter(arg, "processed") >= 3;
 }
 
 static void
 test_redelivery_and_forgeries(void **state)
 {
 	struct ta *t = *state;
-	struct ev_wait w = {t, 1};
+	struct ta_ev_wait w = {t, 1};
 	json_t *sub, *e;
 	char *good, *body;
 
-	ready(t, NULL);
+	ta_ready(t, NULL);
 	/* silence graphsim's own delivery, so only ours count */
 	json_decref(th_sim(&t->gs, "POST", "/delivery-faults",
 			   json_pack("{s:s, s:i}", "kind", "skip", "count", 1), NULL));
@@ -239,17 +154,17 @@ test_redelivery_and_forgeries(void **state)
 	    &t->gs, "POST", "/emergency",
 	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number", "911"),
 	    NULL);
-	sub = sim_sub(t);
+	sub = ta_sim_sub(t);
 	good = notification(sub, ta_str(sub, "clientState"), TA_TENANT, ta_str(m, "chat_id"),
 			    ta_str(m, "id"));
 
 	/* the same notice three times: one event, two duplicates */
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(deliver(t, "notify", "application/json", good), 202);
-	assert_true(th_wait_until(enough_events, &w, 20));
+	assert_true(th_wait_until(ta_enough_events, &w, 20));
 	assert_true(th_wait_until(all_processed, t, 20));
-	assert_int_equal(counter(t, "received"), 3);
-	assert_int_equal(counter(t, "duplicates"), 2);
+	assert_int_equal(ta_counter(t, "received"), 3);
+	assert_int_equal(ta_counter(t, "duplicates"), 2);
 
 	/* forgeries: never an event, always counted */
 	body = notification(sub, "not-the-client-state", TA_TENANT, ta_str(m, "chat_id"),
@@ -272,12 +187,12 @@ test_redelivery_and_forgeries(void **state)
 	huge[2 * 1024 * 1024 - 1] = '\0';
 	assert_int_equal(deliver(t, "notify", "application/json", huge), 413);
 	free(huge);
-	assert_int_equal(counter(t, "rejected_client_state"), 1);
-	assert_int_equal(counter(t, "rejected_tenant"), 1);
-	assert_int_equal(counter(t, "rejected_unknown_subscription"), 1);
-	assert_int_equal(counter(t, "rejected_malformed"), 2);
-	assert_int_equal(counter(t, "rejected_content_type"), 1);
-	e = events(t);
+	assert_int_equal(ta_counter(t, "rejected_client_state"), 1);
+	assert_int_equal(ta_counter(t, "rejected_tenant"), 1);
+	assert_int_equal(ta_counter(t, "rejected_unknown_subscription"), 1);
+	assert_int_equal(ta_counter(t, "rejected_malformed"), 2);
+	assert_int_equal(ta_counter(t, "rejected_content_type"), 1);
+	e = ta_events(t);
 	assert_int_equal(json_array_size(e), 1);
 	json_decref(e);
 
@@ -314,10 +229,10 @@ static void
 test_acknowledged_survives_sigkill(void **state)
 {
 	struct ta *t = *state;
-	struct ev_wait w = {t, 1};
+	struct ta_ev_wait w = {t, 1};
 	json_t *e;
 
-	ready(t, NULL);
+	ta_ready(t, NULL);
 	/* the cloud cannot help for now: message reads (basic) and the signing
 	 * keys (rich) fail, so the acknowledged notice waits in the inbox */
 	json_decref(th_sim(&t->gs, "POST", "/faults",
@@ -331,16 +246,16 @@ test_acknowledged_survives_sigkill(void **state)
 	emergency(t, "911");
 	assert_true(th_wait_until(inbox_pending, t, 20));
 	/* acknowledged to Graph, not processed, and it stays so */
-	assert_int_equal(counter(t, "received"), 1);
-	json_t *none = events(t);
+	assert_int_equal(ta_counter(t, "received"), 1);
+	json_t *none = ta_events(t);
 	assert_int_equal(json_array_size(none), 0);
 	json_decref(none);
 	ta_kill(t);
 	/* the cloud recovers; the agent comes back and finishes the job */
 	json_decref(th_sim(&t->gs, "DELETE", "/faults", NULL, NULL));
 	assert_int_equal(ta_restart(t), 0);
-	assert_true(th_wait_until(enough_events, &w, 60));
-	e = events(t);
+	assert_true(th_wait_until(ta_enough_events, &w, 60));
+	e = ta_events(t);
 	assert_string_equal(ta_str(json_array_get(e, 0), "kind"), "emergency");
 	json_decref(e);
 	assert_int_equal(ta_stop(t), 0);
@@ -394,8 +309,8 @@ static bool
 new_sub(void *arg)
 {
 	struct ta *t = arg;
-	json_t *s = sim_sub(t);
-	json_t *mine = sub_status(t);
+	json_t *s = ta_sim_sub(t);
+	json_t *mine = ta_sub_status(t);
 	bool ok = s && ta_str(mine, "id") && !strcmp(ta_str(s, "id"), ta_str(mine, "id")) &&
 		  !strcmp(ta_str(mine, "state"), "active");
 
@@ -417,13 +332,13 @@ test_renewal_and_recreation(void **state)
 			   json_pack("{s:s, s:s, s:s}", "sub_min", "5s", "sub_max", "60s",
 				     "lifecycle_required_above", "10s"),
 			   NULL));
-	ready(t, "subscription_lifetime = 12s\nrenew_margin = 8s");
+	ta_ready(t, "subscription_lifetime = 12s\nrenew_margin = 8s");
 	/* four renewals: more than ten days of three-day subscriptions */
 	struct patch_wait w = {t, ta_last_request_seq(t), 4, "PATCH"};
 	assert_true(th_wait_until(enough_calls, &w, 60));
 	/* coverage never broke: the one subscription is still live, none expired */
 	assert_int_equal(count_subs_with_url(t, true), 1);
-	s = sim_sub(t);
+	s = ta_sim_sub(t);
 	assert_true(json_is_true(json_object_get(s, "live")));
 
 	/* deleted behind our back: the next renewal finds out and recreates */
@@ -434,7 +349,7 @@ test_renewal_and_recreation(void **state)
 	free(path);
 	json_decref(s);
 	assert_true(th_wait_until(new_sub, t, 30));
-	s = sim_sub(t);
+	s = ta_sim_sub(t);
 	assert_string_not_equal(ta_str(s, "id"), old);
 	free(old);
 
@@ -448,7 +363,7 @@ test_renewal_and_recreation(void **state)
 	struct patch_wait c = {t, ta_last_request_seq(t), 1, "POST"};
 	assert_true(th_wait_until(enough_calls, &c, 20));
 	assert_true(th_wait_until(new_sub, t, 20));
-	s = sim_sub(t);
+	s = ta_sim_sub(t);
 	assert_string_not_equal(ta_str(s, "id"), old);
 	free(old);
 
@@ -483,24 +398,24 @@ static void
 test_poll_recovers_skipped_delivery(void **state)
 {
 	struct ta *t = *state;
-	struct ev_wait w = {t, 1};
+	struct ta_ev_wait w = {t, 1};
 	json_t *e, *o;
 
-	ready(t, "reconcile_interval = 3s\nbackfill_delay = 4s");
+	ta_ready(t, "reconcile_interval = 3s\nbackfill_delay = 4s");
 	/* delivered: one event from the webhook, and the sweep adds nothing */
 	emergency(t, "911");
-	assert_true(th_wait_until(enough_events, &w, 20));
+	assert_true(th_wait_until(ta_enough_events, &w, 20));
 	/* Graph drops the next notification without a word */
 	json_decref(th_sim(&t->gs, "POST", "/delivery-faults",
 			   json_pack("{s:s, s:i}", "kind", "skip", "count", 1), NULL));
 	emergency(t, "911");
 	w.n = 2;
-	assert_true(th_wait_until(enough_events, &w, 20));
-	e = events(t);
+	assert_true(th_wait_until(ta_enough_events, &w, 20));
+	e = ta_events(t);
 	assert_string_equal(ta_str(json_array_get(e, 0), "source"), "poll");
 	assert_string_equal(ta_str(json_array_get(e, 1), "source"), "webhook");
 	json_decref(e);
-	assert_int_equal(counter(t, "recovered_by_poll"), 1);
+	assert_int_equal(ta_counter(t, "recovered_by_poll"), 1);
 	o = ta_org_status(t, "acme");
 	assert_true(json_is_true(json_object_get(json_object_get(o, "poll"), "delivery_gap")));
 	json_decref(o);
@@ -510,7 +425,7 @@ test_poll_recovers_skipped_delivery(void **state)
 static bool
 sub_failed(void *arg)
 {
-	json_t *s = sub_status(arg);
+	json_t *s = ta_sub_status(arg);
 	bool ok = s && ta_str(s, "state") && !strcmp(ta_str(s, "state"), "failed");
 
 	json_decref(s);
@@ -532,10 +447,10 @@ test_allow_from(void **state)
 	/* graphsim calls from 127.0.0.1: its handshake is refused, the
 	 * subscription fails, and says why */
 	assert_true(th_wait_until(sub_failed, t, 20));
-	s = sub_status(t);
+	s = ta_sub_status(t);
 	assert_non_null(strstr(ta_str(s, "last_error"), "HTTP 400"));
 	json_decref(s);
-	assert_true(counter(t, "rejected_source") >= 1);
+	assert_true(ta_counter(t, "rejected_source") >= 1);
 	/* through a trusted proxy, a client in the range is let in */
 	if (asprintf(&url, "%s/api/org/acme/ms-teams/notify?validationToken=ok", t->base) < 0)
 		abort();
@@ -562,7 +477,7 @@ counter_reaches(void *arg)
 {
 	struct counter_wait *w = arg;
 
-	return counter(w->t, w->name) >= w->n;
+	return ta_counter(w->t, w->name) >= w->n;
 }
 
 static void
@@ -586,9 +501,9 @@ test_rich_forgeries_rejected(void **state)
 	};
 	json_t *e;
 
-	ready(t, NULL);
+	ta_ready(t, NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct counter_wait w = {t, cases[i].counter, counter(t, cases[i].counter) + 1};
+		struct counter_wait w = {t, cases[i].counter, ta_counter(t, cases[i].counter) + 1};
 		json_decref(th_sim(
 		    &t->gs, "POST", "/delivery-faults",
 		    json_pack("{s:s, s:s}", "kind", cases[i].kind, "what", cases[i].what), NULL));
@@ -599,13 +514,13 @@ test_rich_forgeries_rejected(void **state)
 			fail();
 		}
 	}
-	e = events(t);
+	e = ta_events(t);
 	assert_int_equal(json_array_size(e), 0);
 	json_decref(e);
 	/* and a sound one after all that is an event */
-	struct ev_wait ew = {t, 1};
+	struct ta_ev_wait ew = {t, 1};
 	emergency(t, "911");
-	assert_true(th_wait_until(enough_events, &ew, 20));
+	assert_true(th_wait_until(ta_enough_events, &ew, 20));
 	assert_int_equal(ta_stop(t), 0);
 }
 
@@ -613,19 +528,19 @@ static void
 test_basic_mode(void **state)
 {
 	struct ta *t = *state;
-	struct ev_wait w = {t, 1};
+	struct ta_ev_wait w = {t, 1};
 	long since;
 	json_t *s, *r;
 
 	assert_int_equal(ta_start(t, NULL, "rich_notifications = no"), 0);
 	assert_int_equal(ta_signin(t, "acme", NULL), 200);
-	assert_true(th_wait_until(sub_active, t, 20));
-	s = sim_sub(t);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	s = ta_sim_sub(t);
 	assert_false(json_is_true(json_object_get(s, "includeResourceData")));
 	json_decref(s);
 	since = ta_last_request_seq(t);
 	emergency(t, "911");
-	assert_true(th_wait_until(enough_events, &w, 20));
+	assert_true(th_wait_until(ta_enough_events, &w, 20));
 	/* the notice was fetched from Graph */
 	r = ta_requests(t, since, NULL);
 	bool fetched = false;
@@ -640,7 +555,7 @@ static bool
 cert_rotated(void *arg)
 {
 	void **a = arg;
-	json_t *s = sim_sub(a[0]);
+	json_t *s = ta_sim_sub(a[0]);
 	bool ok = s && ta_str(s, "encryptionCertificateId") &&
 		  strcmp(ta_str(s, "encryptionCertificateId"), a[1]) != 0;
 
@@ -652,7 +567,7 @@ static void
 test_certificate_rotation(void **state)
 {
 	struct ta *t = *state;
-	struct ev_wait w = {t, 1};
+	struct ta_ev_wait w = {t, 1};
 	json_t *s;
 	char *first;
 
@@ -660,8 +575,9 @@ test_certificate_rotation(void **state)
 			   json_pack("{s:s, s:s, s:s}", "sub_min", "5s", "sub_max", "60s",
 				     "lifecycle_required_above", "10s"),
 			   NULL));
-	ready(t, "subscription_lifetime = 12s\nrenew_margin = 8s\nencryption_cert_rotation = 3s");
-	s = sim_sub(t);
+	ta_ready(t,
+		 "subscription_lifetime = 12s\nrenew_margin = 8s\nencryption_cert_rotation = 3s");
+	s = ta_sim_sub(t);
 	first = strdup(ta_str(s, "encryptionCertificateId"));
 	json_decref(s);
 	/* a renewal after the rotation period hands Graph the new certificate */
@@ -669,7 +585,7 @@ test_certificate_rotation(void **state)
 	assert_true(th_wait_until(cert_rotated, arg, 30));
 	/* and what Graph encrypts to it opens */
 	emergency(t, "911");
-	assert_true(th_wait_until(enough_events, &w, 20));
+	assert_true(th_wait_until(ta_enough_events, &w, 20));
 	assert_int_equal(ta_stop(t), 0);
 	free(first);
 	json_decref(th_sim(&t->gs, "POST", "/config",
@@ -682,21 +598,21 @@ static void
 test_missed_lifecycle_resyncs(void **state)
 {
 	struct ta *t = *state;
-	struct ev_wait w = {t, 1};
+	struct ta_ev_wait w = {t, 1};
 	json_t *s, *e;
 	char *path;
 
 	/* the default daily sweep: only the lifecycle event can be quick */
-	ready(t, "backfill_delay = 1s");
+	ta_ready(t, "backfill_delay = 1s");
 	json_decref(th_sim(&t->gs, "POST", "/delivery-faults",
 			   json_pack("{s:s, s:i}", "kind", "skip", "count", 1), NULL));
 	emergency(t, "911");
-	s = sim_sub(t);
+	s = ta_sim_sub(t);
 	if (asprintf(&path, "/subscriptions/%s/lifecycle", ta_str(s, "id")) < 0)
 		abort();
 	json_decref(th_sim(&t->gs, "POST", path, json_pack("{s:s}", "event", "missed"), NULL));
-	assert_true(th_wait_until(enough_events, &w, 20));
-	e = events(t);
+	assert_true(th_wait_until(ta_enough_events, &w, 20));
+	e = ta_events(t);
 	assert_string_equal(ta_str(json_array_get(e, 0), "source"), "poll");
 	json_decref(e);
 	json_decref(s);

@@ -1,0 +1,384 @@
+/*
+ * The safety net under the webhook, against graphsim's Graph semantics:
+ * notices Graph never delivered are read back (old chats, second pages,
+ * 1:1 chats, a delivery pause), within Microsoft's polling budget; the
+ * inbox is worked so that one failure stalls nothing else; a failing store
+ * backs off and raises an alarm; items that keep failing are set aside
+ * visibly; every message shape goes through the rules.
+ */
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ta.h"
+
+static int
+setup(void **state)
+{
+	return ta_setup(state, NULL);
+}
+
+static void
+sim(struct ta *t, const char *method, const char *path, json_t *body)
+{
+	long status = 0;
+
+	json_decref(th_sim(&t->gs, method, path, body, &status));
+	assert_true(status >= 200 && status < 300);
+}
+
+static char *
+chat_new(struct ta *t, const char *type)
+{
+	long status = 0;
+	json_t *c = th_sim(&t->gs, "POST", "/chats",
+			   json_pack("{s:s, s:s, s:[s, s]}", "tenant", TA_TENANT, "chat_type", type,
+				     "members", t->caller, t->svc),
+			   &status);
+	char *id;
+
+	assert_int_equal(status, 201);
+	id = strdup(ta_str(c, "id"));
+	json_decref(c);
+	return id;
+}
+
+static void
+say(struct ta *t, const char *chat, const char *text)
+{
+	sim(t, "POST", "/messages",
+	    json_pack("{s:s, s:s, s:s}", "chat", chat, "from", t->caller, "content", text));
+}
+
+/* A notice whose notification Graph drops without a word. */
+static void
+skipped_notice(struct ta *t, const char *chat)
+{
+	sim(t, "POST", "/delivery-faults", json_pack("{s:s, s:i}", "kind", "skip", "count", 1));
+	sim(t, "POST", "/emergency",
+	    json_pack("{s:s, s:[s], s:s, s:s, s:s}", "caller", t->caller, "members", t->svc,
+		      "number", "911", "location", "1 Main St", "chat", chat));
+}
+
+static bool
+swept(void *arg)
+{
+	json_t *o = ta_org_status(arg, "acme");
+	bool ok = json_is_string(json_object_get(json_object_get(o, "poll"), "last_pass"));
+
+	json_decref(o);
+	return ok;
+}
+
+static size_t
+violations(struct ta *t, const char *rule)
+{
+	json_t *st = th_sim(&t->gs, "GET", "/stats", NULL, NULL), *v;
+	size_t i, n = 0;
+
+	json_array_foreach (json_object_get(st, "violations"), i, v)
+		if (!strcmp(ta_str(v, "rule"), rule))
+			n++;
+	json_decref(st);
+	return n;
+}
+
+/* A chat made long before, delivery skipped: the next sweep raises the
+ * notice once; likewise behind 60 newer messages, and in a 1:1 chat. */
+static void
+test_sweep_finds_notices_in_old_chats(void **state)
+{
+	struct ta *t = *state;
+	struct ta_ev_wait w = {t, 1};
+	char *group = chat_new(t, "group"), *one = chat_new(t, "oneOnOne");
+	json_t *e;
+	size_t i;
+
+	say(t, group, "the standing notification-group chat");
+	say(t, one, "hello");
+	ta_ready(t, "reconcile_interval = 3s\nbackfill_delay = 1s");
+	assert_true(th_wait_until(swept, t, 20));
+	skipped_notice(t, group);
+	assert_true(th_wait_until(ta_enough_events, &w, 30));
+	/* behind 60 newer messages: on the second page */
+	skipped_notice(t, group);
+	for (i = 0; i < 60; i++)
+		say(t, group, "chatter");
+	w.n = 2;
+	assert_true(th_wait_until(ta_enough_events, &w, 40));
+	skipped_notice(t, one);
+	w.n = 3;
+	assert_true(th_wait_until(ta_enough_events, &w, 30));
+	e = ta_events(t);
+	assert_int_equal(json_array_size(e), 3);
+	for (i = 0; i < 3; i++)
+		assert_string_equal(ta_str(json_array_get(e, i), "source"), "poll");
+	json_decref(e);
+	assert_int_equal(ta_counter(t, "recovered_by_poll"), 3);
+	assert_int_equal(ta_stop(t), 0);
+	free(group);
+	free(one);
+}
+
+/* A compressed day of normal operation stays within Microsoft's polling
+ * rules as graphsim counts them. */
+static void
+test_day_within_polling_budget(void **state)
+{
+	struct ta *t = *state;
+	struct ta_ev_wait w = {t, 1};
+	size_t before = violations(t, "polling");
+
+	/* a day is 20 s here: at most 2 reads of a collection per day */
+	sim(t, "POST", "/config", json_pack("{s:s, s:i}", "poll_period", "20s", "poll_budget", 2));
+	ta_ready(t, "reconcile_interval = 20s\nbackfill_delay = 1s");
+	sim(t, "POST", "/emergency",
+	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+		      "911"));
+	assert_true(th_wait_until(ta_enough_events, &w, 20));
+	assert_true(th_wait_until(swept, t, 30));
+	assert_int_equal(violations(t, "polling"), before);
+	assert_int_equal(ta_stop(t), 0);
+	sim(t, "POST", "/config", json_pack("{s:s, s:i}", "poll_period", "1d", "poll_budget", 2));
+}
+
+/* Every shape of notice goes through the rules: a system event, and one
+ * sent by an application. */
+static void
+test_other_shapes_raise_events(void **state)
+{
+	struct ta *t = *state;
+	struct ta_ev_wait w = {t, 2};
+	char *chat = chat_new(t, "group");
+
+	ta_ready(t, NULL);
+	sim(t, "POST", "/messages",
+	    json_pack("{s:s, s:s, s:s, s:s, s:s}", "chat", chat, "from", t->caller, "content",
+		      "Jane has placed an Emergency Call to 911", "importance", "high",
+		      "message_type", "systemEventMessage"));
+	sim(t, "POST", "/messages",
+	    json_pack("{s:s, s:{s:s, s:s}, s:s, s:s}", "chat", chat, "from_app", "id",
+		      "5a6b7c8d-0000-4000-8000-000000000001", "display_name", "Emergency Alerts",
+		      "content", "Jane has placed an Emergency Call to 911", "importance", "high"));
+	assert_true(th_wait_until(ta_enough_events, &w, 20));
+	assert_int_equal(ta_stop(t), 0);
+	free(chat);
+}
+
+/* validationTokens in the v2 form pass as the default v1 form does. */
+static void
+test_rich_v2_tokens(void **state)
+{
+	struct ta *t = *state;
+	struct ta_ev_wait w = {t, 1};
+
+	sim(t, "POST", "/config", json_pack("{s:i}", "validation_token_version", 2));
+	ta_ready(t, NULL);
+	sim(t, "POST", "/emergency",
+	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+		      "911"));
+	assert_true(th_wait_until(ta_enough_events, &w, 20));
+	assert_int_equal(ta_counter(t, "rejected_token_issuer"), 0);
+	assert_int_equal(ta_stop(t), 0);
+	sim(t, "POST", "/config", json_pack("{s:i}", "validation_token_version", 1));
+}
+
+/* Basic mode: one chat's reads answer 503; a notice in another chat is
+ * raised at once, the failing one backs off on its own and arrives when
+ * the fault clears. */
+static void
+test_failing_read_holds_nothing_else(void **state)
+{
+	struct ta *t = *state;
+	struct ta_ev_wait w = {t, 1};
+	char *bad = chat_new(t, "group"), *good = chat_new(t, "group"), *path;
+	long since;
+	json_t *e;
+
+	assert_int_equal(ta_start(t, "backfill_delay = 1s", "rich_notifications = no"), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	if (asprintf(&path, "/v1.0/chats/%s/messages", bad) < 0)
+		abort();
+	sim(t, "POST", "/faults",
+	    json_pack("{s:s, s:s, s:i, s:i}", "path", path, "method", "GET", "count", 1000,
+		      "status", 503));
+	since = ta_last_request_seq(t);
+	say(t, bad, "Jane has placed an Emergency Call to 911");
+	/* the failing read is tried, and backs off */
+	assert_true(ta_wait_requests(t, since, NULL, 1, 20));
+	say(t, good, "Joe has placed an Emergency Call to 911");
+	assert_true(th_wait_until(ta_enough_events, &w, 5));
+	e = ta_events(t);
+	assert_string_equal(ta_str(json_array_get(e, 0), "chat_id"), good);
+	json_decref(e);
+	sim(t, "DELETE", "/faults", NULL);
+	w.n = 2;
+	assert_true(th_wait_until(ta_enough_events, &w, 60));
+	assert_int_equal(ta_stop(t), 0);
+	free(path);
+	free(bad);
+	free(good);
+}
+
+static bool
+dead_lettered(void *arg)
+{
+	json_t *o = ta_org_status(arg, "acme");
+	bool ok = json_integer_value(json_object_get(o, "dead_letters")) >= 1;
+
+	json_decref(o);
+	return ok;
+}
+
+/* An item that keeps failing is set aside, counted and shown, not lost. */
+static void
+test_dead_letters_are_visible(void **state)
+{
+	struct ta *t = *state;
+	char *chat = chat_new(t, "group"), *path;
+	json_t *dl;
+
+	assert_int_equal(
+	    ta_start(t, "dead_letter_after = 2\nbackfill_delay = 1s", "rich_notifications = no"),
+	    0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	if (asprintf(&path, "/v1.0/chats/%s/messages", chat) < 0)
+		abort();
+	sim(t, "POST", "/faults",
+	    json_pack("{s:s, s:s, s:i, s:i}", "path", path, "method", "GET", "count", 1000,
+		      "status", 500));
+	say(t, chat, "Jane has placed an Emergency Call to 911");
+	assert_true(th_wait_until(dead_lettered, t, 30));
+	assert_int_equal(ta_counter(t, "dead_lettered"), 1);
+	dl = ta_ctl(t, "dead-letters", "acme");
+	assert_int_equal(json_array_size(json_object_get(dl, "dead_letters")), 1);
+	assert_non_null(strstr(
+	    ta_str(json_array_get(json_object_get(dl, "dead_letters"), 0), "reason"), "HTTP 500"));
+	json_decref(dl);
+	sim(t, "DELETE", "/faults", NULL);
+	assert_int_equal(ta_stop(t), 0);
+	free(path);
+	free(chat);
+}
+
+static bool
+store_trouble_shown(void *arg)
+{
+	json_t *j = ta_ctl(arg, "status", NULL);
+	bool ok = json_is_object(json_object_get(json_object_get(j, "agent"), "store_trouble"));
+
+	json_decref(j);
+	return ok;
+}
+
+static double
+cpu_seconds(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f || !fgets(buf, sizeof(buf), f)) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	p = strrchr(buf, ')');
+	/* fields 14 and 15, counted after the command name */
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Another process holds the database's write lock: writes fail. No spin,
+ * the alarm shows, SIGTERM still works, and once the lock goes nothing
+ * acknowledged is lost. */
+static void
+test_store_failure_backs_off(void **state)
+{
+	struct ta *t = *state;
+	struct ta_ev_wait w = {t, 2};
+	sqlite3 *db = NULL;
+	char *path;
+	double cpu0, cpu1, t0;
+	int status;
+
+	ta_ready(t, "backfill_delay = 1s");
+	if (asprintf(&path, "%s/state/ctteams.db", t->dir) < 0)
+		abort();
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	sim(t, "POST", "/emergency",
+	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+		      "911"));
+	assert_true(th_wait_until(store_trouble_shown, t, 30));
+	/* backing off, not spinning: well under half a core over 3 s */
+	cpu0 = cpu_seconds(t->pid);
+	t0 = mono();
+	while (mono() - t0 < 3)
+		assert_true(ta_ctl(t, "ping", NULL) != NULL);
+	cpu1 = cpu_seconds(t->pid);
+	assert_true(cpu1 - cpu0 < 1.5);
+	/* the lock goes; what Graph was told 503 is retried by Graph, and the
+	 * window is read back: the notice arrives */
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	w.n = 1;
+	assert_true(th_wait_until(ta_enough_events, &w, 60));
+	/* the trouble again, and SIGTERM is answered within 2 s */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	sim(t, "POST", "/emergency",
+	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+		      "911"));
+	assert_true(th_wait_until(store_trouble_shown, t, 30));
+	t0 = mono();
+	kill(t->pid, SIGTERM);
+	while (waitpid(t->pid, &status, 0) < 0)
+		;
+	t->pid = -1;
+	assert_true(mono() - t0 < 2);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(db);
+	/* back up: the second notice is not lost either */
+	assert_int_equal(ta_restart(t), 0);
+	w.n = 2;
+	assert_true(th_wait_until(ta_enough_events, &w, 60));
+	assert_int_equal(ta_stop(t), 0);
+	free(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_sweep_finds_notices_in_old_chats, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_day_within_polling_budget, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_other_shapes_raise_events, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_rich_v2_tokens, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_failing_read_holds_nothing_else, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_dead_letters_are_visible, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_store_failure_backs_off, ta_test_teardown),
+	};
+	return cmocka_run_group_tests_name("agent_reconcile", tests, setup, ta_teardown);
+}
