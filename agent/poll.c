@@ -497,7 +497,12 @@ poller_new(const char *org)
 	p->org = xstrdup(org);
 	p->timer = ev_timer_new(on_timer, p);
 	p->good_timer = ev_timer_new(good_tick, p);
-	p->watermark = store_meta_get(store, org, "reconcile_watermark", now - SLACK);
+	/* a first start: nothing before it was ever expected of this agent */
+	p->watermark = store_meta_get(store, org, "reconcile_watermark", -1);
+	if (p->watermark < 0) {
+		p->watermark = now;
+		store_meta_put(store, org, "reconcile_watermark", now);
+	}
 	p->want_from = store_meta_get(store, org, "backfill_from", 0);
 	p->want_to = store_meta_get(store, org, "backfill_to", 0);
 	if (p->want_from > 0)
