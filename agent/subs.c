@@ -45,6 +45,7 @@ struct sub {
 	/* Graph pauses delivery once the access token it was last given
 	 * expires; notices of the pause are lost unless read back */
 	double token_expires;
+	double token_given;           /* when Graph was given it */
 	double sending_token_expires; /* of the request under way */
 	double gap_from;              /* delivery may have stopped here (0: no) */
 	struct ev_timer *timer;
@@ -93,6 +94,22 @@ set_state(struct sub *s, enum sub_state to, const char *why)
 	else
 		log_info("subs", "org %s: subscription %s -> %s", s->org, state_names[from],
 			 state_names[to]);
+}
+
+/* How long before Graph's token ends to reauthorize: TOKEN_LEAD, or a
+ * quarter of the token's life when tokens are short. */
+static double
+token_lead(const struct sub *s)
+{
+	return fmin(TOKEN_LEAD, (s->token_expires - s->token_given) / 4);
+}
+
+/* The life a token handed to Graph should have left: REAUTH_TOKEN, or half
+ * a token's life when tokens are short (a refresh would not give more). */
+static double
+reauth_token(const struct org *o)
+{
+	return fmin(REAUTH_TOKEN, (o->access_expires - o->last_refresh) / 2);
 }
 
 static double
@@ -230,7 +247,7 @@ schedule(struct sub *s)
 	/* do not wait for reauthorizationRequired (a lifecycle POST can be
 	 * lost too): reauthorize before the token Graph holds expires */
 	if (s->token_expires > 0)
-		due = fmin(due, s->token_expires - TOKEN_LEAD - now);
+		due = fmin(due, s->token_expires - token_lead(s) - now);
 	ev_timer_arm(s->timer, due > 0 ? due : 0);
 }
 
@@ -244,6 +261,7 @@ delivery_restored(struct sub *s)
 	if (s->token_expires > 0 && s->token_expires < now && !s->gap_from)
 		s->gap_from = s->token_expires - SLACK;
 	s->token_expires = s->sending_token_expires;
+	s->token_given = now;
 	if (s->gap_from) {
 		poll_backfill(s->org, s->gap_from, now, "the subscription was not delivering");
 		s->gap_from = 0;
@@ -520,9 +538,9 @@ sub_step(void *arg)
 		ev_timer_arm(s->timer, 30);
 		return;
 	}
-	if (s->id && s->token_expires > 0 && s->token_expires - now_wall() <= TOKEN_LEAD)
+	if (s->id && s->token_expires > 0 && s->token_expires - now_wall() <= token_lead(s))
 		s->renew_now = true;
-	if (s->renew_now && s->id && !org_access_token(o, REAUTH_TOKEN)) {
+	if (s->renew_now && s->id && !org_access_token(o, reauth_token(o))) {
 		/* reauthorizationRequired: hand Graph a token that lasts, or it
 		 * pauses delivery again soon; refresh first, briefly */
 		double now = now_wall();

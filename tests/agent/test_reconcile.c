@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -227,6 +228,224 @@ test_failing_read_holds_nothing_else(void **state)
 }
 
 static bool
+sim_sub_paused(void *arg)
+{
+	json_t *s = ta_sim_sub(arg);
+	bool ok = s && json_is_true(json_object_get(s, "paused"));
+
+	json_decref(s);
+	return ok;
+}
+
+static bool
+event_in_chat(struct ta *t, const char *chat, const char *source)
+{
+	json_t *all = ta_ctl(t, "events", NULL), *e = json_object_get(all, "events"), *v;
+	size_t i;
+	bool hit = false;
+
+	json_array_foreach (e, i, v)
+		hit |= !strcmp(ta_str(v, "chat_id"), chat) && !strcmp(ta_str(v, "source"), source);
+	json_decref(all);
+	return hit;
+}
+
+struct chat_wait {
+	struct ta *t;
+	const char *chat;
+	const char *source;
+};
+
+static bool
+chat_event(void *arg)
+{
+	struct chat_wait *w = arg;
+
+	return event_in_chat(w->t, w->chat, w->source);
+}
+
+/* Graph pauses delivery once the token it holds expires; the agent's
+ * reauthorization fails until after that. The notice posted during the
+ * pause is never delivered, and the agent reads it back. */
+static void
+test_paused_delivery_is_read_back(void **state)
+{
+	struct ta *t = *state;
+	char *chat = chat_new(t, "group");
+	struct chat_wait w = {t, chat, "poll"};
+
+	sim(t, "POST", "/config",
+	    json_pack("{s:s, s:b, s:s}", "access_token_lifetime", "40s", "access_lifetime_jitter",
+		      0, "reauth_token_lead", "5s"));
+	ta_ready(t, "refresh_margin = 10s\nbackfill_delay = 1s");
+	/* the reauthorization (a PATCH) fails until Graph's token has expired */
+	sim(t, "POST", "/faults",
+	    json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/subscriptions/", "method", "PATCH",
+		      "count", 2, "status", 503));
+	assert_true(th_wait_until(sim_sub_paused, t, 90));
+	say(t, chat, "Jane has placed an Emergency Call to 911");
+	/* restored by a later PATCH, and the pause read back */
+	assert_true(th_wait_until(chat_event, &w, 120));
+	assert_false(sim_sub_paused(t));
+	assert_int_equal(ta_stop(t), 0);
+	sim(t, "DELETE", "/faults", NULL);
+	sim(t, "POST", "/config",
+	    json_pack("{s:s, s:b, s:s}", "access_token_lifetime", "3599s", "access_lifetime_jitter",
+		      1, "reauth_token_lead", "10m"));
+	free(chat);
+}
+
+#define BETA_TENANT "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+#define BETA_CLIENT "11112222-3333-4444-8555-666677778888"
+
+/* A second org (tenant) beside acme: its own app, service user, caller. */
+static char *
+beta_org(struct ta *t, char **ret_svc, char **ret_caller)
+{
+	char *redirect, *secret, *extra;
+	long status = 0;
+	FILE *f;
+
+	*ret_svc = th_sim_user(&t->gs, BETA_TENANT, "svc@beta.example", "Beta Desk");
+	*ret_caller = th_sim_user(&t->gs, BETA_TENANT, "joe@beta.example", "Joe Bloggs");
+	if (asprintf(&redirect, "%s/api/org/beta/ms-teams/callback", t->base) < 0 ||
+	    asprintf(&secret, "%s/beta-secret", t->gs.dir) < 0)
+		abort();
+	json_decref(
+	    th_sim(&t->gs, "POST", "/apps",
+		   json_pack("{s:s, s:s, s:s, s:[s]}", "tenant", BETA_TENANT, "client_id",
+			     BETA_CLIENT, "client_secret", TA_SECRET, "redirect_uris", redirect),
+		   &status));
+	assert_int_equal(status, 201);
+	f = fopen(secret, "w");
+	fprintf(f, "%s\n", TA_SECRET);
+	fclose(f);
+	chmod(secret, 0600);
+	if (asprintf(&extra,
+		     "rich_notifications = no\n[org beta]\ntenant_id = %s\nclient_id = %s\n"
+		     "client_secret_file = %s\nservice_user = svc@beta.example\n"
+		     "rich_notifications = no\n",
+		     BETA_TENANT, BETA_CLIENT, secret) < 0)
+		abort();
+	free(redirect);
+	free(secret);
+	return extra;
+}
+
+struct delivery_wait {
+	struct ta *t;
+	long since;
+	const char *url_part;
+};
+
+/* graphsim delivered a notification to a URL with url_part since seq */
+static bool
+delivered(void *arg)
+{
+	struct delivery_wait *w = arg;
+	json_t *d = th_sim(&w->t->gs, "GET", "/deliveries?since=0", NULL, NULL), *v;
+	bool hit = false;
+	size_t i;
+
+	json_array_foreach (json_object_get(d, "value"), i, v)
+		hit |= json_integer_value(json_object_get(v, "seq")) > w->since &&
+		       strstr(ta_str(v, "url"), w->url_part) &&
+		       !strcmp(ta_str(v, "outcome"), "delivered");
+	json_decref(d);
+	return hit;
+}
+
+static bool
+beta_active(void *arg)
+{
+	json_t *o = ta_org_status(arg, "beta");
+	const char *st = ta_str(json_object_get(o, "subscription"), "state");
+	bool ok = st && !strcmp(st, "active");
+
+	json_decref(o);
+	return ok;
+}
+
+static long
+last_delivery_seq(struct ta *t)
+{
+	json_t *d = th_sim(&t->gs, "GET", "/deliveries?since=0", NULL, NULL), *v;
+	long seq = 0;
+	size_t i;
+
+	json_array_foreach (json_object_get(d, "value"), i, v)
+		seq = (long)json_integer_value(json_object_get(v, "seq"));
+	json_decref(d);
+	return seq;
+}
+
+static size_t
+reads_of(struct ta *t, long since, const char *path)
+{
+	json_t *r = ta_requests(t, since, NULL), *v;
+	size_t i, n = 0;
+
+	json_array_foreach (r, i, v)
+		if (!strcmp(ta_str(v, "method"), "GET") && strstr(ta_str(v, "path"), path))
+			n++;
+	json_decref(r);
+	return n;
+}
+
+/* Two orgs in basic mode. Org acme's message reads answer 503 with a
+ * Retry-After: beta's notice is raised within a second of its delivery,
+ * acme's read waits as Graph asked, and acme's notice arrives after. */
+static void
+test_one_org_trouble_never_delays_another(void **state)
+{
+	struct ta *t = *state;
+	char *bsvc, *bcaller, *extra = beta_org(t, &bsvc, &bcaller);
+	char *achat = chat_new(t, "group"), *bchat, *apath;
+	struct chat_wait aw = {t, achat, "webhook"}, bw = {t, NULL, "webhook"};
+	struct delivery_wait dw = {t, 0, "/api/org/beta/"};
+	long status = 0, since;
+	json_t *c;
+
+	c = th_sim(&t->gs, "POST", "/chats",
+		   json_pack("{s:s, s:s, s:[s, s]}", "tenant", BETA_TENANT, "chat_type", "group",
+			     "members", bcaller, bsvc),
+		   &status);
+	bchat = strdup(ta_str(c, "id"));
+	bw.chat = bchat;
+	json_decref(c);
+	assert_int_equal(ta_start(t, "backfill_delay = 1s", extra), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_int_equal(ta_signin(t, "beta", NULL), 200);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	assert_true(th_wait_until(beta_active, t, 20));
+	if (asprintf(&apath, "/v1.0/chats/%s/messages", achat) < 0)
+		abort();
+	sim(t, "POST", "/faults",
+	    json_pack("{s:s, s:s, s:i, s:i, s:i}", "path", apath, "method", "GET", "count", 2,
+		      "status", 503, "retry_after", 10));
+	since = ta_last_request_seq(t);
+	say(t, achat, "Jane has placed an Emergency Call to 911");
+	assert_true(ta_wait_requests(t, since, NULL, 1, 20));
+	dw.since = last_delivery_seq(t);
+	sim(t, "POST", "/messages",
+	    json_pack("{s:s, s:s, s:s}", "chat", bchat, "from", bcaller, "content",
+		      "Joe Bloggs has placed an Emergency Call to 911"));
+	assert_true(th_wait_until(delivered, &dw, 20));
+	assert_true(th_wait_until(chat_event, &bw, 1.0));
+	assert_false(event_in_chat(t, achat, "webhook"));
+	/* acme's notice once Graph's wait is over; its read was not hammered */
+	assert_true(th_wait_until(chat_event, &aw, 60));
+	assert_true(reads_of(t, since, achat) <= 4);
+	assert_int_equal(ta_stop(t), 0);
+	free(apath);
+	free(achat);
+	free(bchat);
+	free(bsvc);
+	free(bcaller);
+	free(extra);
+}
+
+static bool
 dead_lettered(void *arg)
 {
 	json_t *o = ta_org_status(arg, "acme");
@@ -378,6 +597,8 @@ main(void)
 	    cmocka_unit_test_teardown(test_rich_v2_tokens, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_failing_read_holds_nothing_else, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_dead_letters_are_visible, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_one_org_trouble_never_delays_another, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_paused_delivery_is_read_back, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_store_failure_backs_off, ta_test_teardown),
 	};
 	return cmocka_run_group_tests_name("agent_reconcile", tests, setup, ta_teardown);
