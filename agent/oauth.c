@@ -140,6 +140,10 @@ oauth_classify(long status, const char *body, size_t len, double retry_after,
 	r->error = xstrdup(err);
 	r->aadsts = (long)json_integer_value(json_array_get(json_object_get(j, "error_codes"), 0));
 	const char *d = json_string_value(json_object_get(j, "error_description"));
+	const char *sub = json_string_value(json_object_get(j, "suberror"));
+	/* a short token from Entra's documented set; anything else is dropped */
+	if (sub && strlen(sub) < 40 && strspn(sub, "abcdefghijklmnopqrstuvwxyz_") == strlen(sub))
+		r->suberror = xstrdup(sub);
 	r->description = d ? short_description(d) : xstrdup(err);
 	if (status == 429 || status >= 500 || !strcmp(err, "temporarily_unavailable"))
 		r->outcome = OAUTH_TRANSIENT;
@@ -155,13 +159,21 @@ oauth_classify(long status, const char *body, size_t len, double retry_after,
 char *
 oauth_error_text(const struct oauth_result *r)
 {
+	/* interaction_required says why in its suberror: MFA (basic_action),
+	 * a Conditional Access block (message_only), ... */
+	char *what = r->error && r->suberror ? xprintf("%s (%s)", r->error, r->suberror)
+					     : xstrdup(r->error ? r->error : "error");
+	char *out;
+
 	/* Entra's descriptions begin with their AADSTS code; others may not */
 	if (r->aadsts && strncmp(r->description, "AADSTS", 6) != 0)
-		return xprintf("%s: AADSTS%ld: %s", r->error ? r->error : "error", r->aadsts,
-			       r->description);
-	if (r->error)
-		return xprintf("%s: %s", r->error, r->description);
-	return xstrdup(r->description);
+		out = xprintf("%s: AADSTS%ld: %s", what, r->aadsts, r->description);
+	else if (r->error)
+		out = xprintf("%s: %s", what, r->description);
+	else
+		out = xstrdup(r->description);
+	free(what);
+	return out;
 }
 
 void
@@ -171,6 +183,7 @@ oauth_result_clear(struct oauth_result *r)
 	free_secret(r->refresh_token);
 	free_secret(r->id_token);
 	free(r->error);
+	free(r->suberror);
 	free(r->description);
 	memset(r, 0, sizeof(*r));
 }

@@ -30,6 +30,7 @@ struct oauth_result {
 	double retry_after; /* -1: none given */
 	char *error;        /* e.g. invalid_grant */
 	long aadsts;        /* first of error_codes, 0 if none */
+	char *suberror;     /* interaction_required: basic_action, message_only, ... */
 	char *description;  /* for the operator: one line, no secrets */
 };
 

@@ -170,6 +170,44 @@ test_revoked_refresh_token_needs_signin(void **state)
 	sim_config(t, json_pack("{s:s}", "access_token_lifetime", "3599s"));
 }
 
+/* MFA or Conditional Access demands a person: the refresh is refused with
+ * interaction_required, which needs a new sign-in, and the operator sees
+ * the AADSTS code and the suberror. */
+static void
+test_interaction_required_needs_signin(void **state)
+{
+	static const struct {
+		const char *code;
+		const char *suberror;
+	} cases[] = {{"AADSTS50076", "basic_action"}, {"AADSTS53003", "message_only"}};
+	struct ta *t = *state;
+	char *path;
+	json_t *o;
+
+	sim_config(t, json_pack("{s:s}", "access_token_lifetime", "3s"));
+	assert_int_equal(ta_start(t, "refresh_margin = 1s", NULL), 0);
+	if (asprintf(&path, "/users/%s/require-interaction", t->svc) < 0)
+		abort();
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(ta_signin(t, "acme", NULL), 200);
+		assert_true(ta_wait_auth(t, "acme", "valid", 5));
+		json_decref(
+		    th_sim(&t->gs, "POST", path, json_pack("{s:s}", "code", cases[i].code), NULL));
+		assert_true(ta_wait_auth(t, "acme", "reauth_required", 20));
+		o = ta_org_status(t, "acme");
+		assert_non_null(strstr(ta_str(o, "last_error"), "interaction_required"));
+		assert_non_null(strstr(ta_str(o, "last_error"), cases[i].code));
+		assert_non_null(strstr(ta_str(o, "last_error"), cases[i].suberror));
+		json_decref(o);
+	}
+	/* a person signs in again (an authorization code): mended */
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(ta_wait_auth(t, "acme", "valid", 5));
+	free(path);
+	assert_int_equal(ta_stop(t), 0);
+	sim_config(t, json_pack("{s:s}", "access_token_lifetime", "3599s"));
+}
+
 static void
 test_retry_after_is_honoured(void **state)
 {
@@ -559,6 +597,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_full_signin, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_refresh_chain_survives_sigkill, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_revoked_refresh_token_needs_signin, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_interaction_required_needs_signin, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_retry_after_is_honoured, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_token_endpoint_junk, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_wrong_account_is_refused, ta_test_teardown),
