@@ -385,6 +385,19 @@ org_key(struct parse *p, const char *k, const char *v)
 			regfree(&re);
 		}
 		set_str(&o->emergency_regex, v);
+	} else if (!strcmp(k, "canary_chat")) {
+		/* a chat id such as 19:...@thread.v2: no spaces, no slashes */
+		if (!*v || strpbrk(v, " /?#"))
+			problem(p, "canary_chat: a Teams chat id such as 19:...@thread.v2");
+		set_str(&o->canary_chat, v);
+	} else if (!strcmp(k, "canary_interval") || !strcmp(k, "canary_timeout")) {
+		double d;
+		if (conf_duration(v, &d) < 0 || d <= 0)
+			problem(p, "%s: a positive duration such as 30s, 10m or 1h", k);
+		else if (!strcmp(k, "canary_interval"))
+			o->canary_interval = d;
+		else
+			o->canary_timeout = d;
 	} else if (!strcmp(k, "token_issuers")) {
 		/* space-separated; each an https URL, {tenant} standing for the id */
 		for (const char *q = v; *q;) {
@@ -432,6 +445,8 @@ section_start(struct parse *p, const char *section)
 			struct conf_org *o = xcalloc(1, sizeof(*o));
 			o->name = xstrdup(name);
 			o->rich_notifications = true;
+			o->canary_interval = 3600;
+			o->canary_timeout = 600;
 			p->c->orgs = xrealloc(p->c->orgs, (p->c->n_orgs + 1) * sizeof(*p->c->orgs));
 			p->c->orgs[p->c->n_orgs++] = o;
 			p->org = o;
@@ -528,6 +543,9 @@ finish(struct parse *p)
 		for (size_t k = 0; k < 4; k++)
 			if (!have[k])
 				problem(p, "[org %s] %s is required", o->name, req[k]);
+		if (o->canary_chat && o->canary_timeout >= o->canary_interval)
+			problem(p, "[org %s] canary_timeout must be shorter than canary_interval",
+				o->name);
 		if (!o->authority_host)
 			o->authority_host = xstrdup(c->authority_host);
 		if (!o->graph_endpoint)
@@ -584,6 +602,7 @@ conf_free(struct conf *c)
 		free(o->emergency_regex);
 		free(o->test_numbers);
 		free(o->token_issuers);
+		free(o->canary_chat);
 		free(o);
 	}
 	free(c->orgs);

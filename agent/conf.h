@@ -26,6 +26,9 @@ struct conf_org {
 	char *test_numbers;      /* '|'-separated dial strings; NULL: 933 */
 	bool rich_notifications; /* encrypted payloads (default) or basic + GET */
 	char *token_issuers;     /* validationToken issuers ({tenant}); NULL: the cloud's */
+	char *canary_chat;       /* the delivery canary's chat; NULL: no canary */
+	double canary_interval;  /* a marker this often */
+	double canary_timeout;   /* the webhook must bring it back within this */
 };
 
 struct conf {

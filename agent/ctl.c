@@ -6,6 +6,7 @@
 #include "auth.h"
 #include "ctl.h"
 #include "org.h"
+#include "canary.h"
 #include "poll.h"
 #include "proc.h"
 #include "store.h"
@@ -55,6 +56,7 @@ status(const char *org)
 		json_t *j = org_status(o);
 		json_object_set_new(j, "subscription", subs_status(o->conf->name));
 		json_object_set_new(j, "poll", poll_status(o->conf->name));
+		json_object_set_new(j, "canary", canary_status(o->conf->name));
 		json_object_set_new(j, "counters", store_counters(store, o->conf->name));
 		json_t *work = proc_status(o->conf->name);
 		json_object_update(j, work);

@@ -179,6 +179,11 @@ print_status(json_t *ans)
 			printf("%s: DELIVERY GAP: the reconcile poll found event(s) Graph never "
 			       "notified; see 'ctteamsctl events %s'\n",
 			       s(o, "org"), s(o, "org"));
+		json_t *canary = json_object_get(o, "canary");
+		if (json_is_true(json_object_get(canary, "missed")))
+			printf("%s: DELIVERY GAP: the canary marker did not come back through the "
+			       "webhook (since %s; last came back %s)\n",
+			       s(o, "org"), s(canary, "missed_since"), s(canary, "last_delivered"));
 		long long dead = json_integer_value(json_object_get(o, "dead_letters"));
 		if (dead)
 			printf("%s: DEAD LETTERS: %lld notification(s) kept failing and were set "

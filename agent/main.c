@@ -22,6 +22,7 @@
 #include "log.h"
 #include "nkey.h"
 #include "org.h"
+#include "canary.h"
 #include "poll.h"
 #include "proc.h"
 #include "seal.h"
@@ -125,6 +126,7 @@ on_hup(void)
 	subs_reload(next);
 	proc_reload(next);
 	poll_reload(next);
+	canary_reload(next);
 	wh_configure(next);
 	ctl_init(next, NULL);
 	conf_free(conf);
@@ -200,6 +202,7 @@ run(void)
 	subs_start(conf, store);
 	proc_start(conf, store);
 	poll_start(conf, store);
+	canary_start(conf, store);
 	org_set_listener(org_changed);
 	store_on_recover(store, store_recovered);
 	wh_init(store, proc_kick);
@@ -218,6 +221,7 @@ run(void)
 out:
 	free(err);
 	srv_stop();
+	canary_stop();
 	poll_stop();
 	proc_stop();
 	subs_stop();

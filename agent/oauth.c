@@ -25,11 +25,19 @@ oauth_redirect_uri(const char *public_url, const char *org)
 	return xprintf("%s/api/org/%s/ms-teams/callback", public_url, org);
 }
 
+/* The canary posts its marker as the service user: only then is
+ * ChatMessage.Send asked for. */
+static char *
+scopes(const struct conf_org *o)
+{
+	return url_encode(o->canary_chat ? OAUTH_SCOPES " ChatMessage.Send" : OAUTH_SCOPES);
+}
+
 char *
 oauth_authorize_url(const struct conf_org *o, const char *redirect_uri, const char *state,
 		    const char *challenge)
 {
-	char *r = url_encode(redirect_uri), *s = url_encode(OAUTH_SCOPES);
+	char *r = url_encode(redirect_uri), *s = scopes(o);
 	char *hint = url_encode(o->service_user), *st = url_encode(state);
 	char *url =
 	    xprintf("%s/%s/oauth2/v2.0/authorize?client_id=%s&response_type=code"
@@ -56,7 +64,7 @@ oauth_code_form(const struct conf_org *o, const char *secret, const char *code,
 		const char *redirect_uri, const char *verifier)
 {
 	char *es = url_encode(secret), *ec = url_encode(code), *er = url_encode(redirect_uri);
-	char *scope = url_encode(OAUTH_SCOPES);
+	char *scope = scopes(o);
 	char *form = xprintf("client_id=%s&grant_type=authorization_code&code=%s&redirect_uri=%s"
 			     "&code_verifier=%s&scope=%s&client_secret=%s",
 			     o->client_id, ec, er, verifier, scope, es);
@@ -72,7 +80,7 @@ char *
 oauth_refresh_form(const struct conf_org *o, const char *secret, const char *refresh_token)
 {
 	char *es = url_encode(secret), *er = url_encode(refresh_token);
-	char *scope = url_encode(OAUTH_SCOPES);
+	char *scope = scopes(o);
 	char *form = xprintf("client_id=%s&grant_type=refresh_token&refresh_token=%s&scope=%s"
 			     "&client_secret=%s",
 			     o->client_id, er, scope, es);

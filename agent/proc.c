@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "canary.h"
 #include "event.h"
 #include "http.h"
 #include "log.h"
@@ -237,6 +238,11 @@ proc_message(struct org *o, json_t *msg, const char *source, long seq)
 	int rc = 0;
 
 	if (!p || !p->has_rules)
+		return seq > 0 ? store_inbox_done(store, seq) : 0;
+	/* the webhook brought the canary's marker: delivery works */
+	if (strcmp(source, "poll") != 0 &&
+	    canary_seen(p->name, json_string_value(json_object_get(msg, "chatId")),
+			json_string_value(json_object_get(json_object_get(msg, "body"), "content"))))
 		return seq > 0 ? store_inbox_done(store, seq) : 0;
 	free(p->r.service_user_id);
 	p->r.service_user_id = xstrdup(o->user_id);

@@ -1,0 +1,27 @@
+/*
+ * The delivery canary (optional, per org): every canary_interval the
+ * service user posts a short marker in canary_chat, and the webhook must
+ * bring it back within canary_timeout. Graph can stop delivering without a
+ * word; a marker that does not come back is the one signal that says so.
+ * Then the delivery-gap alarm is raised and the time since the last marker
+ * that did come back is read back. Needs the delegated permission
+ * ChatMessage.Send, which the sign-in asks for only when a canary is set.
+ */
+#ifndef CT_CANARY_H
+#define CT_CANARY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "conf.h"
+#include "store.h"
+
+void canary_start(const struct conf *c, struct store *st);
+void canary_reload(const struct conf *c);
+void canary_stop(void);
+/* A message the webhook brought: true when it is the org's marker. */
+bool canary_seen(const char *org, const char *chat_id, const char *content);
+/* {enabled, last_sent, last_delivered, missed, last_error}; null if off. */
+json_t *canary_status(const char *org);
+
+#endif
