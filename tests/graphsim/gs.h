@@ -67,7 +67,7 @@ struct gs_config {
 	double poll_period;
 	/* Entra access-token lifetimes vary (x1.0..1.5) */
 	bool access_lifetime_jitter;
-	/* Graph rate limit for GETs of one chat's messages, per app */
+	/* Graph rate limits on one chat: per app, and POSTs per user */
 	long chat_get_limit;
 	double chat_get_period;
 	/* misc */
@@ -364,6 +364,8 @@ void gs_graph_user(struct gs_req *req, struct gs_resp *resp);
 void gs_graph_chats(struct gs_req *req, struct gs_resp *resp);
 void gs_graph_messages(struct gs_req *req, struct gs_resp *resp);
 void gs_graph_message(struct gs_req *req, struct gs_resp *resp);
+/* POST /chats/{id}/messages: Send message in a chat */
+void gs_graph_send_message(struct gs_req *req, struct gs_resp *resp);
 
 /* ---- gs_subs.c ---- */
 

@@ -87,7 +87,8 @@ static const struct opt opts[] = {
     {"validation-token-version", OPT_INT, O(validation_token_version), true,
      "1 (appid, sts.windows.net issuer; default) or 2 (azp, v2.0 issuer)"},
     {"chat-get-limit", OPT_INT, O(chat_get_limit), true,
-     "GETs of one chat's messages per app per period before 429 (default 1)"},
+     "requests on one chat (GETs of its messages, POSTs of one) per app, and POSTs to "
+     "one chat per user, per period before 429 (default 1)"},
     {"chat-get-period", OPT_DUR, O(chat_get_period), true, "rate limit period (default 1s)"},
     {"poll-budget", OPT_INT, O(poll_budget), true,
      "first-page reads of one collection (a user's chats, a chat's messages) per app per "

@@ -1,8 +1,8 @@
 /*
- * Microsoft Graph v1.0 read endpoints a delegated chat client uses: /me,
- * /users/{id}, the user's chats, a chat's messages and one message, with
- * bearer-token checks and the per-chat GET rate limit Graph documents for
- * Teams (429 with Retry-After).
+ * Microsoft Graph v1.0 endpoints a delegated chat client uses: /me,
+ * /users/{id}, the user's chats, a chat's messages and one message, sending
+ * a message in a chat, with bearer-token checks and the per-chat rate limits
+ * Graph documents for Teams (429 with Retry-After).
  */
 #include <math.h>
 #include <stdio.h>
@@ -467,7 +467,13 @@ gs_poll_record(const struct gs_app *app, const char *kind, const char *id)
 	free(coll);
 }
 
-/* Graph's Teams limit: a few GETs per second per app per chat. */
+/*
+ * Graph's Teams limits (Microsoft Graph service-specific throttling limits,
+ * "Microsoft Teams service limits": learn.microsoft.com/graph/throttling-limits):
+ * "a maximum of one request per second per app per tenant can be issued on
+ * a given chat", and "one request per second per user ... when doing POST
+ * message in a given chat". Both use chat_get_limit per chat_get_period.
+ */
 struct rate {
 	char *key;
 	double window_start;
@@ -476,10 +482,10 @@ struct rate {
 
 static struct gs_vec rates;
 
+/* Counts one request under key (stolen); true, with a 429, beyond the limit. */
 static bool
-rate_limited(struct gs_resp *resp, const struct gs_app *app, const struct gs_chat *chat)
+rate_check(struct gs_resp *resp, char *key)
 {
-	char *key = gs_printf("%s|%s", app->client_id, chat->id);
 	double now = gs_now();
 	struct rate *r = NULL;
 
@@ -508,6 +514,13 @@ rate_limited(struct gs_resp *resp, const struct gs_app *app, const struct gs_cha
 		return true;
 	}
 	return false;
+}
+
+/* Any request on one chat, per app. */
+static bool
+rate_limited(struct gs_resp *resp, const struct gs_app *app, const struct gs_chat *chat)
+{
+	return rate_check(resp, gs_printf("app|%s|%s", app->client_id, chat->id));
 }
 
 static struct gs_chat *
@@ -681,4 +694,114 @@ gs_graph_message(struct gs_req *req, struct gs_resp *resp)
 	gs_resp_json(resp, 200, gs_message_render(m, gs_prefers_unknown_enums(req)));
 out:
 	gs_unlock();
+}
+
+/* The scopes "Send message in a chat" accepts for a delegated token. */
+static bool
+need_send_scope(struct gs_resp *resp, struct gs_token *t)
+{
+	if (gs_scope_has(t->scopes, "ChatMessage.Send") ||
+	    gs_scope_has(t->scopes, "Chat.ReadWrite") ||
+	    gs_scope_has(t->scopes, "Group.ReadWrite.All"))
+		return true;
+	gs_resp_graph_error(resp, 403, "Forbidden",
+			    "Missing scope permissions on the request. API requires one of "
+			    "'ChatMessage.Send, Chat.ReadWrite, Group.ReadWrite.All'.");
+	return false;
+}
+
+/* A string member that, when present, must be one of `allowed` (any case);
+ * the canonical spelling in *ret. False with a 400 otherwise. */
+static bool
+enum_member(struct gs_resp *resp, json_t *obj, const char *name, const char *const *allowed,
+	    const char *dflt, const char **ret)
+{
+	json_t *v = json_object_get(obj, name);
+
+	*ret = dflt;
+	if (!v || json_is_null(v))
+		return true;
+	for (const char *const *a = allowed; json_is_string(v) && *a; a++) {
+		if (gs_streq_ci(json_string_value(v), *a)) {
+			*ret = *a;
+			return true;
+		}
+	}
+	gs_resp_graph_error(resp, 400, "BadRequest", "Invalid value for '%s'.", name);
+	return false;
+}
+
+/*
+ * Send message in a chat (learn.microsoft.com/graph/api/chat-post-messages):
+ * POST /chats/{chat-id}/messages, the only path that page gives (no /me or
+ * /users/{id} form). Delegated permissions: ChatMessage.Send (least
+ * privileged), Chat.ReadWrite or Group.ReadWrite.All; none of them → 403.
+ * The request body is a chatMessage: `body` {content, contentType} is what
+ * a message needs, contentType text or html (itemBody); the page's example
+ * sends none and gets "text" back. `importance` (normal, high, urgent;
+ * chatMessageImportance) is optional; other properties are ignored. The
+ * answer is 201 Created with the new chatMessage, whose sender (from.user)
+ * is the signed-in user. A chat the user is not in is not revealed (404),
+ * as for reads. The message is stored and notified like any other, so the
+ * sender's own subscriptions hear of it too. The per-chat limits of
+ * rate_check apply (one request per app, and one POST per user, per chat
+ * per second by default).
+ */
+void
+gs_graph_send_message(struct gs_req *req, struct gs_resp *resp)
+{
+	static const char *const types[] = {"text", "html", NULL};
+	static const char *const levels[] = {"normal", "high", "urgent", NULL};
+	const char *chat_id = req->params[0], *ctype, *importance, *content;
+	struct gs_token *t;
+	struct gs_chat *c;
+	struct gs_message *m;
+	json_t *b = NULL, *body, *o, *spec;
+	char *err = NULL, *ec, *ctx;
+	int n;
+
+	gs_lock();
+	t = gs_graph_auth(req, resp);
+	if (!t || !need_send_scope(resp, t))
+		goto out;
+	c = chat_for(resp, t, NULL, chat_id);
+	if (!c || rate_limited(resp, t->app, c) ||
+	    rate_check(resp, gs_printf("post|%s|%s", t->user->id, c->id)))
+		goto out;
+	b = gs_req_json(req, resp);
+	if (!b)
+		goto out;
+	body = json_object_get(b, "body");
+	content = json_string_value(json_object_get(body, "content"));
+	if (!json_is_object(body) || !content || !*content) {
+		gs_resp_graph_error(resp, 400, "BadRequest",
+				    "Missing or empty message body: 'body' needs 'content'.");
+		goto out;
+	}
+	if (!enum_member(resp, body, "contentType", types, "text", &ctype) ||
+	    !enum_member(resp, b, "importance", levels, "normal", &importance))
+		goto out;
+	spec = json_pack("{s:s, s:s, s:s}", "content", content, "content_type", ctype, "importance",
+			 importance);
+	m = gs_message_add(c, t->user, spec, &err);
+	json_decref(spec);
+	if (!m) {
+		gs_resp_graph_error(resp, 400, "BadRequest", "%s", err);
+		free(err);
+		goto out;
+	}
+	n = gs_notify_message(m, "created");
+	o = gs_message_render(m, gs_prefers_unknown_enums(req));
+	ec = gs_url_encode(c->id);
+	ctx = gs_printf("https://graph.microsoft.com/v1.0/$metadata#chats('%s')/messages/$entity",
+			ec);
+	json_object_set_new(o, "@odata.context", json_string(ctx));
+	gs_resp_json(resp, 201, o);
+	resp->note = gs_printf("notified=%d", n);
+	free(ec);
+	free(ctx);
+out:
+	gs_unlock();
+	json_decref(b);
+	gs_deliver_kick();
 }

@@ -271,6 +271,7 @@ static const struct route routes[] = {
     {"GET", "/v1.0/me/chats", gs_graph_chats},
     {"GET", "/v1.0/users/*/chats", gs_graph_chats},
     {"GET", "/v1.0/chats/*/messages", gs_graph_messages},
+    {"POST", "/v1.0/chats/*/messages", gs_graph_send_message},
     {"GET", "/v1.0/me/chats/*/messages", gs_graph_messages},
     {"GET", "/v1.0/users/*/chats/*/messages", gs_graph_messages},
     {"GET", "/v1.0/chats/*/messages/*", gs_graph_message},

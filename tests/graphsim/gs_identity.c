@@ -16,7 +16,7 @@
 
 static const char *const known_scopes[] = {
     "openid",    "profile",        "email",          "offline_access",   "User.Read",
-    "Chat.Read", "Chat.ReadBasic", "Chat.ReadWrite", "ChatMessage.Read",
+    "Chat.Read", "Chat.ReadBasic", "Chat.ReadWrite", "ChatMessage.Read", "ChatMessage.Send",
 };
 
 char *

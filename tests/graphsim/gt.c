@@ -106,8 +106,14 @@ gt_token(struct gt *t, const char *form, json_t **ret_body)
 json_t *
 gt_signin(struct gt *t)
 {
+	return gt_signin_scopes(t, GT_SCOPES);
+}
+
+json_t *
+gt_signin_scopes(struct gt *t, const char *scopes)
+{
 	char *verifier, *challenge, *q, *loc, *code, *form;
-	char *redir = th_urlenc(GT_REDIRECT), *scope = th_urlenc(GT_SCOPES);
+	char *redir = th_urlenc(GT_REDIRECT), *scope = th_urlenc(scopes);
 	json_t *body;
 
 	th_pkce(&verifier, &challenge);

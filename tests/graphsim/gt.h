@@ -42,6 +42,8 @@ long gt_authorize(struct gt *t, const char *query, char **ret_location);
 long gt_token(struct gt *t, const char *form, json_t **ret_body);
 /* A full authorization code + PKCE sign-in; the token response. */
 json_t *gt_signin(struct gt *t);
+/* The same, asking for `scopes` (space-separated) instead of GT_SCOPES. */
+json_t *gt_signin_scopes(struct gt *t, const char *scopes);
 const char *gt_str(json_t *o, const char *key);
 /* Control API calls that must succeed. */
 json_t *gt_sim_ok(struct gt *t, const char *method, const char *path, json_t *body);

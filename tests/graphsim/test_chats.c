@@ -4,7 +4,7 @@
  * them: lastUpdatedDateTime (renames and membership only),
  * lastMessagePreview and its ordering, paging with @odata.nextLink, the
  * message filter rules, reactions, application senders, evolvable enums,
- * and the Teams polling budget.
+ * the Teams polling budget, and sending a message (Send message in a chat).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -763,6 +763,287 @@ test_evolvable_message_type(void **state)
 	end(&c);
 }
 
+/* POST /v1.0/{prefix}chats/{chat}/messages as `token`; the answer in *ret */
+static long
+send_as(struct ctx *c, const char *token, const char *prefix, const char *chat, json_t *body,
+	json_t **ret, char **ret_retry_after)
+{
+	char *ec = th_urlenc(chat), *path;
+	struct th_resp r;
+	long st;
+
+	if (asprintf(&path, "/v1.0/%schats/%s/messages", prefix, ec) < 0)
+		abort();
+	assert_int_equal(th_graph_send(&c->t->gs, "POST", token, path, body, &r), 0);
+	st = r.status;
+	*ret = th_resp_json(&r);
+	if (ret_retry_after)
+		*ret_retry_after = r.retry_after ? strdup(r.retry_after) : NULL;
+	th_resp_free(&r);
+	free(path);
+	free(ec);
+	return st;
+}
+
+static long
+send_msg(struct ctx *c, const char *token, const char *chat, json_t *body, json_t **ret)
+{
+	return send_as(c, token, "", chat, body, ret, NULL);
+}
+
+/* Graph's error shape with this code; consumes j */
+static void
+graph_error(json_t *j, const char *code)
+{
+	json_t *e = json_object_get(j, "error"), *ie = json_object_get(e, "innerError");
+
+	assert_non_null(e);
+	assert_string_equal(gt_str(e, "code"), code);
+	assert_non_null(gt_str(e, "message"));
+	assert_non_null(gt_str(ie, "date"));
+	assert_non_null(gt_str(ie, "request-id"));
+	assert_non_null(gt_str(ie, "client-request-id"));
+	json_decref(j);
+}
+
+static size_t
+message_count(struct ctx *c, const char *chat)
+{
+	char *ec = th_urlenc(chat), *path;
+	json_t *l;
+	size_t n;
+
+	if (asprintf(&path, "/v1.0/chats/%s/messages?$top=50", ec) < 0)
+		abort();
+	l = get_ok(c, path);
+	n = json_array_size(json_object_get(l, "value"));
+	json_decref(l);
+	free(path);
+	free(ec);
+	return n;
+}
+
+/* The notification item for message `id` received on `path`, or NULL. */
+struct item_wait {
+	struct gt *t;
+	const char *path;
+	const char *id;
+	json_t *item;
+};
+
+static bool
+item_arrived(void *arg)
+{
+	struct item_wait *w = arg;
+	json_t *posts = th_hook_posts(w->t->hook), *p, *v;
+	size_t i, k;
+
+	json_array_foreach (posts, i, p) {
+		if (strcmp(gt_str(p, "path"), w->path) != 0)
+			continue;
+		json_array_foreach (json_object_get(json_object_get(p, "body"), "value"), k, v) {
+			json_t *rd = json_object_get(v, "resourceData");
+			if (!w->item && !strcmp(gt_str(rd, "id"), w->id))
+				w->item = json_incref(v);
+		}
+	}
+	json_decref(posts);
+	return w->item != NULL;
+}
+
+/*
+ * Send message in a chat (learn.microsoft.com/graph/api/chat-post-messages):
+ * ChatMessage.Send (or Chat.ReadWrite) → 201 with the chatMessage, the
+ * signed-in user as the sender, stored and notified like any message;
+ * without the permission 403; a chat the user is not in 404; no content 400.
+ */
+static void
+test_send_message(void **state)
+{
+	struct gt *t = *state;
+	struct ctx c = {t,
+			gt_signin_scopes(t, "offline_access openid User.Read Chat.Read "
+					    "ChatMessage.Send"),
+			NULL};
+	c.at = gt_str(c.tok, "access_token");
+	char *chat = new_chat(&c, "Send here"), *ec = th_urlenc(chat), *path, *hook, *res, *ra;
+	json_t *j, *m1, *m2, *sub, *b, *l, *from;
+	long st;
+
+	/* the identity platform grants the scope */
+	assert_non_null(strstr(gt_str(c.tok, "scope"), "ChatMessage.Send"));
+
+	/* the sender's own subscription on all their chats */
+	b = gt_sub_body(t, 180, "cs-send");
+	hook = th_hook_url(t->hook, "/sent");
+	json_object_set_new(b, "notificationUrl", json_string(hook));
+	assert_int_equal(gt_subscribe(t, c.at, b, &sub), 201);
+	json_decref(sub);
+
+	/* the page's own example: no contentType, read back as text */
+	assert_int_equal(
+	    send_msg(&c, c.at, chat, json_pack("{s:{s:s}}", "body", "content", "Hello world"), &m1),
+	    201);
+	assert_non_null(gt_str(m1, "id"));
+	assert_non_null(strstr(gt_str(m1, "@odata.context"), "/messages/$entity"));
+	assert_non_null(strstr(gt_str(m1, "@odata.context"), "$metadata#chats('19%3A"));
+	assert_string_equal(gt_str(m1, "chatId"), chat);
+	assert_string_equal(gt_str(m1, "messageType"), "message");
+	assert_string_equal(gt_str(m1, "importance"), "normal");
+	assert_non_null(gt_str(m1, "createdDateTime"));
+	assert_string_equal(gt_str(json_object_get(m1, "body"), "contentType"), "text");
+	assert_string_equal(gt_str(json_object_get(m1, "body"), "content"), "Hello world");
+	from = json_object_get(m1, "from");
+	assert_true(json_is_null(json_object_get(from, "application")));
+	assert_string_equal(gt_str(json_object_get(from, "user"), "id"), t->svc);
+	assert_string_equal(gt_str(json_object_get(from, "user"), "displayName"),
+			    "Security Desk Service");
+	assert_string_equal(gt_str(json_object_get(from, "user"), "userIdentityType"), "aadUser");
+
+	/* html and importance as given */
+	assert_int_equal(
+	    send_msg(&c, c.at, chat,
+		     json_pack("{s:{s:s, s:s}, s:s}", "body", "contentType", "html", "content",
+			       "<p>Fire drill at 3</p>", "importance", "high"),
+		     &m2),
+	    201);
+	assert_string_equal(gt_str(json_object_get(m2, "body"), "contentType"), "html");
+	assert_string_equal(gt_str(m2, "importance"), "high");
+
+	/* stored like any message: in the list, one GET, the preview */
+	if (asprintf(&path, "/v1.0/chats/%s/messages", ec) < 0)
+		abort();
+	l = get_ok(&c, path);
+	assert_int_equal(json_array_size(json_object_get(l, "value")), 2);
+	json_decref(l);
+	free(path);
+	if (asprintf(&path, "/v1.0/chats/%s/messages/%s", ec, gt_str(m1, "id")) < 0)
+		abort();
+	j = get_ok(&c, path);
+	assert_string_equal(gt_str(json_object_get(j, "body"), "content"), "Hello world");
+	assert_string_equal(gt_str(json_object_get(json_object_get(j, "from"), "user"), "id"),
+			    t->svc);
+	json_decref(j);
+	free(path);
+	l = get_ok(&c, "/v1.0/me/chats?$expand=lastMessagePreview");
+	j = json_object_get(find_chat(l, chat), "lastMessagePreview");
+	assert_string_equal(gt_str(j, "id"), gt_str(m2, "id"));
+	assert_string_equal(gt_str(json_object_get(json_object_get(j, "from"), "user"), "id"),
+			    t->svc);
+	json_decref(l);
+
+	/* notified to the subscription, the sender's own included */
+	struct item_wait w1 = {t, "/sent", gt_str(m1, "id"), NULL};
+	struct item_wait w2 = {t, "/sent", gt_str(m2, "id"), NULL};
+	assert_true(th_wait_until(item_arrived, &w1, 10));
+	assert_true(th_wait_until(item_arrived, &w2, 10));
+	assert_string_equal(gt_str(w1.item, "changeType"), "created");
+	assert_string_equal(gt_str(w1.item, "clientState"), "cs-send");
+	if (asprintf(&res, "chats('%s')/messages('%s')", chat, gt_str(m1, "id")) < 0)
+		abort();
+	assert_string_equal(gt_str(w1.item, "resource"), res);
+	free(res);
+	json_decref(w1.item);
+	json_decref(w2.item);
+
+	/* Chat.ReadWrite, the higher privilege, may send too */
+	json_t *rw = gt_signin_scopes(t, "offline_access User.Read Chat.ReadWrite");
+	assert_int_equal(send_msg(&c, gt_str(rw, "access_token"), chat,
+				  json_pack("{s:{s:s}}", "body", "content", "rw"), &j),
+			 201);
+	json_decref(j);
+	json_decref(rw);
+	assert_int_equal(message_count(&c, chat), 3);
+
+	/* Chat.Read only: 403 in Graph's shape, nothing stored */
+	json_t *ro = gt_signin_scopes(t, "offline_access openid User.Read Chat.Read");
+	assert_int_equal(send_msg(&c, gt_str(ro, "access_token"), chat,
+				  json_pack("{s:{s:s}}", "body", "content", "no"), &j),
+			 403);
+	graph_error(j, "Forbidden");
+	json_decref(ro);
+
+	/* another user's chat, and one that does not exist: 404 */
+	j = gt_sim_ok(
+	    t, "POST", "/chats",
+	    json_pack("{s:s, s:[s,s]}", "tenant", GT_TENANT, "members", t->caller, t->desk));
+	char *theirs = strdup(gt_str(j, "id"));
+	json_decref(j);
+	assert_int_equal(
+	    send_msg(&c, c.at, theirs, json_pack("{s:{s:s}}", "body", "content", "intruding"), &j),
+	    404);
+	graph_error(j, "NotFound");
+	assert_int_equal(send_msg(&c, c.at, "19:0000@thread.v2",
+				  json_pack("{s:{s:s}}", "body", "content", "x"), &j),
+			 404);
+	graph_error(j, "NotFound");
+
+	/* no body, empty content, values outside the enums: 400 */
+	assert_int_equal(send_msg(&c, c.at, chat, json_object(), &j), 400);
+	graph_error(j, "BadRequest");
+	assert_int_equal(
+	    send_msg(&c, c.at, chat, json_pack("{s:{s:s}}", "body", "content", ""), &j), 400);
+	graph_error(j, "BadRequest");
+	assert_int_equal(send_msg(&c, c.at, chat, json_pack("{s:{}}", "body"), &j), 400);
+	graph_error(j, "BadRequest");
+	assert_int_equal(
+	    send_msg(&c, c.at, chat,
+		     json_pack("{s:{s:s, s:s}}", "body", "contentType", "markdown", "content", "x"),
+		     &j),
+	    400);
+	graph_error(j, "BadRequest");
+	assert_int_equal(
+	    send_msg(&c, c.at, chat,
+		     json_pack("{s:{s:s}, s:s}", "body", "content", "x", "importance", "critical"),
+		     &j),
+	    400);
+	graph_error(j, "BadRequest");
+	assert_int_equal(message_count(&c, chat), 3);
+
+	/* the page gives only /chats/{chat-id}/messages */
+	assert_int_equal(send_as(&c, c.at, "me/", chat,
+				 json_pack("{s:{s:s}}", "body", "content", "x"), &j, NULL),
+			 405);
+	json_decref(j);
+
+	/* one request per second per app on a chat, reads and sends together */
+	json_decref(
+	    gt_sim_ok(t, "POST", "/config",
+		      json_pack("{s:i, s:s}", "chat_get_limit", 1, "chat_get_period", "5s")));
+	char *busy = new_chat(&c, "rate"), *eb = th_urlenc(busy);
+	assert_int_equal(
+	    send_msg(&c, c.at, busy, json_pack("{s:{s:s}}", "body", "content", "1"), &j), 201);
+	json_decref(j);
+	assert_int_equal(
+	    send_as(&c, c.at, "", busy, json_pack("{s:{s:s}}", "body", "content", "2"), &j, &ra),
+	    429);
+	graph_error(j, "TooManyRequests");
+	assert_non_null(ra);
+	assert_true(atoi(ra) >= 1);
+	free(ra);
+	if (asprintf(&path, "/v1.0/chats/%s/messages", eb) < 0)
+		abort();
+	j = get(&c, path, NULL, &st);
+	assert_int_equal(st, 429);
+	json_decref(j);
+	free(path);
+	json_decref(
+	    gt_sim_ok(t, "POST", "/config",
+		      json_pack("{s:i, s:s}", "chat_get_limit", 0, "chat_get_period", "1s")));
+	assert_int_equal(message_count(&c, busy), 1);
+
+	gt_delete_subs(t, c.at);
+	free(eb);
+	free(busy);
+	free(theirs);
+	free(hook);
+	json_decref(m1);
+	json_decref(m2);
+	free(ec);
+	free(chat);
+	end(&c);
+}
+
 int
 main(void)
 {
@@ -776,6 +1057,7 @@ main(void)
 	    cmocka_unit_test(test_application_sender_and_emergency_in_existing_chat),
 	    cmocka_unit_test(test_polling_budget),
 	    cmocka_unit_test(test_evolvable_message_type),
+	    cmocka_unit_test(test_send_message),
 	};
 
 	return cmocka_run_group_tests_name("graphsim chats", tests, setup, gt_teardown);
