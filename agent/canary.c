@@ -4,6 +4,7 @@
  * passes for the current one. A marker read back by the reconcile does not
  * count: only the webhook proves the webhook.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,7 +85,9 @@ posted(const struct hc_resp *resp, void *arg)
 	free(why);
 	free(c->nonce);
 	c->nonce = NULL;
-	ev_timer_arm(c->send_timer, RETRY);
+	/* Graph's word on when to come back, else the sooner of the two */
+	ev_timer_arm(c->send_timer,
+		     resp->retry_after > 0 ? resp->retry_after : fmin(RETRY, co->canary_interval));
 }
 
 static void
@@ -207,10 +210,9 @@ build(const struct conf *c)
 			ev_timer_stop(next[i]->send_timer);
 			ev_timer_stop(next[i]->wait_timer);
 		} else if (!ev_timer_armed(next[i]->send_timer) && !next[i]->posting) {
-			ev_timer_arm(next[i]->send_timer,
-				     FIRST_GAP < c->orgs[i]->canary_interval
-					 ? FIRST_GAP
-					 : c->orgs[i]->canary_interval);
+			ev_timer_arm(next[i]->send_timer, FIRST_GAP < c->orgs[i]->canary_interval
+							      ? FIRST_GAP
+							      : c->orgs[i]->canary_interval);
 		}
 	}
 	for (size_t j = 0; j < n_canaries; j++)

@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "canary.h"
 #include "ctl.h"
 #include "org.h"
-#include "canary.h"
 #include "poll.h"
 #include "proc.h"
 #include "store.h"

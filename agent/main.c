@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "canary.h"
 #include "conf.h"
 #include "ctl.h"
 #include "event.h"
@@ -22,7 +23,6 @@
 #include "log.h"
 #include "nkey.h"
 #include "org.h"
-#include "canary.h"
 #include "poll.h"
 #include "proc.h"
 #include "seal.h"

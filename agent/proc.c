@@ -241,8 +241,9 @@ proc_message(struct org *o, json_t *msg, const char *source, long seq)
 		return seq > 0 ? store_inbox_done(store, seq) : 0;
 	/* the webhook brought the canary's marker: delivery works */
 	if (strcmp(source, "poll") != 0 &&
-	    canary_seen(p->name, json_string_value(json_object_get(msg, "chatId")),
-			json_string_value(json_object_get(json_object_get(msg, "body"), "content"))))
+	    canary_seen(
+		p->name, json_string_value(json_object_get(msg, "chatId")),
+		json_string_value(json_object_get(json_object_get(msg, "body"), "content"))))
 		return seq > 0 ? store_inbox_done(store, seq) : 0;
 	free(p->r.service_user_id);
 	p->r.service_user_id = xstrdup(o->user_id);

@@ -445,6 +445,75 @@ test_one_org_trouble_never_delays_another(void **state)
 	free(extra);
 }
 
+static json_t *
+canary(struct ta *t)
+{
+	json_t *o = ta_org_status(t, "acme");
+	json_t *c = json_incref(json_object_get(o, "canary"));
+
+	json_decref(o);
+	return c;
+}
+
+static bool
+canary_back(void *arg)
+{
+	json_t *c = canary(arg);
+	bool ok = json_is_string(json_object_get(c, "last_delivered")) &&
+		  json_is_false(json_object_get(c, "missed"));
+
+	json_decref(c);
+	return ok;
+}
+
+static bool
+canary_missed(void *arg)
+{
+	json_t *c = canary(arg);
+	bool ok = json_is_true(json_object_get(c, "missed"));
+
+	json_decref(c);
+	return ok;
+}
+
+/* Graph goes silent: the canary's marker does not come back, the alarm is
+ * raised at once, the silent time is read back (the notice in it raised),
+ * and the alarm clears when a marker comes back. */
+static void
+test_canary_catches_a_silent_webhook(void **state)
+{
+	struct ta *t = *state;
+	char *cchat = chat_new(t, "group"), *chat = chat_new(t, "group"), *org;
+	struct chat_wait w = {t, chat, "poll"};
+	json_t *st;
+
+	if (asprintf(&org, "canary_chat = %s\ncanary_interval = 4s\ncanary_timeout = 2s", cchat) <
+	    0)
+		abort();
+	assert_int_equal(ta_start(t, "backfill_delay = 1s", org), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	assert_true(th_wait_until(canary_back, t, 30));
+	/* the notice and the next marker are dropped without a word */
+	sim(t, "POST", "/delivery-faults", json_pack("{s:s, s:i}", "kind", "skip", "count", 2));
+	say(t, chat, "Jane has placed an Emergency Call to 911");
+	assert_true(th_wait_until(canary_missed, t, 30));
+	st = ta_ctl(t, "status", NULL);
+	assert_true(json_is_string(json_object_get(
+	    json_object_get(json_array_get(json_object_get(st, "orgs"), 0), "canary"),
+	    "missed_since")));
+	json_decref(st);
+	assert_true(th_wait_until(chat_event, &w, 30));
+	/* the next marker comes back: the alarm clears */
+	assert_true(th_wait_until(canary_back, t, 30));
+	/* the markers themselves never become events */
+	assert_false(event_in_chat(t, cchat, "webhook"));
+	assert_int_equal(ta_stop(t), 0);
+	free(org);
+	free(chat);
+	free(cchat);
+}
+
 static bool
 dead_lettered(void *arg)
 {
@@ -599,6 +668,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_dead_letters_are_visible, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_one_org_trouble_never_delays_another, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_paused_delivery_is_read_back, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_canary_catches_a_silent_webhook, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_store_failure_backs_off, ta_test_teardown),
 	};
 	return cmocka_run_group_tests_name("agent_reconcile", tests, setup, ta_teardown);
