@@ -87,8 +87,8 @@ rich_issuer_ok(const struct conf_org *o, const char *iss, const char *tid, bool 
 /* The claims of one validationToken; NULL when they are right. Its expiry
  * is judged at `at`, when the notification was acknowledged, so a notice
  * that waited in the inbox through an outage is not thrown away. */
-static char *
-claims_wrong(const struct conf_org *o, json_t *c, const char *tenant, double at)
+char *
+rich_claims_wrong(const struct conf_org *o, json_t *c, const char *tenant, double at)
 {
 	json_t *exp = json_object_get(c, "exp"), *nbf = json_object_get(c, "nbf");
 	const char *ver = str(c, "ver"), *tid = str(c, "tid"), *iss = str(c, "iss");
@@ -137,7 +137,7 @@ tokens_check(const struct conf_org *o, json_t *item, double at, const char **ret
 			*ret_why = why;
 			return RICH_REJECT;
 		}
-		wrong = claims_wrong(o, claims, tenant, at);
+		wrong = rich_claims_wrong(o, claims, tenant, at);
 		json_decref(claims);
 		if (wrong) {
 			static const char *const names[] = {

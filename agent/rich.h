@@ -21,6 +21,9 @@ enum rich_result { RICH_OK, RICH_WAIT, RICH_REJECT };
  * then). */
 enum rich_result rich_open(const struct conf_org *o, json_t *item, double received,
 			   json_t **ret_message, const char **ret_counter, char **ret_why);
+/* The claims of one validationToken (already verified): NULL when right,
+ * else the rejected_* counter to bump (free it). at: when it arrived. */
+char *rich_claims_wrong(const struct conf_org *o, json_t *claims, const char *tenant, double at);
 /* Does iss name the org's cloud (or one of its token_issuers)? */
 bool rich_issuer_ok(const struct conf_org *o, const char *iss, const char *tid, bool v1);
 
