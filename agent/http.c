@@ -156,9 +156,6 @@ hc_post_form(const char *url, char *form, hc_done done, void *arg)
 	r->form = form;
 	r->headers = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
 	r->headers = curl_slist_append(r->headers, "Accept: application/json");
-	/* messageType and other evolvable enums as they are (systemEventMessage),
-	 * not folded into unknownFutureValue: every shape reaches the detector */
-	r->headers = curl_slist_append(r->headers, "Prefer: include-unknown-enum-members");
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->form);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(r->form));
 	return start(c, r);
@@ -180,6 +177,9 @@ hc_graph(const char *method, const char *url, const char *token, const char *jso
 		r->headers = curl_slist_append(NULL, r->token);
 	}
 	r->headers = curl_slist_append(r->headers, "Accept: application/json");
+	/* messageType and other evolvable enums as they are (systemEventMessage),
+	 * not folded into unknownFutureValue: every shape reaches the detector */
+	r->headers = curl_slist_append(r->headers, "Prefer: include-unknown-enum-members");
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (json_body) {
 		r->body = xstrdup(json_body);

@@ -488,6 +488,13 @@ good_tick(void *arg)
 	ev_timer_arm(p->good_timer, GOOD_TICK);
 }
 
+void
+poll_delivery_good(const char *org)
+{
+	if (find(org))
+		store_meta_put(store, org, "delivery_good_until", now_wall());
+}
+
 static struct poller *
 poller_new(const char *org)
 {
@@ -511,8 +518,12 @@ poller_new(const char *org)
 	p->last_recovery = store_meta_get(store, org, "last_recovery", 0);
 	p->sweep_at = now + cfg->reconcile_interval;
 	good = store_meta_get(store, org, "delivery_good_until", 0);
-	if (good > 0)
-		poll_backfill(org, good - SLACK, now, "the agent was not running");
+	if (good > 0) {
+		/* not yet in pollers[]: merge here rather than by name */
+		merge(p, good - SLACK, now, "the agent was not running");
+		want_save(p);
+		log_info("poll", "org %s: will read back the time the agent was not running", org);
+	}
 	ev_timer_arm(p->good_timer, GOOD_TICK);
 	schedule(p);
 	return p;

@@ -31,6 +31,9 @@ void poll_backfill(const char *org, double from, double to, const char *why);
 void poll_backfill_all(double from, double to, const char *why);
 /* Graph said notifications were missed: everything since the last sweep. */
 void poll_now(const char *org);
+/* The subscription was just made or renewed: delivery is good now (it is
+ * also noted every few minutes while it stays so). */
+void poll_delivery_good(const char *org);
 /* The org's sign-in became usable or stopped being so. */
 void poll_auth_changed(const char *org, bool usable);
 

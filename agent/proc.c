@@ -453,7 +453,12 @@ next_wake(double now)
 	for (size_t i = 0; i < n_porgs; i++) {
 		struct porg *p = porgs[i];
 		double not_before = fmax(p->hold_until, p->wait_until);
-		int rc = store_inbox_due(store, p->name, p->busy, p->n_busy, &due);
+		int rc;
+
+		/* every read slot taken: a reply kicks the timer when one frees */
+		if (p->n_busy >= INFLIGHT_MAX)
+			continue;
+		rc = store_inbox_due(store, p->name, p->busy, p->n_busy, &due);
 		if (rc < 0)
 			return STORE_MAX;
 		if (rc == 0)

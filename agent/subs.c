@@ -262,6 +262,7 @@ delivery_restored(struct sub *s)
 		s->gap_from = s->token_expires - SLACK;
 	s->token_expires = s->sending_token_expires;
 	s->token_given = now;
+	poll_delivery_good(s->org);
 	if (s->gap_from) {
 		poll_backfill(s->org, s->gap_from, now, "the subscription was not delivering");
 		s->gap_from = 0;
