@@ -29,6 +29,7 @@ struct canary {
 	bool posting;
 	double sent_at;
 	double delivered_at; /* the last marker that came back */
+	double read_back_to; /* a miss has had the time up to here read back */
 	double missed_at;    /* 0: not missed */
 	char *last_error;
 };
@@ -132,7 +133,9 @@ missed(void *arg)
 {
 	struct canary *c = arg;
 	double now = now_wall();
-	double from = c->delivered_at > 0 ? c->delivered_at : c->sent_at;
+	/* each miss reads back only what earlier misses did not: a long
+	 * outage costs one read-back per marker, never the whole time again */
+	double from = fmax(c->delivered_at > 0 ? c->delivered_at : c->sent_at, c->read_back_to);
 
 	if (!c->nonce)
 		return;
@@ -145,6 +148,7 @@ missed(void *arg)
 			c->org, now - c->sent_at);
 	}
 	poll_backfill(c->org, from - SLACK, now, "the delivery canary did not come back");
+	c->read_back_to = now;
 }
 
 bool

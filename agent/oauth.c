@@ -26,7 +26,11 @@ oauth_redirect_uri(const char *public_url, const char *org)
 }
 
 /* The canary posts its marker as the service user: only then is
- * ChatMessage.Send asked for. */
+ * ChatMessage.Send asked for, and only at the interactive sign-in, where a
+ * person can consent. A refresh never widens the scopes: if the extra one
+ * were refused there, the optional canary would cost the 911 path its
+ * sign-in. Entra puts every consented Graph permission in the access token
+ * a refresh returns, so the canary's comes along. */
 static char *
 scopes(const struct conf_org *o)
 {
@@ -80,7 +84,7 @@ char *
 oauth_refresh_form(const struct conf_org *o, const char *secret, const char *refresh_token)
 {
 	char *es = url_encode(secret), *er = url_encode(refresh_token);
-	char *scope = scopes(o);
+	char *scope = url_encode(OAUTH_SCOPES);
 	char *form = xprintf("client_id=%s&grant_type=refresh_token&refresh_token=%s&scope=%s"
 			     "&client_secret=%s",
 			     o->client_id, er, scope, es);

@@ -26,6 +26,7 @@
 #define GAP_WINDOW (24 * 3600.0) /* a recovery keeps the delivery-gap alarm */
 #define GOOD_TICK  300.0         /* how often "delivery is good" is noted */
 #define CHAT_GAP   1.0           /* seconds between two reads of one chat */
+#define TRIES      4             /* tries of one request before it counts as failed */
 #define RETRY_MIN  60.0
 #define RETRY_MAX  3600.0
 
@@ -53,6 +54,9 @@ struct poller {
 	double hold_until;
 	long found;
 	long failures;
+	long tries;       /* of the current request */
+	long skipped;     /* chats that could not be read in this pass */
+	char *skip_error; /* the last of them */
 	/* for status */
 	double last_pass;
 	double last_recovery;
@@ -184,7 +188,7 @@ pass_end(struct poller *p, const char *error)
 	json_decref(p->chats);
 	p->chats = NULL;
 	set_str(&p->url, NULL);
-	set_str(&p->last_error, error);
+	set_str(&p->last_error, error ? error : p->skipped ? p->skip_error : NULL);
 	if (error) {
 		/* the window goes back, to be read again later */
 		double wait = fmin(RETRY_MAX, RETRY_MIN * pow(2, (double)fmin(p->failures, 6)));
@@ -222,22 +226,40 @@ reply_poller(void *arg, struct org **ret_org)
 	return p && *ret_org && p->busy ? p : NULL;
 }
 
-/* Not a 2xx: wait as Graph asks, or end the pass. */
+/* A request of the pass failed. Throttling and passing trouble are tried
+ * again (as Graph asks, or after a few seconds) up to TRIES times. Then
+ * the chat list failing ends the pass (the window goes back); one chat
+ * failing is skipped, and said so, so that one bad chat cannot hold the
+ * whole reconcile back for good. */
 static void
-answer_failed(struct poller *p, struct org *o, const struct hc_resp *resp)
+answer_failed(struct poller *p, struct org *o, const struct hc_resp *resp, const char *junk)
 {
+	double now = now_wall(), wait = resp->retry_after;
 	char *why;
 
-	if ((resp->status == 429 || resp->status == 503) && resp->retry_after > 0) {
-		p->hold_until = now_wall() + fmin(resp->retry_after, RETRY_MAX);
-		ev_timer_arm(p->timer, p->hold_until - now_wall());
-		return;
-	}
 	if (resp->status == 401)
 		org_token_rejected(o);
-	why = resp->status ? xprintf("HTTP %ld", resp->status)
-			   : xprintf("%s", resp->error ? resp->error : "no answer");
-	pass_end(p, why);
+	if (!junk && resp->status != 400 && resp->status != 403 && ++p->tries < TRIES) {
+		wait = wait > 0 ? fmin(wait, RETRY_MAX) : 5.0 * p->tries;
+		p->hold_until = now + wait;
+		ev_timer_arm(p->timer, wait);
+		return;
+	}
+	why = junk           ? xprintf("%s", junk)
+	      : resp->status ? xprintf("HTTP %ld", resp->status)
+			     : xprintf("%s", resp->error ? resp->error : "no answer");
+	if (p->listing_chats) {
+		pass_end(p, why);
+	} else {
+		const char *chat = json_string_value(json_array_get(p->chats, p->next_chat - 1));
+		char *full = xprintf("chat %s could not be read back: %s", chat, why);
+		p->skipped++;
+		store_count(store, p->org, "reconcile_skipped_chats", 1);
+		log_err("poll", "org %s: %s; going on with the others", p->org, full);
+		set_str(&p->skip_error, full);
+		free(full);
+		next_chat(p);
+	}
 	free(why);
 }
 
@@ -294,11 +316,17 @@ messages_read(const struct hc_resp *resp, void *arg)
 		return;
 	}
 	if (resp->status != 200) {
-		answer_failed(p, o, resp);
+		answer_failed(p, o, resp, NULL);
 		return;
 	}
 	chat = json_string_value(json_array_get(p->chats, p->next_chat - 1));
 	j = json_loadb(resp->body, resp->len, 0, NULL);
+	if (!json_is_array(json_object_get(j, "value"))) {
+		json_decref(j);
+		answer_failed(p, o, resp, "Graph answered a message list that is not one");
+		return;
+	}
+	p->tries = 0;
 	json_array_foreach (json_object_get(j, "value"), i, m) {
 		double created = json_time(m, "createdDateTime");
 		if (created < p->from) {
@@ -333,6 +361,7 @@ next_chat(struct poller *p)
 		return;
 	}
 	p->next_chat++;
+	p->tries = 0;
 	p->listing_chats = false;
 	ec = url_encode(json_string_value(chat));
 	/* newest first, only what was created before the window's end */
@@ -362,10 +391,16 @@ chats_listed(const struct hc_resp *resp, void *arg)
 	if (!p)
 		return;
 	if (resp->status != 200) {
-		answer_failed(p, o, resp);
+		answer_failed(p, o, resp, NULL);
 		return;
 	}
 	j = json_loadb(resp->body, resp->len, 0, NULL);
+	if (!json_is_array(json_object_get(j, "value"))) {
+		json_decref(j);
+		answer_failed(p, o, resp, "Graph answered a chat list that is not one");
+		return;
+	}
+	p->tries = 0;
 	json_array_foreach (json_object_get(j, "value"), i, c) {
 		const char *id = json_string_value(json_object_get(c, "id"));
 		double last =
@@ -380,7 +415,17 @@ chats_listed(const struct hc_resp *resp, void *arg)
 			json_array_append_new(p->chats, json_string(id));
 	}
 	next = json_string_value(json_object_get(j, "@odata.nextLink"));
-	if (!older && next && ++p->pages < PAGES_MAX) {
+	if (!older && next && ++p->pages >= PAGES_MAX) {
+		/* the rest is not read: say so, never pass it off as read */
+		char *why =
+		    xprintf("more than %d pages of chats: the oldest were not read", PAGES_MAX);
+		p->skipped++;
+		log_err("poll", "org %s: %s", p->org, why);
+		set_str(&p->skip_error, why);
+		free(why);
+		next = NULL;
+	}
+	if (!older && next) {
 		set_str(&p->url, next);
 		issue(p);
 	} else {
@@ -439,6 +484,8 @@ pass_start(struct poller *p, struct org *o)
 	p->next_chat = 0;
 	p->pages = 0;
 	p->found = 0;
+	p->tries = 0;
+	p->skipped = 0;
 	p->listing_chats = true;
 	free(p->url);
 	p->url = xprintf("%s/v1.0/users/%s/chats?$expand=lastMessagePreview"
@@ -540,6 +587,7 @@ poller_free(struct poller *p)
 	free(p->why);
 	free(p->want_why);
 	free(p->last_error);
+	free(p->skip_error);
 	free(p);
 }
 
@@ -606,9 +654,10 @@ poll_status(const char *org)
 
 	if (!p)
 		return json_null();
-	j = json_pack("{s:b, s:I, s:b}", "delivery_gap",
+	j = json_pack("{s:b, s:I, s:b, s:I}", "delivery_gap",
 		      p->last_recovery > 0 && now_wall() - p->last_recovery < GAP_WINDOW,
-		      "recovered_since_start", (json_int_t)p->recovered, "busy", p->busy);
+		      "recovered_since_start", (json_int_t)p->recovered, "busy", p->busy,
+		      "skipped_chats", (json_int_t)p->skipped);
 	json_object_set_new(j, "last_recovery", time_or_null(p->last_recovery));
 	json_object_set_new(j, "last_pass", time_or_null(p->last_pass));
 	json_object_set_new(j, "next_sweep", time_or_null(p->sweep_at));

@@ -148,7 +148,8 @@ backoff(long tries)
 /* One more failed try of a row: it waits on its own, or, past
  * dead_letter_after, is set aside whole for an operator to look at. */
 static void
-item_failed(const char *org, long seq, long tries, double retry_after, const char *why)
+item_failed(const char *org, long seq, long tries, double received, double retry_after,
+	    const char *why)
 {
 	int rc;
 
@@ -156,6 +157,10 @@ item_failed(const char *org, long seq, long tries, double retry_after, const cha
 		rc = store_inbox_dead(store, seq, why);
 		if (rc == 0) {
 			store_count(store, org, "dead_lettered", 1);
+			/* the reconcile left this message to the webhook while it was
+			 * in the inbox: read its time back now */
+			poll_backfill(org, received - 300, received + 60,
+				      "a notification was set aside as a dead letter");
 			log_err("proc",
 				"org %s: notification %ld failed %ld times (%s); moved to the "
 				"dead letters: see ctteamsctl dead-letters %s",
@@ -261,6 +266,7 @@ proc_message(struct org *o, json_t *msg, const char *source, long seq)
 struct fetch {
 	long seq;
 	long tries;
+	double received;
 	char *org;
 };
 
@@ -281,7 +287,7 @@ fetched(const struct hc_resp *resp, void *arg)
 	} else if (resp->status == 200) {
 		msg = json_loadb(resp->body, resp->len, 0, NULL);
 		if (!json_is_object(msg))
-			item_failed(f->org, f->seq, f->tries, -1,
+			item_failed(f->org, f->seq, f->tries, f->received, -1,
 				    "Graph answered the message read with something that is not "
 				    "a chatMessage");
 		else if (proc_message(o, msg, "webhook", f->seq) < 0)
@@ -303,7 +309,7 @@ fetched(const struct hc_resp *resp, void *arg)
 		/* Graph's word on when to come back holds for the whole org */
 		if (resp->retry_after > 0)
 			p->hold_until = now_wall() + fmin(resp->retry_after, RETRY_MAX);
-		item_failed(f->org, f->seq, f->tries, resp->retry_after, why);
+		item_failed(f->org, f->seq, f->tries, f->received, resp->retry_after, why);
 		free(why);
 	}
 	free(f->org);
@@ -375,6 +381,7 @@ start_basic(struct porg *p, struct org *o, const struct store_inbox_row *row, js
 	f = xcalloc(1, sizeof(*f));
 	f->seq = row->seq;
 	f->tries = row->tries;
+	f->received = row->received;
 	f->org = xstrdup(p->name);
 	if (hc_graph("GET", url, token, NULL, fetched, f) == 0) {
 		busy_add(p, row->seq);

@@ -35,6 +35,8 @@ static const struct {
      "https://login.microsoftonline.us/{tenant}/v2.0"},
     {"https://login.chinacloudapi.cn", "https://sts.chinacloudapi.cn/{tenant}/",
      "https://login.partner.microsoftonline.cn/{tenant}/v2.0"},
+    {"https://login.partner.microsoftonline.cn", "https://sts.chinacloudapi.cn/{tenant}/",
+     "https://login.partner.microsoftonline.cn/{tenant}/v2.0"},
 };
 
 /* One template with {tenant} filled in, compared with iss. */

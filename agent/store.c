@@ -97,9 +97,20 @@ store_open(const char *state_dir, struct seal *seal, struct store **ret, char **
 		sqlite3_free(err);
 		goto fail;
 	}
-	/* columns added since the first release; "duplicate column" is fine */
-	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++)
-		sqlite3_exec(st->db, migrations[i], NULL, NULL, NULL);
+	/* columns added since the first release: "duplicate column" means a
+	 * database that has them already; any other failure is fatal */
+	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
+		if (sqlite3_exec(st->db, migrations[i], NULL, NULL, &err) == SQLITE_OK)
+			continue;
+		if (err && strstr(err, "duplicate column")) {
+			sqlite3_free(err);
+			err = NULL;
+			continue;
+		}
+		*ret_err = xprintf("%s: upgrading the database: %s", path, err ? err : "?");
+		sqlite3_free(err);
+		goto fail;
+	}
 	chmod(path, 0600);
 	free(path);
 	st->seal = seal;

@@ -55,6 +55,7 @@ struct sub {
 #define REAUTH_TOKEN (15 * 60) /* a reauthorization hands Graph at least this */
 #define REFRESH_WAIT 60.0      /* how long a renewal waits for that token */
 #define TOKEN_LEAD   300.0     /* reauthorize this long before Graph's token ends */
+#define REAUTH_GAP   600.0     /* Graph's 10 minutes between reauthorizations */
 
 static struct sub **subs;
 static size_t n_subs;
@@ -246,7 +247,7 @@ schedule(struct sub *s)
 	due += fmin(cfg->renew_margin * 0.05, 300) * ((double)r / (double)UINT32_MAX);
 	/* do not wait for reauthorizationRequired (a lifecycle POST can be
 	 * lost too): reauthorize before the token Graph holds expires */
-	if (s->token_expires > 0)
+	if (s->token_expires > 0 && s->token_expires - token_lead(s) > now)
 		due = fmin(due, s->token_expires - token_lead(s) - now);
 	ev_timer_arm(s->timer, due > 0 ? due : 0);
 }
@@ -262,6 +263,8 @@ delivery_restored(struct sub *s)
 		s->gap_from = s->token_expires - SLACK;
 	s->token_expires = s->sending_token_expires;
 	s->token_given = now;
+	store_meta_put(store, s->org, "sub_token_expires", s->token_expires);
+	store_meta_put(store, s->org, "sub_token_given", s->token_given);
 	poll_delivery_good(s->org);
 	if (s->gap_from) {
 		poll_backfill(s->org, s->gap_from, now, "the subscription was not delivering");
@@ -555,6 +558,15 @@ sub_step(void *arg)
 			ev_timer_arm(s->timer, REFRESH_WAIT - (now - s->refresh_asked));
 			return;
 		}
+		/* no fresher token came: a PATCH with the one Graph already holds
+		 * changes nothing; the next refresh brings us back here */
+		if (s->token_expires > 0 && o->access_expires <= s->token_expires &&
+		    s->expires - now > cfg->renew_margin) {
+			s->renew_now = false;
+			s->refresh_asked = 0;
+			schedule(s);
+			return;
+		}
 	}
 	nkey_rotate_if_due();
 	if (!s->reconciled)
@@ -591,6 +603,8 @@ sub_new(const char *org)
 		s->expires = row.expires;
 		s->client_state = row.client_state;
 		s->state = row.expires > now_wall() ? SUB_ACTIVE : SUB_LAPSED;
+		s->token_expires = store_meta_get(store, org, "sub_token_expires", 0);
+		s->token_given = store_meta_get(store, org, "sub_token_given", 0);
 	}
 	ev_timer_arm(s->timer, 0);
 	return s;
@@ -685,7 +699,12 @@ subs_lifecycle(const char *org, const char *sub_id, const char *event)
 			 event);
 		return;
 	}
-	if (!strcmp(event, "reauthorizationRequired")) {
+	if (!strcmp(event, "reauthorizationRequired") && s->last_renewal > 0 &&
+	    now_wall() - s->last_renewal < REAUTH_GAP && s->token_expires > now_wall() + 60) {
+		/* Graph's notice crossed our PATCH: the token it holds is new */
+		log_debug("subs", "org %s: reauthorizationRequired right after a renewal; ignored",
+			  org);
+	} else if (!strcmp(event, "reauthorizationRequired")) {
 		/* a fresh token, then one PATCH with a new expiry */
 		log_info("subs", "org %s: Graph asks to reauthorize; renewing", org);
 		s->renew_now = true;

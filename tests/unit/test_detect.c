@@ -196,6 +196,13 @@ test_configured_rules(void **state)
 	assert_string_equal(res.location, "Halle 3");
 	detect_result_clear(&res);
 	json_decref(m);
+	/* a number the wording does not tie to the call is not taken for it */
+	m = message("Jane Doe hat einen Notruf abgesetzt: 112. Location: Halle 3", "high");
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_EMERGENCY);
+	assert_null(res.number);
+	detect_result_clear(&res);
+	json_decref(m);
 	m = message("an EMERGENCY voice call", "normal");
 	detect_run(&r, m, &res);
 	assert_int_equal(res.verdict, DETECT_EMERGENCY);

@@ -64,6 +64,9 @@ test_issuers_per_cloud(void **state)
 	expect(&cn, claims(1, "https://sts.chinacloudapi.cn/" TID "/", exp), now_wall(), NULL);
 	expect(&cn, claims(2, "https://login.partner.microsoftonline.cn/" TID "/v2.0", exp),
 	       now_wall(), NULL);
+	cn.authority_host = "https://login.partner.microsoftonline.cn";
+	expect(&cn, claims(1, "https://sts.chinacloudapi.cn/" TID "/", exp), now_wall(), NULL);
+	cn.authority_host = "https://login.chinacloudapi.cn";
 	/* the login host is not the China cloud's v2 issuer */
 	expect(&cn, claims(2, "https://login.chinacloudapi.cn/" TID "/v2.0", exp), now_wall(),
 	       "rejected_token_issuer");

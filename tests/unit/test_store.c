@@ -95,12 +95,89 @@ test_store_keeps_tokens_sealed(void **state)
 	free(dir);
 }
 
+static json_t *
+notification(const char *chat, const char *msg)
+{
+	char *res;
+	json_t *j;
+
+	if (asprintf(&res, "chats('%s')/messages('%s')", chat, msg) < 0)
+		abort();
+	j = json_pack("[{s:s, s:s}]", "resource", res, "changeType", "created");
+	free(res);
+	return j;
+}
+
+/* The inbox: per org, per-item backoff, in-flight rows looked past, the
+ * webhook's messages known to the reconcile, dead letters kept whole. */
+static void
+test_inbox_backoff_and_dead_letters(void **state)
+{
+	char *dir = th_tmpdir("inbox"), *err = NULL;
+	struct seal *s;
+	struct store *st;
+	struct store_inbox_row row;
+	json_t *items, *dl;
+	double now = now_wall(), due = 0;
+	long first, busy[1];
+
+	(void)state;
+	assert_int_equal(seal_open(dir, &s, &err), 0);
+	assert_int_equal(store_open(dir, s, &st, &err), 0);
+	items = notification("19:a@thread.v2", "1");
+	assert_int_equal(store_inbox_add(st, "acme", "notification", items), 0);
+	json_decref(items);
+	items = notification("19:b@thread.v2", "2");
+	assert_int_equal(store_inbox_add(st, "acme", "notification", items), 0);
+	assert_int_equal(store_inbox_add(st, "beta", "notification", items), 0);
+	json_decref(items);
+	assert_true(store_inbox_has(st, "acme", "19:a@thread.v2", "1"));
+	assert_false(store_inbox_has(st, "beta", "19:a@thread.v2", "1"));
+	/* acme's first row fails and waits: the second is next */
+	assert_int_equal(store_inbox_next(st, "acme", 0, now, &row), 0);
+	first = row.seq;
+	assert_true(row.received > now - 5);
+	store_inbox_row_clear(&row);
+	assert_int_equal(store_inbox_retry(st, first, now + 60, "HTTP 503"), 0);
+	assert_int_equal(store_inbox_next(st, "acme", 0, now, &row), 0);
+	assert_true(row.seq > first);
+	/* with the second in flight, the next due is the first's retry */
+	busy[0] = row.seq;
+	assert_int_equal(store_inbox_due(st, "acme", busy, 1, &due), 0);
+	assert_true(due >= now + 59 && due <= now + 61);
+	store_inbox_row_clear(&row);
+	/* past the bound: a dead letter, whole, with its reason and tries */
+	assert_int_equal(store_inbox_dead(st, first, "HTTP 503"), 0);
+	assert_false(store_inbox_has(st, "acme", "19:a@thread.v2", "1"));
+	assert_int_equal(store_dead_count(st, "acme"), 1);
+	assert_int_equal(store_dead_count(st, "beta"), 0);
+	dl = store_dead_letters(st, "acme", 10);
+	assert_int_equal(json_array_size(dl), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(dl, 0), "reason")),
+			    "HTTP 503");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(dl, 0), "tries")), 2);
+	assert_non_null(
+	    json_object_get(json_object_get(json_array_get(dl, 0), "item"), "resource"));
+	json_decref(dl);
+	assert_int_equal(store_inbox_pending(st, "acme"), 1);
+	assert_true(json_is_null(store_trouble(st)));
+	store_close(st);
+	/* opened again: the upgrades find their columns in place */
+	assert_int_equal(store_open(dir, s, &st, &err), 0);
+	assert_int_equal(store_inbox_pending(st, "beta"), 1);
+	store_close(st);
+	seal_close(s);
+	th_rmtree(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_seal_round_trip_and_binding),
 	    cmocka_unit_test(test_store_keeps_tokens_sealed),
+	    cmocka_unit_test(test_inbox_backoff_and_dead_letters),
 	};
 	return cmocka_run_group_tests_name("seal and store", tests, NULL, NULL);
 }
