@@ -252,7 +252,7 @@ agent_key(struct parse *p, const char *k, const char *v)
 		   !strcmp(k, "http_timeout") || !strcmp(k, "subscription_lifetime") ||
 		   !strcmp(k, "renew_margin") || !strcmp(k, "reconcile_interval") ||
 		   !strcmp(k, "poll_interval") || !strcmp(k, "backfill_delay") ||
-		   !strcmp(k, "encryption_cert_rotation")) {
+		   !strcmp(k, "event_alarm_hold") || !strcmp(k, "encryption_cert_rotation")) {
 		if (conf_duration(v, &d) < 0 || d <= 0)
 			problem(p, "%s: a positive duration such as 30s, 10m or 1h", k);
 		else if (!strcmp(k, "subscription_lifetime") && d > 4320 * 60)
@@ -264,6 +264,8 @@ agent_key(struct parse *p, const char *k, const char *v)
 			c->renew_margin = d;
 		else if (!strcmp(k, "backfill_delay"))
 			c->backfill_delay = d;
+		else if (!strcmp(k, "event_alarm_hold"))
+			c->event_alarm_hold = d;
 		else if (!strcmp(k, "reconcile_interval") || !strcmp(k, "poll_interval")) {
 			/* poll_interval: the name before the reconcile was rebuilt */
 			if (!strcmp(k, "poll_interval"))
@@ -506,6 +508,7 @@ defaults(struct conf *c)
 	c->reconcile_interval = 24 * 3600;
 	c->dead_letter_after = 20;
 	c->backfill_delay = 120;
+	c->event_alarm_hold = 24 * 3600;
 	c->cert_rotation = 30 * 86400;
 	c->http_connect_timeout = 10;
 	c->http_timeout = 30;

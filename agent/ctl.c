@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alarm.h"
 #include "auth.h"
 #include "canary.h"
 #include "ctl.h"
@@ -72,7 +73,8 @@ status(const char *org)
 			  (int)getpid(), "started", since, "public_url", cfg->public_url, "orgs",
 			  (json_int_t)orgs_count(), "store_trouble", store_trouble(store));
 	free(since);
-	return reply(json_pack("{s:b, s:o, s:o}", "ok", 1, "agent", agent, "orgs", arr));
+	return reply(json_pack("{s:b, s:o, s:o, s:o}", "ok", 1, "agent", agent, "orgs", arr,
+			       "alarms", alarms_list(org)));
 }
 
 char *
@@ -94,6 +96,23 @@ ctl_handle(const char *line)
 		json_int_t limit = json_integer_value(json_object_get(req, "limit"));
 		out = reply(json_pack("{s:b, s:o}", "ok", 1, "events",
 				      store_events(store, name, limit > 0 ? limit : 50)));
+	} else if (!strcmp(cmd, "outbox")) {
+		json_int_t since = json_integer_value(json_object_get(req, "since"));
+		json_int_t limit = json_integer_value(json_object_get(req, "limit"));
+		out = reply(json_pack("{s:b, s:o, s:I}", "ok", 1, "entries",
+				      store_outbox_since(store, since, limit > 0 ? limit : 100),
+				      "last", (json_int_t)store_outbox_last(store)));
+	} else if (!strcmp(cmd, "alarms")) {
+		out = reply(json_pack("{s:b, s:o}", "ok", 1, "alarms", alarms_list(name)));
+	} else if (!strcmp(cmd, "dead-letters") && json_is_true(json_object_get(req, "clear"))) {
+		int n = o ? store_dead_clear(store, name) : -1;
+		if (n < 0) {
+			out = error(!o ? "org is required" : "the store failed");
+		} else {
+			log_info("ctl", "org %s: %d dead letter(s) cleared by an operator", name,
+				 n);
+			out = reply(json_pack("{s:b, s:i}", "ok", 1, "cleared", n));
+		}
 	} else if (!strcmp(cmd, "dead-letters")) {
 		json_int_t limit = json_integer_value(json_object_get(req, "limit"));
 		out = reply(json_pack("{s:b, s:o}", "ok", 1, "dead_letters",

@@ -30,8 +30,10 @@ usage(FILE *out)
 		     "  login ORG               print a one-time sign-in link (10 minutes)\n"
 		     "  logout ORG              delete the subscription, forget the tokens\n"
 		     "  events [ORG]            recent emergency events, newest first\n"
+		     "  alarms [ORG]            the active alarms, oldest first\n"
 		     "  dead-letters [ORG]      notifications set aside after failing again\n"
 		     "                          and again, kept whole\n"
+		     "  dead-letters ORG --clear   forget them, once dealt with\n"
 		     "  test-match FILE [ORG]   run the org's detector on a saved chatMessage\n"
 		     "                          JSON: exit 0 emergency, 1 not (like grep)\n\n"
 		     "  -S, --socket PATH  control socket (default $CTTEAMS_SOCKET or\n"
@@ -122,17 +124,29 @@ human_duration(char *buf, size_t len, json_t *secs)
 }
 
 static void
+print_alarms(json_t *alarms)
+{
+	json_t *a;
+	size_t i;
+
+	if (json_array_size(alarms) == 0) {
+		printf("no active alarms\n");
+		return;
+	}
+	printf("%-21s %-9s %-10s %-20s %s\n", "RAISED", "SEVERITY", "ORG", "ALARM", "TEXT");
+	json_array_foreach (alarms, i, a)
+		printf("%-21s %-9s %-10s %-20s %.200s\n", s(a, "raised"), s(a, "severity"),
+		       *s(a, "org") ? s(a, "org") : "(agent)", s(a, "type"), s(a, "text"));
+}
+
+static void
 print_status(json_t *ans)
 {
 	json_t *orgs = json_object_get(ans, "orgs"), *o;
 	size_t i;
 
-	json_t *trouble = json_object_get(json_object_get(ans, "agent"), "store_trouble");
-
-	if (json_is_object(trouble))
-		printf("STORE TROUBLE: database writes failing since %s (%s); notifications are "
-		       "answered 503 and Graph retries\n\n",
-		       s(trouble, "since"), s(trouble, "error"));
+	print_alarms(json_object_get(ans, "alarms"));
+	putchar('\n');
 	printf("%-16s %-16s %-10s %-21s %-4s %s\n", "ORG", "AUTH", "TOKEN", "LAST REFRESH", "FAIL",
 	       "SECRET");
 	json_array_foreach (orgs, i, o) {
@@ -175,26 +189,6 @@ print_status(json_t *ans)
 		const char *sst = s(json_object_get(o, "subscription"), "state");
 		if (serr && strcmp(sst, "active") != 0)
 			printf("\n%s: subscription %s: %s\n", s(o, "org"), sst, serr);
-		if (json_is_true(json_object_get(json_object_get(o, "poll"), "delivery_gap")))
-			printf("%s: DELIVERY GAP: the reconcile poll found event(s) Graph never "
-			       "notified; see 'ctteamsctl events %s'\n",
-			       s(o, "org"), s(o, "org"));
-		json_t *canary = json_object_get(o, "canary");
-		if (json_is_true(json_object_get(canary, "missed")))
-			printf("%s: DELIVERY GAP: the canary marker did not come back through the "
-			       "webhook (since %s; last came back %s)\n",
-			       s(o, "org"), s(canary, "missed_since"), s(canary, "last_delivered"));
-		long long dead = json_integer_value(json_object_get(o, "dead_letters"));
-		if (dead)
-			printf("%s: DEAD LETTERS: %lld notification(s) kept failing and were set "
-			       "aside; see 'ctteamsctl dead-letters %s'\n",
-			       s(o, "org"), dead, s(o, "org"));
-		long long unrec = json_integer_value(
-		    json_object_get(json_object_get(o, "counters"), "unrecognised"));
-		if (unrec)
-			printf("%s: %lld important message(s) matched no emergency rule: see "
-			       "'ctteamsctl events %s'\n",
-			       s(o, "org"), unrec, s(o, "org"));
 	}
 	json_array_foreach (orgs, i, o) {
 		const char *err = json_string_value(json_object_get(o, "last_error"));
@@ -303,13 +297,12 @@ test_match(const char *sock, const char *file, const char *org)
 int
 main(int argc, char **argv)
 {
-	static const struct option lo[] = {{"socket", required_argument, NULL, 'S'},
-					   {"json", no_argument, NULL, 'j'},
-					   {"version", no_argument, NULL, 'V'},
-					   {"help", no_argument, NULL, 'h'},
-					   {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {
+	    {"socket", required_argument, NULL, 'S'}, {"json", no_argument, NULL, 'j'},
+	    {"clear", no_argument, NULL, 'c'},        {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
 	const char *sock = getenv("CTTEAMS_SOCKET");
-	bool as_json = false;
+	bool as_json = false, clear = false;
 	const char *cmd, *org = NULL;
 	json_t *req, *ans;
 	int c;
@@ -318,6 +311,9 @@ main(int argc, char **argv)
 		sock = "/run/ctteams/ctteamsd.sock";
 	while ((c = getopt_long(argc, argv, "S:jVh", lo, NULL)) != -1) {
 		switch (c) {
+		case 'c':
+			clear = true;
+			break;
 		case 'S':
 			sock = optarg;
 			break;
@@ -349,12 +345,13 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		org = argv[optind++];
-	if (optind < argc || (!org && (!strcmp(cmd, "login") || !strcmp(cmd, "logout")))) {
+	if (optind < argc || (!org && (!strcmp(cmd, "login") || !strcmp(cmd, "logout") || clear)) ||
+	    (clear && strcmp(cmd, "dead-letters") != 0)) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "status") && strcmp(cmd, "login") && strcmp(cmd, "logout") &&
-	    strcmp(cmd, "events") && strcmp(cmd, "dead-letters")) {
+	    strcmp(cmd, "events") && strcmp(cmd, "dead-letters") && strcmp(cmd, "alarms")) {
 		fprintf(stderr, "ctteamsctl: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
@@ -362,6 +359,8 @@ main(int argc, char **argv)
 	req = json_pack("{s:s}", "cmd", cmd);
 	if (org)
 		json_object_set_new(req, "org", json_string(org));
+	if (clear)
+		json_object_set_new(req, "clear", json_true());
 	ans = call(sock, req);
 	json_decref(req);
 	if (!json_is_true(json_object_get(ans, "ok"))) {
@@ -376,6 +375,11 @@ main(int argc, char **argv)
 		print_status(ans);
 	} else if (!strcmp(cmd, "events")) {
 		print_events(ans);
+	} else if (!strcmp(cmd, "alarms")) {
+		print_alarms(json_object_get(ans, "alarms"));
+	} else if (clear) {
+		printf("%s: %lld dead letter(s) cleared\n", org,
+		       (long long)json_integer_value(json_object_get(ans, "cleared")));
 	} else if (!strcmp(cmd, "dead-letters")) {
 		print_dead_letters(ans);
 	} else if (!strcmp(cmd, "login")) {

@@ -13,11 +13,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alarm.h"
 #include "auth.h"
 #include "canary.h"
 #include "conf.h"
 #include "ctl.h"
 #include "event.h"
+#include "health.h"
 #include "http.h"
 #include "jwks.h"
 #include "log.h"
@@ -85,6 +87,7 @@ org_changed(struct org *o)
 		poll_auth_changed(o->conf->name, true);
 	subs_org_changed(o);
 	proc_kick();
+	health_kick();
 }
 
 /* Writes failed for a while: whatever Graph was told 503 meanwhile may be
@@ -127,6 +130,7 @@ on_hup(void)
 	proc_reload(next);
 	poll_reload(next);
 	canary_reload(next);
+	health_reload(next);
 	wh_configure(next);
 	ctl_init(next, NULL);
 	conf_free(conf);
@@ -194,6 +198,7 @@ run(void)
 		log_err("main", "%s", err);
 		goto out;
 	}
+	alarms_start(store);
 	hc_configure(conf);
 	jwks_init(proc_kick);
 	auth_init(conf->public_url);
@@ -203,6 +208,7 @@ run(void)
 	proc_start(conf, store);
 	poll_start(conf, store);
 	canary_start(conf, store);
+	health_start(conf, store);
 	org_set_listener(org_changed);
 	store_on_recover(store, store_recovered);
 	wh_init(store, proc_kick);
@@ -221,6 +227,7 @@ run(void)
 out:
 	free(err);
 	srv_stop();
+	health_stop();
 	canary_stop();
 	poll_stop();
 	proc_stop();
@@ -230,6 +237,7 @@ out:
 	jwks_shutdown();
 	nkey_shutdown();
 	ev_shutdown();
+	alarms_stop();
 	store_close(store);
 	seal_close(seal);
 	curl_global_cleanup();

@@ -655,7 +655,7 @@ poll_status(const char *org)
 	if (!p)
 		return json_null();
 	j = json_pack("{s:b, s:I, s:b, s:I}", "delivery_gap",
-		      p->last_recovery > 0 && now_wall() - p->last_recovery < GAP_WINDOW,
+		      p->last_recovery > 0 && now_wall() - p->last_recovery < cfg->event_alarm_hold,
 		      "recovered_since_start", (json_int_t)p->recovered, "busy", p->busy,
 		      "skipped_chats", (json_int_t)p->skipped);
 	json_object_set_new(j, "last_recovery", time_or_null(p->last_recovery));

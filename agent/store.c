@@ -61,6 +61,18 @@ static const char schema[] =
     "  test_call INTEGER NOT NULL, location TEXT, importance TEXT,"
     "  created TEXT, text TEXT, raw TEXT, source TEXT NOT NULL, raised REAL NOT NULL,"
     "  UNIQUE (org, chat_id, message_id));"
+    /* the active alarms: one row per (type, org) while raised */
+    "CREATE TABLE IF NOT EXISTS alarm ("
+    "  type TEXT NOT NULL, org TEXT NOT NULL, severity TEXT NOT NULL,"
+    "  raised REAL NOT NULL, text TEXT,"
+    "  PRIMARY KEY (type, org));"
+    /* every alarm transition and event, in order, for the outputs; each
+     * output keeps its own cursor */
+    "CREATE TABLE IF NOT EXISTS outbox ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  at REAL NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS cursor ("
+    "  name TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS meta ("
     "  org TEXT NOT NULL, key TEXT NOT NULL, value REAL NOT NULL,"
     "  PRIMARY KEY (org, key));"

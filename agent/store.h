@@ -83,6 +83,10 @@ void store_inbox_row_clear(struct store_inbox_row *r);
 json_t *store_trouble(struct store *st);
 void store_on_recover(struct store *st, void (*fn)(double since));
 long store_dead_count(struct store *st, const char *org);
+/* An operator has dealt with the org's dead letters: how many went. */
+int store_dead_clear(struct store *st, const char *org);
+/* Events of a kind raised since a time. */
+long store_events_since(struct store *st, const char *org, const char *kind, double since);
 json_t *store_dead_letters(struct store *st, const char *org, long limit);
 
 struct store_event {
@@ -111,5 +115,27 @@ json_t *store_counters(struct store *st, const char *org);
 /* A number kept per org (the poll's watermark); dflt when absent. */
 double store_meta_get(struct store *st, const char *org, const char *key, double dflt);
 int store_meta_put(struct store *st, const char *org, const char *key, double value);
+
+/* ---- store_alarm.c: the alarm table and the outbox ---- */
+
+struct store_alarm {
+	const char *type; /* alarm_defs[].name */
+	const char *org;  /* "" for the agent's own */
+	const char *severity;
+	double raised;
+	const char *text;
+};
+
+/* Raises (or clears) an alarm and appends the transition to the outbox,
+ * in one transaction. */
+int store_alarm_transition(struct store *st, const struct store_alarm *a, bool raise);
+/* The active alarms, oldest first: [{type, org, severity, raised, text}]. */
+json_t *store_alarms(struct store *st);
+/* Outbox entries after seq, oldest first: [{seq, at, kind, ...body}]. */
+json_t *store_outbox_since(struct store *st, long after, long limit);
+long store_outbox_last(struct store *st);
+/* An output's cursor: the last seq it delivered (0: none). */
+long store_cursor_get(struct store *st, const char *name);
+int store_cursor_put(struct store *st, const char *name, long seq);
 
 #endif

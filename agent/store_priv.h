@@ -2,6 +2,7 @@
 #ifndef CT_STORE_PRIV_H
 #define CT_STORE_PRIV_H
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "seal.h"
@@ -21,5 +22,16 @@ char *store_col_unseal(struct store *st, sqlite3_stmt *s, int i, const char *org
 		       const char *field);
 void store_bind_sealed(struct store *st, sqlite3_stmt *s, int i, const char *org, const char *field,
 		       const char *plain);
+
+/* store_work.c: statements that log their own errors */
+sqlite3_stmt *store_prep(struct store *st, const char *sql);
+int store_step_done(struct store *st, sqlite3_stmt *s); /* finalizes */
+int store_exec(struct store *st, const char *sql);
+json_t *store_col_json(sqlite3_stmt *s, int i); /* text or null */
+/* store_alarm.c: appends an outbox entry (inside the caller's transaction) */
+int store_outbox_append(struct store *st, const char *kind, json_t *body);
+/* A write's outcome: the first failure starts store trouble, the first
+ * success after it ends it. Returns rc. */
+int store_health(struct store *st, int rc);
 
 #endif

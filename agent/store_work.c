@@ -13,16 +13,16 @@
 #include "store_priv.h"
 #include "util.h"
 
-static json_t *
-text_or_null(sqlite3_stmt *s, int i)
+json_t *
+store_col_json(sqlite3_stmt *s, int i)
 {
 	const unsigned char *t = sqlite3_column_text(s, i);
 
 	return t ? json_string((const char *)t) : json_null();
 }
 
-static sqlite3_stmt *
-prep(struct store *st, const char *sql)
+sqlite3_stmt *
+store_prep(struct store *st, const char *sql)
 {
 	sqlite3_stmt *s = NULL;
 
@@ -33,8 +33,8 @@ prep(struct store *st, const char *sql)
 	return s;
 }
 
-static int
-step_done(struct store *st, sqlite3_stmt *s)
+int
+store_step_done(struct store *st, sqlite3_stmt *s)
 {
 	int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
 
@@ -44,8 +44,8 @@ step_done(struct store *st, sqlite3_stmt *s)
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
-static int
-exec(struct store *st, const char *sql)
+int
+store_exec(struct store *st, const char *sql)
 {
 	char *err = NULL;
 
@@ -60,8 +60,9 @@ exec(struct store *st, const char *sql)
 int
 store_sub_get(struct store *st, const char *org, struct store_sub *ret)
 {
-	sqlite3_stmt *s = prep(st, "SELECT id, expires, client_state, created FROM subscription "
-				   "WHERE org=?");
+	sqlite3_stmt *s =
+	    store_prep(st, "SELECT id, expires, client_state, created FROM subscription "
+			   "WHERE org=?");
 	int rc;
 
 	memset(ret, 0, sizeof(*ret));
@@ -87,8 +88,8 @@ store_sub_get(struct store *st, const char *org, struct store_sub *ret)
 int
 store_sub_put(struct store *st, const char *org, const struct store_sub *sub)
 {
-	sqlite3_stmt *s = prep(st, "INSERT OR REPLACE INTO subscription (org, id, expires, "
-				   "client_state, created) VALUES (?,?,?,?,?)");
+	sqlite3_stmt *s = store_prep(st, "INSERT OR REPLACE INTO subscription (org, id, expires, "
+					 "client_state, created) VALUES (?,?,?,?,?)");
 
 	if (!s)
 		return -1;
@@ -97,18 +98,18 @@ store_sub_put(struct store *st, const char *org, const struct store_sub *sub)
 	sqlite3_bind_double(s, 3, sub->expires);
 	store_bind_sealed(st, s, 4, org, "client_state", sub->client_state);
 	sqlite3_bind_double(s, 5, sub->created);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 int
 store_sub_delete(struct store *st, const char *org)
 {
-	sqlite3_stmt *s = prep(st, "DELETE FROM subscription WHERE org=?");
+	sqlite3_stmt *s = store_prep(st, "DELETE FROM subscription WHERE org=?");
 
 	if (!s)
 		return -1;
 	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 void
@@ -121,8 +122,8 @@ store_sub_clear(struct store_sub *sub)
 
 /* Every write of the work tables reports here: the first failure starts
  * store trouble (an alarm), the first success after it ends it. */
-static int
-health(struct store *st, int rc)
+int
+store_health(struct store *st, int rc)
 {
 	if (rc < 0) {
 		if (!st->trouble_since) {
@@ -187,11 +188,12 @@ store_inbox_add(struct store *st, const char *org, const char *kind, json_t *ite
 	size_t i;
 	json_t *it;
 
-	if (exec(st, "BEGIN IMMEDIATE") < 0)
-		return health(st, -1);
+	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+		return store_health(st, -1);
 	json_array_foreach (items, i, it) {
-		sqlite3_stmt *s = prep(st, "INSERT INTO inbox (org, kind, item, received, msg_key) "
-					   "VALUES (?,?,?,?,?)");
+		sqlite3_stmt *s =
+		    store_prep(st, "INSERT INTO inbox (org, kind, item, received, msg_key) "
+				   "VALUES (?,?,?,?,?)");
 		char *text = json_dumps(it, JSON_COMPACT);
 		if (!s) {
 			free(text);
@@ -202,15 +204,15 @@ store_inbox_add(struct store *st, const char *org, const char *kind, json_t *ite
 		sqlite3_bind_text(s, 3, text, -1, free);
 		sqlite3_bind_double(s, 4, now_wall());
 		sqlite3_bind_text(s, 5, msg_key(it), -1, free);
-		if (step_done(st, s) < 0)
+		if (store_step_done(st, s) < 0)
 			goto fail;
 	}
 	/* synchronous=FULL: on disk when COMMIT returns, before the 202 */
-	if (exec(st, "COMMIT") == 0)
-		return health(st, 0);
+	if (store_exec(st, "COMMIT") == 0)
+		return store_health(st, 0);
 fail:
-	exec(st, "ROLLBACK");
-	return health(st, -1);
+	store_exec(st, "ROLLBACK");
+	return store_health(st, -1);
 }
 
 static void
@@ -228,8 +230,9 @@ int
 store_inbox_next(struct store *st, const char *org, long after, double now,
 		 struct store_inbox_row *ret)
 {
-	sqlite3_stmt *s = prep(st, "SELECT seq, org, kind, item, tries, received FROM inbox "
-				   "WHERE org=? AND seq>? AND next_try<=? ORDER BY seq LIMIT 1");
+	sqlite3_stmt *s =
+	    store_prep(st, "SELECT seq, org, kind, item, tries, received FROM inbox "
+			   "WHERE org=? AND seq>? AND next_try<=? ORDER BY seq LIMIT 1");
 	int rc;
 
 	memset(ret, 0, sizeof(*ret));
@@ -255,8 +258,8 @@ int
 store_inbox_due(struct store *st, const char *org, const long *skip, size_t n_skip, double *ret)
 {
 	/* the rows being worked on are due already; look past them */
-	sqlite3_stmt *s = prep(st, "SELECT seq, next_try FROM inbox WHERE org=? "
-				   "ORDER BY next_try LIMIT ?");
+	sqlite3_stmt *s = store_prep(st, "SELECT seq, next_try FROM inbox WHERE org=? "
+					 "ORDER BY next_try LIMIT ?");
 	int rc = 1;
 
 	if (!s)
@@ -280,32 +283,32 @@ store_inbox_due(struct store *st, const char *org, const long *skip, size_t n_sk
 static int
 inbox_delete(struct store *st, long seq)
 {
-	sqlite3_stmt *s = prep(st, "DELETE FROM inbox WHERE seq=?");
+	sqlite3_stmt *s = store_prep(st, "DELETE FROM inbox WHERE seq=?");
 
 	if (!s)
 		return -1;
 	sqlite3_bind_int64(s, 1, seq);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 int
 store_inbox_done(struct store *st, long seq)
 {
-	return health(st, inbox_delete(st, seq));
+	return store_health(st, inbox_delete(st, seq));
 }
 
 int
 store_inbox_retry(struct store *st, long seq, double next_try, const char *error)
 {
 	sqlite3_stmt *s =
-	    prep(st, "UPDATE inbox SET tries=tries+1, next_try=?, last_error=? WHERE seq=?");
+	    store_prep(st, "UPDATE inbox SET tries=tries+1, next_try=?, last_error=? WHERE seq=?");
 
 	if (!s)
 		return -1;
 	sqlite3_bind_double(s, 1, next_try);
 	sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, seq);
-	return health(st, step_done(st, s));
+	return store_health(st, store_step_done(st, s));
 }
 
 int
@@ -313,28 +316,29 @@ store_inbox_dead(struct store *st, long seq, const char *reason)
 {
 	sqlite3_stmt *s;
 
-	if (exec(st, "BEGIN IMMEDIATE") < 0)
-		return health(st, -1);
-	s = prep(st, "INSERT INTO dead_letter (seq, org, kind, item, received, tries, reason, "
-		     "dead_at) SELECT seq, org, kind, item, received, tries+1, ?, ? FROM inbox "
-		     "WHERE seq=?");
+	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+		return store_health(st, -1);
+	s = store_prep(st,
+		       "INSERT INTO dead_letter (seq, org, kind, item, received, tries, reason, "
+		       "dead_at) SELECT seq, org, kind, item, received, tries+1, ?, ? FROM inbox "
+		       "WHERE seq=?");
 	if (!s)
 		goto fail;
 	sqlite3_bind_text(s, 1, reason, -1, SQLITE_STATIC);
 	sqlite3_bind_double(s, 2, now_wall());
 	sqlite3_bind_int64(s, 3, seq);
-	if (step_done(st, s) < 0 || inbox_delete(st, seq) < 0 || exec(st, "COMMIT") < 0)
+	if (store_step_done(st, s) < 0 || inbox_delete(st, seq) < 0 || store_exec(st, "COMMIT") < 0)
 		goto fail;
-	return health(st, 0);
+	return store_health(st, 0);
 fail:
-	exec(st, "ROLLBACK");
-	return health(st, -1);
+	store_exec(st, "ROLLBACK");
+	return store_health(st, -1);
 }
 
 bool
 store_inbox_has(struct store *st, const char *org, const char *chat_id, const char *message_id)
 {
-	sqlite3_stmt *s = prep(st, "SELECT 1 FROM inbox WHERE org=? AND msg_key=? LIMIT 1");
+	sqlite3_stmt *s = store_prep(st, "SELECT 1 FROM inbox WHERE org=? AND msg_key=? LIMIT 1");
 	bool found;
 
 	if (!s)
@@ -349,7 +353,7 @@ store_inbox_has(struct store *st, const char *org, const char *chat_id, const ch
 long
 store_dead_count(struct store *st, const char *org)
 {
-	sqlite3_stmt *s = prep(st, "SELECT count(*) FROM dead_letter WHERE org=?");
+	sqlite3_stmt *s = store_prep(st, "SELECT count(*) FROM dead_letter WHERE org=?");
 	long n = 0;
 
 	if (!s)
@@ -364,9 +368,10 @@ store_dead_count(struct store *st, const char *org)
 json_t *
 store_dead_letters(struct store *st, const char *org, long limit)
 {
-	sqlite3_stmt *s = prep(st, "SELECT seq, org, kind, item, received, tries, reason, dead_at "
-				   "FROM dead_letter WHERE (?1 IS NULL OR org=?1) "
-				   "ORDER BY seq DESC LIMIT ?2");
+	sqlite3_stmt *s =
+	    store_prep(st, "SELECT seq, org, kind, item, received, tries, reason, dead_at "
+			   "FROM dead_letter WHERE (?1 IS NULL OR org=?1) "
+			   "ORDER BY seq DESC LIMIT ?2");
 	json_t *arr = json_array();
 
 	if (!s)
@@ -379,11 +384,11 @@ store_dead_letters(struct store *st, const char *org, long limit)
 		json_t *item = json_loads((const char *)sqlite3_column_text(s, 3), 0, NULL);
 		json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:s, s:I, s:o, s:s, s:o}",
 						     "seq", (json_int_t)sqlite3_column_int64(s, 0),
-						     "org", text_or_null(s, 1), "kind",
-						     text_or_null(s, 2), "received", rec, "tries",
+						     "org", store_col_json(s, 1), "kind",
+						     store_col_json(s, 2), "received", rec, "tries",
 						     (json_int_t)sqlite3_column_int64(s, 5),
-						     "reason", text_or_null(s, 6), "dead_at", dead,
-						     "item", item ? item : json_null()));
+						     "reason", store_col_json(s, 6), "dead_at",
+						     dead, "item", item ? item : json_null()));
 		free(rec);
 		free(dead);
 	}
@@ -394,7 +399,7 @@ store_dead_letters(struct store *st, const char *org, long limit)
 long
 store_inbox_pending(struct store *st, const char *org)
 {
-	sqlite3_stmt *s = prep(st, "SELECT count(*) FROM inbox WHERE org=?");
+	sqlite3_stmt *s = store_prep(st, "SELECT count(*) FROM inbox WHERE org=?");
 	long n = 0;
 
 	if (!s)
@@ -415,17 +420,36 @@ store_inbox_row_clear(struct store_inbox_row *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static int
+event_to_outbox(struct store *st, const struct store_event *e, long id)
+{
+	json_t *b = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:b}", "id", (json_int_t)id, "org",
+			      e->org, "event", e->kind, "chat_id", e->chat_id, "message_id",
+			      e->message_id, "test_call", e->test_call);
+	const char *opt[][2] = {{"caller", e->caller_name}, {"caller_id", e->caller_id},
+				{"number", e->number},      {"location", e->location},
+				{"created", e->created},    {"source", e->source}};
+	int rc;
+
+	for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
+		json_object_set_new(b, opt[i][0], opt[i][1] ? json_string(opt[i][1]) : json_null());
+	rc = store_outbox_append(st, "event", b);
+	json_decref(b);
+	return rc;
+}
+
 int
 store_event_add(struct store *st, const struct store_event *e, long inbox_seq, long *ret_id)
 {
 	sqlite3_stmt *s;
 	int rc;
 
-	if (exec(st, "BEGIN IMMEDIATE") < 0)
-		return health(st, -1);
-	s = prep(st, "INSERT OR IGNORE INTO event (org, chat_id, message_id, kind, caller_name, "
-		     "caller_id, number, test_call, location, importance, created, text, raw, "
-		     "source, raised) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+		return store_health(st, -1);
+	s = store_prep(st,
+		       "INSERT OR IGNORE INTO event (org, chat_id, message_id, kind, caller_name, "
+		       "caller_id, number, test_call, location, importance, created, text, raw, "
+		       "source, raised) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	if (!s)
 		goto fail;
 	const char *vals[] = {e->org,         e->chat_id,   e->message_id, e->kind,
@@ -440,28 +464,32 @@ store_event_add(struct store *st, const struct store_event *e, long inbox_seq, l
 	sqlite3_bind_text(s, 13, e->raw, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 14, e->source, -1, SQLITE_STATIC);
 	sqlite3_bind_double(s, 15, now_wall());
-	if (step_done(st, s) < 0)
+	if (store_step_done(st, s) < 0)
 		goto fail;
 	rc = sqlite3_changes(st->db) == 1 ? 0 : 1;
 	*ret_id = (long)sqlite3_last_insert_rowid(st->db);
+	/* a new event goes to the outputs in the same transaction */
+	if (rc == 0 && event_to_outbox(st, e, *ret_id) < 0)
+		goto fail;
 	if (inbox_seq > 0 && inbox_delete(st, inbox_seq) < 0)
 		goto fail;
-	if (exec(st, "COMMIT") < 0)
+	if (store_exec(st, "COMMIT") < 0)
 		goto fail;
-	health(st, 0);
+	store_health(st, 0);
 	return rc;
 fail:
-	exec(st, "ROLLBACK");
-	return health(st, -1);
+	store_exec(st, "ROLLBACK");
+	return store_health(st, -1);
 }
 
 json_t *
 store_events(struct store *st, const char *org, long limit)
 {
-	sqlite3_stmt *s = prep(st, "SELECT id, org, kind, caller_name, caller_id, number, "
-				   "test_call, location, importance, created, chat_id, message_id, "
-				   "source, raised, text FROM event WHERE (?1 IS NULL OR org=?1) "
-				   "ORDER BY id DESC LIMIT ?2");
+	sqlite3_stmt *s =
+	    store_prep(st, "SELECT id, org, kind, caller_name, caller_id, number, "
+			   "test_call, location, importance, created, chat_id, message_id, "
+			   "source, raised, text FROM event WHERE (?1 IS NULL OR org=?1) "
+			   "ORDER BY id DESC LIMIT ?2");
 	json_t *arr = json_array();
 
 	if (!s)
@@ -471,18 +499,19 @@ store_events(struct store *st, const char *org, long limit)
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		char *raised = time_iso(sqlite3_column_double(s, 13));
 		json_array_append_new(
-		    arr, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, "
-				   "s:o, s:s}",
-				   "id", (json_int_t)sqlite3_column_int64(s, 0), "org",
-				   text_or_null(s, 1), "kind", text_or_null(s, 2), "caller",
-				   text_or_null(s, 3), "caller_id", text_or_null(s, 4), "number",
-				   text_or_null(s, 5), "test_call", sqlite3_column_int(s, 6),
-				   "location", text_or_null(s, 7), "importance", text_or_null(s, 8),
-				   "created", text_or_null(s, 9), "chat_id", text_or_null(s, 10),
-				   "message_id", text_or_null(s, 11), "source", text_or_null(s, 12),
-				   "raised", raised));
+		    arr,
+		    json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, "
+			      "s:o, s:s}",
+			      "id", (json_int_t)sqlite3_column_int64(s, 0), "org",
+			      store_col_json(s, 1), "kind", store_col_json(s, 2), "caller",
+			      store_col_json(s, 3), "caller_id", store_col_json(s, 4), "number",
+			      store_col_json(s, 5), "test_call", sqlite3_column_int(s, 6),
+			      "location", store_col_json(s, 7), "importance", store_col_json(s, 8),
+			      "created", store_col_json(s, 9), "chat_id", store_col_json(s, 10),
+			      "message_id", store_col_json(s, 11), "source", store_col_json(s, 12),
+			      "raised", raised));
 		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "text",
-				    text_or_null(s, 14));
+				    store_col_json(s, 14));
 		free(raised);
 	}
 	sqlite3_finalize(s);
@@ -493,21 +522,21 @@ int
 store_count(struct store *st, const char *org, const char *name, long delta)
 {
 	sqlite3_stmt *s =
-	    prep(st, "INSERT INTO counter (org, name, value) VALUES (?,?,?) "
-		     "ON CONFLICT (org, name) DO UPDATE SET value=value+excluded.value");
+	    store_prep(st, "INSERT INTO counter (org, name, value) VALUES (?,?,?) "
+			   "ON CONFLICT (org, name) DO UPDATE SET value=value+excluded.value");
 
 	if (!s)
 		return -1;
 	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, delta);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 double
 store_meta_get(struct store *st, const char *org, const char *key, double dflt)
 {
-	sqlite3_stmt *s = prep(st, "SELECT value FROM meta WHERE org=? AND key=?");
+	sqlite3_stmt *s = store_prep(st, "SELECT value FROM meta WHERE org=? AND key=?");
 	double v = dflt;
 
 	if (!s)
@@ -523,20 +552,22 @@ store_meta_get(struct store *st, const char *org, const char *key, double dflt)
 int
 store_meta_put(struct store *st, const char *org, const char *key, double value)
 {
-	sqlite3_stmt *s = prep(st, "INSERT OR REPLACE INTO meta (org, key, value) VALUES (?,?,?)");
+	sqlite3_stmt *s =
+	    store_prep(st, "INSERT OR REPLACE INTO meta (org, key, value) VALUES (?,?,?)");
 
 	if (!s)
 		return -1;
 	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
 	sqlite3_bind_double(s, 3, value);
-	return step_done(st, s);
+	return store_step_done(st, s);
 }
 
 json_t *
 store_counters(struct store *st, const char *org)
 {
-	sqlite3_stmt *s = prep(st, "SELECT name, value FROM counter WHERE org=? ORDER BY name");
+	sqlite3_stmt *s =
+	    store_prep(st, "SELECT name, value FROM counter WHERE org=? ORDER BY name");
 	json_t *o = json_object();
 
 	if (!s)
@@ -547,4 +578,35 @@ store_counters(struct store *st, const char *org)
 				    json_integer(sqlite3_column_int64(s, 1)));
 	sqlite3_finalize(s);
 	return o;
+}
+
+long
+store_events_since(struct store *st, const char *org, const char *kind, double since)
+{
+	sqlite3_stmt *s = store_prep(st, "SELECT count(*) FROM event WHERE org=? AND kind=? AND "
+					 "raised>=?");
+	long n = 0;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 3, since);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = (long)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+int
+store_dead_clear(struct store *st, const char *org)
+{
+	sqlite3_stmt *s = store_prep(st, "DELETE FROM dead_letter WHERE org=?");
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	if (store_health(st, store_step_done(st, s)) < 0)
+		return -1;
+	return sqlite3_changes(st->db);
 }

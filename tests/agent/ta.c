@@ -166,15 +166,18 @@ ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
 		"tenant_id = %s\n"
 		"client_id = %s\n"
 		"client_secret_file = %s\n"
-		"client_secret_expires = 2027-05-28\n"
+		"%s"
 		"service_user = %s\n"
 		"%s\n",
 		t->base, t->port, t->dir, t->sock, t->gs.base, t->gs.base,
 		t->ca_file ? t->ca_file : t->gs.ca,
 		/* debug unless the test chose a level */
 		agent_extra && strstr(agent_extra, "log_level") ? "" : "log_level = debug",
-		agent_extra ? agent_extra : "", TA_TENANT, TA_CLIENT, secret, TA_UPN,
-		org_extra ? org_extra : "");
+		agent_extra ? agent_extra : "", TA_TENANT, TA_CLIENT, secret,
+		org_extra && strstr(org_extra, "client_secret_expires")
+		    ? ""
+		    : "client_secret_expires = 2027-05-28\n",
+		TA_UPN, org_extra ? org_extra : "");
 	fclose(f);
 	free(secret);
 	return spawn(t);

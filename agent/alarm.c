@@ -1,0 +1,201 @@
+/*
+ * The active set lives in memory and in the store's alarm table; the two
+ * are changed together, and only on an edge. A text that changes while an
+ * alarm stays raised (a new AADSTS code, another chat) updates the row
+ * without a new transition: consoles correlate on type and org.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alarm.h"
+#include "log.h"
+#include "util.h"
+
+const struct alarm_def alarm_defs[ALARM_N] = {
+    [ALARM_NOT_SIGNED_IN] = {"notSignedIn", SEV_MAJOR, true, "sign-in-state-of-an-org-auth_state",
+			     "no one is signed in for the org: nothing is monitored"},
+    [ALARM_SIGNIN_LOST] = {"signInLost", SEV_CRITICAL, true, "sign-in-state-of-an-org-auth_state",
+			   "the sign-in was refused for good: sign in again"},
+    [ALARM_SECRET_INVALID] = {"clientSecretInvalid", SEV_CRITICAL, true,
+			      "sign-in-state-of-an-org-auth_state",
+			      "Entra refuses the app's client secret"},
+    [ALARM_SECRET_EXPIRING] = {"clientSecretExpiring", SEV_WARNING, true, "client-secret-expiry",
+			       "the client secret expires soon"},
+    [ALARM_SUBSCRIPTION] = {"subscriptionLapsed", SEV_CRITICAL, true,
+			    "subscription-subscriptionstate",
+			    "no working Graph subscription: notices are not delivered"},
+    [ALARM_DELIVERY_GAP] = {"deliveryGap", SEV_MAJOR, true,
+			    "delivery-gap-polldelivery_gap-counter-recovered_by_poll-canarymissed",
+			    "Graph did not deliver a notice, or the canary did not come back"},
+    [ALARM_UNRECOGNISED] = {"unrecognisedNotice", SEV_MINOR, true, "emergency-events",
+			    "an important message matched no rule: the wording may have changed"},
+    [ALARM_DEAD_LETTERS] = {"deadLetters", SEV_MAJOR, true,
+			    "dead-letters-dead_letters-counter-dead_lettered",
+			    "notifications kept failing and were set aside"},
+    [ALARM_RECONCILE] = {"reconcileFailing", SEV_MINOR, true,
+			 "delivery-gap-polldelivery_gap-counter-recovered_by_poll-canarymissed",
+			 "reading back missed notices fails"},
+    [ALARM_THROTTLED] = {"throttled", SEV_WARNING, true, "throttling",
+			 "Graph has been holding the org's reads back for a while"},
+    [ALARM_STORE] = {"storeTrouble", SEV_CRITICAL, false, "store-trouble-agentstore_trouble",
+		     "database writes fail: notifications are answered 503"},
+};
+
+struct active {
+	enum alarm_type type;
+	char *org;
+	double raised;
+	char *text;
+	bool unsaved; /* raised while the store could not write it */
+};
+
+static struct store *store;
+static struct active *active;
+static size_t n_active;
+
+const char *
+alarm_severity_name(enum alarm_severity s)
+{
+	static const char *const names[] = {"",      "cleared", "indeterminate", "critical",
+					    "major", "minor",   "warning"};
+
+	return s >= SEV_CLEARED && s <= SEV_WARNING ? names[s] : "indeterminate";
+}
+
+static int
+type_of(const char *name)
+{
+	for (int i = 0; i < ALARM_N; i++)
+		if (!strcmp(alarm_defs[i].name, name))
+			return i;
+	return -1;
+}
+
+static struct active *
+find(enum alarm_type type, const char *org)
+{
+	for (size_t i = 0; i < n_active; i++)
+		if (active[i].type == type && !strcmp(active[i].org, org))
+			return &active[i];
+	return NULL;
+}
+
+static void
+drop(struct active *a)
+{
+	free(a->org);
+	free(a->text);
+	*a = active[--n_active];
+}
+
+int
+alarms_start(struct store *st)
+{
+	json_t *rows, *r;
+	size_t i;
+
+	store = st;
+	rows = store_alarms(st);
+	json_array_foreach (rows, i, r) {
+		int t = type_of(json_string_value(json_object_get(r, "type")));
+		if (t < 0)
+			continue; /* a type a later version dropped */
+		active = xrealloc(active, (n_active + 1) * sizeof(*active));
+		active[n_active++] = (struct active){
+		    .type = (enum alarm_type)t,
+		    .org = xstrdup(json_string_value(json_object_get(r, "org"))),
+		    .raised = json_number_value(json_object_get(r, "raised")),
+		    .text = xstrdup(json_string_value(json_object_get(r, "text"))),
+		};
+	}
+	json_decref(rows);
+	return 0;
+}
+
+void
+alarms_stop(void)
+{
+	while (n_active)
+		drop(&active[n_active - 1]);
+	free(active);
+	active = NULL;
+}
+
+int
+alarm_set(enum alarm_type type, const char *org, bool on, const char *text)
+{
+	const struct alarm_def *d = &alarm_defs[type];
+	struct active *a;
+	struct store_alarm row = {d->name, d->per_org ? org : "", alarm_severity_name(d->severity),
+				  now_wall(), text ? text : ""};
+
+	a = find(type, row.org);
+	if (a && a->unsaved) {
+		/* store trouble is known only once it can be written: the raise
+		 * goes to the outbox late, and before its clear */
+		row.raised = a->raised;
+		if (store_alarm_transition(store, &row, true) < 0)
+			return -1;
+		a->unsaved = false;
+	}
+	if (on == (a != NULL)) {
+		/* no edge; a new reason is kept for the console, quietly */
+		if (a && text && strcmp(a->text ? a->text : "", text) != 0) {
+			free(a->text);
+			a->text = xstrdup(text);
+		}
+		return 0;
+	}
+	if (a)
+		row.raised = a->raised;
+	if (store_alarm_transition(store, &row, on) < 0) {
+		if (!on || type != ALARM_STORE)
+			return -1; /* the next evaluation tries again */
+		active = xrealloc(active, (n_active + 1) * sizeof(*active));
+		active[n_active++] =
+		    (struct active){type, xstrdup(row.org), row.raised, xstrdup(row.text), true};
+		log_err("alarm", "RAISED %s (%s): %s", d->name, row.severity, row.text);
+		return 0;
+	}
+	if (on) {
+		active = xrealloc(active, (n_active + 1) * sizeof(*active));
+		active[n_active++] =
+		    (struct active){type, xstrdup(row.org), row.raised, xstrdup(row.text), false};
+		log_err("alarm", "RAISED %s (%s)%s%s: %s", d->name, row.severity,
+			*row.org ? " org " : "", row.org, row.text);
+	} else {
+		log_info("alarm", "CLEARED %s%s%s", d->name, *row.org ? " org " : "", row.org);
+		drop(a);
+	}
+	return 0;
+}
+
+json_t *
+alarms_list(const char *org)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < n_active; i++) {
+		const struct active *a = &active[i];
+		const struct alarm_def *d = &alarm_defs[a->type];
+		char *t;
+		if (org && strcmp(a->org, org) != 0)
+			continue;
+		t = time_iso(a->raised);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type",
+						     d->name, "org", a->org, "severity",
+						     alarm_severity_name(d->severity), "raised", t,
+						     "text", a->text ? a->text : "", "summary",
+						     d->summary, "runbook", d->runbook));
+		free(t);
+	}
+	return arr;
+}
+
+void
+alarms_org_gone(const char *org)
+{
+	for (size_t i = n_active; i-- > 0;)
+		if (!strcmp(active[i].org, org))
+			alarm_set(active[i].type, org, false, NULL);
+}

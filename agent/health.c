@@ -1,0 +1,212 @@
+/*
+ * What is true of each org and of the agent, turned into alarm truths.
+ * Evaluated every few seconds and whenever a sign-in changes; alarm.c
+ * keeps only the edges. Conditions are read from the modules that own
+ * them (sign-in, subscription, reconcile, canary, inbox, store); none of
+ * them decides on its own what counts as an alarm.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alarm.h"
+#include "canary.h"
+#include "event.h"
+#include "health.h"
+#include "org.h"
+#include "poll.h"
+#include "proc.h"
+#include "subs.h"
+#include "util.h"
+
+#define EVERY          2.0
+#define SECRET_WARN    (30 * 86400.0) /* client secret: warn this long ahead */
+#define SUB_GRACE      120.0          /* a subscription being made, or remade */
+#define THROTTLE_GRACE 300.0          /* Graph holding reads back this long */
+
+struct since {
+	char *org;
+	double sub_bad;
+	double held;
+};
+
+static struct store *store;
+static const struct conf *cfg;
+static struct ev_timer *timer;
+static struct since *since;
+static size_t n_since;
+
+static struct since *
+since_for(const char *org)
+{
+	for (size_t i = 0; i < n_since; i++)
+		if (!strcmp(since[i].org, org))
+			return &since[i];
+	since = xrealloc(since, (n_since + 1) * sizeof(*since));
+	since[n_since] = (struct since){xstrdup(org), 0, 0};
+	return &since[n_since++];
+}
+
+/* A condition that must hold for a while before it counts. */
+static bool
+held_for(double *t, bool cond, double grace)
+{
+	double now = now_wall();
+
+	if (!cond) {
+		*t = 0;
+		return false;
+	}
+	if (*t == 0)
+		*t = now;
+	return now - *t >= grace;
+}
+
+static const char *
+str(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static void
+auth_alarms(const struct org *o)
+{
+	const char *name = o->conf->name;
+	char *hint = xprintf("not signed in: run ctteamsctl login %s", name);
+
+	alarm_set(ALARM_NOT_SIGNED_IN, name, o->auth == ORG_NOT_SIGNED_IN, hint);
+	alarm_set(ALARM_SIGNIN_LOST, name, o->auth == ORG_REAUTH_REQUIRED, o->last_error);
+	alarm_set(ALARM_SECRET_INVALID, name, o->auth == ORG_SECRET_INVALID, o->last_error);
+	free(hint);
+}
+
+static void
+secret_alarm(const struct org *o)
+{
+	double left = (double)o->conf->client_secret_expires - now_wall();
+	bool soon = o->conf->client_secret_expires && left < SECRET_WARN;
+	char *text =
+	    soon ? xprintf("the client secret expires in %.0f day(s)", floor(left / 86400)) : NULL;
+
+	alarm_set(ALARM_SECRET_EXPIRING, o->conf->name, soon, text);
+	free(text);
+}
+
+static void
+subscription_alarm(const struct org *o, struct since *s)
+{
+	json_t *st = subs_status(o->conf->name);
+	const char *state = str(st, "state");
+	bool usable = o->auth == ORG_VALID || o->auth == ORG_DEGRADED;
+	/* without a usable sign-in the sign-in alarm is the cause to act on */
+	bool bad = usable && !subs_active(o->conf->name);
+	bool now_bad = bad && state && (!strcmp(state, "lapsed") || !strcmp(state, "failed"));
+	char *text = xprintf("subscription %s%s%s", state ? state : "none",
+			     str(st, "last_error") ? ": " : "",
+			     str(st, "last_error") ? str(st, "last_error") : "");
+
+	/* lapsed or failed counts at once; none or creating after a grace */
+	alarm_set(ALARM_SUBSCRIPTION, o->conf->name,
+		  now_bad || held_for(&s->sub_bad, bad, SUB_GRACE), text);
+	free(text);
+	json_decref(st);
+}
+
+static void
+delivery_alarms(const struct org *o, struct since *s)
+{
+	const char *name = o->conf->name;
+	json_t *p = poll_status(name), *c = canary_status(name), *w = proc_status(name);
+	bool gap = json_is_true(json_object_get(p, "delivery_gap"));
+	bool canary = json_is_true(json_object_get(c, "missed"));
+	long dead = (long)json_integer_value(json_object_get(w, "dead_letters"));
+	long unrec =
+	    store_events_since(store, name, "unrecognised", now_wall() - cfg->event_alarm_hold);
+	char *text;
+
+	text = canary ? xprintf("the canary did not come back (since %s)", str(c, "missed_since"))
+		      : xprintf("a notice was found by reading back (last %s)",
+				str(p, "last_recovery") ? str(p, "last_recovery") : "-");
+	alarm_set(ALARM_DELIVERY_GAP, name, gap || canary, text);
+	free(text);
+	text = xprintf("%ld important message(s) matched no rule lately: see ctteamsctl events %s",
+		       unrec, name);
+	if (unrec >= 0)
+		alarm_set(ALARM_UNRECOGNISED, name, unrec > 0, text);
+	free(text);
+	text = xprintf("%ld dead letter(s): see ctteamsctl dead-letters %s", dead, name);
+	alarm_set(ALARM_DEAD_LETTERS, name, dead > 0, text);
+	free(text);
+	alarm_set(ALARM_RECONCILE, name, str(p, "last_error") != NULL, str(p, "last_error"));
+	alarm_set(
+	    ALARM_THROTTLED, name,
+	    held_for(&s->held, json_is_true(json_object_get(w, "held_by_graph")), THROTTLE_GRACE),
+	    "Graph's Retry-After has held the org's message reads for over 5 minutes");
+	json_decref(p);
+	json_decref(c);
+	json_decref(w);
+}
+
+static void
+evaluate(void *arg)
+{
+	json_t *trouble = store_trouble(store);
+
+	(void)arg;
+	alarm_set(ALARM_STORE, "", json_is_object(trouble), str(trouble, "error"));
+	json_decref(trouble);
+	for (size_t i = 0; i < orgs_count(); i++) {
+		struct org *o = org_at(i);
+		struct since *s = since_for(o->conf->name);
+		auth_alarms(o);
+		secret_alarm(o);
+		subscription_alarm(o, s);
+		delivery_alarms(o, s);
+	}
+	ev_timer_arm(timer, EVERY);
+}
+
+void
+health_start(const struct conf *c, struct store *st)
+{
+	cfg = c;
+	store = st;
+	timer = ev_timer_new(evaluate, NULL);
+	ev_timer_arm(timer, 0);
+}
+
+void
+health_reload(const struct conf *c)
+{
+	json_t *all = alarms_list(NULL), *a;
+	size_t i;
+
+	cfg = c;
+	/* an org that left the configuration takes its alarms along, cleared */
+	json_array_foreach (all, i, a) {
+		const char *org = str(a, "org");
+		if (*org && !conf_org_find(c, org))
+			alarms_org_gone(org);
+	}
+	json_decref(all);
+	health_kick();
+}
+
+void
+health_kick(void)
+{
+	if (timer)
+		ev_timer_arm(timer, 0);
+}
+
+void
+health_stop(void)
+{
+	ev_timer_free(timer);
+	timer = NULL;
+	for (size_t i = 0; i < n_since; i++)
+		free(since[i].org);
+	free(since);
+	since = NULL;
+	n_since = 0;
+}

@@ -1,0 +1,334 @@
+/*
+ * The alarm table and the outbox, end to end: each alarm type is caused
+ * for real against graphsim, raised exactly once, cleared exactly once
+ * when its cause ends, and both transitions are in the outbox, in order,
+ * as are the emergency events. A restart neither forgets an alarm nor
+ * raises it twice.
+ */
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ta.h"
+
+static int
+setup(void **state)
+{
+	return ta_setup(state, NULL);
+}
+
+static void
+sim(struct ta *t, const char *method, const char *path, json_t *body)
+{
+	long status = 0;
+
+	json_decref(th_sim(&t->gs, method, path, body, &status));
+	assert_true(status >= 200 && status < 300);
+}
+
+struct alarm_wait {
+	struct ta *t;
+	const char *type;
+	bool active;
+};
+
+static bool
+alarm_is(void *arg)
+{
+	struct alarm_wait *w = arg;
+	json_t *j = ta_ctl(w->t, "alarms", NULL), *a;
+	bool found = false;
+	size_t i;
+
+	json_array_foreach (json_object_get(j, "alarms"), i, a)
+		found |= !strcmp(ta_str(a, "type"), w->type);
+	json_decref(j);
+	return found == w->active;
+}
+
+static void
+wait_alarm(struct ta *t, const char *type, bool active, double timeout)
+{
+	struct alarm_wait w = {t, type, active};
+
+	assert_true(th_wait_until(alarm_is, &w, timeout));
+}
+
+/* The alarm's transitions in the outbox, in order: "RC" = raised, cleared.
+ * *ret_first gets the seq of the first one. */
+static char *
+transitions(struct ta *t, const char *type, long *ret_first)
+{
+	json_t *j = ta_ctl(t, "outbox", NULL), *e;
+	char *out = calloc(1, 64);
+	size_t i, n = 0;
+	long last = 0;
+
+	json_array_foreach (json_object_get(j, "entries"), i, e) {
+		long seq = (long)json_integer_value(json_object_get(e, "seq"));
+		assert_true(seq > last); /* in order, no repeats */
+		last = seq;
+		if (strcmp(ta_str(e, "kind"), "alarm") != 0 || strcmp(ta_str(e, "type"), type) != 0)
+			continue;
+		if (n == 0 && ret_first)
+			*ret_first = seq;
+		if (n < 63)
+			out[n++] = !strcmp(ta_str(e, "transition"), "raise") ? 'R' : 'C';
+	}
+	json_decref(j);
+	return out;
+}
+
+static void
+expect_transitions(struct ta *t, const char *type, const char *want)
+{
+	char *got = transitions(t, type, NULL);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static bool
+refreshed_once(void *arg)
+{
+	json_t *o = ta_org_status(arg, "acme");
+	bool ok = json_is_string(json_object_get(o, "last_refresh"));
+
+	json_decref(o);
+	return ok;
+}
+
+/* Not signed in, then signed in; revoked, then signed in again; with a
+ * restart while an alarm is raised. */
+static void
+test_sign_in_alarms(void **state)
+{
+	struct ta *t = *state;
+	char *path;
+	long first_nsi = 0, first_lost = 0;
+	char *s;
+
+	json_decref(th_sim(
+	    &t->gs, "POST", "/config",
+	    json_pack("{s:s, s:b}", "access_token_lifetime", "4s", "access_lifetime_jitter", 0),
+	    NULL));
+	assert_int_equal(ta_start(t, "refresh_margin = 1s", NULL), 0);
+	wait_alarm(t, "notSignedIn", true, 10);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	wait_alarm(t, "notSignedIn", false, 10);
+	assert_true(th_wait_until(refreshed_once, t, 10));
+	if (asprintf(&path, "/users/%s/revoke", t->svc) < 0)
+		abort();
+	sim(t, "POST", path, NULL);
+	wait_alarm(t, "signInLost", true, 20);
+	/* a restart remembers it, and does not raise it again */
+	assert_int_equal(ta_stop(t), 0);
+	assert_int_equal(ta_restart(t), 0);
+	wait_alarm(t, "signInLost", true, 5);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	wait_alarm(t, "signInLost", false, 10);
+	expect_transitions(t, "notSignedIn", "RC");
+	s = transitions(t, "notSignedIn", &first_nsi);
+	free(s);
+	s = transitions(t, "signInLost", &first_lost);
+	assert_string_equal(s, "RC");
+	free(s);
+	assert_true(first_nsi < first_lost);
+	assert_int_equal(ta_stop(t), 0);
+	free(path);
+	json_decref(th_sim(
+	    &t->gs, "POST", "/config",
+	    json_pack("{s:s, s:b}", "access_token_lifetime", "3599s", "access_lifetime_jitter", 1),
+	    NULL));
+}
+
+static void
+replace_in_file(const char *path, const char *from, const char *to)
+{
+	char *text = th_read_file(path), *at = text ? strstr(text, from) : NULL;
+	FILE *f;
+
+	assert_non_null(at);
+	f = fopen(path, "w");
+	fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	fclose(f);
+	free(text);
+}
+
+/* A secret close to its expiry, and one Entra refuses. */
+static void
+test_secret_alarms(void **state)
+{
+	struct ta *t = *state;
+	char soon[64], later[64], *path;
+	time_t now = time(NULL) + 10 * 86400;
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(soon, sizeof(soon), "client_secret_expires = %Y-%m-%d", &tm);
+	snprintf(later, sizeof(later), "client_secret_expires = 2030-01-01");
+	json_decref(th_sim(
+	    &t->gs, "POST", "/config",
+	    json_pack("{s:s, s:b}", "access_token_lifetime", "4s", "access_lifetime_jitter", 0),
+	    NULL));
+	assert_int_equal(ta_start(t, "refresh_margin = 1s", soon), 0);
+	wait_alarm(t, "clientSecretExpiring", true, 10);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	if (asprintf(&path, "/apps/%s", TA_CLIENT) < 0)
+		abort();
+	sim(t, "PATCH", path, json_pack("{s:b}", "secret_expired", 1));
+	wait_alarm(t, "clientSecretInvalid", true, 20);
+	/* the operator renews the secret and its date, and reloads */
+	sim(t, "PATCH", path, json_pack("{s:b}", "secret_expired", 0));
+	replace_in_file(t->conf, soon, later);
+	kill(t->pid, SIGHUP);
+	wait_alarm(t, "clientSecretExpiring", false, 10);
+	wait_alarm(t, "clientSecretInvalid", false, 20);
+	expect_transitions(t, "clientSecretExpiring", "RC");
+	expect_transitions(t, "clientSecretInvalid", "RC");
+	assert_int_equal(ta_stop(t), 0);
+	free(path);
+	json_decref(th_sim(
+	    &t->gs, "POST", "/config",
+	    json_pack("{s:s, s:b}", "access_token_lifetime", "3599s", "access_lifetime_jitter", 1),
+	    NULL));
+}
+
+/* Graph refuses to create the subscription for a while. */
+static void
+test_subscription_alarm(void **state)
+{
+	struct ta *t = *state;
+
+	assert_int_equal(ta_start(t, NULL, NULL), 0);
+	sim(t, "POST", "/faults",
+	    json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/subscriptions", "method", "POST",
+		      "count", 2, "status", 503));
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	wait_alarm(t, "subscriptionLapsed", true, 20);
+	wait_alarm(t, "subscriptionLapsed", false, 60);
+	expect_transitions(t, "subscriptionLapsed", "RC");
+	assert_int_equal(ta_stop(t), 0);
+}
+
+static bool
+event_in_outbox(void *arg)
+{
+	json_t *j = ta_ctl(arg, "outbox", NULL), *e;
+	bool found = false;
+	size_t i;
+
+	json_array_foreach (json_object_get(j, "entries"), i, e)
+		found |= !strcmp(ta_str(e, "kind"), "event") &&
+			 !strcmp(ta_str(e, "event"), "emergency") &&
+			 !strcmp(ta_str(e, "number"), "911") &&
+			 !strcmp(ta_str(e, "source"), "poll");
+	json_decref(j);
+	return found;
+}
+
+/* A notice found only by reading back, and an important message no rule
+ * knows: each raises its alarm, which clears after event_alarm_hold. */
+static void
+test_event_alarms(void **state)
+{
+	struct ta *t = *state;
+	long status;
+	json_t *c;
+
+	ta_ready(t, "reconcile_interval = 3s\nbackfill_delay = 1s\nevent_alarm_hold = 8s");
+	sim(t, "POST", "/delivery-faults", json_pack("{s:s, s:i}", "kind", "skip", "count", 1));
+	sim(t, "POST", "/emergency",
+	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+		      "911"));
+	wait_alarm(t, "deliveryGap", true, 30);
+	assert_true(th_wait_until(event_in_outbox, t, 5));
+	c = th_sim(&t->gs, "POST", "/chats",
+		   json_pack("{s:s, s:s, s:[s, s]}", "tenant", TA_TENANT, "chat_type", "group",
+			     "members", t->caller, t->svc),
+		   &status);
+	sim(t, "POST", "/messages",
+	    json_pack("{s:s, s:s, s:s, s:s}", "chat", ta_str(c, "id"), "from", t->caller, "content",
+		      "Bitte sofort Notruf beachten", "importance", "urgent"));
+	json_decref(c);
+	wait_alarm(t, "unrecognisedNotice", true, 20);
+	wait_alarm(t, "deliveryGap", false, 30);
+	wait_alarm(t, "unrecognisedNotice", false, 30);
+	expect_transitions(t, "deliveryGap", "RC");
+	expect_transitions(t, "unrecognisedNotice", "RC");
+	assert_int_equal(ta_stop(t), 0);
+}
+
+/* Notifications that keep failing; the operator deals with them. */
+static void
+test_dead_letter_alarm(void **state)
+{
+	struct ta *t = *state;
+	const char *argv[] = {TA_CTTEAMSCTL, "-S",      t->sock, "dead-letters",
+			      "acme",        "--clear", NULL};
+	char *out = NULL;
+
+	assert_int_equal(
+	    ta_start(t, "dead_letter_after = 2\nbackfill_delay = 1s", "rich_notifications = no"),
+	    0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	sim(t, "POST", "/faults",
+	    json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/chats/", "method", "GET", "count",
+		      1000, "status", 500));
+	sim(t, "POST", "/emergency",
+	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+		      "911"));
+	wait_alarm(t, "deadLetters", true, 30);
+	sim(t, "DELETE", "/faults", NULL);
+	argv[2] = t->sock;
+	assert_int_equal(th_run(argv, &out, NULL), 0);
+	assert_non_null(strstr(out, "1 dead letter(s) cleared"));
+	free(out);
+	wait_alarm(t, "deadLetters", false, 10);
+	expect_transitions(t, "deadLetters", "RC");
+	assert_int_equal(ta_stop(t), 0);
+}
+
+/* The database is locked by another process: the alarm shows at once, and
+ * its raise reaches the outbox, before its clear, once writes work. */
+static void
+test_store_alarm(void **state)
+{
+	struct ta *t = *state;
+	sqlite3 *db;
+	char *path;
+
+	ta_ready(t, NULL);
+	if (asprintf(&path, "%s/state/ctteams.db", t->dir) < 0)
+		abort();
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	sim(t, "POST", "/emergency",
+	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+		      "911"));
+	wait_alarm(t, "storeTrouble", true, 30);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	wait_alarm(t, "storeTrouble", false, 30);
+	expect_transitions(t, "storeTrouble", "RC");
+	assert_int_equal(ta_stop(t), 0);
+	free(path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_sign_in_alarms, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_secret_alarms, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_subscription_alarm, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_event_alarms, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_dead_letter_alarm, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_store_alarm, ta_test_teardown),
+	};
+	return cmocka_run_group_tests_name("agent_alarms", tests, setup, ta_teardown);
+}
