@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -224,6 +225,20 @@ agent_key(struct parse *p, const char *k, const char *v)
 			: !strcmp(k, "tls_key") ? &c->tls_key
 						: &c->ca_file,
 			v);
+	} else if (!strcmp(k, "monitor_socket")) {
+		if (!strcmp(v, "off")) {
+			free(c->monitor_socket);
+			c->monitor_socket = NULL;
+		} else if (v[0] != '/')
+			problem(p, "monitor_socket: an absolute path, or off");
+		else
+			set_str(&c->monitor_socket, v);
+	} else if (!strcmp(k, "monitor_group")) {
+		struct group *g = getgrnam(v);
+		if (!g)
+			problem(p, "monitor_group: no group named '%s'", v);
+		else
+			c->monitor_group = (long)g->gr_gid;
 	} else if (!strcmp(k, "state_dir") || !strcmp(k, "control_socket")) {
 		if (v[0] != '/')
 			problem(p, "%s: must be an absolute path", k);
@@ -498,6 +513,8 @@ defaults(struct conf *c)
 {
 	c->state_dir = xstrdup("/var/lib/ctteams");
 	c->control_socket = xstrdup("/run/ctteams/ctteamsd.sock");
+	c->monitor_socket = xstrdup("/run/ctteams/ctteamsd-monitor.sock");
+	c->monitor_group = -1;
 	c->authority_host = xstrdup("https://login.microsoftonline.com");
 	c->graph_endpoint = xstrdup("https://graph.microsoft.com");
 	c->log_level = LOG_LVL_INFO;
@@ -611,6 +628,7 @@ conf_free(struct conf *c)
 	free(c->orgs);
 	free(c->path);
 	free(c->warnings);
+	free(c->monitor_socket);
 	free(c->public_url);
 	free(c->listen_addr);
 	free(c->tls_cert);

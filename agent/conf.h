@@ -41,6 +41,8 @@ struct conf {
 	char *tls_key;
 	char *state_dir;
 	char *control_socket;
+	char *monitor_socket; /* read-only: status, alarms, events; NULL: none */
+	long monitor_group;   /* its group id; -1: the daemon's */
 	char *authority_host;
 	char *graph_endpoint;
 	char *ca_file;

@@ -7,6 +7,7 @@
 #include "auth.h"
 #include "canary.h"
 #include "ctl.h"
+#include "log.h"
 #include "org.h"
 #include "poll.h"
 #include "proc.h"
@@ -31,7 +32,10 @@ ctl_init(const struct conf *c, struct store *st)
 static char *
 reply(json_t *j)
 {
-	char *s = json_dumps(j, JSON_COMPACT);
+	char *s;
+
+	json_object_set_new(j, "proto", json_integer(CTL_PROTO));
+	s = json_dumps(j, JSON_COMPACT);
 
 	json_decref(j);
 	return s;
@@ -77,69 +81,201 @@ status(const char *org)
 			       "alarms", alarms_list(org)));
 }
 
-char *
-ctl_handle(const char *line)
-{
-	json_t *req = json_loads(line, 0, NULL);
-	const char *cmd = json_string_value(json_object_get(req, "cmd"));
-	const char *name = json_string_value(json_object_get(req, "org"));
-	struct org *o = name ? org_find(name) : NULL;
-	char *out;
+struct request {
+	json_t *req;
+	const char *org_name;
+	struct org *org;
+	const struct ev_ctl_peer *peer;
+};
 
+static char *
+need_org(const struct request *r)
+{
+	return error(r->org_name ? "no such org" : "org is required");
+}
+
+static char *
+cmd_status(const struct request *r)
+{
+	return status(r->org_name);
+}
+
+static char *
+cmd_ping(const struct request *r)
+{
+	(void)r;
+	return reply(json_pack("{s:b}", "ok", 1));
+}
+
+static long
+limit_of(const struct request *r, long dflt)
+{
+	json_int_t l = json_integer_value(json_object_get(r->req, "limit"));
+
+	return l > 0 && l <= 10000 ? (long)l : dflt;
+}
+
+static char *
+cmd_events(const struct request *r)
+{
+	return reply(json_pack("{s:b, s:o}", "ok", 1, "events",
+			       store_events(store, r->org_name, limit_of(r, 50))));
+}
+
+static char *
+cmd_outbox(const struct request *r)
+{
+	json_int_t since = json_integer_value(json_object_get(r->req, "since"));
+
+	return reply(json_pack("{s:b, s:o, s:I}", "ok", 1, "entries",
+			       store_outbox_since(store, since, limit_of(r, 100)), "last",
+			       (json_int_t)store_outbox_last(store)));
+}
+
+static char *
+cmd_alarms(const struct request *r)
+{
+	return reply(json_pack("{s:b, s:o}", "ok", 1, "alarms", alarms_list(r->org_name)));
+}
+
+static char *
+cmd_dead_letters(const struct request *r)
+{
+	return reply(json_pack("{s:b, s:o}", "ok", 1, "dead_letters",
+			       store_dead_letters(store, r->org_name, limit_of(r, 50))));
+}
+
+static char *
+cmd_test_match(const struct request *r)
+{
+	json_t *m = json_object_get(r->req, "message");
+	json_t *v = r->org && json_is_object(m) ? proc_test_match(r->org_name, m) : NULL;
+
+	if (!v)
+		return !r->org ? need_org(r) : error("message must be a chatMessage object");
+	return reply(json_pack("{s:b, s:o}", "ok", 1, "result", v));
+}
+
+/* ---- changes: the admin socket only, each logged with who asked ---- */
+
+static char *
+cmd_login(const struct request *r)
+{
+	char *link, *out;
+
+	if (!r->org)
+		return need_org(r);
+	link = auth_link_new(r->org, cfg->public_url);
+	out = reply(json_pack("{s:b, s:s, s:s, s:i}", "ok", 1, "org", r->org_name, "url", link,
+			      "expires_in", AUTH_LINK_TTL));
+	free_secret(link);
+	return out;
+}
+
+static char *
+cmd_logout(const struct request *r)
+{
+	if (!r->org)
+		return need_org(r);
+	/* the subscription goes first: deleting it needs the token */
+	subs_logout(r->org_name);
+	org_logout(r->org);
+	return reply(json_pack("{s:b, s:s}", "ok", 1, "org", r->org_name));
+}
+
+static char *
+cmd_renew(const struct request *r)
+{
+	if (!r->org)
+		return need_org(r);
+	if (subs_renew_now(r->org_name) < 0)
+		return error("the org has no subscription to renew (is it signed in?)");
+	return reply(json_pack("{s:b, s:s}", "ok", 1, "org", r->org_name));
+}
+
+static char *
+cmd_ack(const struct request *r)
+{
+	json_int_t id = json_integer_value(json_object_get(r->req, "event"));
+	const char *by = json_string_value(json_object_get(r->req, "by"));
+	char *who = by ? xstrndup(by, 64) : xprintf("uid %ld", r->peer->uid);
+	int rc;
+
+	/* a name a person typed: printable, no line breaks */
+	for (char *p = who; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	rc = id > 0 ? store_event_ack(store, (long)id, who) : 1;
+	free(who);
+	if (rc < 0)
+		return error("the store failed");
+	if (rc > 0)
+		return error("no such event");
+	return reply(json_pack("{s:b, s:I}", "ok", 1, "event", id));
+}
+
+static char *
+cmd_dead_letters_clear(const struct request *r)
+{
+	int n;
+
+	if (!r->org)
+		return need_org(r);
+	n = store_dead_clear(store, r->org_name);
+	if (n < 0)
+		return error("the store failed");
+	return reply(json_pack("{s:b, s:i}", "ok", 1, "cleared", n));
+}
+
+static const struct {
+	const char *name;
+	bool admin;
+	char *(*fn)(const struct request *r);
+} commands[] = {
+    {"status", false, cmd_status},
+    {"ping", false, cmd_ping},
+    {"events", false, cmd_events},
+    {"alarms", false, cmd_alarms},
+    {"outbox", false, cmd_outbox},
+    {"dead-letters", false, cmd_dead_letters},
+    {"test-match", false, cmd_test_match},
+    {"login", true, cmd_login},
+    {"logout", true, cmd_logout},
+    {"renew", true, cmd_renew},
+    {"ack", true, cmd_ack},
+    {"dead-letters-clear", true, cmd_dead_letters_clear},
+};
+
+char *
+ctl_handle(const char *line, const struct ev_ctl_peer *peer)
+{
+	struct request r = {.req = json_loads(line, 0, NULL), .peer = peer};
+	const char *cmd = json_string_value(json_object_get(r.req, "cmd"));
+	char *out = NULL;
+
+	r.org_name = json_string_value(json_object_get(r.req, "org"));
+	r.org = r.org_name ? org_find(r.org_name) : NULL;
 	if (!cmd)
 		out = error("expected {\"cmd\": ...}");
-	else if (!strcmp(cmd, "status"))
-		out = status(name);
-	else if (!strcmp(cmd, "ping"))
-		out = reply(json_pack("{s:b}", "ok", 1));
-	else if (!strcmp(cmd, "events")) {
-		json_int_t limit = json_integer_value(json_object_get(req, "limit"));
-		out = reply(json_pack("{s:b, s:o}", "ok", 1, "events",
-				      store_events(store, name, limit > 0 ? limit : 50)));
-	} else if (!strcmp(cmd, "outbox")) {
-		json_int_t since = json_integer_value(json_object_get(req, "since"));
-		json_int_t limit = json_integer_value(json_object_get(req, "limit"));
-		out = reply(json_pack("{s:b, s:o, s:I}", "ok", 1, "entries",
-				      store_outbox_since(store, since, limit > 0 ? limit : 100),
-				      "last", (json_int_t)store_outbox_last(store)));
-	} else if (!strcmp(cmd, "alarms")) {
-		out = reply(json_pack("{s:b, s:o}", "ok", 1, "alarms", alarms_list(name)));
-	} else if (!strcmp(cmd, "dead-letters") && json_is_true(json_object_get(req, "clear"))) {
-		int n = o ? store_dead_clear(store, name) : -1;
-		if (n < 0) {
-			out = error(!o ? "org is required" : "the store failed");
-		} else {
-			log_info("ctl", "org %s: %d dead letter(s) cleared by an operator", name,
-				 n);
-			out = reply(json_pack("{s:b, s:i}", "ok", 1, "cleared", n));
+	/* the old spelling of dead-letters-clear */
+	if (cmd && !strcmp(cmd, "dead-letters") && json_is_true(json_object_get(r.req, "clear")))
+		cmd = "dead-letters-clear";
+	for (size_t i = 0; !out && i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(cmd, commands[i].name) != 0)
+			continue;
+		if (commands[i].admin && peer->readonly) {
+			log_warnx("ctl", "uid %ld asked for '%s' on the monitoring socket: refused",
+				  peer->uid, cmd);
+			out = error("not allowed on the monitoring socket: it is read-only");
+			break;
 		}
-	} else if (!strcmp(cmd, "dead-letters")) {
-		json_int_t limit = json_integer_value(json_object_get(req, "limit"));
-		out = reply(json_pack("{s:b, s:o}", "ok", 1, "dead_letters",
-				      store_dead_letters(store, name, limit > 0 ? limit : 50)));
-	} else if (!strcmp(cmd, "test-match")) {
-		json_t *m = json_object_get(req, "message");
-		json_t *v = o && json_is_object(m) ? proc_test_match(name, m) : NULL;
-		if (!v)
-			out =
-			    error(!o ? "org is required" : "message must be a chatMessage object");
-		else
-			out = reply(json_pack("{s:b, s:o}", "ok", 1, "result", v));
-	} else if (strcmp(cmd, "login") && strcmp(cmd, "logout"))
-		out = error("unknown command");
-	else if (!o)
-		out = error(name ? "no such org" : "org is required");
-	else if (!strcmp(cmd, "login")) {
-		char *link = auth_link_new(o, cfg->public_url);
-		out = reply(json_pack("{s:b, s:s, s:s, s:i}", "ok", 1, "org", name, "url", link,
-				      "expires_in", AUTH_LINK_TTL));
-		free_secret(link);
-	} else {
-		/* the subscription goes first: deleting it needs the token */
-		subs_logout(name);
-		org_logout(o);
-		out = reply(json_pack("{s:b, s:s}", "ok", 1, "org", name));
+		if (commands[i].admin)
+			log_info("ctl", "uid %ld (pid %ld): %s%s%s", peer->uid, peer->pid, cmd,
+				 r.org_name ? " " : "", r.org_name ? r.org_name : "");
+		out = commands[i].fn(&r);
 	}
-	json_decref(req);
+	if (!out)
+		out = error("unknown command");
+	json_decref(r.req);
 	return out;
 }

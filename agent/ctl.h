@@ -1,20 +1,23 @@
 /*
- * The control protocol on the local socket: one JSON object per line each
- * way. {"cmd":"status"[,"org":N]}, {"cmd":"login","org":N},
- * {"cmd":"logout","org":N}, {"cmd":"events"[,"org":N][,"limit":L]},
- * {"cmd":"test-match","org":N,"message":{...chatMessage...}}. Answers carry "ok" and never a token,
- * code or secret; a sign-in link is the one capability handed out, to whoever may open the socket
- * (mode 0660).
+ * The control protocol on the local sockets: one JSON object per line each
+ * way, documented in docs/control-protocol.md. Answers carry "proto" and
+ * "ok", and never a token, code or secret; a sign-in link is the one
+ * capability handed out, on the admin socket only.
  */
 #ifndef CT_CTL_H
 #define CT_CTL_H
 
 #include "conf.h"
+#include "event.h"
+
+#define CTL_PROTO 1 /* docs/control-protocol.md; bumped on an incompatible change */
 
 struct store;
 
 /* st may be NULL on reload: the store stays the same. */
 void ctl_init(const struct conf *c, struct store *st);
-char *ctl_handle(const char *line);
+/* One request line: its answer line (no newline). Changes are refused on
+ * the monitoring socket and logged with the caller's uid. */
+char *ctl_handle(const char *line, const struct ev_ctl_peer *peer);
 
 #endif

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ usage(FILE *out)
 		     "  status [ORG] [--json]   sign-in state of every org, or one\n"
 		     "  login ORG               print a one-time sign-in link (10 minutes)\n"
 		     "  logout ORG              delete the subscription, forget the tokens\n"
+		     "  renew ORG               renew the org's subscription now\n"
+		     "  ack EVENT [--by NAME]   note that someone has taken the event in hand\n"
 		     "  events [ORG]            recent emergency events, newest first\n"
 		     "  alarms [ORG]            the active alarms, oldest first\n"
 		     "  dead-letters [ORG]      notifications set aside after failing again\n"
@@ -41,7 +44,7 @@ usage(FILE *out)
 		     "  -V, --version      print the version\n"
 		     "  -h, --help         print this help\n\n"
 		     "Exit status: 0 done, 1 the daemon refused (or, for test-match, not an\n"
-		     "emergency), 2 usage, 3 no daemon.\n");
+		     "emergency), 2 usage, 3 no daemon or the connection dropped.\n");
 }
 
 /* One request, one answer line. */
@@ -91,7 +94,8 @@ call(const char *path, json_t *req)
 	free(line);
 	return answer;
 broken:
-	fprintf(stderr, "ctteamsctl: no answer from ctteamsd at %s\n", path);
+	fprintf(stderr, "ctteamsctl: the connection to ctteamsd at %s dropped before an answer\n",
+		path);
 	exit(EXIT_NO_DAEMON);
 }
 
@@ -225,6 +229,11 @@ print_events(json_t *ans)
 		       s(e, "kind"), s(e, "raised"), num, s(e, "caller"), s(e, "location"));
 	}
 	printf("(* a test call)\n");
+	json_array_foreach (ev, i, e)
+		if (json_is_true(json_object_get(e, "acked")))
+			printf("event %lld acknowledged by %s at %s\n",
+			       (long long)json_integer_value(json_object_get(e, "id")),
+			       s(e, "acked_by"), s(e, "acked_at"));
 }
 
 static void
@@ -297,22 +306,31 @@ test_match(const char *sock, const char *file, const char *org)
 int
 main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    {"socket", required_argument, NULL, 'S'}, {"json", no_argument, NULL, 'j'},
-	    {"clear", no_argument, NULL, 'c'},        {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+	static const struct option lo[] = {{"socket", required_argument, NULL, 'S'},
+					   {"json", no_argument, NULL, 'j'},
+					   {"clear", no_argument, NULL, 'c'},
+					   {"by", required_argument, NULL, 'b'},
+					   {"version", no_argument, NULL, 'V'},
+					   {"help", no_argument, NULL, 'h'},
+					   {NULL, 0, NULL, 0}};
 	const char *sock = getenv("CTTEAMS_SOCKET");
 	bool as_json = false, clear = false;
+	const char *by = NULL;
 	const char *cmd, *org = NULL;
 	json_t *req, *ans;
 	int c;
 
 	if (!sock)
 		sock = "/run/ctteams/ctteamsd.sock";
+	/* a daemon that closes on us is reported, not a silent death */
+	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "S:jVh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			clear = true;
+			break;
+		case 'b':
+			by = optarg;
 			break;
 		case 'S':
 			sock = optarg;
@@ -345,18 +363,35 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		org = argv[optind++];
-	if (optind < argc || (!org && (!strcmp(cmd, "login") || !strcmp(cmd, "logout") || clear)) ||
-	    (clear && strcmp(cmd, "dead-letters") != 0)) {
+	if (optind < argc ||
+	    (!org && (!strcmp(cmd, "login") || !strcmp(cmd, "logout") || !strcmp(cmd, "renew") ||
+		      !strcmp(cmd, "ack") || clear)) ||
+	    (clear && strcmp(cmd, "dead-letters") != 0) || (by && strcmp(cmd, "ack") != 0)) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "status") && strcmp(cmd, "login") && strcmp(cmd, "logout") &&
-	    strcmp(cmd, "events") && strcmp(cmd, "dead-letters") && strcmp(cmd, "alarms")) {
+	    strcmp(cmd, "events") && strcmp(cmd, "dead-letters") && strcmp(cmd, "alarms") &&
+	    strcmp(cmd, "renew") && strcmp(cmd, "ack")) {
 		fprintf(stderr, "ctteamsctl: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	req = json_pack("{s:s}", "cmd", cmd);
+	if (!strcmp(cmd, "ack")) {
+		char *end;
+		long id = strtol(org, &end, 10);
+		if (*end || id <= 0) {
+			fprintf(stderr,
+				"ctteamsctl: ack takes an event id (see ctteamsctl events)\n");
+			json_decref(req);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(req, "event", json_integer(id));
+		if (by)
+			json_object_set_new(req, "by", json_string(by));
+		org = NULL;
+	}
 	if (org)
 		json_object_set_new(req, "org", json_string(org));
 	if (clear)
@@ -377,6 +412,11 @@ main(int argc, char **argv)
 		print_events(ans);
 	} else if (!strcmp(cmd, "alarms")) {
 		print_alarms(json_object_get(ans, "alarms"));
+	} else if (!strcmp(cmd, "renew")) {
+		printf("%s: renewing the subscription\n", org);
+	} else if (!strcmp(cmd, "ack")) {
+		printf("event %lld acknowledged\n",
+		       (long long)json_integer_value(json_object_get(ans, "event")));
 	} else if (clear) {
 		printf("%s: %lld dead letter(s) cleared\n", org,
 		       (long long)json_integer_value(json_object_get(ans, "cleared")));

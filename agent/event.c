@@ -22,6 +22,7 @@
 
 #define CTL_MAX_CLIENTS 32
 #define CTL_LINE_MAX    (64 * 1024)
+#define CTL_IDLE        10.0 /* seconds a client may sit without a request */
 
 enum watch_kind { W_SIGNAL, W_HTTP, W_CURL, W_CTL_LISTEN, W_CTL_CLIENT };
 
@@ -33,6 +34,16 @@ struct watch {
 	size_t in_len;
 	char *out;
 	size_t out_len, out_off;
+	bool eof;     /* the client half-closed */
+	bool closing; /* close once the answer is out */
+	double active;
+	struct ev_ctl_peer peer;
+};
+
+struct ctl_listener {
+	struct watch watch;
+	char *path;
+	bool readonly;
 };
 
 struct ev_timer {
@@ -56,10 +67,11 @@ static bool http_pending;
 static CURLM *multi;
 static double curl_due = -1;
 
-static struct watch ctl_listen_watch = {.fd = -1};
-static char *ctl_path;
+/* [0] the admin socket, [1] the read-only monitoring socket */
+static struct ctl_listener ctl_listeners[2] = {{.watch = {.fd = -1}}, {.watch = {.fd = -1}}};
 static ev_ctl_handler ctl_handler;
 static struct watch *ctl_clients[CTL_MAX_CLIENTS];
+static struct ev_timer *ctl_sweeper;
 
 /* ---- epoll helpers ---- */
 
@@ -335,7 +347,23 @@ ev_curl_running(void)
 	return n;
 }
 
-/* ---- the control socket ---- */
+/* ---- the control sockets ----
+ *
+ * One request per line, one answer per line. A client gets its answer
+ * before its next request is read, so one that never reads holds at most
+ * one answer; one idle for CTL_IDLE seconds is closed, and when every slot
+ * is taken the longest idle client makes room, so nobody can lock the
+ * operator out. A client may half-close after its request: the answer
+ * still goes out. */
+
+static struct ctl_listener *
+listener_of(int fd)
+{
+	for (int i = 0; i < 2; i++)
+		if (ctl_listeners[i].watch.fd == fd)
+			return &ctl_listeners[i];
+	return NULL;
+}
 
 static void
 ctl_client_close(struct watch *w)
@@ -350,25 +378,43 @@ ctl_client_close(struct watch *w)
 	free(w);
 }
 
+/* A free slot, or the one of the longest idle client, closed. */
+static int
+ctl_slot(void)
+{
+	int oldest = -1;
+
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+		if (!ctl_clients[i])
+			return i;
+		if (oldest < 0 || ctl_clients[i]->active < ctl_clients[oldest]->active)
+			oldest = i;
+	}
+	log_warnx("ctl", "all %d control connections taken; closing the longest idle",
+		  CTL_MAX_CLIENTS);
+	ctl_client_close(ctl_clients[oldest]);
+	return oldest;
+}
+
 static void
-ctl_accept(void)
+ctl_accept(struct ctl_listener *l)
 {
 	int fd;
 
-	while ((fd = accept4(ctl_listen_watch.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		int slot = -1;
-		for (int i = 0; i < CTL_MAX_CLIENTS && slot < 0; i++)
-			if (!ctl_clients[i])
-				slot = i;
-		if (slot < 0) {
-			log_warnx("ctl", "too many control connections; refusing one");
-			close(fd);
-			continue;
-		}
+	while ((fd = accept4(l->watch.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		struct watch *w = xcalloc(1, sizeof(*w));
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
 		w->kind = W_CTL_CLIENT;
 		w->fd = fd;
-		ctl_clients[slot] = w;
+		w->active = now_mono();
+		w->peer.readonly = l->readonly;
+		w->peer.uid = -1;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+			w->peer.uid = (long)cred.uid;
+			w->peer.pid = (long)cred.pid;
+		}
+		ctl_clients[ctl_slot()] = w;
 		watch_add(w, EPOLLIN);
 	}
 }
@@ -382,37 +428,61 @@ ctl_queue(struct watch *w, const char *answer)
 	memcpy(w->out + w->out_len, answer, n);
 	w->out[w->out_len + n] = '\n';
 	w->out_len += n + 1;
-	watch_mod(w, EPOLLIN | EPOLLOUT);
+	/* nothing more is read until this answer is out */
+	watch_mod(w, EPOLLOUT);
+}
+
+/* Answers the first complete request in the buffer, if any. */
+static void
+ctl_answer_one(struct watch *w)
+{
+	char *nl = w->in ? memchr(w->in, '\n', w->in_len) : NULL;
+	char *answer;
+	size_t rest;
+
+	if (!nl && w->eof && w->in_len > 0)
+		nl = w->in + w->in_len; /* the last request, without its newline */
+	if (!nl)
+		return;
+	*nl = '\0';
+	answer = ctl_handler(w->in, &w->peer);
+	ctl_queue(w, answer);
+	free(answer);
+	rest = nl < w->in + w->in_len ? w->in_len - (size_t)(nl + 1 - w->in) : 0;
+	memmove(w->in, nl + (rest ? 1 : 0), rest);
+	w->in_len = rest;
 }
 
 static bool
 ctl_read(struct watch *w)
 {
 	char buf[4096];
-	ssize_t n;
+	ssize_t n = -1;
 
-	while ((n = read(w->fd, buf, sizeof(buf))) > 0) {
-		if (w->in_len + (size_t)n > CTL_LINE_MAX) {
-			ctl_queue(w, "{\"error\":\"request too long\"}");
+	while (!w->eof && (n = read(w->fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
 			return false;
+		}
+		if (w->in_len + (size_t)n > CTL_LINE_MAX) {
+			/* said, then closed once said */
+			ctl_queue(w, "{\"proto\":1,\"ok\":false,\"error\":\"request too long\"}");
+			w->in_len = 0;
+			w->eof = w->closing = true;
+			return true;
 		}
 		w->in = xrealloc(w->in, w->in_len + (size_t)n + 1);
 		memcpy(w->in + w->in_len, buf, (size_t)n);
 		w->in_len += (size_t)n;
 		w->in[w->in_len] = '\0';
 	}
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
-		return w->out_len > w->out_off; /* peer closed: finish writing first */
-	for (char *nl; w->in && (nl = memchr(w->in, '\n', w->in_len));) {
-		*nl = '\0';
-		char *answer = ctl_handler(w->in);
-		ctl_queue(w, answer);
-		free(answer);
-		size_t rest = w->in_len - (size_t)(nl + 1 - w->in);
-		memmove(w->in, nl + 1, rest);
-		w->in_len = rest;
-	}
-	return true;
+	if (n == 0)
+		w->eof = true;
+	w->active = now_mono();
+	ctl_answer_one(w);
+	/* half-closed with nothing more to answer: done */
+	return !(w->eof && w->out_len == 0);
 }
 
 static bool
@@ -425,14 +495,38 @@ ctl_write(struct watch *w)
 		w->out_off += (size_t)n;
 	}
 	w->out_len = w->out_off = 0;
-	watch_mod(w, EPOLLIN);
+	w->active = now_mono();
+	if (w->closing)
+		return false;
+	/* the next request, already read, or more to read */
+	ctl_answer_one(w);
+	if (w->out_len == 0) {
+		if (w->eof)
+			return false;
+		watch_mod(w, EPOLLIN);
+	}
 	return true;
 }
 
+/* Called every second: idle clients go. */
+static void
+ctl_sweep(void *arg)
+{
+	double now = now_mono();
+
+	(void)arg;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (ctl_clients[i] && now - ctl_clients[i]->active > CTL_IDLE)
+			ctl_client_close(ctl_clients[i]);
+	ev_timer_arm(ctl_sweeper, 1);
+}
+
 int
-ev_ctl_listen(const char *path, ev_ctl_handler handler, char **ret_err)
+ev_ctl_listen(const char *path, bool readonly, long group, ev_ctl_handler handler, char **ret_err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct ctl_listener *l = &ctl_listeners[readonly ? 1 : 0];
+	struct stat st;
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -446,20 +540,25 @@ ev_ctl_listen(const char *path, ev_ctl_handler handler, char **ret_err)
 		return -1;
 	}
 	/* a stale socket from a crash: remove it, but never another file */
-	struct stat st;
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || chmod(path, 0660) != 0 ||
-	    listen(fd, 16) != 0) {
+	    (group >= 0 && chown(path, (uid_t)-1, (gid_t)group) != 0) || listen(fd, 16) != 0) {
 		*ret_err = xprintf("control socket %s: %s", path, strerror(errno));
 		close(fd);
+		unlink(path);
 		return -1;
 	}
-	ctl_listen_watch.kind = W_CTL_LISTEN;
-	ctl_listen_watch.fd = fd;
+	l->watch.kind = W_CTL_LISTEN;
+	l->watch.fd = fd;
+	l->readonly = readonly;
+	l->path = xstrdup(path);
 	ctl_handler = handler;
-	ctl_path = xstrdup(path);
-	return watch_add(&ctl_listen_watch, EPOLLIN);
+	if (!ctl_sweeper) {
+		ctl_sweeper = ev_timer_new(ctl_sweep, NULL);
+		ev_timer_arm(ctl_sweeper, 1);
+	}
+	return watch_add(&l->watch, EPOLLIN);
 }
 
 void
@@ -468,14 +567,19 @@ ev_ctl_close(void)
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		if (ctl_clients[i])
 			ctl_client_close(ctl_clients[i]);
-	if (ctl_listen_watch.fd >= 0) {
-		watch_del(&ctl_listen_watch);
-		close(ctl_listen_watch.fd);
-		ctl_listen_watch.fd = -1;
-		unlink(ctl_path);
+	for (int i = 0; i < 2; i++) {
+		struct ctl_listener *l = &ctl_listeners[i];
+		if (l->watch.fd >= 0) {
+			watch_del(&l->watch);
+			close(l->watch.fd);
+			l->watch.fd = -1;
+			unlink(l->path);
+		}
+		free(l->path);
+		l->path = NULL;
 	}
-	free(ctl_path);
-	ctl_path = NULL;
+	ev_timer_free(ctl_sweeper);
+	ctl_sweeper = NULL;
 }
 
 /* ---- the loop ---- */
@@ -540,14 +644,16 @@ dispatch(struct watch *w, uint32_t ev)
 				       (ev & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0));
 		break;
 	case W_CTL_LISTEN:
-		ctl_accept();
+		ctl_accept(listener_of(w->fd));
 		break;
 	case W_CTL_CLIENT: {
 		bool keep = true;
-		if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR))
-			keep = ctl_read(w);
-		if (keep && (ev & EPOLLOUT))
+		if (ev & EPOLLERR)
+			keep = false;
+		else if (w->out_len > 0 && (ev & (EPOLLOUT | EPOLLHUP)))
 			keep = ctl_write(w);
+		else if (ev & (EPOLLIN | EPOLLHUP))
+			keep = ctl_read(w);
 		if (!keep)
 			ctl_client_close(w);
 		break;

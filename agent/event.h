@@ -40,9 +40,17 @@ void ev_http_kick(void);
 int ev_curl_add(CURL *easy, void (*done)(CURL *easy, CURLcode rc, void *arg), void *arg);
 int ev_curl_running(void);
 
-/* The control socket: one JSON request per line, one answer per line. */
-typedef char *(*ev_ctl_handler)(const char *line);
-int ev_ctl_listen(const char *path, ev_ctl_handler handler, char **ret_err);
+/* The control sockets: one JSON request per line, one answer per line.
+ * The handler learns who asks (SO_PEERCRED) and on which socket. */
+struct ev_ctl_peer {
+	long uid; /* -1: unknown */
+	long pid;
+	bool readonly; /* the monitoring socket */
+};
+typedef char *(*ev_ctl_handler)(const char *line, const struct ev_ctl_peer *peer);
+/* readonly: the monitoring socket. group: its group id (-1: the daemon's). */
+int ev_ctl_listen(const char *path, bool readonly, long group, ev_ctl_handler handler,
+		  char **ret_err);
 void ev_ctl_close(void);
 
 #endif

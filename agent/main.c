@@ -122,6 +122,7 @@ on_hup(void)
 	restart_needed("tls_cert", conf->tls_cert, next->tls_cert);
 	restart_needed("state_dir", conf->state_dir, next->state_dir);
 	restart_needed("control_socket", conf->control_socket, next->control_socket);
+	restart_needed("monitor_socket", conf->monitor_socket, next->monitor_socket);
 	log_set_level(next->log_level);
 	hc_configure(next);
 	auth_init(next->public_url);
@@ -182,12 +183,19 @@ run(void)
 	umask(0077);
 	if (make_dir(conf->state_dir, 0700) < 0)
 		return 1;
-	sockdir = xstrdup(conf->control_socket);
-	if (make_dir(dirname(sockdir), 0750) < 0) {
+	/* the sockets' own modes (0660, with their groups) guard them; their
+	 * directory only needs to be passable */
+	for (int i = 0; i < 2; i++) {
+		const char *sock = i ? conf->monitor_socket : conf->control_socket;
+		if (!sock)
+			continue;
+		sockdir = xstrdup(sock);
+		if (make_dir(dirname(sockdir), 0755) < 0) {
+			free(sockdir);
+			return 1;
+		}
 		free(sockdir);
-		return 1;
 	}
-	free(sockdir);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (seal_open(conf->state_dir, &seal, &err) < 0 ||
 	    store_open(conf->state_dir, seal, &store, &err) < 0 || ev_init() < 0) {
@@ -215,12 +223,15 @@ run(void)
 	wh_configure(conf);
 	ev_on_signals(on_term, on_hup);
 	if (srv_start(conf, &err) < 0 ||
-	    ev_ctl_listen(conf->control_socket, ctl_handle, &err) < 0) {
+	    ev_ctl_listen(conf->control_socket, false, -1, ctl_handle, &err) < 0 ||
+	    (conf->monitor_socket && ev_ctl_listen(conf->monitor_socket, true, conf->monitor_group,
+						   ctl_handle, &err) < 0)) {
 		log_err("main", "%s", err);
 		goto out;
 	}
-	log_info("main", "ctteamsd %s started: %zu org(s), control socket %s", CT_VERSION,
-		 conf->n_orgs, conf->control_socket);
+	log_info("main", "ctteamsd %s started: %zu org(s), control socket %s, monitoring socket %s",
+		 CT_VERSION, conf->n_orgs, conf->control_socket,
+		 conf->monitor_socket ? conf->monitor_socket : "off");
 	ev_run();
 	log_info("main", "stopped");
 	rc = 0;

@@ -87,6 +87,9 @@ static const char *const migrations[] = {
     /* "chat|message", so the reconcile knows what the webhook brought */
     "ALTER TABLE inbox ADD COLUMN msg_key TEXT",
     "CREATE INDEX IF NOT EXISTS inbox_key ON inbox (org, msg_key)",
+    /* who acknowledged an event, and when (ctteamsctl ack) */
+    "ALTER TABLE event ADD COLUMN acked REAL",
+    "ALTER TABLE event ADD COLUMN acked_by TEXT",
 };
 
 int

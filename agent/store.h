@@ -110,6 +110,8 @@ struct store_event {
  * transaction. 0: new event (id in *ret_id), 1: already known, -1: error. */
 int store_event_add(struct store *st, const struct store_event *e, long inbox_seq, long *ret_id);
 json_t *store_events(struct store *st, const char *org, long limit);
+/* Someone has taken an event in hand: 0 done, 1 no such event, -1 error. */
+int store_event_ack(struct store *st, long id, const char *by);
 int store_count(struct store *st, const char *org, const char *name, long delta);
 json_t *store_counters(struct store *st, const char *org);
 /* A number kept per org (the poll's watermark); dflt when absent. */

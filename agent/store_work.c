@@ -485,11 +485,11 @@ fail:
 json_t *
 store_events(struct store *st, const char *org, long limit)
 {
-	sqlite3_stmt *s =
-	    store_prep(st, "SELECT id, org, kind, caller_name, caller_id, number, "
-			   "test_call, location, importance, created, chat_id, message_id, "
-			   "source, raised, text FROM event WHERE (?1 IS NULL OR org=?1) "
-			   "ORDER BY id DESC LIMIT ?2");
+	sqlite3_stmt *s = store_prep(
+	    st, "SELECT id, org, kind, caller_name, caller_id, number, "
+		"test_call, location, importance, created, chat_id, message_id, "
+		"source, raised, text, acked, acked_by FROM event WHERE (?1 IS NULL OR org=?1) "
+		"ORDER BY id DESC LIMIT ?2");
 	json_t *arr = json_array();
 
 	if (!s)
@@ -510,8 +510,18 @@ store_events(struct store *st, const char *org, long limit)
 			      "created", store_col_json(s, 9), "chat_id", store_col_json(s, 10),
 			      "message_id", store_col_json(s, 11), "source", store_col_json(s, 12),
 			      "raised", raised));
-		json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "text",
-				    store_col_json(s, 14));
+		json_t *ev = json_array_get(arr, json_array_size(arr) - 1);
+		json_object_set_new(ev, "text", store_col_json(s, 14));
+		json_object_set_new(ev, "acked",
+				    json_boolean(sqlite3_column_type(s, 15) != SQLITE_NULL));
+		if (sqlite3_column_type(s, 15) != SQLITE_NULL) {
+			char *at = time_iso(sqlite3_column_double(s, 15));
+			json_object_set_new(ev, "acked_at", json_string(at));
+			free(at);
+		} else {
+			json_object_set_new(ev, "acked_at", json_null());
+		}
+		json_object_set_new(ev, "acked_by", store_col_json(s, 16));
 		free(raised);
 	}
 	sqlite3_finalize(s);
@@ -609,4 +619,19 @@ store_dead_clear(struct store *st, const char *org)
 	if (store_health(st, store_step_done(st, s)) < 0)
 		return -1;
 	return sqlite3_changes(st->db);
+}
+
+int
+store_event_ack(struct store *st, long id, const char *by)
+{
+	sqlite3_stmt *s = store_prep(st, "UPDATE event SET acked=?, acked_by=? WHERE id=?");
+
+	if (!s)
+		return -1;
+	sqlite3_bind_double(s, 1, now_wall());
+	sqlite3_bind_text(s, 2, by, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, id);
+	if (store_health(st, store_step_done(st, s)) < 0)
+		return -1;
+	return sqlite3_changes(st->db) == 1 ? 0 : 1;
 }

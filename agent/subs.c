@@ -725,6 +725,19 @@ subs_lifecycle(const char *org, const char *sub_id, const char *event)
 	}
 }
 
+int
+subs_renew_now(const char *org)
+{
+	struct sub *s = sub_find(org);
+
+	if (!s || !s->id)
+		return -1;
+	s->renew_now = true;
+	if (!s->busy)
+		ev_timer_arm(s->timer, 0);
+	return 0;
+}
+
 bool
 subs_active(const char *org)
 {

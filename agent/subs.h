@@ -28,6 +28,8 @@ void subs_notified(const char *org);
 /* reauthorizationRequired, subscriptionRemoved, missed, or other. */
 void subs_lifecycle(const char *org, const char *sub_id, const char *event);
 void subs_logout(const char *org);
+/* An operator asks for a renewal now (ctteamsctl renew); -1: none. */
+int subs_renew_now(const char *org);
 /* Is the org's subscription there and delivering, as far as we know? */
 bool subs_active(const char *org);
 json_t *subs_status(const char *org);

@@ -56,8 +56,9 @@ files_clear(struct ta *t)
 	free(t->dir);
 	free(t->conf);
 	free(t->sock);
+	free(t->msock);
 	free(t->log);
-	t->dir = t->conf = t->sock = t->log = NULL;
+	t->dir = t->conf = t->sock = t->msock = t->log = NULL;
 }
 
 int
@@ -142,6 +143,7 @@ ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
 	t->dir = th_tmpdir("agent");
 	if (asprintf(&t->conf, "%s/ctteamsd.conf", t->dir) < 0 ||
 	    asprintf(&t->sock, "%s/run/ctteamsd.sock", t->dir) < 0 ||
+	    asprintf(&t->msock, "%s/run/monitor.sock", t->dir) < 0 ||
 	    asprintf(&t->log, "%s/agent.log", t->dir) < 0 ||
 	    asprintf(&secret, "%s/client-secret", t->dir) < 0)
 		abort();
@@ -157,6 +159,7 @@ ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
 		"listen = 127.0.0.1:%d\n"
 		"state_dir = %s/state\n"
 		"control_socket = %s\n"
+		"monitor_socket = %s\n"
 		"authority_host = %s\n"
 		"graph_endpoint = %s\n"
 		"ca_file = %s\n"
@@ -169,7 +172,7 @@ ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
 		"%s"
 		"service_user = %s\n"
 		"%s\n",
-		t->base, t->port, t->dir, t->sock, t->gs.base, t->gs.base,
+		t->base, t->port, t->dir, t->sock, t->msock, t->gs.base, t->gs.base,
 		t->ca_file ? t->ca_file : t->gs.ca,
 		/* debug unless the test chose a level */
 		agent_extra && strstr(agent_extra, "log_level") ? "" : "log_level = debug",

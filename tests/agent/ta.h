@@ -31,6 +31,7 @@ struct ta {
 	char *dir;  /* the agent's files */
 	char *conf;
 	char *sock;
+	char *msock; /* the read-only monitoring socket */
 	char *log;
 	char *ca_file; /* trust anchors for the agent; NULL: graphsim's CA */
 	pid_t pid;

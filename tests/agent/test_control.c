@@ -1,0 +1,339 @@
+/*
+ * The control protocol as a product interface: a client that half-closes
+ * still gets its answer, an overlong request is told so, idle clients
+ * cannot lock the operator out, a client that never reads costs one
+ * answer, the monitoring socket changes nothing, changes are logged with
+ * the caller's uid, and the answers carry the documented fields.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ta.h"
+
+static int
+setup(void **state)
+{
+	return ta_setup(state, NULL);
+}
+
+static int
+connect_to(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Everything the daemon sends until it closes (or 5 s pass). */
+static char *
+read_all(int fd)
+{
+	char *buf = calloc(1, 1), chunk[4096];
+	size_t len = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+		if (poll(&p, 1, 5000) != 1)
+			break;
+		n = read(fd, chunk, sizeof(chunk));
+		if (n <= 0)
+			break;
+		buf = realloc(buf, len + (size_t)n + 1);
+		memcpy(buf + len, chunk, (size_t)n);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	return buf;
+}
+
+static json_t *
+ask(const char *path, const char *line)
+{
+	int fd = connect_to(path);
+	char *out;
+	json_t *j;
+
+	assert_true(write(fd, line, strlen(line)) == (ssize_t)strlen(line));
+	shutdown(fd, SHUT_WR);
+	out = read_all(fd);
+	close(fd);
+	j = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
+	free(out);
+	return j;
+}
+
+/* A request without its newline, then a half-close: answered. Two
+ * requests in one write: both answered, in order. */
+static void
+test_half_close_and_pipelining(void **state)
+{
+	struct ta *t = *state;
+	int fd;
+	char *out;
+	json_t *j = NULL;
+
+	assert_int_equal(ta_start(t, NULL, NULL), 0);
+	j = ask(t->sock, "{\"cmd\":\"ping\"}");
+	assert_true(json_is_true(json_object_get(j, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(j, "proto")), 1);
+	json_decref(j);
+	fd = connect_to(t->sock);
+	assert_true(write(fd, "{\"cmd\":\"ping\"}\n{\"cmd\":\"alarms\"}\n", 32) == 32);
+	shutdown(fd, SHUT_WR);
+	out = read_all(fd);
+	close(fd);
+	assert_non_null(strstr(out, "\"alarms\""));
+	assert_true(strchr(out, '\n') < strstr(out, "\"alarms\""));
+	free(out);
+	assert_int_equal(ta_stop(t), 0);
+}
+
+/* An overlong request is told so before the connection closes. */
+static void
+test_overlong_request_is_told(void **state)
+{
+	struct ta *t = *state;
+	size_t n = 100 * 1024;
+	char *big = malloc(n), *out;
+	int fd;
+
+	memset(big, 'x', n);
+	assert_int_equal(ta_start(t, NULL, NULL), 0);
+	fd = connect_to(t->sock);
+	signal(SIGPIPE, SIG_IGN);
+	/* the daemon may stop reading part way: that is the point */
+	(void)!write(fd, big, n);
+	out = read_all(fd);
+	close(fd);
+	assert_non_null(strstr(out, "request too long"));
+	free(out);
+	free(big);
+	assert_int_equal(ta_stop(t), 0);
+}
+
+static long
+rss_kb(pid_t pid)
+{
+	char path[64], *text, *at;
+	long kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	text = th_read_file(path);
+	at = text ? strstr(text, "VmRSS:") : NULL;
+	if (at)
+		kb = strtol(at + 6, NULL, 10);
+	free(text);
+	return kb;
+}
+
+/* 40 clients that say nothing, and one that asks without ever reading:
+ * ctteamsctl still gets through, and memory stays put. */
+static void
+test_idle_and_greedy_clients(void **state)
+{
+	struct ta *t = *state;
+	const char *argv[] = {TA_CTTEAMSCTL, "-S", NULL, "status", NULL};
+	int idle[40], greedy, rc;
+	long before, after;
+	char *out = NULL, *err = NULL;
+
+	assert_int_equal(ta_start(t, NULL, NULL), 0);
+	argv[2] = t->sock;
+	for (int i = 0; i < 40; i++)
+		idle[i] = connect_to(t->sock);
+	rc = th_run(argv, &out, &err);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "ORG"));
+	free(out);
+	free(err);
+	before = rss_kb(t->pid);
+	greedy = connect_to(t->sock);
+	{
+		char line[] = "{\"cmd\":\"status\"}\n";
+		for (int i = 0; i < 20000; i++) {
+			struct pollfd p = {.fd = greedy, .events = POLLOUT};
+			if (poll(&p, 1, 100) != 1 || write(greedy, line, sizeof(line) - 1) < 0)
+				break; /* the daemon stopped reading: as it should */
+		}
+	}
+	after = rss_kb(t->pid);
+	assert_true(after - before < 8 * 1024);
+	/* and everyone else is still answered */
+	out = NULL;
+	assert_int_equal(th_run(argv, &out, NULL), 0);
+	free(out);
+	close(greedy);
+	for (int i = 0; i < 40; i++)
+		close(idle[i]);
+	assert_int_equal(ta_stop(t), 0);
+}
+
+static bool
+log_says(struct ta *t, const char *what)
+{
+	char *log = th_read_file(t->log);
+	bool hit = log && strstr(log, what);
+
+	free(log);
+	return hit;
+}
+
+/* The monitoring socket answers reads and refuses every change; changes
+ * on the admin socket are logged with who asked. */
+static void
+test_monitoring_socket_is_read_only(void **state)
+{
+	static const char *const changes[] = {
+	    "{\"cmd\":\"login\",\"org\":\"acme\"}", "{\"cmd\":\"logout\",\"org\":\"acme\"}",
+	    "{\"cmd\":\"renew\",\"org\":\"acme\"}", "{\"cmd\":\"ack\",\"event\":1}",
+	    "{\"cmd\":\"dead-letters\",\"org\":\"acme\",\"clear\":true}"};
+	struct ta *t = *state;
+	struct stat st;
+	json_t *j;
+
+	ta_ready(t, NULL);
+	assert_int_equal(stat(t->msock, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		j = ask(t->msock, changes[i]);
+		assert_false(json_is_true(json_object_get(j, "ok")));
+		assert_non_null(strstr(ta_str(j, "error"), "read-only"));
+		json_decref(j);
+	}
+	/* nothing changed: still signed in, the subscription still there */
+	assert_true(ta_sub_active(t));
+	j = ask(t->msock, "{\"cmd\":\"status\"}");
+	assert_true(json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	/* on the admin socket a change is made, and logged with the uid */
+	j = ask(t->sock, "{\"cmd\":\"renew\",\"org\":\"acme\"}");
+	assert_true(json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
+	assert_true(log_says(t, "uid 0 (pid"));
+	assert_int_equal(ta_stop(t), 0);
+}
+
+static bool
+some_alarm(void *arg)
+{
+	struct ta *t = arg;
+	json_t *j = ask(t->msock, "{\"cmd\":\"alarms\"}");
+	bool ok = json_array_size(json_object_get(j, "alarms")) > 0;
+
+	json_decref(j);
+	return ok;
+}
+
+static void
+has_keys(json_t *o, const char *const *keys)
+{
+	for (; *keys; keys++) {
+		if (!json_object_get(o, *keys))
+			fail_msg("documented field '%s' missing", *keys);
+	}
+}
+
+/* The fields docs/control-protocol.md documents are there; ack records
+ * who took an event in hand. */
+static void
+test_documented_fields(void **state)
+{
+	static const char *const top[] = {"proto", "ok", "agent", "orgs", "alarms", NULL};
+	static const char *const agent[] = {"version", "pid",           "started", "public_url",
+					    "orgs",    "store_trouble", NULL};
+	static const char *const org[] = {"org",
+					  "auth_state",
+					  "access_token_expires_in",
+					  "last_refresh",
+					  "consecutive_failures",
+					  "last_error",
+					  "client_secret_days_left",
+					  "subscription",
+					  "poll",
+					  "canary",
+					  "counters",
+					  "inbox_pending",
+					  "dead_letters",
+					  "held_by_graph",
+					  NULL};
+	static const char *const sub[] = {"state",      "id",         "failures",
+					  "expires",    "expires_in", "last_notification",
+					  "last_error", NULL};
+	static const char *const poll[] = {"delivery_gap",  "last_recovery", "last_pass",
+					   "next_sweep",    "swept_to",      "pending_from",
+					   "skipped_chats", "last_error",    NULL};
+	static const char *const alarm[] = {"type", "org",     "severity", "raised",
+					    "text", "summary", "runbook",  NULL};
+	static const char *const event[] = {
+	    "id",       "org",        "kind",     "caller",   "caller_id",  "number", "test_call",
+	    "location", "importance", "created",  "chat_id",  "message_id", "source", "raised",
+	    "text",     "acked",      "acked_at", "acked_by", NULL};
+	struct ta *t = *state;
+	struct ta_ev_wait w = {t, 1};
+	const char *argv[] = {TA_CTTEAMSCTL, "-S", NULL, "ack", NULL, "--by", "Desk 3", NULL};
+	char id[32];
+	json_t *j, *o, *e;
+
+	ta_ready(t, NULL);
+	json_decref(th_sim(
+	    &t->gs, "POST", "/emergency",
+	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number", "911"),
+	    NULL));
+	assert_true(th_wait_until(ta_enough_events, &w, 20));
+	j = ask(t->msock, "{\"cmd\":\"status\"}");
+	has_keys(j, top);
+	has_keys(json_object_get(j, "agent"), agent);
+	o = json_array_get(json_object_get(j, "orgs"), 0);
+	has_keys(o, org);
+	has_keys(json_object_get(o, "subscription"), sub);
+	has_keys(json_object_get(o, "poll"), poll);
+	json_decref(j);
+	j = ask(t->msock, "{\"cmd\":\"alarms\"}");
+	assert_true(json_is_array(json_object_get(j, "alarms")));
+	json_decref(j);
+	/* an alarm to look at: the org signed out */
+	json_decref(ask(t->sock, "{\"cmd\":\"logout\",\"org\":\"acme\"}"));
+	assert_true(th_wait_until(some_alarm, t, 10));
+	j = ask(t->msock, "{\"cmd\":\"alarms\"}");
+	has_keys(json_array_get(json_object_get(j, "alarms"), 0), alarm);
+	json_decref(j);
+	e = ta_events(t);
+	snprintf(id, sizeof(id), "%lld",
+		 (long long)json_integer_value(json_object_get(json_array_get(e, 0), "id")));
+	json_decref(e);
+	argv[2] = t->sock;
+	argv[4] = id;
+	assert_int_equal(th_run(argv, NULL, NULL), 0);
+	e = ta_events(t);
+	has_keys(json_array_get(e, 0), event);
+	assert_true(json_is_true(json_object_get(json_array_get(e, 0), "acked")));
+	assert_string_equal(ta_str(json_array_get(e, 0), "acked_by"), "Desk 3");
+	json_decref(e);
+	assert_int_equal(ta_stop(t), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_half_close_and_pipelining, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_overlong_request_is_told, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_idle_and_greedy_clients, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_monitoring_socket_is_read_only, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_documented_fields, ta_test_teardown),
+	};
+	return cmocka_run_group_tests_name("agent_control", tests, setup, ta_teardown);
+}
