@@ -352,7 +352,12 @@ secret_file_check(struct parse *p, const char *v)
 	else if (st.st_mode & 0007)
 		problem(p,
 			"client_secret_file: %s is readable by others (mode %03o); chmod 600 "
-			"or 640",
+			"and give it to the daemon's user",
+			v, (unsigned int)(st.st_mode & 0777));
+	else if (st.st_mode & 0070)
+		warning(p,
+			"client_secret_file: %s is open to its group (mode %03o): every member "
+			"can read the secret; chmod 600 and give it to the daemon's user",
 			v, (unsigned int)(st.st_mode & 0777));
 }
 
