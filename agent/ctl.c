@@ -6,6 +6,7 @@
 #include "alarm.h"
 #include "auth.h"
 #include "canary.h"
+#include "counter.h"
 #include "ctl.h"
 #include "log.h"
 #include "org.h"
@@ -62,7 +63,7 @@ status(const char *org)
 		json_object_set_new(j, "subscription", subs_status(o->conf->name));
 		json_object_set_new(j, "poll", poll_status(o->conf->name));
 		json_object_set_new(j, "canary", canary_status(o->conf->name));
-		json_object_set_new(j, "counters", store_counters(store, o->conf->name));
+		json_object_set_new(j, "counters", cnt_json(o->conf->name));
 		json_t *work = proc_status(o->conf->name);
 		json_object_update(j, work);
 		json_decref(work);

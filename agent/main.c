@@ -17,6 +17,7 @@
 #include "auth.h"
 #include "canary.h"
 #include "conf.h"
+#include "counter.h"
 #include "ctl.h"
 #include "event.h"
 #include "health.h"
@@ -207,6 +208,7 @@ run(void)
 		goto out;
 	}
 	alarms_start(store);
+	cnt_start(store);
 	hc_configure(conf);
 	jwks_init(proc_kick);
 	auth_init(conf->public_url);
@@ -247,6 +249,8 @@ out:
 	auth_shutdown();
 	jwks_shutdown();
 	nkey_shutdown();
+	/* the last counts, before the loop and its timers go */
+	cnt_stop();
 	ev_shutdown();
 	alarms_stop();
 	store_close(store);

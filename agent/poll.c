@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counter.h"
 #include "event.h"
 #include "http.h"
 #include "log.h"
@@ -254,7 +255,7 @@ answer_failed(struct poller *p, struct org *o, const struct hc_resp *resp, const
 		const char *chat = json_string_value(json_array_get(p->chats, p->next_chat - 1));
 		char *full = xprintf("chat %s could not be read back: %s", chat, why);
 		p->skipped++;
-		store_count(store, p->org, "reconcile_skipped_chats", 1);
+		cnt_add(p->org, CNT_RECONCILE_SKIPPED_CHATS, 1);
 		log_err("poll", "org %s: %s; going on with the others", p->org, full);
 		set_str(&p->skip_error, full);
 		free(full);
@@ -290,7 +291,7 @@ look_at(struct poller *p, struct org *o, const char *chat, json_t *m)
 		p->recovered++;
 		p->last_recovery = now_wall();
 		store_meta_put(store, p->org, "last_recovery", p->last_recovery);
-		store_count(store, p->org, "recovered_by_poll", 1);
+		cnt_add(p->org, CNT_RECOVERED_BY_POLL, 1);
 		log_err("poll",
 			"org %s: an event was found by reading back, not by a notification: "
 			"Graph is not delivering reliably",

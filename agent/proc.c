@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "canary.h"
+#include "counter.h"
 #include "event.h"
 #include "http.h"
 #include "log.h"
@@ -156,7 +157,7 @@ item_failed(const char *org, long seq, long tries, double received, double retry
 	if (tries + 1 >= cfg->dead_letter_after) {
 		rc = store_inbox_dead(store, seq, why);
 		if (rc == 0) {
-			store_count(store, org, "dead_lettered", 1);
+			cnt_add(org, CNT_DEAD_LETTERED, 1);
 			/* the reconcile left this message to the webhook while it was
 			 * in the inbox: read its time back now */
 			poll_backfill(org, received - 300, received + 60,
@@ -209,11 +210,11 @@ raise_event(struct porg *p, struct org *o, const struct detect_result *res, json
 	if (rc == 1) {
 		/* a redelivery; the reconcile reading a known one back is not */
 		if (seq > 0)
-			store_count(store, p->name, "duplicates", 1);
+			cnt_add(p->name, CNT_DUPLICATES, 1);
 		return 0;
 	}
 	if (res->verdict == DETECT_EMERGENCY) {
-		store_count(store, p->name, "emergencies", 1);
+		cnt_add(p->name, CNT_EMERGENCIES, 1);
 		log_warnx("event",
 			  "EMERGENCY org %s event %ld: %s dialled %s%s; location: %s; chat %s "
 			  "message %s (from %s)",
@@ -223,7 +224,7 @@ raise_event(struct porg *p, struct org *o, const struct detect_result *res, json
 			  res->location ? res->location : "not given", res->chat_id,
 			  res->message_id, source);
 	} else {
-		store_count(store, p->name, "unrecognised", 1);
+		cnt_add(p->name, CNT_UNRECOGNISED, 1);
 		log_warnx("event",
 			  "org %s event %ld: an important message matched no emergency rule; "
 			  "check it with ctteamsctl events, and the rules with ctteamsctl "
@@ -254,7 +255,7 @@ proc_message(struct org *o, json_t *msg, const char *source, long seq)
 	p->r.service_user_id = xstrdup(o->user_id);
 	detect_run(&p->r, msg, &res);
 	if (seq > 0)
-		store_count(store, p->name, "processed", 1);
+		cnt_add(p->name, CNT_PROCESSED, 1);
 	if (res.verdict == DETECT_EMERGENCY || res.verdict == DETECT_UNRECOGNISED)
 		rc = raise_event(p, o, &res, msg, seq, source);
 	else if (seq > 0)
@@ -297,7 +298,7 @@ fetched(const struct hc_resp *resp, void *arg)
 		json_decref(msg);
 	} else if (resp->status == 404 || resp->status == 403) {
 		/* deleted meanwhile, or a chat the user left: nothing to read */
-		store_count(store, f->org, "message_gone", 1);
+		cnt_add(f->org, CNT_MESSAGE_GONE, 1);
 		if (store_inbox_done(store, f->seq) < 0)
 			store_failed();
 	} else {
@@ -344,7 +345,7 @@ start_rich(struct porg *p, struct org *o, const struct store_inbox_row *row, jso
 	if (rr == RICH_WAIT)
 		return WAITING; /* signing keys on their way */
 	if (rr == RICH_REJECT) {
-		store_count(store, p->name, counter, 1);
+		cnt_add_name(p->name, counter, 1);
 		log_warnx("proc", "org %s: a rich notification was rejected: %s", p->name, why);
 		rc = store_inbox_done(store, row->seq);
 	} else {
@@ -367,7 +368,7 @@ start_basic(struct porg *p, struct org *o, const struct store_inbox_row *row, js
 	    0) {
 		log_warnx("proc", "org %s: a notification without a chat message resource; dropped",
 			  p->name);
-		store_count(store, p->name, "rejected_resource", 1);
+		cnt_add(p->name, CNT_REJECTED_RESOURCE, 1);
 		return store_inbox_done(store, row->seq) < 0 ? STORE_FAILED : STARTED;
 	}
 	if (!token) {

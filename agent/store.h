@@ -112,7 +112,8 @@ int store_event_add(struct store *st, const struct store_event *e, long inbox_se
 json_t *store_events(struct store *st, const char *org, long limit);
 /* Someone has taken an event in hand: 0 done, 1 no such event, -1 error. */
 int store_event_ack(struct store *st, long id, const char *by);
-int store_count(struct store *st, const char *org, const char *name, long delta);
+/* Adds {org: {name: delta}} in one transaction (counter.c flushes so). */
+int store_counters_add(struct store *st, json_t *deltas);
 json_t *store_counters(struct store *st, const char *org);
 /* A number kept per org (the poll's watermark); dflt when absent. */
 double store_meta_get(struct store *st, const char *org, const char *key, double dflt);

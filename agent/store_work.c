@@ -529,18 +529,32 @@ store_events(struct store *st, const char *org, long limit)
 }
 
 int
-store_count(struct store *st, const char *org, const char *name, long delta)
+store_counters_add(struct store *st, json_t *deltas)
 {
-	sqlite3_stmt *s =
-	    store_prep(st, "INSERT INTO counter (org, name, value) VALUES (?,?,?) "
-			   "ON CONFLICT (org, name) DO UPDATE SET value=value+excluded.value");
+	const char *org, *name;
+	json_t *d, *v;
 
-	if (!s)
-		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, delta);
-	return store_step_done(st, s);
+	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+		return store_health(st, -1);
+	json_object_foreach (deltas, org, d) {
+		json_object_foreach (d, name, v) {
+			sqlite3_stmt *s = store_prep(
+			    st, "INSERT INTO counter (org, name, value) VALUES (?,?,?) "
+				"ON CONFLICT (org, name) DO UPDATE SET value=value+excluded.value");
+			if (!s)
+				goto fail;
+			sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s, 3, json_integer_value(v));
+			if (store_step_done(st, s) < 0)
+				goto fail;
+		}
+	}
+	if (store_exec(st, "COMMIT") == 0)
+		return store_health(st, 0);
+fail:
+	store_exec(st, "ROLLBACK");
+	return store_health(st, -1);
 }
 
 double

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "counter.h"
 #include "log.h"
 #include "org.h"
 #include "poll.h"
@@ -34,7 +35,7 @@ source_allowed(struct srv_req *r, struct org *o)
 		    sizeof(client));
 	if (cidr_match(&cfg->allow_from, client))
 		return true;
-	store_count(store, o->conf->name, "rejected_source", 1);
+	cnt_add(o->conf->name, CNT_REJECTED_SOURCE, 1);
 	log_warnx("webhook", "org %s: refused a webhook call from %s (not in allow_from)",
 		  o->conf->name, client);
 	srv_text(r, 403, "text/plain", "forbidden\n");
@@ -64,7 +65,7 @@ validation(struct srv_req *r)
 static void
 reject(struct org *o, const char *reason, long n)
 {
-	store_count(store, o->conf->name, reason, n);
+	cnt_add_name(o->conf->name, reason, n);
 }
 
 /* Parses the body; NULL after answering when it is not a notification. */
@@ -170,9 +171,9 @@ intake(struct srv_req *r, struct org *o, const char *kind)
 				      "a 503 was answered to Graph");
 			goto out;
 		}
-		store_count(store, o->conf->name,
-			    !strcmp(kind, "lifecycle") ? "lifecycle_received" : "received",
-			    (long)json_array_size(ok));
+		cnt_add(o->conf->name,
+			!strcmp(kind, "lifecycle") ? CNT_LIFECYCLE_RECEIVED : CNT_RECEIVED,
+			(long)json_array_size(ok));
 		subs_notified(o->conf->name);
 		kick_processing();
 	}

@@ -325,6 +325,58 @@ test_documented_fields(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
+static long
+file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/* Every counter from zero at a fresh start; 300 forged notifications are
+ * counted without a database write each. */
+static void
+test_counters_from_zero_and_cheap(void **state)
+{
+	struct ta *t = *state;
+	const char *hdr[] = {"Content-Type: application/json", NULL};
+	char *url, *wal;
+	json_t *o, *c;
+	long before;
+	const char *key;
+	json_t *v;
+	struct th_resp r;
+
+	assert_int_equal(ta_start(t, NULL, NULL), 0);
+	o = ta_org_status(t, "acme");
+	c = json_object_get(o, "counters");
+	assert_true(json_object_size(c) >= 28);
+	json_object_foreach (c, key, v)
+		assert_int_equal(json_integer_value(v), 0);
+	assert_non_null(json_object_get(c, "rejected_client_state"));
+	assert_non_null(json_object_get(c, "recovered_by_poll"));
+	json_decref(o);
+	if (asprintf(&url, "%s/api/org/acme/ms-teams/notify", t->base) < 0 ||
+	    asprintf(&wal, "%s/state/ctteams.db-wal", t->dir) < 0)
+		abort();
+	before = file_size(wal);
+	for (int i = 0; i < 300; i++) {
+		assert_int_equal(th_http("POST", url, NULL, hdr, "{\"value\": 7}", &r), 0);
+		assert_int_equal(r.status, 400);
+		th_resp_free(&r);
+	}
+	assert_int_equal(ta_counter(t, "rejected_malformed"), 300);
+	/* one commit is at least a page (4 KiB): 300 of them would be > 1 MiB */
+	assert_true(file_size(wal) - before < 64 * 1024);
+	/* and they are kept: a clean restart still has them */
+	assert_int_equal(ta_stop(t), 0);
+	assert_int_equal(ta_restart(t), 0);
+	assert_int_equal(ta_counter(t, "rejected_malformed"), 300);
+	assert_int_equal(ta_stop(t), 0);
+	free(url);
+	free(wal);
+}
+
 int
 main(void)
 {
@@ -334,6 +386,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_idle_and_greedy_clients, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_monitoring_socket_is_read_only, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_documented_fields, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_counters_from_zero_and_cheap, ta_test_teardown),
 	};
 	return cmocka_run_group_tests_name("agent_control", tests, setup, ta_teardown);
 }
