@@ -257,6 +257,7 @@ org_new(struct conf_org *c)
 	struct store_auth a;
 
 	o->conf = c;
+	o->index = store_org_index(store, c->name);
 	o->timer = ev_timer_new(refresh_start, o);
 	if (store_auth_get(store, c->name, &a) == 0) {
 		o->access_token = a.access_token;
@@ -461,10 +462,10 @@ json_t *
 org_status(const struct org *o)
 {
 	double now = now_wall();
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b}", "org", o->conf->name,
-			      "auth_state", org_auth_name(o->auth), "tenant_id", o->conf->tenant_id,
-			      "client_id", o->conf->client_id, "service_user",
-			      o->conf->service_user, "consecutive_failures",
+	json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:b}", "org", o->conf->name,
+			      "index", (json_int_t)o->index, "auth_state", org_auth_name(o->auth),
+			      "tenant_id", o->conf->tenant_id, "client_id", o->conf->client_id,
+			      "service_user", o->conf->service_user, "consecutive_failures",
 			      (json_int_t)o->failures, "refresh_in_flight", o->in_flight);
 
 	json_object_set_new(j, "signed_in_user",

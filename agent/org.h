@@ -29,6 +29,7 @@ struct ev_timer;
 
 struct org {
 	struct conf_org *conf;
+	long index; /* stable: see store_org_index() */
 	enum org_auth auth;
 	char *access_token;
 	char *refresh_token;

@@ -73,6 +73,10 @@ static const char schema[] =
     "  at REAL NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS cursor ("
     "  name TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+    /* each org's number for tables that need one (the MIB's): given once,
+     * kept for the name even while the org is out of the configuration */
+    "CREATE TABLE IF NOT EXISTS org_index ("
+    "  org TEXT PRIMARY KEY, idx INTEGER NOT NULL UNIQUE);"
     "CREATE TABLE IF NOT EXISTS meta ("
     "  org TEXT NOT NULL, key TEXT NOT NULL, value REAL NOT NULL,"
     "  PRIMARY KEY (org, key));"

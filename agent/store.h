@@ -115,6 +115,9 @@ int store_event_ack(struct store *st, long id, const char *by);
 /* Adds {org: {name: delta}} in one transaction (counter.c flushes so). */
 int store_counters_add(struct store *st, json_t *deltas);
 json_t *store_counters(struct store *st, const char *org);
+/* The org's stable number (1, 2, ...): the same across reloads and
+ * restarts, never reused for another name; -1 if the store failed. */
+long store_org_index(struct store *st, const char *org);
 /* A number kept per org (the poll's watermark); dflt when absent. */
 double store_meta_get(struct store *st, const char *org, const char *key, double dflt);
 int store_meta_put(struct store *st, const char *org, const char *key, double value);

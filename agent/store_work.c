@@ -649,3 +649,31 @@ store_event_ack(struct store *st, long id, const char *by)
 		return -1;
 	return sqlite3_changes(st->db) == 1 ? 0 : 1;
 }
+
+long
+store_org_index(struct store *st, const char *org)
+{
+	sqlite3_stmt *s;
+	long idx = -1;
+
+	for (int pass = 0; pass < 2 && idx < 0; pass++) {
+		s = store_prep(st, "SELECT idx FROM org_index WHERE org=?");
+		if (!s)
+			return -1;
+		sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			idx = (long)sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+		if (idx >= 0 || pass)
+			break;
+		/* a new org: the next number, never one another org had */
+		s = store_prep(st, "INSERT INTO org_index (org, idx) "
+				   "SELECT ?, coalesce(max(idx), 0) + 1 FROM org_index");
+		if (!s)
+			return -1;
+		sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+		if (store_health(st, store_step_done(st, s)) < 0)
+			return -1;
+	}
+	return idx;
+}

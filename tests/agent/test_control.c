@@ -377,6 +377,101 @@ test_counters_from_zero_and_cheap(void **state)
 	free(wal);
 }
 
+static char *
+org_section(struct ta *t, const char *name)
+{
+	char *secret, *text;
+	FILE *f;
+
+	if (asprintf(&secret, "%s/%s-secret", t->gs.dir, name) < 0)
+		abort();
+	f = fopen(secret, "w");
+	fputs(TA_SECRET "\n", f);
+	fclose(f);
+	chmod(secret, 0600);
+	if (asprintf(&text,
+		     "\n[org %s]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\n"
+		     "service_user = %s\n",
+		     name, TA_TENANT, TA_CLIENT, secret, TA_UPN) < 0)
+		abort();
+	free(secret);
+	return text;
+}
+
+/* The configuration as the fixture wrote it (up to the first extra org),
+ * then these sections; SIGHUP. */
+static void
+reconfigure(struct ta *t, const char *const *sections)
+{
+	char *text = th_read_file(t->conf), *cut = strstr(text, "\n[org beta]");
+	FILE *f;
+
+	if (!cut)
+		cut = strstr(text, "\n[org gamma]");
+	if (cut)
+		*cut = '\0';
+	f = fopen(t->conf, "w");
+	fputs(text, f);
+	for (; *sections; sections++)
+		fputs(*sections, f);
+	fclose(f);
+	free(text);
+	kill(t->pid, SIGHUP);
+}
+
+struct index_wait {
+	struct ta *t;
+	const char *want; /* "acme=1 beta=2" */
+};
+
+static bool
+indexes_are(void *arg)
+{
+	struct index_wait *w = arg;
+	json_t *j = ta_ctl(w->t, "status", NULL), *o;
+	char got[256] = "";
+	size_t i;
+
+	json_array_foreach (json_object_get(j, "orgs"), i, o) {
+		char one[64];
+		snprintf(one, sizeof(one), "%s%s=%lld", i ? " " : "", ta_str(o, "org"),
+			 (long long)json_integer_value(json_object_get(o, "index")));
+		strncat(got, one, sizeof(got) - strlen(got) - 1);
+	}
+	json_decref(j);
+	return !strcmp(got, w->want);
+}
+
+/* An org keeps its number across reloads and restarts, and a number is
+ * never given to another org, even after its own org left. */
+static void
+test_org_indexes_are_stable(void **state)
+{
+	struct ta *t = *state;
+	char *beta = org_section(t, "beta"), *gamma = org_section(t, "gamma");
+	const char *only_acme[] = {NULL}, *with_gamma[] = {gamma, NULL},
+		   *all[] = {gamma, beta, NULL};
+	struct index_wait w = {t, "acme=1 beta=2"};
+
+	assert_int_equal(ta_start(t, NULL, beta), 0);
+	assert_true(th_wait_until(indexes_are, &w, 5));
+	reconfigure(t, only_acme);
+	w.want = "acme=1";
+	assert_true(th_wait_until(indexes_are, &w, 5));
+	reconfigure(t, with_gamma);
+	w.want = "acme=1 gamma=3";
+	assert_true(th_wait_until(indexes_are, &w, 5));
+	reconfigure(t, all);
+	w.want = "acme=1 gamma=3 beta=2";
+	assert_true(th_wait_until(indexes_are, &w, 5));
+	assert_int_equal(ta_stop(t), 0);
+	assert_int_equal(ta_restart(t), 0);
+	assert_true(th_wait_until(indexes_are, &w, 5));
+	assert_int_equal(ta_stop(t), 0);
+	free(beta);
+	free(gamma);
+}
+
 int
 main(void)
 {
@@ -387,6 +482,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_monitoring_socket_is_read_only, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_documented_fields, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_counters_from_zero_and_cheap, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_org_indexes_are_stable, ta_test_teardown),
 	};
 	return cmocka_run_group_tests_name("agent_control", tests, setup, ta_teardown);
 }
