@@ -267,7 +267,8 @@ agent_key(struct parse *p, const char *k, const char *v)
 		   !strcmp(k, "http_timeout") || !strcmp(k, "subscription_lifetime") ||
 		   !strcmp(k, "renew_margin") || !strcmp(k, "reconcile_interval") ||
 		   !strcmp(k, "poll_interval") || !strcmp(k, "backfill_delay") ||
-		   !strcmp(k, "event_alarm_hold") || !strcmp(k, "encryption_cert_rotation")) {
+		   !strcmp(k, "event_alarm_hold") || !strcmp(k, "event_retention") ||
+		   !strcmp(k, "encryption_cert_rotation")) {
 		if (conf_duration(v, &d) < 0 || d <= 0)
 			problem(p, "%s: a positive duration such as 30s, 10m or 1h", k);
 		else if (!strcmp(k, "subscription_lifetime") && d > 4320 * 60)
@@ -281,6 +282,8 @@ agent_key(struct parse *p, const char *k, const char *v)
 			c->backfill_delay = d;
 		else if (!strcmp(k, "event_alarm_hold"))
 			c->event_alarm_hold = d;
+		else if (!strcmp(k, "event_retention"))
+			c->event_retention = d;
 		else if (!strcmp(k, "reconcile_interval") || !strcmp(k, "poll_interval")) {
 			/* poll_interval: the name before the reconcile was rebuilt */
 			if (!strcmp(k, "poll_interval"))
@@ -300,6 +303,13 @@ agent_key(struct parse *p, const char *k, const char *v)
 			c->http_connect_timeout = d;
 		else
 			c->http_timeout = d;
+	} else if (!strcmp(k, "event_max")) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (*end || n < 10 || n > 100000000)
+			problem(p, "event_max: a number of events from 10 up");
+		else
+			c->event_max = n;
 	} else if (!strcmp(k, "dead_letter_after")) {
 		char *end;
 		long n = strtol(v, &end, 10);
@@ -531,6 +541,8 @@ defaults(struct conf *c)
 	c->dead_letter_after = 20;
 	c->backfill_delay = 120;
 	c->event_alarm_hold = 24 * 3600;
+	c->event_retention = 90 * 86400;
+	c->event_max = 100000;
 	c->cert_rotation = 30 * 86400;
 	c->http_connect_timeout = 10;
 	c->http_timeout = 30;

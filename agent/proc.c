@@ -47,6 +47,7 @@ static struct porg **porgs;
 static size_t n_porgs;
 static size_t next_org; /* round robin: where the next turn starts */
 static struct ev_timer *timer;
+static struct ev_timer *prune_timer;
 static double store_hold;   /* no work before this: the store is failing */
 static long store_failures; /* consecutive */
 static void (*on_event)(long, const struct store_event *);
@@ -536,6 +537,29 @@ porgs_build(const struct conf *c)
 	next_org = 0;
 }
 
+#define PRUNE_EVERY 3600.0
+
+/* Retention: old events and outbox entries go, once an hour. */
+static void
+prune(void *arg)
+{
+	long unsent = 0, gone;
+
+	(void)arg;
+	gone = store_prune(store, now_wall() - cfg->event_retention, cfg->event_max, &unsent);
+	if (gone > 0)
+		log_info("proc",
+			 "retention: %ld event(s) older than event_retention or beyond "
+			 "event_max removed",
+			 gone);
+	if (unsent > 0)
+		log_err("proc",
+			"retention: %ld outbox entr(ies) were removed before an output took "
+			"them",
+			unsent);
+	ev_timer_arm(prune_timer, PRUNE_EVERY);
+}
+
 void
 proc_start(const struct conf *c, struct store *st)
 {
@@ -545,6 +569,8 @@ proc_start(const struct conf *c, struct store *st)
 	timer = ev_timer_new(run, NULL);
 	/* whatever was acknowledged before a crash or stop is done now */
 	ev_timer_arm(timer, 0);
+	prune_timer = ev_timer_new(prune, NULL);
+	ev_timer_arm(prune_timer, 60);
 }
 
 void
@@ -565,6 +591,8 @@ proc_stop(void)
 	n_porgs = 0;
 	ev_timer_free(timer);
 	timer = NULL;
+	ev_timer_free(prune_timer);
+	prune_timer = NULL;
 }
 
 json_t *

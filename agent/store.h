@@ -115,6 +115,11 @@ int store_event_ack(struct store *st, long id, const char *by);
 /* Adds {org: {name: delta}} in one transaction (counter.c flushes so). */
 int store_counters_add(struct store *st, json_t *deltas);
 json_t *store_counters(struct store *st, const char *org);
+/* Retention: events raised before older_than, or beyond the newest
+ * keep_events, and outbox entries before older_than go. Returns how many
+ * events went (-1: error); *ret_unsent: outbox entries an output had not
+ * taken yet. An event is deduplicated only while it is kept. */
+long store_prune(struct store *st, double older_than, long keep_events, long *ret_unsent);
 /* The org's stable number (1, 2, ...): the same across reloads and
  * restarts, never reused for another name; -1 if the store failed. */
 long store_org_index(struct store *st, const char *org);

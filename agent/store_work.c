@@ -677,3 +677,43 @@ store_org_index(struct store *st, const char *org)
 	}
 	return idx;
 }
+
+long
+store_prune(struct store *st, double older_than, long keep_events, long *ret_unsent)
+{
+	sqlite3_stmt *s;
+	long gone = 0;
+
+	*ret_unsent = 0;
+	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+		return store_health(st, -1);
+	/* outbox entries an output has not taken yet are counted as lost */
+	s = store_prep(st, "SELECT count(*) FROM outbox WHERE at<?1 AND seq>(SELECT "
+			   "coalesce(min(seq), (SELECT max(seq) FROM outbox)) FROM cursor)");
+	if (!s)
+		goto fail;
+	sqlite3_bind_double(s, 1, older_than);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		*ret_unsent = (long)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	s = store_prep(st, "DELETE FROM outbox WHERE at<?");
+	if (!s)
+		goto fail;
+	sqlite3_bind_double(s, 1, older_than);
+	if (store_step_done(st, s) < 0)
+		goto fail;
+	s = store_prep(st, "DELETE FROM event WHERE raised<?1 OR id NOT IN "
+			   "(SELECT id FROM event ORDER BY id DESC LIMIT ?2)");
+	if (!s)
+		goto fail;
+	sqlite3_bind_double(s, 1, older_than);
+	sqlite3_bind_int64(s, 2, keep_events);
+	if (store_step_done(st, s) < 0)
+		goto fail;
+	gone = sqlite3_changes(st->db);
+	if (store_exec(st, "COMMIT") == 0)
+		return store_health(st, 0) == 0 ? gone : -1;
+fail:
+	store_exec(st, "ROLLBACK");
+	return store_health(st, -1);
+}

@@ -171,6 +171,56 @@ test_inbox_backoff_and_dead_letters(void **state)
 	free(dir);
 }
 
+/* Events and outbox entries: in one transaction, in order; retention by
+ * count and age, counting outbox entries an output had not taken. */
+static void
+test_events_outbox_and_retention(void **state)
+{
+	char *dir = th_tmpdir("outbox"), *err = NULL, id[8];
+	struct seal *s;
+	struct store *st;
+	long eid, unsent = -1;
+	json_t *ev, *ob;
+
+	(void)state;
+	assert_int_equal(seal_open(dir, &s, &err), 0);
+	assert_int_equal(store_open(dir, s, &st, &err), 0);
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof(id), "%d", i);
+		struct store_event e = {.org = "acme",
+					.chat_id = "19:c@thread.v2",
+					.message_id = id,
+					.kind = "emergency",
+					.number = "911",
+					.source = "webhook"};
+		assert_int_equal(store_event_add(st, &e, 0, &eid), 0);
+		/* the same message again: known, and no second outbox entry */
+		assert_int_equal(store_event_add(st, &e, 0, &eid), 1);
+	}
+	ob = store_outbox_since(st, 0, 100);
+	assert_int_equal(json_array_size(ob), 5);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ob, 4), "kind")),
+			    "event");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ob, 4), "message_id")),
+			    "4");
+	json_decref(ob);
+	/* keep the newest two */
+	assert_int_equal(store_prune(st, 0, 2, &unsent), 3);
+	assert_int_equal(unsent, 0);
+	ev = store_events(st, "acme", 10);
+	assert_int_equal(json_array_size(ev), 2);
+	json_decref(ev);
+	/* an output that has taken nothing yet: what is pruned is counted */
+	assert_int_equal(store_cursor_put(st, "test", 0), 0);
+	assert_int_equal(store_prune(st, now_wall() + 1, 100, &unsent), 2);
+	assert_int_equal(unsent, 5);
+	assert_int_equal(store_outbox_last(st), 0);
+	store_close(st);
+	seal_close(s);
+	th_rmtree(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -178,6 +228,7 @@ main(void)
 	    cmocka_unit_test(test_seal_round_trip_and_binding),
 	    cmocka_unit_test(test_store_keeps_tokens_sealed),
 	    cmocka_unit_test(test_inbox_backoff_and_dead_letters),
+	    cmocka_unit_test(test_events_outbox_and_retention),
 	};
 	return cmocka_run_group_tests_name("seal and store", tests, NULL, NULL);
 }
