@@ -9,6 +9,7 @@
 
 #include "alarm.h"
 #include "log.h"
+#include "outbox.h"
 #include "util.h"
 
 const struct alarm_def alarm_defs[ALARM_N] = {
@@ -157,6 +158,7 @@ alarm_set(enum alarm_type type, const char *org, bool on, const char *text)
 		log_err("alarm", "RAISED %s (%s): %s", d->name, row.severity, row.text);
 		return 0;
 	}
+	outbox_kick();
 	if (on) {
 		active = xrealloc(active, (n_active + 1) * sizeof(*active));
 		active[n_active++] =

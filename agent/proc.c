@@ -19,6 +19,7 @@
 #include "http.h"
 #include "log.h"
 #include "org.h"
+#include "outbox.h"
 #include "poll.h"
 #include "proc.h"
 #include "rich.h"
@@ -214,6 +215,7 @@ raise_event(struct porg *p, struct org *o, const struct detect_result *res, json
 			cnt_add(p->name, CNT_DUPLICATES, 1);
 		return 0;
 	}
+	outbox_kick();
 	if (res->verdict == DETECT_EMERGENCY) {
 		cnt_add(p->name, CNT_EMERGENCIES, 1);
 		log_warnx("event",

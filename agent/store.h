@@ -145,8 +145,9 @@ json_t *store_alarms(struct store *st);
 /* Outbox entries after seq, oldest first: [{seq, at, kind, ...body}]. */
 json_t *store_outbox_since(struct store *st, long after, long limit);
 long store_outbox_last(struct store *st);
-/* An output's cursor: the last seq it delivered (0: none). */
-long store_cursor_get(struct store *st, const char *name);
+/* An output's cursor: the last seq it delivered. 0 found, 1 no such
+ * output yet, -1 error. */
+int store_cursor_get(struct store *st, const char *name, long *ret);
 int store_cursor_put(struct store *st, const char *name, long seq);
 
 #endif

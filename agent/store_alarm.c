@@ -131,19 +131,21 @@ store_outbox_last(struct store *st)
 	return n;
 }
 
-long
-store_cursor_get(struct store *st, const char *name)
+int
+store_cursor_get(struct store *st, const char *name, long *ret)
 {
 	sqlite3_stmt *s = store_prep(st, "SELECT seq FROM cursor WHERE name=?");
-	long n = 0;
+	int rc;
 
+	*ret = 0;
 	if (!s)
 		return -1;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = (long)sqlite3_column_int64(s, 0);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*ret = (long)sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
-	return n;
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }
 
 int

@@ -1,0 +1,155 @@
+/*
+ * One entry in flight per consumer: order is the point (a clear must never
+ * overtake its raise). The cursor moves only after the receiver took the
+ * entry, in the store, so a restart resumes at the first entry not taken:
+ * at most the one in flight at a crash is sent again, never one skipped.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "log.h"
+#include "outbox.h"
+#include "util.h"
+
+#define POLL_EVERY 1.0 /* also look without a kick */
+
+struct outbox_consumer {
+	char *name;
+	struct store *store;
+	struct outbox_opts opts;
+	outbox_deliver_fn fn;
+	void *arg;
+	struct ev_timer *timer;
+	long cursor;
+	json_t *in_flight;
+	long failures;
+	long given_up;
+	char *last_error;
+	struct outbox_consumer *next;
+};
+
+static struct outbox_consumer *consumers;
+
+static void
+step(void *arg)
+{
+	struct outbox_consumer *c = arg;
+	json_t *next;
+	double at;
+
+	if (c->in_flight)
+		return;
+	next = store_outbox_since(c->store, c->cursor, 1);
+	if (json_array_size(next) == 0) {
+		json_decref(next);
+		ev_timer_arm(c->timer, POLL_EVERY);
+		return;
+	}
+	c->in_flight = json_incref(json_array_get(next, 0));
+	json_decref(next);
+	if (time_parse(json_string_value(json_object_get(c->in_flight, "at")), &at) == 0 &&
+	    now_wall() - at > c->opts.max_age) {
+		/* too old to matter to a receiver now: said once, and passed */
+		c->given_up++;
+		log_err("outbox", "%s: gave up entry %lld after %ld tries (%s): older than %g s",
+			c->name, json_integer_value(json_object_get(c->in_flight, "seq")),
+			c->failures, c->last_error ? c->last_error : "not taken", c->opts.max_age);
+		outbox_done(c, true, NULL);
+		return;
+	}
+	c->fn(c, c->in_flight, c->arg);
+}
+
+void
+outbox_done(struct outbox_consumer *c, bool ok, const char *why)
+{
+	long seq;
+	double wait;
+
+	if (!c->in_flight)
+		return;
+	seq = (long)json_integer_value(json_object_get(c->in_flight, "seq"));
+	if (ok && store_cursor_put(c->store, c->name, seq) == 0) {
+		c->cursor = seq;
+		c->failures = 0;
+		free(c->last_error);
+		c->last_error = NULL;
+		json_decref(c->in_flight);
+		c->in_flight = NULL;
+		ev_timer_arm(c->timer, 0);
+		return;
+	}
+	/* not taken (or the cursor could not be kept): the same entry again */
+	free(c->last_error);
+	c->last_error = xstrdup(ok ? "the cursor could not be saved" : why ? why : "failed");
+	wait = fmin(c->opts.backoff_max,
+		    c->opts.backoff_min * pow(2, (double)(c->failures > 20 ? 20 : c->failures)));
+	if (c->failures++ == 0)
+		log_warnx("outbox", "%s: entry %ld not delivered (%s); trying again", c->name, seq,
+			  c->last_error);
+	json_decref(c->in_flight);
+	c->in_flight = NULL;
+	ev_timer_arm(c->timer, wait);
+}
+
+struct outbox_consumer *
+outbox_consumer_new(struct store *st, const char *name, const struct outbox_opts *opts,
+		    outbox_deliver_fn fn, void *arg)
+{
+	struct outbox_consumer *c = xcalloc(1, sizeof(*c));
+	long cur = 0;
+	int rc = store_cursor_get(st, name, &cur);
+
+	c->name = xstrdup(name);
+	c->store = st;
+	c->opts = *opts;
+	c->fn = fn;
+	c->arg = arg;
+	/* a new output starts at the end: it is not handed history (a store
+	 * that cannot say starts at the beginning: twice beats never) */
+	c->cursor = rc == 1 ? store_outbox_last(st) : cur;
+	if (rc == 1)
+		store_cursor_put(st, name, c->cursor);
+	c->timer = ev_timer_new(step, c);
+	c->next = consumers;
+	consumers = c;
+	ev_timer_arm(c->timer, 0);
+	return c;
+}
+
+void
+outbox_consumer_free(struct outbox_consumer *c)
+{
+	for (struct outbox_consumer **p = &consumers; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	ev_timer_free(c->timer);
+	json_decref(c->in_flight);
+	free(c->name);
+	free(c->last_error);
+	free(c);
+}
+
+void
+outbox_kick(void)
+{
+	for (struct outbox_consumer *c = consumers; c; c = c->next)
+		if (!c->in_flight && c->failures == 0)
+			ev_timer_arm(c->timer, 0);
+}
+
+json_t *
+outbox_consumer_status(const struct outbox_consumer *c)
+{
+	long last = store_outbox_last(c->store);
+
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "name", c->name, "cursor",
+			 (json_int_t)c->cursor, "pending",
+			 (json_int_t)(last > c->cursor ? last - c->cursor : 0), "failures",
+			 (json_int_t)c->failures, "given_up", (json_int_t)c->given_up, "last_error",
+			 c->last_error ? json_string(c->last_error) : json_null());
+}

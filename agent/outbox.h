@@ -1,0 +1,42 @@
+/*
+ * Outbox consumers: each output (SNMP traps, the Nagios command file, the
+ * Icinga API) reads the outbox in order with a durable cursor of its own.
+ * An entry is handed to the output's deliver function; the output says
+ * outbox_done(ok) when its receiver took it, or not. A failure is tried
+ * again with backoff, never skipped while it is young; an entry older than
+ * max_age is given up, counted and logged, so a receiver gone for days does
+ * not hold back what comes after. Nothing here blocks the loop: deliver
+ * starts the work and returns.
+ */
+#ifndef CT_OUTBOX_H
+#define CT_OUTBOX_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "store.h"
+
+struct outbox_consumer;
+
+/* entry: {seq, at, kind, ...} as in docs/control-protocol.md; borrowed
+ * until outbox_done. */
+typedef void (*outbox_deliver_fn)(struct outbox_consumer *c, json_t *entry, void *arg);
+
+struct outbox_opts {
+	double backoff_min; /* first retry after this; doubles to backoff_max */
+	double backoff_max;
+	double max_age; /* an entry older than this is given up */
+};
+
+struct outbox_consumer *outbox_consumer_new(struct store *st, const char *name,
+					    const struct outbox_opts *opts, outbox_deliver_fn fn,
+					    void *arg);
+void outbox_consumer_free(struct outbox_consumer *c);
+/* The receiver took the entry handed out last (ok) or not. */
+void outbox_done(struct outbox_consumer *c, bool ok, const char *why);
+/* New entries were appended: every consumer looks now. */
+void outbox_kick(void);
+/* {name, cursor, pending, failures, given_up, last_error} */
+json_t *outbox_consumer_status(const struct outbox_consumer *c);
+
+#endif
