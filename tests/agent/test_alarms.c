@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ta.h"
 
@@ -319,6 +320,80 @@ test_store_alarm(void **state)
 	free(path);
 }
 
+/* The outbox's invariants: seqs increase; per (type, org) raises and
+ * clears alternate, starting with a raise; events appear once; the active
+ * set is exactly the alarms whose last transition is a raise. */
+static void
+check_outbox(struct ta *t)
+{
+	json_t *j = ta_ctl(t, "outbox", NULL), *act = ta_ctl(t, "alarms", NULL), *e;
+	json_t *last = json_object(), *ids = json_object(), *a;
+	const char *key;
+	long prev = 0;
+	size_t i;
+
+	assert_true(json_array_size(json_object_get(j, "entries")) < 100);
+	json_array_foreach (json_object_get(j, "entries"), i, e) {
+		long seq = (long)json_integer_value(json_object_get(e, "seq"));
+		char k[128];
+		assert_true(seq > prev);
+		prev = seq;
+		if (!strcmp(ta_str(e, "kind"), "event")) {
+			snprintf(k, sizeof(k), "%lld",
+				 (long long)json_integer_value(json_object_get(e, "id")));
+			assert_null(json_object_get(ids, k));
+			json_object_set_new(ids, k, json_true());
+			continue;
+		}
+		snprintf(k, sizeof(k), "%s/%s", ta_str(e, "type"), ta_str(e, "org"));
+		bool raise = !strcmp(ta_str(e, "transition"), "raise");
+		json_t *was = json_object_get(last, k);
+		/* a raise follows nothing or a clear; a clear follows a raise */
+		assert_true(raise ? !json_is_true(was) : json_is_true(was));
+		json_object_set_new(last, k, json_boolean(raise));
+	}
+	json_array_foreach (json_object_get(act, "alarms"), i, a) {
+		char k[128];
+		snprintf(k, sizeof(k), "%s/%s", ta_str(a, "type"), ta_str(a, "org"));
+		assert_true(json_is_true(json_object_get(last, k)));
+		json_object_del(last, k);
+	}
+	json_object_foreach (last, key, e)
+		if (json_is_true(e))
+			fail_msg("%s is raised in the outbox but not active", key);
+	json_decref(last);
+	json_decref(ids);
+	json_decref(j);
+	json_decref(act);
+}
+
+/* SIGKILL at random moments while alarms change and events arrive. */
+static void
+test_sigkill_keeps_the_outbox_whole(void **state)
+{
+	struct ta *t = *state;
+	unsigned seed = (unsigned)getpid();
+
+	ta_ready(t, NULL);
+	for (int round = 0; round < 6; round++) {
+		json_decref(th_sim(&t->gs, "POST", "/emergency",
+				   json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members",
+					     t->svc, "number", "911"),
+				   NULL));
+		json_decref(ta_ctl(t, "logout", "acme"));
+		/* the point of the test is the random moment of the kill */
+		usleep((useconds_t)(rand_r(&seed) % 3000) * 1000);
+		ta_kill(t);
+		assert_int_equal(ta_restart(t), 0);
+		check_outbox(t);
+		assert_int_equal(ta_signin(t, "acme", NULL), 200);
+		assert_true(th_wait_until(ta_sub_active, t, 20));
+	}
+	wait_alarm(t, "notSignedIn", false, 10);
+	check_outbox(t);
+	assert_int_equal(ta_stop(t), 0);
+}
+
 int
 main(void)
 {
@@ -329,6 +404,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_event_alarms, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_dead_letter_alarm, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_store_alarm, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_sigkill_keeps_the_outbox_whole, ta_test_teardown),
 	};
 	return cmocka_run_group_tests_name("agent_alarms", tests, setup, ta_teardown);
 }
