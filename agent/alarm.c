@@ -134,8 +134,10 @@ alarm_set(enum alarm_type type, const char *org, bool on, const char *text)
 	if (a && a->unsaved) {
 		/* store trouble is known only once it can be written: the raise
 		 * goes to the outbox late, and before its clear */
-		row.raised = a->raised;
-		if (store_alarm_transition(store, &row, true) < 0)
+		struct store_alarm late = row;
+		late.raised = a->raised;
+		late.text = a->text ? a->text : "";
+		if (store_alarm_transition(store, &late, true) < 0)
 			return -1;
 		a->unsaved = false;
 	}

@@ -113,7 +113,8 @@ limit_of(const struct request *r, long dflt)
 {
 	json_int_t l = json_integer_value(json_object_get(r->req, "limit"));
 
-	return l > 0 && l <= 10000 ? (long)l : dflt;
+	/* an answer a client never reads stays in memory: keep it small */
+	return l > 0 && l <= 500 ? (long)l : l > 500 ? 500 : dflt;
 }
 
 static char *
@@ -207,6 +208,8 @@ cmd_ack(const struct request *r)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
 	rc = id > 0 ? store_event_ack(store, (long)id, who) : 1;
+	if (rc == 0)
+		log_info("ctl", "event %lld acknowledged by %s", (long long)id, who);
 	free(who);
 	if (rc < 0)
 		return error("the store failed");
@@ -272,7 +275,7 @@ ctl_handle(const char *line, const struct ev_ctl_peer *peer)
 		}
 		if (commands[i].admin)
 			log_info("ctl", "uid %ld (pid %ld): %s%s%s", peer->uid, peer->pid, cmd,
-				 r.org_name ? " " : "", r.org_name ? r.org_name : "");
+				 r.org ? " " : "", r.org ? r.org->conf->name : "");
 		out = commands[i].fn(&r);
 	}
 	if (!out)

@@ -38,6 +38,8 @@ struct watch {
 	bool closing; /* close once the answer is out */
 	double active;
 	struct ev_ctl_peer peer;
+	bool dead; /* closed; freed after the batch */
+	struct watch *next_dead;
 };
 
 struct ctl_listener {
@@ -72,6 +74,7 @@ static struct ctl_listener ctl_listeners[2] = {{.watch = {.fd = -1}}, {.watch = 
 static ev_ctl_handler ctl_handler;
 static struct watch *ctl_clients[CTL_MAX_CLIENTS];
 static struct ev_timer *ctl_sweeper;
+static struct watch *graveyard;
 
 /* ---- epoll helpers ---- */
 
@@ -365,6 +368,8 @@ listener_of(int fd)
 	return NULL;
 }
 
+/* Closed now, freed after the current batch of events: another event of
+ * the batch may still name it. */
 static void
 ctl_client_close(struct watch *w)
 {
@@ -373,25 +378,41 @@ ctl_client_close(struct watch *w)
 			ctl_clients[i] = NULL;
 	watch_del(w);
 	close(w->fd);
-	free(w->in);
-	free(w->out);
-	free(w);
+	w->fd = -1;
+	w->dead = true;
+	w->next_dead = graveyard;
+	graveyard = w;
 }
 
-/* A free slot, or the one of the longest idle client, closed. */
-static int
-ctl_slot(void)
+static void
+ctl_bury(void)
 {
+	while (graveyard) {
+		struct watch *w = graveyard;
+		graveyard = w->next_dead;
+		free(w->in);
+		free(w->out);
+		free(w);
+	}
+}
+
+/* A free slot in the socket's own half of the table, or the one of its
+ * longest idle client, closed: monitoring clients can never push the
+ * operator out, nor the other way round. */
+static int
+ctl_slot(bool readonly)
+{
+	int from = readonly ? CTL_MAX_CLIENTS / 2 : 0, to = from + CTL_MAX_CLIENTS / 2;
 	int oldest = -1;
 
-	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+	for (int i = from; i < to; i++) {
 		if (!ctl_clients[i])
 			return i;
 		if (oldest < 0 || ctl_clients[i]->active < ctl_clients[oldest]->active)
 			oldest = i;
 	}
-	log_warnx("ctl", "all %d control connections taken; closing the longest idle",
-		  CTL_MAX_CLIENTS);
+	log_warnx("ctl", "all %d %s connections taken; closing the longest idle",
+		  CTL_MAX_CLIENTS / 2, readonly ? "monitoring" : "admin");
 	ctl_client_close(ctl_clients[oldest]);
 	return oldest;
 }
@@ -414,7 +435,7 @@ ctl_accept(struct ctl_listener *l)
 			w->peer.uid = (long)cred.uid;
 			w->peer.pid = (long)cred.pid;
 		}
-		ctl_clients[ctl_slot()] = w;
+		ctl_clients[ctl_slot(l->readonly)] = w;
 		watch_add(w, EPOLLIN);
 	}
 }
@@ -580,6 +601,7 @@ ev_ctl_close(void)
 	}
 	ev_timer_free(ctl_sweeper);
 	ctl_sweeper = NULL;
+	ctl_bury();
 }
 
 /* ---- the loop ---- */
@@ -648,6 +670,8 @@ dispatch(struct watch *w, uint32_t ev)
 		break;
 	case W_CTL_CLIENT: {
 		bool keep = true;
+		if (w->dead)
+			break;
 		if (ev & EPOLLERR)
 			keep = false;
 		else if (w->out_len > 0 && (ev & (EPOLLOUT | EPOLLHUP)))
@@ -675,6 +699,7 @@ ev_run(void)
 		}
 		for (int i = 0; i < n; i++)
 			dispatch(events[i].data.ptr, events[i].events);
+		ctl_bury();
 		if (curl_due >= 0 && now_mono() >= curl_due) {
 			curl_due = -1;
 			curl_action(CURL_SOCKET_TIMEOUT, 0);

@@ -27,7 +27,6 @@
 struct since {
 	char *org;
 	double sub_bad;
-	double held;
 };
 
 static struct store *store;
@@ -35,6 +34,16 @@ static const struct conf *cfg;
 static struct ev_timer *timer;
 static struct since *since;
 static size_t n_since;
+static bool store_failed; /* an alarm could not be written: stop this pass */
+
+/* alarm_set, and note a store failure: the pass ends there rather than
+ * waiting on the database for every other alarm */
+static void
+set(enum alarm_type type, const char *org, bool on, const char *text)
+{
+	if (!store_failed && alarm_set(type, org, on, text) < 0)
+		store_failed = true;
+}
 
 static struct since *
 since_for(const char *org)
@@ -43,7 +52,7 @@ since_for(const char *org)
 		if (!strcmp(since[i].org, org))
 			return &since[i];
 	since = xrealloc(since, (n_since + 1) * sizeof(*since));
-	since[n_since] = (struct since){xstrdup(org), 0, 0};
+	since[n_since] = (struct since){xstrdup(org), 0};
 	return &since[n_since++];
 }
 
@@ -74,9 +83,9 @@ auth_alarms(const struct org *o)
 	const char *name = o->conf->name;
 	char *hint = xprintf("not signed in: run ctteamsctl login %s", name);
 
-	alarm_set(ALARM_NOT_SIGNED_IN, name, o->auth == ORG_NOT_SIGNED_IN, hint);
-	alarm_set(ALARM_SIGNIN_LOST, name, o->auth == ORG_REAUTH_REQUIRED, o->last_error);
-	alarm_set(ALARM_SECRET_INVALID, name, o->auth == ORG_SECRET_INVALID, o->last_error);
+	set(ALARM_NOT_SIGNED_IN, name, o->auth == ORG_NOT_SIGNED_IN, hint);
+	set(ALARM_SIGNIN_LOST, name, o->auth == ORG_REAUTH_REQUIRED, o->last_error);
+	set(ALARM_SECRET_INVALID, name, o->auth == ORG_SECRET_INVALID, o->last_error);
 	free(hint);
 }
 
@@ -88,7 +97,7 @@ secret_alarm(const struct org *o)
 	char *text =
 	    soon ? xprintf("the client secret expires in %.0f day(s)", floor(left / 86400)) : NULL;
 
-	alarm_set(ALARM_SECRET_EXPIRING, o->conf->name, soon, text);
+	set(ALARM_SECRET_EXPIRING, o->conf->name, soon, text);
 	free(text);
 }
 
@@ -105,15 +114,35 @@ subscription_alarm(const struct org *o, struct since *s)
 			     str(st, "last_error") ? ": " : "",
 			     str(st, "last_error") ? str(st, "last_error") : "");
 
-	/* lapsed or failed counts at once; none or creating after a grace */
-	alarm_set(ALARM_SUBSCRIPTION, o->conf->name,
-		  now_bad || held_for(&s->sub_bad, bad, SUB_GRACE), text);
+	/* lapsed or failed counts at once; none or creating after a grace;
+	 * cleared only when it delivers (or the sign-in alarm takes over), so
+	 * a restart inside the grace does not clear and raise it again */
+	if (now_bad || held_for(&s->sub_bad, bad, SUB_GRACE))
+		set(ALARM_SUBSCRIPTION, o->conf->name, true, text);
+	else if (!bad)
+		set(ALARM_SUBSCRIPTION, o->conf->name, false, NULL);
 	free(text);
 	json_decref(st);
 }
 
+/* Throttled since the first Retry-After that no working read has followed;
+ * "not throttled" is known only once a read has worked since the start. */
 static void
-delivery_alarms(const struct org *o, struct since *s)
+throttle_alarm(const char *name, json_t *w)
+{
+	double since_t = 0;
+	bool on = time_parse(str(w, "throttled_since"), &since_t) == 0 &&
+		  now_wall() - since_t >= THROTTLE_GRACE;
+
+	if (on)
+		set(ALARM_THROTTLED, name, true,
+		    "Graph's Retry-After has held the org's message reads for over 5 minutes");
+	else if (!str(w, "throttled_since") && json_is_true(json_object_get(w, "reads_seen")))
+		set(ALARM_THROTTLED, name, false, NULL);
+}
+
+static void
+delivery_alarms(const struct org *o)
 {
 	const char *name = o->conf->name;
 	json_t *p = poll_status(name), *c = canary_status(name), *w = proc_status(name);
@@ -127,24 +156,39 @@ delivery_alarms(const struct org *o, struct since *s)
 	text = canary ? xprintf("the canary did not come back (since %s)", str(c, "missed_since"))
 		      : xprintf("a notice was found by reading back (last %s)",
 				str(p, "last_recovery") ? str(p, "last_recovery") : "-");
-	alarm_set(ALARM_DELIVERY_GAP, name, gap || canary, text);
+	set(ALARM_DELIVERY_GAP, name, gap || canary, text);
 	free(text);
 	text = xprintf("%ld important message(s) matched no rule lately: see ctteamsctl events %s",
 		       unrec, name);
 	if (unrec >= 0)
-		alarm_set(ALARM_UNRECOGNISED, name, unrec > 0, text);
+		set(ALARM_UNRECOGNISED, name, unrec > 0, text);
 	free(text);
 	text = xprintf("%ld dead letter(s): see ctteamsctl dead-letters %s", dead, name);
-	alarm_set(ALARM_DEAD_LETTERS, name, dead > 0, text);
+	set(ALARM_DEAD_LETTERS, name, dead > 0, text);
 	free(text);
-	alarm_set(ALARM_RECONCILE, name, str(p, "last_error") != NULL, str(p, "last_error"));
-	alarm_set(
-	    ALARM_THROTTLED, name,
-	    held_for(&s->held, json_is_true(json_object_get(w, "held_by_graph")), THROTTLE_GRACE),
-	    "Graph's Retry-After has held the org's message reads for over 5 minutes");
+	/* known only once a pass has run since the start */
+	if (str(p, "last_error") || str(p, "last_pass"))
+		set(ALARM_RECONCILE, name, str(p, "last_error") != NULL, str(p, "last_error"));
+	throttle_alarm(name, w);
 	json_decref(p);
 	json_decref(c);
 	json_decref(w);
+}
+
+/* Alarms of orgs no longer configured (removed by a reload, or while the
+ * agent was down) are cleared. */
+static void
+clear_gone_orgs(void)
+{
+	json_t *all = alarms_list(NULL), *a;
+	size_t i;
+
+	json_array_foreach (all, i, a) {
+		const char *org = str(a, "org");
+		if (*org && !conf_org_find(cfg, org))
+			alarms_org_gone(org);
+	}
+	json_decref(all);
 }
 
 static void
@@ -153,17 +197,20 @@ evaluate(void *arg)
 	json_t *trouble = store_trouble(store);
 
 	(void)arg;
-	alarm_set(ALARM_STORE, "", json_is_object(trouble), str(trouble, "error"));
+	store_failed = false;
+	set(ALARM_STORE, "", json_is_object(trouble), str(trouble, "error"));
 	json_decref(trouble);
-	for (size_t i = 0; i < orgs_count(); i++) {
+	clear_gone_orgs();
+	for (size_t i = 0; i < orgs_count() && !store_failed; i++) {
 		struct org *o = org_at(i);
 		struct since *s = since_for(o->conf->name);
 		auth_alarms(o);
 		secret_alarm(o);
 		subscription_alarm(o, s);
-		delivery_alarms(o, s);
+		delivery_alarms(o);
 	}
-	ev_timer_arm(timer, EVERY);
+	/* the store failed: the remaining edges wait for a later pass */
+	ev_timer_arm(timer, store_failed ? 5 * EVERY : EVERY);
 }
 
 void
@@ -178,17 +225,7 @@ health_start(const struct conf *c, struct store *st)
 void
 health_reload(const struct conf *c)
 {
-	json_t *all = alarms_list(NULL), *a;
-	size_t i;
-
 	cfg = c;
-	/* an org that left the configuration takes its alarms along, cleared */
-	json_array_foreach (all, i, a) {
-		const char *org = str(a, "org");
-		if (*org && !conf_org_find(c, org))
-			alarms_org_gone(org);
-	}
-	json_decref(all);
 	health_kick();
 }
 

@@ -124,6 +124,9 @@ on_hup(void)
 	restart_needed("state_dir", conf->state_dir, next->state_dir);
 	restart_needed("control_socket", conf->control_socket, next->control_socket);
 	restart_needed("monitor_socket", conf->monitor_socket, next->monitor_socket);
+	if (conf->monitor_group != next->monitor_group)
+		log_warnx("main",
+			  "reload: monitor_group changed; it takes effect at the next restart");
 	log_set_level(next->log_level);
 	hc_configure(next);
 	auth_init(next->public_url);

@@ -41,6 +41,11 @@ step(void *arg)
 
 	if (c->in_flight)
 		return;
+	if (c->cursor < 0 && store_cursor_get(c->store, c->name, &c->cursor) != 0) {
+		c->cursor = -1;
+		ev_timer_arm(c->timer, c->opts.backoff_max);
+		return;
+	}
 	next = store_outbox_since(c->store, c->cursor, 1);
 	if (json_array_size(next) == 0) {
 		json_decref(next);
@@ -107,9 +112,9 @@ outbox_consumer_new(struct store *st, const char *name, const struct outbox_opts
 	c->opts = *opts;
 	c->fn = fn;
 	c->arg = arg;
-	/* a new output starts at the end: it is not handed history (a store
-	 * that cannot say starts at the beginning: twice beats never) */
-	c->cursor = rc == 1 ? store_outbox_last(st) : cur;
+	/* a new output starts at the end: it is not handed history; a store
+	 * that cannot say where the output was is asked again (step) */
+	c->cursor = rc == 1 ? store_outbox_last(st) : rc == 0 ? cur : -1;
 	if (rc == 1)
 		store_cursor_put(st, name, c->cursor);
 	c->timer = ev_timer_new(step, c);

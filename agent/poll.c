@@ -22,14 +22,13 @@
 #include "subs.h"
 #include "util.h"
 
-#define PAGES_MAX  200           /* chats pages in one pass: 10,000 chats */
-#define SLACK      300.0         /* clock skew between Graph and this host */
-#define GAP_WINDOW (24 * 3600.0) /* a recovery keeps the delivery-gap alarm */
-#define GOOD_TICK  300.0         /* how often "delivery is good" is noted */
-#define CHAT_GAP   1.0           /* seconds between two reads of one chat */
-#define TRIES      4             /* tries of one request before it counts as failed */
-#define RETRY_MIN  60.0
-#define RETRY_MAX  3600.0
+#define PAGES_MAX 200   /* chats pages in one pass: 10,000 chats */
+#define SLACK     300.0 /* clock skew between Graph and this host */
+#define GOOD_TICK 300.0 /* how often "delivery is good" is noted */
+#define CHAT_GAP  1.0   /* seconds between two reads of one chat */
+#define TRIES     4     /* tries of one request before it counts as failed */
+#define RETRY_MIN 60.0
+#define RETRY_MAX 3600.0
 
 struct poller {
 	char *org;

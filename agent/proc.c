@@ -36,8 +36,10 @@ struct porg {
 	char *name;
 	struct detect_rules r;
 	bool has_rules;
-	double hold_until; /* Graph's Retry-After, for all of the org's reads */
-	double wait_until; /* nothing to do before a token or keys arrive */
+	double hold_until;      /* Graph's Retry-After, for all of the org's reads */
+	double throttled_since; /* first Retry-After since the last read that worked */
+	bool read_ok;           /* a read has worked since the start */
+	double wait_until;      /* nothing to do before a token or keys arrive */
 	long busy[INFLIGHT_MAX];
 	size_t n_busy;
 };
@@ -284,6 +286,11 @@ fetched(const struct hc_resp *resp, void *arg)
 
 	if (p)
 		busy_del(p, f->seq);
+	/* Graph answered as it should: whatever throttling there was is over */
+	if (p && (resp->status == 200 || resp->status == 404 || resp->status == 403)) {
+		p->throttled_since = 0;
+		p->read_ok = true;
+	}
 	if (!p || !o) {
 		/* the org is gone from the configuration */
 		if (store_inbox_done(store, f->seq) < 0)
@@ -311,8 +318,11 @@ fetched(const struct hc_resp *resp, void *arg)
 		if (resp->status == 401)
 			org_token_rejected(o);
 		/* Graph's word on when to come back holds for the whole org */
-		if (resp->retry_after > 0)
+		if (resp->retry_after > 0) {
 			p->hold_until = now_wall() + fmin(resp->retry_after, RETRY_MAX);
+			if (!p->throttled_since)
+				p->throttled_since = now_wall();
+		}
 		item_failed(f->org, f->seq, f->tries, f->received, resp->retry_after, why);
 		free(why);
 	}
@@ -602,11 +612,17 @@ proc_status(const char *org)
 {
 	struct porg *p = porg_find(org);
 	double now = now_wall();
+	json_t *j = json_pack("{s:I, s:I, s:b}", "inbox_pending",
+			      (json_int_t)store_inbox_pending(store, org), "dead_letters",
+			      (json_int_t)store_dead_count(store, org), "held_by_graph",
+			      p && now < p->hold_until);
+	char *t = p && p->throttled_since ? time_iso(p->throttled_since) : NULL;
 
-	return json_pack("{s:I, s:I, s:b}", "inbox_pending",
-			 (json_int_t)store_inbox_pending(store, org), "dead_letters",
-			 (json_int_t)store_dead_count(store, org), "held_by_graph",
-			 p && now < p->hold_until);
+	json_object_set_new(j, "throttled_since", t ? json_string(t) : json_null());
+	/* whether "not throttled" is known: a read worked since the start */
+	json_object_set_new(j, "reads_seen", json_boolean(p && p->read_ok));
+	free(t);
+	return j;
 }
 
 json_t *

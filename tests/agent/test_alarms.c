@@ -352,6 +352,18 @@ check_outbox(struct ta *t)
 		assert_true(raise ? !json_is_true(was) : json_is_true(was));
 		json_object_set_new(last, k, json_boolean(raise));
 	}
+	/* every event kept has its outbox entry: none lost */
+	{
+		json_t *evs = ta_events(t), *ev;
+		size_t k;
+		json_array_foreach (evs, k, ev) {
+			char idk[32];
+			snprintf(idk, sizeof(idk), "%lld",
+				 (long long)json_integer_value(json_object_get(ev, "id")));
+			assert_non_null(json_object_get(ids, idk));
+		}
+		json_decref(evs);
+	}
 	json_array_foreach (json_object_get(act, "alarms"), i, a) {
 		char k[128];
 		snprintf(k, sizeof(k), "%s/%s", ta_str(a, "type"), ta_str(a, "org"));
