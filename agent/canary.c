@@ -250,16 +250,6 @@ canary_stop(void)
 	n_canaries = 0;
 }
 
-static json_t *
-time_or_null(double t)
-{
-	char *s = t > 0 ? time_iso(t) : NULL;
-	json_t *j = s ? json_string(s) : json_null();
-
-	free(s);
-	return j;
-}
-
 json_t *
 canary_status(const char *org)
 {
@@ -270,9 +260,9 @@ canary_status(const char *org)
 	if (!c || !co || !co->canary_chat)
 		return json_null();
 	j = json_pack("{s:b}", "missed", c->missed_at > 0);
-	json_object_set_new(j, "last_sent", time_or_null(c->sent_at));
-	json_object_set_new(j, "last_delivered", time_or_null(c->delivered_at));
-	json_object_set_new(j, "missed_since", time_or_null(c->missed_at));
+	json_object_set_new(j, "last_sent", json_time(c->sent_at));
+	json_object_set_new(j, "last_delivered", json_time(c->delivered_at));
+	json_object_set_new(j, "missed_since", json_time(c->missed_at));
 	json_object_set_new(j, "last_error",
 			    c->last_error ? json_string(c->last_error) : json_null());
 	return j;

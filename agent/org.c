@@ -444,20 +444,6 @@ org_logout(struct org *o)
 	log_info("auth", "org %s: signed out; tokens deleted", o->conf->name);
 }
 
-static json_t *
-iso_or_null(double t)
-{
-	char *s;
-	json_t *j;
-
-	if (t <= 0)
-		return json_null();
-	s = time_iso(t);
-	j = json_string(s);
-	free(s);
-	return j;
-}
-
 json_t *
 org_status(const struct org *o)
 {
@@ -472,19 +458,19 @@ org_status(const struct org *o)
 			    o->user_upn ? json_string(o->user_upn) : json_null());
 	json_object_set_new(j, "user_id", o->user_id ? json_string(o->user_id) : json_null());
 	json_object_set_new(j, "access_token_expires",
-			    iso_or_null(o->access_token ? o->access_expires : 0));
+			    json_time(o->access_token ? o->access_expires : 0));
 	json_object_set_new(j, "access_token_expires_in",
 			    o->access_token ? json_integer((json_int_t)(o->access_expires - now))
 					    : json_null());
 	json_object_set_new(j, "has_refresh_token", json_boolean(o->refresh_token != NULL));
-	json_object_set_new(j, "last_refresh", iso_or_null(o->last_refresh));
+	json_object_set_new(j, "last_refresh", json_time(o->last_refresh));
 	json_object_set_new(j, "next_refresh_in",
 			    ev_timer_armed(o->timer)
 				? json_integer((json_int_t)ev_timer_remaining(o->timer))
 				: json_null());
 	json_object_set_new(j, "last_error",
 			    o->last_error ? json_string(o->last_error) : json_null());
-	json_object_set_new(j, "last_error_at", iso_or_null(o->last_error_at));
+	json_object_set_new(j, "last_error_at", json_time(o->last_error_at));
 	json_object_set_new(j, "last_signin_error",
 			    o->last_signin_error ? json_string(o->last_signin_error) : json_null());
 	if (o->conf->client_secret_expires) {

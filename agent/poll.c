@@ -264,7 +264,7 @@ answer_failed(struct poller *p, struct org *o, const struct hc_resp *resp, const
 }
 
 static double
-json_time(json_t *o, const char *key)
+time_of(json_t *o, const char *key)
 {
 	double t;
 
@@ -328,7 +328,7 @@ messages_read(const struct hc_resp *resp, void *arg)
 	}
 	p->tries = 0;
 	json_array_foreach (json_object_get(j, "value"), i, m) {
-		double created = json_time(m, "createdDateTime");
+		double created = time_of(m, "createdDateTime");
 		if (created < p->from) {
 			older = true;
 			break;
@@ -403,8 +403,7 @@ chats_listed(const struct hc_resp *resp, void *arg)
 	p->tries = 0;
 	json_array_foreach (json_object_get(j, "value"), i, c) {
 		const char *id = json_string_value(json_object_get(c, "id"));
-		double last =
-		    json_time(json_object_get(c, "lastMessagePreview"), "createdDateTime");
+		double last = time_of(json_object_get(c, "lastMessagePreview"), "createdDateTime");
 		/* in lastMessagePreview order: the first older one ends the list
 		 * (a chat without messages has no preview and nothing to read) */
 		if (last > 0 && last < p->from) {
@@ -636,16 +635,6 @@ poll_stop(void)
 	n_pollers = 0;
 }
 
-static json_t *
-time_or_null(double t)
-{
-	char *s = t > 0 ? time_iso(t) : NULL;
-	json_t *j = s ? json_string(s) : json_null();
-
-	free(s);
-	return j;
-}
-
 json_t *
 poll_status(const char *org)
 {
@@ -658,12 +647,12 @@ poll_status(const char *org)
 		      p->last_recovery > 0 && now_wall() - p->last_recovery < cfg->event_alarm_hold,
 		      "recovered_since_start", (json_int_t)p->recovered, "busy", p->busy,
 		      "skipped_chats", (json_int_t)p->skipped);
-	json_object_set_new(j, "last_recovery", time_or_null(p->last_recovery));
-	json_object_set_new(j, "last_pass", time_or_null(p->last_pass));
-	json_object_set_new(j, "next_sweep", time_or_null(p->sweep_at));
-	json_object_set_new(j, "swept_to", time_or_null(p->watermark));
-	json_object_set_new(j, "pending_from", time_or_null(p->want_from));
-	json_object_set_new(j, "pending_to", time_or_null(p->want_from > 0 ? p->want_to : 0));
+	json_object_set_new(j, "last_recovery", json_time(p->last_recovery));
+	json_object_set_new(j, "last_pass", json_time(p->last_pass));
+	json_object_set_new(j, "next_sweep", json_time(p->sweep_at));
+	json_object_set_new(j, "swept_to", json_time(p->watermark));
+	json_object_set_new(j, "pending_from", json_time(p->want_from));
+	json_object_set_new(j, "pending_to", json_time(p->want_from > 0 ? p->want_to : 0));
 	json_object_set_new(j, "pending_why",
 			    p->want_from > 0 && p->want_why ? json_string(p->want_why)
 							    : json_null());

@@ -1,5 +1,6 @@
 #include <ctype.h>
 #include <errno.h>
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -433,4 +434,18 @@ graph_message_ids(const char *res, char **ret_chat, char **ret_msg)
 	*ret_chat = xstrndup(a, (size_t)(b - a));
 	*ret_msg = xstrndup(c, (size_t)(d - c));
 	return 0;
+}
+
+json_t *
+json_time(double t)
+{
+	char *s;
+	json_t *j;
+
+	if (t <= 0)
+		return json_null();
+	s = time_iso(t);
+	j = json_string(s);
+	free(s);
+	return j;
 }

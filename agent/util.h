@@ -2,6 +2,7 @@
 #ifndef CT_UTIL_H
 #define CT_UTIL_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -49,5 +50,8 @@ char *file_read(const char *path, size_t max);
 /* The chat and message ids of a change notification's resource,
  * "chats('19:x@thread.v2')/messages('1795873981406')"; -1 if it is not one. */
 int graph_message_ids(const char *resource, char **ret_chat, char **ret_msg);
+
+/* A time as JSON: its ISO 8601 string, or null when not known (t <= 0). */
+json_t *json_time(double t);
 
 #endif

@@ -465,3 +465,12 @@ ta_ready(struct ta *t, const char *agent_extra)
 	assert_int_equal(ta_signin(t, "acme", NULL), 200);
 	assert_true(th_wait_until(ta_sub_active, t, 20));
 }
+
+void
+ta_sim_ok(struct ta *t, const char *method, const char *path, json_t *body)
+{
+	long status = 0;
+
+	json_decref(th_sim(&t->gs, method, path, body, &status));
+	assert_true(status >= 200 && status < 300);
+}

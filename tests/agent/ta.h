@@ -75,6 +75,8 @@ struct ta_ev_wait {
 };
 bool ta_enough_events(void *w);
 long ta_counter(struct ta *t, const char *name);
+/* A control-API call to graphsim that must succeed (body stolen). */
+void ta_sim_ok(struct ta *t, const char *method, const char *path, json_t *body);
 /* A fresh agent, signed in, with an active subscription. */
 void ta_ready(struct ta *t, const char *agent_extra);
 

@@ -21,15 +21,6 @@ setup(void **state)
 	return ta_setup(state, NULL);
 }
 
-static void
-sim(struct ta *t, const char *method, const char *path, json_t *body)
-{
-	long status = 0;
-
-	json_decref(th_sim(&t->gs, method, path, body, &status));
-	assert_true(status >= 200 && status < 300);
-}
-
 struct alarm_wait {
 	struct ta *t;
 	const char *type;
@@ -123,7 +114,7 @@ test_sign_in_alarms(void **state)
 	assert_true(th_wait_until(refreshed_once, t, 10));
 	if (asprintf(&path, "/users/%s/revoke", t->svc) < 0)
 		abort();
-	sim(t, "POST", path, NULL);
+	ta_sim_ok(t, "POST", path, NULL);
 	wait_alarm(t, "signInLost", true, 20);
 	/* a restart remembers it, and does not raise it again */
 	assert_int_equal(ta_stop(t), 0);
@@ -180,10 +171,10 @@ test_secret_alarms(void **state)
 	assert_int_equal(ta_signin(t, "acme", NULL), 200);
 	if (asprintf(&path, "/apps/%s", TA_CLIENT) < 0)
 		abort();
-	sim(t, "PATCH", path, json_pack("{s:b}", "secret_expired", 1));
+	ta_sim_ok(t, "PATCH", path, json_pack("{s:b}", "secret_expired", 1));
 	wait_alarm(t, "clientSecretInvalid", true, 20);
 	/* the operator renews the secret and its date, and reloads */
-	sim(t, "PATCH", path, json_pack("{s:b}", "secret_expired", 0));
+	ta_sim_ok(t, "PATCH", path, json_pack("{s:b}", "secret_expired", 0));
 	replace_in_file(t->conf, soon, later);
 	kill(t->pid, SIGHUP);
 	wait_alarm(t, "clientSecretExpiring", false, 10);
@@ -205,9 +196,9 @@ test_subscription_alarm(void **state)
 	struct ta *t = *state;
 
 	assert_int_equal(ta_start(t, NULL, NULL), 0);
-	sim(t, "POST", "/faults",
-	    json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/subscriptions", "method", "POST",
-		      "count", 2, "status", 503));
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/subscriptions", "method", "POST",
+			    "count", 2, "status", 503));
 	assert_int_equal(ta_signin(t, "acme", NULL), 200);
 	wait_alarm(t, "subscriptionLapsed", true, 20);
 	wait_alarm(t, "subscriptionLapsed", false, 60);
@@ -241,19 +232,20 @@ test_event_alarms(void **state)
 	json_t *c;
 
 	ta_ready(t, "reconcile_interval = 3s\nbackfill_delay = 1s\nevent_alarm_hold = 8s");
-	sim(t, "POST", "/delivery-faults", json_pack("{s:s, s:i}", "kind", "skip", "count", 1));
-	sim(t, "POST", "/emergency",
-	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-		      "911"));
+	ta_sim_ok(t, "POST", "/delivery-faults",
+		  json_pack("{s:s, s:i}", "kind", "skip", "count", 1));
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
 	wait_alarm(t, "deliveryGap", true, 30);
 	assert_true(th_wait_until(event_in_outbox, t, 5));
 	c = th_sim(&t->gs, "POST", "/chats",
 		   json_pack("{s:s, s:s, s:[s, s]}", "tenant", TA_TENANT, "chat_type", "group",
 			     "members", t->caller, t->svc),
 		   &status);
-	sim(t, "POST", "/messages",
-	    json_pack("{s:s, s:s, s:s, s:s}", "chat", ta_str(c, "id"), "from", t->caller, "content",
-		      "Bitte sofort Notruf beachten", "importance", "urgent"));
+	ta_sim_ok(t, "POST", "/messages",
+		  json_pack("{s:s, s:s, s:s, s:s}", "chat", ta_str(c, "id"), "from", t->caller,
+			    "content", "Bitte sofort Notruf beachten", "importance", "urgent"));
 	json_decref(c);
 	wait_alarm(t, "unrecognisedNotice", true, 20);
 	wait_alarm(t, "deliveryGap", false, 30);
@@ -277,14 +269,14 @@ test_dead_letter_alarm(void **state)
 	    0);
 	assert_int_equal(ta_signin(t, "acme", NULL), 200);
 	assert_true(th_wait_until(ta_sub_active, t, 20));
-	sim(t, "POST", "/faults",
-	    json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/chats/", "method", "GET", "count",
-		      1000, "status", 500));
-	sim(t, "POST", "/emergency",
-	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-		      "911"));
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/chats/", "method", "GET",
+			    "count", 1000, "status", 500));
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
 	wait_alarm(t, "deadLetters", true, 30);
-	sim(t, "DELETE", "/faults", NULL);
+	ta_sim_ok(t, "DELETE", "/faults", NULL);
 	argv[2] = t->sock;
 	assert_int_equal(th_run(argv, &out, NULL), 0);
 	assert_non_null(strstr(out, "1 dead letter(s) cleared"));
@@ -308,9 +300,9 @@ test_store_alarm(void **state)
 		abort();
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	sim(t, "POST", "/emergency",
-	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-		      "911"));
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
 	wait_alarm(t, "storeTrouble", true, 30);
 	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);

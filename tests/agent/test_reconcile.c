@@ -25,15 +25,6 @@ setup(void **state)
 	return ta_setup(state, NULL);
 }
 
-static void
-sim(struct ta *t, const char *method, const char *path, json_t *body)
-{
-	long status = 0;
-
-	json_decref(th_sim(&t->gs, method, path, body, &status));
-	assert_true(status >= 200 && status < 300);
-}
-
 static char *
 chat_new(struct ta *t, const char *type)
 {
@@ -53,18 +44,19 @@ chat_new(struct ta *t, const char *type)
 static void
 say(struct ta *t, const char *chat, const char *text)
 {
-	sim(t, "POST", "/messages",
-	    json_pack("{s:s, s:s, s:s}", "chat", chat, "from", t->caller, "content", text));
+	ta_sim_ok(t, "POST", "/messages",
+		  json_pack("{s:s, s:s, s:s}", "chat", chat, "from", t->caller, "content", text));
 }
 
 /* A notice whose notification Graph drops without a word. */
 static void
 skipped_notice(struct ta *t, const char *chat)
 {
-	sim(t, "POST", "/delivery-faults", json_pack("{s:s, s:i}", "kind", "skip", "count", 1));
-	sim(t, "POST", "/emergency",
-	    json_pack("{s:s, s:[s], s:s, s:s, s:s}", "caller", t->caller, "members", t->svc,
-		      "number", "911", "location", "1 Main St", "chat", chat));
+	ta_sim_ok(t, "POST", "/delivery-faults",
+		  json_pack("{s:s, s:i}", "kind", "skip", "count", 1));
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s, s:s, s:s}", "caller", t->caller, "members", t->svc,
+			    "number", "911", "location", "1 Main St", "chat", chat));
 }
 
 static bool
@@ -166,7 +158,8 @@ test_downtime_is_read_back(void **state)
 
 	ta_ready(t, "backfill_delay = 1s");
 	ta_kill(t);
-	sim(t, "POST", "/delivery-faults", json_pack("{s:s, s:i}", "kind", "skip", "count", 1));
+	ta_sim_ok(t, "POST", "/delivery-faults",
+		  json_pack("{s:s, s:i}", "kind", "skip", "count", 1));
 	say(t, chat, "Jane has placed an Emergency Call to 911");
 	assert_int_equal(ta_restart(t), 0);
 	assert_true(th_wait_until(chat_event, &w, 30));
@@ -184,16 +177,18 @@ test_day_within_polling_budget(void **state)
 	size_t before = violations(t, "polling");
 
 	/* a day is 20 s here: at most 2 reads of a collection per day */
-	sim(t, "POST", "/config", json_pack("{s:s, s:i}", "poll_period", "20s", "poll_budget", 2));
+	ta_sim_ok(t, "POST", "/config",
+		  json_pack("{s:s, s:i}", "poll_period", "20s", "poll_budget", 2));
 	ta_ready(t, "reconcile_interval = 20s\nbackfill_delay = 1s");
-	sim(t, "POST", "/emergency",
-	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-		      "911"));
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
 	assert_true(th_wait_until(ta_enough_events, &w, 20));
 	assert_true(th_wait_until(swept, t, 30));
 	assert_int_equal(violations(t, "polling"), before);
 	assert_int_equal(ta_stop(t), 0);
-	sim(t, "POST", "/config", json_pack("{s:s, s:i}", "poll_period", "1d", "poll_budget", 2));
+	ta_sim_ok(t, "POST", "/config",
+		  json_pack("{s:s, s:i}", "poll_period", "1d", "poll_budget", 2));
 }
 
 /* Every shape of notice goes through the rules: a system event, and one
@@ -206,14 +201,15 @@ test_other_shapes_raise_events(void **state)
 	char *chat = chat_new(t, "group");
 
 	ta_ready(t, NULL);
-	sim(t, "POST", "/messages",
-	    json_pack("{s:s, s:s, s:s, s:s, s:s}", "chat", chat, "from", t->caller, "content",
-		      "Jane has placed an Emergency Call to 911", "importance", "high",
-		      "message_type", "systemEventMessage"));
-	sim(t, "POST", "/messages",
-	    json_pack("{s:s, s:{s:s, s:s}, s:s, s:s}", "chat", chat, "from_app", "id",
-		      "5a6b7c8d-0000-4000-8000-000000000001", "display_name", "Emergency Alerts",
-		      "content", "Jane has placed an Emergency Call to 911", "importance", "high"));
+	ta_sim_ok(t, "POST", "/messages",
+		  json_pack("{s:s, s:s, s:s, s:s, s:s}", "chat", chat, "from", t->caller, "content",
+			    "Jane has placed an Emergency Call to 911", "importance", "high",
+			    "message_type", "systemEventMessage"));
+	ta_sim_ok(t, "POST", "/messages",
+		  json_pack("{s:s, s:{s:s, s:s}, s:s, s:s}", "chat", chat, "from_app", "id",
+			    "5a6b7c8d-0000-4000-8000-000000000001", "display_name",
+			    "Emergency Alerts", "content",
+			    "Jane has placed an Emergency Call to 911", "importance", "high"));
 	assert_true(th_wait_until(ta_enough_events, &w, 20));
 	assert_int_equal(ta_stop(t), 0);
 	free(chat);
@@ -226,15 +222,15 @@ test_rich_v2_tokens(void **state)
 	struct ta *t = *state;
 	struct ta_ev_wait w = {t, 1};
 
-	sim(t, "POST", "/config", json_pack("{s:i}", "validation_token_version", 2));
+	ta_sim_ok(t, "POST", "/config", json_pack("{s:i}", "validation_token_version", 2));
 	ta_ready(t, NULL);
-	sim(t, "POST", "/emergency",
-	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-		      "911"));
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
 	assert_true(th_wait_until(ta_enough_events, &w, 20));
 	assert_int_equal(ta_counter(t, "rejected_token_issuer"), 0);
 	assert_int_equal(ta_stop(t), 0);
-	sim(t, "POST", "/config", json_pack("{s:i}", "validation_token_version", 1));
+	ta_sim_ok(t, "POST", "/config", json_pack("{s:i}", "validation_token_version", 1));
 }
 
 /* Basic mode: one chat's reads answer 503; a notice in another chat is
@@ -254,9 +250,9 @@ test_failing_read_holds_nothing_else(void **state)
 	assert_true(th_wait_until(ta_sub_active, t, 20));
 	if (asprintf(&path, "/v1.0/chats/%s/messages", bad) < 0)
 		abort();
-	sim(t, "POST", "/faults",
-	    json_pack("{s:s, s:s, s:i, s:i}", "path", path, "method", "GET", "count", 1000,
-		      "status", 503));
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i}", "path", path, "method", "GET", "count", 1000,
+			    "status", 503));
 	since = ta_last_request_seq(t);
 	say(t, bad, "Jane has placed an Emergency Call to 911");
 	/* the failing read is tried, and backs off */
@@ -266,7 +262,7 @@ test_failing_read_holds_nothing_else(void **state)
 	e = ta_events(t);
 	assert_string_equal(ta_str(json_array_get(e, 0), "chat_id"), good);
 	json_decref(e);
-	sim(t, "DELETE", "/faults", NULL);
+	ta_sim_ok(t, "DELETE", "/faults", NULL);
 	w.n = 2;
 	assert_true(th_wait_until(ta_enough_events, &w, 60));
 	assert_int_equal(ta_stop(t), 0);
@@ -295,24 +291,24 @@ test_paused_delivery_is_read_back(void **state)
 	char *chat = chat_new(t, "group");
 	struct chat_wait w = {t, chat, "poll"};
 
-	sim(t, "POST", "/config",
-	    json_pack("{s:s, s:b, s:s}", "access_token_lifetime", "40s", "access_lifetime_jitter",
-		      0, "reauth_token_lead", "5s"));
+	ta_sim_ok(t, "POST", "/config",
+		  json_pack("{s:s, s:b, s:s}", "access_token_lifetime", "40s",
+			    "access_lifetime_jitter", 0, "reauth_token_lead", "5s"));
 	ta_ready(t, "refresh_margin = 10s\nbackfill_delay = 1s");
 	/* the reauthorization (a PATCH) fails until Graph's token has expired */
-	sim(t, "POST", "/faults",
-	    json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/subscriptions/", "method", "PATCH",
-		      "count", 2, "status", 503));
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/subscriptions/", "method",
+			    "PATCH", "count", 2, "status", 503));
 	assert_true(th_wait_until(sim_sub_paused, t, 90));
 	say(t, chat, "Jane has placed an Emergency Call to 911");
 	/* restored by a later PATCH, and the pause read back */
 	assert_true(th_wait_until(chat_event, &w, 120));
 	assert_false(sim_sub_paused(t));
 	assert_int_equal(ta_stop(t), 0);
-	sim(t, "DELETE", "/faults", NULL);
-	sim(t, "POST", "/config",
-	    json_pack("{s:s, s:b, s:s}", "access_token_lifetime", "3599s", "access_lifetime_jitter",
-		      1, "reauth_token_lead", "10m"));
+	ta_sim_ok(t, "DELETE", "/faults", NULL);
+	ta_sim_ok(t, "POST", "/config",
+		  json_pack("{s:s, s:b, s:s}", "access_token_lifetime", "3599s",
+			    "access_lifetime_jitter", 1, "reauth_token_lead", "10m"));
 	free(chat);
 }
 
@@ -441,16 +437,16 @@ test_one_org_trouble_never_delays_another(void **state)
 	assert_true(th_wait_until(beta_active, t, 20));
 	if (asprintf(&apath, "/v1.0/chats/%s/messages", achat) < 0)
 		abort();
-	sim(t, "POST", "/faults",
-	    json_pack("{s:s, s:s, s:i, s:i, s:i}", "path", apath, "method", "GET", "count", 2,
-		      "status", 503, "retry_after", 10));
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i, s:i}", "path", apath, "method", "GET", "count", 2,
+			    "status", 503, "retry_after", 10));
 	since = ta_last_request_seq(t);
 	say(t, achat, "Jane has placed an Emergency Call to 911");
 	assert_true(ta_wait_requests(t, since, NULL, 1, 20));
 	dw.since = last_delivery_seq(t);
-	sim(t, "POST", "/messages",
-	    json_pack("{s:s, s:s, s:s}", "chat", bchat, "from", bcaller, "content",
-		      "Joe Bloggs has placed an Emergency Call to 911"));
+	ta_sim_ok(t, "POST", "/messages",
+		  json_pack("{s:s, s:s, s:s}", "chat", bchat, "from", bcaller, "content",
+			    "Joe Bloggs has placed an Emergency Call to 911"));
 	assert_true(th_wait_until(delivered, &dw, 20));
 	assert_true(th_wait_until(chat_event, &bw, 1.0));
 	assert_false(event_in_chat(t, achat, "webhook"));
@@ -516,7 +512,8 @@ test_canary_catches_a_silent_webhook(void **state)
 	assert_true(th_wait_until(ta_sub_active, t, 20));
 	assert_true(th_wait_until(canary_back, t, 30));
 	/* the notice and the next marker are dropped without a word */
-	sim(t, "POST", "/delivery-faults", json_pack("{s:s, s:i}", "kind", "skip", "count", 2));
+	ta_sim_ok(t, "POST", "/delivery-faults",
+		  json_pack("{s:s, s:i}", "kind", "skip", "count", 2));
 	say(t, chat, "Jane has placed an Emergency Call to 911");
 	assert_true(th_wait_until(canary_missed, t, 30));
 	st = ta_ctl(t, "status", NULL);
@@ -558,9 +555,9 @@ test_dead_letters_are_visible(void **state)
 	assert_true(th_wait_until(ta_sub_active, t, 20));
 	if (asprintf(&path, "/v1.0/chats/%s/messages", chat) < 0)
 		abort();
-	sim(t, "POST", "/faults",
-	    json_pack("{s:s, s:s, s:i, s:i}", "path", path, "method", "GET", "count", 1000,
-		      "status", 500));
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i}", "path", path, "method", "GET", "count", 1000,
+			    "status", 500));
 	say(t, chat, "Jane has placed an Emergency Call to 911");
 	assert_true(th_wait_until(dead_lettered, t, 30));
 	assert_int_equal(ta_counter(t, "dead_lettered"), 1);
@@ -569,7 +566,7 @@ test_dead_letters_are_visible(void **state)
 	assert_non_null(strstr(
 	    ta_str(json_array_get(json_object_get(dl, "dead_letters"), 0), "reason"), "HTTP 500"));
 	json_decref(dl);
-	sim(t, "DELETE", "/faults", NULL);
+	ta_sim_ok(t, "DELETE", "/faults", NULL);
 	assert_int_equal(ta_stop(t), 0);
 	free(path);
 	free(chat);
@@ -635,9 +632,9 @@ test_store_failure_backs_off(void **state)
 		abort();
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	sim(t, "POST", "/emergency",
-	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-		      "911"));
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
 	assert_true(th_wait_until(store_trouble_shown, t, 30));
 	/* backing off, not spinning: well under half a core over 3 s */
 	cpu0 = cpu_seconds(t->pid);
@@ -658,9 +655,9 @@ test_store_failure_backs_off(void **state)
 	/* the trouble again, and SIGTERM is answered within 2 s */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	sim(t, "POST", "/emergency",
-	    json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-		      "911"));
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
 	assert_true(th_wait_until(store_trouble_shown, t, 30));
 	t0 = mono();
 	kill(t->pid, SIGTERM);
