@@ -40,6 +40,8 @@ const struct alarm_def alarm_defs[ALARM_N] = {
 			 "Graph has been holding the org's reads back for a while"},
     [ALARM_STORE] = {"storeTrouble", SEV_CRITICAL, false, "store-trouble-agentstore_trouble",
 		     "database writes fail: notifications are answered 503"},
+    [ALARM_CERT] = {"encryptionCertificate", SEV_MAJOR, false, "encryption-certificate",
+		    "the encryption certificate for rich notifications cannot be rotated"},
 };
 
 struct active {

@@ -27,6 +27,7 @@ enum alarm_type {
 	ALARM_RECONCILE,
 	ALARM_THROTTLED,
 	ALARM_STORE,
+	ALARM_CERT,
 	ALARM_N
 };
 

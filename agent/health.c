@@ -13,6 +13,7 @@
 #include "canary.h"
 #include "event.h"
 #include "health.h"
+#include "nkey.h"
 #include "org.h"
 #include "poll.h"
 #include "proc.h"
@@ -195,11 +196,15 @@ static void
 evaluate(void *arg)
 {
 	json_t *trouble = store_trouble(store);
+	char *cert;
 
 	(void)arg;
 	store_failed = false;
 	set(ALARM_STORE, "", json_is_object(trouble), str(trouble, "error"));
 	json_decref(trouble);
+	cert = nkey_problem();
+	set(ALARM_CERT, "", cert != NULL, cert);
+	free(cert);
 	clear_gone_orgs();
 	for (size_t i = 0; i < orgs_count() && !store_failed; i++) {
 		struct org *o = org_at(i);

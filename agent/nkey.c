@@ -24,6 +24,7 @@ static struct nkey *keys;
 static size_t n_keys;
 static char *dir;
 static double period;
+static char *rotate_error; /* the last rotation failure, until one works */
 
 static char *
 path_for(const char *id, const char *ext)
@@ -168,11 +169,17 @@ nkey_rotate_if_due(void)
 	int made = 0;
 
 	if (n_keys && now - keys[n_keys - 1].created >= period) {
-		if (make(&err) == 0)
+		if (make(&err) == 0) {
 			made = 1;
-		else {
-			log_err("nkey", "%s", err);
-			free(err);
+			free(rotate_error);
+			rotate_error = NULL;
+		} else {
+			/* said once per change; the alarm carries it meanwhile */
+			if (!rotate_error || strcmp(rotate_error, err) != 0)
+				log_err("nkey", "cannot rotate the encryption certificate: %s",
+					err);
+			free(rotate_error);
+			rotate_error = err;
 		}
 	}
 	/* retire keys no payload can still be wrapped with */
@@ -190,6 +197,22 @@ nkey_rotate_if_due(void)
 		n_keys--;
 	}
 	return made;
+}
+
+char *
+nkey_problem(void)
+{
+	double age = n_keys ? now_wall() - keys[n_keys - 1].created : 0;
+
+	if (rotate_error)
+		return xprintf("the encryption certificate cannot be rotated: %s", rotate_error);
+	/* valid for three periods and a day: past two, rotation is long overdue */
+	if (n_keys && age > 2 * period)
+		return xprintf("the encryption certificate %s is %.0f day(s) old and was not "
+			       "rotated; it expires in %.0f day(s)",
+			       keys[n_keys - 1].id, age / 86400,
+			       (3 * period + 86400 - age) / 86400);
+	return NULL;
 }
 
 const char *
@@ -226,4 +249,6 @@ nkey_shutdown(void)
 	n_keys = 0;
 	free(dir);
 	dir = NULL;
+	free(rotate_error);
+	rotate_error = NULL;
 }

@@ -16,6 +16,9 @@ void nkey_shutdown(void);
 /* Makes a new pair if the current one is due; 1 when it did. */
 int nkey_rotate_if_due(void);
 const char *nkey_current_id(void);
+/* Why the certificate needs a person (rotation failing, or overdue and
+ * close to its expiry), or NULL. Free it. */
+char *nkey_problem(void);
 /* base64 DER of the current certificate, as Graph wants it */
 const char *nkey_current_cert(void);
 /* The private key for a certificate id, or NULL. */
