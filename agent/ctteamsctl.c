@@ -3,20 +3,15 @@
  * control socket and prints what a person reads at a glance, or the JSON
  * with --json.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "util.h"
+#include "ctlclient.h"
 
 #define EXIT_USAGE     2
 #define EXIT_NO_DAEMON 3
@@ -47,56 +42,19 @@ usage(FILE *out)
 		     "emergency), 2 usage, 3 no daemon or the connection dropped.\n");
 }
 
-/* One request, one answer line. */
+/* One request, one answer; no daemon or no answer ends the program. */
 static json_t *
 call(const char *path, json_t *req)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char *line = json_dumps(req, JSON_COMPACT), *buf = NULL;
-	size_t len = 0;
-	int fd;
-	json_t *answer = NULL;
+	char why[512];
+	json_t *answer;
+	enum cc_result r = cc_call(path, req, TIMEOUT_MS, &answer, why, sizeof(why));
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "ctteamsctl: socket path too long\n");
-		exit(EXIT_USAGE);
+	if (r != CC_OK) {
+		fprintf(stderr, "ctteamsctl: %s\n", why);
+		exit(r == CC_NO_DAEMON && strstr(why, "too long") ? EXIT_USAGE : EXIT_NO_DAEMON);
 	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		fprintf(stderr, "ctteamsctl: cannot reach ctteamsd at %s: %s\n", path,
-			strerror(errno));
-		exit(EXIT_NO_DAEMON);
-	}
-	if (dprintf(fd, "%s\n", line) < 0)
-		goto broken;
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		char chunk[4096];
-		ssize_t n;
-		if (poll(&p, 1, TIMEOUT_MS) != 1)
-			goto broken;
-		n = read(fd, chunk, sizeof(chunk));
-		if (n <= 0)
-			goto broken;
-		buf = xrealloc(buf, len + (size_t)n + 1);
-		memcpy(buf + len, chunk, (size_t)n);
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (memchr(buf, '\n', len))
-			break;
-	}
-	answer = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
-	if (!answer)
-		goto broken;
-	close(fd);
-	free(buf);
-	free(line);
 	return answer;
-broken:
-	fprintf(stderr, "ctteamsctl: the connection to ctteamsd at %s dropped before an answer\n",
-		path);
-	exit(EXIT_NO_DAEMON);
 }
 
 static const char *

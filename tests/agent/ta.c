@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ctlclient.h"
 #include "ta.h"
 
 int
@@ -226,33 +227,14 @@ ta_kill(struct ta *t)
 json_t *
 ta_ctl(struct ta *t, const char *cmd, const char *org)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	json_t *req = json_pack("{s:s}", "cmd", cmd), *ans = NULL;
-	char *line, buf[65536];
-	size_t len = 0;
-	int fd;
+	char why[256];
 
 	if (org)
 		json_object_set_new(req, "org", json_string(org));
-	line = json_dumps(req, JSON_COMPACT);
+	if (cc_call(t->sock, req, 10000, &ans, why, sizeof(why)) != CC_OK)
+		ans = NULL;
 	json_decref(req);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", t->sock);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    dprintf(fd, "%s\n", line) > 0) {
-		ssize_t n;
-		while (len < sizeof(buf) - 1 &&
-		       (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0) {
-			len += (size_t)n;
-			if (memchr(buf, '\n', len))
-				break;
-		}
-		buf[len] = '\0';
-		ans = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
-	}
-	if (fd >= 0)
-		close(fd);
-	free(line);
 	return ans;
 }
 
