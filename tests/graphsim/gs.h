@@ -394,6 +394,8 @@ int gs_notify_message(struct gs_message *msg, const char *change_type);
 void gs_notify_lifecycle(struct gs_sub *sub, const char *event);
 int gs_delivery_fault_add(json_t *spec, char **ret_err);
 void gs_delivery_faults_clear(void);
+/* Forgets every endpoint's slow/dropped state and samples (tests). */
+void gs_endpoints_reset(void);
 json_t *gs_deliveries_since(long seq);
 json_t *gs_delivery_stats(void);
 void gs_deliver_kick(void);

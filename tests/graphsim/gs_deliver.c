@@ -622,6 +622,20 @@ pending_free(struct pending *p)
 	free(p);
 }
 
+void
+gs_endpoints_reset(void)
+{
+	pthread_mutex_lock(&q_lock);
+	for (size_t i = 0; i < endpoints.n; i++) {
+		struct endpoint *e = endpoints.v[i];
+		e->state = 0;
+		e->until = 0;
+		e->window_start = gs_now();
+		e->total = e->slow = e->very_slow = 0;
+	}
+	pthread_mutex_unlock(&q_lock);
+}
+
 static void
 endpoint_record(const char *url, int attempt, double latency)
 {
