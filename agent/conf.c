@@ -34,23 +34,29 @@ struct parse {
 	int n_seen;
 };
 
+/* Appends "FILE:LINE: [kind: ]message" to *list (line 0: the file as a
+ * whole, e.g. something missing). */
+static void
+note(struct parse *p, char **list, const char *kind, const char *fmt, va_list ap)
+{
+	char msg[512], where[32] = "";
+	char *joined;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (p->line > 0)
+		snprintf(where, sizeof(where), ":%d", p->line);
+	joined = xprintf("%s%s%s: %s%s\n", *list ? *list : "", p->c->path, where, kind, msg);
+	free(*list);
+	*list = joined;
+}
+
 static void __attribute__((format(printf, 2, 3))) problem(struct parse *p, const char *fmt, ...)
 {
 	va_list ap;
-	char msg[512];
-	char *joined;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	note(p, &p->errors, "", fmt, ap);
 	va_end(ap);
-	/* line 0: the file as a whole (something missing) */
-	if (p->line > 0)
-		joined =
-		    xprintf("%s%s:%d: %s\n", p->errors ? p->errors : "", p->c->path, p->line, msg);
-	else
-		joined = xprintf("%s%s: %s\n", p->errors ? p->errors : "", p->c->path, msg);
-	free(p->errors);
-	p->errors = joined;
 	p->n_errors++;
 }
 
@@ -58,16 +64,10 @@ static void __attribute__((format(printf, 2, 3))) problem(struct parse *p, const
 static void __attribute__((format(printf, 2, 3))) warning(struct parse *p, const char *fmt, ...)
 {
 	va_list ap;
-	char msg[512];
-	char *joined;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	note(p, &p->c->warnings, "warning: ", fmt, ap);
 	va_end(ap);
-	joined = xprintf("%s%s:%d: warning: %s\n", p->c->warnings ? p->c->warnings : "", p->c->path,
-			 p->line, msg);
-	free(p->c->warnings);
-	p->c->warnings = joined;
 }
 
 static void section_start(struct parse *p, const char *section);

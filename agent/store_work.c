@@ -167,6 +167,22 @@ store_on_recover(struct store *st, void (*fn)(double since))
 	st->on_recover = fn;
 }
 
+/* One count(*) with the org as its parameter; -1 if the store failed. */
+static long
+count_for_org(struct store *st, const char *sql, const char *org)
+{
+	sqlite3_stmt *s = store_prep(st, sql);
+	long n = 0;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = (long)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
 /* "chat|message" of a change notification's resource, or NULL. */
 static char *
 msg_key(json_t *item)
@@ -353,16 +369,7 @@ store_inbox_has(struct store *st, const char *org, const char *chat_id, const ch
 long
 store_dead_count(struct store *st, const char *org)
 {
-	sqlite3_stmt *s = store_prep(st, "SELECT count(*) FROM dead_letter WHERE org=?");
-	long n = 0;
-
-	if (!s)
-		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = (long)sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return n;
+	return count_for_org(st, "SELECT count(*) FROM dead_letter WHERE org=?", org);
 }
 
 json_t *
@@ -399,16 +406,7 @@ store_dead_letters(struct store *st, const char *org, long limit)
 long
 store_inbox_pending(struct store *st, const char *org)
 {
-	sqlite3_stmt *s = store_prep(st, "SELECT count(*) FROM inbox WHERE org=?");
-	long n = 0;
-
-	if (!s)
-		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = (long)sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return n;
+	return count_for_org(st, "SELECT count(*) FROM inbox WHERE org=?", org);
 }
 
 void
