@@ -36,7 +36,7 @@ struct parse {
 
 /* Appends "FILE:LINE: [kind: ]message" to *list (line 0: the file as a
  * whole, e.g. something missing). */
-static void
+static void __attribute__((format(printf, 4, 0)))
 note(struct parse *p, char **list, const char *kind, const char *fmt, va_list ap)
 {
 	char msg[512], where[32] = "";
