@@ -194,6 +194,53 @@ set_str(char **field, const char *v)
 	return 0;
 }
 
+/* The SNMP subagent's keys; false: not one of them. */
+static bool
+snmp_key(struct parse *p, const char *k, const char *v)
+{
+	struct conf *c = p->c;
+	char *end;
+	double d;
+	long n;
+
+	if (!strcmp(k, "agentx_socket")) {
+		if (!strcmp(v, "off")) {
+			free(c->agentx_socket);
+			c->agentx_socket = NULL;
+		} else if (v[0] != '/' && strncmp(v, "tcp:", 4) != 0)
+			problem(p, "agentx_socket: an absolute path, tcp:HOST:PORT, or off");
+		else
+			set_str(&c->agentx_socket, v);
+	} else if (!strcmp(k, "agentx_timeout") || !strcmp(k, "agentx_reconnect") ||
+		   !strcmp(k, "trap_max_age")) {
+		if (conf_duration(v, &d) < 0 || d <= 0)
+			problem(p, "%s: a positive duration such as 1s, 30s or 1h", k);
+		else if (!strcmp(k, "agentx_timeout") && d > 60)
+			problem(p, "agentx_timeout: at most 60s (a slow master must not stall "
+				   "the agent)");
+		else if (!strcmp(k, "agentx_reconnect") && d < 1)
+			problem(p, "agentx_reconnect: at least 1s");
+		else if (!strcmp(k, "agentx_timeout"))
+			c->agentx_timeout = d;
+		else if (!strcmp(k, "agentx_reconnect"))
+			c->agentx_reconnect = d;
+		else
+			c->trap_max_age = d;
+	} else if (!strcmp(k, "agentx_retries") || !strcmp(k, "snmp_events")) {
+		bool retries = !strcmp(k, "agentx_retries");
+		n = strtol(v, &end, 10);
+		if (*end || n < (retries ? 0 : 1) || n > (retries ? 10 : 1000))
+			problem(p, retries ? "agentx_retries: from 0 to 10"
+					   : "snmp_events: from 1 to 1000 rows");
+		else if (retries)
+			c->agentx_retries = n;
+		else
+			c->snmp_events = n;
+	} else
+		return false;
+	return true;
+}
+
 static void
 agent_key(struct parse *p, const char *k, const char *v)
 {
@@ -201,6 +248,8 @@ agent_key(struct parse *p, const char *k, const char *v)
 	const char *why;
 	double d;
 
+	if (snmp_key(p, k, v))
+		return;
 	if (!strcmp(k, "public_url")) {
 		if ((why = url_check(v, false)))
 			problem(p, "public_url: %s", why);
@@ -548,6 +597,13 @@ defaults(struct conf *c)
 	c->http_timeout = 30;
 	c->max_connections = 256;
 	c->max_body = 1024 * 1024;
+	/* net-snmp's default master socket; off if snmpd is not a master */
+	c->agentx_socket = xstrdup("/var/agentx/master");
+	c->agentx_timeout = 1;
+	c->agentx_retries = 1;
+	c->agentx_reconnect = 5;
+	c->trap_max_age = 24 * 3600;
+	c->snmp_events = 50;
 }
 
 static void
@@ -646,6 +702,7 @@ conf_free(struct conf *c)
 	free(c->path);
 	free(c->warnings);
 	free(c->monitor_socket);
+	free(c->agentx_socket);
 	free(c->public_url);
 	free(c->listen_addr);
 	free(c->tls_cert);

@@ -63,6 +63,13 @@ struct conf {
 	double http_timeout;
 	long max_connections;
 	long max_body; /* bytes accepted in one request */
+	/* SNMP (plugin/): the AgentX master, or NULL for no SNMP */
+	char *agentx_socket;     /* a path, or tcp:HOST:PORT */
+	double agentx_timeout;   /* a request to the master */
+	long agentx_retries;     /* and its retries */
+	double agentx_reconnect; /* how often to try an absent master */
+	double trap_max_age;     /* a notification the master did not take is given up */
+	long snmp_events;        /* rows of the recent-event table */
 	struct conf_org **orgs;
 	size_t n_orgs;
 };

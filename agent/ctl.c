@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "org.h"
+#include "outbox.h"
 #include "poll.h"
 #include "proc.h"
 #include "store.h"
@@ -19,6 +20,21 @@
 static const struct conf *cfg;
 static struct store *store;
 static double started;
+/* parts of agent{} that modules outside agent/ add (the SNMP subagent) */
+static struct {
+	const char *key;
+	json_t *(*fn)(void);
+} extras[4];
+static size_t n_extras;
+
+void
+ctl_add_status(const char *key, json_t *(*fn)(void))
+{
+	if (n_extras < sizeof(extras) / sizeof(extras[0])) {
+		extras[n_extras].key = key;
+		extras[n_extras++].fn = fn;
+	}
+}
 
 void
 ctl_init(const struct conf *c, struct store *st)
@@ -48,8 +64,8 @@ error(const char *msg)
 	return reply(json_pack("{s:b, s:s}", "ok", 0, "error", msg));
 }
 
-static char *
-status(const char *org)
+json_t *
+ctl_status_json(const char *org)
 {
 	json_t *arr = json_array();
 	char *since = time_iso(started);
@@ -72,14 +88,28 @@ status(const char *org)
 	if (org && json_array_size(arr) == 0) {
 		json_decref(arr);
 		free(since);
-		return error("no such org");
+		return NULL;
 	}
 	agent = json_pack("{s:s, s:i, s:s, s:s, s:I, s:o}", "version", CT_VERSION, "pid",
 			  (int)getpid(), "started", since, "public_url", cfg->public_url, "orgs",
 			  (json_int_t)orgs_count(), "store_trouble", store_trouble(store));
 	free(since);
-	return reply(json_pack("{s:b, s:o, s:o, s:o}", "ok", 1, "agent", agent, "orgs", arr,
-			       "alarms", alarms_list(org)));
+	json_object_set_new(agent, "outputs", outbox_status_all());
+	for (size_t i = 0; i < n_extras; i++)
+		json_object_set_new(agent, extras[i].key, extras[i].fn());
+	return json_pack("{s:o, s:o, s:o}", "agent", agent, "orgs", arr, "alarms",
+			 alarms_list(org));
+}
+
+static char *
+status(const char *org)
+{
+	json_t *j = ctl_status_json(org);
+
+	if (!j)
+		return error("no such org");
+	json_object_set_new(j, "ok", json_true());
+	return reply(j);
 }
 
 struct request {

@@ -7,6 +7,8 @@
 #ifndef CT_CTL_H
 #define CT_CTL_H
 
+#include <jansson.h>
+
 #include "conf.h"
 #include "event.h"
 
@@ -19,5 +21,10 @@ void ctl_init(const struct conf *c, struct store *st);
 /* One request line: its answer line (no newline). Changes are refused on
  * the monitoring socket and logged with the caller's uid. */
 char *ctl_handle(const char *line, const struct ev_ctl_peer *peer);
+/* What the status request answers: {agent, orgs, alarms} (org NULL: all);
+ * NULL when there is no such org. The SNMP subagent reads the same. */
+json_t *ctl_status_json(const char *org);
+/* agent.KEY in the status answer: what fn says (a new reference). */
+void ctl_add_status(const char *key, json_t *(*fn)(void));
 
 #endif

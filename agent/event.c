@@ -16,6 +16,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* net-snmp: its configuration header first, always */
+#include <net-snmp/net-snmp-config.h>
+
+#include <net-snmp/library/large_fd_set.h>
+#include <net-snmp/net-snmp-includes.h>
+
 #include "event.h"
 #include "log.h"
 #include "util.h"
@@ -24,7 +30,7 @@
 #define CTL_LINE_MAX    (64 * 1024)
 #define CTL_IDLE        10.0 /* seconds a client may sit without a request */
 
-enum watch_kind { W_SIGNAL, W_HTTP, W_CURL, W_CTL_LISTEN, W_CTL_CLIENT };
+enum watch_kind { W_SIGNAL, W_HTTP, W_CURL, W_CTL_LISTEN, W_CTL_CLIENT, W_SNMP };
 
 struct watch {
 	enum watch_kind kind;
@@ -40,6 +46,11 @@ struct watch {
 	struct ev_ctl_peer peer;
 	bool dead; /* closed; freed after the batch */
 	struct watch *next_dead;
+	/* W_SNMP: which open file the fd was, so that a number net-snmp
+	 * closed and reused is told from the one watched */
+	dev_t dev;
+	ino_t ino;
+	bool ready;
 };
 
 struct ctl_listener {
@@ -75,6 +86,11 @@ static ev_ctl_handler ctl_handler;
 static struct watch *ctl_clients[CTL_MAX_CLIENTS];
 static struct ev_timer *ctl_sweeper;
 static struct watch *graveyard;
+
+static bool snmp_on;
+static struct watch **snmp_watches;
+static size_t n_snmp;
+static double snmp_due = -1;
 
 /* ---- epoll helpers ---- */
 
@@ -604,6 +620,119 @@ ev_ctl_close(void)
 	ctl_bury();
 }
 
+/* ---- net-snmp ---- */
+
+void
+ev_snmp_attach(void)
+{
+	snmp_on = true;
+}
+
+static void
+snmp_unwatch(size_t i, bool still_open)
+{
+	struct watch *w = snmp_watches[i];
+
+	/* a descriptor net-snmp closed left epoll by itself; its number may
+	 * belong to someone else now */
+	if (still_open)
+		watch_del(w);
+	free(w);
+	snmp_watches[i] = snmp_watches[--n_snmp];
+}
+
+void
+ev_snmp_detach(void)
+{
+	while (n_snmp > 0)
+		snmp_unwatch(n_snmp - 1, true);
+	free(snmp_watches);
+	snmp_watches = NULL;
+	snmp_on = false;
+	snmp_due = -1;
+}
+
+static bool
+same_file(int fd, const struct watch *w)
+{
+	struct stat sb;
+
+	return fstat(fd, &sb) == 0 && sb.st_dev == w->dev && sb.st_ino == w->ino;
+}
+
+static void
+snmp_watch(int fd)
+{
+	struct watch *w = xcalloc(1, sizeof(*w));
+	struct stat sb;
+
+	w->kind = W_SNMP;
+	w->fd = fd;
+	if (fstat(fd, &sb) == 0) {
+		w->dev = sb.st_dev;
+		w->ino = sb.st_ino;
+	}
+	snmp_watches = xrealloc(snmp_watches, (n_snmp + 1) * sizeof(*snmp_watches));
+	snmp_watches[n_snmp++] = w;
+	watch_add(w, EPOLLIN);
+}
+
+/* Before each wait: watch what net-snmp wants watched now (its sessions
+ * come and go as the master does), and learn when it next needs to run. */
+static void
+snmp_sync(void)
+{
+	netsnmp_large_fd_set set;
+	struct timeval tv = {0, 0};
+	int nfds = 0, block = 1;
+
+	netsnmp_large_fd_set_init(&set, FD_SETSIZE);
+	snmp_select_info2(&nfds, &set, &tv, &block);
+	for (size_t i = n_snmp; i-- > 0;) {
+		struct watch *w = snmp_watches[i];
+		bool open = same_file(w->fd, w);
+		if (!open || w->fd >= nfds || !NETSNMP_LARGE_FD_ISSET(w->fd, &set))
+			snmp_unwatch(i, open);
+	}
+	for (int fd = 0; fd < nfds; fd++) {
+		bool known = false;
+		if (!NETSNMP_LARGE_FD_ISSET(fd, &set))
+			continue;
+		for (size_t i = 0; i < n_snmp && !known; i++)
+			known = snmp_watches[i]->fd == fd;
+		if (!known)
+			snmp_watch(fd);
+	}
+	netsnmp_large_fd_set_cleanup(&set);
+	snmp_due = block ? -1 : now_mono() + (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* After each wait: net-snmp reads what arrived, then times out requests
+ * and runs its alarms (the AgentX ping and reconnect among them). */
+static void
+snmp_run(void)
+{
+	netsnmp_large_fd_set set;
+	bool any = false;
+
+	netsnmp_large_fd_set_init(&set, FD_SETSIZE);
+	for (size_t i = 0; i < n_snmp; i++) {
+		if (snmp_watches[i]->ready) {
+			snmp_watches[i]->ready = false;
+			NETSNMP_LARGE_FD_SET(snmp_watches[i]->fd, &set);
+			any = true;
+		}
+	}
+	if (any)
+		snmp_read2(&set);
+	netsnmp_large_fd_set_cleanup(&set);
+	if (snmp_due >= 0 && now_mono() >= snmp_due) {
+		snmp_due = -1;
+		snmp_timeout();
+		run_alarms();
+	}
+}
+
 /* ---- the loop ---- */
 
 int
@@ -643,6 +772,8 @@ next_timeout_ms(void)
 			next = timers[i]->due;
 	if (curl_due >= 0 && curl_due < next)
 		next = curl_due;
+	if (snmp_due >= 0 && snmp_due < next)
+		next = snmp_due;
 	if (http && MHD_get_timeout(http, &mhd_ms) == MHD_YES && now + (double)mhd_ms / 1000 < next)
 		next = now + (double)mhd_ms / 1000;
 	if (next <= now)
@@ -668,6 +799,9 @@ dispatch(struct watch *w, uint32_t ev)
 	case W_CTL_LISTEN:
 		ctl_accept(listener_of(w->fd));
 		break;
+	case W_SNMP:
+		w->ready = true;
+		break;
 	case W_CTL_CLIENT: {
 		bool keep = true;
 		if (w->dead)
@@ -692,7 +826,11 @@ ev_run(void)
 
 	running = true;
 	while (running) {
-		int n = epoll_wait(epfd, events, 64, next_timeout_ms());
+		int n;
+
+		if (snmp_on)
+			snmp_sync();
+		n = epoll_wait(epfd, events, 64, next_timeout_ms());
 		if (n < 0 && errno != EINTR) {
 			log_warn("event", "epoll_wait");
 			continue;
@@ -700,6 +838,8 @@ ev_run(void)
 		for (int i = 0; i < n; i++)
 			dispatch(events[i].data.ptr, events[i].events);
 		ctl_bury();
+		if (snmp_on)
+			snmp_run();
 		if (curl_due >= 0 && now_mono() >= curl_due) {
 			curl_due = -1;
 			curl_action(CURL_SOCKET_TIMEOUT, 0);

@@ -40,6 +40,12 @@ void ev_http_kick(void);
 int ev_curl_add(CURL *easy, void (*done)(CURL *easy, CURLcode rc, void *arg), void *arg);
 int ev_curl_running(void);
 
+/* net-snmp's sessions (the AgentX subagent, plugin/): the loop watches
+ * the descriptors snmp_select_info2 names and runs net-snmp's reads,
+ * timeouts and alarms (NETSNMP_DS_LIB_ALARM_DONT_USE_SIG). */
+void ev_snmp_attach(void);
+void ev_snmp_detach(void);
+
 /* The control sockets: one JSON request per line, one answer per line.
  * The handler learns who asks (SO_PEERCRED) and on which socket. */
 struct ev_ctl_peer {

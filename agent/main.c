@@ -30,6 +30,7 @@
 #include "proc.h"
 #include "seal.h"
 #include "server.h"
+#include "snmp_agent.h"
 #include "store.h"
 #include "subs.h"
 #include "util.h"
@@ -136,6 +137,7 @@ on_hup(void)
 	poll_reload(next);
 	canary_reload(next);
 	health_reload(next);
+	snmpa_reload(next);
 	wh_configure(next);
 	ctl_init(next, NULL);
 	conf_free(conf);
@@ -234,6 +236,9 @@ run(void)
 		log_err("main", "%s", err);
 		goto out;
 	}
+	/* one output among several: without it the agent still serves the rest */
+	if (snmpa_start(conf, store) < 0)
+		log_err("main", "SNMP is not served (see above); everything else is");
 	log_info("main", "ctteamsd %s started: %zu org(s), control socket %s, monitoring socket %s",
 		 CT_VERSION, conf->n_orgs, conf->control_socket,
 		 conf->monitor_socket ? conf->monitor_socket : "off");
@@ -243,6 +248,7 @@ run(void)
 out:
 	free(err);
 	srv_stop();
+	snmpa_stop();
 	health_stop();
 	canary_stop();
 	poll_stop();

@@ -25,7 +25,9 @@ struct outbox_consumer {
 	long cursor;
 	json_t *in_flight;
 	long failures;
+	long delivered; /* kept with the cursor */
 	long given_up;
+	bool giving_up; /* the entry in flight is being passed over */
 	char *last_error;
 	struct outbox_consumer *next;
 };
@@ -57,11 +59,12 @@ step(void *arg)
 	if (time_parse(json_string_value(json_object_get(c->in_flight, "at")), &at) == 0 &&
 	    now_wall() - at > c->opts.max_age) {
 		/* too old to matter to a receiver now: said once, and passed */
-		c->given_up++;
 		log_err("outbox", "%s: gave up entry %lld after %ld tries (%s): older than %g s",
 			c->name, json_integer_value(json_object_get(c->in_flight, "seq")),
 			c->failures, c->last_error ? c->last_error : "not taken", c->opts.max_age);
+		c->giving_up = true;
 		outbox_done(c, true, NULL);
+		c->giving_up = false;
 		return;
 	}
 	c->fn(c, c->in_flight, c->arg);
@@ -76,8 +79,12 @@ outbox_done(struct outbox_consumer *c, bool ok, const char *why)
 	if (!c->in_flight)
 		return;
 	seq = (long)json_integer_value(json_object_get(c->in_flight, "seq"));
-	if (ok && store_cursor_put(c->store, c->name, seq) == 0) {
+	if (ok && store_cursor_advance(c->store, c->name, seq, !c->giving_up, c->giving_up) == 0) {
 		c->cursor = seq;
+		if (c->giving_up)
+			c->given_up++;
+		else
+			c->delivered++;
 		c->failures = 0;
 		free(c->last_error);
 		c->last_error = NULL;
@@ -117,11 +124,18 @@ outbox_consumer_new(struct store *st, const char *name, const struct outbox_opts
 	c->cursor = rc == 1 ? store_outbox_last(st) : rc == 0 ? cur : -1;
 	if (rc == 1)
 		store_cursor_put(st, name, c->cursor);
+	store_cursor_counts(st, name, &c->delivered, &c->given_up);
 	c->timer = ev_timer_new(step, c);
 	c->next = consumers;
 	consumers = c;
 	ev_timer_arm(c->timer, 0);
 	return c;
+}
+
+void
+outbox_consumer_set_opts(struct outbox_consumer *c, const struct outbox_opts *opts)
+{
+	c->opts = *opts;
 }
 
 void
@@ -152,9 +166,29 @@ outbox_consumer_status(const struct outbox_consumer *c)
 {
 	long last = store_outbox_last(c->store);
 
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "name", c->name, "cursor",
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "name", c->name, "cursor",
 			 (json_int_t)c->cursor, "pending",
-			 (json_int_t)(last > c->cursor ? last - c->cursor : 0), "failures",
-			 (json_int_t)c->failures, "given_up", (json_int_t)c->given_up, "last_error",
+			 (json_int_t)(last > c->cursor ? last - c->cursor : 0), "delivered",
+			 (json_int_t)c->delivered, "failures", (json_int_t)c->failures, "given_up",
+			 (json_int_t)c->given_up, "last_error",
 			 c->last_error ? json_string(c->last_error) : json_null());
+}
+
+json_t *
+outbox_status_all(void)
+{
+	json_t *arr = json_array();
+
+	for (const struct outbox_consumer *c = consumers; c; c = c->next)
+		json_array_append_new(arr, outbox_consumer_status(c));
+	return arr;
+}
+
+const struct outbox_consumer *
+outbox_consumer_find(const char *name)
+{
+	for (const struct outbox_consumer *c = consumers; c; c = c->next)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
 }

@@ -32,11 +32,17 @@ struct outbox_consumer *outbox_consumer_new(struct store *st, const char *name,
 					    const struct outbox_opts *opts, outbox_deliver_fn fn,
 					    void *arg);
 void outbox_consumer_free(struct outbox_consumer *c);
+/* A reload: the next retry and age check use these. */
+void outbox_consumer_set_opts(struct outbox_consumer *c, const struct outbox_opts *opts);
 /* The receiver took the entry handed out last (ok) or not. */
 void outbox_done(struct outbox_consumer *c, bool ok, const char *why);
 /* New entries were appended: every consumer looks now. */
 void outbox_kick(void);
-/* {name, cursor, pending, failures, given_up, last_error} */
+/* {name, cursor, pending, delivered, failures, given_up, last_error};
+ * delivered and given_up count from the output's first start. */
 json_t *outbox_consumer_status(const struct outbox_consumer *c);
+/* Every output's status, for the control protocol's agent.outputs. */
+json_t *outbox_status_all(void);
+const struct outbox_consumer *outbox_consumer_find(const char *name);
 
 #endif

@@ -94,6 +94,9 @@ static const char *const migrations[] = {
     /* who acknowledged an event, and when (ctteamsctl ack) */
     "ALTER TABLE event ADD COLUMN acked REAL",
     "ALTER TABLE event ADD COLUMN acked_by TEXT",
+    /* what each output delivered and gave up, kept with its cursor */
+    "ALTER TABLE cursor ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE cursor ADD COLUMN given_up INTEGER NOT NULL DEFAULT 0",
 };
 
 int

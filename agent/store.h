@@ -149,5 +149,11 @@ long store_outbox_last(struct store *st);
  * output yet, -1 error. */
 int store_cursor_get(struct store *st, const char *name, long *ret);
 int store_cursor_put(struct store *st, const char *name, long seq);
+/* Moves the cursor to seq, adding to what the output delivered and gave
+ * up (kept with the cursor, so they survive restarts). */
+int store_cursor_advance(struct store *st, const char *name, long seq, long delivered,
+			 long given_up);
+int store_cursor_counts(struct store *st, const char *name, long *ret_delivered,
+			long *ret_given_up);
 
 #endif

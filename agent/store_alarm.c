@@ -151,11 +151,41 @@ store_cursor_get(struct store *st, const char *name, long *ret)
 int
 store_cursor_put(struct store *st, const char *name, long seq)
 {
-	sqlite3_stmt *s = store_prep(st, "INSERT OR REPLACE INTO cursor (name, seq) VALUES (?,?)");
+	return store_cursor_advance(st, name, seq, 0, 0);
+}
+
+int
+store_cursor_advance(struct store *st, const char *name, long seq, long delivered, long given_up)
+{
+	sqlite3_stmt *s = store_prep(
+	    st, "INSERT INTO cursor (name, seq, delivered, given_up) VALUES (?1,?2,?3,?4) "
+		"ON CONFLICT (name) DO UPDATE SET seq=?2, delivered=delivered+?3, "
+		"given_up=given_up+?4");
 
 	if (!s)
 		return -1;
 	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, seq);
+	sqlite3_bind_int64(s, 3, delivered);
+	sqlite3_bind_int64(s, 4, given_up);
 	return store_health(st, store_step_done(st, s));
+}
+
+int
+store_cursor_counts(struct store *st, const char *name, long *ret_delivered, long *ret_given_up)
+{
+	sqlite3_stmt *s = store_prep(st, "SELECT delivered, given_up FROM cursor WHERE name=?");
+	int rc;
+
+	*ret_delivered = *ret_given_up = 0;
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*ret_delivered = (long)sqlite3_column_int64(s, 0);
+		*ret_given_up = (long)sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
 }

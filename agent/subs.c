@@ -303,13 +303,21 @@ created(const struct hc_resp *resp, void *arg)
 	json_decref(j);
 }
 
+/* The service user's chat messages: every chat, including the group chat
+ * Teams creates at call time for the emergency notice. */
+static char *
+resource_of(const struct org *o)
+{
+	return xprintf("/users/%s/chats/getAllMessages", o->user_id);
+}
+
 static void
 create(struct sub *s, struct org *o, const char *token)
 {
 	char *exp = time_iso(now_wall() + cfg->subscription_lifetime);
 	char *notify = xprintf("%s/api/org/%s/ms-teams/notify", cfg->public_url, s->org);
 	char *life = xprintf("%s/api/org/%s/ms-teams/lifecycle", cfg->public_url, s->org);
-	char *res = xprintf("/users/%s/chats/getAllMessages", o->user_id);
+	char *res = resource_of(o);
 	char *url = graph_url(o, "/subscriptions"), *text;
 	json_t *body;
 
@@ -777,6 +785,7 @@ subs_status(const char *org)
 {
 	struct sub *s = sub_find(org);
 	double now = now_wall();
+	struct org *o;
 	json_t *j;
 	char *t;
 
@@ -800,5 +809,14 @@ subs_status(const char *org)
 	}
 	json_object_set_new(j, "last_error",
 			    s->last_error ? json_string(s->last_error) : json_null());
+	json_object_set_new(j, "last_renewal", json_time(s->last_renewal));
+	o = org_find(org);
+	if (o && o->user_id) {
+		t = resource_of(o);
+		json_object_set_new(j, "resource", json_string(t));
+		free(t);
+	} else {
+		json_object_set_new(j, "resource", json_null());
+	}
 	return j;
 }

@@ -168,6 +168,7 @@ ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
 		"ca_file = %s\n"
 		"%s\n"
 		"%s\n"
+		"%s\n"
 		"[org acme]\n"
 		"tenant_id = %s\n"
 		"client_id = %s\n"
@@ -179,6 +180,8 @@ ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
 		t->ca_file ? t->ca_file : t->gs.ca,
 		/* debug unless the test chose a level */
 		agent_extra && strstr(agent_extra, "log_level") ? "" : "log_level = debug",
+		/* no SNMP unless the test brings its own snmpd */
+		agent_extra && strstr(agent_extra, "agentx_socket") ? "" : "agentx_socket = off",
 		agent_extra ? agent_extra : "", TA_TENANT, TA_CLIENT, secret,
 		org_extra && strstr(org_extra, "client_secret_expires")
 		    ? ""

@@ -124,6 +124,32 @@ char *th_rich_decrypt(EVP_PKEY *priv, json_t *enc, char **ret_err);
 int th_jwt_verify(const char *jwt, json_t *jwks, json_t **ret_claims, char **ret_err);
 json_t *th_jwt_claims_unverified(const char *jwt);
 
+/* ---- th_snmp.c: real snmpd (AgentX master) and snmptrapd ---- */
+
+struct th_snmp {
+	char *dir;
+	int port;      /* snmpd's UDP port */
+	int trap_port; /* snmptrapd's */
+	char *agentx;  /* the master's unix socket */
+	char *snmpd_conf, *snmpd_log, *snmpd_pid;
+	char *trap_log; /* one line per notification: "TRAP <security>\t<varbinds>" */
+	pid_t snmpd, trapd;
+};
+
+/* -M for the net-snmp tools: the IETF MIBs, Debian's, CT-TEAMS-MIB. */
+const char *th_snmp_mibdirs(void);
+/* Both daemons; extra lines for snmpd.conf and snmptrapd.conf (NULL). */
+int th_snmp_start(struct th_snmp *s, const char *snmpd_extra, const char *trapd_extra);
+void th_snmp_stop(struct th_snmp *s);
+/* snmpd alone, with the same configuration (a restart). */
+int th_snmpd_start(struct th_snmp *s);
+void th_snmpd_stop(struct th_snmp *s);
+/* snmpwalk / snmpget -v2c -OQs: "name.index = value" lines; NULL on failure. */
+char *th_snmp_walk(struct th_snmp *s, const char *oid);
+char *th_snmp_get(struct th_snmp *s, const char *oid);
+/* What snmptrapd logged so far. */
+char *th_snmp_traps(struct th_snmp *s);
+
 /* ---- th_show.c: narration for the demo programs ---- */
 
 void th_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

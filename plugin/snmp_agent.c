@@ -1,0 +1,501 @@
+/*
+ * The subagent. Reads: one handler for the whole ctTeamsObjects subtree
+ * answers GET and GETNEXT from a snapshot of the model (snmp_mib.c), built
+ * again when a request finds it older than a second. Writes: none.
+ *
+ * Notifications: each is an AgentX Notify sent on the subagent's session
+ * with a callback, so the agent learns that the master took it (the
+ * master's Response) rather than hoping: the outbox cursor moves only
+ * then. One notification is in flight at a time, so they reach the master
+ * in the order the model changed. The master's own sinks do the rest.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* net-snmp: its configuration header first, always */
+#include <net-snmp/net-snmp-config.h>
+
+#include <net-snmp/net-snmp-includes.h>
+
+#include <net-snmp/agent/net-snmp-agent-includes.h>
+
+#include "ctl.h"
+#include "event.h"
+#include "log.h"
+#include "outbox.h"
+#include "snmp_agent.h"
+#include "snmp_mib.h"
+#include "util.h"
+
+/* The subagent's session with the master (net-snmp's subagent.c); NULL
+ * while the master is away. Exported by libnetsnmpagent, not declared in
+ * its installed headers. */
+extern netsnmp_session *main_session;
+
+/* RFC 2741, 6.1: the Notify-PDU's h.type. net-snmp's AgentX header that
+ * names it is not installed. */
+#define AGENTX_NOTIFY 12
+
+#define SNAPSHOT_AGE 1.0   /* seconds a snapshot answers requests */
+#define WATCH_EVERY  1.0   /* how often the master's presence is looked at */
+#define LOG_REPEAT   600.0 /* a repeated net-snmp message is logged this often */
+
+enum slot_id { SLOT_OUTBOX, SLOT_START, SLOT_N };
+
+/* A notification waiting for the master's Response. gen tells a late
+ * answer (after the deadline) from the current one. */
+struct slot {
+	bool busy;
+	unsigned long gen;
+	struct ev_timer *deadline;
+	char *what; /* for logs */
+	void (*done)(bool ok, const char *why);
+};
+
+static const struct conf *cfg;
+static struct store *store;
+static bool running;
+static struct outbox_consumer *traps;
+static struct slot slots[SLOT_N];
+static struct ev_timer *watch_timer;
+static bool connected, start_sent;
+static double connected_since, away_since;
+static char *last_error;
+static struct smib *snap;
+static double snap_at;
+static char *agentx_socket; /* as started: a change takes a restart */
+
+/* ---- net-snmp's log, into ours ---- */
+
+static int
+on_log(int major, int minor, void *server_arg, void *client_arg)
+{
+	const struct snmp_log_message *m = server_arg;
+	static char last[256];
+	static double last_at;
+	char msg[256];
+	size_t n;
+
+	(void)major, (void)minor, (void)client_arg;
+	snprintf(msg, sizeof(msg), "%s", m->msg ? m->msg : "");
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	/* the master away: net-snmp says so at every reconnect attempt */
+	if (!strcmp(msg, last) && now_mono() - last_at < LOG_REPEAT)
+		return 0;
+	snprintf(last, sizeof(last), "%s", msg);
+	last_at = now_mono();
+	if (m->priority <= LOG_ERR)
+		log_err("snmp", "net-snmp: %s", msg);
+	else if (m->priority <= LOG_WARNING)
+		log_warnx("snmp", "net-snmp: %s", msg);
+	else
+		log_debug("snmp", "net-snmp: %s", msg);
+	return 0;
+}
+
+/* ---- reads ---- */
+
+static json_t *
+events_model(void)
+{
+	return store_events(store, NULL, cfg->snmp_events);
+}
+
+static void
+trap_counts(struct smib_traps *t)
+{
+	json_t *st = traps ? outbox_consumer_status(traps) : NULL;
+
+	t->sent = (long)json_integer_value(json_object_get(st, "delivered"));
+	t->not_delivered = (long)json_integer_value(json_object_get(st, "given_up"));
+	t->pending = (long)json_integer_value(json_object_get(st, "pending"));
+	json_decref(st);
+}
+
+static const struct smib *
+snapshot(void)
+{
+	if (!snap || now_mono() - snap_at > SNAPSHOT_AGE) {
+		json_t *status = ctl_status_json(NULL), *events = events_model();
+		struct smib_traps t;
+
+		trap_counts(&t);
+		smib_free(snap);
+		snap = smib_build(status, events, &t);
+		snap_at = now_mono();
+		json_decref(status);
+		json_decref(events);
+	}
+	return snap;
+}
+
+static void
+set_value(netsnmp_variable_list *vb, const struct smib_var *v)
+{
+	if (v->type == ASN_OCTET_STR)
+		snmp_set_var_typed_value(vb, v->type, v->s, v->s_len);
+	else if (v->type == ASN_COUNTER64)
+		snmp_set_var_typed_value(vb, v->type, &v->c64, sizeof(v->c64));
+	else
+		snmp_set_var_typed_value(vb, v->type, &v->l, sizeof(v->l));
+}
+
+static int
+handler(netsnmp_mib_handler *h, netsnmp_handler_registration *reg, netsnmp_agent_request_info *info,
+	netsnmp_request_info *requests)
+{
+	const struct smib *m = snapshot();
+
+	(void)h, (void)reg;
+	for (netsnmp_request_info *r = requests; r; r = r->next) {
+		netsnmp_variable_list *vb = r->requestvb;
+		const struct smib_var *v;
+
+		if (r->processed)
+			continue;
+		switch (info->mode) {
+		case MODE_GET:
+			if ((v = smib_get(m, vb->name, vb->name_length)))
+				set_value(vb, v);
+			else
+				netsnmp_set_request_error(info, r, SNMP_NOSUCHINSTANCE);
+			break;
+		case MODE_GETNEXT:
+			/* nothing after it here: left alone, the agent goes on to
+			 * the next registration (or endOfMibView) */
+			v = smib_next(m, vb->name, vb->name_length);
+			if (v && snmp_oidtree_compare(v->name, v->name_len, smib_root,
+						      smib_root_len) == 0) {
+				snmp_set_var_objid(vb, v->name, v->name_len);
+				set_value(vb, v);
+			}
+			break;
+		default:
+			netsnmp_set_request_error(info, r, SNMP_ERR_NOTWRITABLE);
+			break;
+		}
+	}
+	return SNMP_ERR_NOERROR;
+}
+
+/* ---- notifications ---- */
+
+static void slot_finish(enum slot_id id, bool ok, const char *why);
+
+static int
+on_response(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *magic)
+{
+	uintptr_t tag = (uintptr_t)magic;
+	enum slot_id id = (enum slot_id)(tag % SLOT_N);
+	unsigned long gen = (unsigned long)(tag / SLOT_N);
+	char why[64];
+
+	(void)sess, (void)reqid;
+	if (!slots[id].busy || slots[id].gen != gen)
+		return 1; /* answered after its deadline: already counted as failed */
+	if (op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE && pdu && pdu->errstat == 0) {
+		slot_finish(id, true, NULL);
+	} else if (op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE) {
+		snprintf(why, sizeof(why), "the master refused it (AgentX error %ld)",
+			 pdu ? pdu->errstat : -1L);
+		slot_finish(id, false, why);
+	} else {
+		slot_finish(id, false, "no answer from the master");
+	}
+	return 1;
+}
+
+static void
+on_deadline(void *arg)
+{
+	enum slot_id id = (enum slot_id)(uintptr_t)arg;
+
+	if (slots[id].busy)
+		slot_finish(id, false, "no answer from the master in time");
+}
+
+static void
+slot_finish(enum slot_id id, bool ok, const char *why)
+{
+	struct slot *s = &slots[id];
+	char *what = s->what;
+
+	s->busy = false;
+	s->what = NULL;
+	ev_timer_stop(s->deadline);
+	if (ok)
+		log_debug("snmp", "the master took %s", what);
+	else {
+		free(last_error);
+		last_error = xprintf("%s: %s", what, why);
+	}
+	free(what);
+	s->done(ok, why);
+}
+
+/* Sends vars (snmpTrapOID.0 first; taken) as an AgentX Notify. false: not
+ * sent, and vars freed. */
+static bool
+notify(enum slot_id id, netsnmp_variable_list *vars, const char *what)
+{
+	static const oid sysuptime0[] = {1, 3, 6, 1, 2, 1, 1, 3, 0};
+	struct slot *s = &slots[id];
+	netsnmp_pdu *pdu;
+	long uptime = (long)netsnmp_get_agent_uptime();
+	double wait;
+
+	if (!main_session || s->busy) {
+		snmp_free_varbind(vars);
+		return false;
+	}
+	pdu = snmp_pdu_create(AGENTX_NOTIFY);
+	pdu->sessid = main_session->sessid;
+	pdu->flags |= UCD_MSG_FLAG_EXPECT_RESPONSE;
+	snmp_pdu_add_variable(pdu, sysuptime0, OID_LENGTH(sysuptime0), ASN_TIMETICKS, &uptime,
+			      sizeof(uptime));
+	pdu->variables->next_variable = vars;
+	s->gen++;
+	if (snmp_async_send(main_session, pdu, on_response,
+			    (void *)(uintptr_t)(s->gen * SLOT_N + id)) == 0) {
+		snmp_free_pdu(pdu);
+		return false;
+	}
+	s->busy = true;
+	s->what = xstrdup(what);
+	/* net-snmp times the request out itself; this is the backstop for a
+	 * session closed under it */
+	wait = cfg->agentx_timeout * (double)(cfg->agentx_retries + 1) + 2;
+	ev_timer_arm(s->deadline, wait);
+	return true;
+}
+
+static long
+index_of(const char *org)
+{
+	return store_org_index(store, org);
+}
+
+static void
+outbox_sent(bool ok, const char *why)
+{
+	outbox_done(traps, ok, why);
+}
+
+static void
+deliver(struct outbox_consumer *c, json_t *entry, void *arg)
+{
+	json_t *status;
+	netsnmp_variable_list *vars;
+	char *what;
+
+	(void)arg;
+	/* a manager that polls on a notification finds the row it names */
+	smib_free(snap);
+	snap = NULL;
+	if (!main_session) {
+		outbox_done(c, false, "the AgentX master is not connected");
+		return;
+	}
+	status = ctl_status_json(NULL);
+	vars = smib_notification(entry, status, index_of);
+	json_decref(status);
+	if (!vars) {
+		/* a kind this version has no notification for: nothing to send */
+		log_warnx("snmp", "outbox entry %lld (%s) has no notification; passed over",
+			  json_integer_value(json_object_get(entry, "seq")),
+			  json_string_value(json_object_get(entry, "kind")));
+		outbox_done(c, true, NULL);
+		return;
+	}
+	what = xprintf("%s (outbox entry %lld)", smib_notification_name(vars),
+		       json_integer_value(json_object_get(entry, "seq")));
+	if (!notify(SLOT_OUTBOX, vars, what))
+		outbox_done(c, false, "the AgentX session could not send");
+	free(what);
+}
+
+static void
+start_sent_cb(bool ok, const char *why)
+{
+	(void)why;
+	start_sent = ok;
+}
+
+static void
+send_start(void)
+{
+	json_t *status = ctl_status_json(NULL);
+
+	notify(SLOT_START, smib_agent_start(status), "ctTeamsAgentStart");
+	json_decref(status);
+}
+
+/* The master's presence, looked at each second: its edges are logged and
+ * a return sends what waited. */
+static void
+watch(void *arg)
+{
+	(void)arg;
+	if (main_session && !connected) {
+		connected = true;
+		connected_since = now_wall();
+		log_info("snmp", "AgentX: registered CT-TEAMS-MIB with the master at %s",
+			 agentx_socket);
+		outbox_kick();
+	} else if (!main_session && connected) {
+		connected = false;
+		away_since = now_wall();
+		log_warnx("snmp",
+			  "AgentX: the master at %s went away; notifications wait, and "
+			  "reconnecting every %.0f s",
+			  agentx_socket, cfg->agentx_reconnect);
+	}
+	if (connected && !start_sent && !slots[SLOT_START].busy)
+		send_start();
+	ev_timer_arm(watch_timer, WATCH_EVERY);
+}
+
+static json_t *
+status(void)
+{
+	json_t *t = traps ? outbox_consumer_status(traps) : json_null();
+
+	return json_pack("{s:s, s:b, s:o, s:o, s:o}", "agentx_socket", agentx_socket, "connected",
+			 connected, "since", json_time(connected ? connected_since : away_since),
+			 "last_error", last_error ? json_string(last_error) : json_null(), "traps",
+			 t);
+}
+
+/* ---- start and stop ---- */
+
+static struct outbox_opts
+trap_opts(const struct conf *c)
+{
+	return (struct outbox_opts){
+	    .backoff_min = 1, .backoff_max = c->agentx_reconnect, .max_age = c->trap_max_age};
+}
+
+static void
+ds_setup(const struct conf *c)
+{
+	netsnmp_ds_set_boolean(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_ROLE, 1);
+	netsnmp_ds_set_string(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_X_SOCKET,
+			      c->agentx_socket);
+	/* microseconds, as agentx_parse_agentx_timeout stores them */
+	netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_AGENTX_TIMEOUT,
+			   (int)(c->agentx_timeout * 1e6));
+	netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_AGENTX_RETRIES,
+			   (int)c->agentx_retries);
+	/* also how often an absent master is tried again */
+	netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_AGENTX_PING_INTERVAL,
+			   (int)(c->agentx_reconnect + 0.5));
+	/* the loop runs net-snmp's alarms; no SIGALRM in the agent */
+	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_ALARM_DONT_USE_SIG, 1);
+	/* configured by ctteamsd.conf alone; nothing written under /var/lib/snmp */
+	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
+	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_PERSIST_STATE, 1);
+	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
+	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
+	/* the subagent serves OIDs, it does not parse MIB files */
+	netsnmp_set_mib_directory("");
+}
+
+static int
+register_objects(void)
+{
+	oid objects[SMIB_OID_MAX];
+	netsnmp_handler_registration *reg;
+
+	memcpy(objects, smib_root, smib_root_len * sizeof(oid));
+	objects[smib_root_len] = 1; /* ctTeamsObjects */
+	reg = netsnmp_create_handler_registration("ctTeamsObjects", handler, objects,
+						  smib_root_len + 1, HANDLER_CAN_RONLY);
+	return reg && netsnmp_register_handler(reg) == MIB_REGISTERED_OK ? 0 : -1;
+}
+
+int
+snmpa_start(const struct conf *c, struct store *st)
+{
+	struct outbox_opts opts;
+
+	cfg = c;
+	store = st;
+	if (!c->agentx_socket) {
+		log_info("snmp", "agentx_socket is off: no SNMP");
+		return 0;
+	}
+	agentx_socket = xstrdup(c->agentx_socket);
+	snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, on_log, NULL);
+	netsnmp_register_loghandler(NETSNMP_LOGHANDLER_CALLBACK, LOG_DEBUG);
+	snmp_disable_stderrlog();
+	ds_setup(c);
+	if (init_agent("ctteamsd") != 0 || register_objects() < 0) {
+		log_err("snmp", "net-snmp could not be set up as an AgentX subagent");
+		return -1;
+	}
+	/* connects to the master, if it is there; if not, net-snmp tries
+	 * again every agentx_reconnect */
+	init_snmp("ctteamsd");
+	running = true;
+	ev_snmp_attach();
+	for (int i = 0; i < SLOT_N; i++)
+		slots[i].deadline = ev_timer_new(on_deadline, (void *)(uintptr_t)i);
+	slots[SLOT_OUTBOX].done = outbox_sent;
+	slots[SLOT_START].done = start_sent_cb;
+	opts = trap_opts(c);
+	traps = outbox_consumer_new(st, "snmp", &opts, deliver, NULL);
+	watch_timer = ev_timer_new(watch, NULL);
+	ev_timer_arm(watch_timer, 0);
+	ctl_add_status("snmp", status);
+	if (!main_session)
+		log_warnx("snmp",
+			  "AgentX: no master at %s yet (is snmpd running with 'master agentx'?); "
+			  "trying every %.0f s",
+			  c->agentx_socket, c->agentx_reconnect);
+	return 0;
+}
+
+void
+snmpa_reload(const struct conf *c)
+{
+	struct outbox_opts opts = trap_opts(c);
+
+	if (!running) {
+		if (c->agentx_socket)
+			log_warnx("snmp", "agentx_socket: SNMP starts at the next restart");
+		return;
+	}
+	cfg = c;
+	if (!c->agentx_socket || strcmp(c->agentx_socket, agentx_socket) != 0)
+		log_warnx("snmp", "agentx_socket: the change takes effect at the next restart");
+	outbox_consumer_set_opts(traps, &opts);
+	smib_free(snap);
+	snap = NULL;
+}
+
+void
+snmpa_stop(void)
+{
+	if (!running)
+		return;
+	running = false;
+	outbox_consumer_free(traps);
+	traps = NULL;
+	ev_timer_free(watch_timer);
+	for (int i = 0; i < SLOT_N; i++) {
+		ev_timer_free(slots[i].deadline);
+		free(slots[i].what);
+		slots[i] = (struct slot){0};
+	}
+	ev_snmp_detach();
+	snmp_shutdown("ctteamsd");
+	smib_free(snap);
+	snap = NULL;
+	free(agentx_socket);
+	agentx_socket = NULL;
+	free(last_error);
+	last_error = NULL;
+}
