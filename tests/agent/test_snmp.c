@@ -141,6 +141,17 @@ want_value(const char *text, const char *name, const char *want)
 	free(got);
 }
 
+/* Access tokens that live seconds, so that a revoke is found at the next
+ * refresh (refresh_margin = 1s) rather than in an hour. */
+static void
+short_tokens(struct ta *t, bool on)
+{
+	json_decref(th_sim(&t->gs, "POST", "/config",
+			   json_pack("{s:s, s:b}", "access_token_lifetime", on ? "4s" : "3599s",
+				     "access_lifetime_jitter", !on),
+			   NULL));
+}
+
 static int
 setup(void **state)
 {
@@ -150,6 +161,7 @@ setup(void **state)
 static int
 test_teardown(void **state)
 {
+	short_tokens(*state, false);
 	ta_test_teardown(state);
 	th_snmp_stop(&snmp);
 	return 0;
@@ -230,11 +242,288 @@ test_walk_and_emergency(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
+/* The varbind names of a trap line, without values: the identity a raise
+ * and its clear must share. */
+static char *
+names_of(const char *line)
+{
+	char *out = calloc(1, strlen(line) + 1), *copy = strdup(line), *save = NULL, *vb;
+
+	for (vb = strtok_r(copy, "\t", &save); vb; vb = strtok_r(NULL, "\t", &save)) {
+		char *eq = strstr(vb, " = ");
+		/* CT-TEAMS-MIB's varbinds: names with their instance */
+		if (!eq || strncmp(vb, "ctTeams", 7) != 0)
+			continue;
+		strncat(out, vb, (size_t)(eq - vb));
+		strcat(out, " ");
+	}
+	free(copy);
+	return out;
+}
+
+/* The raise and the clear of an alarm carry the same instance. */
+static void
+same_identity(const char *raise, const char *clear)
+{
+	char *r = trap_line(raise, 0), *c = trap_line(clear, 0);
+	char *rn = names_of(r), *cn = names_of(c);
+
+	assert_string_equal(rn, cn);
+	assert_true(strstr(rn, "ctTeamsAlarmOrgName.") != NULL);
+	assert_non_null(strstr(c, "cleared(1)"));
+	free(r);
+	free(c);
+	free(rn);
+	free(cn);
+}
+
+static bool alarm_active(struct ta *t, const char *type);
+
+static bool
+sign_in_lost(void *t)
+{
+	return alarm_active(t, "signInLost");
+}
+
+static bool
+alarm_active(struct ta *t, const char *type)
+{
+	json_t *j = ta_ctl(t, "alarms", NULL), *a;
+	bool found = false;
+	size_t i;
+
+	json_array_foreach (json_object_get(j, "alarms"), i, a)
+		found |= !strcmp(ta_str(a, "type"), type);
+	json_decref(j);
+	return found;
+}
+
+static void
+replace_in_file(const char *path, const char *from, const char *to)
+{
+	char *text = th_read_file(path), *at = text ? strstr(text, from) : NULL;
+	FILE *f;
+
+	assert_non_null(at);
+	f = fopen(path, "w");
+	fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	fclose(f);
+	free(text);
+}
+
+/* Each alarm the issue names, caused in graphsim, reaches snmptrapd as its
+ * raise, and its end as the clear with the same identity. */
+static void
+test_alarm_notifications(void **state)
+{
+	struct ta *t = *state;
+	char soon[64], *conf, *path;
+	time_t when = time(NULL) + 10 * 86400;
+	struct tm tm;
+	json_t *sub;
+
+	gmtime_r(&when, &tm);
+	strftime(soon, sizeof(soon), "client_secret_expires = %Y-%m-%d\n", &tm);
+	assert_int_equal(th_snmp_start(&snmp, NULL, NULL), 0);
+	conf = agentx_conf("reconcile_interval = 3s\nbackfill_delay = 1s\nevent_alarm_hold = 6s\n"
+			   "refresh_margin = 1s");
+	short_tokens(t, true);
+	assert_int_equal(ta_start(t, conf, soon), 0);
+	free(conf);
+	/* before anyone signs in; the secret inside its warning window */
+	wait_trap("ctTeamsNotSignedIn", 1, 20);
+	wait_trap("ctTeamsSecretExpiring", 1, 20);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	wait_trap("ctTeamsSignedIn", 1, 20);
+	same_identity("ctTeamsNotSignedIn", "ctTeamsSignedIn");
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+
+	/* the subscription deleted, and Graph refusing a new one for a while */
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/subscriptions", "method", "POST",
+			    "count", 2, "status", 503));
+	sub = ta_sim_sub(t);
+	if (asprintf(&path, "/subscriptions/%s/remove", ta_str(sub, "id")) < 0)
+		abort();
+	json_decref(sub);
+	ta_sim_ok(t, "POST", path, NULL);
+	free(path);
+	wait_trap("ctTeamsSubscriptionLapsed", 1, 30);
+	wait_trap("ctTeamsSubscriptionRestored", 1, 60);
+	same_identity("ctTeamsSubscriptionLapsed", "ctTeamsSubscriptionRestored");
+
+	/* Graph skips a delivery; the reconcile reads the notice back */
+	ta_sim_ok(t, "POST", "/delivery-faults",
+		  json_pack("{s:s, s:i}", "kind", "skip", "count", 1));
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
+	wait_trap("ctTeamsDeliveryGap", 1, 30);
+	wait_trap("ctTeamsEmergencyCall", 1, 5);
+	wait_trap("ctTeamsDeliveryRestored", 1, 40);
+	same_identity("ctTeamsDeliveryGap", "ctTeamsDeliveryRestored");
+	{
+		char *l = trap_line("ctTeamsEmergencyCall", 0);
+		assert_non_null(strstr(l, "poll(2)"));
+		free(l);
+	}
+
+	/* the refresh token revoked; someone signs in again */
+	if (asprintf(&path, "/users/%s/revoke", t->svc) < 0)
+		abort();
+	ta_sim_ok(t, "POST", path, NULL);
+	free(path);
+	wait_trap("ctTeamsSignInLost", 1, 30);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	wait_trap("ctTeamsSignInRestored", 1, 20);
+	same_identity("ctTeamsSignInLost", "ctTeamsSignInRestored");
+
+	/* the secret renewed: its date moves out of the window */
+	replace_in_file(t->conf, soon, "client_secret_expires = 2030-01-01\n");
+	kill(t->pid, SIGHUP);
+	wait_trap("ctTeamsSecretRenewed", 1, 20);
+	same_identity("ctTeamsSecretExpiring", "ctTeamsSecretRenewed");
+
+	/* each once */
+	assert_int_equal(trap_count("ctTeamsSignInLost"), 1);
+	assert_int_equal(trap_count("ctTeamsSubscriptionLapsed"), 1);
+	assert_int_equal(trap_count("ctTeamsSecretExpiring"), 1);
+	assert_int_equal(ta_stop(t), 0);
+	short_tokens(t, false);
+}
+
+static bool
+tables_back(void *arg)
+{
+	char *walk = th_snmp_walk(&snmp, "CT-TEAMS-MIB::ctTeamsMIB");
+	bool ok = walk && strstr(walk, "ctTeamsOrgName.1 = acme") &&
+		  strstr(walk, "ctTeamsAlarmSeverity.clientSecretExpiring.1 = warning");
+
+	(void)arg;
+	free(walk);
+	return ok;
+}
+
+static bool
+nothing_pending(void *arg)
+{
+	json_t *j = ta_ctl(arg, "status", NULL);
+	json_t *tr = json_object_get(
+	    json_object_get(json_object_get(json_object_get(j, "agent"), "snmp"), "traps"),
+	    "pending");
+	bool ok = json_is_integer(tr) && json_integer_value(tr) == 0;
+
+	json_decref(j);
+	return ok;
+}
+
+static bool
+has_event(void *arg)
+{
+	json_t *e = ta_events(arg);
+	bool ok = json_array_size(e) > 0;
+
+	json_decref(e);
+	return ok;
+}
+
+/* snmpd restarted: the tables come back with the active alarm. snmpd away
+ * while an emergency arrives and an alarm is raised: both notifications
+ * arrive once, in order, after it returns. */
+static void
+test_master_restart_and_away(void **state)
+{
+	struct ta *t = *state;
+	char soon[64], *conf, *path, *e, *a;
+	time_t when = time(NULL) + 10 * 86400;
+	struct tm tm;
+
+	gmtime_r(&when, &tm);
+	strftime(soon, sizeof(soon), "client_secret_expires = %Y-%m-%d\n", &tm);
+	assert_int_equal(th_snmp_start(&snmp, NULL, NULL), 0);
+	conf = agentx_conf("refresh_margin = 1s");
+	short_tokens(t, true);
+	assert_int_equal(ta_start(t, conf, soon), 0);
+	free(conf);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	wait_trap("ctTeamsSecretExpiring", 1, 20);
+
+	th_snmpd_stop(&snmp);
+	assert_int_equal(th_snmpd_start(&snmp), 0);
+	assert_true(th_wait_until(tables_back, NULL, 20));
+
+	th_snmpd_stop(&snmp);
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
+	assert_true(th_wait_until(has_event, t, 20));
+	if (asprintf(&path, "/users/%s/revoke", t->svc) < 0)
+		abort();
+	ta_sim_ok(t, "POST", path, NULL);
+	free(path);
+	assert_true(th_wait_until(sign_in_lost, t, 30));
+	assert_int_equal(trap_count("ctTeamsEmergencyCall"), 0);
+
+	assert_int_equal(th_snmpd_start(&snmp), 0);
+	wait_trap("ctTeamsEmergencyCall", 1, 30);
+	wait_trap("ctTeamsSignInLost", 1, 30);
+	assert_true(th_wait_until(nothing_pending, t, 20));
+	assert_int_equal(trap_count("ctTeamsEmergencyCall"), 1);
+	assert_int_equal(trap_count("ctTeamsSignInLost"), 1);
+	/* in the order they happened */
+	{
+		char *log = th_snmp_traps(&snmp);
+		e = strstr(log, "OID: ctTeamsEmergencyCall");
+		a = strstr(log, "OID: ctTeamsSignInLost");
+		assert_true(e && a && e < a);
+		free(log);
+	}
+	assert_int_equal(ta_stop(t), 0);
+	short_tokens(t, false);
+}
+
+/* The emergency through an SNMPv3 authPriv trapsess and as an inform, as
+ * snmpd's own sinks carry it. */
+static void
+test_v3_and_inform(void **state)
+{
+	struct ta *t = *state;
+	char *conf, *log;
+
+	assert_int_equal(
+	    th_snmp_start(&snmp,
+			  "trapsess -v 3 -u ctops -l authPriv -a SHA -A ct-auth-pass-1 -x AES "
+			  "-X ct-priv-pass-1 -e 0x80001f8880c0ffee0001 @TRAPSINK@\n"
+			  "informsink @TRAPSINK@ public\n",
+			  "createUser -e 0x80001f8880c0ffee0001 ctops SHA ct-auth-pass-1 AES "
+			  "ct-priv-pass-1\n"
+			  "authUser log ctops priv\n"),
+	    0);
+	conf = agentx_conf(NULL);
+	ta_ready(t, conf);
+	free(conf);
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
+	/* trap2sink, trapsess and informsink: three arrivals of one trap */
+	wait_trap("ctTeamsEmergencyCall", 3, 30);
+	log = th_snmp_traps(&snmp);
+	assert_non_null(strstr(log, "ctops"));
+	assert_non_null(strstr(log, "INFORM"));
+	free(log);
+	assert_true(th_wait_until(nothing_pending, t, 20));
+	assert_int_equal(ta_stop(t), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_walk_and_emergency, test_teardown),
+	    cmocka_unit_test_teardown(test_alarm_notifications, test_teardown),
+	    cmocka_unit_test_teardown(test_master_restart_and_away, test_teardown),
+	    cmocka_unit_test_teardown(test_v3_and_inform, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, ta_teardown);

@@ -138,7 +138,8 @@ struct th_snmp {
 
 /* -M for the net-snmp tools: the IETF MIBs, Debian's, CT-TEAMS-MIB. */
 const char *th_snmp_mibdirs(void);
-/* Both daemons; extra lines for snmpd.conf and snmptrapd.conf (NULL). */
+/* Both daemons; extra lines for snmpd.conf (where "@TRAPSINK@" is
+ * snmptrapd's address) and snmptrapd.conf, or NULL. */
 int th_snmp_start(struct th_snmp *s, const char *snmpd_extra, const char *trapd_extra);
 void th_snmp_stop(struct th_snmp *s);
 /* snmpd alone, with the same configuration (a restart). */

@@ -40,6 +40,27 @@ xasprintf(const char *fmt, ...)
 	return s;
 }
 
+/* Each "@TRAPSINK@" in text becomes snmptrapd's address. */
+static char *
+with_sink(const char *text, int port)
+{
+	char sink[64], *out;
+	const char *at;
+	size_t n = 0;
+
+	snprintf(sink, sizeof(sink), "127.0.0.1:%d", port);
+	out = calloc(1, strlen(text) * 2 + 64 * 8 + 1);
+	while ((at = strstr(text, "@TRAPSINK@"))) {
+		memcpy(out + n, text, (size_t)(at - text));
+		n += (size_t)(at - text);
+		memcpy(out + n, sink, strlen(sink));
+		n += strlen(sink);
+		text = at + strlen("@TRAPSINK@");
+	}
+	strcpy(out + n, text);
+	return out;
+}
+
 static pid_t
 spawn(const char *const *argv, const char *log)
 {
@@ -125,7 +146,7 @@ trapd_ready(void *arg)
 int
 th_snmp_start(struct th_snmp *s, const char *snmpd_extra, const char *trapd_extra)
 {
-	char *trapd_conf, *text, *addr;
+	char *trapd_conf, *text, *addr, *extra;
 	FILE *f;
 
 	memset(s, 0, sizeof(*s));
@@ -139,6 +160,7 @@ th_snmp_start(struct th_snmp *s, const char *snmpd_extra, const char *trapd_extr
 	s->trap_log = xasprintf("%s/traps.log", s->dir);
 	trapd_conf = xasprintf("%s/snmptrapd.conf", s->dir);
 
+	extra = with_sink(snmpd_extra ? snmpd_extra : "", s->trap_port);
 	text = xasprintf("[snmp] persistentDir %s/persist\n"
 			 "master agentx\n"
 			 "agentXSocket %s\n"
@@ -146,7 +168,8 @@ th_snmp_start(struct th_snmp *s, const char *snmpd_extra, const char *trapd_extr
 			 "rocommunity public 127.0.0.1\n"
 			 "trap2sink 127.0.0.1:%d public\n"
 			 "%s\n",
-			 s->dir, s->agentx, s->trap_port, snmpd_extra ? snmpd_extra : "");
+			 s->dir, s->agentx, s->trap_port, extra);
+	free(extra);
 	f = fopen(s->snmpd_conf, "w");
 	fputs(text, f);
 	fclose(f);
