@@ -600,7 +600,7 @@ defaults(struct conf *c)
 	/* net-snmp's default master socket; off if snmpd is not a master */
 	c->agentx_socket = xstrdup("/var/agentx/master");
 	c->agentx_timeout = 1;
-	c->agentx_retries = 1;
+	c->agentx_retries = 0;
 	c->agentx_reconnect = 5;
 	c->trap_max_age = 24 * 3600;
 	c->snmp_events = 50;
