@@ -24,6 +24,61 @@ ctl(struct ta *t, const char *cmd, const char *org)
 	fflush(stdout);
 }
 
+static struct th_snmp snmp;
+
+/* The line snmptrapd logged for the notification named trap, or NULL. */
+static char *
+trap_line(const char *trap)
+{
+	char *log = th_snmp_traps(&snmp), *want, *at, *end, *line = NULL;
+
+	if (asprintf(&want, "OID: %s\t", trap) < 0)
+		abort();
+	if ((at = strstr(log, want))) {
+		while (at > log && at[-1] != '\n')
+			at--;
+		end = strchr(at, '\n');
+		line = strndup(at, end ? (size_t)(end - at) : strlen(at));
+	}
+	free(want);
+	free(log);
+	return line;
+}
+
+static bool
+trap_arrived(void *trap)
+{
+	char *line = trap_line(trap);
+
+	free(line);
+	return line != NULL;
+}
+
+/* As snmptrapd logged it: one varbind a line. */
+static void
+show_trap(const char *trap)
+{
+	char *line = trap_line(trap), *save = NULL;
+
+	printf("   snmptrapd logged:\n");
+	for (char *vb = strtok_r(line, "\t", &save); vb; vb = strtok_r(NULL, "\t", &save))
+		printf("     %s\n", vb);
+	free(line);
+	fflush(stdout);
+}
+
+static void
+walk(const char *what)
+{
+	char *out = th_snmp_walk(&snmp, what);
+
+	printf("   $ snmpwalk -v2c -c public -m +CT-TEAMS-MIB 127.0.0.1:%d %s\n", snmp.port, what);
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+		printf("   %s\n", line);
+	free(out);
+	fflush(stdout);
+}
+
 struct chain {
 	struct ta *t;
 	long since;
@@ -47,8 +102,9 @@ main(void)
 	struct ta *t = NULL;
 	char *page = NULL, *path;
 
-	printf("ctteams demo: keeping a Teams service user signed in, and raising the alarm\n"
-	       "when it cannot be. Microsoft's cloud is simulated by graphsim, over HTTPS.\n");
+	printf("ctteams demo: a 911 notice from Microsoft Teams reaching an SNMP trap console,\n"
+	       "and the alarm raised when the service user's sign-in is lost. Microsoft's cloud\n"
+	       "is simulated by graphsim, over HTTPS; snmpd and snmptrapd are the real ones.\n");
 
 	th_step("Start the simulated cloud: a tenant, an app registration, the service user");
 	th_check(ta_setup((void **)&t, (const char *const[]){"--access-token-lifetime=4s", NULL}) ==
@@ -56,8 +112,17 @@ main(void)
 		 "graphsim starts");
 	printf("   graphsim at %s\n", t->gs.base);
 
+	th_step("Start a real snmpd (AgentX master) and snmptrapd on loopback ports");
+	th_check(th_snmp_start(&snmp, NULL, NULL) == 0, "snmpd and snmptrapd start");
+	printf("   snmpd: UDP 127.0.0.1:%d, AgentX master at %s, trap2sink 127.0.0.1:%d\n",
+	       snmp.port, snmp.agentx, snmp.trap_port);
+
 	th_step("Start ctteamsd with this configuration");
-	th_check(ta_start(t, "refresh_margin = 2s", NULL) == 0, "ctteamsd starts");
+	if (asprintf(&path, "refresh_margin = 2s\nagentx_socket = %s\nagentx_reconnect = 1s",
+		     snmp.agentx) < 0)
+		abort();
+	th_check(ta_start(t, path, NULL) == 0, "ctteamsd starts");
+	free(path);
 	char *conf = th_read_file(t->conf);
 	for (char *line = strtok(conf, "\n"); line; line = strtok(NULL, "\n"))
 		if (line[0] != '#')
@@ -71,6 +136,22 @@ main(void)
 	printf("   browser: login link -> Entra authorize (PKCE) -> callback -> \"Signed in\"\n");
 	free(page);
 	ctl(t, "status", NULL);
+
+	th_step("ctteamsd subscribes to the service user's chats in Microsoft Graph");
+	th_check(th_wait_until(ta_sub_active, t, 30), "the subscription is active");
+	ctl(t, "status", "acme");
+
+	th_step("Someone dials 911 from Teams; Teams posts its notice to the service user");
+	json_decref(th_sim(&t->gs, "POST", "/emergency",
+			   json_pack("{s:s, s:[s], s:s, s:s}", "caller", t->caller, "members",
+				     t->svc, "number", "911", "location",
+				     "Building 4, 1 Main St, Springfield, IL 62701"),
+			   NULL));
+	th_check(th_wait_until(trap_arrived, "ctTeamsEmergencyCall", 30),
+		 "the trap reaches snmptrapd");
+	show_trap("ctTeamsEmergencyCall");
+	walk("CT-TEAMS-MIB::ctTeamsEventTable");
+	ctl(t, "events", "acme");
 
 	th_step("Time runs fast here: access tokens live 4 s, not an hour; ctteamsd refreshes\n"
 		"   each one ahead of its expiry, and Entra rotates the refresh token every time");
@@ -89,14 +170,24 @@ main(void)
 	free(path);
 	th_check(ta_wait_auth(t, "acme", "reauth_required", 30), "the failure is noticed");
 	printf("   without ctteams, 911 notices would now stop without a sound. Instead:\n");
-	ctl(t, "status", NULL);
+	th_check(th_wait_until(trap_arrived, "ctTeamsSignInLost", 30), "the alarm is trapped");
+	show_trap("ctTeamsSignInLost");
+	walk("CT-TEAMS-MIB::ctTeamsAlarmTable");
+	ctl(t, "alarms", NULL);
 
 	th_step("The administrator signs in again, as the status says");
 	th_check(ta_signin(t, "acme", NULL) == 200, "sign-in completes");
 	th_check(ta_wait_auth(t, "acme", "valid", 10), "valid again");
+	th_check(th_wait_until(trap_arrived, "ctTeamsSignInRestored", 30), "the clear is trapped");
+	show_trap("ctTeamsSignInRestored");
 	ctl(t, "status", "acme");
 
-	printf("\ndemo complete: next come the Graph subscription, emergency events, and the\n"
-	       "SNMP and Nagios/Icinga outputs that carry them to the NOC.\n");
-	return ta_teardown((void **)&t) == 0 ? 0 : 1;
+	th_step("Stop everything the demo started");
+	{
+		int rc = ta_teardown((void **)&t);
+		th_snmp_stop(&snmp);
+		printf("\ndemo complete: ctteamsd, graphsim, snmpd and snmptrapd stopped. The\n"
+		       "Nagios/Icinga output comes next.\n");
+		return rc == 0 ? 0 : 1;
+	}
 }
