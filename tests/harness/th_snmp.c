@@ -27,6 +27,8 @@ th_snmp_mibdirs(void)
 	return dirs;
 }
 
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static char *
 xasprintf(const char *fmt, ...)
 {
