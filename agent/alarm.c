@@ -14,34 +14,38 @@
 
 const struct alarm_def alarm_defs[ALARM_N] = {
     [ALARM_NOT_SIGNED_IN] = {"notSignedIn", SEV_MAJOR, true, "sign-in-state-of-an-org-auth_state",
-			     "no one is signed in for the org: nothing is monitored"},
+			     "no one is signed in for the org: nothing is monitored", "auth"},
     [ALARM_SIGNIN_LOST] = {"signInLost", SEV_CRITICAL, true, "sign-in-state-of-an-org-auth_state",
-			   "the sign-in was refused for good: sign in again"},
+			   "the sign-in was refused for good: sign in again", "auth"},
     [ALARM_SECRET_INVALID] = {"clientSecretInvalid", SEV_CRITICAL, true,
 			      "sign-in-state-of-an-org-auth_state",
-			      "Entra refuses the app's client secret"},
+			      "Entra refuses the app's client secret", "auth"},
     [ALARM_SECRET_EXPIRING] = {"clientSecretExpiring", SEV_WARNING, true, "client-secret-expiry",
-			       "the client secret expires soon"},
+			       "the client secret expires soon", "secret"},
     [ALARM_SUBSCRIPTION] = {"subscriptionLapsed", SEV_CRITICAL, true,
 			    "subscription-subscriptionstate",
-			    "no working Graph subscription: notices are not delivered"},
+			    "no working Graph subscription: notices are not delivered",
+			    "subscription"},
     [ALARM_DELIVERY_GAP] = {"deliveryGap", SEV_MAJOR, true,
 			    "delivery-gap-polldelivery_gap-counter-recovered_by_poll-canarymissed",
-			    "Graph did not deliver a notice, or the canary did not come back"},
+			    "Graph did not deliver a notice, or the canary did not come back",
+			    "delivery"},
     [ALARM_UNRECOGNISED] = {"unrecognisedNotice", SEV_MINOR, true, "emergency-events",
-			    "an important message matched no rule: the wording may have changed"},
+			    "an important message matched no rule: the wording may have changed",
+			    "delivery"},
     [ALARM_DEAD_LETTERS] = {"deadLetters", SEV_MAJOR, true,
 			    "dead-letters-dead_letters-counter-dead_lettered",
-			    "notifications kept failing and were set aside"},
+			    "notifications kept failing and were set aside", "delivery"},
     [ALARM_RECONCILE] = {"reconcileFailing", SEV_MINOR, true,
 			 "delivery-gap-polldelivery_gap-counter-recovered_by_poll-canarymissed",
-			 "reading back missed notices fails"},
+			 "reading back missed notices fails", "delivery"},
     [ALARM_THROTTLED] = {"throttled", SEV_WARNING, true, "throttling",
-			 "Graph has been holding the org's reads back for a while"},
+			 "Graph has been holding the org's reads back for a while", "delivery"},
     [ALARM_STORE] = {"storeTrouble", SEV_CRITICAL, false, "store-trouble-agentstore_trouble",
-		     "database writes fail: notifications are answered 503"},
+		     "database writes fail: notifications are answered 503", "delivery"},
     [ALARM_CERT] = {"encryptionCertificate", SEV_MAJOR, false, "encryption-certificate",
-		    "the encryption certificate for rich notifications cannot be rotated"},
+		    "the encryption certificate for rich notifications cannot be rotated",
+		    "secret"},
 };
 
 struct active {
@@ -176,6 +180,32 @@ alarm_set(enum alarm_type type, const char *org, bool on, const char *text)
 	return 0;
 }
 
+int
+alarm_check_state(enum alarm_severity s)
+{
+	switch (s) {
+	case SEV_CLEARED:
+		return 0;
+	case SEV_CRITICAL:
+	case SEV_MAJOR:
+		return 2;
+	case SEV_MINOR:
+	case SEV_WARNING:
+		return 1;
+	default:
+		return 3;
+	}
+}
+
+const struct alarm_def *
+alarm_def_named(const char *name)
+{
+	for (int i = 0; i < ALARM_N; i++)
+		if (!strcmp(alarm_defs[i].name, name))
+			return &alarm_defs[i];
+	return NULL;
+}
+
 json_t *
 alarms_list(const char *org)
 {
@@ -188,11 +218,12 @@ alarms_list(const char *org)
 		if (org && strcmp(a->org, org) != 0)
 			continue;
 		t = time_iso(a->raised);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type",
-						     d->name, "org", a->org, "severity",
-						     alarm_severity_name(d->severity), "raised", t,
-						     "text", a->text ? a->text : "", "summary",
-						     d->summary, "runbook", d->runbook));
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "type", d->name,
+				   "org", a->org, "severity", alarm_severity_name(d->severity),
+				   "raised", t, "text", a->text ? a->text : "", "summary",
+				   d->summary, "runbook", d->runbook, "check", d->check,
+				   "check_state", alarm_check_state(d->severity)));
 		free(t);
 	}
 	return arr;

@@ -47,11 +47,17 @@ struct alarm_def {
 	bool per_org;        /* false: the agent's own (org "") */
 	const char *runbook; /* anchor in docs/alarms.md */
 	const char *summary; /* one line, for a console */
+	const char *check;   /* the check_ctteams_* plugin (and service) it belongs to */
 };
 
 extern const struct alarm_def alarm_defs[ALARM_N];
 
 const char *alarm_severity_name(enum alarm_severity s);
+/* The Monitoring Plugins state of a severity: critical and major are
+ * CRITICAL (2), minor and warning WARNING (1), cleared OK (0). */
+int alarm_check_state(enum alarm_severity s);
+/* The definition of a type by name, or NULL. */
+const struct alarm_def *alarm_def_named(const char *name);
 /* Loads the active set kept across restarts. */
 int alarms_start(struct store *st);
 void alarms_stop(void);

@@ -9,6 +9,7 @@
 #include "counter.h"
 #include "ctl.h"
 #include "log.h"
+#include "nkey.h"
 #include "org.h"
 #include "outbox.h"
 #include "poll.h"
@@ -95,6 +96,7 @@ ctl_status_json(const char *org)
 			  (json_int_t)orgs_count(), "store_trouble", store_trouble(store));
 	free(since);
 	json_object_set_new(agent, "outputs", outbox_status_all());
+	json_object_set_new(agent, "encryption_certificate", nkey_status());
 	for (size_t i = 0; i < n_extras; i++)
 		json_object_set_new(agent, extras[i].key, extras[i].fn());
 	return json_pack("{s:o, s:o, s:o}", "agent", agent, "orgs", arr, "alarms",

@@ -1,6 +1,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -213,6 +214,21 @@ nkey_problem(void)
 			       keys[n_keys - 1].id, age / 86400,
 			       (3 * period + 86400 - age) / 86400);
 	return NULL;
+}
+
+json_t *
+nkey_status(void)
+{
+	const struct nkey *k = n_keys ? &keys[n_keys - 1] : NULL;
+	/* made valid for three periods and a day (make_pair) */
+	double expires = k ? k->created + 3 * period + 86400 : 0;
+
+	if (!k)
+		return json_null();
+	return json_pack("{s:s, s:o, s:o, s:I, s:o}", "id", k->id, "created", json_time(k->created),
+			 "expires", json_time(expires), "days_left",
+			 (json_int_t)floor((expires - now_wall()) / 86400), "last_error",
+			 rotate_error ? json_string(rotate_error) : json_null());
 }
 
 const char *

@@ -9,6 +9,7 @@
 #ifndef CT_NKEY_H
 #define CT_NKEY_H
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 int nkey_init(const char *state_dir, double rotation, char **ret_err);
@@ -19,6 +20,9 @@ const char *nkey_current_id(void);
 /* Why the certificate needs a person (rotation failing, or overdue and
  * close to its expiry), or NULL. Free it. */
 char *nkey_problem(void);
+/* {id, created, expires, days_left, last_error} of the current
+ * certificate, or null before there is one. */
+json_t *nkey_status(void);
 /* base64 DER of the current certificate, as Graph wants it */
 const char *nkey_current_cert(void);
 /* The private key for a certificate id, or NULL. */
