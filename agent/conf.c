@@ -194,6 +194,50 @@ set_str(char **field, const char *v)
 	return 0;
 }
 
+static void secret_file_check(struct parse *p, const char *key, const char *v);
+
+/* The passive check results' keys; false: not one of them. */
+static bool
+passive_key(struct parse *p, const char *k, const char *v)
+{
+	struct conf *c = p->c;
+	const char *why;
+	double d;
+
+	if (!strcmp(k, "passive_host")) {
+		if (!conf_org_name_valid(v) && !strchr(v, '.'))
+			problem(p, "passive_host: a host name as Nagios or Icinga knows it");
+		set_str(&c->passive_host, v);
+	} else if (!strcmp(k, "nagios_command_file") || !strcmp(k, "icinga_ca_file")) {
+		if (v[0] != '/')
+			problem(p, "%s: must be an absolute path", k);
+		set_str(!strcmp(k, "nagios_command_file") ? &c->nagios_command_file
+							  : &c->icinga_ca_file,
+			v);
+	} else if (!strcmp(k, "icinga_url")) {
+		if ((why = url_check(v, false)))
+			problem(p, "icinga_url: %s", why);
+		else {
+			free(c->icinga_url);
+			c->icinga_url = strip_slash(v);
+		}
+	} else if (!strcmp(k, "icinga_user")) {
+		set_str(&c->icinga_user, v);
+	} else if (!strcmp(k, "icinga_password_file")) {
+		secret_file_check(p, k, v);
+		set_str(&c->icinga_password_file, v);
+	} else if (!strcmp(k, "icinga_ttl") || !strcmp(k, "passive_max_age")) {
+		if (conf_duration(v, &d) < 0 || d <= 0)
+			problem(p, "%s: a positive duration such as 5m or 24h", k);
+		else if (!strcmp(k, "icinga_ttl"))
+			c->icinga_ttl = d;
+		else
+			c->passive_max_age = d;
+	} else
+		return false;
+	return true;
+}
+
 /* The SNMP subagent's keys; false: not one of them. */
 static bool
 snmp_key(struct parse *p, const char *k, const char *v)
@@ -206,6 +250,12 @@ snmp_key(struct parse *p, const char *k, const char *v)
 	if (!strcmp(k, "agentx_socket")) {
 		if (!strcmp(v, "off")) {
 			free(c->agentx_socket);
+			free(c->passive_host);
+			free(c->nagios_command_file);
+			free(c->icinga_url);
+			free(c->icinga_user);
+			free(c->icinga_password_file);
+			free(c->icinga_ca_file);
 			c->agentx_socket = NULL;
 		} else if (v[0] != '/' && strncmp(v, "tcp:", 4) != 0)
 			problem(p, "agentx_socket: an absolute path, tcp:HOST:PORT, or off");
@@ -248,7 +298,7 @@ agent_key(struct parse *p, const char *k, const char *v)
 	const char *why;
 	double d;
 
-	if (snmp_key(p, k, v))
+	if (snmp_key(p, k, v) || passive_key(p, k, v))
 		return;
 	if (!strcmp(k, "public_url")) {
 		if ((why = url_check(v, false)))
@@ -398,26 +448,26 @@ date_parse(const char *v, time_t *ret)
 }
 
 static void
-secret_file_check(struct parse *p, const char *v)
+secret_file_check(struct parse *p, const char *key, const char *v)
 {
 	struct stat st;
 
 	if (v[0] != '/')
-		problem(p, "client_secret_file: must be an absolute path");
+		problem(p, "%s: must be an absolute path", key);
 	else if (stat(v, &st) != 0)
-		problem(p, "client_secret_file: %s: %s", v, strerror(errno));
+		problem(p, "%s: %s: %s", key, v, strerror(errno));
 	else if (!S_ISREG(st.st_mode))
-		problem(p, "client_secret_file: %s is not a regular file", v);
+		problem(p, "%s: %s is not a regular file", key, v);
 	else if (st.st_mode & 0007)
 		problem(p,
-			"client_secret_file: %s is readable by others (mode %03o); chmod 600 "
+			"%s: %s is readable by others (mode %03o); chmod 600 "
 			"and give it to the daemon's user",
-			v, (unsigned int)(st.st_mode & 0777));
+			key, v, (unsigned int)(st.st_mode & 0777));
 	else if (st.st_mode & 0070)
 		warning(p,
-			"client_secret_file: %s is open to its group (mode %03o): every member "
+			"%s: %s is open to its group (mode %03o): every member "
 			"can read the secret; chmod 600 and give it to the daemon's user",
-			v, (unsigned int)(st.st_mode & 0777));
+			key, v, (unsigned int)(st.st_mode & 0777));
 }
 
 static void
@@ -435,7 +485,7 @@ org_key(struct parse *p, const char *k, const char *v)
 			problem(p, "client_id: the Application (client) ID, a GUID");
 		set_str(&o->client_id, v);
 	} else if (!strcmp(k, "client_secret_file")) {
-		secret_file_check(p, v);
+		secret_file_check(p, "client_secret_file", v);
 		set_str(&o->client_secret_file, v);
 	} else if (!strcmp(k, "client_secret_expires")) {
 		if (date_parse(v, &o->client_secret_expires) < 0)
@@ -604,6 +654,8 @@ defaults(struct conf *c)
 	c->agentx_reconnect = 5;
 	c->trap_max_age = 24 * 3600;
 	c->snmp_events = 50;
+	c->passive_host = xstrdup("ctteams");
+	c->passive_max_age = 24 * 3600;
 }
 
 static void
@@ -625,6 +677,9 @@ finish(struct parse *p)
 	}
 	if (c->n_orgs == 0)
 		problem(p, "no [org NAME] section: nothing to monitor");
+	if (c->icinga_url && (!c->icinga_user || !c->icinga_password_file || !c->icinga_ca_file))
+		problem(p, "[agent] icinga_url needs icinga_user, icinga_password_file and "
+			   "icinga_ca_file (the Icinga CA certificate)");
 	if (c->renew_margin >= c->subscription_lifetime)
 		problem(p, "[agent] renew_margin must be shorter than subscription_lifetime");
 	for (size_t i = 0; i < c->n_orgs; i++) {
@@ -703,6 +758,12 @@ conf_free(struct conf *c)
 	free(c->warnings);
 	free(c->monitor_socket);
 	free(c->agentx_socket);
+	free(c->passive_host);
+	free(c->nagios_command_file);
+	free(c->icinga_url);
+	free(c->icinga_user);
+	free(c->icinga_password_file);
+	free(c->icinga_ca_file);
 	free(c->public_url);
 	free(c->listen_addr);
 	free(c->tls_cert);

@@ -70,6 +70,15 @@ struct conf {
 	double agentx_reconnect; /* how often to try an absent master */
 	double trap_max_age;     /* a notification the master did not take is given up */
 	long snmp_events;        /* rows of the recent-event table */
+	/* passive check results (agent/passive.c) */
+	char *passive_host;         /* the host the ctteams services belong to */
+	double passive_max_age;     /* a result not taken by then is given up */
+	char *nagios_command_file;  /* Nagios' external command file; NULL: off */
+	char *icinga_url;           /* Icinga 2's API, https://HOST:5665; NULL: off */
+	char *icinga_user;          /* an ApiUser with actions/process-check-result */
+	char *icinga_password_file; /* its password, 0600 */
+	char *icinga_ca_file;       /* the Icinga CA that signed the API's certificate */
+	double icinga_ttl;          /* the result's ttl; 0: none */
 	struct conf_org **orgs;
 	size_t n_orgs;
 };

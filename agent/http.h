@@ -30,4 +30,10 @@ int hc_post_form(const char *url, char *form, hc_done done, void *arg);
 int hc_graph(const char *method, const char *url, const char *token, const char *json_body,
 	     hc_done done, void *arg);
 
+/* POST JSON with basic authentication, trusting the CA in ca alone (a
+ * receiver with its own CA, such as Icinga 2's API). The password is
+ * wiped once the request is done. */
+int hc_post_json_basic(const char *url, const char *ca, const char *user, const char *password,
+		       const char *json_body, hc_done done, void *arg);
+
 #endif

@@ -26,6 +26,8 @@
 #include "log.h"
 #include "nkey.h"
 #include "org.h"
+#include "out_icinga.h"
+#include "out_nagios.h"
 #include "poll.h"
 #include "proc.h"
 #include "seal.h"
@@ -138,6 +140,8 @@ on_hup(void)
 	canary_reload(next);
 	health_reload(next);
 	snmpa_reload(next);
+	outn_reload(next);
+	outi_reload(next);
 	wh_configure(next);
 	ctl_init(next, NULL);
 	conf_free(conf);
@@ -239,6 +243,8 @@ run(void)
 	/* one output among several: without it the agent still serves the rest */
 	if (snmpa_start(conf, store) < 0)
 		log_err("main", "SNMP is not served (see above); everything else is");
+	outn_start(conf, store);
+	outi_start(conf, store);
 	log_info("main", "ctteamsd %s started: %zu org(s), control socket %s, monitoring socket %s",
 		 CT_VERSION, conf->n_orgs, conf->control_socket,
 		 conf->monitor_socket ? conf->monitor_socket : "off");
@@ -249,6 +255,8 @@ out:
 	free(err);
 	srv_stop();
 	snmpa_stop();
+	outn_stop();
+	outi_stop();
 	health_stop();
 	canary_stop();
 	poll_stop();

@@ -1,0 +1,157 @@
+/*
+ * The text follows the check plugins' shape ("CTTEAMS AUTH CRITICAL -
+ * ..."), so a passive result and the next active check read alike.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "alarm.h"
+#include "org.h"
+#include "passive.h"
+#include "util.h"
+
+static const char *const state_names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+
+static const char *
+jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+/* Text from Graph or Entra can hold anything: one line, no '|' (perfdata
+ * follows it) and nothing Nagios' command parser would take for the end. */
+static char *
+one_line(char *s)
+{
+	for (char *c = s; *c; c++)
+		if (*c == '|')
+			*c = '/';
+		else if ((unsigned char)*c < 0x20)
+			*c = ' ';
+	return s;
+}
+
+static void
+add(struct passive_result **r, size_t *n, const char *org, const char *check, int state,
+    char *output, double at)
+{
+	*r = xrealloc(*r, (*n + 1) * sizeof(**r));
+	(*r)[*n].service = xprintf("ctteams-%s-%s", org, check);
+	(*r)[*n].state = state;
+	(*r)[*n].output = one_line(output);
+	(*r)[*n].at = at;
+	(*n)++;
+}
+
+static char *
+upper(const char *s)
+{
+	char *u = xstrdup(s);
+
+	for (char *c = u; *c; c++)
+		if (*c >= 'a' && *c <= 'z')
+			*c = (char)(*c - 'a' + 'A');
+	return u;
+}
+
+static size_t
+event_results(const json_t *e, double at, struct passive_result **ret)
+{
+	bool test = json_is_true(json_object_get(e, "test_call"));
+	size_t n = 0;
+
+	/* an important message no rule matched raises unrecognisedNotice: its
+	 * edge is the result */
+	if (strcmp(jstr(e, "event"), "emergency") != 0)
+		return 0;
+	add(ret, &n, jstr(e, "org"), "emergency", test ? 1 : 2,
+	    xprintf("CTTEAMS EMERGENCY %s - %s: %s dialled %s from %s at %s (event %lld; "
+		    "acknowledge with: ctteamsctl ack %lld)",
+		    test ? "WARNING" : "CRITICAL", test ? "TEST CALL" : "EMERGENCY CALL",
+		    *jstr(e, "caller") ? jstr(e, "caller") : "someone", jstr(e, "number"),
+		    *jstr(e, "location") ? jstr(e, "location") : "an unknown location",
+		    jstr(e, "created"), json_integer_value(json_object_get(e, "id")),
+		    json_integer_value(json_object_get(e, "id"))),
+	    at);
+	return n;
+}
+
+/* The state of a check for an org once a clear is in: what stays raised. */
+static int
+state_after_clear(const char *org, const char *check)
+{
+	json_t *active = alarms_list(NULL), *a;
+	int worst = 0;
+	size_t i;
+
+	json_array_foreach (active, i, a) {
+		const struct alarm_def *d = alarm_def_named(jstr(a, "type"));
+		const char *ao = jstr(a, "org");
+		if (!d || strcmp(d->check, check) != 0 || (*ao && strcmp(ao, org) != 0))
+			continue;
+		if (alarm_check_state(d->severity) > worst)
+			worst = alarm_check_state(d->severity);
+	}
+	json_decref(active);
+	return worst;
+}
+
+static void
+alarm_result(const struct alarm_def *d, const json_t *e, const char *org, double at,
+	     struct passive_result **ret, size_t *n)
+{
+	bool raise = !strcmp(jstr(e, "transition"), "raise");
+	int st = raise ? alarm_check_state(d->severity) : state_after_clear(org, d->check);
+	char *check = upper(d->check);
+
+	add(ret, n, org, d->check, st,
+	    raise ? xprintf("CTTEAMS %s %s - %s raised: %s", check, state_names[st], d->name,
+			    jstr(e, "text"))
+		  : xprintf("CTTEAMS %s %s - %s cleared", check, state_names[st], d->name),
+	    at);
+	free(check);
+}
+
+static size_t
+alarm_results(const json_t *e, double at, struct passive_result **ret)
+{
+	const struct alarm_def *d = alarm_def_named(jstr(e, "type"));
+	const char *org = jstr(e, "org");
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	if (*org)
+		alarm_result(d, e, org, at, ret, &n);
+	else /* the agent's own alarms concern every org's service of the check */
+		for (size_t i = 0; i < orgs_count(); i++)
+			alarm_result(d, e, org_at(i)->conf->name, at, ret, &n);
+	return n;
+}
+
+size_t
+passive_results(const json_t *entry, struct passive_result **ret)
+{
+	double at = now_wall();
+	const char *kind = jstr(entry, "kind");
+
+	*ret = NULL;
+	time_parse(jstr(entry, "at"), &at);
+	if (!strcmp(kind, "event"))
+		return event_results(entry, at, ret);
+	if (!strcmp(kind, "alarm"))
+		return alarm_results(entry, at, ret);
+	return 0;
+}
+
+void
+passive_results_free(struct passive_result *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(r[i].service);
+		free(r[i].output);
+	}
+	free(r);
+}

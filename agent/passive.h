@@ -1,0 +1,29 @@
+/*
+ * Passive check results for Nagios and Icinga: what an outbox entry says
+ * as the result of a check_ctteams_* service. An emergency event is a
+ * CRITICAL result (WARNING for a test call) for the org's emergency
+ * service; an alarm's raise is its severity's state for the service of the
+ * alarm's check, its clear the state of what stays raised there. Services
+ * are named ctteams-ORG-CHECK on the host passive_host, as nagios/ctteams.cfg
+ * and nagios/ctteams-icinga2.conf define them. The transports are
+ * out_nagios.c (the external command file) and out_icinga.c (the REST API).
+ */
+#ifndef CT_PASSIVE_H
+#define CT_PASSIVE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct passive_result {
+	char *service; /* ctteams-acme-emergency */
+	int state;     /* 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN */
+	char *output;  /* one line: no '|', no line break */
+	double at;     /* when it happened */
+};
+
+/* The results an outbox entry makes (an agent-level alarm makes one per
+ * org); 0 for an entry that makes none. */
+size_t passive_results(const json_t *entry, struct passive_result **ret);
+void passive_results_free(struct passive_result *r, size_t n);
+
+#endif
