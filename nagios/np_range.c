@@ -14,7 +14,8 @@ number(const char *s, const char *end, double *ret)
 	char buf[48], *stop;
 	size_t n = (size_t)(end - s);
 
-	if (n == 0 || n >= sizeof(buf))
+	/* strtod would skip leading white space */
+	if (n == 0 || n >= sizeof(buf) || !strchr("0123456789+-.", *s))
 		return -1;
 	memcpy(buf, s, n);
 	buf[n] = '\0';
