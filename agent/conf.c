@@ -250,12 +250,6 @@ snmp_key(struct parse *p, const char *k, const char *v)
 	if (!strcmp(k, "agentx_socket")) {
 		if (!strcmp(v, "off")) {
 			free(c->agentx_socket);
-			free(c->passive_host);
-			free(c->nagios_command_file);
-			free(c->icinga_url);
-			free(c->icinga_user);
-			free(c->icinga_password_file);
-			free(c->icinga_ca_file);
 			c->agentx_socket = NULL;
 		} else if (v[0] != '/' && strncmp(v, "tcp:", 4) != 0)
 			problem(p, "agentx_socket: an absolute path, tcp:HOST:PORT, or off");

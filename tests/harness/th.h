@@ -105,7 +105,8 @@ void th_hook_stop(struct th_hook *h);
 char *th_hook_url(struct th_hook *h, const char *path);
 void th_hook_configure(struct th_hook *h, const struct th_hook_cfg *cfg);
 size_t th_hook_validations(struct th_hook *h, const char *path);
-/* Notification POSTs received so far: [{path, time, body}] (a copy). */
+/* Notification POSTs received so far: [{path, time, body, answered_error,
+ * authorization, accept}] (a copy). */
 json_t *th_hook_posts(struct th_hook *h);
 /* Waits until n notification POSTs to path (NULL: any) have arrived. */
 bool th_hook_wait(struct th_hook *h, const char *path, size_t n, double timeout);

@@ -123,10 +123,16 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	json_t *j = json_loadb(b->p ? b->p : "", b->n, 0, NULL);
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	json_array_append_new(h->posts,
-			      json_pack("{s:s, s:f, s:o, s:b}", "path", url, "time",
-					(double)ts.tv_sec + (double)ts.tv_nsec / 1e9, "body",
-					j ? j : json_null(), "answered_error", fail));
+	{
+		const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+		const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+		json_array_append_new(
+		    h->posts,
+		    json_pack("{s:s, s:f, s:o, s:b, s:s, s:s}", "path", url, "time",
+			      (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, "body",
+			      j ? j : json_null(), "answered_error", fail, "authorization",
+			      auth ? auth : "", "accept", accept ? accept : ""));
+	}
 	pthread_mutex_unlock(&h->lock);
 	nap(cfg.notify_delay_ms);
 	status = fail ? 503 : cfg.notify_status ? cfg.notify_status : 202;

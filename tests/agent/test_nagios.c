@@ -1,0 +1,723 @@
+/*
+ * The Nagios/Icinga side against a running ctteamsd and graphsim: each
+ * check_ctteams_* plugin in each of its states (exit code, first line,
+ * perfdata by the guidelines' grammar), the agent down or hung; a real
+ * Nagios 4 core running the active checks and taking the passive
+ * emergency result through its command file, also after it was down; and
+ * the Icinga 2 API request, checked at a loopback HTTPS endpoint that
+ * refuses for a while.
+ */
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctlclient.h"
+#include "ta.h"
+
+struct result {
+	int rc;
+	char *out;
+};
+
+static struct result
+plugin(struct ta *t, const char *name, const char *a1, const char *a2, const char *a3,
+       const char *a4)
+{
+	char *path, *sock = t->msock;
+	const char *argv[12] = {NULL};
+	struct result r;
+	int n = 0;
+
+	if (asprintf(&path, "%s/%s", TA_PLUGINS, name) < 0)
+		abort();
+	argv[n++] = path;
+	argv[n++] = "-S";
+	argv[n++] = sock;
+	for (const char *const *a = (const char *const[]){a1, a2, a3, a4, NULL}; *a; a++)
+		argv[n++] = *a;
+	r.rc = th_run(argv, &r.out, NULL);
+	free(path);
+	return r;
+}
+
+static bool
+perfdata_ok(const char *perf)
+{
+	/* 'label'=value[UOM];[warn];[crit];[min];[max], space separated */
+	static const char *item =
+	    "('([^']|'')+'|[^ ='\\\\]+)=-?[0-9.]+(e[-+]?[0-9]+)?(s|ms|us|%|B|KB|MB|TB|c)?"
+	    "(;[^; ]*(;[^; ]*(;-?[0-9.]*(;-?[0-9.]*)?)?)?)?";
+	char *pattern;
+	regex_t re;
+	bool ok;
+
+	if (asprintf(&pattern, "^%s( %s)*$", item, item) < 0)
+		abort();
+	assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
+	ok = regexec(&re, perf, 0, NULL, 0) == 0;
+	regfree(&re);
+	free(pattern);
+	return ok;
+}
+
+/* Exit code, first line "CTTEAMS SERVICE STATE - text[ | perfdata]" with
+ * text of at most 80 characters, perfdata by the grammar. */
+static void
+want(struct result r, const char *service, int rc, const char *contains)
+{
+	static const char *const states[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+	char *head, *nl = strchr(r.out, '\n'), *bar;
+	size_t head_len = nl ? (size_t)(nl - r.out) : strlen(r.out);
+	char *first = strndup(r.out, head_len);
+
+	if (asprintf(&head, "CTTEAMS %s %s - ", service, states[rc]) < 0)
+		abort();
+	if (r.rc != rc || strncmp(first, head, strlen(head)) != 0 ||
+	    (contains && !strstr(r.out, contains))) {
+		fprintf(stderr, "want exit %d, '%s...'%s%s; got exit %d:\n%s\n", rc, head,
+			contains ? " with " : "", contains ? contains : "", r.rc, r.out);
+		fail();
+	}
+	bar = strstr(first, " | ");
+	assert_true((bar ? (size_t)(bar - first) : strlen(first)) <= 80);
+	if (bar)
+		assert_true(perfdata_ok(bar + 3));
+	/* nothing else may look like the perfdata separator */
+	assert_null(strchr(bar ? bar + 3 : first, '|'));
+	free(first);
+	free(head);
+	free(r.out);
+}
+
+struct state_wait {
+	struct ta *t;
+	const char *name, *a1, *a2;
+	int rc;
+};
+
+static bool
+plugin_says(void *arg)
+{
+	struct state_wait *w = arg;
+	struct result r = plugin(w->t, w->name, w->a1, w->a2, NULL, NULL);
+	bool ok = r.rc == w->rc;
+
+	free(r.out);
+	return ok;
+}
+
+static void
+wait_state(struct ta *t, const char *name, int rc, const char *a1, const char *a2)
+{
+	struct state_wait w = {t, name, a1, a2, rc};
+
+	assert_true(th_wait_until(plugin_says, &w, 30));
+}
+
+static long
+newest_event(struct ta *t)
+{
+	json_t *e = ta_events(t);
+	long id = (long)json_integer_value(json_object_get(json_array_get(e, 0), "id"));
+
+	json_decref(e);
+	return id;
+}
+
+static void
+ack(struct ta *t, long id)
+{
+	json_t *req = json_pack("{s:s, s:I, s:s}", "cmd", "ack", "event", (json_int_t)id, "by",
+				"test desk"),
+	       *ans = NULL;
+	char why[256];
+
+	assert_int_equal(cc_call(t->sock, req, 5000, &ans, why, sizeof(why)), CC_OK);
+	assert_true(json_is_true(json_object_get(ans, "ok")));
+	json_decref(ans);
+	json_decref(req);
+}
+
+static void
+emergency(struct ta *t, const char *caller, const char *number)
+{
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s, s:s}", "caller", caller, "members", t->svc, "number",
+			    number, "location", "Building 4 | Floor 2\nRoom 7"));
+}
+
+/* The agent's emergency events, oldest first: "id id ... ". Earlier
+ * tests' notices count too: a new agent reads back what it may have
+ * missed, and each is a result of its own. */
+static char *
+emergency_ids(struct ta *t)
+{
+	json_t *e = ta_events(t);
+	char *out = calloc(1, 1024);
+
+	for (size_t i = json_array_size(e); i-- > 0;) {
+		json_t *ev = json_array_get(e, i);
+		if (strcmp(ta_str(ev, "kind"), "emergency") != 0)
+			continue;
+		snprintf(out + strlen(out), 1024 - strlen(out), "%lld ",
+			 json_integer_value(json_object_get(ev, "id")));
+	}
+	json_decref(e);
+	return out;
+}
+
+struct ev_wait {
+	struct ta *t;
+	size_t n;
+};
+
+static bool
+enough_events(void *arg)
+{
+	struct ev_wait *w = arg;
+	json_t *e = ta_events(w->t);
+	bool ok = json_array_size(e) >= w->n;
+
+	json_decref(e);
+	return ok;
+}
+
+/* Every plugin in each of its states. */
+static void
+test_plugin_states(void **state)
+{
+	struct ta *t = *state;
+	char soon[64];
+	time_t when = time(NULL) + 20 * 86400;
+	struct tm tm;
+	long status;
+	json_t *c;
+	char *evil;
+
+	gmtime_r(&when, &tm);
+	strftime(soon, sizeof(soon), "client_secret_expires = %Y-%m-%d\n", &tm);
+	assert_int_equal(ta_start(t, NULL, soon), 0);
+
+	/* not signed in: the sign-in alarm; no subscription */
+	wait_state(t, "check_ctteams_auth", 2, NULL, NULL);
+	want(plugin(t, "check_ctteams_auth", NULL, NULL, NULL, NULL), "AUTH", 2, "notSignedIn");
+	want(plugin(t, "check_ctteams_subscription", NULL, NULL, NULL, NULL), "SUBSCRIPTION", 2,
+	     "no active subscription");
+	/* the secret 20 days from expiry: inside -w 30:, outside -c 7: */
+	want(plugin(t, "check_ctteams_secret", NULL, NULL, NULL, NULL), "SECRET", 1,
+	     "acme client secret expires in");
+	want(plugin(t, "check_ctteams_secret", "-w", "40:", "-c", "25:"), "SECRET", 2, NULL);
+	want(plugin(t, "check_ctteams_emergency", NULL, NULL, NULL, NULL), "EMERGENCY", 0, NULL);
+
+	/* signed in: OK, and thresholds turn it */
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	wait_state(t, "check_ctteams_auth", 0, NULL, NULL);
+	want(plugin(t, "check_ctteams_auth", NULL, NULL, NULL, NULL), "AUTH", 0,
+	     "'acme_refresh_age'=");
+	want(plugin(t, "check_ctteams_auth", "-w", "~:-1", NULL, NULL), "AUTH", 1,
+	     "acme last refreshed");
+	want(plugin(t, "check_ctteams_subscription", NULL, NULL, NULL, NULL), "SUBSCRIPTION", 0,
+	     "'acme_expires_in'=");
+	want(plugin(t, "check_ctteams_subscription", "-w", "999999:", NULL, NULL), "SUBSCRIPTION",
+	     1, "expires in");
+	want(plugin(t, "check_ctteams_delivery", NULL, NULL, NULL, NULL), "DELIVERY", 0,
+	     "'acme_rejected'=0c");
+
+	/* an emergency, with text that would break the output if it could */
+	evil = th_sim_user(&t->gs, TA_TENANT, "eve@contoso.example", "Eve | 'x'\nINJECTED");
+	emergency(t, evil, "911");
+	free(evil);
+	struct ev_wait one = {t, 1};
+	assert_true(th_wait_until(enough_events, &one, 30));
+	want(plugin(t, "check_ctteams_emergency", NULL, NULL, NULL, NULL), "EMERGENCY", 2,
+	     "dialled 911");
+	want(plugin(t, "check_ctteams_emergency", "-a", "1", NULL, NULL), "EMERGENCY", 2, NULL);
+	ack(t, newest_event(t));
+	want(plugin(t, "check_ctteams_emergency", NULL, NULL, NULL, NULL), "EMERGENCY", 0,
+	     "acknowledged by test desk");
+	/* a test call left alone is a WARNING */
+	emergency(t, t->caller, "933");
+	struct ev_wait two = {t, 2};
+	assert_true(th_wait_until(enough_events, &two, 30));
+	want(plugin(t, "check_ctteams_emergency", NULL, NULL, NULL, NULL), "EMERGENCY", 1,
+	     "test call");
+
+	/* an important message no rule knows: the delivery check's WARNING */
+	c = th_sim(&t->gs, "POST", "/chats",
+		   json_pack("{s:s, s:s, s:[s, s]}", "tenant", TA_TENANT, "chat_type", "group",
+			     "members", t->caller, t->svc),
+		   &status);
+	ta_sim_ok(t, "POST", "/messages",
+		  json_pack("{s:s, s:s, s:s, s:s}", "chat", ta_str(c, "id"), "from", t->caller,
+			    "content", "Bitte sofort Notruf beachten", "importance", "urgent"));
+	json_decref(c);
+	wait_state(t, "check_ctteams_delivery", 1, NULL, NULL);
+	want(plugin(t, "check_ctteams_delivery", NULL, NULL, NULL, NULL), "DELIVERY", 1,
+	     "unrecognisedNotice");
+
+	/* bad arguments, an org the agent does not have */
+	want(plugin(t, "check_ctteams_auth", "-w", "10:5", NULL, NULL), "AUTH", 3, "not a range");
+	want(plugin(t, "check_ctteams_auth", "-O", "nosuch", NULL, NULL), "AUTH", 3,
+	     "no org named");
+	want(plugin(t, "check_ctteams_secret", "-t", "0", NULL, NULL), "SECRET", 3, NULL);
+
+	/* the agent gone */
+	assert_int_equal(ta_stop(t), 0);
+	want(plugin(t, "check_ctteams_delivery", NULL, NULL, NULL, NULL), "DELIVERY", 3,
+	     "cannot ask ctteamsd");
+}
+
+/* A socket that accepts nothing and never answers: UNKNOWN within -t. */
+static void
+test_agent_hung(void **state)
+{
+	struct ta *t = *state;
+	char *dir = th_tmpdir("hung"), *sock, *saved = t->msock;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	double start;
+
+	if (asprintf(&sock, "%s/hung.sock", dir) < 0)
+		abort();
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	t->msock = sock;
+	start = th_now();
+	want(plugin(t, "check_ctteams_auth", "-t", "2", NULL, NULL), "AUTH", 3, NULL);
+	assert_true(th_now() - start < 3.5);
+	t->msock = saved;
+	close(fd);
+	th_rmtree(dir);
+	free(dir);
+	free(sock);
+}
+
+/* ---- a real Nagios core ---- */
+
+struct nagios {
+	char *dir, *cfg, *cmd, *status, *log;
+	pid_t pid;
+};
+
+/* a Nagios a failed test left running is stopped by the teardown */
+static pid_t nagios_pid;
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* nagios/ctteams.cfg as shipped, with the test's monitoring socket added
+ * to each command line, and Debian's standard objects. */
+static void
+nagios_setup(struct nagios *n, struct ta *t)
+{
+	char *shipped = th_read_file(CT_NAGIOS_CFG), *objects, *main_cfg, *p;
+	size_t len = 0;
+	FILE *f;
+
+	if (asprintf(&n->cfg, "%s/nagios.cfg", n->dir) < 0 ||
+	    asprintf(&n->status, "%s/status.dat", n->dir) < 0 ||
+	    asprintf(&n->log, "%s/nagios.log", n->dir) < 0 ||
+	    asprintf(&objects, "%s/ctteams.cfg", n->dir) < 0)
+		abort();
+	f = open_memstream(&p, &len);
+	for (char *at = shipped, *m; (m = strstr(at, "$ARG2$")); at = m + 6) {
+		fprintf(f, "%.*s-S %s $ARG2$", (int)(m - at), at, t->msock);
+		if (!strstr(m + 6, "$ARG2$"))
+			fputs(m + 6, f);
+	}
+	fclose(f);
+	write_file(objects, p);
+	free(p);
+	free(shipped);
+	if (asprintf(&main_cfg,
+		     "log_file=%s\n"
+		     "cfg_file=/etc/nagios4/objects/commands.cfg\n"
+		     "cfg_file=/etc/nagios4/objects/contacts.cfg\n"
+		     "cfg_file=/etc/nagios4/objects/timeperiods.cfg\n"
+		     "cfg_file=/etc/nagios4/objects/templates.cfg\n"
+		     "cfg_file=%s\n"
+		     "resource_file=%s/resource.cfg\n"
+		     "status_file=%s\n"
+		     "status_update_interval=1\n"
+		     "command_file=%s\n"
+		     "check_external_commands=1\n"
+		     "command_check_interval=-1\n"
+		     "check_result_path=%s\n"
+		     "check_result_reaper_frequency=1\n"
+		     "lock_file=%s/nagios.pid\n"
+		     "temp_file=%s/nagios.tmp\n"
+		     "temp_path=%s\n"
+		     "query_socket=%s/nagios.qh\n"
+		     "state_retention_file=%s/retention.dat\n"
+		     "object_cache_file=%s/objects.cache\n"
+		     "precached_object_file=%s/objects.precache\n"
+		     "nagios_user=root\n"
+		     "nagios_group=root\n"
+		     "log_external_commands=1\n"
+		     "log_passive_checks=1\n"
+		     "max_service_check_spread=1\n"
+		     "max_host_check_spread=1\n"
+		     "service_inter_check_delay_method=n\n"
+		     "host_inter_check_delay_method=n\n"
+		     "enable_notifications=0\n"
+		     "illegal_macro_output_chars=`~$&|'\"<>\n",
+		     n->log, objects, n->dir, n->status, n->cmd, n->dir, n->dir, n->dir, n->dir,
+		     n->dir, n->dir, n->dir, n->dir) < 0)
+		abort();
+	write_file(n->cfg, main_cfg);
+	free(main_cfg);
+	free(objects);
+	if (asprintf(&main_cfg, "%s/resource.cfg", n->dir) < 0 ||
+	    asprintf(&p, "$USER1$=%s\n", TA_PLUGINS) < 0)
+		abort();
+	write_file(main_cfg, p);
+	free(main_cfg);
+	free(p);
+}
+
+static void
+nagios_start(struct nagios *n)
+{
+	n->pid = fork();
+	if (n->pid == 0) {
+		char *log;
+		if (asprintf(&log, "%s/stdout", n->dir) < 0)
+			_exit(127);
+		freopen(log, "a", stdout);
+		freopen(log, "a", stderr);
+		execl("/usr/sbin/nagios4", "nagios4", n->cfg, (char *)NULL);
+		_exit(127);
+	}
+	nagios_pid = n->pid;
+	assert_true(th_wait_file(n->cmd, 20));
+}
+
+static void
+nagios_stop(struct nagios *n)
+{
+	if (n->pid <= 0)
+		return;
+	kill(n->pid, SIGTERM);
+	waitpid(n->pid, NULL, 0);
+	n->pid = nagios_pid = 0;
+}
+
+struct status_wait {
+	struct nagios *n;
+	const char *service, *needle;
+};
+
+/* The service's block in status.dat holds needle. */
+static bool
+status_has(void *arg)
+{
+	struct status_wait *w = arg;
+	char *text = th_read_file(w->n->status), *at, *end, *svc;
+	bool ok = false;
+
+	if (!text)
+		return false;
+	if (asprintf(&svc, "service_description=%s\n", w->service) < 0)
+		abort();
+	if ((at = strstr(text, svc))) {
+		end = strstr(at, "}");
+		if (end)
+			*end = '\0';
+		ok = strstr(at, w->needle) != NULL;
+	}
+	free(svc);
+	free(text);
+	return ok;
+}
+
+static void
+wait_status(struct nagios *n, const char *service, const char *needle)
+{
+	struct status_wait w = {n, service, needle};
+
+	if (!th_wait_until(status_has, &w, 60)) {
+		char *text = th_read_file(n->status);
+		fprintf(stderr, "status.dat has no %s for %s:\n%s\n", needle, service,
+			text ? text : "(none)");
+		free(text);
+		fail();
+	}
+}
+
+/* The event ids of the passive emergency results Nagios logged, in order. */
+static char *
+logged_events(struct nagios *n)
+{
+	char *log = th_read_file(n->log), *out = calloc(1, 1024), *at = log;
+	const char *cmd = "EXTERNAL COMMAND: PROCESS_SERVICE_CHECK_RESULT;ctteams;"
+			  "ctteams-acme-emergency;";
+
+	while (at && (at = strstr(at, cmd))) {
+		char *ev = strstr(at, "(event ");
+		char *eol = strchr(at, '\n');
+		if (ev && (!eol || ev < eol)) {
+			long id = strtol(ev + 7, NULL, 10);
+			snprintf(out + strlen(out), 1024 - strlen(out), "%ld ", id);
+		}
+		at += strlen(cmd);
+	}
+	free(log);
+	return out;
+}
+
+struct log_wait {
+	struct nagios *n;
+	const char *want;
+};
+
+static bool
+log_is(void *arg)
+{
+	struct log_wait *w = arg;
+	char *got = logged_events(w->n);
+	bool ok = !strcmp(got, w->want);
+
+	free(got);
+	return ok;
+}
+
+static void
+test_nagios_core(void **state)
+{
+	struct ta *t = *state;
+	struct nagios n = {0};
+	char *conf, *want_log;
+
+	n.dir = th_tmpdir("nagios");
+	if (asprintf(&n.cmd, "%s/nagios.cmd", n.dir) < 0 ||
+	    asprintf(&conf, "nagios_command_file = %s\npassive_host = ctteams", n.cmd) < 0)
+		abort();
+	ta_ready(t, conf);
+	free(conf);
+	/* the objects name the agent's monitoring socket, known now */
+	nagios_setup(&n, t);
+	{
+		/* the shipped objects pass the real pre-flight check */
+		const char *argv[] = {"/usr/sbin/nagios4", "-v", n.cfg, NULL};
+		char *out = NULL;
+		int rc = th_run(argv, &out, NULL);
+		if (rc != 0 || !strstr(out, "Total Errors:   0") ||
+		    !strstr(out, "Total Warnings: 0"))
+			fprintf(stderr, "%s\n", out);
+		assert_int_equal(rc, 0);
+		assert_non_null(strstr(out, "Total Warnings: 0"));
+		free(out);
+	}
+	nagios_start(&n);
+	/* the active checks run the plugins against the agent */
+	wait_status(&n, "ctteams-acme-auth", "plugin_output=CTTEAMS AUTH OK");
+	wait_status(&n, "ctteams-acme-subscription", "plugin_output=CTTEAMS SUBSCRIPTION OK");
+
+	/* an emergency: the passive result, at once */
+	emergency(t, t->caller, "911");
+	wait_status(&n, "ctteams-acme-emergency", "current_state=2");
+	wait_status(&n, "ctteams-acme-emergency", "EMERGENCY CALL: Jane Doe dialled 911");
+
+	/* Nagios down while two more arrive: both reach it once, in order */
+	nagios_stop(&n);
+	{
+		json_t *e = ta_events(t);
+		struct ev_wait more = {t, json_array_size(e) + 2};
+		json_decref(e);
+		emergency(t, t->caller, "911");
+		emergency(t, t->caller, "933");
+		assert_true(th_wait_until(enough_events, &more, 30));
+	}
+	nagios_start(&n);
+	want_log = emergency_ids(t);
+	struct log_wait lw = {&n, want_log};
+	if (!th_wait_until(log_is, &lw, 60)) {
+		char *got = logged_events(&n);
+		fprintf(stderr, "nagios.log: want events '%s', got '%s'\n", want_log, got);
+		free(got);
+		fail();
+	}
+	wait_status(&n, "ctteams-acme-emergency", "TEST CALL");
+	free(want_log);
+	nagios_stop(&n);
+	assert_int_equal(ta_stop(t), 0);
+	if (!getenv("TH_KEEP"))
+		th_rmtree(n.dir);
+	free(n.dir);
+	free(n.cfg);
+	free(n.cmd);
+	free(n.status);
+	free(n.log);
+}
+
+/* ---- Icinga 2's API, at a loopback endpoint ---- */
+
+/* The emergency results Icinga took, as event ids in order. */
+static char *
+taken_ids(struct th_hook *h)
+{
+	json_t *posts = th_hook_posts(h), *p;
+	char *out = calloc(1, 1024);
+	size_t i;
+
+	json_array_foreach (posts, i, p) {
+		json_t *body = json_object_get(p, "body");
+		const char *ev = strstr(ta_str(body, "plugin_output"), "(event ");
+		if (json_is_true(json_object_get(p, "answered_error")) ||
+		    strcmp(ta_str(body, "service"), "ctteams!ctteams-acme-emergency") != 0 || !ev)
+			continue;
+		snprintf(out + strlen(out), 1024 - strlen(out), "%ld ", strtol(ev + 7, NULL, 10));
+	}
+	json_decref(posts);
+	return out;
+}
+
+struct taken_wait {
+	struct ta *t;
+	struct th_hook *h;
+	size_t at_least;
+};
+
+static bool
+all_taken(void *arg)
+{
+	struct taken_wait *w = arg;
+	char *want = emergency_ids(w->t), *got = taken_ids(w->h);
+	size_t n = 0;
+	bool ok;
+
+	for (char *c = want; *c; c++)
+		n += *c == ' ';
+	ok = n >= w->at_least && !strcmp(want, got);
+	free(want);
+	free(got);
+	return ok;
+}
+
+static void
+test_icinga_api(void **state)
+{
+	struct ta *t = *state;
+	char *dir = th_tmpdir("icinga"), *cert, *key, *conf, *pwfile, *base;
+	struct th_hook *h;
+	struct th_hook_cfg hc = {.notify_status = 200, .notify_fail_first = 3};
+	json_t *posts, *p, *body, *events;
+	size_t i, n_ok = 0;
+	FILE *f;
+
+	assert_int_equal(th_selfsigned(dir, &cert, &key), 0);
+	h = th_hook_start(cert, key);
+	th_hook_configure(h, &hc);
+	base = th_hook_url(h, "");
+	if (asprintf(&pwfile, "%s/icinga.pass", dir) < 0)
+		abort();
+	f = fopen(pwfile, "w");
+	fputs("s3cret-api-pass\n", f);
+	fclose(f);
+	chmod(pwfile, 0600);
+	if (asprintf(&conf,
+		     "icinga_url = %s\nicinga_user = ctteams\nicinga_password_file = %s\n"
+		     "icinga_ca_file = %s\nicinga_ttl = 5m",
+		     base, pwfile, cert) < 0)
+		abort();
+	ta_ready(t, conf);
+	free(conf);
+	/* refused three times, then taken */
+	emergency(t, t->caller, "911");
+	struct taken_wait w = {t, h, 1};
+	assert_true(th_wait_until(all_taken, &w, 60));
+	/* refusing again while two more arrive: each taken once, in order */
+	hc.notify_fail_first = 4;
+	th_hook_configure(h, &hc);
+	events = ta_events(t);
+	w.at_least = json_array_size(events) + 2;
+	json_decref(events);
+	emergency(t, t->caller, "911");
+	emergency(t, t->caller, "933");
+	assert_true(th_wait_until(all_taken, &w, 90));
+
+	/* every request the API took has Icinga's shape */
+	posts = th_hook_posts(h);
+	json_array_foreach (posts, i, p) {
+		if (json_is_true(json_object_get(p, "answered_error")))
+			continue;
+		body = json_object_get(p, "body");
+		assert_string_equal(ta_str(p, "path"), "/v1/actions/process-check-result");
+		/* Basic ctteams:s3cret-api-pass */
+		assert_string_equal(ta_str(p, "authorization"),
+				    "Basic Y3R0ZWFtczpzM2NyZXQtYXBpLXBhc3M=");
+		assert_string_equal(ta_str(p, "accept"), "application/json");
+		assert_string_equal(ta_str(body, "type"), "Service");
+		assert_int_equal(strncmp(ta_str(body, "service"), "ctteams!ctteams-acme-", 21), 0);
+		assert_string_equal(ta_str(body, "check_source"), "ctteamsd");
+		assert_true(json_number_value(json_object_get(body, "ttl")) == 300);
+		assert_true(json_is_number(json_object_get(body, "execution_end")));
+		assert_non_null(strstr(ta_str(body, "plugin_output"), "CTTEAMS "));
+		assert_null(strchr(ta_str(body, "plugin_output"), '|'));
+		assert_null(strchr(ta_str(body, "plugin_output"), '\n'));
+		if (strstr(ta_str(body, "plugin_output"), "TEST CALL"))
+			assert_int_equal(json_integer_value(json_object_get(body, "exit_status")),
+					 1);
+		else if (strstr(ta_str(body, "plugin_output"), "EMERGENCY CALL"))
+			assert_int_equal(json_integer_value(json_object_get(body, "exit_status")),
+					 2);
+		n_ok++;
+	}
+	assert_true(n_ok >= 3);
+	json_decref(posts);
+	assert_int_equal(ta_stop(t), 0);
+	th_hook_stop(h);
+	th_rmtree(dir);
+	free(dir);
+	free(cert);
+	free(key);
+	free(pwfile);
+	free(base);
+}
+
+static int
+setup(void **state)
+{
+	return ta_setup(state, NULL);
+}
+
+static int
+test_teardown(void **state)
+{
+	if (nagios_pid > 0) {
+		kill(nagios_pid, SIGTERM);
+		waitpid(nagios_pid, NULL, 0);
+		nagios_pid = 0;
+	}
+	return ta_test_teardown(state);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_plugin_states, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_agent_hung, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_nagios_core, test_teardown),
+	    cmocka_unit_test_teardown(test_icinga_api, ta_test_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, setup, ta_teardown);
+}
