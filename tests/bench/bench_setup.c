@@ -64,7 +64,8 @@ main(int argc, char **argv)
 	    json_string_value(json_object_get(sub, "clientState")), "tenantId", TA_TENANT,
 	    "resource", "chats('19:bench@thread.v2')/messages('1')", "resourceData", "id", "1");
 	f = fopen(argv[1], "w");
-	fprintf(f, "URL=%s/api/org/acme/ms-teams/notify\nPID=%d\nBODY='", t->base, (int)t->pid);
+	fprintf(f, "URL=%s/api/org/acme/ms-teams/notify\nPID=%d\nMSOCK=%s\nBODY='", t->base,
+		(int)t->pid, t->msock);
 	json_dumpf(body, f, JSON_COMPACT);
 	fprintf(f, "'\n");
 	fclose(f);
