@@ -3,6 +3,7 @@
  * gives every key its line; a table maps keys to checkers. Problems are
  * collected, not fatal one by one, so an operator sees them all at once.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
@@ -238,6 +239,25 @@ passive_key(struct parse *p, const char *k, const char *v)
 	return true;
 }
 
+/* tcp:A.B.C.D:PORT */
+static bool
+agentx_tcp_ok(const char *v)
+{
+	char host[64];
+	const char *colon;
+	struct in_addr a;
+	char *end;
+	long port;
+
+	if (strncmp(v, "tcp:", 4) != 0 || !(colon = strrchr(v + 4, ':')) ||
+	    (size_t)(colon - (v + 4)) >= sizeof(host))
+		return false;
+	memcpy(host, v + 4, (size_t)(colon - (v + 4)));
+	host[colon - (v + 4)] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	return inet_pton(AF_INET, host, &a) == 1 && !*end && port > 0 && port < 65536;
+}
+
 /* The SNMP subagent's keys; false: not one of them. */
 static bool
 snmp_key(struct parse *p, const char *k, const char *v)
@@ -251,8 +271,11 @@ snmp_key(struct parse *p, const char *k, const char *v)
 		if (!strcmp(v, "off")) {
 			free(c->agentx_socket);
 			c->agentx_socket = NULL;
-		} else if (v[0] != '/' && strncmp(v, "tcp:", 4) != 0)
-			problem(p, "agentx_socket: an absolute path, tcp:HOST:PORT, or off");
+		} else if (v[0] != '/' && !agentx_tcp_ok(v))
+			/* net-snmp resolves names and connects blocking: an
+			 * address literal keeps a lookup out of the event loop */
+			problem(p,
+				"agentx_socket: an absolute path, tcp:IPV4-ADDRESS:PORT, or off");
 		else
 			set_str(&c->agentx_socket, v);
 	} else if (!strcmp(k, "agentx_timeout") || !strcmp(k, "agentx_reconnect") ||

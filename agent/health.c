@@ -111,9 +111,10 @@ subscription_alarm(const struct org *o, struct since *s)
 	/* without a usable sign-in the sign-in alarm is the cause to act on */
 	bool bad = usable && !subs_active(o->conf->name);
 	bool now_bad = bad && state && (!strcmp(state, "lapsed") || !strcmp(state, "failed"));
-	char *text = xprintf("subscription %s%s%s", state ? state : "none",
-			     str(st, "last_error") ? ": " : "",
-			     str(st, "last_error") ? str(st, "last_error") : "");
+	char *text =
+	    xprintf("subscription %s%s%s%s%s", state ? state : "none", str(st, "id") ? " " : "",
+		    str(st, "id") ? str(st, "id") : "", str(st, "last_error") ? ": " : "",
+		    str(st, "last_error") ? str(st, "last_error") : "");
 
 	/* lapsed or failed counts at once; none or creating after a grace;
 	 * cleared only when it delivers (or the sign-in alarm takes over), so

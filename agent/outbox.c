@@ -27,7 +27,8 @@ struct outbox_consumer {
 	long failures;
 	long delivered; /* kept with the cursor */
 	long given_up;
-	bool giving_up; /* the entry in flight is being passed over */
+	bool giving_up; /* the entry in flight is being given up (counted) */
+	bool passing;   /* ... or passed over: nothing to send (not counted) */
 	char *last_error;
 	struct outbox_consumer *next;
 };
@@ -79,11 +80,12 @@ outbox_done(struct outbox_consumer *c, bool ok, const char *why)
 	if (!c->in_flight)
 		return;
 	seq = (long)json_integer_value(json_object_get(c->in_flight, "seq"));
-	if (ok && store_cursor_advance(c->store, c->name, seq, !c->giving_up, c->giving_up) == 0) {
+	if (ok && store_cursor_advance(c->store, c->name, seq, !c->giving_up && !c->passing,
+				       c->giving_up) == 0) {
 		c->cursor = seq;
 		if (c->giving_up)
 			c->given_up++;
-		else
+		else if (!c->passing)
 			c->delivered++;
 		c->failures = 0;
 		free(c->last_error);
@@ -130,6 +132,20 @@ outbox_consumer_new(struct store *st, const char *name, const struct outbox_opts
 	consumers = c;
 	ev_timer_arm(c->timer, 0);
 	return c;
+}
+
+void
+outbox_pass(struct outbox_consumer *c, bool give_up, const char *why)
+{
+	if (!c->in_flight)
+		return;
+	if (give_up)
+		log_err("outbox", "%s: gave up entry %lld: %s", c->name,
+			json_integer_value(json_object_get(c->in_flight, "seq")), why);
+	c->giving_up = give_up;
+	c->passing = !give_up;
+	outbox_done(c, true, NULL);
+	c->giving_up = c->passing = false;
 }
 
 void

@@ -36,6 +36,10 @@ void outbox_consumer_free(struct outbox_consumer *c);
 void outbox_consumer_set_opts(struct outbox_consumer *c, const struct outbox_opts *opts);
 /* The receiver took the entry handed out last (ok) or not. */
 void outbox_done(struct outbox_consumer *c, bool ok, const char *why);
+/* Moves past the entry handed out last without sending it: nothing to
+ * send for it (not counted), or give_up: the receiver refused it for
+ * good (logged with why, counted as given up). */
+void outbox_pass(struct outbox_consumer *c, bool give_up, const char *why);
 /* New entries were appended: every consumer looks now. */
 void outbox_kick(void);
 /* {name, cursor, pending, delivered, failures, given_up, last_error};

@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 /* net-snmp: its configuration header first, always */
 #include <net-snmp/net-snmp-config.h>
@@ -19,6 +22,8 @@
 #include <net-snmp/net-snmp-includes.h>
 
 #include <net-snmp/agent/net-snmp-agent-includes.h>
+
+#include <net-snmp/agent/agent_callbacks.h>
 
 #include "ctl.h"
 #include "event.h"
@@ -33,15 +38,23 @@
  * its installed headers. */
 extern netsnmp_session *main_session;
 
-/* RFC 2741, 6.1: the Notify-PDU's h.type. net-snmp's AgentX header that
- * names it is not installed. */
+/* Opens the session to the master, as net-snmp's own reconnect does
+ * (subagent.c, exported but not declared in the installed headers). */
+extern int subagent_open_master_session(void);
+
+/* RFC 2741, 6.1: the h.type of the Notify and Ping PDUs. net-snmp's
+ * AgentX header that names them is not installed. */
 #define AGENTX_NOTIFY 12
+#define AGENTX_PING   13
 
 #define SNAPSHOT_AGE 1.0   /* seconds a snapshot answers requests */
 #define WATCH_EVERY  1.0   /* how often the master's presence is looked at */
 #define LOG_REPEAT   600.0 /* a repeated net-snmp message is logged this often */
 
-enum slot_id { SLOT_OUTBOX, SLOT_START, SLOT_N };
+enum slot_id { SLOT_OUTBOX, SLOT_START, SLOT_PING, SLOT_N };
+
+/* How a notification ended. */
+enum sent { SENT, NOT_SENT, REFUSED };
 
 /* A notification waiting for the master's Response. gen tells a late
  * answer (after the deadline) from the current one. */
@@ -50,7 +63,7 @@ struct slot {
 	unsigned long gen;
 	struct ev_timer *deadline;
 	char *what; /* for logs */
-	void (*done)(bool ok, const char *why);
+	void (*done)(enum sent result, const char *why);
 };
 
 static const struct conf *cfg;
@@ -60,6 +73,10 @@ static struct outbox_consumer *traps;
 static struct slot slots[SLOT_N];
 static struct ev_timer *watch_timer;
 static bool connected, start_sent;
+/* the master did not answer: nothing more is sent until it answers a ping,
+ * so a master that hangs does not find a pile of repeats when it wakes */
+static bool suspect;
+static double last_attempt;
 static double connected_since, away_since;
 static char *last_error;
 static struct smib *snap;
@@ -161,7 +178,11 @@ handler(netsnmp_mib_handler *h, netsnmp_handler_registration *reg, netsnmp_agent
 			if ((v = smib_get(m, vb->name, vb->name_length)))
 				set_value(vb, v);
 			else
-				netsnmp_set_request_error(info, r, SNMP_NOSUCHINSTANCE);
+				netsnmp_set_request_error(
+				    info, r,
+				    smib_object_exists(vb->name, vb->name_length)
+					? SNMP_NOSUCHINSTANCE
+					: SNMP_NOSUCHOBJECT);
 			break;
 		case MODE_GETNEXT:
 			/* nothing after it here: left alone, the agent goes on to
@@ -183,7 +204,8 @@ handler(netsnmp_mib_handler *h, netsnmp_handler_registration *reg, netsnmp_agent
 
 /* ---- notifications ---- */
 
-static void slot_finish(enum slot_id id, bool ok, const char *why);
+static void slot_finish(enum slot_id id, enum sent result, const char *why);
+static int session_timeout(void);
 
 static int
 on_response(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *magic)
@@ -194,16 +216,20 @@ on_response(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *ma
 	char why[64];
 
 	(void)sess, (void)reqid;
+	/* net-snmp sends the same request again: still the one in flight */
+	if (op == NETSNMP_CALLBACK_OP_RESEND)
+		return 1;
 	if (!slots[id].busy || slots[id].gen != gen)
 		return 1; /* answered after its deadline: already counted as failed */
 	if (op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE && pdu && pdu->errstat == 0) {
-		slot_finish(id, true, NULL);
+		slot_finish(id, SENT, NULL);
 	} else if (op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE) {
+		/* a Notify the master cannot take now will not be taken later */
 		snprintf(why, sizeof(why), "the master refused it (AgentX error %ld)",
 			 pdu ? pdu->errstat : -1L);
-		slot_finish(id, false, why);
+		slot_finish(id, REFUSED, why);
 	} else {
-		slot_finish(id, false, "no answer from the master");
+		slot_finish(id, NOT_SENT, "no answer from the master");
 	}
 	return 1;
 }
@@ -214,11 +240,11 @@ on_deadline(void *arg)
 	enum slot_id id = (enum slot_id)(uintptr_t)arg;
 
 	if (slots[id].busy)
-		slot_finish(id, false, "no answer from the master in time");
+		slot_finish(id, NOT_SENT, "no answer from the master in time");
 }
 
 static void
-slot_finish(enum slot_id id, bool ok, const char *why)
+slot_finish(enum slot_id id, enum sent result, const char *why)
 {
 	struct slot *s = &slots[id];
 	char *what = s->what;
@@ -226,20 +252,25 @@ slot_finish(enum slot_id id, bool ok, const char *why)
 	s->busy = false;
 	s->what = NULL;
 	ev_timer_stop(s->deadline);
-	if (ok)
+	if (result == NOT_SENT && !suspect) {
+		suspect = true;
+		log_warnx("snmp", "AgentX: the master at %s does not answer; waiting for it",
+			  agentx_socket);
+	}
+	if (result == SENT)
 		log_debug("snmp", "the master took %s", what);
 	else {
 		free(last_error);
 		last_error = xprintf("%s: %s", what, why);
 	}
 	free(what);
-	s->done(ok, why);
+	s->done(result, why);
 }
 
 /* Sends vars (snmpTrapOID.0 first; taken) as an AgentX Notify. false: not
  * sent, and vars freed. */
 static bool
-notify(enum slot_id id, netsnmp_variable_list *vars, const char *what)
+send_pdu(enum slot_id id, int type, netsnmp_variable_list *vars, const char *what)
 {
 	static const oid sysuptime0[] = {1, 3, 6, 1, 2, 1, 1, 3, 0};
 	struct slot *s = &slots[id];
@@ -247,16 +278,18 @@ notify(enum slot_id id, netsnmp_variable_list *vars, const char *what)
 	long uptime = (long)netsnmp_get_agent_uptime();
 	double wait;
 
-	if (!main_session || s->busy) {
+	if (!main_session || s->busy || (suspect && type != AGENTX_PING)) {
 		snmp_free_varbind(vars);
 		return false;
 	}
-	pdu = snmp_pdu_create(AGENTX_NOTIFY);
+	pdu = snmp_pdu_create(type);
 	pdu->sessid = main_session->sessid;
 	pdu->flags |= UCD_MSG_FLAG_EXPECT_RESPONSE;
-	snmp_pdu_add_variable(pdu, sysuptime0, OID_LENGTH(sysuptime0), ASN_TIMETICKS, &uptime,
-			      sizeof(uptime));
-	pdu->variables->next_variable = vars;
+	if (vars) {
+		snmp_pdu_add_variable(pdu, sysuptime0, OID_LENGTH(sysuptime0), ASN_TIMETICKS,
+				      &uptime, sizeof(uptime));
+		pdu->variables->next_variable = vars;
+	}
 	s->gen++;
 	if (snmp_async_send(main_session, pdu, on_response,
 			    (void *)(uintptr_t)(s->gen * SLOT_N + id)) == 0) {
@@ -265,11 +298,34 @@ notify(enum slot_id id, netsnmp_variable_list *vars, const char *what)
 	}
 	s->busy = true;
 	s->what = xstrdup(what);
-	/* net-snmp times the request out itself; this is the backstop for a
-	 * session closed under it */
-	wait = cfg->agentx_timeout * (double)(cfg->agentx_retries + 1) + 2;
+	/* net-snmp times the request out itself (and says so); this is the
+	 * backstop for a session closed under it, well after that */
+	wait = 2 * session_timeout() * (double)(cfg->agentx_retries + 1) + 5;
 	ev_timer_arm(s->deadline, wait);
 	return true;
+}
+
+/* agentx_timeout in whole seconds, as net-snmp's sessions count them */
+static int
+session_timeout(void)
+{
+	int t = (int)(cfg->agentx_timeout + 0.999);
+
+	return t < 1 ? 1 : t;
+}
+
+/* A session to the master was opened (and before the MIB is registered
+ * on it): its requests wait agentx_timeout, with agentx_retries, not
+ * net-snmp's default of 5 retries. */
+static int
+on_session_open(int major, int minor, void *server_arg, void *client_arg)
+{
+	(void)major, (void)minor, (void)server_arg, (void)client_arg;
+	if (main_session) {
+		main_session->timeout = (long)session_timeout() * 1000000L;
+		main_session->retries = (int)cfg->agentx_retries;
+	}
+	return 0;
 }
 
 static long
@@ -279,9 +335,12 @@ index_of(const char *org)
 }
 
 static void
-outbox_sent(bool ok, const char *why)
+outbox_sent(enum sent result, const char *why)
 {
-	outbox_done(traps, ok, why);
+	if (result == REFUSED)
+		outbox_pass(traps, true, why);
+	else
+		outbox_done(traps, result == SENT, why);
 }
 
 static void
@@ -295,8 +354,10 @@ deliver(struct outbox_consumer *c, json_t *entry, void *arg)
 	/* a manager that polls on a notification finds the row it names */
 	smib_free(snap);
 	snap = NULL;
-	if (!main_session) {
-		outbox_done(c, false, "the AgentX master is not connected");
+	if (!main_session || suspect) {
+		outbox_done(c, false,
+			    !main_session ? "the AgentX master is not connected"
+					  : "the master does not answer");
 		return;
 	}
 	status = ctl_status_json(NULL);
@@ -307,21 +368,34 @@ deliver(struct outbox_consumer *c, json_t *entry, void *arg)
 		log_warnx("snmp", "outbox entry %lld (%s) has no notification; passed over",
 			  json_integer_value(json_object_get(entry, "seq")),
 			  json_string_value(json_object_get(entry, "kind")));
-		outbox_done(c, true, NULL);
+		outbox_pass(c, false, NULL);
 		return;
 	}
 	what = xprintf("%s (outbox entry %lld)", smib_notification_name(vars),
 		       json_integer_value(json_object_get(entry, "seq")));
-	if (!notify(SLOT_OUTBOX, vars, what))
-		outbox_done(c, false, "the AgentX session could not send");
+	if (!send_pdu(SLOT_OUTBOX, AGENTX_NOTIFY, vars, what))
+		outbox_done(c, false,
+			    suspect ? "the master does not answer"
+				    : "the AgentX session could not send");
 	free(what);
 }
 
 static void
-start_sent_cb(bool ok, const char *why)
+ping_answered(enum sent result, const char *why)
 {
 	(void)why;
-	start_sent = ok;
+	if (result == NOT_SENT || !suspect)
+		return;
+	suspect = false;
+	log_info("snmp", "AgentX: the master at %s answers again", agentx_socket);
+	outbox_kick();
+}
+
+static void
+start_sent_cb(enum sent result, const char *why)
+{
+	(void)why;
+	start_sent = result != NOT_SENT;
 }
 
 static void
@@ -329,16 +403,56 @@ send_start(void)
 {
 	json_t *status = ctl_status_json(NULL);
 
-	notify(SLOT_START, smib_agent_start(status), "ctTeamsAgentStart");
+	send_pdu(SLOT_START, AGENTX_NOTIFY, smib_agent_start(status), "ctTeamsAgentStart");
 	json_decref(status);
 }
 
-/* The master's presence, looked at each second: its edges are logged and
- * a return sends what waited. */
+/* Can a connection be made now without waiting? A master that is stopped
+ * (not gone) leaves its socket listening with a full backlog, and there
+ * net-snmp's blocking connect would hold the loop until it wakes. */
+static bool
+master_accepts(void)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd, rc;
+
+	if (agentx_socket[0] != '/')
+		return true; /* tcp: an address literal, checked by conf.c */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", agentx_socket);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	return rc == 0;
+}
+
+/* net-snmp's own reconnect is off (its ping interval is 0): the master is
+ * opened again here, only when it takes connections at once. */
+static void
+reconnect(void)
+{
+	if (now_mono() - last_attempt < cfg->agentx_reconnect)
+		return;
+	last_attempt = now_mono();
+	if (!master_accepts())
+		return;
+	if (subagent_open_master_session() == 0) {
+		suspect = false;
+		register_mib_reattach();
+	}
+}
+
+/* The master's presence, looked at each second: its edges are logged, a
+ * return sends what waited, and a master that does not answer is pinged. */
 static void
 watch(void *arg)
 {
 	(void)arg;
+	if (!main_session)
+		reconnect();
+	if (main_session && suspect && !slots[SLOT_PING].busy)
+		send_pdu(SLOT_PING, AGENTX_PING, NULL, "a ping");
 	if (main_session && !connected) {
 		connected = true;
 		connected_since = now_wall();
@@ -378,20 +492,13 @@ trap_opts(const struct conf *c)
 	    .backoff_min = 1, .backoff_max = c->agentx_reconnect, .max_age = c->trap_max_age};
 }
 
+/* Before init_agent: the role, the socket, no signals, no files. */
 static void
 ds_setup(const struct conf *c)
 {
 	netsnmp_ds_set_boolean(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_ROLE, 1);
 	netsnmp_ds_set_string(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_X_SOCKET,
 			      c->agentx_socket);
-	/* microseconds, as agentx_parse_agentx_timeout stores them */
-	netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_AGENTX_TIMEOUT,
-			   (int)(c->agentx_timeout * 1e6));
-	netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_AGENTX_RETRIES,
-			   (int)c->agentx_retries);
-	/* also how often an absent master is tried again */
-	netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_AGENTX_PING_INTERVAL,
-			   (int)(c->agentx_reconnect + 0.5));
 	/* the loop runs net-snmp's alarms; no SIGALRM in the agent */
 	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_ALARM_DONT_USE_SIG, 1);
 	/* configured by ctteamsd.conf alone; nothing written under /var/lib/snmp */
@@ -399,8 +506,23 @@ ds_setup(const struct conf *c)
 	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_PERSIST_STATE, 1);
 	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
 	netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
-	/* the subagent serves OIDs, it does not parse MIB files */
+	/* the subagent serves OIDs, it parses no MIB files: without this,
+	 * net-snmp looks for its default list and logs each one missing */
+	setenv("MIBS", "", 1);
 	netsnmp_set_mib_directory("");
+}
+
+/* After init_agent, which sets its own defaults for these. */
+static void
+ds_timing(const struct conf *c)
+{
+	/* no pings or reconnects of net-snmp's own: they wait synchronously,
+	 * and a connect to a stopped master blocks (watch() does both) */
+	netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_AGENTX_PING_INTERVAL, 0);
+	/* the session to the master: its Open and Register requests wait
+	 * this long (seconds); retries are set on the session once open */
+	netsnmp_ds_set_int(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_TIMEOUT, session_timeout());
+	netsnmp_ds_set_int(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_RETRIES, (int)c->agentx_retries);
 }
 
 static int
@@ -436,15 +558,23 @@ snmpa_start(const struct conf *c, struct store *st)
 		log_err("snmp", "net-snmp could not be set up as an AgentX subagent");
 		return -1;
 	}
+	ds_timing(c);
+	snmp_register_callback(SNMP_CALLBACK_APPLICATION, SNMPD_CALLBACK_INDEX_START,
+			       on_session_open, NULL);
 	/* connects to the master, if it is there; if not, net-snmp tries
 	 * again every agentx_reconnect */
 	init_snmp("ctteamsd");
+	/* with no ping interval net-snmp opens the session but registers
+	 * nothing on it: the MIB is registered here, as on a reconnect */
+	if (main_session)
+		register_mib_reattach();
 	running = true;
 	ev_snmp_attach();
 	for (int i = 0; i < SLOT_N; i++)
 		slots[i].deadline = ev_timer_new(on_deadline, (void *)(uintptr_t)i);
 	slots[SLOT_OUTBOX].done = outbox_sent;
 	slots[SLOT_START].done = start_sent_cb;
+	slots[SLOT_PING].done = ping_answered;
 	opts = trap_opts(c);
 	traps = outbox_consumer_new(st, "snmp", &opts, deliver, NULL);
 	watch_timer = ev_timer_new(watch, NULL);

@@ -455,6 +455,31 @@ smib_next(const struct smib *m, const oid *name, size_t len)
 	return i < m->n ? &m->v[i] : NULL;
 }
 
+bool
+smib_object_exists(const oid *name, size_t len)
+{
+	/* the columns (or scalars) each subtree has: first, last */
+	static const oid cols[][2] = {
+	    [T_AGENT] = {1, 10}, [T_ORG] = {2, 17},  [T_SUB] = {2, 11},
+	    [T_EVENT] = {2, 14}, [T_ALARM] = {3, 7},
+	};
+	size_t r = smib_root_len;
+	oid t, col;
+
+	if (len < r + 3 || snmp_oidtree_compare(name, len, smib_root, r) != 0 || name[r] != 1)
+		return false;
+	t = name[r + 1];
+	if (t < T_AGENT || t > T_ALARM)
+		return false;
+	if (t == T_AGENT)
+		col = name[r + 2];
+	else if (len < r + 4 || name[r + 2] != 1)
+		return false;
+	else
+		col = name[r + 3];
+	return col >= cols[t][0] && col <= cols[t][1];
+}
+
 /* ---- notifications ---- */
 
 static const oid snmptrap_oid0[] = {1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0};
@@ -517,18 +542,6 @@ event_notification(const json_t *entry)
 	return vars;
 }
 
-static const json_t *
-org_of(const json_t *status, const char *name)
-{
-	const json_t *o;
-	size_t i;
-
-	json_array_foreach (json_object_get(status, "orgs"), i, o)
-		if (!strcmp(jstr(o, "org"), name))
-			return o;
-	return NULL;
-}
-
 static netsnmp_variable_list *
 alarm_notification_vars(const json_t *entry, const json_t *status,
 			long (*index_of)(const char *org))
@@ -552,16 +565,6 @@ alarm_notification_vars(const json_t *entry, const json_t *status,
 	build_alarm_common(&m, entry, idx,
 			   raise ? enum_of(jstr(entry, "severity"), severities) : 1);
 	append(&vars, &m, cols, OID_LENGTH(cols));
-	if (kind - 1 == ALARM_SUBSCRIPTION) {
-		/* the subscription the alarm is about: ctTeamsSubId.org.1 */
-		const json_t *o = org_of(status, jstr(entry, "org"));
-		struct smib s = {0};
-		oid sidx[] = {(oid)org, 1};
-		put_str(&s, T_SUB, 2, sidx, 2, jstr(json_object_get(o, "subscription"), "id"), 64);
-		append(&vars, &s, (const oid[]){2}, 1);
-		free(s.v[0].s);
-		free(s.v);
-	}
 	for (size_t i = 0; i < m.n; i++)
 		free(m.v[i].s);
 	free(m.v);

@@ -9,6 +9,7 @@
 #define CT_SNMP_MIB_H
 
 #include <jansson.h>
+#include <stdbool.h>
 /* net-snmp: its configuration header first, always */
 #include <net-snmp/net-snmp-config.h>
 
@@ -45,6 +46,10 @@ size_t smib_count(const struct smib *m);
 const struct smib_var *smib_at(const struct smib *m, size_t i);
 /* The variable named exactly, or NULL. */
 const struct smib_var *smib_get(const struct smib *m, const oid *name, size_t len);
+/* Does name fall under an object of the MIB (a scalar or a column)? A GET
+ * of one that is not there is noSuchInstance, of anything else
+ * noSuchObject. */
+bool smib_object_exists(const oid *name, size_t len);
 /* The first variable after name, or NULL at the end of the MIB. */
 const struct smib_var *smib_next(const struct smib *m, const oid *name, size_t len);
 

@@ -25,6 +25,18 @@ ctl(struct ta *t, const char *cmd, const char *org)
 }
 
 static struct th_snmp snmp;
+static struct ta *demo_ta;
+
+/* A step that fails ends the demo at once (th_check): nothing it started
+ * may stay behind. */
+static void
+cleanup(void)
+{
+	if (demo_ta)
+		ta_teardown((void **)&demo_ta);
+	demo_ta = NULL;
+	th_snmp_stop(&snmp);
+}
 
 /* The line snmptrapd logged for the notification named trap, or NULL. */
 static char *
@@ -107,9 +119,11 @@ main(void)
 	       "is simulated by graphsim, over HTTPS; snmpd and snmptrapd are the real ones.\n");
 
 	th_step("Start the simulated cloud: a tenant, an app registration, the service user");
+	atexit(cleanup);
 	th_check(ta_setup((void **)&t, (const char *const[]){"--access-token-lifetime=4s", NULL}) ==
 		     0,
 		 "graphsim starts");
+	demo_ta = t;
 	printf("   graphsim at %s\n", t->gs.base);
 
 	th_step("Start a real snmpd (AgentX master) and snmptrapd on loopback ports");
@@ -185,6 +199,7 @@ main(void)
 	th_step("Stop everything the demo started");
 	{
 		int rc = ta_teardown((void **)&t);
+		demo_ta = NULL;
 		th_snmp_stop(&snmp);
 		printf("\ndemo complete: ctteamsd, graphsim, snmpd and snmptrapd stopped. The\n"
 		       "Nagios/Icinga output comes next.\n");

@@ -451,7 +451,8 @@ test_master_restart_and_away(void **state)
 
 	th_snmpd_stop(&snmp);
 	assert_int_equal(th_snmpd_start(&snmp), 0);
-	assert_true(th_wait_until(tables_back, NULL, 20));
+	/* agentx_reconnect = 1s: back within a few seconds, not net-snmp's 15 */
+	assert_true(th_wait_until(tables_back, NULL, 6));
 
 	th_snmpd_stop(&snmp);
 	ta_sim_ok(t, "POST", "/emergency",
@@ -481,6 +482,55 @@ test_master_restart_and_away(void **state)
 	}
 	assert_int_equal(ta_stop(t), 0);
 	short_tokens(t, false);
+}
+
+/* How long the control socket takes to answer a ping. */
+static double
+ping_time(struct ta *t)
+{
+	double start = th_now();
+	json_t *j = ta_ctl(t, "ping", NULL);
+
+	assert_non_null(j);
+	json_decref(j);
+	return th_now() - start;
+}
+
+/* snmpd stopped in its tracks (SIGSTOP), not gone: the agent's loop keeps
+ * answering, and the emergency reaches snmptrapd when snmpd goes on,
+ * without a storm of repeats. */
+static void
+test_master_hung(void **state)
+{
+	struct ta *t = *state;
+	char *conf;
+	double worst = 0;
+
+	assert_int_equal(th_snmp_start(&snmp, NULL, NULL), 0);
+	conf = agentx_conf(NULL);
+	ta_ready(t, conf);
+	free(conf);
+	assert_true(th_wait_until(snmp_connected, t, 20));
+	kill(snmp.snmpd, SIGSTOP);
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
+	assert_true(th_wait_until(has_event, t, 20));
+	/* eight seconds of a hung master: each AgentX wait is agentx_timeout */
+	for (double end = th_now() + 8; th_now() < end;) {
+		double d = ping_time(t);
+		if (d > worst)
+			worst = d;
+	}
+	assert_true(worst < 2.5);
+	assert_int_equal(trap_count("ctTeamsEmergencyCall"), 0);
+	kill(snmp.snmpd, SIGCONT);
+	wait_trap("ctTeamsEmergencyCall", 1, 30);
+	assert_true(th_wait_until(nothing_pending, t, 30));
+	/* at least once: a Notify the master read before it stopped may be
+	 * forwarded as well as the one sent again, but no more */
+	assert_true(trap_count("ctTeamsEmergencyCall") <= 2);
+	assert_int_equal(ta_stop(t), 0);
 }
 
 /* The emergency through an SNMPv3 authPriv trapsess and as an inform, as
@@ -523,6 +573,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_walk_and_emergency, test_teardown),
 	    cmocka_unit_test_teardown(test_alarm_notifications, test_teardown),
 	    cmocka_unit_test_teardown(test_master_restart_and_away, test_teardown),
+	    cmocka_unit_test_teardown(test_master_hung, test_teardown),
 	    cmocka_unit_test_teardown(test_v3_and_inform, test_teardown),
 	};
 

@@ -88,6 +88,7 @@ reap(pid_t *pid)
 {
 	if (*pid <= 0)
 		return;
+	kill(*pid, SIGCONT); /* a test may have stopped it */
 	kill(*pid, SIGTERM);
 	for (int i = 0; i < 500; i++) {
 		if (waitpid(*pid, NULL, WNOHANG) == *pid) {

@@ -113,6 +113,13 @@ test_every_column(void **state)
 	(void)state;
 	/* the agent */
 	want_str(m, OIDS(ROOT, 1, 1, 1, 0), "0.1.0");
+	/* objects the MIB has (noSuchInstance when absent) and has not */
+	assert_true(smib_object_exists(OIDS(ROOT, 1, 1, 10, 0)));
+	assert_true(smib_object_exists(OIDS(ROOT, 1, 4, 1, 14, 99)));
+	assert_false(smib_object_exists(OIDS(ROOT, 1, 1, 11, 0)));
+	assert_false(smib_object_exists(OIDS(ROOT, 1, 5, 1, 2, 1, 1)));
+	assert_false(smib_object_exists(OIDS(ROOT, 1, 6, 1, 2, 1)));
+	assert_false(smib_object_exists(OIDS(ROOT, 2, 1)));
 	v = get(m, OIDS(ROOT, 1, 1, 2, 0));
 	assert_non_null(v);
 	assert_int_equal(v->s_len, 11);
@@ -242,6 +249,12 @@ vb_str(const netsnmp_variable_list *v, char *buf, size_t len)
 	return buf;
 }
 
+static long
+index_of_gone(const char *org)
+{
+	return !strcmp(org, "gone") ? 7 : -1;
+}
+
 static void
 test_notifications(void **state)
 {
@@ -298,6 +311,11 @@ test_notifications(void **state)
 	/* an org no longer configured keeps its index through index_of */
 	json_object_set_new(raise, "org", json_string("gone"));
 	assert_null(smib_notification(raise, st, NULL));
+	v = smib_notification(raise, st, index_of_gone);
+	assert_non_null(v);
+	assert_int_equal(v->next_variable->name[15], 7); /* (kind, org 7) */
+	assert_int_equal(v->next_variable->name[14], 5); /* subscriptionLapsed */
+	snmp_free_varbind(v);
 	json_decref(raise);
 	json_decref(clear);
 	json_decref(ev);
