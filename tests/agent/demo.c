@@ -25,6 +25,7 @@ ctl(struct ta *t, const char *cmd, const char *org)
 }
 
 static struct th_snmp snmp;
+static struct th_nagios nagios;
 static struct ta *demo_ta;
 
 /* A step that fails ends the demo at once (th_check): nothing it started
@@ -36,6 +37,7 @@ cleanup(void)
 		ta_teardown((void **)&demo_ta);
 	demo_ta = NULL;
 	th_snmp_stop(&snmp);
+	th_nagios_free(&nagios);
 }
 
 /* The line snmptrapd logged for the notification named trap, or NULL. */
@@ -91,6 +93,53 @@ walk(const char *what)
 	fflush(stdout);
 }
 
+/* A check plugin as Nagios runs it, and what it printed. */
+static void
+check(struct ta *t, const char *name)
+{
+	char *path, *out = NULL;
+	int rc;
+
+	if (asprintf(&path, "%s/%s", TA_PLUGINS, name) < 0)
+		abort();
+	const char *argv[] = {path, "-S", t->msock, "-O", "acme", NULL};
+	rc = th_run(argv, &out, NULL);
+	printf("   $ %s -O acme        (exit %d)\n", name, rc);
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+		printf("   %s\n", line);
+	free(out);
+	free(path);
+	fflush(stdout);
+}
+
+static bool
+nagios_shows(void *needle)
+{
+	char *block = th_nagios_service(&nagios, "ctteams-acme-emergency");
+	bool ok = block && strstr(block, needle);
+
+	free(block);
+	return ok;
+}
+
+/* What Nagios' status file says of a service. */
+static void
+show_nagios(const char *service)
+{
+	char *block = th_nagios_service(&nagios, service), *save = NULL;
+
+	printf("   Nagios status.dat, service %s:\n", service);
+	for (char *line = strtok_r(block, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		while (*line == '\t')
+			line++;
+		if (!strncmp(line, "current_state=", 14) || !strncmp(line, "plugin_output=", 14) ||
+		    !strncmp(line, "check_type=", 11))
+			printf("     %s\n", line);
+	}
+	free(block);
+	fflush(stdout);
+}
+
 struct chain {
 	struct ta *t;
 	long since;
@@ -131,9 +180,13 @@ main(void)
 	printf("   snmpd: UDP 127.0.0.1:%d, AgentX master at %s, trap2sink 127.0.0.1:%d\n",
 	       snmp.port, snmp.agentx, snmp.trap_port);
 
+	th_check(th_nagios_init(&nagios) == 0, "a directory for Nagios");
+
 	th_step("Start ctteamsd with this configuration");
-	if (asprintf(&path, "refresh_margin = 2s\nagentx_socket = %s\nagentx_reconnect = 1s",
-		     snmp.agentx) < 0)
+	if (asprintf(&path,
+		     "refresh_margin = 2s\nagentx_socket = %s\nagentx_reconnect = 1s\n"
+		     "nagios_command_file = %s",
+		     snmp.agentx, nagios.cmd) < 0)
 		abort();
 	th_check(ta_start(t, path, NULL) == 0, "ctteamsd starts");
 	free(path);
@@ -155,6 +208,18 @@ main(void)
 	th_check(th_wait_until(ta_sub_active, t, 30), "the subscription is active");
 	ctl(t, "status", "acme");
 
+	th_step("A real Nagios 4 core with nagios/ctteams.cfg; the check plugins, all healthy");
+	th_check(th_nagios_configure(&nagios, CT_NAGIOS_CFG, TA_PLUGINS, t->msock) == 0 &&
+		     th_nagios_start(&nagios) == 0,
+		 "Nagios starts");
+	printf("   Nagios reads its command file %s; ctteamsd writes passive results there\n",
+	       nagios.cmd);
+	check(t, "check_ctteams_auth");
+	check(t, "check_ctteams_subscription");
+	check(t, "check_ctteams_secret");
+	check(t, "check_ctteams_delivery");
+	check(t, "check_ctteams_emergency");
+
 	th_step("Someone dials 911 from Teams; Teams posts its notice to the service user");
 	json_decref(th_sim(&t->gs, "POST", "/emergency",
 			   json_pack("{s:s, s:[s], s:s, s:s}", "caller", t->caller, "members",
@@ -166,6 +231,11 @@ main(void)
 	show_trap("ctTeamsEmergencyCall");
 	walk("CT-TEAMS-MIB::ctTeamsEventTable");
 	ctl(t, "events", "acme");
+	th_check(th_wait_until(nagios_shows, "EMERGENCY CALL", 30),
+		 "the passive result reaches Nagios");
+	printf("   the passive result, in Nagios before any check ran:\n");
+	show_nagios("ctteams-acme-emergency");
+	check(t, "check_ctteams_emergency");
 
 	th_step("Time runs fast here: access tokens live 4 s, not an hour; ctteamsd refreshes\n"
 		"   each one ahead of its expiry, and Entra rotates the refresh token every time");
@@ -188,6 +258,7 @@ main(void)
 	show_trap("ctTeamsSignInLost");
 	walk("CT-TEAMS-MIB::ctTeamsAlarmTable");
 	ctl(t, "alarms", NULL);
+	check(t, "check_ctteams_auth");
 
 	th_step("The administrator signs in again, as the status says");
 	th_check(ta_signin(t, "acme", NULL) == 200, "sign-in completes");
@@ -201,8 +272,9 @@ main(void)
 		int rc = ta_teardown((void **)&t);
 		demo_ta = NULL;
 		th_snmp_stop(&snmp);
-		printf("\ndemo complete: ctteamsd, graphsim, snmpd and snmptrapd stopped. The\n"
-		       "Nagios/Icinga output comes next.\n");
+		th_nagios_free(&nagios);
+		printf(
+		    "\ndemo complete: ctteamsd, graphsim, snmpd, snmptrapd and Nagios stopped.\n");
 		return rc == 0 ? 0 : 1;
 	}
 }

@@ -304,151 +304,27 @@ test_agent_hung(void **state)
 
 /* ---- a real Nagios core ---- */
 
-struct nagios {
-	char *dir, *cfg, *cmd, *status, *log;
-	pid_t pid;
-};
-
 /* a Nagios a failed test left running is stopped by the teardown */
-static pid_t nagios_pid;
-
-static void
-write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-/* nagios/ctteams.cfg as shipped, with the test's monitoring socket added
- * to each command line, and Debian's standard objects. */
-static void
-nagios_setup(struct nagios *n, struct ta *t)
-{
-	char *shipped = th_read_file(CT_NAGIOS_CFG), *objects, *main_cfg, *p;
-	size_t len = 0;
-	FILE *f;
-
-	if (asprintf(&n->cfg, "%s/nagios.cfg", n->dir) < 0 ||
-	    asprintf(&n->status, "%s/status.dat", n->dir) < 0 ||
-	    asprintf(&n->log, "%s/nagios.log", n->dir) < 0 ||
-	    asprintf(&objects, "%s/ctteams.cfg", n->dir) < 0)
-		abort();
-	f = open_memstream(&p, &len);
-	for (char *at = shipped, *m; (m = strstr(at, "$ARG2$")); at = m + 6) {
-		fprintf(f, "%.*s-S %s $ARG2$", (int)(m - at), at, t->msock);
-		if (!strstr(m + 6, "$ARG2$"))
-			fputs(m + 6, f);
-	}
-	fclose(f);
-	write_file(objects, p);
-	free(p);
-	free(shipped);
-	if (asprintf(&main_cfg,
-		     "log_file=%s\n"
-		     "cfg_file=/etc/nagios4/objects/commands.cfg\n"
-		     "cfg_file=/etc/nagios4/objects/contacts.cfg\n"
-		     "cfg_file=/etc/nagios4/objects/timeperiods.cfg\n"
-		     "cfg_file=/etc/nagios4/objects/templates.cfg\n"
-		     "cfg_file=%s\n"
-		     "resource_file=%s/resource.cfg\n"
-		     "status_file=%s\n"
-		     "status_update_interval=1\n"
-		     "command_file=%s\n"
-		     "check_external_commands=1\n"
-		     "command_check_interval=-1\n"
-		     "check_result_path=%s\n"
-		     "check_result_reaper_frequency=1\n"
-		     "lock_file=%s/nagios.pid\n"
-		     "temp_file=%s/nagios.tmp\n"
-		     "temp_path=%s\n"
-		     "query_socket=%s/nagios.qh\n"
-		     "state_retention_file=%s/retention.dat\n"
-		     "object_cache_file=%s/objects.cache\n"
-		     "precached_object_file=%s/objects.precache\n"
-		     "nagios_user=root\n"
-		     "nagios_group=root\n"
-		     "log_external_commands=1\n"
-		     "log_passive_checks=1\n"
-		     "max_service_check_spread=1\n"
-		     "max_host_check_spread=1\n"
-		     "service_inter_check_delay_method=n\n"
-		     "host_inter_check_delay_method=n\n"
-		     "enable_notifications=0\n"
-		     "illegal_macro_output_chars=`~$&|'\"<>\n",
-		     n->log, objects, n->dir, n->status, n->cmd, n->dir, n->dir, n->dir, n->dir,
-		     n->dir, n->dir, n->dir, n->dir) < 0)
-		abort();
-	write_file(n->cfg, main_cfg);
-	free(main_cfg);
-	free(objects);
-	if (asprintf(&main_cfg, "%s/resource.cfg", n->dir) < 0 ||
-	    asprintf(&p, "$USER1$=%s\n", TA_PLUGINS) < 0)
-		abort();
-	write_file(main_cfg, p);
-	free(main_cfg);
-	free(p);
-}
-
-static void
-nagios_start(struct nagios *n)
-{
-	n->pid = fork();
-	if (n->pid == 0) {
-		char *log;
-		if (asprintf(&log, "%s/stdout", n->dir) < 0)
-			_exit(127);
-		freopen(log, "a", stdout);
-		freopen(log, "a", stderr);
-		execl("/usr/sbin/nagios4", "nagios4", n->cfg, (char *)NULL);
-		_exit(127);
-	}
-	nagios_pid = n->pid;
-	assert_true(th_wait_file(n->cmd, 20));
-}
-
-static void
-nagios_stop(struct nagios *n)
-{
-	if (n->pid <= 0)
-		return;
-	kill(n->pid, SIGTERM);
-	waitpid(n->pid, NULL, 0);
-	n->pid = nagios_pid = 0;
-}
+static struct th_nagios *running_nagios;
 
 struct status_wait {
-	struct nagios *n;
+	struct th_nagios *n;
 	const char *service, *needle;
 };
 
-/* The service's block in status.dat holds needle. */
 static bool
 status_has(void *arg)
 {
 	struct status_wait *w = arg;
-	char *text = th_read_file(w->n->status), *at, *end, *svc;
-	bool ok = false;
+	char *block = th_nagios_service(w->n, w->service);
+	bool ok = block && strstr(block, w->needle);
 
-	if (!text)
-		return false;
-	if (asprintf(&svc, "service_description=%s\n", w->service) < 0)
-		abort();
-	if ((at = strstr(text, svc))) {
-		end = strstr(at, "}");
-		if (end)
-			*end = '\0';
-		ok = strstr(at, w->needle) != NULL;
-	}
-	free(svc);
-	free(text);
+	free(block);
 	return ok;
 }
 
 static void
-wait_status(struct nagios *n, const char *service, const char *needle)
+wait_status(struct th_nagios *n, const char *service, const char *needle)
 {
 	struct status_wait w = {n, service, needle};
 
@@ -463,7 +339,7 @@ wait_status(struct nagios *n, const char *service, const char *needle)
 
 /* The event ids of the passive emergency results Nagios logged, in order. */
 static char *
-logged_events(struct nagios *n)
+logged_events(struct th_nagios *n)
 {
 	char *log = th_read_file(n->log), *out = calloc(1, 1024), *at = log;
 	const char *cmd = "EXTERNAL COMMAND: PROCESS_SERVICE_CHECK_RESULT;ctteams;"
@@ -483,7 +359,7 @@ logged_events(struct nagios *n)
 }
 
 struct log_wait {
-	struct nagios *n;
+	struct th_nagios *n;
 	const char *want;
 };
 
@@ -502,17 +378,17 @@ static void
 test_nagios_core(void **state)
 {
 	struct ta *t = *state;
-	struct nagios n = {0};
+	struct th_nagios n = {0};
 	char *conf, *want_log;
 
-	n.dir = th_tmpdir("nagios");
-	if (asprintf(&n.cmd, "%s/nagios.cmd", n.dir) < 0 ||
-	    asprintf(&conf, "nagios_command_file = %s\npassive_host = ctteams", n.cmd) < 0)
+	assert_int_equal(th_nagios_init(&n), 0);
+	running_nagios = &n;
+	if (asprintf(&conf, "nagios_command_file = %s\npassive_host = ctteams", n.cmd) < 0)
 		abort();
 	ta_ready(t, conf);
 	free(conf);
 	/* the objects name the agent's monitoring socket, known now */
-	nagios_setup(&n, t);
+	assert_int_equal(th_nagios_configure(&n, CT_NAGIOS_CFG, TA_PLUGINS, t->msock), 0);
 	{
 		/* the shipped objects pass the real pre-flight check */
 		const char *argv[] = {"/usr/sbin/nagios4", "-v", n.cfg, NULL};
@@ -525,7 +401,7 @@ test_nagios_core(void **state)
 		assert_non_null(strstr(out, "Total Warnings: 0"));
 		free(out);
 	}
-	nagios_start(&n);
+	assert_int_equal(th_nagios_start(&n), 0);
 	/* the active checks run the plugins against the agent */
 	wait_status(&n, "ctteams-acme-auth", "plugin_output=CTTEAMS AUTH OK");
 	wait_status(&n, "ctteams-acme-subscription", "plugin_output=CTTEAMS SUBSCRIPTION OK");
@@ -536,7 +412,7 @@ test_nagios_core(void **state)
 	wait_status(&n, "ctteams-acme-emergency", "EMERGENCY CALL: Jane Doe dialled 911");
 
 	/* Nagios down while two more arrive: both reach it once, in order */
-	nagios_stop(&n);
+	th_nagios_stop(&n);
 	{
 		json_t *e = ta_events(t);
 		struct ev_wait more = {t, json_array_size(e) + 2};
@@ -545,7 +421,7 @@ test_nagios_core(void **state)
 		emergency(t, t->caller, "933");
 		assert_true(th_wait_until(enough_events, &more, 30));
 	}
-	nagios_start(&n);
+	assert_int_equal(th_nagios_start(&n), 0);
 	want_log = emergency_ids(t);
 	struct log_wait lw = {&n, want_log};
 	if (!th_wait_until(log_is, &lw, 60)) {
@@ -556,15 +432,9 @@ test_nagios_core(void **state)
 	}
 	wait_status(&n, "ctteams-acme-emergency", "TEST CALL");
 	free(want_log);
-	nagios_stop(&n);
 	assert_int_equal(ta_stop(t), 0);
-	if (!getenv("TH_KEEP"))
-		th_rmtree(n.dir);
-	free(n.dir);
-	free(n.cfg);
-	free(n.cmd);
-	free(n.status);
-	free(n.log);
+	th_nagios_free(&n);
+	running_nagios = NULL;
 }
 
 /* ---- Icinga 2's API, at a loopback endpoint ---- */
@@ -701,10 +571,9 @@ setup(void **state)
 static int
 test_teardown(void **state)
 {
-	if (nagios_pid > 0) {
-		kill(nagios_pid, SIGTERM);
-		waitpid(nagios_pid, NULL, 0);
-		nagios_pid = 0;
+	if (running_nagios) {
+		th_nagios_free(running_nagios);
+		running_nagios = NULL;
 	}
 	return ta_test_teardown(state);
 }

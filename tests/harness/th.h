@@ -152,6 +152,27 @@ char *th_snmp_get(struct th_snmp *s, const char *oid);
 /* What snmptrapd logged so far. */
 char *th_snmp_traps(struct th_snmp *s);
 
+/* ---- th_nagios.c: a real Nagios 4 core ---- */
+
+struct th_nagios {
+	char *dir, *cfg, *cmd, *status, *log;
+	pid_t pid;
+};
+
+/* The directory and the command file's path, before the agent starts. */
+int th_nagios_init(struct th_nagios *n);
+/* nagios.cfg with Debian's standard objects and objects_file, whose
+ * commands get "-S monitor_socket" and $USER1$ = plugins. */
+int th_nagios_configure(struct th_nagios *n, const char *objects_file, const char *plugins,
+			const char *monitor_socket);
+/* 0 once it reads its command file. */
+int th_nagios_start(struct th_nagios *n);
+void th_nagios_stop(struct th_nagios *n);
+/* Stops it and removes its directory (kept with TH_KEEP). */
+void th_nagios_free(struct th_nagios *n);
+/* The service's block of status.dat (free it), or NULL. */
+char *th_nagios_service(struct th_nagios *n, const char *service);
+
 /* ---- th_show.c: narration for the demo programs ---- */
 
 void th_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
