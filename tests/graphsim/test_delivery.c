@@ -938,7 +938,7 @@ test_revoke_remove(void **state)
 	/* the subscription's own reauthorizationRequired cadence may have
 	 * spoken first (a slow run): look for the removal among the events */
 	for (size_t n = 1; !removed && n <= 5; n++) {
-		assert_true(th_hook_wait(c.t->hook, "/lifecycle", n, 10));
+		assert_true(th_hook_wait(c.t->hook, "/lifecycle", n, 30));
 		item = lifecycle_item(c.t, n - 1);
 		removed = !strcmp(gt_str(item, "lifecycleEvent"), "subscriptionRemoved");
 		if (removed)
