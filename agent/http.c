@@ -19,7 +19,7 @@ struct req {
 	struct curl_slist *headers;
 	char *form;    /* secret-bearing: wiped */
 	char *token;   /* bearer: wiped */
-	char *userpwd; /* basic: wiped */
+	char *userpwd; /* basic: the password, wiped (libcurl's copy is its own) */
 	char *body;
 	hc_done done;
 	void *arg;
@@ -206,9 +206,11 @@ hc_post_json_basic(const char *url, const char *ca, const char *user, const char
 	/* this receiver's CA alone: no public CA can speak for it */
 	curl_easy_setopt(c, CURLOPT_CAINFO, ca);
 	curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
-	r->userpwd = xprintf("%s:%s", user, password);
+	/* apart, so a ':' in either is no separator */
+	r->userpwd = xstrdup(password);
 	curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-	curl_easy_setopt(c, CURLOPT_USERPWD, r->userpwd);
+	curl_easy_setopt(c, CURLOPT_USERNAME, user);
+	curl_easy_setopt(c, CURLOPT_PASSWORD, r->userpwd);
 	r->headers = curl_slist_append(NULL, "Accept: application/json");
 	r->headers = curl_slist_append(r->headers, "Content-Type: application/json");
 	r->body = xstrdup(json_body);

@@ -15,7 +15,12 @@
 #include "passive.h"
 #include "util.h"
 
-static const struct conf *cfg;
+/* Copies of the keys in use: a reload that turns the output off must not
+ * leave the consumer reading a configuration that is gone. */
+static struct {
+	char *url, *user, *password_file, *ca, *host;
+	double ttl;
+} k;
 static struct outbox_consumer *consumer;
 
 /* The entry under way. */
@@ -23,6 +28,7 @@ static struct {
 	struct passive_result *r;
 	size_t n, next;
 	bool busy;
+	char *refused; /* a result Icinga will never take (why), or NULL */
 } cur;
 
 static void post_next(void);
@@ -30,9 +36,15 @@ static void post_next(void);
 static void
 finish(bool ok, const char *why)
 {
+	char *refused = cur.refused;
+
 	passive_results_free(cur.r, cur.n);
 	memset(&cur, 0, sizeof(cur));
-	outbox_done(consumer, ok, why);
+	if (ok && refused)
+		outbox_pass(consumer, true, refused); /* counted as given up */
+	else
+		outbox_done(consumer, ok, why);
+	free(refused);
 }
 
 static char *
@@ -42,9 +54,9 @@ why_of(const struct hc_resp *resp)
 	char *why;
 
 	if (resp->status == 0)
-		return xprintf("%s: %s", cfg->icinga_url, resp->error ? resp->error : "no answer");
+		return xprintf("%s: %s", k.url, resp->error ? resp->error : "no answer");
 	j = json_loadb(resp->body, resp->len, 0, NULL);
-	why = xprintf("%s answered %ld: %s%s", cfg->icinga_url, resp->status,
+	why = xprintf("%s answered %ld: %s%s", k.url, resp->status,
 		      json_string_value(json_object_get(j, "status"))
 			  ? json_string_value(json_object_get(j, "status"))
 			  : "no reason given",
@@ -62,27 +74,35 @@ on_answer(const struct hc_resp *resp, void *arg)
 	(void)arg;
 	if (!consumer || !cur.busy)
 		return; /* stopped meanwhile */
-	if (resp->status == 200) {
-		if (++cur.next < cur.n)
-			post_next();
-		else
-			finish(true, NULL);
+	/* 400 (bad request), 403 (passive checks off, or not permitted), 404
+	 * (no such service): asking again will not help, and everything after
+	 * would wait behind it: logged, counted, and passed */
+	if (resp->status == 400 || resp->status == 403 || resp->status == 404) {
+		why = why_of(resp);
+		log_err("icinga", "result for %s not taken: %s", cur.r[cur.next].service, why);
+		free(cur.refused);
+		cur.refused = why;
+	} else if (resp->status != 200) {
+		why = why_of(resp);
+		finish(false, why);
+		free(why);
 		return;
 	}
-	why = why_of(resp);
-	finish(false, why);
-	free(why);
+	if (++cur.next < cur.n)
+		post_next();
+	else
+		finish(true, NULL);
 }
 
 static char *
 password(char *why, size_t len)
 {
 	/* file_read trims the line end */
-	char *p = file_read(cfg->icinga_password_file, 1024);
+	char *p = file_read(k.password_file, 1024);
 
 	if (!p || !*p) {
 		snprintf(why, len, "icinga_password_file %s cannot be read, or is empty",
-			 cfg->icinga_password_file);
+			 k.password_file);
 		free_secret(p);
 		return NULL;
 	}
@@ -93,19 +113,18 @@ static void
 post_next(void)
 {
 	const struct passive_result *r = &cur.r[cur.next];
-	char *url = xprintf("%s/v1/actions/process-check-result", cfg->icinga_url);
-	char *svc = xprintf("%s!%s", cfg->passive_host, r->service), *body, *pw, why[256];
+	char *url = xprintf("%s/v1/actions/process-check-result", k.url);
+	char *svc = xprintf("%s!%s", k.host, r->service), *body, *pw, why[256];
 	json_t *j =
 	    json_pack("{s:s, s:s, s:i, s:s, s:s, s:f, s:f}", "type", "Service", "service", svc,
 		      "exit_status", r->state, "plugin_output", r->output, "check_source",
 		      "ctteamsd", "execution_start", r->at, "execution_end", r->at);
 
-	if (cfg->icinga_ttl > 0)
-		json_object_set_new(j, "ttl", json_real(cfg->icinga_ttl));
+	if (k.ttl > 0)
+		json_object_set_new(j, "ttl", json_real(k.ttl));
 	body = json_dumps(j, JSON_COMPACT);
 	pw = password(why, sizeof(why));
-	if (!pw || hc_post_json_basic(url, cfg->icinga_ca_file, cfg->icinga_user, pw, body,
-				      on_answer, NULL) < 0)
+	if (!pw || hc_post_json_basic(url, k.ca, k.user, pw, body, on_answer, NULL) < 0)
 		finish(false, pw ? "the request could not be started" : why);
 	free_secret(pw);
 	free(body);
@@ -123,7 +142,7 @@ deliver(struct outbox_consumer *c, json_t *entry, void *arg)
 	if (cur.n == 0) {
 		passive_results_free(cur.r, 0);
 		memset(&cur, 0, sizeof(cur));
-		outbox_done(c, true, NULL);
+		outbox_pass(c, false, NULL); /* nothing for Icinga: not counted */
 		return;
 	}
 	cur.busy = true;
@@ -137,17 +156,32 @@ opts_of(const struct conf *c)
 	    .backoff_min = 1, .backoff_max = 30, .max_age = c->passive_max_age};
 }
 
+static void
+keep(const struct conf *c)
+{
+	free(k.url);
+	free(k.user);
+	free(k.password_file);
+	free(k.ca);
+	free(k.host);
+	k.url = xstrdup(c->icinga_url);
+	k.user = xstrdup(c->icinga_user);
+	k.password_file = xstrdup(c->icinga_password_file);
+	k.ca = xstrdup(c->icinga_ca_file);
+	k.host = xstrdup(c->passive_host);
+	k.ttl = c->icinga_ttl;
+}
+
 void
 outi_start(const struct conf *c, struct store *st)
 {
 	struct outbox_opts o = opts_of(c);
 
-	cfg = c;
 	if (!c->icinga_url)
 		return;
+	keep(c);
 	consumer = outbox_consumer_new(st, "icinga", &o, deliver, NULL);
-	log_info("icinga", "passive results to %s as %s, host %s", c->icinga_url, c->icinga_user,
-		 c->passive_host);
+	log_info("icinga", "passive results to %s as %s, host %s", k.url, k.user, k.host);
 }
 
 void
@@ -159,7 +193,7 @@ outi_reload(const struct conf *c)
 		log_warnx("icinga", "icinga_url: turning it on or off takes a restart");
 	if (!consumer || !c->icinga_url)
 		return;
-	cfg = c;
+	keep(c);
 	outbox_consumer_set_opts(consumer, &o);
 }
 
@@ -170,5 +204,12 @@ outi_stop(void)
 		outbox_consumer_free(consumer);
 	consumer = NULL;
 	passive_results_free(cur.r, cur.n);
+	free(cur.refused);
 	memset(&cur, 0, sizeof(cur));
+	free(k.url);
+	free(k.user);
+	free(k.password_file);
+	free(k.ca);
+	free(k.host);
+	memset(&k, 0, sizeof(k));
 }

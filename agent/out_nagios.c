@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -21,7 +22,9 @@
 
 #define OUTPUT_MAX 2048 /* the plugin output in one command: well under PIPE_BUF */
 
-static const struct conf *cfg;
+/* Copies of the keys in use: a reload that turns the output off must not
+ * leave the consumer reading a configuration that is gone. */
+static char *command_file, *host;
 static struct outbox_consumer *consumer;
 
 static int
@@ -29,21 +32,53 @@ write_command(const char *line, char *why, size_t why_len)
 {
 	size_t len = strlen(line);
 	ssize_t n;
-	int fd = open(cfg->nagios_command_file, O_WRONLY | O_NONBLOCK | O_APPEND | O_CLOEXEC);
+	int fd = open(command_file, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
 
 	if (fd < 0) {
-		snprintf(why, why_len, "%s: %s", cfg->nagios_command_file,
+		snprintf(why, why_len, "%s: %s", command_file,
 			 errno == ENXIO ? "nobody reads it (is Nagios running?)" : strerror(errno));
+		return -1;
+	}
+	/* a plain file would take the line and nobody would ever read it */
+	if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+		snprintf(why, why_len, "%s: not a named pipe (Nagios' command_file?)",
+			 command_file);
+		close(fd);
 		return -1;
 	}
 	n = write(fd, line, len);
 	if (n != (ssize_t)len)
-		snprintf(why, why_len, "%s: %s", cfg->nagios_command_file,
+		snprintf(why, why_len, "%s: %s", command_file,
 			 n < 0 && errno == EAGAIN ? "Nagios is not keeping up (the pipe is full)"
 			 : n < 0                  ? strerror(errno)
 						  : "written in part");
 	close(fd);
 	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Nagios takes "\\n" in a result's output for a line break and "\\\\" for
+ * a backslash: a backslash from Graph's text is doubled. Cut at a UTF-8
+ * character's start. */
+static char *
+escaped(const char *s)
+{
+	char *out = xcalloc(2 * strlen(s) + 1, 1), *o = out;
+
+	for (; *s && o - out < OUTPUT_MAX; s++) {
+		if (*s == '\\')
+			*o++ = '\\';
+		*o++ = *s;
+	}
+	if (((unsigned char)*s & 0xc0) == 0x80) {
+		/* cut inside a character: drop its first bytes too */
+		while (o > out && ((unsigned char)o[-1] & 0xc0) == 0x80)
+			o--;
+		if (o > out)
+			o--;
+	}
+	*o = '\0';
+	return out;
 }
 
 static void
@@ -55,14 +90,20 @@ deliver(struct outbox_consumer *c, json_t *entry, void *arg)
 	bool ok = true;
 
 	(void)arg;
+	if (n == 0) {
+		passive_results_free(r, 0);
+		outbox_pass(c, false, NULL); /* nothing for Nagios: not counted */
+		return;
+	}
 	for (size_t i = 0; i < n && ok; i++) {
-		char *line =
-		    xprintf("[%.0f] PROCESS_SERVICE_CHECK_RESULT;%s;%s;%d;%.*s\n", r[i].at,
-			    cfg->passive_host, r[i].service, r[i].state, OUTPUT_MAX, r[i].output);
+		char *out = escaped(r[i].output);
+		char *line = xprintf("[%.0f] PROCESS_SERVICE_CHECK_RESULT;%s;%s;%d;%s\n", r[i].at,
+				     host, r[i].service, r[i].state, out);
 		/* a failure part way through sends the whole entry again: a
 		 * result twice is harmless, one lost is not */
 		ok = write_command(line, why, sizeof(why)) == 0;
 		free(line);
+		free(out);
 	}
 	passive_results_free(r, n);
 	outbox_done(c, ok, ok ? NULL : why);
@@ -75,14 +116,23 @@ opts_of(const struct conf *c)
 	    .backoff_min = 1, .backoff_max = 30, .max_age = c->passive_max_age};
 }
 
+static void
+keep(const struct conf *c)
+{
+	free(command_file);
+	free(host);
+	command_file = xstrdup(c->nagios_command_file);
+	host = xstrdup(c->passive_host);
+}
+
 void
 outn_start(const struct conf *c, struct store *st)
 {
 	struct outbox_opts o = opts_of(c);
 
-	cfg = c;
 	if (!c->nagios_command_file)
 		return;
+	keep(c);
 	consumer = outbox_consumer_new(st, "nagios", &o, deliver, NULL);
 	log_info("nagios", "passive results to %s, host %s", c->nagios_command_file,
 		 c->passive_host);
@@ -97,7 +147,7 @@ outn_reload(const struct conf *c)
 		log_warnx("nagios", "nagios_command_file: turning it on or off takes a restart");
 	if (!consumer || !c->nagios_command_file)
 		return;
-	cfg = c;
+	keep(c);
 	outbox_consumer_set_opts(consumer, &o);
 }
 
@@ -107,4 +157,7 @@ outn_stop(void)
 	if (consumer)
 		outbox_consumer_free(consumer);
 	consumer = NULL;
+	free(command_file);
+	free(host);
+	command_file = host = NULL;
 }

@@ -78,9 +78,9 @@ event_results(const json_t *e, double at, struct passive_result **ret)
 	return n;
 }
 
-/* The state of a check for an org once a clear is in: what stays raised. */
+/* The state of a check for an org now: the worst of what is raised. */
 static int
-state_after_clear(const char *org, const char *check)
+check_state_now(const char *org, const char *check)
 {
 	json_t *active = alarms_list(NULL), *a;
 	int worst = 0;
@@ -103,7 +103,10 @@ alarm_result(const struct alarm_def *d, const json_t *e, const char *org, double
 	     struct passive_result **ret, size_t *n)
 {
 	bool raise = !strcmp(jstr(e, "transition"), "raise");
-	int st = raise ? alarm_check_state(d->severity) : state_after_clear(org, d->check);
+	int now = check_state_now(org, d->check), own = alarm_check_state(d->severity);
+	/* a raise never lowers the service below what else is raised there
+	 * (the active check would raise it again); a clear leaves what stays */
+	int st = raise && own > now ? own : now;
 	char *check = upper(d->check);
 
 	add(ret, n, org, d->check, st,

@@ -33,10 +33,10 @@ check_org(struct np *np, const json_t *o)
 		if (st != NP_OK)
 			np_say(np, "%s last refreshed %s ago", name,
 			       np_duration(age, d, sizeof(d)));
-		snprintf(label, sizeof(label), "%s_refresh_age", name);
+		snprintf(label, sizeof(label), "refresh_age_%s", name);
 		np_perf_add(&np->perf, label, age, "s", &np->warn, &np->crit, "0", NULL);
 	}
-	snprintf(label, sizeof(label), "%s_refresh_failures", name);
+	snprintf(label, sizeof(label), "refresh_failures_%s", name);
 	np_perf_add(&np->perf, label, (double)fails, "", NULL, NULL, "0", NULL);
 	np_line(np, "%s: %s%s%s, last refresh %s, %lld failure(s) in a row%s%s", name,
 		state ? state : "?", np_str(o, "signed_in_user") ? " as " : "",

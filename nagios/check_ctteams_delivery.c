@@ -38,7 +38,7 @@ perf(struct np *np, const char *org, const char *what, double v, const char *uom
 {
 	char label[128];
 
-	snprintf(label, sizeof(label), "%s_%s", org, what);
+	snprintf(label, sizeof(label), "%s_%s", what, org);
 	np_perf_add(&np->perf, label, v, uom, NULL, NULL, "0", NULL);
 }
 
@@ -70,7 +70,7 @@ check_org(struct np *np, const json_t *o)
 		if (st != NP_OK)
 			np_say(np, "%s canary last came back %s ago", name,
 			       np_duration(age, d, sizeof(d)));
-		snprintf(label, sizeof(label), "%s_canary_age", name);
+		snprintf(label, sizeof(label), "canary_age_%s", name);
 		np_perf_add(&np->perf, label, age, "s", &np->warn, &np->crit, "0", NULL);
 	}
 	np_line(np, "%s: canary last sent %s, last back %s%s", name,

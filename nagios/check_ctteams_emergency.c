@@ -99,7 +99,7 @@ main(int argc, char **argv)
 	np_perf_add(&np.perf, "in_window", (double)recent, "", NULL, NULL, "0", NULL);
 	json_array_foreach (orgs, i, o) {
 		char label[128];
-		snprintf(label, sizeof(label), "%s_emergencies", np_str(o, "org"));
+		snprintf(label, sizeof(label), "emergencies_%s", np_str(o, "org"));
 		np_perf_add(&np.perf, label,
 			    (double)json_integer_value(
 				json_object_get(json_object_get(o, "counters"), "emergencies")),

@@ -50,7 +50,7 @@ main(int argc, char **argv)
 	np_alarms(&np, status, "secret");
 	json_array_foreach (orgs, i, o) {
 		snprintf(what, sizeof(what), "%s client secret", np_str(o, "org"));
-		snprintf(label, sizeof(label), "%s_secret_days_left", np_str(o, "org"));
+		snprintf(label, sizeof(label), "secret_days_left_%s", np_str(o, "org"));
 		days_left(&np, what, label, json_object_get(o, "client_secret_days_left"),
 			  np_str(o, "client_secret_expires"));
 	}

@@ -13,7 +13,7 @@ static const struct np_args args = {
     .help = "Checks each org's Microsoft Graph subscription on the service user's chat\n"
 	    "messages: CRITICAL when none is active (the agent's subscriptionLapsed alarm,\n"
 	    "or no subscription), and the seconds until it expires (-w/-c, in seconds).",
-    .warn = "86400:",
+    .warn = "43200:",
     .crit = "21600:",
 };
 
@@ -39,9 +39,9 @@ check_org(struct np *np, const json_t *o)
 	np_worse(np, st);
 	if (st != NP_OK)
 		np_say(np, "%s subscription expires in %s", name, np_duration(left, d, sizeof(d)));
-	snprintf(label, sizeof(label), "%s_expires_in", name);
+	snprintf(label, sizeof(label), "expires_in_%s", name);
 	np_perf_add(&np->perf, label, left, "s", &np->warn, &np->crit, NULL, NULL);
-	snprintf(label, sizeof(label), "%s_notifications", name);
+	snprintf(label, sizeof(label), "notifications_%s", name);
 	np_perf_add(
 	    &np->perf, label,
 	    (double)json_integer_value(json_object_get(json_object_get(o, "counters"), "received")),

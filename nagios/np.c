@@ -19,7 +19,7 @@
 #define NP_LINE_MAX 80
 
 static const char *const state_names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
-static struct np *current; /* for the alarm handler */
+static char timeout_line[128]; /* written by the alarm handler */
 
 static void
 append(char **buf, const char *sep, const char *text)
@@ -147,14 +147,9 @@ np_unknown(struct np *np, const char *fmt, ...)
 static void
 on_alarm(int sig)
 {
-	char line[128];
-	int n;
-
 	(void)sig;
 	/* async-signal-safe: write(2) and _exit(2) only */
-	n = snprintf(line, sizeof(line), "CTTEAMS %s UNKNOWN - no answer within %d s (-t)\n",
-		     current->service, current->timeout);
-	if (n > 0 && write(STDOUT_FILENO, line, (size_t)n) < 0)
+	if (write(STDOUT_FILENO, timeout_line, strlen(timeout_line)) < 0)
 		_exit(NP_UNKNOWN);
 	_exit(NP_UNKNOWN);
 }
@@ -293,7 +288,6 @@ np_start(struct np *np, const char *prog, const char *service, int argc, char **
 	np->service = service;
 	np->socket = NP_SOCKET;
 	np->timeout = NP_TIMEOUT;
-	current = np;
 	if (args->warn)
 		set_range(np, &np->warn, args->warn, "-w");
 	if (args->crit)
@@ -322,12 +316,12 @@ np_start(struct np *np, const char *prog, const char *service, int argc, char **
 		case 'v':
 			np->verbose++;
 			break;
-		case 'V':
+		case 'V': /* UNKNOWN, as the Monitoring Plugins do: not a check */
 			printf("%s (ctteams %s)\n", prog, CT_VERSION);
-			exit(NP_OK);
+			exit(NP_UNKNOWN);
 		case 'h':
 			help(np, args);
-			exit(NP_OK);
+			exit(NP_UNKNOWN);
 		default:
 			if (args->on_option && c != '?') {
 				args->on_option(np, c, optarg);
@@ -340,6 +334,8 @@ np_start(struct np *np, const char *prog, const char *service, int argc, char **
 	free(longopts);
 	if (optind < argc)
 		np_unknown(np, "unexpected argument '%s' (see %s -h)", argv[optind], prog);
+	snprintf(timeout_line, sizeof(timeout_line),
+		 "CTTEAMS %s UNKNOWN - no answer within %d s (-t)\n", service, np->timeout);
 	signal(SIGALRM, on_alarm);
 	alarm((unsigned)np->timeout);
 }

@@ -14,8 +14,11 @@ number(const char *s, const char *end, double *ret)
 	char buf[48], *stop;
 	size_t n = (size_t)(end - s);
 
-	/* strtod would skip leading white space */
-	if (n == 0 || n >= sizeof(buf) || !strchr("0123456789+-.", *s))
+	/* the guidelines' numbers: [-]digits[.digits], nothing strtod also
+	 * takes (space, '+', exponents, hex, inf), which perfdata parsers
+	 * would refuse when the range is printed there */
+	if (n == 0 || n >= sizeof(buf) || strspn(s, "-0123456789.") < n ||
+	    memchr(s + 1, '-', n - 1) || (s[0] == '-' && n == 1))
 		return -1;
 	memcpy(buf, s, n);
 	buf[n] = '\0';

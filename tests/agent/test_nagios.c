@@ -52,9 +52,9 @@ static bool
 perfdata_ok(const char *perf)
 {
 	/* 'label'=value[UOM];[warn];[crit];[min];[max], space separated */
-	static const char *item =
-	    "('([^']|'')+'|[^ ='\\\\]+)=-?[0-9.]+(e[-+]?[0-9]+)?(s|ms|us|%|B|KB|MB|TB|c)?"
-	    "(;[^; ]*(;[^; ]*(;-?[0-9.]*(;-?[0-9.]*)?)?)?)?";
+	/* numbers as the guidelines write them: no exponent, no hex */
+	static const char *item = "('([^']|'')+'|[^ ='\\\\]+)=-?[0-9.]+(s|ms|us|%|B|KB|MB|TB|c)?"
+				  "(;[-0-9.:~@]*(;[-0-9.:~@]*(;-?[0-9.]*(;-?[0-9.]*)?)?)?)?";
 	char *pattern;
 	regex_t re;
 	bool ok;
@@ -222,15 +222,15 @@ test_plugin_states(void **state)
 	assert_true(th_wait_until(ta_sub_active, t, 20));
 	wait_state(t, "check_ctteams_auth", 0, NULL, NULL);
 	want(plugin(t, "check_ctteams_auth", NULL, NULL, NULL, NULL), "AUTH", 0,
-	     "'acme_refresh_age'=");
+	     "'refresh_age_acme'=");
 	want(plugin(t, "check_ctteams_auth", "-w", "~:-1", NULL, NULL), "AUTH", 1,
 	     "acme last refreshed");
 	want(plugin(t, "check_ctteams_subscription", NULL, NULL, NULL, NULL), "SUBSCRIPTION", 0,
-	     "'acme_expires_in'=");
+	     "'expires_in_acme'=");
 	want(plugin(t, "check_ctteams_subscription", "-w", "999999:", NULL, NULL), "SUBSCRIPTION",
 	     1, "expires in");
 	want(plugin(t, "check_ctteams_delivery", NULL, NULL, NULL, NULL), "DELIVERY", 0,
-	     "'acme_rejected'=0c");
+	     "'rejected_acme'=0c");
 
 	/* an emergency, with text that would break the output if it could */
 	evil = th_sim_user(&t->gs, TA_TENANT, "eve@contoso.example", "Eve | 'x'\nINJECTED");
@@ -240,7 +240,9 @@ test_plugin_states(void **state)
 	assert_true(th_wait_until(enough_events, &one, 30));
 	want(plugin(t, "check_ctteams_emergency", NULL, NULL, NULL, NULL), "EMERGENCY", 2,
 	     "dialled 911");
-	want(plugin(t, "check_ctteams_emergency", "-a", "1", NULL, NULL), "EMERGENCY", 2, NULL);
+	/* an event older than the window does not count: once a second has
+	 * passed, -a 1 no longer sees it */
+	wait_state(t, "check_ctteams_emergency", 0, "-a", "1");
 	ack(t, newest_event(t));
 	want(plugin(t, "check_ctteams_emergency", NULL, NULL, NULL, NULL), "EMERGENCY", 0,
 	     "acknowledged by test desk");
@@ -264,6 +266,19 @@ test_plugin_states(void **state)
 	want(plugin(t, "check_ctteams_delivery", NULL, NULL, NULL, NULL), "DELIVERY", 1,
 	     "unrecognisedNotice");
 
+	/* help and version are not checks: UNKNOWN, as the Monitoring Plugins do */
+	{
+		struct result h = plugin(t, "check_ctteams_auth", "-h", NULL, NULL, NULL);
+		struct result v = plugin(t, "check_ctteams_auth", "-V", NULL, NULL, NULL);
+		assert_int_equal(h.rc, 3);
+		assert_non_null(strstr(h.out, "Usage: check_ctteams_auth"));
+		assert_int_equal(v.rc, 3);
+		assert_non_null(strstr(v.out, "ctteams"));
+		free(h.out);
+		free(v.out);
+	}
+	/* a range with a number perfdata parsers would refuse */
+	want(plugin(t, "check_ctteams_auth", "-w", "1e3", NULL, NULL), "AUTH", 3, "not a range");
 	/* bad arguments, an org the agent does not have */
 	want(plugin(t, "check_ctteams_auth", "-w", "10:5", NULL, NULL), "AUTH", 3, "not a range");
 	want(plugin(t, "check_ctteams_auth", "-O", "nosuch", NULL, NULL), "AUTH", 3,
@@ -481,6 +496,36 @@ all_taken(void *arg)
 	return ok;
 }
 
+/* The newest emergency is the last result Icinga took. */
+static bool
+newest_taken(void *arg)
+{
+	struct taken_wait *w = arg;
+	char *got = taken_ids(w->h), *want;
+	bool ok;
+
+	if (asprintf(&want, "%ld ", newest_event(w->t)) < 0)
+		abort();
+	ok = strlen(got) >= strlen(want) && !strcmp(got + strlen(got) - strlen(want), want);
+	free(want);
+	free(got);
+	return ok;
+}
+
+static bool
+icinga_gave_up(void *arg)
+{
+	json_t *j = ta_ctl(arg, "status", NULL), *o;
+	size_t i;
+	bool ok = false;
+
+	json_array_foreach (json_object_get(json_object_get(j, "agent"), "outputs"), i, o)
+		if (!strcmp(ta_str(o, "name"), "icinga"))
+			ok = json_integer_value(json_object_get(o, "given_up")) >= 1;
+	json_decref(j);
+	return ok;
+}
+
 static void
 test_icinga_api(void **state)
 {
@@ -552,6 +597,18 @@ test_icinga_api(void **state)
 	}
 	assert_true(n_ok >= 3);
 	json_decref(posts);
+
+	/* a result Icinga will never take (no such service: 404) is given up
+	 * and counted, and does not hold back the next */
+	hc.notify_fail_first = 0;
+	hc.notify_status = 404;
+	th_hook_configure(h, &hc);
+	emergency(t, t->caller, "911");
+	assert_true(th_wait_until(icinga_gave_up, t, 30));
+	hc.notify_status = 200;
+	th_hook_configure(h, &hc);
+	emergency(t, t->caller, "911");
+	assert_true(th_wait_until(newest_taken, &w, 30));
 	assert_int_equal(ta_stop(t), 0);
 	th_hook_stop(h);
 	th_rmtree(dir);

@@ -2,7 +2,7 @@
  * A real Nagios 4 core for the tests and the demo, in a temporary
  * directory: the shipped nagios/ctteams.cfg (with the agent's monitoring
  * socket added to each command line, and $USER1$ the plugins' build
- * directory) and Debian's standard objects, run as root, checks scheduled
+ * directory) and Debian's standard objects and plugin commands, run as root, checks scheduled
  * at once, the status file written each second, external commands read
  * as soon as they come.
  */
@@ -72,6 +72,7 @@ th_nagios_configure(struct th_nagios *n, const char *objects_file, const char *p
 	free(shipped);
 	if (asprintf(&text,
 		     "log_file=%s\n"
+		     "cfg_dir=/etc/nagios-plugins/config\n"
 		     "cfg_file=/etc/nagios4/objects/commands.cfg\n"
 		     "cfg_file=/etc/nagios4/objects/contacts.cfg\n"
 		     "cfg_file=/etc/nagios4/objects/timeperiods.cfg\n"

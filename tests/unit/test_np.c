@@ -100,11 +100,11 @@ static void
 assert_perf_grammar(const char *perf)
 {
 	regex_t re;
-	const char *pattern =
-	    "^('([^']|'')+'|[^ ='\\\\]+)=-?[0-9.]+(e[-+]?[0-9]+)?(s|ms|us|%|B|KB|MB|TB|c)?"
-	    "(;[^; ]*(;[^; ]*(;-?[0-9.]*(;-?[0-9.]*)?)?)?)?"
-	    "( ('([^']|'')+'|[^ ='\\\\]+)=-?[0-9.]+(e[-+]?[0-9]+)?(s|ms|us|%|B|KB|MB|TB|c)?"
-	    "(;[^; ]*(;[^; ]*(;-?[0-9.]*(;-?[0-9.]*)?)?)?)?)*$";
+	/* numbers without exponents; ranges of [-0-9.:~@] */
+	const char *pattern = "^('([^']|'')+'|[^ ='\\\\]+)=-?[0-9.]+(s|ms|us|%|B|KB|MB|TB|c)?"
+			      "(;[-0-9.:~@]*(;[-0-9.:~@]*(;-?[0-9.]*(;-?[0-9.]*)?)?)?)?"
+			      "( ('([^']|'')+'|[^ ='\\\\]+)=-?[0-9.]+(s|ms|us|%|B|KB|MB|TB|c)?"
+			      "(;[-0-9.:~@]*(;[-0-9.:~@]*(;-?[0-9.]*(;-?[0-9.]*)?)?)?)?)*$";
 
 	assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
 	if (regexec(&re, perf, 0, NULL, 0) != 0)
@@ -126,6 +126,12 @@ test_perfdata(void **state)
 	np_perf_add(&p, "neg", -3, "", NULL, &c, NULL, "10");
 	assert_string_equal(p.text, "'acme_refresh_age'=12s;7200;@10:20;0 'it''s a label'=0.25 "
 				    "'count'=123456789012c;;;0 'neg'=-3;;@10:20;;10");
+	assert_perf_grammar(p.text);
+	np_perf_free(&p);
+	/* large and small values print without an exponent */
+	np_perf_add(&p, "big", 1e15, "B", NULL, NULL, NULL, NULL);
+	np_perf_add(&p, "small", 0.0000004, "s", NULL, NULL, NULL, NULL);
+	assert_string_equal(p.text, "'big'=1000000000000000B 'small'=0s");
 	assert_perf_grammar(p.text);
 	np_perf_free(&p);
 	/* a label with what would break the line */
