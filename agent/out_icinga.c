@@ -149,13 +149,6 @@ deliver(struct outbox_consumer *c, json_t *entry, void *arg)
 	post_next();
 }
 
-static struct outbox_opts
-opts_of(const struct conf *c)
-{
-	return (struct outbox_opts){
-	    .backoff_min = 1, .backoff_max = 30, .max_age = c->passive_max_age};
-}
-
 static void
 keep(const struct conf *c)
 {
@@ -175,7 +168,7 @@ keep(const struct conf *c)
 void
 outi_start(const struct conf *c, struct store *st)
 {
-	struct outbox_opts o = opts_of(c);
+	struct outbox_opts o = passive_opts(c);
 
 	if (!c->icinga_url)
 		return;
@@ -187,7 +180,7 @@ outi_start(const struct conf *c, struct store *st)
 void
 outi_reload(const struct conf *c)
 {
-	struct outbox_opts o = opts_of(c);
+	struct outbox_opts o = passive_opts(c);
 
 	if (!consumer != !c->icinga_url)
 		log_warnx("icinga", "icinga_url: turning it on or off takes a restart");

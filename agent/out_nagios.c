@@ -109,13 +109,6 @@ deliver(struct outbox_consumer *c, json_t *entry, void *arg)
 	outbox_done(c, ok, ok ? NULL : why);
 }
 
-static struct outbox_opts
-opts_of(const struct conf *c)
-{
-	return (struct outbox_opts){
-	    .backoff_min = 1, .backoff_max = 30, .max_age = c->passive_max_age};
-}
-
 static void
 keep(const struct conf *c)
 {
@@ -128,7 +121,7 @@ keep(const struct conf *c)
 void
 outn_start(const struct conf *c, struct store *st)
 {
-	struct outbox_opts o = opts_of(c);
+	struct outbox_opts o = passive_opts(c);
 
 	if (!c->nagios_command_file)
 		return;
@@ -141,7 +134,7 @@ outn_start(const struct conf *c, struct store *st)
 void
 outn_reload(const struct conf *c)
 {
-	struct outbox_opts o = opts_of(c);
+	struct outbox_opts o = passive_opts(c);
 
 	if (!consumer != !c->nagios_command_file)
 		log_warnx("nagios", "nagios_command_file: turning it on or off takes a restart");

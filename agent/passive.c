@@ -158,3 +158,10 @@ passive_results_free(struct passive_result *r, size_t n)
 	}
 	free(r);
 }
+
+struct outbox_opts
+passive_opts(const struct conf *c)
+{
+	return (struct outbox_opts){
+	    .backoff_min = 1, .backoff_max = 30, .max_age = c->passive_max_age};
+}

@@ -14,6 +14,9 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "conf.h"
+#include "outbox.h"
+
 struct passive_result {
 	char *service; /* ctteams-acme-emergency */
 	int state;     /* 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN */
@@ -25,5 +28,8 @@ struct passive_result {
  * org); 0 for an entry that makes none. */
 size_t passive_results(const json_t *entry, struct passive_result **ret);
 void passive_results_free(struct passive_result *r, size_t n);
+/* How both transports retry: 1 s doubling to 30 s, given up after
+ * passive_max_age. */
+struct outbox_opts passive_opts(const struct conf *c);
 
 #endif

@@ -50,18 +50,7 @@ int
 main(int argc, char **argv)
 {
 	struct np np;
-	json_t *status, *orgs, *o;
-	size_t i;
 
 	np_start(&np, "check_ctteams_auth", "AUTH", argc, argv, &args);
-	status = np_query(&np, json_pack("{s:s}", "cmd", "status"));
-	orgs = np_orgs(&np, status);
-	np_alarms(&np, status, "auth");
-	json_array_foreach (orgs, i, o)
-		check_org(&np, o);
-	if (np.state == NP_OK)
-		np_say(&np, "%zu org(s) signed in, tokens refreshing", json_array_size(orgs));
-	json_decref(orgs);
-	json_decref(status);
-	np_finish(&np);
+	np_check_orgs(&np, "auth", check_org, "signed in, tokens refreshing");
 }

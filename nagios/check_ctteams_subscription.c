@@ -56,18 +56,7 @@ int
 main(int argc, char **argv)
 {
 	struct np np;
-	json_t *status, *orgs, *o;
-	size_t i;
 
 	np_start(&np, "check_ctteams_subscription", "SUBSCRIPTION", argc, argv, &args);
-	status = np_query(&np, json_pack("{s:s}", "cmd", "status"));
-	orgs = np_orgs(&np, status);
-	np_alarms(&np, status, "subscription");
-	json_array_foreach (orgs, i, o)
-		check_org(&np, o);
-	if (np.state == NP_OK)
-		np_say(&np, "%zu subscription(s) active", json_array_size(orgs));
-	json_decref(orgs);
-	json_decref(status);
-	np_finish(&np);
+	np_check_orgs(&np, "subscription", check_org, "subscription active");
 }

@@ -49,6 +49,8 @@ neutralise(char *s)
 	}
 }
 
+static char *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 static char *
 vformat(const char *fmt, va_list ap)
 {
@@ -60,30 +62,36 @@ vformat(const char *fmt, va_list ap)
 	return s;
 }
 
+static void add(char **buf, const char *sep, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void
+add(char **buf, const char *sep, const char *fmt, va_list ap)
+{
+	char *s = vformat(fmt, ap);
+
+	append(buf, sep, s);
+	free(s);
+}
+
 void
 np_say(struct np *np, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 
 	va_start(ap, fmt);
-	s = vformat(fmt, ap);
+	add(&np->summary, ", ", fmt, ap);
 	va_end(ap);
-	append(&np->summary, ", ", s);
-	free(s);
 }
 
 void
 np_line(struct np *np, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 
 	va_start(ap, fmt);
-	s = vformat(fmt, ap);
+	add(&np->lines, "\n", fmt, ap);
 	va_end(ap);
-	append(&np->lines, "\n", s);
-	free(s);
 }
 
 void
@@ -375,4 +383,22 @@ np_age(const char *iso, double *ret)
 	tm.tm_mon -= 1;
 	*ret = difftime(time(NULL), timegm(&tm));
 	return true;
+}
+
+void
+np_check_orgs(struct np *np, const char *check, void (*check_org)(struct np *, const json_t *),
+	      const char *ok_text)
+{
+	json_t *status = np_query(np, json_pack("{s:s}", "cmd", "status"));
+	json_t *orgs = np_orgs(np, status), *o;
+	size_t i;
+
+	np_alarms(np, status, check);
+	json_array_foreach (orgs, i, o)
+		check_org(np, o);
+	if (np->state == NP_OK)
+		np_say(np, "%zu org(s): %s", json_array_size(orgs), ok_text);
+	json_decref(orgs);
+	json_decref(status);
+	np_finish(np);
 }

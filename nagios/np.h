@@ -63,6 +63,12 @@ void np_line(struct np *np, const char *fmt, ...) __attribute__((format(printf, 
  * the alarm's "check": auth, subscription, secret, delivery), for the
  * selected orgs and the agent's own: each raises the state and is said. */
 void np_alarms(struct np *np, const json_t *status, const char *check);
+/* The run of a per-org check: the status, the alarms of check, then
+ * check_org for each org -O selects; ok_text when all is well. Prints and
+ * exits. */
+__attribute__((noreturn)) void np_check_orgs(struct np *np, const char *check,
+					     void (*check_org)(struct np *, const json_t *),
+					     const char *ok_text);
 /* Checks value against -w/-c: the state it calls for. */
 enum np_state np_threshold(const struct np *np, double value);
 /* Prints the result and exits with the state. */

@@ -461,3 +461,31 @@ ta_sim_ok(struct ta *t, const char *method, const char *path, json_t *body)
 	json_decref(th_sim(&t->gs, method, path, body, &status));
 	assert_true(status >= 200 && status < 300);
 }
+
+void
+ta_replace_in_file(const char *path, const char *from, const char *to)
+{
+	char *text = th_read_file(path), *at = text ? strstr(text, from) : NULL;
+	FILE *f;
+
+	assert_non_null(at);
+	f = fopen(path, "w");
+	fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	fclose(f);
+	free(text);
+}
+
+void
+ta_unmatched_message(struct ta *t)
+{
+	long status;
+	json_t *c = th_sim(&t->gs, "POST", "/chats",
+			   json_pack("{s:s, s:s, s:[s, s]}", "tenant", TA_TENANT, "chat_type",
+				     "group", "members", t->caller, t->svc),
+			   &status);
+
+	ta_sim_ok(t, "POST", "/messages",
+		  json_pack("{s:s, s:s, s:s, s:s}", "chat", ta_str(c, "id"), "from", t->caller,
+			    "content", "Bitte sofort Notruf beachten", "importance", "urgent"));
+	json_decref(c);
+}

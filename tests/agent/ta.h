@@ -77,6 +77,10 @@ bool ta_enough_events(void *w);
 long ta_counter(struct ta *t, const char *name);
 /* A control-API call to graphsim that must succeed (body stolen). */
 void ta_sim_ok(struct ta *t, const char *method, const char *path, json_t *body);
+/* Replaces the first from in a file with to (a configuration edit). */
+void ta_replace_in_file(const char *path, const char *from, const char *to);
+/* An important message from the caller that no emergency rule matches. */
+void ta_unmatched_message(struct ta *t);
 /* A fresh agent, signed in, with an active subscription. */
 void ta_ready(struct ta *t, const char *agent_extra);
 

@@ -137,19 +137,6 @@ test_sign_in_alarms(void **state)
 	    NULL));
 }
 
-static void
-replace_in_file(const char *path, const char *from, const char *to)
-{
-	char *text = th_read_file(path), *at = text ? strstr(text, from) : NULL;
-	FILE *f;
-
-	assert_non_null(at);
-	f = fopen(path, "w");
-	fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-	fclose(f);
-	free(text);
-}
-
 /* A secret close to its expiry, and one Entra refuses. */
 static void
 test_secret_alarms(void **state)
@@ -175,7 +162,7 @@ test_secret_alarms(void **state)
 	wait_alarm(t, "clientSecretInvalid", true, 20);
 	/* the operator renews the secret and its date, and reloads */
 	ta_sim_ok(t, "PATCH", path, json_pack("{s:b}", "secret_expired", 0));
-	replace_in_file(t->conf, soon, later);
+	ta_replace_in_file(t->conf, soon, later);
 	kill(t->pid, SIGHUP);
 	wait_alarm(t, "clientSecretExpiring", false, 10);
 	wait_alarm(t, "clientSecretInvalid", false, 20);
@@ -228,8 +215,6 @@ static void
 test_event_alarms(void **state)
 {
 	struct ta *t = *state;
-	long status;
-	json_t *c;
 
 	ta_ready(t, "reconcile_interval = 3s\nbackfill_delay = 1s\nevent_alarm_hold = 8s");
 	ta_sim_ok(t, "POST", "/delivery-faults",
@@ -239,14 +224,7 @@ test_event_alarms(void **state)
 			    "911"));
 	wait_alarm(t, "deliveryGap", true, 30);
 	assert_true(th_wait_until(event_in_outbox, t, 5));
-	c = th_sim(&t->gs, "POST", "/chats",
-		   json_pack("{s:s, s:s, s:[s, s]}", "tenant", TA_TENANT, "chat_type", "group",
-			     "members", t->caller, t->svc),
-		   &status);
-	ta_sim_ok(t, "POST", "/messages",
-		  json_pack("{s:s, s:s, s:s, s:s}", "chat", ta_str(c, "id"), "from", t->caller,
-			    "content", "Bitte sofort Notruf beachten", "importance", "urgent"));
-	json_decref(c);
+	ta_unmatched_message(t);
 	wait_alarm(t, "unrecognisedNotice", true, 20);
 	wait_alarm(t, "deliveryGap", false, 30);
 	wait_alarm(t, "unrecognisedNotice", false, 30);

@@ -198,8 +198,6 @@ test_plugin_states(void **state)
 	char soon[64];
 	time_t when = time(NULL) + 20 * 86400;
 	struct tm tm;
-	long status;
-	json_t *c;
 	char *evil;
 
 	gmtime_r(&when, &tm);
@@ -254,14 +252,7 @@ test_plugin_states(void **state)
 	     "test call");
 
 	/* an important message no rule knows: the delivery check's WARNING */
-	c = th_sim(&t->gs, "POST", "/chats",
-		   json_pack("{s:s, s:s, s:[s, s]}", "tenant", TA_TENANT, "chat_type", "group",
-			     "members", t->caller, t->svc),
-		   &status);
-	ta_sim_ok(t, "POST", "/messages",
-		  json_pack("{s:s, s:s, s:s, s:s}", "chat", ta_str(c, "id"), "from", t->caller,
-			    "content", "Bitte sofort Notruf beachten", "importance", "urgent"));
-	json_decref(c);
+	ta_unmatched_message(t);
 	wait_state(t, "check_ctteams_delivery", 1, NULL, NULL);
 	want(plugin(t, "check_ctteams_delivery", NULL, NULL, NULL, NULL), "DELIVERY", 1,
 	     "unrecognisedNotice");

@@ -298,19 +298,6 @@ alarm_active(struct ta *t, const char *type)
 	return found;
 }
 
-static void
-replace_in_file(const char *path, const char *from, const char *to)
-{
-	char *text = th_read_file(path), *at = text ? strstr(text, from) : NULL;
-	FILE *f;
-
-	assert_non_null(at);
-	f = fopen(path, "w");
-	fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-	fclose(f);
-	free(text);
-}
-
 /* Each alarm the issue names, caused in graphsim, reaches snmptrapd as its
  * raise, and its end as the clear with the same identity. */
 static void
@@ -379,7 +366,7 @@ test_alarm_notifications(void **state)
 	same_identity("ctTeamsSignInLost", "ctTeamsSignInRestored");
 
 	/* the secret renewed: its date moves out of the window */
-	replace_in_file(t->conf, soon, "client_secret_expires = 2030-01-01\n");
+	ta_replace_in_file(t->conf, soon, "client_secret_expires = 2030-01-01\n");
 	kill(t->pid, SIGHUP);
 	wait_trap("ctTeamsSecretRenewed", 1, 20);
 	same_identity("ctTeamsSecretExpiring", "ctTeamsSecretRenewed");
