@@ -213,6 +213,9 @@ test_plugin_states(void **state)
 	want(plugin(t, "check_ctteams_secret", NULL, NULL, NULL, NULL), "SECRET", 1,
 	     "acme client secret expires in");
 	want(plugin(t, "check_ctteams_secret", "-w", "40:", "-c", "25:"), "SECRET", 2, NULL);
+	/* a threshold never hides the agent's alarm: still WARNING */
+	want(plugin(t, "check_ctteams_secret", "-w", "10:", "-c", "5:"), "SECRET", 1,
+	     "clientSecretExpiring");
 	want(plugin(t, "check_ctteams_emergency", NULL, NULL, NULL, NULL), "EMERGENCY", 0, NULL);
 
 	/* signed in: OK, and thresholds turn it */
@@ -276,10 +279,45 @@ test_plugin_states(void **state)
 	     "no org named");
 	want(plugin(t, "check_ctteams_secret", "-t", "0", NULL, NULL), "SECRET", 3, NULL);
 
-	/* the agent gone */
+	/* the agent gone: every plugin says UNKNOWN */
 	assert_int_equal(ta_stop(t), 0);
-	want(plugin(t, "check_ctteams_delivery", NULL, NULL, NULL, NULL), "DELIVERY", 3,
-	     "cannot ask ctteamsd");
+	{
+		static const char *const names[][2] = {
+		    {"check_ctteams_auth", "AUTH"},
+		    {"check_ctteams_subscription", "SUBSCRIPTION"},
+		    {"check_ctteams_emergency", "EMERGENCY"},
+		    {"check_ctteams_secret", "SECRET"},
+		    {"check_ctteams_delivery", "DELIVERY"},
+		};
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			want(plugin(t, names[i][0], NULL, NULL, NULL, NULL), names[i][1], 3,
+			     "cannot ask ctteamsd");
+	}
+}
+
+/* Graph skips a delivery and the reconcile reads the notice back: the
+ * delivery check is CRITICAL (deliveryGap), and OK once the alarm's hold
+ * is over. */
+static void
+test_delivery_gap(void **state)
+{
+	struct ta *t = *state;
+
+	ta_ready(t, "reconcile_interval = 3s\nbackfill_delay = 1s\nevent_alarm_hold = 8s");
+	want(plugin(t, "check_ctteams_delivery", NULL, NULL, NULL, NULL), "DELIVERY", 0, NULL);
+	/* the secret half a year from expiry: OK */
+	want(plugin(t, "check_ctteams_secret", NULL, NULL, NULL, NULL), "SECRET", 0,
+	     "'secret_days_left_acme'=");
+	ta_sim_ok(t, "POST", "/delivery-faults",
+		  json_pack("{s:s, s:i}", "kind", "skip", "count", 1));
+	emergency(t, t->caller, "911");
+	wait_state(t, "check_ctteams_delivery", 2, NULL, NULL);
+	want(plugin(t, "check_ctteams_delivery", NULL, NULL, NULL, NULL), "DELIVERY", 2,
+	     "deliveryGap");
+	want(plugin(t, "check_ctteams_delivery", NULL, NULL, NULL, NULL), "DELIVERY", 2,
+	     "'recovered_by_poll_acme'=1c");
+	wait_state(t, "check_ctteams_delivery", 0, NULL, NULL);
+	assert_int_equal(ta_stop(t), 0);
 }
 
 /* A socket that accepts nothing and never answers: UNKNOWN within -t. */
@@ -632,6 +670,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_plugin_states, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_agent_hung, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_delivery_gap, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_nagios_core, test_teardown),
 	    cmocka_unit_test_teardown(test_icinga_api, ta_test_teardown),
 	};
