@@ -226,6 +226,66 @@ test_monitoring_socket_is_read_only(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
+/* ctteamsctl run as nobody, in the monitoring socket's group: exit status
+ * and output. The binary is copied where nobody can reach it. */
+static int
+as_nobody(struct ta *t, const char *sock, const char *cmd, const char *org, char **ret_out)
+{
+	char *ctl, *copy;
+	int rc;
+
+	if (asprintf(&ctl, "%s/ctteamsctl", t->dir) < 0 ||
+	    asprintf(&copy, "cp %s %s && chmod 755 %s", TA_CTTEAMSCTL, ctl, ctl) < 0)
+		abort();
+	assert_int_equal(system(copy), 0);
+	const char *argv[] = {"/usr/bin/setpriv",
+			      "--reuid=nobody",
+			      "--regid=nogroup",
+			      "--clear-groups",
+			      ctl,
+			      "-S",
+			      sock,
+			      cmd,
+			      org,
+			      NULL};
+	rc = th_run(argv, ret_out, NULL);
+	free(copy);
+	free(ctl);
+	return rc;
+}
+
+/* The same as a real monitoring account would: a user who is not root, in
+ * the socket's group (monitor_group), may read and may not change; the
+ * admin socket does not let it in at all. */
+static void
+test_monitoring_group_member(void **state)
+{
+	struct ta *t = *state;
+	char *run, *out = NULL;
+
+	ta_ready(t, "monitor_group = nogroup");
+	/* the test's directories are the daemon's (0700): open the way */
+	run = strdup(t->msock);
+	*strrchr(run, '/') = '\0';
+	assert_int_equal(chmod(t->dir, 0711), 0);
+	assert_int_equal(chmod(run, 0711), 0);
+	assert_int_equal(as_nobody(t, t->msock, "status", NULL, &out), 0);
+	assert_non_null(strstr(out, "acme"));
+	free(out);
+	static const char *const changes[][2] = {
+	    {"login", "acme"}, {"logout", "acme"}, {"renew", "acme"}, {"ack", "1"}};
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		assert_int_not_equal(as_nobody(t, t->msock, changes[i][0], changes[i][1], &out), 0);
+		free(out);
+	}
+	/* the admin socket: not for this user at all */
+	assert_int_not_equal(as_nobody(t, t->sock, "status", NULL, &out), 0);
+	free(out);
+	assert_true(ta_sub_active(t));
+	free(run);
+	assert_int_equal(ta_stop(t), 0);
+}
+
 static bool
 some_alarm(void *arg)
 {
@@ -480,6 +540,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_overlong_request_is_told, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_idle_and_greedy_clients, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_monitoring_socket_is_read_only, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_monitoring_group_member, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_documented_fields, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_counters_from_zero_and_cheap, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_org_indexes_are_stable, ta_test_teardown),
