@@ -433,6 +433,14 @@ agent_key(struct parse *p, const char *k, const char *v)
 			problem(p, "dead_letter_after: a number of tries from 1 to 1000");
 		else
 			c->dead_letter_after = n;
+	} else if (!strcmp(k, "max_connections_per_address")) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (*end || n < 0 || n > 100000)
+			problem(p, "max_connections_per_address: a number of connections (0: no "
+				   "limit)");
+		else
+			c->max_per_address = n;
 	} else if (!strcmp(k, "max_connections") || !strcmp(k, "max_body")) {
 		char *end;
 		long n = strtol(v, &end, 10);
@@ -663,6 +671,7 @@ defaults(struct conf *c)
 	c->http_connect_timeout = 10;
 	c->http_timeout = 30;
 	c->max_connections = 256;
+	c->max_per_address = 32;
 	c->max_body = 1024 * 1024;
 	/* net-snmp's default master socket; off if snmpd is not a master */
 	c->agentx_socket = xstrdup("/var/agentx/master");

@@ -62,7 +62,8 @@ struct conf {
 	double http_connect_timeout;
 	double http_timeout;
 	long max_connections;
-	long max_body; /* bytes accepted in one request */
+	long max_per_address; /* connections from one address; 0: no limit */
+	long max_body;        /* bytes accepted in one request */
 	/* SNMP (plugin/): the AgentX master, or NULL for no SNMP */
 	char *agentx_socket;     /* a path, or tcp:HOST:PORT */
 	double agentx_timeout;   /* a request to the master */

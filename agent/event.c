@@ -76,6 +76,9 @@ static size_t n_timers;
 static struct MHD_Daemon *http;
 static struct watch http_watch;
 static bool http_pending;
+static unsigned int http_limit; /* max_connections */
+static bool http_full;          /* at the limit after the last run */
+static double http_rerun = -1;  /* run MHD again then, without an event */
 
 static CURLM *multi;
 static double curl_due = -1;
@@ -222,11 +225,12 @@ signal_read(void)
 /* ---- the HTTP listener ---- */
 
 void
-ev_http_attach(struct MHD_Daemon *d)
+ev_http_attach(struct MHD_Daemon *d, unsigned int max_connections)
 {
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
 
 	http = d;
+	http_limit = max_connections;
 	http_watch.kind = W_HTTP;
 	http_watch.fd = di->epoll_fd;
 	watch_add(&http_watch, EPOLLIN);
@@ -257,12 +261,26 @@ ev_http_kick(void)
 	http_pending = true;
 }
 
+/* At the connection limit libmicrohttpd stops watching its listen socket,
+ * and starts again only in a run after connections were freed; nothing
+ * wakes the loop for that run. So while the limit is near, and once after
+ * it was, MHD runs again shortly on its own: the listener is never left
+ * paused while the loop sleeps. */
 static void
 http_run(void)
 {
+	const union MHD_DaemonInfo *di;
+	bool was_full = http_full;
+
 	http_pending = false;
-	if (http)
-		MHD_run(http);
+	http_rerun = -1;
+	if (!http)
+		return;
+	MHD_run(http);
+	di = MHD_get_daemon_info(http, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	http_full = di && http_limit > 0 && di->num_connections + 1 >= http_limit;
+	if (http_full || was_full)
+		http_rerun = now_mono() + 0.05;
 }
 
 /* ---- libcurl ---- */
@@ -767,6 +785,8 @@ next_timeout_ms(void)
 
 	if (http_pending)
 		return 0;
+	if (http_rerun >= 0 && http_rerun < next)
+		next = http_rerun;
 	for (size_t i = 0; i < n_timers; i++)
 		if (timers[i]->armed && timers[i]->due < next)
 			next = timers[i]->due;
@@ -845,6 +865,8 @@ ev_run(void)
 			curl_action(CURL_SOCKET_TIMEOUT, 0);
 		}
 		timers_run();
+		if (http_rerun >= 0 && now_mono() >= http_rerun)
+			http_pending = true;
 		/* MHD is run after timers and transfers so answers they queued
 		 * (resumed connections) go out in this same turn */
 		if (http)

@@ -27,8 +27,9 @@ bool ev_timer_armed(const struct ev_timer *t);
 double ev_timer_remaining(const struct ev_timer *t);
 void ev_timer_free(struct ev_timer *t);
 
-/* The public listener: a daemon started with MHD_USE_EPOLL and no thread. */
-void ev_http_attach(struct MHD_Daemon *d);
+/* The public listener: a daemon started with MHD_USE_EPOLL and no thread,
+ * and its connection limit. */
+void ev_http_attach(struct MHD_Daemon *d, unsigned int max_connections);
 void ev_http_detach(void);
 /* Stop accepting connections; those open finish. */
 void ev_http_quiesce(void);

@@ -313,6 +313,13 @@ srv_start(const struct conf *c, char **ret_err)
 	    {MHD_OPTION_SOCK_ADDR, 0, &ss},
 	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
 	    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)c->max_connections, NULL},
+	    /* one address cannot take every slot; behind a proxy every
+	     * connection comes from it, so no per-address limit there */
+	    {c->trust_proxy.n == 0 && c->max_per_address > 0 ? MHD_OPTION_PER_IP_CONNECTION_LIMIT
+							     : MHD_OPTION_CONNECTION_LIMIT,
+	     c->trust_proxy.n == 0 && c->max_per_address > 0 ? (intptr_t)c->max_per_address
+							     : (intptr_t)c->max_connections,
+	     NULL},
 	    {MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL},
 	    /* the per-connection pool bounds the request line and headers */
 	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
@@ -327,7 +334,7 @@ srv_start(const struct conf *c, char **ret_err)
 		*ret_err = xprintf("cannot listen on %s port %d", c->listen_addr, c->listen_port);
 		return -1;
 	}
-	ev_http_attach(daemon_);
+	ev_http_attach(daemon_, (unsigned int)c->max_connections);
 	log_info("http", "listening on %s port %d (%s)", c->listen_addr, c->listen_port,
 		 c->tls_cert ? "TLS 1.2+" : "plain HTTP behind a TLS proxy");
 	return 0;
