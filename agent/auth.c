@@ -118,16 +118,18 @@ auth_login(struct srv_req *r, struct org *o)
 	prune(&links);
 	l = given ? ticket_find(links, given) : NULL;
 	if (!l || strcmp(l->org, o->conf->name) != 0 || l->expires < now_mono()) {
-		log_warnx("auth", "org %s: sign-in refused from %s: unknown or expired link",
-			  o->conf->name, srv_peer(r));
+		log_warn_limited("auth", "bad-link", 60,
+				 "org %s: sign-in refused from %s: unknown or expired link",
+				 o->conf->name, srv_peer(r));
 		srv_page(r, 403, "Sign-in link not valid",
 			 "This link is unknown or has expired (links last 10 minutes). Run "
 			 "'ctteamsctl login ORG' for a new one.");
 		return;
 	}
 	if (l->used) {
-		log_warnx("auth", "org %s: sign-in refused from %s: link already used",
-			  o->conf->name, srv_peer(r));
+		log_warn_limited("auth", "used-link", 60,
+				 "org %s: sign-in refused from %s: link already used",
+				 o->conf->name, srv_peer(r));
 		srv_page(r, 403, "Sign-in link already used",
 			 "Each link works once. Run 'ctteamsctl login ORG' for a new one.");
 		return;

@@ -94,3 +94,48 @@ LOG_FN(log_warnx, LOG_LVL_WARNING, false)
 LOG_FN(log_warn, LOG_LVL_WARNING, true)
 LOG_FN(log_info, LOG_LVL_INFO, false)
 LOG_FN(log_debug, LOG_LVL_DEBUG, false)
+
+/* A few dozen kinds of flood at most: a small table, oldest slot reused. */
+#define LIMITED_SLOTS 32
+
+static struct {
+	char key[96];
+	double last;
+	long held; /* lines not written since */
+} limited[LIMITED_SLOTS];
+
+void
+log_warn_limited(const char *sub, const char *key, double every, const char *fmt, ...)
+{
+	struct timespec ts;
+	double now;
+	size_t i, oldest = 0;
+	char held[64] = "";
+	va_list ap;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	for (i = 0; i < LIMITED_SLOTS; i++) {
+		if (!strcmp(limited[i].key, key))
+			break;
+		if (limited[i].last < limited[oldest].last)
+			oldest = i;
+	}
+	if (i == LIMITED_SLOTS) {
+		i = oldest;
+		snprintf(limited[i].key, sizeof(limited[i].key), "%s", key);
+		limited[i].last = -1e9;
+		limited[i].held = 0;
+	}
+	if (now - limited[i].last < every) {
+		limited[i].held++;
+		return;
+	}
+	if (limited[i].held)
+		snprintf(held, sizeof(held), "(%ld more like it since the last)", limited[i].held);
+	limited[i].last = now;
+	limited[i].held = 0;
+	va_start(ap, fmt);
+	vlog(LOG_LVL_WARNING, sub, *held ? held : NULL, fmt, ap);
+	va_end(ap);
+}

@@ -22,5 +22,10 @@ void log_warnx(const char *sub, const char *fmt, ...) __attribute__((format(prin
 void log_warn(const char *sub, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_info(const char *sub, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_debug(const char *sub, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A warning anyone on the network can cause (a forged webhook, a bad
+ * sign-in link): at most one line per key every `every` seconds, the
+ * next saying how many were held back. */
+void log_warn_limited(const char *sub, const char *key, double every, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

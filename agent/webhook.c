@@ -35,9 +35,11 @@ source_allowed(struct srv_req *r, struct org *o)
 		    sizeof(client));
 	if (cidr_match(&cfg->allow_from, client))
 		return true;
+	/* anyone can cause these: counted in memory, said at a bounded rate */
 	cnt_add(o->conf->name, CNT_REJECTED_SOURCE, 1);
-	log_warnx("webhook", "org %s: refused a webhook call from %s (not in allow_from)",
-		  o->conf->name, client);
+	log_warn_limited("webhook", "source", 60,
+			 "org %s: refused a webhook call from %s (not in allow_from)",
+			 o->conf->name, client);
 	srv_text(r, 403, "text/plain", "forbidden\n");
 	return false;
 }
@@ -86,8 +88,9 @@ items_of(struct srv_req *r, struct org *o, json_t **ret_tokens)
 	value = json_object_get(j, "value");
 	if (!json_is_array(value)) {
 		reject(o, "rejected_malformed", 1);
-		log_warnx("webhook", "org %s: malformed notification from %s", o->conf->name,
-			  srv_peer(r));
+		log_warn_limited("webhook", "malformed", 60,
+				 "org %s: malformed notification from %s", o->conf->name,
+				 srv_peer(r));
 		srv_text(r, 400, "text/plain", "expected {\"value\": [...]}\n");
 		json_decref(j);
 		return NULL;
@@ -112,7 +115,7 @@ static json_t *
 authentic(struct srv_req *r, struct org *o, json_t *items, json_t *tokens)
 {
 	json_t *ok = json_array(), *it;
-	size_t i;
+	size_t i, forged = 0;
 	bool tenant_is_id = strchr(o->conf->tenant_id, '-') != NULL;
 
 	json_array_foreach (items, i, it) {
@@ -127,10 +130,7 @@ authentic(struct srv_req *r, struct org *o, json_t *items, json_t *tokens)
 		}
 		if (!secret_equal(cs, expected)) {
 			reject(o, "rejected_client_state", 1);
-			log_warnx("webhook",
-				  "org %s: a notification from %s carried the wrong "
-				  "clientState; dropped as forged",
-				  o->conf->name, srv_peer(r));
+			forged++;
 			continue;
 		}
 		if (tenant_is_id && (!tid || strcasecmp(tid, o->conf->tenant_id) != 0)) {
@@ -143,6 +143,12 @@ authentic(struct srv_req *r, struct org *o, json_t *items, json_t *tokens)
 			json_object_set(copy, "validationTokens", tokens ? tokens : json_null());
 		json_array_append_new(ok, copy);
 	}
+	/* a POST full of forged items is one event, not one per item */
+	if (forged)
+		log_warn_limited("webhook", "client-state", 60,
+				 "org %s: %zu notification(s) from %s carried the wrong "
+				 "clientState; dropped as forged",
+				 o->conf->name, forged, srv_peer(r));
 	return ok;
 }
 

@@ -108,6 +108,85 @@ test_one_address_cannot_take_all(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
+/* A POST of n items for the live subscription with a forged clientState. */
+static long
+forged_post(struct ta *t, const char *sub, int n)
+{
+	json_t *value = json_array(), *body;
+	const char *headers[] = {"Content-Type: application/json", NULL};
+	struct th_resp r;
+	char *url, *text;
+	long status;
+
+	for (int i = 0; i < n; i++)
+		json_array_append_new(value,
+				      json_pack("{s:s, s:s, s:s, s:s, s:s}", "subscriptionId", sub,
+						"clientState", "forged", "changeType", "created",
+						"tenantId", TA_TENANT, "resource",
+						"chats('19:x@thread.v2')/messages('1')"));
+	body = json_pack("{s:o}", "value", value);
+	text = json_dumps(body, JSON_COMPACT);
+	if (asprintf(&url, "%s/api/org/acme/ms-teams/notify", t->base) < 0)
+		abort();
+	assert_int_equal(th_http("POST", url, NULL, headers, text, &r), 0);
+	status = r.status;
+	th_resp_free(&r);
+	free(url);
+	free(text);
+	json_decref(body);
+	return status;
+}
+
+struct count_wait {
+	struct ta *t;
+	long n;
+};
+
+static bool
+counted(void *arg)
+{
+	struct count_wait *w = arg;
+
+	return ta_counter(w->t, "rejected_client_state") >= w->n;
+}
+
+static int
+lines_with(const char *path, const char *needle)
+{
+	char *text = th_read_file(path), *at = text;
+	int n = 0;
+
+	while (at && (at = strstr(at, needle))) {
+		n++;
+		at += strlen(needle);
+	}
+	free(text);
+	return n;
+}
+
+/* Forged notifications are counted in memory and said once in a while:
+ * two POSTs of 1,000 forged items make one log line. */
+static void
+test_forgeries_are_one_decision(void **state)
+{
+	struct ta *t = *state;
+	json_t *sub;
+	char *id;
+
+	ta_ready(t, NULL);
+	sub = ta_sub_status(t);
+	id = strdup(ta_str(sub, "id"));
+	json_decref(sub);
+	assert_int_equal(forged_post(t, id, 1000) / 100, 2);
+	assert_int_equal(forged_post(t, id, 1000) / 100, 2);
+	struct count_wait w = {t, 2000};
+	assert_true(th_wait_until(counted, &w, 10));
+	assert_int_equal(lines_with(t->log, "carried the wrong clientState"), 1);
+	assert_int_equal(lines_with(t->log, "1000 notification(s)"), 1);
+	free(id);
+	assert_int_equal(ta_stop(t), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -120,6 +199,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_slots_freed, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_one_address_cannot_take_all, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_forgeries_are_one_decision, ta_test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, ta_teardown);
