@@ -301,3 +301,10 @@ store_auth_clear(struct store_auth *a)
 	free(a->last_error);
 	memset(a, 0, sizeof(*a));
 }
+
+int
+store_rollback(struct store *st)
+{
+	store_exec(st, "ROLLBACK");
+	return store_health(st, -1);
+}

@@ -33,5 +33,7 @@ int store_outbox_append(struct store *st, const char *kind, json_t *body);
 /* A write's outcome: the first failure starts store trouble, the first
  * success after it ends it. Returns rc. */
 int store_health(struct store *st, int rc);
+/* Undoes the transaction under way after a failure: -1, health noted. */
+int store_rollback(struct store *st);
 
 #endif

@@ -227,8 +227,7 @@ store_inbox_add(struct store *st, const char *org, const char *kind, json_t *ite
 	if (store_exec(st, "COMMIT") == 0)
 		return store_health(st, 0);
 fail:
-	store_exec(st, "ROLLBACK");
-	return store_health(st, -1);
+	return store_rollback(st);
 }
 
 static void
@@ -347,8 +346,7 @@ store_inbox_dead(struct store *st, long seq, const char *reason)
 		goto fail;
 	return store_health(st, 0);
 fail:
-	store_exec(st, "ROLLBACK");
-	return store_health(st, -1);
+	return store_rollback(st);
 }
 
 bool
@@ -476,8 +474,7 @@ store_event_add(struct store *st, const struct store_event *e, long inbox_seq, l
 	store_health(st, 0);
 	return rc;
 fail:
-	store_exec(st, "ROLLBACK");
-	return store_health(st, -1);
+	return store_rollback(st);
 }
 
 json_t *
@@ -551,8 +548,7 @@ store_counters_add(struct store *st, json_t *deltas)
 	if (store_exec(st, "COMMIT") == 0)
 		return store_health(st, 0);
 fail:
-	store_exec(st, "ROLLBACK");
-	return store_health(st, -1);
+	return store_rollback(st);
 }
 
 double
@@ -712,6 +708,5 @@ store_prune(struct store *st, double older_than, long keep_events, long *ret_uns
 	if (store_exec(st, "COMMIT") == 0)
 		return store_health(st, 0) == 0 ? gone : -1;
 fail:
-	store_exec(st, "ROLLBACK");
-	return store_health(st, -1);
+	return store_rollback(st);
 }

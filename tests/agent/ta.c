@@ -489,3 +489,12 @@ ta_unmatched_message(struct ta *t)
 			    "content", "Bitte sofort Notruf beachten", "importance", "urgent"));
 	json_decref(c);
 }
+
+void
+ta_short_tokens(struct ta *t, bool on)
+{
+	json_decref(th_sim(&t->gs, "POST", "/config",
+			   json_pack("{s:s, s:b}", "access_token_lifetime", on ? "4s" : "3599s",
+				     "access_lifetime_jitter", !on),
+			   NULL));
+}

@@ -103,10 +103,7 @@ test_sign_in_alarms(void **state)
 	long first_nsi = 0, first_lost = 0;
 	char *s;
 
-	json_decref(th_sim(
-	    &t->gs, "POST", "/config",
-	    json_pack("{s:s, s:b}", "access_token_lifetime", "4s", "access_lifetime_jitter", 0),
-	    NULL));
+	ta_short_tokens(t, true);
 	assert_int_equal(ta_start(t, "refresh_margin = 1s", NULL), 0);
 	wait_alarm(t, "notSignedIn", true, 10);
 	assert_int_equal(ta_signin(t, "acme", NULL), 200);
@@ -131,10 +128,7 @@ test_sign_in_alarms(void **state)
 	assert_true(first_nsi < first_lost);
 	assert_int_equal(ta_stop(t), 0);
 	free(path);
-	json_decref(th_sim(
-	    &t->gs, "POST", "/config",
-	    json_pack("{s:s, s:b}", "access_token_lifetime", "3599s", "access_lifetime_jitter", 1),
-	    NULL));
+	ta_short_tokens(t, false);
 }
 
 /* A secret close to its expiry, and one Entra refuses. */
@@ -149,10 +143,7 @@ test_secret_alarms(void **state)
 	gmtime_r(&now, &tm);
 	strftime(soon, sizeof(soon), "client_secret_expires = %Y-%m-%d", &tm);
 	snprintf(later, sizeof(later), "client_secret_expires = 2030-01-01");
-	json_decref(th_sim(
-	    &t->gs, "POST", "/config",
-	    json_pack("{s:s, s:b}", "access_token_lifetime", "4s", "access_lifetime_jitter", 0),
-	    NULL));
+	ta_short_tokens(t, true);
 	assert_int_equal(ta_start(t, "refresh_margin = 1s", soon), 0);
 	wait_alarm(t, "clientSecretExpiring", true, 10);
 	assert_int_equal(ta_signin(t, "acme", NULL), 200);
@@ -170,10 +161,7 @@ test_secret_alarms(void **state)
 	expect_transitions(t, "clientSecretInvalid", "RC");
 	assert_int_equal(ta_stop(t), 0);
 	free(path);
-	json_decref(th_sim(
-	    &t->gs, "POST", "/config",
-	    json_pack("{s:s, s:b}", "access_token_lifetime", "3599s", "access_lifetime_jitter", 1),
-	    NULL));
+	ta_short_tokens(t, false);
 }
 
 /* Graph refuses to create the subscription for a while. */

@@ -141,17 +141,6 @@ want_value(const char *text, const char *name, const char *want)
 	free(got);
 }
 
-/* Access tokens that live seconds, so that a revoke is found at the next
- * refresh (refresh_margin = 1s) rather than in an hour. */
-static void
-short_tokens(struct ta *t, bool on)
-{
-	json_decref(th_sim(&t->gs, "POST", "/config",
-			   json_pack("{s:s, s:b}", "access_token_lifetime", on ? "4s" : "3599s",
-				     "access_lifetime_jitter", !on),
-			   NULL));
-}
-
 static int
 setup(void **state)
 {
@@ -161,7 +150,7 @@ setup(void **state)
 static int
 test_teardown(void **state)
 {
-	short_tokens(*state, false);
+	ta_short_tokens(*state, false);
 	ta_test_teardown(state);
 	th_snmp_stop(&snmp);
 	return 0;
@@ -314,7 +303,7 @@ test_alarm_notifications(void **state)
 	assert_int_equal(th_snmp_start(&snmp, NULL, NULL), 0);
 	conf = agentx_conf("reconcile_interval = 3s\nbackfill_delay = 1s\nevent_alarm_hold = 6s\n"
 			   "refresh_margin = 1s");
-	short_tokens(t, true);
+	ta_short_tokens(t, true);
 	assert_int_equal(ta_start(t, conf, soon), 0);
 	free(conf);
 	/* before anyone signs in; the secret inside its warning window */
@@ -376,7 +365,7 @@ test_alarm_notifications(void **state)
 	assert_int_equal(trap_count("ctTeamsSubscriptionLapsed"), 1);
 	assert_int_equal(trap_count("ctTeamsSecretExpiring"), 1);
 	assert_int_equal(ta_stop(t), 0);
-	short_tokens(t, false);
+	ta_short_tokens(t, false);
 }
 
 static bool
@@ -429,7 +418,7 @@ test_master_restart_and_away(void **state)
 	strftime(soon, sizeof(soon), "client_secret_expires = %Y-%m-%d\n", &tm);
 	assert_int_equal(th_snmp_start(&snmp, NULL, NULL), 0);
 	conf = agentx_conf("refresh_margin = 1s");
-	short_tokens(t, true);
+	ta_short_tokens(t, true);
 	assert_int_equal(ta_start(t, conf, soon), 0);
 	free(conf);
 	assert_int_equal(ta_signin(t, "acme", NULL), 200);
@@ -468,7 +457,7 @@ test_master_restart_and_away(void **state)
 		free(log);
 	}
 	assert_int_equal(ta_stop(t), 0);
-	short_tokens(t, false);
+	ta_short_tokens(t, false);
 }
 
 /* How long the control socket takes to answer a ping. */
