@@ -227,10 +227,16 @@ auth_callback(struct srv_req *r, struct org *o)
 	prune(&states);
 	st = state ? ticket_find(states, state) : NULL;
 	if (!st || strcmp(st->org, o->conf->name) != 0) {
-		/* tampered, replayed, expired, or for another org: never redeem */
-		fail(r, o, 400, "Sign-in not recognised",
-		     "the sign-in state is unknown, already used, expired or for another org; "
-		     "start again with 'ctteamsctl login ORG'");
+		/* tampered, replayed, expired, or for another org: never redeem.
+		 * Anyone can send this, so it is said at a bounded rate and
+		 * leaves the org's last real sign-in error alone. */
+		log_warn_limited("auth", "bad-state", 60,
+				 "org %s: sign-in callback from %s refused: unknown, used or "
+				 "expired state",
+				 o->conf->name, srv_peer(r));
+		srv_page(r, 400, "Sign-in not recognised",
+			 "The sign-in state is unknown, already used, expired or for another "
+			 "org; start again with 'ctteamsctl login ORG'.");
 		return;
 	}
 	char *verifier = st->verifier;

@@ -368,8 +368,11 @@ agent_key(struct parse *p, const char *k, const char *v)
 			free(*f);
 			*f = strip_slash(v);
 		}
-	} else if (!strcmp(k, "allow_from") || !strcmp(k, "trust_proxy")) {
-		struct cidr_list *l = !strcmp(k, "allow_from") ? &c->allow_from : &c->trust_proxy;
+	} else if (!strcmp(k, "allow_from") || !strcmp(k, "trust_proxy") ||
+		   !strcmp(k, "signin_from")) {
+		struct cidr_list *l = !strcmp(k, "allow_from")    ? &c->allow_from
+				      : !strcmp(k, "signin_from") ? &c->signin_from
+								  : &c->trust_proxy;
 		char *bad = NULL;
 		cidr_clear(l);
 		if (cidr_parse(v, l, &bad) < 0) {
@@ -384,7 +387,8 @@ agent_key(struct parse *p, const char *k, const char *v)
 		   !strcmp(k, "renew_margin") || !strcmp(k, "reconcile_interval") ||
 		   !strcmp(k, "poll_interval") || !strcmp(k, "backfill_delay") ||
 		   !strcmp(k, "event_alarm_hold") || !strcmp(k, "event_retention") ||
-		   !strcmp(k, "encryption_cert_rotation")) {
+		   !strcmp(k, "encryption_cert_rotation") || !strcmp(k, "header_timeout") ||
+		   !strcmp(k, "body_timeout")) {
 		if (conf_duration(v, &d) < 0 || d <= 0)
 			problem(p, "%s: a positive duration such as 30s, 10m or 1h", k);
 		else if (!strcmp(k, "subscription_lifetime") && d > 4320 * 60)
@@ -413,6 +417,10 @@ agent_key(struct parse *p, const char *k, const char *v)
 			c->reconcile_interval = d;
 		} else if (!strcmp(k, "encryption_cert_rotation"))
 			c->cert_rotation = d;
+		else if (!strcmp(k, "header_timeout"))
+			c->header_timeout = d;
+		else if (!strcmp(k, "body_timeout"))
+			c->body_timeout = d;
 		else if (!strcmp(k, "refresh_margin"))
 			c->refresh_margin = d;
 		else if (!strcmp(k, "http_connect_timeout"))
@@ -441,13 +449,16 @@ agent_key(struct parse *p, const char *k, const char *v)
 				   "limit)");
 		else
 			c->max_per_address = n;
-	} else if (!strcmp(k, "max_connections") || !strcmp(k, "max_body")) {
+	} else if (!strcmp(k, "max_connections") || !strcmp(k, "max_body") ||
+		   !strcmp(k, "max_body_total")) {
 		char *end;
 		long n = strtol(v, &end, 10);
-		if (*end || n < 1 || n > 100000000)
+		if (*end || n < 1 || n > (!strcmp(k, "max_body_total") ? 1L << 34 : 100000000))
 			problem(p, "%s: a positive integer", k);
 		else if (!strcmp(k, "max_connections"))
 			c->max_connections = n;
+		else if (!strcmp(k, "max_body_total"))
+			c->max_body_total = n;
 		else
 			c->max_body = n;
 	} else {
@@ -673,6 +684,12 @@ defaults(struct conf *c)
 	c->max_connections = 256;
 	c->max_per_address = 32;
 	c->max_body = 1024 * 1024;
+	c->max_body_total = 64L * 1024 * 1024;
+	c->header_timeout = 10;
+	c->body_timeout = 30;
+	/* the sign-in pages: loopback and private networks unless set */
+	cidr_parse("127.0.0.0/8 ::1 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7",
+		   &c->signin_from, NULL);
 	/* net-snmp's default master socket; off if snmpd is not a master */
 	c->agentx_socket = xstrdup("/var/agentx/master");
 	c->agentx_timeout = 1;
@@ -801,6 +818,7 @@ conf_free(struct conf *c)
 	free(c->ca_file);
 	cidr_clear(&c->allow_from);
 	cidr_clear(&c->trust_proxy);
+	cidr_clear(&c->signin_from);
 	free(c);
 }
 

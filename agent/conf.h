@@ -59,11 +59,15 @@ struct conf {
 	double cert_rotation;         /* encryption certificate for rich notifications */
 	struct cidr_list allow_from;  /* webhook sources; empty: anyone */
 	struct cidr_list trust_proxy; /* whose X-Forwarded-For is believed */
+	struct cidr_list signin_from; /* who may open the sign-in pages */
 	double http_connect_timeout;
 	double http_timeout;
 	long max_connections;
-	long max_per_address; /* connections from one address; 0: no limit */
-	long max_body;        /* bytes accepted in one request */
+	long max_per_address;  /* connections from one address; 0: no limit */
+	long max_body;         /* bytes accepted in one request */
+	long max_body_total;   /* bytes of request bodies buffered at once */
+	double header_timeout; /* accept to last header byte, TLS included */
+	double body_timeout;   /* last header byte to last body byte */
 	/* SNMP (plugin/): the AgentX master, or NULL for no SNMP */
 	char *agentx_socket;     /* a path, or tcp:HOST:PORT */
 	double agentx_timeout;   /* a request to the master */

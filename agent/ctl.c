@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "alarm.h"
 #include "auth.h"
 #include "canary.h"
@@ -65,6 +66,21 @@ error(const char *msg)
 	return reply(json_pack("{s:b, s:s}", "ok", 0, "error", msg));
 }
 
+/* The public listener's admission counts (admit.c). */
+static json_t *
+intake_status(void)
+{
+	struct adm_counts c;
+
+	adm_counts(&c);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "connections",
+			 (json_int_t)c.connections, "body_bytes", (json_int_t)c.body_bytes,
+			 "refused_source", (json_int_t)c.refused_source, "header_deadline",
+			 (json_int_t)c.header_deadline, "body_deadline",
+			 (json_int_t)c.body_deadline, "evicted", (json_int_t)c.evicted,
+			 "body_budget", (json_int_t)c.body_budget);
+}
+
 json_t *
 ctl_status_json(const char *org)
 {
@@ -97,6 +113,7 @@ ctl_status_json(const char *org)
 	free(since);
 	json_object_set_new(agent, "outputs", outbox_status_all());
 	json_object_set_new(agent, "encryption_certificate", nkey_status());
+	json_object_set_new(agent, "intake", intake_status());
 	for (size_t i = 0; i < n_extras; i++)
 		json_object_set_new(agent, extras[i].key, extras[i].fn());
 	return json_pack("{s:o, s:o, s:o}", "agent", agent, "orgs", arr, "alarms",

@@ -76,9 +76,10 @@ static size_t n_timers;
 static struct MHD_Daemon *http;
 static struct watch http_watch;
 static bool http_pending;
-static unsigned int http_limit; /* max_connections */
-static bool http_full;          /* at the limit after the last run */
-static double http_rerun = -1;  /* run MHD again then, without an event */
+static unsigned int http_limit;  /* max_connections */
+static bool http_full;           /* at the limit after the last run */
+static double http_rerun = -1;   /* run MHD again then, without an event */
+static bool (*http_batch)(void); /* after each run: true if it resumed any */
 
 static CURLM *multi;
 static double curl_due = -1;
@@ -261,6 +262,25 @@ ev_http_kick(void)
 	http_pending = true;
 }
 
+/* libmicrohttpd cannot close a connection from outside a callback; shutting
+ * its socket down makes the next run see end-of-stream and close it. */
+void
+ev_http_drop(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	if (ci)
+		shutdown(ci->connect_fd, SHUT_RDWR);
+	http_pending = true;
+}
+
+void
+ev_http_on_batch(bool (*fn)(void))
+{
+	http_batch = fn;
+}
+
 /* At the connection limit libmicrohttpd stops watching its listen socket,
  * and starts again only in a run after connections were freed; nothing
  * wakes the loop for that run. So while the limit is near, and once after
@@ -277,6 +297,10 @@ http_run(void)
 	if (!http)
 		return;
 	MHD_run(http);
+	/* what the run took in is committed together; the answers it
+	 * resumed go out in a second run, this same turn */
+	if (http_batch && http_batch())
+		MHD_run(http);
 	di = MHD_get_daemon_info(http, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 	http_full = di && http_limit > 0 && di->num_connections + 1 >= http_limit;
 	if (http_full || was_full)

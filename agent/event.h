@@ -35,6 +35,12 @@ void ev_http_detach(void);
 void ev_http_quiesce(void);
 /* Something was resumed: run MHD on the next turn. */
 void ev_http_kick(void);
+/* Close a connection of the listener (a deadline passed). */
+void ev_http_drop(struct MHD_Connection *conn);
+/* fn runs after every MHD_run, to finish what the run took in as one batch
+ * (the webhook's group commit); it returns true when it resumed
+ * connections, and MHD runs again at once to send their answers. */
+void ev_http_on_batch(bool (*fn)(void));
 
 /* Outbound HTTP: done() runs on the loop once the transfer ends; the easy
  * handle is removed from the multi handle first and belongs to the caller. */

@@ -143,6 +143,7 @@ on_hup(void)
 	outn_reload(next);
 	outi_reload(next);
 	wh_configure(next);
+	srv_reload(next);
 	ctl_init(next, NULL);
 	conf_free(conf);
 	conf = next;
@@ -254,6 +255,7 @@ run(void)
 out:
 	free(err);
 	srv_stop();
+	wh_shutdown();
 	snmpa_stop();
 	outn_stop();
 	outi_stop();

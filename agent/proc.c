@@ -20,6 +20,7 @@
 #include "log.h"
 #include "org.h"
 #include "outbox.h"
+#include "pace.h"
 #include "poll.h"
 #include "proc.h"
 #include "rich.h"
@@ -28,6 +29,8 @@
 
 #define INFLIGHT_MAX 4     /* message reads under way per org */
 #define TURN_ITEMS   16    /* rows started per loop turn, all orgs together */
+#define TURN_TIME    0.005 /* ... or this long, whichever comes first */
+#define TURN_SCAN    64    /* rows looked at per org and turn (paced ones skipped) */
 #define RETRY_MAX    300.0 /* the longest wait between tries of one item */
 #define WAIT_AGAIN   10.0  /* a token or signing keys are on their way */
 #define STORE_MAX    60.0  /* the longest wait while the store fails */
@@ -42,6 +45,9 @@ struct porg {
 	double wait_until;      /* nothing to do before a token or keys arrive */
 	long busy[INFLIGHT_MAX];
 	size_t n_busy;
+	struct pace *pace;  /* reads chat by chat, within Graph's limits */
+	double paced_until; /* rows wait for pacing until then (0: none) */
+	long scan_from;     /* where the next turn goes on looking (0: start) */
 };
 
 static struct store *store;
@@ -91,6 +97,7 @@ porg_free(struct porg *p)
 {
 	if (p->has_rules)
 		detect_rules_clear(&p->r);
+	pace_free(p->pace);
 	free(p->name);
 	free(p);
 }
@@ -274,6 +281,7 @@ struct fetch {
 	long tries;
 	double received;
 	char *org;
+	char *chat;
 };
 
 static void
@@ -284,8 +292,10 @@ fetched(const struct hc_resp *resp, void *arg)
 	struct org *o = org_find(f->org);
 	json_t *msg;
 
-	if (p)
+	if (p) {
 		busy_del(p, f->seq);
+		pace_done(p->pace, f->chat, 0);
+	}
 	/* Graph answered as it should: whatever throttling there was is over */
 	if (p && (resp->status == 200 || resp->status == 404 || resp->status == 403)) {
 		p->throttled_since = 0;
@@ -317,9 +327,14 @@ fetched(const struct hc_resp *resp, void *arg)
 						   resp->error ? resp->error : "no answer");
 		if (resp->status == 401)
 			org_token_rejected(o);
-		/* Graph's word on when to come back holds for the whole org */
+		/* a 429 is Graph's word on this chat (its per-chat limit) and
+		 * holds that chat; any other Retry-After holds the whole org */
 		if (resp->retry_after > 0) {
-			p->hold_until = now_wall() + fmin(resp->retry_after, RETRY_MAX);
+			double until = now_wall() + fmin(resp->retry_after, RETRY_MAX);
+			if (resp->status == 429)
+				pace_done(p->pace, f->chat, until);
+			else
+				p->hold_until = until;
 			if (!p->throttled_since)
 				p->throttled_since = now_wall();
 		}
@@ -327,6 +342,7 @@ fetched(const struct hc_resp *resp, void *arg)
 		free(why);
 	}
 	free(f->org);
+	free(f->chat);
 	free(f);
 	ev_timer_arm(timer, 0);
 }
@@ -371,24 +387,21 @@ start_rich(struct porg *p, struct org *o, const struct store_inbox_row *row, jso
 
 /* A basic notification names the message: read it from Graph. */
 static enum start_result
-start_basic(struct porg *p, struct org *o, const struct store_inbox_row *row, json_t *it)
+start_basic(struct porg *p, struct org *o, const struct store_inbox_row *row, const char *chat,
+	    const char *msg)
 {
 	const char *token = org_access_token(o, 0);
-	char *chat, *msg, *ec, *em, *url;
+	char *ec, *em, *url;
 	struct fetch *f;
 
-	if (graph_message_ids(json_string_value(json_object_get(it, "resource")), &chat, &msg) <
-	    0) {
+	if (!chat) {
 		log_warnx("proc", "org %s: a notification without a chat message resource; dropped",
 			  p->name);
 		cnt_add(p->name, CNT_REJECTED_RESOURCE, 1);
 		return store_inbox_done(store, row->seq) < 0 ? STORE_FAILED : STARTED;
 	}
-	if (!token) {
-		free(chat);
-		free(msg);
+	if (!token)
 		return WAITING; /* a refresh is due; org.c kicks us when it lands */
-	}
 	ec = url_encode(chat);
 	em = url_encode(msg);
 	url = xprintf("%s/v1.0/chats/%s/messages/%s", o->conf->graph_endpoint, ec, em);
@@ -397,68 +410,93 @@ start_basic(struct porg *p, struct org *o, const struct store_inbox_row *row, js
 	f->tries = row->tries;
 	f->received = row->received;
 	f->org = xstrdup(p->name);
+	f->chat = xstrdup(chat);
 	if (hc_graph("GET", url, token, NULL, fetched, f) == 0) {
 		busy_add(p, row->seq);
+		pace_started(p->pace, chat, now_wall());
 	} else {
 		free(f->org);
+		free(f->chat);
 		free(f);
 		p->wait_until = now_wall() + WAIT_AGAIN;
 	}
 	free(ec);
 	free(em);
 	free(url);
-	free(chat);
-	free(msg);
 	return STARTED;
 }
 
 static enum start_result
-start(struct porg *p, const struct store_inbox_row *row)
+start(struct porg *p, const struct store_inbox_row *row, json_t *it, const char *chat,
+      const char *msg)
 {
 	struct org *o = org_find(row->org);
-	enum start_result r;
-	json_t *it;
 
 	if (!o)
 		return store_inbox_done(store, row->seq) < 0 ? STORE_FAILED : STARTED;
 	if (!strcmp(row->kind, "lifecycle"))
 		return lifecycle(row) < 0 ? STORE_FAILED : STARTED;
-	it = json_loads(row->item, 0, NULL);
 	if (json_is_object(json_object_get(it, "encryptedContent")))
-		r = start_rich(p, o, row, it);
-	else
-		r = start_basic(p, o, row, it);
-	json_decref(it);
-	return r;
+		return start_rich(p, o, row, it);
+	return start_basic(p, o, row, chat, msg);
 }
 
-/* Starts what the org has due, up to *budget rows; -1 if the store failed. */
+/* One row: started, left for its chat's pacing, or failed on the store. */
 static int
-org_turn(struct porg *p, double now, int *budget)
+row_turn(struct porg *p, const struct store_inbox_row *row, double now, int *budget)
+{
+	json_t *it = json_loads(row->item, 0, NULL);
+	char *chat = NULL, *msg = NULL;
+	double when;
+	int rc = 0;
+
+	/* a basic notification is a read of Graph: paced by chat */
+	if (strcmp(row->kind, "lifecycle") != 0 &&
+	    !json_is_object(json_object_get(it, "encryptedContent")))
+		graph_message_ids(json_string_value(json_object_get(it, "resource")), &chat, &msg);
+	if (chat && !pace_may_read(p->pace, chat, now, &when)) {
+		if (!p->paced_until || when < p->paced_until)
+			p->paced_until = when;
+	} else {
+		enum start_result r = start(p, row, it, chat, msg);
+		(*budget)--;
+		if (r == STORE_FAILED)
+			rc = -1;
+		else if (r == WAITING)
+			p->wait_until = now + WAIT_AGAIN;
+	}
+	free(chat);
+	free(msg);
+	json_decref(it);
+	return rc;
+}
+
+/* Starts what the org has due, up to *budget rows or TURN_TIME; -1 if the
+ * store failed. */
+static int
+org_turn(struct porg *p, double now, double end, int *budget)
 {
 	struct store_inbox_row row;
-	long cursor = 0;
-	int rc;
+	int rc, scanned = 0;
 
+	p->paced_until = 0;
 	if (now < p->hold_until || now < p->wait_until)
 		return 0;
-	while (*budget > 0 && p->n_busy < INFLIGHT_MAX) {
-		rc = store_inbox_next(store, p->name, cursor, now, &row);
-		if (rc != 0)
+	/* from where the last turn stopped, so that rows behind many paced
+	 * ones are reached too; from the start again once at the end */
+	while (*budget > 0 && p->n_busy < INFLIGHT_MAX && scanned++ < TURN_SCAN &&
+	       now_mono() < end) {
+		rc = store_inbox_next(store, p->name, p->scan_from, now, &row);
+		if (rc != 0) {
+			p->scan_from = 0;
 			return rc < 0 ? -1 : 0;
-		cursor = row.seq;
-		if (!is_busy(p, row.seq)) {
-			enum start_result r = start(p, &row);
-			(*budget)--;
-			if (r == STORE_FAILED) {
-				store_inbox_row_clear(&row);
-				return -1;
-			}
-			if (r == WAITING)
-				p->wait_until = now + WAIT_AGAIN;
 		}
+		p->scan_from = row.seq;
+		rc = is_busy(p, row.seq) ? 0 : row_turn(p, &row, now, budget);
 		store_inbox_row_clear(&row);
-		if (now < p->hold_until)
+		if (rc < 0)
+			return -1;
+		if (now < p->hold_until || now < p->wait_until)
 			break;
 	}
 	return 0;
@@ -482,6 +520,12 @@ next_wake(double now)
 		rc = store_inbox_due(store, p->name, p->busy, p->n_busy, &due);
 		if (rc < 0)
 			return STORE_MAX;
+		/* rows left for their chat's pacing: not before it allows, or
+		 * soon when the last turn stopped before the end of the rows */
+		if (rc == 0 && p->scan_from > 0)
+			due = fmin(due, now + 0.1);
+		else if (rc == 0 && p->paced_until > 0)
+			due = fmax(due, p->paced_until);
 		if (rc == 0)
 			wake = fmin(wake, fmax(due, not_before) - now);
 	}
@@ -491,7 +535,7 @@ next_wake(double now)
 static void
 run(void *arg)
 {
-	double now = now_wall();
+	double now = now_wall(), end = now_mono() + TURN_TIME;
 	int budget = TURN_ITEMS;
 
 	(void)arg;
@@ -501,7 +545,7 @@ run(void *arg)
 	}
 	for (size_t k = 0; k < n_porgs && budget > 0; k++) {
 		struct porg *p = porgs[(next_org + k) % n_porgs];
-		if (org_turn(p, now, &budget) < 0) {
+		if (org_turn(p, now, end, &budget) < 0) {
 			store_failed();
 			ev_timer_arm(timer, store_hold - now);
 			return;
@@ -510,7 +554,7 @@ run(void *arg)
 	if (n_porgs)
 		next_org = (next_org + 1) % n_porgs;
 	/* a full turn yields to the loop and comes straight back */
-	ev_timer_arm(timer, budget == 0 ? 0 : next_wake(now));
+	ev_timer_arm(timer, budget == 0 || now_mono() >= end ? 0 : next_wake(now));
 }
 
 void
@@ -536,6 +580,7 @@ porgs_build(const struct conf *c)
 		if (!p) {
 			p = xcalloc(1, sizeof(*p));
 			p->name = xstrdup(c->orgs[i]->name);
+			p->pace = pace_new();
 		}
 		porg_rules(p, c->orgs[i]);
 		next[i] = p;
@@ -619,6 +664,8 @@ proc_status(const char *org)
 	char *t = p && p->throttled_since ? time_iso(p->throttled_since) : NULL;
 
 	json_object_set_new(j, "throttled_since", t ? json_string(t) : json_null());
+	json_object_set_new(j, "chats_held_by_graph",
+			    json_integer(p ? (json_int_t)pace_held(p->pace, now) : 0));
 	/* whether "not throttled" is known: a read worked since the start */
 	json_object_set_new(j, "reads_seen", json_boolean(p && p->read_ok));
 	free(t);

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admit.h"
 #include "auth.h"
+#include "cidr.h"
 #include "event.h"
 #include "log.h"
 #include "org.h"
@@ -13,13 +15,20 @@
 #include "util.h"
 #include "webhook.h"
 
-/* TLS 1.2 and 1.3 only: 1.0 and 1.1 are refused */
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* Graph's URLs and ours carry a handful; the sign-in callback a few */
+#define MAX_ARGS 32
+
+/* TLS 1.2 and 1.3 only; in 1.2, ECDHE key exchange (forward secrecy) and
+ * AEAD ciphers only: no RSA key transport, no CBC, no SHA-1 MACs */
+#define TLS_PRIORITIES                                                                             \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:"              \
+	"-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD"
 
 struct srv_req {
 	struct MHD_Connection *conn;
 	char *body;
 	size_t len;
+	size_t reserved; /* of the global body budget */
 	bool too_big;
 	bool routed;
 	bool answered;
@@ -31,9 +40,12 @@ struct srv_req {
 	char *text;
 	char *location;
 	char peer[64];
+	char org[80]; /* from the path, checked before the body is read */
+	char action[32];
 };
 
 static struct MHD_Daemon *daemon_;
+static const struct conf *cfg;
 static long max_body;
 static int n_suspended;
 static char *cert_pem, *key_pem;
@@ -123,42 +135,99 @@ srv_busy(void)
 	return n_suspended;
 }
 
-static void
-route(struct srv_req *r, const char *method, const char *url)
+/* The path: /api/org/ORG/ms-teams/ACTION, for an org we serve. */
+static struct org *
+resolve(struct srv_req *r, const char *url)
 {
-	char org[80], action[32];
 	int n = 0;
-	struct org *o;
 
-	if (sscanf(url, "/api/org/%79[A-Za-z0-9_-]/ms-teams/%31[a-z]%n", org, action, &n) != 2 ||
-	    url[n] != '\0' || !(o = org_find(org))) {
+	if (sscanf(url, "/api/org/%79[A-Za-z0-9_-]/ms-teams/%31[a-z]%n", r->org, r->action, &n) !=
+		2 ||
+	    url[n] != '\0')
+		return NULL;
+	return org_find(r->org);
+}
+
+static bool
+is_webhook(const struct srv_req *r)
+{
+	return !strcmp(r->action, "notify") || !strcmp(r->action, "lifecycle");
+}
+
+static bool
+is_signin(const struct srv_req *r)
+{
+	return !strcmp(r->action, "login") || !strcmp(r->action, "callback");
+}
+
+/* Behind a trusted proxy the client comes from X-Forwarded-For. */
+static const char *
+client_of(struct srv_req *r, char *buf, size_t len)
+{
+	return cidr_client(&cfg->trust_proxy, r->peer, srv_header(r, "X-Forwarded-For"), buf, len);
+}
+
+/* Decided from the request line and header alone, before a byte of body
+ * is read or buffered: malformed framing, unknown paths, wrong methods,
+ * sources that may not call, bodies that are too large. */
+static void
+early(struct srv_req *r, const char *method, const char *url, const char *version)
+{
+	const char *cl = srv_header(r, "Content-Length");
+	struct org *o = resolve(r, url);
+	char client[128];
+
+	if (!strcmp(version, MHD_HTTP_VERSION_1_1) && !srv_header(r, "Host")) {
+		srv_text(r, 400, "text/plain", "HTTP/1.1 needs a Host header\n");
+	} else if (cl && srv_header(r, "Transfer-Encoding")) {
+		/* RFC 9112 6.3: a request smuggling risk behind a proxy */
+		srv_text(r, 400, "text/plain",
+			 "Content-Length and Transfer-Encoding together are refused\n");
+	} else if (MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL) >
+		   MAX_ARGS) {
+		srv_page(r, 400, "Bad request", "Too many query parameters.");
+	} else if (cl && strtoull(cl, NULL, 10) > (unsigned long long)cfg->max_body) {
+		srv_page(r, 413, "Too large", "The request body is too large.");
+	} else if (!o || (!is_webhook(r) && !is_signin(r))) {
 		srv_page(r, 404, "Not found", "There is nothing here.");
-		return;
+	} else if (is_webhook(r) && strcmp(method, "POST") != 0) {
+		r->allow = "POST";
+		srv_page(r, 405, "Method not allowed", "Use POST.");
+	} else if (is_webhook(r)) {
+		wh_check_source(r, o);
+	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		srv_page(r, 405, "Method not allowed", "Use GET.");
+	} else if (!cidr_match(&cfg->signin_from, client_of(r, client, sizeof(client)))) {
+		log_warn_limited("auth", "signin-from", 60,
+				 "org %s: sign-in page refused to %s (not in signin_from)", r->org,
+				 client);
+		srv_page(r, 403, "Not allowed from here",
+			 "Sign-in is allowed from the addresses in signin_from only.");
+	} else if (!strcmp(method, "HEAD")) {
+		/* link checkers and proxies send HEAD: it must not spend a
+		 * one-time link or a sign-in state */
+		srv_page(r, 200, "ctteams sign-in", "Open this link in a browser.");
 	}
-	if (!strcmp(action, "notify") || !strcmp(action, "lifecycle")) {
-		if (strcmp(method, "POST") != 0) {
-			r->allow = "POST";
-			srv_page(r, 405, "Method not allowed", "Use POST.");
-			return;
-		}
-		if (!strcmp(action, "notify"))
-			wh_notify(r, o);
-		else
-			wh_lifecycle(r, o);
-		return;
-	}
-	if (!strcmp(action, "login") || !strcmp(action, "callback")) {
-		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-			srv_page(r, 405, "Method not allowed", "Use GET.");
-			return;
-		}
-		if (!strcmp(action, "login"))
-			auth_login(r, o);
-		else
-			auth_callback(r, o);
-		return;
-	}
-	srv_page(r, 404, "Not found", "There is nothing here.");
+}
+
+/* The whole request is in: hand it to its owner. */
+static void
+route(struct srv_req *r)
+{
+	struct org *o = org_find(r->org);
+
+	if (!o)
+		srv_page(r, 404, "Not found", "There is nothing here.");
+	else if (r->too_big)
+		srv_page(r, 413, "Too large", "The request body is too large.");
+	else if (!strcmp(r->action, "notify"))
+		wh_notify(r, o);
+	else if (!strcmp(r->action, "lifecycle"))
+		wh_lifecycle(r, o);
+	else if (!strcmp(r->action, "login"))
+		auth_login(r, o);
+	else
+		auth_callback(r, o);
 }
 
 static enum MHD_Result
@@ -198,39 +267,57 @@ peer_of(struct srv_req *r)
 			  sizeof(r->peer));
 }
 
+/* A piece of body: buffered within max_body and the global budget. */
+static enum MHD_Result
+body_part(struct srv_req *r, const char *data, size_t size)
+{
+	if (r->answered || r->too_big)
+		return MHD_YES; /* read and dropped */
+	if (r->len + size > (size_t)max_body) {
+		r->too_big = true;
+		return MHD_YES;
+	}
+	if (!adm_body_reserve(size))
+		return MHD_NO; /* no memory for it: close, the sender retries */
+	r->reserved += size;
+	r->body = xrealloc(r->body, r->len + size + 1);
+	memcpy(r->body + r->len, data, size);
+	r->len += size;
+	r->body[r->len] = '\0';
+	return MHD_YES;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
 	   const char *version, const char *data, size_t *size, void **con_cls)
 {
 	struct srv_req *r = *con_cls;
+	size_t n = *size;
 
 	(void)cls;
-	(void)version;
 	if (!r) {
+		/* the header is complete: decide what can be decided now */
 		r = xcalloc(1, sizeof(*r));
 		r->conn = conn;
 		peer_of(r);
 		*con_cls = r;
+		adm_headers_done(conn);
+		early(r, method, url, version);
+		if (r->answered) {
+			log_debug("http", "%s %s from %s: %u before the body", method, url, r->peer,
+				  r->status);
+			return queue(r);
+		}
 		return MHD_YES;
 	}
-	if (*size) {
-		if (r->len + *size > (size_t)max_body) {
-			r->too_big = true;
-		} else {
-			r->body = xrealloc(r->body, r->len + *size + 1);
-			memcpy(r->body + r->len, data, *size);
-			r->len += *size;
-			r->body[r->len] = '\0';
-		}
+	if (n) {
 		*size = 0;
-		return MHD_YES;
+		return body_part(r, data, n);
 	}
 	if (!r->routed) {
 		r->routed = true;
-		if (r->too_big)
-			srv_page(r, 413, "Too large", "The request body is too large.");
-		else
-			route(r, method, url);
+		adm_body_done(conn);
+		route(r);
 		log_debug("http", "%s %s from %s", method, url, r->peer);
 	}
 	if (r->answered)
@@ -239,7 +326,6 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		r->suspended = true;
 		n_suspended++;
 		MHD_suspend_connection(conn);
-		return MHD_YES;
 	}
 	return MHD_YES;
 }
@@ -251,10 +337,11 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct srv_req *r = *con_cls;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
 	if (!r)
 		return;
+	adm_body_release(r->reserved);
+	adm_request_done(conn);
 	free(r->body);
 	free(r->content_type);
 	free(r->text);
@@ -280,9 +367,12 @@ int
 srv_start(const struct conf *c, char **ret_err)
 {
 	struct sockaddr_storage ss = {0};
+	long hard_limit = c->max_connections + c->max_connections / 2 + 1;
 	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
+	cfg = c;
 	max_body = c->max_body;
+	adm_configure(c);
 	if (strchr(c->listen_addr, ':')) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		s6->sin6_family = AF_INET6;
@@ -312,35 +402,51 @@ srv_start(const struct conf *c, char **ret_err)
 	    {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL},
 	    {MHD_OPTION_SOCK_ADDR, 0, &ss},
 	    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
-	    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)c->max_connections, NULL},
+	    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)adm_notify, NULL},
+	    /* admit.c keeps max_connections open; the headroom lets it
+	     * accept while those it closed to make room are still going */
+	    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)hard_limit, NULL},
 	    /* one address cannot take every slot; behind a proxy every
 	     * connection comes from it, so no per-address limit there */
 	    {c->trust_proxy.n == 0 && c->max_per_address > 0 ? MHD_OPTION_PER_IP_CONNECTION_LIMIT
 							     : MHD_OPTION_CONNECTION_LIMIT,
 	     c->trust_proxy.n == 0 && c->max_per_address > 0 ? (intptr_t)c->max_per_address
-							     : (intptr_t)c->max_connections,
+							     : (intptr_t)hard_limit,
 	     NULL},
+	    /* idle timeout; admit.c holds the real deadlines */
 	    {MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL},
-	    /* the per-connection pool bounds the request line and headers */
-	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
+	    /* the per-connection pool bounds the request line and headers;
+	     * a thousand query parameters fit, to be refused by early() */
+	    {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL},
 	    {c->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert_pem},
 	    {MHD_OPTION_HTTPS_MEM_KEY, 0, key_pem},
 	    {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
 	    {MHD_OPTION_END, 0, NULL},
 	};
-	daemon_ = MHD_start_daemon(flags, (uint16_t)c->listen_port, NULL, NULL, on_request, NULL,
-				   MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	daemon_ = MHD_start_daemon(flags, (uint16_t)c->listen_port, adm_accept, NULL, on_request,
+				   NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!daemon_) {
 		*ret_err = xprintf("cannot listen on %s port %d", c->listen_addr, c->listen_port);
 		return -1;
 	}
-	ev_http_attach(daemon_, (unsigned int)c->max_connections);
+	ev_http_attach(daemon_, (unsigned int)hard_limit);
+	ev_http_on_batch(wh_flush);
 	log_info("http", "listening on %s port %d (%s)", c->listen_addr, c->listen_port,
 		 c->tls_cert ? "TLS 1.2+" : "plain HTTP behind a TLS proxy");
 	return 0;
 bad_addr:
 	*ret_err = xprintf("listen: not an IP address: %s", c->listen_addr);
 	return -1;
+}
+
+/* Deadlines, budgets and address lists; the connection limits and the
+ * listen address take a restart. */
+void
+srv_reload(const struct conf *c)
+{
+	cfg = c;
+	max_body = c->max_body;
+	adm_configure(c);
 }
 
 void
@@ -352,10 +458,12 @@ srv_quiesce(void)
 void
 srv_stop(void)
 {
+	ev_http_on_batch(NULL);
 	ev_http_detach();
 	if (daemon_)
 		MHD_stop_daemon(daemon_);
 	daemon_ = NULL;
+	adm_shutdown();
 	free_secret(key_pem);
 	free(cert_pem);
 	key_pem = cert_pem = NULL;

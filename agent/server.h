@@ -12,6 +12,8 @@
 struct srv_req;
 
 int srv_start(const struct conf *c, char **ret_err);
+/* Deadlines, budgets and address lists at reload. */
+void srv_reload(const struct conf *c);
 /* Stop accepting; in-flight requests finish. */
 void srv_quiesce(void);
 void srv_stop(void);

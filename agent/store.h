@@ -50,6 +50,14 @@ void store_sub_clear(struct store_sub *s);
 
 /* Adds items (a JSON array) in one transaction: all or none. */
 int store_inbox_add(struct store *st, const char *org, const char *kind, json_t *items);
+/* Several POSTs' items in one transaction (the intake's group commit):
+ * all durable when it returns 0, none stored when it returns -1. */
+struct store_inbox_new {
+	const char *org;
+	const char *kind;
+	json_t *items;
+};
+int store_inbox_add_batch(struct store *st, const struct store_inbox_new *v, size_t n);
 
 struct store_inbox_row {
 	long seq;

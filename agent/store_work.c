@@ -198,36 +198,51 @@ msg_key(json_t *item)
 	return key;
 }
 
-int
-store_inbox_add(struct store *st, const char *org, const char *kind, json_t *items)
+static int
+inbox_insert(struct store *st, const char *org, const char *kind, json_t *items, double now)
 {
 	size_t i;
 	json_t *it;
 
-	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
-		return store_health(st, -1);
 	json_array_foreach (items, i, it) {
 		sqlite3_stmt *s =
 		    store_prep(st, "INSERT INTO inbox (org, kind, item, received, msg_key) "
 				   "VALUES (?,?,?,?,?)");
-		char *text = json_dumps(it, JSON_COMPACT);
-		if (!s) {
-			free(text);
-			goto fail;
-		}
+		if (!s)
+			return -1;
 		sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, text, -1, free);
-		sqlite3_bind_double(s, 4, now_wall());
+		sqlite3_bind_text(s, 3, json_dumps(it, JSON_COMPACT), -1, free);
+		sqlite3_bind_double(s, 4, now);
 		sqlite3_bind_text(s, 5, msg_key(it), -1, free);
 		if (store_step_done(st, s) < 0)
-			goto fail;
+			return -1;
 	}
-	/* synchronous=FULL: on disk when COMMIT returns, before the 202 */
+	return 0;
+}
+
+int
+store_inbox_add_batch(struct store *st, const struct store_inbox_new *v, size_t n)
+{
+	double now = now_wall();
+
+	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+		return store_health(st, -1);
+	for (size_t i = 0; i < n; i++)
+		if (inbox_insert(st, v[i].org, v[i].kind, v[i].items, now) < 0)
+			return store_rollback(st);
+	/* synchronous=FULL: on disk when COMMIT returns, before any 202 */
 	if (store_exec(st, "COMMIT") == 0)
 		return store_health(st, 0);
-fail:
 	return store_rollback(st);
+}
+
+int
+store_inbox_add(struct store *st, const char *org, const char *kind, json_t *items)
+{
+	struct store_inbox_new one = {org, kind, items};
+
+	return store_inbox_add_batch(st, &one, 1);
 }
 
 static void

@@ -23,9 +23,10 @@ wh_configure(const struct conf *c)
 }
 
 /* allow_from: Graph's published source ranges, say. Behind a proxy the
- * client comes from X-Forwarded-For, believed from trust_proxy only. */
-static bool
-source_allowed(struct srv_req *r, struct org *o)
+ * client comes from X-Forwarded-For, believed from trust_proxy only.
+ * Checked once the header is in, before any body is read. */
+bool
+wh_check_source(struct srv_req *r, struct org *o)
 {
 	char client[128];
 
@@ -152,41 +153,110 @@ authentic(struct srv_req *r, struct org *o, json_t *items, json_t *tokens)
 	return ok;
 }
 
+/*
+ * Group commit: the notifications one run of the listener takes in wait,
+ * suspended, and are written in one transaction after the run; each 202
+ * goes out once the transaction holding it is durable. A burst costs one
+ * fsync per run of the listener, not one per POST.
+ */
+struct held {
+	struct srv_req *req;
+	struct org *o;
+	const char *kind;
+	json_t *items;
+};
+
+static struct held *held;
+static size_t n_held, cap_held;
+
+static void
+hold(struct srv_req *r, struct org *o, const char *kind, json_t *items)
+{
+	if (n_held == cap_held) {
+		cap_held = cap_held ? cap_held * 2 : 32;
+		held = xrealloc(held, cap_held * sizeof(*held));
+	}
+	held[n_held++] = (struct held){r, o, kind, items};
+	srv_suspend(r);
+}
+
+/* The commit failed: nothing of the batch is acknowledged. */
+static void
+refuse_batch(void)
+{
+	log_err("webhook",
+		"could not store %zu POST(s) of notifications; answering 503 so Graph retries",
+		n_held);
+	for (size_t i = 0; i < n_held; i++) {
+		struct org *o = held[i].o;
+		srv_text(held[i].req, 503, "text/plain", "try again\n");
+		/* Graph retries, but may give up: read this time back */
+		if (i == 0 || held[i - 1].o != o)
+			poll_backfill(o->conf->name, now_wall() - 300, now_wall(),
+				      "a 503 was answered to Graph");
+	}
+}
+
+bool
+wh_flush(void)
+{
+	struct store_inbox_new *v;
+	size_t n = n_held;
+
+	if (!n)
+		return false;
+	v = xcalloc(n, sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct store_inbox_new){held[i].o->conf->name, held[i].kind, held[i].items};
+	if (store_inbox_add_batch(store, v, n) < 0) {
+		refuse_batch();
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			const char *org = held[i].o->conf->name;
+			cnt_add(org,
+				!strcmp(held[i].kind, "lifecycle") ? CNT_LIFECYCLE_RECEIVED
+								   : CNT_RECEIVED,
+				(long)json_array_size(held[i].items));
+			subs_notified(org);
+			srv_text(held[i].req, 202, "text/plain", "");
+		}
+		kick_processing();
+	}
+	for (size_t i = 0; i < n; i++)
+		json_decref(held[i].items);
+	free(v);
+	n_held = 0;
+	return true;
+}
+
 static void
 intake(struct srv_req *r, struct org *o, const char *kind)
 {
 	json_t *items, *ok, *tokens = NULL;
 
-	if (!source_allowed(r, o) || validation(r))
+	if (validation(r))
 		return;
 	items = items_of(r, o, &tokens);
 	if (!items)
 		return;
 	ok = authentic(r, o, items, tokens);
 	json_decref(tokens);
-	if (json_array_size(ok) > 0) {
-		if (store_inbox_add(store, o->conf->name, kind, ok) < 0) {
-			/* not stored, so not acknowledged: Graph delivers again */
-			log_err("webhook",
-				"org %s: could not store %zu notification(s); answering "
-				"503 so Graph retries",
-				o->conf->name, json_array_size(ok));
-			srv_text(r, 503, "text/plain", "try again\n");
-			/* Graph retries, but may give up: read this time back */
-			poll_backfill(o->conf->name, now_wall() - 300, now_wall(),
-				      "a 503 was answered to Graph");
-			goto out;
-		}
-		cnt_add(o->conf->name,
-			!strcmp(kind, "lifecycle") ? CNT_LIFECYCLE_RECEIVED : CNT_RECEIVED,
-			(long)json_array_size(ok));
-		subs_notified(o->conf->name);
-		kick_processing();
-	}
-	srv_text(r, 202, "text/plain", "");
-out:
-	json_decref(ok);
 	json_decref(items);
+	if (json_array_size(ok) > 0) {
+		hold(r, o, kind, ok);
+		return;
+	}
+	json_decref(ok);
+	srv_text(r, 202, "text/plain", "");
+}
+
+void
+wh_shutdown(void)
+{
+	/* wh_flush runs after every listener run, so nothing is held here */
+	free(held);
+	held = NULL;
+	n_held = cap_held = 0;
 }
 
 void

@@ -49,6 +49,15 @@ ta_setup(void **state, const char *const *gs_extra)
 }
 
 /* The agent's directory (kept with TH_KEEP) and the paths in it. */
+/* TA_ONLY=test_name (a pattern: * and ?) runs only the matching tests of
+ * a suite, to follow one down without waiting for the rest. */
+__attribute__((constructor)) static void
+only_some(void)
+{
+	if (getenv("TA_ONLY"))
+		cmocka_set_test_filter(getenv("TA_ONLY"));
+}
+
 static void
 files_clear(struct ta *t)
 {

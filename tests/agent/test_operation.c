@@ -43,6 +43,25 @@ tls_get(const char *url, const char *ca, bool modern, long *ret_status)
 	return rc;
 }
 
+/* A TLS 1.2 GET offering one OpenSSL cipher suite; returns curl's code. */
+static CURLcode
+tls12_suite(const char *url, const char *ca, const char *suite)
+{
+	CURL *c = curl_easy_init();
+	CURLcode rc;
+
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION,
+			 (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
+	curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, suite);
+	rc = curl_easy_perform(c);
+	curl_easy_cleanup(c);
+	return rc;
+}
+
 static void
 test_tls_listener_refuses_old_versions(void **state)
 {
@@ -62,6 +81,12 @@ test_tls_listener_refuses_old_versions(void **state)
 	assert_int_equal(tls_get(gs_url, t->gs.ca, false, &status), CURLE_OK);
 	/* but not ctteamsd */
 	assert_int_not_equal(tls_get(url, cert, false, &status), CURLE_OK);
+	/* TLS 1.2: forward secrecy and AEAD only (the key is ECDSA) */
+	assert_int_equal(tls12_suite(url, cert, "ECDHE-ECDSA-AES128-GCM-SHA256"), CURLE_OK);
+	assert_int_equal(tls12_suite(url, cert, "ECDHE-ECDSA-CHACHA20-POLY1305"), CURLE_OK);
+	assert_int_not_equal(tls12_suite(url, cert, "ECDHE-ECDSA-AES128-SHA"), CURLE_OK);
+	assert_int_not_equal(tls12_suite(url, cert, "ECDHE-ECDSA-AES256-SHA384"), CURLE_OK);
+	assert_int_not_equal(tls12_suite(url, cert, "AES128-GCM-SHA256"), CURLE_OK);
 	assert_int_equal(ta_stop(t), 0);
 	th_rmtree(dir);
 	free(dir);

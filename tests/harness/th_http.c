@@ -105,6 +105,8 @@ th_http(const char *method, const char *url, const char *ca, const char *const *
 		h = curl_slist_append(h, *headers);
 	h = curl_slist_append(h, "Expect:");
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	/* a HEAD answer has no body, whatever its Content-Length says */
+	curl_easy_setopt(c, CURLOPT_NOBODY, (long)!strcmp(method, "HEAD"));
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
