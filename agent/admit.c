@@ -41,6 +41,7 @@ static struct ev_timer *sweeper;
 static struct adm_counts counts;
 static size_t body_used;
 static long n_dropping; /* shut down, not yet closed by MHD */
+static long conn_limit; /* max_connections at start: MHD's own is fixed then */
 
 /* Connections open and not yet being closed. */
 static long
@@ -56,7 +57,7 @@ live(void)
 static long
 soft_limit(void)
 {
-	return cfg ? cfg->max_connections : 0;
+	return conn_limit;
 }
 
 static bool
@@ -268,7 +269,7 @@ adm_body_reserve(size_t n)
 		counts.body_budget++;
 		log_warn_limited("http", "body-budget", 60,
 				 "request bodies buffered reached max_body_total (%ld bytes): "
-				 "refusing more with 503 until they drain",
+				 "connections whose bodies do not fit are closed until they drain",
 				 cfg->max_body_total);
 		return false;
 	}
@@ -293,6 +294,8 @@ void
 adm_configure(const struct conf *c)
 {
 	cfg = c;
+	if (!conn_limit)
+		conn_limit = c->max_connections;
 	if (!sweeper)
 		sweeper = ev_timer_new(sweep, NULL);
 	ev_timer_arm(sweeper, SWEEP_CALM);
@@ -306,4 +309,5 @@ adm_shutdown(void)
 	sweeper = NULL;
 	/* MHD_stop_daemon closed every connection and told adm_notify */
 	cfg = NULL;
+	conn_limit = 0;
 }

@@ -391,6 +391,8 @@ agent_key(struct parse *p, const char *k, const char *v)
 		   !strcmp(k, "body_timeout")) {
 		if (conf_duration(v, &d) < 0 || d <= 0)
 			problem(p, "%s: a positive duration such as 30s, 10m or 1h", k);
+		else if ((!strcmp(k, "header_timeout") || !strcmp(k, "body_timeout")) && d > 3600)
+			problem(p, "%s: at most 1h", k);
 		else if (!strcmp(k, "subscription_lifetime") && d > 4320 * 60)
 			problem(p, "subscription_lifetime: Graph allows at most 4320m (3 days) for "
 				   "chat messages");
@@ -453,7 +455,7 @@ agent_key(struct parse *p, const char *k, const char *v)
 		   !strcmp(k, "max_body_total")) {
 		char *end;
 		long n = strtol(v, &end, 10);
-		if (*end || n < 1 || n > (!strcmp(k, "max_body_total") ? 1L << 34 : 100000000))
+		if (*end || n < 1 || n > (!strcmp(k, "max_body_total") ? 1073741824L : 100000000L))
 			problem(p, "%s: a positive integer", k);
 		else if (!strcmp(k, "max_connections"))
 			c->max_connections = n;
@@ -561,6 +563,8 @@ org_key(struct parse *p, const char *k, const char *v)
 		double d;
 		if (conf_duration(v, &d) < 0 || d <= 0)
 			problem(p, "%s: a positive duration such as 30s, 10m or 1h", k);
+		else if ((!strcmp(k, "header_timeout") || !strcmp(k, "body_timeout")) && d > 3600)
+			problem(p, "%s: at most 1h", k);
 		else if (!strcmp(k, "canary_interval"))
 			o->canary_interval = d;
 		else
@@ -711,6 +715,9 @@ finish(struct parse *p)
 	if (!c->public_url)
 		problem(p,
 			"[agent] public_url is required: the https URL Graph and browsers reach");
+	if (c->max_body_total < c->max_body)
+		problem(p, "[agent] max_body_total (%ld) must be at least max_body (%ld)",
+			c->max_body_total, c->max_body);
 	if (!!c->tls_cert != !!c->tls_key)
 		problem(p, "[agent] tls_cert and tls_key go together (neither: plain HTTP behind a "
 			   "TLS proxy)");

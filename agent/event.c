@@ -297,10 +297,18 @@ http_run(void)
 	if (!http)
 		return;
 	MHD_run(http);
-	/* what the run took in is committed together; the answers it
-	 * resumed go out in a second run, this same turn */
-	if (http_batch && http_batch())
+	/* what the run took in is committed together, and the answers go
+	 * out in another run, this same turn. That run may take in more:
+	 * a few rounds, then the rest of the loop has its turn and the
+	 * listener comes straight back (what is held waits in memory,
+	 * unacknowledged, by org name: a reload in between is safe) */
+	for (int round = 0; http_batch && http_batch(); round++) {
 		MHD_run(http);
+		if (round == 3) {
+			http_pending = true;
+			break;
+		}
+	}
 	di = MHD_get_daemon_info(http, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 	http_full = di && http_limit > 0 && di->num_connections + 1 >= http_limit;
 	if (http_full || was_full)

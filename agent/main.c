@@ -127,6 +127,10 @@ on_hup(void)
 	restart_needed("state_dir", conf->state_dir, next->state_dir);
 	restart_needed("control_socket", conf->control_socket, next->control_socket);
 	restart_needed("monitor_socket", conf->monitor_socket, next->monitor_socket);
+	if (conf->max_connections != next->max_connections ||
+	    conf->max_per_address != next->max_per_address)
+		log_warnx("main", "reload: max_connections and max_connections_per_address "
+				  "change at the next restart");
 	if (conf->monitor_group != next->monitor_group)
 		log_warnx("main",
 			  "reload: monitor_group changed; it takes effect at the next restart");

@@ -48,6 +48,7 @@ struct porg {
 	struct pace *pace;  /* reads chat by chat, within Graph's limits */
 	double paced_until; /* rows wait for pacing until then (0: none) */
 	long scan_from;     /* where the next turn goes on looking (0: start) */
+	double pass_start;  /* when the current pass over the rows began */
 };
 
 static struct store *store;
@@ -479,9 +480,13 @@ org_turn(struct porg *p, double now, double end, int *budget)
 	struct store_inbox_row row;
 	int rc, scanned = 0;
 
-	p->paced_until = 0;
 	if (now < p->hold_until || now < p->wait_until)
 		return 0;
+	/* a new pass: the pacing it meets is gathered afresh */
+	if (p->scan_from == 0) {
+		p->paced_until = 0;
+		p->pass_start = now;
+	}
 	/* from where the last turn stopped, so that rows behind many paced
 	 * ones are reached too; from the start again once at the end */
 	while (*budget > 0 && p->n_busy < INFLIGHT_MAX && scanned++ < TURN_SCAN &&
@@ -496,40 +501,49 @@ org_turn(struct porg *p, double now, double end, int *budget)
 		store_inbox_row_clear(&row);
 		if (rc < 0)
 			return -1;
+		/* a token or keys are on their way: the row was not started,
+		 * so the next pass begins at the start again */
+		if (now < p->wait_until)
+			p->scan_from = 0;
 		if (now < p->hold_until || now < p->wait_until)
 			break;
 	}
 	return 0;
 }
 
-/* When the next turn is due: the earliest row not in flight, or the end
- * of a hold. */
+/* When the org's next turn is due. In the middle of a pass over its rows:
+ * soon, to go on. After a whole pass, every row that was due when it
+ * began was started, is in flight or waits for its chat's pacing: the
+ * earliest of the pacing and of the rows due since (at once, if the pass
+ * went by a row before it came due). */
+static double
+org_wake(struct porg *p, double now)
+{
+	double not_before = fmax(p->hold_until, p->wait_until), due;
+	double at = p->paced_until > 0 ? p->paced_until : now + 3600;
+	int rc;
+
+	/* every read slot taken: a reply kicks the timer when one frees */
+	if (p->n_busy >= INFLIGHT_MAX)
+		return now + 3600;
+	if (p->scan_from > 0)
+		return fmax(now + 0.1, not_before);
+	rc = store_inbox_due(store, p->name, p->pass_start, p->busy, p->n_busy, &due);
+	if (rc < 0)
+		return now + STORE_MAX;
+	if (rc == 0)
+		at = fmin(at, due);
+	return fmax(at, not_before);
+}
+
 static double
 next_wake(double now)
 {
-	double wake = 3600, due;
+	double wake = now + 3600;
 
-	for (size_t i = 0; i < n_porgs; i++) {
-		struct porg *p = porgs[i];
-		double not_before = fmax(p->hold_until, p->wait_until);
-		int rc;
-
-		/* every read slot taken: a reply kicks the timer when one frees */
-		if (p->n_busy >= INFLIGHT_MAX)
-			continue;
-		rc = store_inbox_due(store, p->name, p->busy, p->n_busy, &due);
-		if (rc < 0)
-			return STORE_MAX;
-		/* rows left for their chat's pacing: not before it allows, or
-		 * soon when the last turn stopped before the end of the rows */
-		if (rc == 0 && p->scan_from > 0)
-			due = fmin(due, now + 0.1);
-		else if (rc == 0 && p->paced_until > 0)
-			due = fmax(due, p->paced_until);
-		if (rc == 0)
-			wake = fmin(wake, fmax(due, not_before) - now);
-	}
-	return wake > 0 ? wake : 0;
+	for (size_t i = 0; i < n_porgs; i++)
+		wake = fmin(wake, org_wake(porgs[i], now));
+	return wake > now ? wake - now : 0;
 }
 
 static void

@@ -458,6 +458,14 @@ srv_quiesce(void)
 void
 srv_stop(void)
 {
+	/* what the last runs took in is committed and answered, so no
+	 * connection is left suspended when the daemon stops */
+	wh_finish();
+	for (int i = 0; daemon_ && i < 8; i++) {
+		MHD_run(daemon_);
+		if (!wh_flush())
+			break;
+	}
 	ev_http_on_batch(NULL);
 	ev_http_detach();
 	if (daemon_)

@@ -72,9 +72,10 @@ struct store_inbox_row {
  * -1 error. */
 int store_inbox_next(struct store *st, const char *org, long after, double now,
 		     struct store_inbox_row *ret);
-/* When the org's earliest row not in skip[] is due; 1 when there is none. */
-int store_inbox_due(struct store *st, const char *org, const long *skip, size_t n_skip,
-		    double *ret);
+/* When the org's earliest row not in skip[] and due after `after` is due;
+ * 1 when there is none. */
+int store_inbox_due(struct store *st, const char *org, double after, const long *skip,
+		    size_t n_skip, double *ret);
 int store_inbox_done(struct store *st, long seq);
 /* One more failed try; not again before next_try. */
 int store_inbox_retry(struct store *st, long seq, double next_try, const char *error);

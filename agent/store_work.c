@@ -285,17 +285,19 @@ store_inbox_next(struct store *st, const char *org, long after, double now,
 }
 
 int
-store_inbox_due(struct store *st, const char *org, const long *skip, size_t n_skip, double *ret)
+store_inbox_due(struct store *st, const char *org, double after, const long *skip, size_t n_skip,
+		double *ret)
 {
 	/* the rows being worked on are due already; look past them */
-	sqlite3_stmt *s = store_prep(st, "SELECT seq, next_try FROM inbox WHERE org=? "
-					 "ORDER BY next_try LIMIT ?");
+	sqlite3_stmt *s = store_prep(st, "SELECT seq, next_try FROM inbox WHERE org=? AND "
+					 "next_try > ? ORDER BY next_try LIMIT ?");
 	int rc = 1;
 
 	if (!s)
 		return -1;
 	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, (sqlite3_int64)n_skip + 1);
+	sqlite3_bind_double(s, 2, after);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)n_skip + 1);
 	while (rc == 1 && sqlite3_step(s) == SQLITE_ROW) {
 		long seq = (long)sqlite3_column_int64(s, 0);
 		bool busy = false;

@@ -3,6 +3,7 @@
 
 #include "conf.h"
 #include "counter.h"
+#include "event.h"
 #include "log.h"
 #include "org.h"
 #include "poll.h"
@@ -13,6 +14,8 @@
 #include "webhook.h"
 
 static struct store *store;
+static struct ev_timer *defer_timer; /* large bodies, decided a slice a turn */
+static void deferred_run(void *arg);
 static void (*kick_processing)(void);
 static const struct conf *cfg;
 
@@ -50,6 +53,8 @@ wh_init(struct store *st, void (*kick)(void))
 {
 	store = st;
 	kick_processing = kick;
+	if (!defer_timer)
+		defer_timer = ev_timer_new(deferred_run, NULL);
 }
 
 /* Graph validates both URLs with ?validationToken=...: echo it, decoded
@@ -161,7 +166,7 @@ authentic(struct srv_req *r, struct org *o, json_t *items, json_t *tokens)
  */
 struct held {
 	struct srv_req *req;
-	struct org *o;
+	char *org;
 	const char *kind;
 	json_t *items;
 };
@@ -176,7 +181,7 @@ hold(struct srv_req *r, struct org *o, const char *kind, json_t *items)
 		cap_held = cap_held ? cap_held * 2 : 32;
 		held = xrealloc(held, cap_held * sizeof(*held));
 	}
-	held[n_held++] = (struct held){r, o, kind, items};
+	held[n_held++] = (struct held){r, xstrdup(o->conf->name), kind, items};
 	srv_suspend(r);
 }
 
@@ -188,11 +193,10 @@ refuse_batch(void)
 		"could not store %zu POST(s) of notifications; answering 503 so Graph retries",
 		n_held);
 	for (size_t i = 0; i < n_held; i++) {
-		struct org *o = held[i].o;
 		srv_text(held[i].req, 503, "text/plain", "try again\n");
 		/* Graph retries, but may give up: read this time back */
-		if (i == 0 || held[i - 1].o != o)
-			poll_backfill(o->conf->name, now_wall() - 300, now_wall(),
+		if (i == 0 || strcmp(held[i - 1].org, held[i].org) != 0)
+			poll_backfill(held[i].org, now_wall() - 300, now_wall(),
 				      "a 503 was answered to Graph");
 	}
 }
@@ -207,35 +211,35 @@ wh_flush(void)
 		return false;
 	v = xcalloc(n, sizeof(*v));
 	for (size_t i = 0; i < n; i++)
-		v[i] = (struct store_inbox_new){held[i].o->conf->name, held[i].kind, held[i].items};
+		v[i] = (struct store_inbox_new){held[i].org, held[i].kind, held[i].items};
 	if (store_inbox_add_batch(store, v, n) < 0) {
 		refuse_batch();
 	} else {
 		for (size_t i = 0; i < n; i++) {
-			const char *org = held[i].o->conf->name;
-			cnt_add(org,
+			cnt_add(held[i].org,
 				!strcmp(held[i].kind, "lifecycle") ? CNT_LIFECYCLE_RECEIVED
 								   : CNT_RECEIVED,
 				(long)json_array_size(held[i].items));
-			subs_notified(org);
+			subs_notified(held[i].org);
 			srv_text(held[i].req, 202, "text/plain", "");
 		}
 		kick_processing();
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		free(held[i].org);
 		json_decref(held[i].items);
+	}
 	free(v);
 	n_held = 0;
 	return true;
 }
 
+/* Parse, check and hold (or answer) one POST. */
 static void
-intake(struct srv_req *r, struct org *o, const char *kind)
+decide(struct srv_req *r, struct org *o, const char *kind)
 {
 	json_t *items, *ok, *tokens = NULL;
 
-	if (validation(r))
-		return;
 	items = items_of(r, o, &tokens);
 	if (!items)
 		return;
@@ -250,11 +254,103 @@ intake(struct srv_req *r, struct org *o, const char *kind)
 	srv_text(r, 202, "text/plain", "");
 }
 
+/*
+ * Large bodies wait their turn. Parsing a POST of 1,000 items takes a few
+ * milliseconds; thirty such POSTs (forged, say) parsed in one run of the
+ * listener would hold a one-item notification from Graph behind them. So
+ * a body over WH_SMALL is set aside, suspended, and decided a few
+ * milliseconds' worth per loop turn, while small ones are decided at once.
+ */
+#define WH_SMALL      (16 * 1024)
+#define WH_SLICE_TIME 0.005
+
+struct deferred {
+	struct srv_req *req;
+	char *org;
+	const char *kind;
+};
+
+static struct deferred *deferred;
+static size_t n_deferred, cap_deferred;
+static void
+defer(struct srv_req *r, struct org *o, const char *kind)
+{
+	if (n_deferred == cap_deferred) {
+		cap_deferred = cap_deferred ? cap_deferred * 2 : 32;
+		deferred = xrealloc(deferred, cap_deferred * sizeof(*deferred));
+	}
+	deferred[n_deferred++] = (struct deferred){r, xstrdup(o->conf->name), kind};
+	srv_suspend(r);
+	ev_timer_arm(defer_timer, 0);
+}
+
+/* Decides deferred POSTs, oldest first, until the slice is used (all of
+ * them when slice < 0); commits what was held. */
+static void
+decide_deferred(double slice)
+{
+	double end = now_mono() + slice;
+	size_t done = 0;
+
+	while (done < n_deferred && (slice < 0 || done == 0 || now_mono() < end)) {
+		struct deferred *d = &deferred[done++];
+		struct org *o = org_find(d->org);
+		if (o)
+			decide(d->req, o, d->kind);
+		else /* removed by a reload meanwhile */
+			srv_text(d->req, 404, "text/plain", "no such org\n");
+		free(d->org);
+	}
+	memmove(deferred, deferred + done, (n_deferred - done) * sizeof(*deferred));
+	n_deferred -= done;
+	wh_flush();
+	if (n_deferred)
+		ev_timer_arm(defer_timer, 0);
+}
+
+static void
+deferred_run(void *arg)
+{
+	(void)arg;
+	decide_deferred(WH_SLICE_TIME);
+}
+
+static void
+intake(struct srv_req *r, struct org *o, const char *kind)
+{
+	size_t len;
+
+	if (validation(r))
+		return;
+	srv_body(r, &len);
+	if (len > WH_SMALL)
+		defer(r, o, kind);
+	else
+		decide(r, o, kind);
+}
+
+void
+wh_finish(void)
+{
+	decide_deferred(-1);
+}
+
 void
 wh_shutdown(void)
 {
-	/* wh_flush runs after every listener run, so nothing is held here */
+	/* srv_stop decided and flushed what the last runs took in */
+	for (size_t i = 0; i < n_held; i++) {
+		free(held[i].org);
+		json_decref(held[i].items);
+	}
 	free(held);
+	for (size_t i = 0; i < n_deferred; i++)
+		free(deferred[i].org);
+	free(deferred);
+	deferred = NULL;
+	n_deferred = cap_deferred = 0;
+	ev_timer_free(defer_timer);
+	defer_timer = NULL;
 	held = NULL;
 	n_held = cap_held = 0;
 }

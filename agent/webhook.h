@@ -30,6 +30,8 @@ void wh_lifecycle(struct srv_req *r, struct org *o);
 /* After each run of the listener: commit what it took in, answer each
  * POST; true when it answered any. */
 bool wh_flush(void);
+/* At shutdown: decide the POSTs still set aside, and flush. */
+void wh_finish(void);
 void wh_shutdown(void);
 
 #endif

@@ -143,7 +143,7 @@ test_inbox_backoff_and_dead_letters(void **state)
 	assert_true(row.seq > first);
 	/* with the second in flight, the next due is the first's retry */
 	busy[0] = row.seq;
-	assert_int_equal(store_inbox_due(st, "acme", busy, 1, &due), 0);
+	assert_int_equal(store_inbox_due(st, "acme", -1, busy, 1, &due), 0);
 	assert_true(due >= now + 59 && due <= now + 61);
 	store_inbox_row_clear(&row);
 	/* past the bound: a dead letter, whole, with its reason and tries */
