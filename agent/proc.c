@@ -48,7 +48,9 @@ struct porg {
 	struct pace *pace;  /* reads chat by chat, within Graph's limits */
 	double paced_until; /* rows wait for pacing until then (0: none) */
 	long scan_from;     /* where the next turn goes on looking (0: start) */
-	double pass_start;  /* when the current pass over the rows began */
+	double next_retry;  /* the earliest retry not yet due (0: none) */
+	bool pass_done;     /* it has reached the end of the rows */
+	double restart_at;  /* then: when a new pass from the start is due */
 };
 
 static struct store *store;
@@ -181,7 +183,11 @@ item_failed(const char *org, long seq, long tries, double received, double retry
 		}
 	} else {
 		double wait = retry_after > 0 ? fmin(retry_after, RETRY_MAX) : backoff(tries);
+		struct porg *p = porg_find(org);
 		rc = store_inbox_retry(store, seq, now_wall() + wait, why);
+		/* a pass from the start is due when the retry is */
+		if (p && (p->next_retry == 0 || now_wall() + wait < p->next_retry))
+			p->next_retry = now_wall() + wait;
 		log_warnx("proc", "org %s: notification %ld: %s; try %ld again in %.0f s", org, seq,
 			  why, tries + 2, wait);
 	}
@@ -482,21 +488,29 @@ org_turn(struct porg *p, double now, double end, int *budget)
 
 	if (now < p->hold_until || now < p->wait_until)
 		return 0;
-	/* a new pass: the pacing it meets is gathered afresh */
-	if (p->scan_from == 0) {
+	/* A pass goes over the rows in order, a slice per turn. Once it has
+	 * reached the end, new work (a kick) goes on from there, so rows
+	 * left for their chat's pacing are not looked at again on every
+	 * notification; a new pass from the start comes when the pacing or a
+	 * retry is due (restart_at, from org_wake). */
+	if (!p->pass_done ? p->scan_from == 0 : now >= p->restart_at) {
+		p->scan_from = 0;
+		p->pass_done = false;
 		p->paced_until = 0;
-		p->pass_start = now;
+		/* rows due later (retries) are not seen by this pass: when
+		 * the first of them is due, the next pass is */
+		if (store_inbox_due(store, p->name, now, p->busy, p->n_busy, &p->next_retry) != 0)
+			p->next_retry = 0;
 	}
-	/* from where the last turn stopped, so that rows behind many paced
-	 * ones are reached too; from the start again once at the end */
 	while (*budget > 0 && p->n_busy < INFLIGHT_MAX && scanned++ < TURN_SCAN &&
 	       now_mono() < end) {
 		rc = store_inbox_next(store, p->name, p->scan_from, now, &row);
 		if (rc != 0) {
-			p->scan_from = 0;
+			p->pass_done = rc == 1;
 			return rc < 0 ? -1 : 0;
 		}
 		p->scan_from = row.seq;
+		p->pass_done = false;
 		rc = is_busy(p, row.seq) ? 0 : row_turn(p, &row, now, budget);
 		store_inbox_row_clear(&row);
 		if (rc < 0)
@@ -512,28 +526,24 @@ org_turn(struct porg *p, double now, double end, int *budget)
 }
 
 /* When the org's next turn is due. In the middle of a pass over its rows:
- * soon, to go on. After a whole pass, every row that was due when it
- * began was started, is in flight or waits for its chat's pacing: the
- * earliest of the pacing and of the rows due since (at once, if the pass
- * went by a row before it came due). */
+ * soon, to go on. After a whole pass, every row that was due was started,
+ * is in flight or waits for its chat's pacing: a new pass when the pacing
+ * allows or the next retry is due (new rows kick the timer themselves). */
 static double
 org_wake(struct porg *p, double now)
 {
-	double not_before = fmax(p->hold_until, p->wait_until), due;
+	double not_before = fmax(p->hold_until, p->wait_until);
 	double at = p->paced_until > 0 ? p->paced_until : now + 3600;
-	int rc;
 
 	/* every read slot taken: a reply kicks the timer when one frees */
 	if (p->n_busy >= INFLIGHT_MAX)
 		return now + 3600;
-	if (p->scan_from > 0)
+	if (!p->pass_done)
 		return fmax(now + 0.1, not_before);
-	rc = store_inbox_due(store, p->name, p->pass_start, p->busy, p->n_busy, &due);
-	if (rc < 0)
-		return now + STORE_MAX;
-	if (rc == 0)
-		at = fmin(at, due);
-	return fmax(at, not_before);
+	if (p->next_retry > 0)
+		at = fmin(at, p->next_retry);
+	p->restart_at = fmax(at, not_before);
+	return p->restart_at;
 }
 
 static double

@@ -114,7 +114,8 @@ main(int argc, char **argv)
 	}
 	dir = argv[3];
 	if (ta_setup((void **)&t, NULL) < 0 ||
-	    ta_start(t, "log_level = warning",
+	    /* wrk's connections all come from one address */
+	    ta_start(t, "log_level = warning\nmax_connections_per_address = 0",
 		     !strcmp(argv[2], "basic") ? "rich_notifications = no" : NULL) < 0 ||
 	    ta_signin(t, "acme", NULL) != 200 || !th_wait_until(active, t, 20)) {
 		fprintf(stderr, "bench_setup: could not get a subscription going\n");
