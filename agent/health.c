@@ -20,10 +20,9 @@
 #include "subs.h"
 #include "util.h"
 
-#define EVERY          2.0
-#define SECRET_WARN    (30 * 86400.0) /* client secret: warn this long ahead */
-#define SUB_GRACE      120.0          /* a subscription being made, or remade */
-#define THROTTLE_GRACE 300.0          /* Graph holding reads back this long */
+#define EVERY       2.0
+#define SECRET_WARN (30 * 86400.0) /* client secret: warn this long ahead */
+#define SUB_GRACE   120.0          /* a subscription being made, or remade */
 
 struct since {
 	char *org;
@@ -134,12 +133,16 @@ throttle_alarm(const char *name, json_t *w)
 {
 	double since_t = 0;
 	bool on = time_parse(str(w, "throttled_since"), &since_t) == 0 &&
-		  now_wall() - since_t >= THROTTLE_GRACE;
+		  now_wall() - since_t >= cfg->throttle_alarm_after;
 
-	if (on)
-		set(ALARM_THROTTLED, name, true,
-		    "Graph's Retry-After has held the org's message reads for over 5 minutes");
-	else if (!str(w, "throttled_since") && json_is_true(json_object_get(w, "reads_seen")))
+	if (on) {
+		char *text =
+		    xprintf("Graph's Retry-After has held the org's message reads for over "
+			    "%.0f s (throttle_alarm_after)",
+			    cfg->throttle_alarm_after);
+		set(ALARM_THROTTLED, name, true, text);
+		free(text);
+	} else if (!str(w, "throttled_since") && json_is_true(json_object_get(w, "reads_seen")))
 		set(ALARM_THROTTLED, name, false, NULL);
 }
 

@@ -97,6 +97,10 @@ static const char *const migrations[] = {
     /* what each output delivered and gave up, kept with its cursor */
     "ALTER TABLE cursor ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE cursor ADD COLUMN given_up INTEGER NOT NULL DEFAULT 0",
+    /* the processing's walk over an org's rows, and its next retry:
+     * without these, each step scanned every row of a long inbox */
+    "CREATE INDEX IF NOT EXISTS inbox_walk ON inbox (org, seq, next_try)",
+    "CREATE INDEX IF NOT EXISTS inbox_due ON inbox (org, next_try)",
 };
 
 int
@@ -150,6 +154,8 @@ store_close(struct store *st)
 {
 	if (st) {
 		free(st->trouble_error);
+		for (size_t i = 0; i < st->n_kept; i++)
+			sqlite3_finalize(st->kept[i].stmt);
 		sqlite3_close(st->db);
 		free(st);
 	}

@@ -15,6 +15,12 @@ struct store {
 	long trouble_failures;
 	char *trouble_error;
 	void (*on_recover)(double since);
+	/* the hot paths' statements, prepared once (store_keep) */
+	struct {
+		const char *sql;
+		sqlite3_stmt *stmt;
+	} kept[8];
+	size_t n_kept;
 };
 
 char *store_col_text(sqlite3_stmt *s, int i);
@@ -26,6 +32,10 @@ void store_bind_sealed(struct store *st, sqlite3_stmt *s, int i, const char *org
 /* store_work.c: statements that log their own errors */
 sqlite3_stmt *store_prep(struct store *st, const char *sql);
 int store_step_done(struct store *st, sqlite3_stmt *s); /* finalizes */
+/* A statement of a hot path, prepared once and kept until store_close:
+ * reset it (store_release) instead of finalizing it. sql is a literal. */
+sqlite3_stmt *store_keep(struct store *st, const char *sql);
+void store_release(sqlite3_stmt *s);
 int store_exec(struct store *st, const char *sql);
 json_t *store_col_json(sqlite3_stmt *s, int i); /* text or null */
 /* store_alarm.c: appends an outbox entry (inside the caller's transaction) */

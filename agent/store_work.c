@@ -33,6 +33,34 @@ store_prep(struct store *st, const char *sql)
 	return s;
 }
 
+sqlite3_stmt *
+store_keep(struct store *st, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+
+	for (size_t i = 0; i < st->n_kept; i++)
+		if (!strcmp(st->kept[i].sql, sql))
+			return st->kept[i].stmt;
+	if (st->n_kept == sizeof(st->kept) / sizeof(st->kept[0])) {
+		log_err("store", "no room to keep another statement (a bug): %s", sql);
+		return NULL;
+	}
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
+		log_err("store", "%s", sqlite3_errmsg(st->db));
+		return NULL;
+	}
+	st->kept[st->n_kept].sql = sql;
+	st->kept[st->n_kept++].stmt = s;
+	return s;
+}
+
+void
+store_release(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
 int
 store_step_done(struct store *st, sqlite3_stmt *s)
 {
@@ -198,25 +226,26 @@ msg_key(json_t *item)
 	return key;
 }
 
+/* One statement for the whole batch: preparing it per item cost more
+ * than the insert. */
 static int
-inbox_insert(struct store *st, const char *org, const char *kind, json_t *items, double now)
+inbox_insert(struct store *st, sqlite3_stmt *s, const char *org, const char *kind, json_t *items,
+	     double now)
 {
 	size_t i;
 	json_t *it;
 
 	json_array_foreach (items, i, it) {
-		sqlite3_stmt *s =
-		    store_prep(st, "INSERT INTO inbox (org, kind, item, received, msg_key) "
-				   "VALUES (?,?,?,?,?)");
-		if (!s)
-			return -1;
+		sqlite3_reset(s);
 		sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 3, json_dumps(it, JSON_COMPACT), -1, free);
 		sqlite3_bind_double(s, 4, now);
 		sqlite3_bind_text(s, 5, msg_key(it), -1, free);
-		if (store_step_done(st, s) < 0)
+		if (sqlite3_step(s) != SQLITE_DONE) {
+			log_err("store", "%s", sqlite3_errmsg(st->db));
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -226,11 +255,20 @@ store_inbox_add_batch(struct store *st, const struct store_inbox_new *v, size_t 
 {
 	double now = now_wall();
 
+	sqlite3_stmt *s;
+
 	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
 		return store_health(st, -1);
-	for (size_t i = 0; i < n; i++)
-		if (inbox_insert(st, v[i].org, v[i].kind, v[i].items, now) < 0)
-			return store_rollback(st);
+	s = store_keep(st, "INSERT INTO inbox (org, kind, item, received, msg_key) "
+			   "VALUES (?,?,?,?,?)");
+	for (size_t i = 0; s && i < n; i++)
+		if (inbox_insert(st, s, v[i].org, v[i].kind, v[i].items, now) < 0) {
+			store_release(s);
+			s = NULL;
+		}
+	if (!s)
+		return store_rollback(st);
+	store_release(s);
 	/* synchronous=FULL: on disk when COMMIT returns, before any 202 */
 	if (store_exec(st, "COMMIT") == 0)
 		return store_health(st, 0);
@@ -261,7 +299,7 @@ store_inbox_next(struct store *st, const char *org, long after, double now,
 		 struct store_inbox_row *ret)
 {
 	sqlite3_stmt *s =
-	    store_prep(st, "SELECT seq, org, kind, item, tries, received FROM inbox "
+	    store_keep(st, "SELECT seq, org, kind, item, tries, received FROM inbox "
 			   "WHERE org=? AND seq>? AND next_try<=? ORDER BY seq LIMIT 1");
 	int rc;
 
@@ -280,7 +318,7 @@ store_inbox_next(struct store *st, const char *org, long after, double now,
 			log_err("store", "reading the inbox: %s", sqlite3_errmsg(st->db));
 		rc = rc == SQLITE_DONE ? 1 : -1;
 	}
-	sqlite3_finalize(s);
+	store_release(s);
 	return rc;
 }
 

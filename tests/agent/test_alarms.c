@@ -252,6 +252,33 @@ test_dead_letter_alarm(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
+/* Graph throttles every read (429, Retry-After 1 s) past
+ * throttle_alarm_after: raised; once a read works again: cleared. */
+static void
+test_throttled_alarm(void **state)
+{
+	struct ta *t = *state;
+
+	assert_int_equal(ta_start(t, "throttle_alarm_after = 3s", "rich_notifications = no"), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i, s:i}", "path", "/v1.0/chats/", "method", "GET",
+			    "count", 100000, "status", 429, "retry_after", 1));
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
+	wait_alarm(t, "throttled", true, 30);
+	/* cleared by a read that works: the next notice's */
+	ta_sim_ok(t, "DELETE", "/faults", NULL);
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
+	wait_alarm(t, "throttled", false, 60);
+	expect_transitions(t, "throttled", "RC");
+	assert_int_equal(ta_stop(t), 0);
+}
+
 /* The database is locked by another process: the alarm shows at once, and
  * its raise reaches the outbox, before its clear, once writes work. */
 static void
@@ -373,6 +400,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_subscription_alarm, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_event_alarms, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_dead_letter_alarm, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_throttled_alarm, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_store_alarm, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_sigkill_keeps_the_outbox_whole, ta_test_teardown),
 	};
