@@ -507,3 +507,29 @@ ta_short_tokens(struct ta *t, bool on)
 				     "access_lifetime_jitter", !on),
 			   NULL));
 }
+
+long
+ta_rss_kb(struct ta *t)
+{
+	char path[64], *text, *at;
+	long kb = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)t->pid);
+	text = th_read_file(path);
+	at = text ? strstr(text, "VmRSS:") : NULL;
+	if (at)
+		kb = strtol(at + 6, NULL, 10);
+	free(text);
+	return kb;
+}
+
+long
+ta_intake_count(struct ta *t, const char *name)
+{
+	json_t *st = ta_ctl(t, "status", NULL);
+	long n = (long)json_integer_value(
+	    json_object_get(json_object_get(json_object_get(st, "agent"), "intake"), name));
+
+	json_decref(st);
+	return n;
+}

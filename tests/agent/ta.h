@@ -75,6 +75,10 @@ struct ta_ev_wait {
 };
 bool ta_enough_events(void *w);
 long ta_counter(struct ta *t, const char *name);
+/* The agent's resident memory, in KiB. */
+long ta_rss_kb(struct ta *t);
+/* A count of the public listener's (status: agent.intake.NAME). */
+long ta_intake_count(struct ta *t, const char *name);
 /* A control-API call to graphsim that must succeed (body stolen). */
 void ta_sim_ok(struct ta *t, const char *method, const char *path, json_t *body);
 /* Replaces the first from in a file with to (a configuration edit). */

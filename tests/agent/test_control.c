@@ -124,21 +124,6 @@ test_overlong_request_is_told(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
-static long
-rss_kb(pid_t pid)
-{
-	char path[64], *text, *at;
-	long kb = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	text = th_read_file(path);
-	at = text ? strstr(text, "VmRSS:") : NULL;
-	if (at)
-		kb = strtol(at + 6, NULL, 10);
-	free(text);
-	return kb;
-}
-
 /* 40 clients that say nothing, and one that asks without ever reading:
  * ctteamsctl still gets through, and memory stays put. */
 static void
@@ -159,7 +144,7 @@ test_idle_and_greedy_clients(void **state)
 	assert_non_null(strstr(out, "ORG"));
 	free(out);
 	free(err);
-	before = rss_kb(t->pid);
+	before = ta_rss_kb(t);
 	greedy = connect_to(t->sock);
 	{
 		char line[] = "{\"cmd\":\"status\"}\n";
@@ -169,7 +154,7 @@ test_idle_and_greedy_clients(void **state)
 				break; /* the daemon stopped reading: as it should */
 		}
 	}
-	after = rss_kb(t->pid);
+	after = ta_rss_kb(t);
 	assert_true(after - before < 8 * 1024);
 	/* and everyone else is still answered */
 	out = NULL;

@@ -458,41 +458,14 @@ test_slow_attacks_do_not_block(void **state)
 			fail_msg("%s attack over: answered after %.2f s", names[k], took);
 		print_message("%s attack: slowest answer %.3f s\n", names[k], worst);
 	}
-	json_t *st = ta_ctl(t, "status", NULL);
-	json_t *in = json_object_get(json_object_get(st, "agent"), "intake");
-	assert_true(json_integer_value(json_object_get(in, "evicted")) > 0);
-	json_decref(st);
+	assert_true(ta_intake_count(t, "evicted") > 0);
 	assert_int_equal(ta_stop(t), 0);
 }
-
-static long
-rss_kb(pid_t pid)
-{
-	char path[64], *text, *at;
-	long kb = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	text = th_read_file(path);
-	if (text && (at = strstr(text, "VmRSS:")))
-		kb = strtol(at + 6, NULL, 10);
-	free(text);
-	return kb;
-}
-
-struct budget_wait {
-	struct ta *t;
-};
 
 static bool
 budget_refused(void *arg)
 {
-	struct ta *t = arg;
-	json_t *st = ta_ctl(t, "status", NULL);
-	json_t *in = json_object_get(json_object_get(st, "agent"), "intake");
-	bool ok = json_integer_value(json_object_get(in, "body_budget")) > 0;
-
-	json_decref(st);
-	return ok;
+	return ta_intake_count(arg, "body_budget") > 0;
 }
 
 /* 250 bodies of almost 1 MiB that never finish: buffered bodies stay
@@ -508,10 +481,10 @@ test_body_memory_ceiling(void **state)
 				  "body_timeout = 60s",
 				  NULL),
 			 0);
-	before = rss_kb(t->pid);
+	before = ta_rss_kb(t);
 	pid_t pid = attack(t->port, 250, 10, A_BIG_BODY, false);
 	assert_true(th_wait_until(budget_refused, t, 30));
-	during = rss_kb(t->pid);
+	during = ta_rss_kb(t);
 	double took = handshake(t, 2);
 	stop_attack(pid);
 	print_message("RSS %ld kB before, %ld kB during\n", before, during);

@@ -17,9 +17,10 @@ setup(void **state)
 	return ta_setup(state, NULL);
 }
 
-/* A GET limited to TLS 1.0-1.1 (or 1.2+ when modern); returns curl's code. */
+/* A HEAD with curl's SSLVERSION (range) and, if given, OpenSSL's cipher
+ * list; returns curl's code. */
 static CURLcode
-tls_get(const char *url, const char *ca, bool modern, long *ret_status)
+tls_get(const char *url, const char *ca, long version, const char *ciphers, long *ret_status)
 {
 	CURL *c = curl_easy_init();
 	CURLcode rc;
@@ -28,14 +29,9 @@ tls_get(const char *url, const char *ca, bool modern, long *ret_status)
 	curl_easy_setopt(c, CURLOPT_CAINFO, ca);
 	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	if (modern) {
-		curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	} else {
-		curl_easy_setopt(c, CURLOPT_SSLVERSION,
-				 (long)(CURL_SSLVERSION_TLSv1_0 | CURL_SSLVERSION_MAX_TLSv1_1));
-		/* OpenSSL's default level would refuse 1.1 itself */
-		curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, "DEFAULT@SECLEVEL=0");
-	}
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, version);
+	if (ciphers)
+		curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, ciphers);
 	rc = curl_easy_perform(c);
 	*ret_status = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, ret_status);
@@ -43,24 +39,11 @@ tls_get(const char *url, const char *ca, bool modern, long *ret_status)
 	return rc;
 }
 
-/* A TLS 1.2 GET offering one OpenSSL cipher suite; returns curl's code. */
-static CURLcode
-tls12_suite(const char *url, const char *ca, const char *suite)
-{
-	CURL *c = curl_easy_init();
-	CURLcode rc;
-
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_SSLVERSION,
-			 (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2));
-	curl_easy_setopt(c, CURLOPT_SSL_CIPHER_LIST, suite);
-	rc = curl_easy_perform(c);
-	curl_easy_cleanup(c);
-	return rc;
-}
+#define MODERN (long)CURL_SSLVERSION_TLSv1_2
+#define OLD    (long)(CURL_SSLVERSION_TLSv1_0 | CURL_SSLVERSION_MAX_TLSv1_1)
+#define TLS12  (long)(CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2)
+/* OpenSSL's default level would refuse 1.1 itself */
+#define OLD_SUITES "DEFAULT@SECLEVEL=0"
 
 static void
 test_tls_listener_refuses_old_versions(void **state)
@@ -75,18 +58,22 @@ test_tls_listener_refuses_old_versions(void **state)
 	    asprintf(&gs_url, "%s/_sim/health", t->gs.base) < 0)
 		abort();
 	assert_int_equal(ta_start(t, extra, NULL), 0);
-	assert_int_equal(tls_get(url, cert, true, &status), CURLE_OK);
+	assert_int_equal(tls_get(url, cert, MODERN, NULL, &status), CURLE_OK);
 	assert_int_equal(status, 404);
 	/* the same old-protocol client does reach a server that allows it */
-	assert_int_equal(tls_get(gs_url, t->gs.ca, false, &status), CURLE_OK);
+	assert_int_equal(tls_get(gs_url, t->gs.ca, OLD, OLD_SUITES, &status), CURLE_OK);
 	/* but not ctteamsd */
-	assert_int_not_equal(tls_get(url, cert, false, &status), CURLE_OK);
+	assert_int_not_equal(tls_get(url, cert, OLD, OLD_SUITES, &status), CURLE_OK);
 	/* TLS 1.2: forward secrecy and AEAD only (the key is ECDSA) */
-	assert_int_equal(tls12_suite(url, cert, "ECDHE-ECDSA-AES128-GCM-SHA256"), CURLE_OK);
-	assert_int_equal(tls12_suite(url, cert, "ECDHE-ECDSA-CHACHA20-POLY1305"), CURLE_OK);
-	assert_int_not_equal(tls12_suite(url, cert, "ECDHE-ECDSA-AES128-SHA"), CURLE_OK);
-	assert_int_not_equal(tls12_suite(url, cert, "ECDHE-ECDSA-AES256-SHA384"), CURLE_OK);
-	assert_int_not_equal(tls12_suite(url, cert, "AES128-GCM-SHA256"), CURLE_OK);
+	assert_int_equal(tls_get(url, cert, TLS12, "ECDHE-ECDSA-AES128-GCM-SHA256", &status),
+			 CURLE_OK);
+	assert_int_equal(tls_get(url, cert, TLS12, "ECDHE-ECDSA-CHACHA20-POLY1305", &status),
+			 CURLE_OK);
+	assert_int_not_equal(tls_get(url, cert, TLS12, "ECDHE-ECDSA-AES128-SHA", &status),
+			     CURLE_OK);
+	assert_int_not_equal(tls_get(url, cert, TLS12, "ECDHE-ECDSA-AES256-SHA384", &status),
+			     CURLE_OK);
+	assert_int_not_equal(tls_get(url, cert, TLS12, "AES128-GCM-SHA256", &status), CURLE_OK);
 	assert_int_equal(ta_stop(t), 0);
 	th_rmtree(dir);
 	free(dir);
