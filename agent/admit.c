@@ -24,6 +24,7 @@
 #define PRESSURE_BODY   1.0
 #define SWEEP_CALM      1.0
 #define SWEEP_PRESSED   0.1
+#define SMALL_BODY      (16 * 1024)
 
 enum phase { PH_HEADER, PH_BODY, PH_BUSY };
 
@@ -263,9 +264,16 @@ adm_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 }
 
 bool
-adm_body_reserve(size_t n)
+adm_body_reserve(size_t n, size_t body_len)
 {
-	if (cfg && body_used + n > (size_t)cfg->max_body_total) {
+	/* a quarter of the budget is kept for small bodies (a notification
+	 * from Graph is a few KiB): large ones, forged or slow, cannot take
+	 * it all while they wait to be decided */
+	size_t room = (size_t)(cfg ? cfg->max_body_total : 0);
+
+	if (cfg && body_len > SMALL_BODY)
+		room -= room / 4;
+	if (cfg && body_used + n > room) {
 		counts.body_budget++;
 		log_warn_limited("http", "body-budget", 60,
 				 "request bodies buffered reached max_body_total (%ld bytes): "

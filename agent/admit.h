@@ -36,10 +36,10 @@ void adm_headers_done(struct MHD_Connection *conn);
 void adm_body_done(struct MHD_Connection *conn);
 void adm_request_done(struct MHD_Connection *conn);
 
-/* Room for n more bytes of body in the global budget (max_body_total);
- * false when there is none. Each reserve is given back once, with the
- * same count, when the body is freed. */
-bool adm_body_reserve(size_t n);
+/* Room for n more bytes of a body, body_len bytes long with them, in the
+ * global budget (max_body_total); false when there is none. Each reserve
+ * is given back once, with the same count, when the body is freed. */
+bool adm_body_reserve(size_t n, size_t body_len);
 void adm_body_release(size_t n);
 
 /* What the intake has had to do, for status: connections refused at

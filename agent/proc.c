@@ -139,6 +139,12 @@ store_failed(void)
 
 	store_failures++;
 	store_hold = now_wall() + wait;
+	/* the row that failed stays, behind each org's place in its pass:
+	 * every pass starts again from the start once the store works */
+	for (size_t i = 0; i < n_porgs; i++) {
+		porgs[i]->scan_from = 0;
+		porgs[i]->pass_done = false;
+	}
 	log_warnx("proc", "the store failed; inbox processing waits %.0f s", wait);
 }
 
@@ -478,6 +484,20 @@ row_turn(struct porg *p, const struct store_inbox_row *row, double now, int *bud
 	return rc;
 }
 
+/* A pass has reached the end of the rows: the next from the start is due
+ * when the pacing allows or the next retry is. New rows kick the timer
+ * and are taken up from where the pass ended. */
+static void
+pass_end(struct porg *p, double now)
+{
+	double at = p->paced_until > 0 ? p->paced_until : now + 3600;
+
+	if (p->next_retry > 0)
+		at = fmin(at, p->next_retry);
+	p->pass_done = true;
+	p->restart_at = at;
+}
+
 /* Starts what the org has due, up to *budget rows or TURN_TIME; -1 if the
  * store failed. */
 static int
@@ -499,14 +519,16 @@ org_turn(struct porg *p, double now, double end, int *budget)
 		p->paced_until = 0;
 		/* rows due later (retries) are not seen by this pass: when
 		 * the first of them is due, the next pass is */
-		if (store_inbox_due(store, p->name, now, p->busy, p->n_busy, &p->next_retry) != 0)
-			p->next_retry = 0;
+		rc = store_inbox_due(store, p->name, now, p->busy, p->n_busy, &p->next_retry);
+		if (rc != 0)
+			p->next_retry = rc < 0 ? now + STORE_MAX : 0;
 	}
 	while (*budget > 0 && p->n_busy < INFLIGHT_MAX && scanned++ < TURN_SCAN &&
 	       now_mono() < end) {
 		rc = store_inbox_next(store, p->name, p->scan_from, now, &row);
 		if (rc != 0) {
-			p->pass_done = rc == 1;
+			if (rc == 1)
+				pass_end(p, now);
 			return rc < 0 ? -1 : 0;
 		}
 		p->scan_from = row.seq;
@@ -515,10 +537,11 @@ org_turn(struct porg *p, double now, double end, int *budget)
 		store_inbox_row_clear(&row);
 		if (rc < 0)
 			return -1;
-		/* a token or keys are on their way: the row was not started,
-		 * so the next pass begins at the start again */
-		if (now < p->wait_until)
-			p->scan_from = 0;
+		/* a token or keys are on their way: the row was not started;
+		 * the pass goes on past it, and the next one, from the start,
+		 * comes when the wait is over */
+		if (now < p->wait_until && (p->next_retry == 0 || p->wait_until < p->next_retry))
+			p->next_retry = p->wait_until;
 		if (now < p->hold_until || now < p->wait_until)
 			break;
 	}
@@ -533,17 +556,13 @@ static double
 org_wake(struct porg *p, double now)
 {
 	double not_before = fmax(p->hold_until, p->wait_until);
-	double at = p->paced_until > 0 ? p->paced_until : now + 3600;
 
 	/* every read slot taken: a reply kicks the timer when one frees */
 	if (p->n_busy >= INFLIGHT_MAX)
 		return now + 3600;
 	if (!p->pass_done)
 		return fmax(now + 0.1, not_before);
-	if (p->next_retry > 0)
-		at = fmin(at, p->next_retry);
-	p->restart_at = fmax(at, not_before);
-	return p->restart_at;
+	return fmax(p->restart_at, not_before);
 }
 
 static double
@@ -584,9 +603,15 @@ run(void *arg)
 void
 proc_kick(void)
 {
-	/* a token or signing keys arrived, or new work: look again */
-	for (size_t i = 0; i < n_porgs; i++)
+	/* a token or signing keys arrived, or new work: look again; where
+	 * rows waited for the token or keys, from the start */
+	for (size_t i = 0; i < n_porgs; i++) {
+		if (porgs[i]->wait_until > 0) {
+			porgs[i]->scan_from = 0;
+			porgs[i]->pass_done = false;
+		}
 		porgs[i]->wait_until = 0;
+	}
 	if (timer)
 		ev_timer_arm(timer, fmax(0, store_hold - now_wall()));
 }

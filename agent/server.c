@@ -42,12 +42,15 @@ struct srv_req {
 	char peer[64];
 	char org[80]; /* from the path, checked before the body is read */
 	char action[32];
+	struct srv_req *prev, *next; /* while suspended */
 };
 
 static struct MHD_Daemon *daemon_;
 static const struct conf *cfg;
 static long max_body;
 static int n_suspended;
+static struct srv_req *suspended; /* answered or not, all resumed before a stop */
+static bool stopping;             /* srv_stop: nothing new is taken up */
 static char *cert_pem, *key_pem;
 
 const char *
@@ -91,6 +94,12 @@ answer(struct srv_req *r, unsigned int status, const char *ctype, char *text, ch
 	if (r->suspended) {
 		r->suspended = false;
 		n_suspended--;
+		if (r->prev)
+			r->prev->next = r->next;
+		else
+			suspended = r->next;
+		if (r->next)
+			r->next->prev = r->prev;
 		MHD_resume_connection(r->conn);
 		ev_http_kick();
 	}
@@ -277,7 +286,7 @@ body_part(struct srv_req *r, const char *data, size_t size)
 		r->too_big = true;
 		return MHD_YES;
 	}
-	if (!adm_body_reserve(size))
+	if (!adm_body_reserve(size, r->len + size))
 		return MHD_NO; /* no memory for it: close, the sender retries */
 	r->reserved += size;
 	r->body = xrealloc(r->body, r->len + size + 1);
@@ -317,7 +326,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	if (!r->routed) {
 		r->routed = true;
 		adm_body_done(conn);
-		route(r);
+		if (stopping)
+			srv_text(r, 503, "text/plain", "ctteamsd is stopping; try again\n");
+		else
+			route(r);
 		log_debug("http", "%s %s from %s", method, url, r->peer);
 	}
 	if (r->answered)
@@ -325,6 +337,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	if (r->want_suspend && !r->suspended) {
 		r->suspended = true;
 		n_suspended++;
+		r->prev = NULL;
+		r->next = suspended;
+		if (suspended)
+			suspended->prev = r;
+		suspended = r;
 		MHD_suspend_connection(conn);
 	}
 	return MHD_YES;
@@ -372,6 +389,7 @@ srv_start(const struct conf *c, char **ret_err)
 
 	cfg = c;
 	max_body = c->max_body;
+	stopping = false;
 	adm_configure(c);
 	if (strchr(c->listen_addr, ':')) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -460,12 +478,17 @@ srv_stop(void)
 {
 	/* what the last runs took in is committed and answered, so no
 	 * connection is left suspended when the daemon stops */
-	wh_finish();
-	for (int i = 0; daemon_ && i < 8; i++) {
+	stopping = true;
+	for (int i = 0; daemon_ && i < 8 && n_suspended; i++) {
+		wh_finish();
 		MHD_run(daemon_);
-		if (!wh_flush())
-			break;
 	}
+	/* still waiting (a sign-in's token request, say): libmicrohttpd
+	 * must not stop with a connection suspended */
+	while (suspended)
+		srv_text(suspended, 503, "text/plain", "ctteamsd is stopping; try again\n");
+	if (daemon_)
+		MHD_run(daemon_);
 	ev_http_on_batch(NULL);
 	ev_http_detach();
 	if (daemon_)

@@ -301,7 +301,8 @@ decide_deferred(double slice)
 			srv_text(d->req, 404, "text/plain", "no such org\n");
 		free(d->org);
 	}
-	memmove(deferred, deferred + done, (n_deferred - done) * sizeof(*deferred));
+	if (done && done < n_deferred)
+		memmove(deferred, deferred + done, (n_deferred - done) * sizeof(*deferred));
 	n_deferred -= done;
 	wh_flush();
 	if (n_deferred)

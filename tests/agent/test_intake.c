@@ -853,6 +853,63 @@ test_forgeries_do_not_slow_valid_ones(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
+/* Stopped (SIGTERM) with POSTs just read, large and small, not yet
+ * answered: each gets its answer and ctteamsd exits cleanly
+ * (libmicrohttpd aborts a stop with a connection still suspended). */
+static void
+test_stop_with_posts_in_flight(void **state)
+{
+	struct ta *t = *state;
+	json_t *sub = gc_start(t), *value = json_array(), *big;
+	char *body, *req, *small;
+	int fds[2];
+
+	for (int i = 0; i < 1000; i++)
+		json_array_append_new(value, json_pack("{s:s, s:s, s:s}", "subscriptionId",
+						       ta_str(sub, "id"), "clientState", "forged",
+						       "resource", "chats('19:x@thread.v2')"));
+	big = json_pack("{s:o}", "value", value);
+	body = json_dumps(big, JSON_COMPACT);
+	small = gc_notification(sub, "at-stop");
+	for (int i = 0; i < 2; i++) {
+		const char *b = i == 0 ? body : small;
+		struct sockaddr_in to = {.sin_family = AF_INET,
+					 .sin_port = htons((uint16_t)t->port)};
+		inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&to, sizeof(to)), 0);
+		if (asprintf(&req,
+			     "POST /api/org/acme/ms-teams/notify HTTP/1.1\r\nHost: x\r\n"
+			     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+			     strlen(b)) < 0)
+			abort();
+		/* the header first, so the connection is accepted before the stop */
+		assert_true(write(fds[i], req, strlen(req)) > 0);
+		free(req);
+	}
+	kill(t->pid, SIGSTOP);
+	for (int i = 0; i < 2; i++) {
+		const char *b = i == 0 ? body : small;
+		assert_true(write(fds[i], b, strlen(b)) == (ssize_t)strlen(b));
+	}
+	kill(t->pid, SIGTERM);
+	kill(t->pid, SIGCONT);
+	assert_int_equal(ta_stop(t), 0);
+	for (int i = 0; i < 2; i++) {
+		char buf[256] = "";
+		int status = 0;
+		ssize_t n = read(fds[i], buf, sizeof(buf) - 1);
+		/* an answer, whichever: 202 if it was decided before the stop */
+		if (n <= 0 || sscanf(buf, "HTTP/1.1 %d", &status) != 1 || status < 200)
+			fail_msg("POST %d at the stop: no answer", i);
+		close(fds[i]);
+	}
+	free(body);
+	free(small);
+	json_decref(big);
+	json_decref(sub);
+}
+
 static int
 setup(void **state)
 {
@@ -873,6 +930,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_group_commit_is_durable, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_failed_commit_acknowledges_nothing, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_forgeries_do_not_slow_valid_ones, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_stop_with_posts_in_flight, ta_test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, ta_teardown);
