@@ -31,6 +31,7 @@
 #define TURN_ITEMS   16    /* rows started per loop turn, all orgs together */
 #define TURN_TIME    0.005 /* ... or this long, whichever comes first */
 #define TURN_SCAN    64    /* rows looked at per org and turn (paced ones skipped) */
+#define PASS_EVERY   30.0  /* a pass over the inbox from the start at least this often */
 #define RETRY_MAX    300.0 /* the longest wait between tries of one item */
 #define WAIT_AGAIN   10.0  /* a token or signing keys are on their way */
 #define STORE_MAX    60.0  /* the longest wait while the store fails */
@@ -490,12 +491,22 @@ row_turn(struct porg *p, const struct store_inbox_row *row, double now, int *bud
 static void
 pass_end(struct porg *p, double now)
 {
-	double at = p->paced_until > 0 ? p->paced_until : now + 3600;
+	/* and at least every PASS_EVERY: a wake-up missed by a bug here
+	 * costs a notice that long, never longer */
+	double at = p->paced_until > 0 ? fmin(p->paced_until, now + PASS_EVERY) : now + PASS_EVERY;
 
 	if (p->next_retry > 0)
 		at = fmin(at, p->next_retry);
 	p->pass_done = true;
 	p->restart_at = at;
+}
+
+/* When the next pass from the start is due: as pass_end said, or sooner
+ * for a retry scheduled since (a read that failed after the pass). */
+static double
+restart_due(const struct porg *p)
+{
+	return p->next_retry > 0 ? fmin(p->restart_at, p->next_retry) : p->restart_at;
 }
 
 /* Starts what the org has due, up to *budget rows or TURN_TIME; -1 if the
@@ -513,7 +524,7 @@ org_turn(struct porg *p, double now, double end, int *budget)
 	 * left for their chat's pacing are not looked at again on every
 	 * notification; a new pass from the start comes when the pacing or a
 	 * retry is due (restart_at, from org_wake). */
-	if (!p->pass_done ? p->scan_from == 0 : now >= p->restart_at) {
+	if (!p->pass_done ? p->scan_from == 0 : now >= restart_due(p)) {
 		p->scan_from = 0;
 		p->pass_done = false;
 		p->paced_until = 0;
@@ -562,7 +573,7 @@ org_wake(struct porg *p, double now)
 		return now + 3600;
 	if (!p->pass_done)
 		return fmax(now + 0.1, not_before);
-	return fmax(p->restart_at, not_before);
+	return fmax(restart_due(p), not_before);
 }
 
 static double

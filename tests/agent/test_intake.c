@@ -333,7 +333,7 @@ test_signin_links_and_forged_callbacks(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
-enum attack { A_IDLE, A_SLOWLORIS, A_SLOW_BODY, A_BIG_BODY };
+enum attack { A_IDLE, A_SLOWLORIS, A_SLOW_BODY, A_BIG_BODY, A_TLS_HALF };
 
 struct attacker {
 	int fd;
@@ -361,7 +361,10 @@ attack_open(int port, int i, int n_addr, enum attack kind)
 			close(fd);
 		return -1;
 	}
-	if (kind == A_SLOWLORIS)
+	if (kind == A_TLS_HALF)
+		/* the start of a TLS record carrying a ClientHello, and no more */
+		head = "\x16\x03\x01\x01\x00";
+	else if (kind == A_SLOWLORIS)
 		head = "POST /api/org/acme/ms-teams/notify HTTP/1.1\r\nHost: x\r\n";
 	else if (kind == A_SLOW_BODY || kind == A_BIG_BODY)
 		head = "POST /api/org/acme/ms-teams/notify HTTP/1.1\r\nHost: x\r\n"
@@ -407,7 +410,8 @@ attack(int port, int n, int n_addr, enum attack kind, bool reopen)
 				a[i].fd = attack_open(port, i, n_addr, kind);
 				a[i].next = th_now() + 0.5;
 			}
-			if (a[i].fd >= 0 && kind != A_IDLE && th_now() > a[i].next) {
+			if (a[i].fd >= 0 && kind != A_IDLE && kind != A_TLS_HALF &&
+			    th_now() > a[i].next) {
 				/* a header line, or a byte of body */
 				const char *more = kind == A_SLOWLORIS ? "X-a: b\r\n" : " ";
 				if (write(a[i].fd, more, strlen(more)) < 0) {
@@ -460,6 +464,51 @@ test_slow_attacks_do_not_block(void **state)
 	}
 	assert_true(ta_intake_count(t, "evicted") > 0);
 	assert_int_equal(ta_stop(t), 0);
+}
+
+/* Half-open TLS handshakes from many addresses, more than the slots: a
+ * client that completes its handshake and request promptly is answered
+ * within a second throughout. */
+static void
+test_half_open_tls_does_not_block(void **state)
+{
+	struct ta *t = *state;
+	char *dir = th_tmpdir("tls"), *cert, *key, *extra, *url;
+
+	th_selfsigned(dir, &cert, &key);
+	if (asprintf(&extra,
+		     "tls_cert = %s\ntls_key = %s\nmax_connections = 32\n"
+		     "max_connections_per_address = 16",
+		     cert, key) < 0)
+		abort();
+	assert_int_equal(ta_start(t, extra, NULL), 0);
+	if (asprintf(&url, "https://127.0.0.1:%d/api/org/acme/ms-teams/login?link=x", t->port) < 0)
+		abort();
+	pid_t pid = attack(t->port, 150, 10, A_TLS_HALF, true);
+	double worst = 0;
+	for (int i = 0; i < 10; i++) {
+		struct th_resp r;
+		struct timespec ts = {0, 250 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+		double start = th_now();
+		assert_int_equal(th_http("GET", url, cert, NULL, NULL, &r), 0);
+		double took = th_now() - start;
+		assert_int_equal(r.status, 403); /* an unknown link: answered */
+		th_resp_free(&r);
+		if (took >= 1.0)
+			fail_msg("probe %d: answered after %.2f s", i, took);
+		worst = took > worst ? took : worst;
+	}
+	stop_attack(pid);
+	print_message("half-open TLS: slowest answer %.3f s\n", worst);
+	assert_true(ta_intake_count(t, "evicted") > 0);
+	assert_int_equal(ta_stop(t), 0);
+	th_rmtree(dir);
+	free(dir);
+	free(cert);
+	free(key);
+	free(extra);
+	free(url);
 }
 
 static bool
@@ -926,6 +975,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_http_hygiene, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_signin_links_and_forged_callbacks, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_slow_attacks_do_not_block, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_half_open_tls_does_not_block, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_body_memory_ceiling, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_group_commit_is_durable, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_failed_commit_acknowledges_nothing, ta_test_teardown),
