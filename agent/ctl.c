@@ -114,6 +114,8 @@ ctl_status_json(const char *org)
 	json_object_set_new(agent, "outputs", outbox_status_all());
 	json_object_set_new(agent, "encryption_certificate", nkey_status());
 	json_object_set_new(agent, "intake", intake_status());
+	json_object_set_new(agent, "store_rows_written",
+			    json_integer((json_int_t)store_rows_written(store)));
 	for (size_t i = 0; i < n_extras; i++)
 		json_object_set_new(agent, extras[i].key, extras[i].fn());
 	return json_pack("{s:o, s:o, s:o}", "agent", agent, "orgs", arr, "alarms",

@@ -161,6 +161,12 @@ store_close(struct store *st)
 	}
 }
 
+long long
+store_rows_written(struct store *st)
+{
+	return st ? (long long)sqlite3_total_changes64(st->db) : 0;
+}
+
 char *
 store_col_text(sqlite3_stmt *s, int i)
 {

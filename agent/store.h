@@ -90,6 +90,8 @@ void store_inbox_row_clear(struct store_inbox_row *r);
  * healthy, else {since, failures, error}. on_recover runs when writes work
  * again, with the time they began to fail. */
 json_t *store_trouble(struct store *st);
+/* Rows the agent has written (inserted, changed, deleted) since start. */
+long long store_rows_written(struct store *st);
 void store_on_recover(struct store *st, void (*fn)(double since));
 long store_dead_count(struct store *st, const char *org);
 /* An operator has dealt with the org's dead letters: how many went. */
