@@ -25,6 +25,7 @@
 #define SWEEP_CALM      1.0
 #define SWEEP_PRESSED   0.1
 #define SMALL_BODY      (16 * 1024)
+#define MIN_AGE         0.05 /* with TLS, never closed to make room before this */
 
 enum phase { PH_HEADER, PH_BODY, PH_BUSY };
 
@@ -143,12 +144,16 @@ drop(struct adm_conn *ac, bool pressure)
 static long
 make_room(void)
 {
+	double now = now_mono(), min_age = cfg->tls_cert ? MIN_AGE : 0;
 	long n = 0;
 
 	while (live() > soft_limit()) {
 		struct adm_conn *victim = NULL;
 		for (struct adm_conn *ac = head; ac; ac = ac->next) {
-			if (ac->dropped || ac->phase == PH_BUSY)
+			/* with TLS, a newcomer gets the time of a handshake and
+			 * a request, even against a flood of reconnections
+			 * (over plain HTTP a prompt request comes in one piece) */
+			if (ac->dropped || ac->phase == PH_BUSY || now - ac->since < min_age)
 				continue;
 			if (!victim || ac->since < victim->since)
 				victim = ac;
@@ -289,6 +294,16 @@ void
 adm_body_release(size_t n)
 {
 	body_used -= n < body_used ? n : body_used;
+}
+
+long
+adm_in_flight(void)
+{
+	long n = 0;
+
+	for (struct adm_conn *ac = head; ac; ac = ac->next)
+		n += !ac->dropped && ac->phase != PH_HEADER;
+	return n;
 }
 
 void

@@ -50,5 +50,8 @@ struct adm_counts {
 	long connections, body_bytes;
 };
 void adm_counts(struct adm_counts *ret);
+/* Connections with a request under way: its body arriving, or being
+ * decided or answered (a stop waits for them). */
+long adm_in_flight(void);
 
 #endif

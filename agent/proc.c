@@ -497,6 +497,9 @@ pass_end(struct porg *p, double now)
 
 	if (p->next_retry > 0)
 		at = fmin(at, p->next_retry);
+	/* a pass already done keeps its time: kicks must not put it off */
+	if (p->pass_done)
+		at = fmin(at, p->restart_at);
 	p->pass_done = true;
 	p->restart_at = at;
 }
@@ -605,6 +608,9 @@ run(void *arg)
 			return;
 		}
 	}
+	/* a turn whose store calls all worked ends any backoff's growth */
+	if (store_failures && budget < TURN_ITEMS)
+		store_worked();
 	if (n_porgs)
 		next_org = (next_org + 1) % n_porgs;
 	/* a full turn yields to the loop and comes straight back */

@@ -141,7 +141,11 @@ srv_suspend(struct srv_req *r)
 int
 srv_busy(void)
 {
-	return n_suspended;
+	long n = adm_in_flight();
+
+	/* a request whose body is still arriving is in flight too: a stop
+	 * lets it finish, within the drain's limit */
+	return n > n_suspended ? (int)n : n_suspended;
 }
 
 /* The path: /api/org/ORG/ms-teams/ACTION, for an org we serve. */

@@ -17,7 +17,7 @@ void srv_reload(const struct conf *c);
 /* Stop accepting; in-flight requests finish. */
 void srv_quiesce(void);
 void srv_stop(void);
-int srv_busy(void); /* requests waiting on outbound work */
+int srv_busy(void); /* requests under way: arriving, decided, or waiting on work */
 
 const char *srv_arg(struct srv_req *r, const char *name);
 const char *srv_header(struct srv_req *r, const char *name);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -386,13 +387,43 @@ attack_open(int port, int i, int n_addr, enum attack kind)
 
 /* The attack, in a child until killed: n connections that reopen when
  * closed and send a byte now and then. */
+/* Children still running: a failed assertion jumps past stop_attack, and
+ * the teardown must not leave them (ctest would wait on them). */
+static pid_t children[8];
+
+static void
+child_started(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] <= 0) {
+			children[i] = pid;
+			return;
+		}
+}
+
+static int
+intake_teardown(void **state)
+{
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] > 0) {
+			kill(children[i], SIGKILL);
+			waitpid(children[i], NULL, 0);
+			children[i] = 0;
+		}
+	return ta_test_teardown(state);
+}
+
 static pid_t
 attack(int port, int n, int n_addr, enum attack kind, bool reopen)
 {
 	pid_t pid = fork();
 
-	if (pid != 0)
+	if (pid != 0) {
+		child_started(pid);
 		return pid;
+	}
+	/* and if this test process dies, so does the child */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_IGN);
 	struct attacker *a = calloc((size_t)n, sizeof(*a));
 	for (int i = 0; i < n; i++)
@@ -431,6 +462,9 @@ stop_attack(pid_t pid)
 {
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++)
+		if (children[i] == pid)
+			children[i] = 0;
 }
 
 /* Each attack from many addresses, more connections than slots: Graph's
@@ -799,8 +833,11 @@ forger(int port, int conns, const char *body)
 {
 	pid_t pid = fork();
 
-	if (pid != 0)
+	if (pid != 0) {
+		child_started(pid);
 		return pid;
+	}
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_IGN);
 	char *req;
 	int fds[64];
@@ -985,18 +1022,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_teardown(test_slots_freed, ta_test_teardown),
-	    cmocka_unit_test_teardown(test_one_address_cannot_take_all, ta_test_teardown),
-	    cmocka_unit_test_teardown(test_forgeries_are_one_decision, ta_test_teardown),
-	    cmocka_unit_test_teardown(test_http_hygiene, ta_test_teardown),
-	    cmocka_unit_test_teardown(test_signin_links_and_forged_callbacks, ta_test_teardown),
-	    cmocka_unit_test_teardown(test_slow_attacks_do_not_block, ta_test_teardown),
-	    cmocka_unit_test_teardown(test_half_open_tls_does_not_block, ta_test_teardown),
-	    cmocka_unit_test_teardown(test_body_memory_ceiling, ta_test_teardown),
-	    cmocka_unit_test_teardown(test_group_commit_is_durable, ta_test_teardown),
-	    cmocka_unit_test_teardown(test_failed_commit_acknowledges_nothing, ta_test_teardown),
-	    cmocka_unit_test_teardown(test_forgeries_do_not_slow_valid_ones, ta_test_teardown),
-	    cmocka_unit_test_teardown(test_stop_with_posts_in_flight, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_slots_freed, intake_teardown),
+	    cmocka_unit_test_teardown(test_one_address_cannot_take_all, intake_teardown),
+	    cmocka_unit_test_teardown(test_forgeries_are_one_decision, intake_teardown),
+	    cmocka_unit_test_teardown(test_http_hygiene, intake_teardown),
+	    cmocka_unit_test_teardown(test_signin_links_and_forged_callbacks, intake_teardown),
+	    cmocka_unit_test_teardown(test_slow_attacks_do_not_block, intake_teardown),
+	    cmocka_unit_test_teardown(test_half_open_tls_does_not_block, intake_teardown),
+	    cmocka_unit_test_teardown(test_body_memory_ceiling, intake_teardown),
+	    cmocka_unit_test_teardown(test_group_commit_is_durable, intake_teardown),
+	    cmocka_unit_test_teardown(test_failed_commit_acknowledges_nothing, intake_teardown),
+	    cmocka_unit_test_teardown(test_forgeries_do_not_slow_valid_ones, intake_teardown),
+	    cmocka_unit_test_teardown(test_stop_with_posts_in_flight, intake_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, ta_teardown);
