@@ -700,13 +700,15 @@ burst_run(struct burst *b)
 	CURLM *m = curl_multi_init();
 	char **bodies = calloc((size_t)b->n, sizeof(*bodies));
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-	int next = 0, running = 0;
+	int next = 0, running = 0, active = 0;
 
 	h = curl_slist_append(h, "Expect:");
 	b->status = calloc((size_t)b->n, sizeof(*b->status));
-	for (; next < b->n && next < b->conc; next++)
+	for (; next < b->n && next < b->conc; next++, active++)
 		burst_add(b, m, next, bodies, h);
-	do {
+	/* until every transfer added has ended (curl's running count says
+	 * nothing of those added since the last perform) */
+	while (active > 0) {
 		CURLMsg *msg;
 		int left;
 		curl_multi_perform(m, &running);
@@ -716,11 +718,15 @@ burst_run(struct burst *b)
 			burst_done(b, msg->easy_handle);
 			curl_multi_remove_handle(m, msg->easy_handle);
 			curl_easy_cleanup(msg->easy_handle);
-			if (next < b->n)
+			active--;
+			if (next < b->n) {
 				burst_add(b, m, next++, bodies, h);
+				active++;
+			}
 		}
-		curl_multi_poll(m, NULL, 0, 100, NULL);
-	} while (running || next < b->n);
+		if (active > 0)
+			curl_multi_poll(m, NULL, 0, 100, NULL);
+	}
 	curl_multi_cleanup(m);
 	curl_slist_free_all(h);
 	for (int i = 0; i < b->n; i++)
