@@ -318,9 +318,27 @@ http_run(void)
 /* ---- libcurl ---- */
 
 struct curl_job {
+	CURL *easy;
 	void (*done)(CURL *, CURLcode, void *);
 	void *arg;
+	struct curl_job *prev, *next;
 };
+
+static struct curl_job *jobs; /* transfers under way */
+static int n_jobs;
+static bool curl_closing; /* ev_shutdown: no new transfers */
+
+static void
+job_unlink(struct curl_job *job)
+{
+	if (job->prev)
+		job->prev->next = job->next;
+	else
+		jobs = job->next;
+	if (job->next)
+		job->next->prev = job->prev;
+	n_jobs--;
+}
 
 static int
 curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
@@ -376,6 +394,7 @@ curl_check_done(void)
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&job);
 		curl_multi_remove_handle(multi, easy);
 		if (job) {
+			job_unlink(job);
 			job->done(easy, rc, job->arg);
 			free(job);
 		}
@@ -394,8 +413,12 @@ curl_action(curl_socket_t s, int flags)
 int
 ev_curl_add(CURL *easy, void (*done)(CURL *, CURLcode, void *), void *arg)
 {
-	struct curl_job *job = xcalloc(1, sizeof(*job));
+	struct curl_job *job;
 
+	if (curl_closing)
+		return -1;
+	job = xcalloc(1, sizeof(*job));
+	job->easy = easy;
 	job->done = done;
 	job->arg = arg;
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, job);
@@ -403,7 +426,25 @@ ev_curl_add(CURL *easy, void (*done)(CURL *, CURLcode, void *), void *arg)
 		free(job);
 		return -1;
 	}
+	job->next = jobs;
+	if (jobs)
+		jobs->prev = job;
+	jobs = job;
+	n_jobs++;
 	return 0;
+}
+
+void
+ev_curl_abort_all(void)
+{
+	curl_closing = true;
+	while (jobs) {
+		struct curl_job *job = jobs;
+		job_unlink(job);
+		curl_multi_remove_handle(multi, job->easy);
+		job->done(job->easy, CURLE_ABORTED_BY_CALLBACK, job->arg);
+		free(job);
+	}
 }
 
 int
@@ -413,7 +454,8 @@ ev_curl_running(void)
 
 	curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &n);
 	curl_check_done();
-	return n;
+	/* counted after the callbacks: they may have started others */
+	return n_jobs;
 }
 
 /* ---- the control sockets ----
@@ -918,6 +960,7 @@ ev_shutdown(void)
 {
 	ev_ctl_close();
 	ev_http_detach();
+	ev_curl_abort_all();
 	if (multi)
 		curl_multi_cleanup(multi);
 	multi = NULL;

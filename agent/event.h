@@ -46,6 +46,10 @@ void ev_http_on_batch(bool (*fn)(void));
  * handle is removed from the multi handle first and belongs to the caller. */
 int ev_curl_add(CURL *easy, void (*done)(CURL *easy, CURLcode rc, void *arg), void *arg);
 int ev_curl_running(void);
+/* After the loop: the transfers still under way (the drain's time ran out)
+ * end as aborted, so their owners free what they hold; from then on no
+ * transfer starts. Call it while the owners are still there. */
+void ev_curl_abort_all(void);
 
 /* net-snmp's sessions (the AgentX subagent, plugin/): the loop watches
  * the descriptors snmp_select_info2 names and runs net-snmp's reads,

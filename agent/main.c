@@ -258,6 +258,7 @@ run(void)
 	rc = 0;
 out:
 	free(err);
+	ev_curl_abort_all();
 	srv_stop();
 	wh_shutdown();
 	snmpa_stop();
