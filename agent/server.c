@@ -483,7 +483,9 @@ srv_stop(void)
 	/* what the last runs took in is committed and answered, so no
 	 * connection is left suspended when the daemon stops */
 	stopping = true;
-	for (int i = 0; daemon_ && i < 8 && n_suspended; i++) {
+	/* what has arrived is read, answered (503, or 202 if held before)
+	 * and sent: a few runs, nothing waited for */
+	for (int i = 0; daemon_ && i < 16 && (n_suspended || adm_in_flight()); i++) {
 		wh_finish();
 		MHD_run(daemon_);
 	}

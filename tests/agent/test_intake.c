@@ -961,6 +961,12 @@ test_forgeries_do_not_slow_valid_ones(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
+static bool
+two_connections(void *arg)
+{
+	return ta_intake_count(arg, "connections") >= 2;
+}
+
 /* Stopped (SIGTERM) with POSTs just read, large and small, not yet
  * answered: each gets its answer and ctteamsd exits cleanly
  * (libmicrohttpd aborts a stop with a connection still suspended). */
@@ -995,6 +1001,9 @@ test_stop_with_posts_in_flight(void **state)
 		assert_true(write(fds[i], req, strlen(req)) > 0);
 		free(req);
 	}
+	/* both accepted, so that the stop finds them (a connection still in
+	 * the kernel's queue when the listener closes is refused, rightly) */
+	assert_true(th_wait_until(two_connections, t, 10));
 	kill(t->pid, SIGSTOP);
 	for (int i = 0; i < 2; i++) {
 		const char *b = i == 0 ? body : small;
