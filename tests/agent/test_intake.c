@@ -413,18 +413,31 @@ intake_teardown(void **state)
 	return ta_test_teardown(state);
 }
 
+/* fork(): in the parent the child's pid, registered for the teardown; in
+ * the child 0, with SIGPIPE ignored and death when this process dies. */
 static pid_t
-attack(int port, int n, int n_addr, enum attack kind, bool reopen)
+child(void)
 {
 	pid_t pid = fork();
 
+	if (pid < 0)
+		abort(); /* never hand kill() a -1 */
 	if (pid != 0) {
 		child_started(pid);
 		return pid;
 	}
-	/* and if this test process dies, so does the child */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+static pid_t
+attack(int port, int n, int n_addr, enum attack kind, bool reopen)
+{
+	pid_t pid = child();
+
+	if (pid != 0)
+		return pid;
 	struct attacker *a = calloc((size_t)n, sizeof(*a));
 	for (int i = 0; i < n; i++)
 		a[i].fd = -1;
@@ -837,14 +850,10 @@ test_failed_commit_acknowledges_nothing(void **state)
 static pid_t
 forger(int port, int conns, const char *body)
 {
-	pid_t pid = fork();
+	pid_t pid = child();
 
-	if (pid != 0) {
-		child_started(pid);
+	if (pid != 0)
 		return pid;
-	}
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	signal(SIGPIPE, SIG_IGN);
 	char *req;
 	int fds[64];
 	if (asprintf(&req,
