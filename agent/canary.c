@@ -10,6 +10,7 @@
 
 #include "canary.h"
 #include "event.h"
+#include "health.h"
 #include "http.h"
 #include "log.h"
 #include "org.h"
@@ -22,6 +23,7 @@
 #define FIRST_GAP 30.0  /* the first marker after a start */
 
 struct canary {
+	struct org *owner; /* it lives and dies with its org */
 	char *org;
 	struct ev_timer *send_timer;
 	struct ev_timer *wait_timer;
@@ -34,18 +36,14 @@ struct canary {
 	char *last_error;
 };
 
-static struct canary **canaries;
-static size_t n_canaries;
-static struct store *store;
-static const struct conf *cfg;
-
+/* The canary of the org of this name, for replies that come back after a
+ * reload may have removed it. */
 static struct canary *
 find(const char *org)
 {
-	for (size_t i = 0; i < n_canaries; i++)
-		if (canaries[i] && !strcmp(canaries[i]->org, org))
-			return canaries[i];
-	return NULL;
+	struct org *o = org_find(org);
+
+	return o ? o->canary : NULL;
 }
 
 static void
@@ -62,11 +60,11 @@ posted(const struct hc_resp *resp, void *arg)
 {
 	char *name = arg;
 	struct canary *c = find(name);
-	struct conf_org *co = conf_org_find(cfg, name);
+	const struct conf_org *co = c ? c->owner->conf : NULL;
 	char *why;
 
 	free(name);
-	if (!c || !co)
+	if (!c)
 		return;
 	c->posting = false;
 	if (resp->status == 201) {
@@ -95,15 +93,15 @@ static void
 send_marker(void *arg)
 {
 	struct canary *c = arg;
-	struct org *o = org_find(c->org);
-	struct conf_org *co = conf_org_find(cfg, c->org);
-	const char *token = o ? org_access_token(o, 0) : NULL;
+	struct org *o = c->owner;
+	const struct conf_org *co = o->conf;
+	const char *token = org_access_token(o, 0);
 	char *ec, *url, *text, *content;
 	json_t *body;
 
-	if (!co || !co->canary_chat || c->posting)
+	if (!co->canary_chat || c->posting)
 		return;
-	if (!token || !subs_active(c->org)) {
+	if (!token || !subs_active(o)) {
 		/* no sign-in or no subscription: their own alarms say so */
 		ev_timer_arm(c->send_timer, RETRY);
 		return;
@@ -141,54 +139,82 @@ missed(void *arg)
 		return;
 	if (!c->missed_at) {
 		c->missed_at = now;
-		store_meta_put(store, c->org, "canary_missed_at", now);
+		store_meta_put(orgs_store(), c->org, "canary_missed_at", now);
 		log_err("canary",
 			"org %s: DELIVERY GAP: the canary marker posted %.0f s ago has not come "
 			"back through the webhook; Graph is not delivering",
 			c->org, now - c->sent_at);
 	}
-	poll_backfill(c->org, from - SLACK, now, "the delivery canary did not come back");
+	poll_backfill(c->owner, from - SLACK, now, "the delivery canary did not come back");
 	c->read_back_to = now;
+	health_kick();
 }
 
 bool
-canary_seen(const char *org, const char *chat_id, const char *content)
+canary_seen(struct org *o, const char *chat_id, const char *content)
 {
-	struct canary *c = find(org);
-	struct conf_org *co = cfg ? conf_org_find(cfg, org) : NULL;
+	struct canary *c = o->canary;
+	const struct conf_org *co = o->conf;
+	const char *org = co->name;
 
-	if (!c || !co || !co->canary_chat || !c->nonce || !chat_id || !content ||
+	if (!c || !co->canary_chat || !c->nonce || !chat_id || !content ||
 	    strcmp(chat_id, co->canary_chat) != 0 || !strstr(content, c->nonce))
 		return false;
 	c->delivered_at = now_wall();
-	store_meta_put(store, org, "canary_delivered_at", c->delivered_at);
+	store_meta_put(orgs_store(), org, "canary_delivered_at", c->delivered_at);
 	free(c->nonce);
 	c->nonce = NULL;
 	ev_timer_stop(c->wait_timer);
 	if (c->missed_at) {
 		log_info("canary", "org %s: the canary came back: delivery works again", org);
 		c->missed_at = 0;
-		store_meta_put(store, org, "canary_missed_at", 0);
+		store_meta_put(orgs_store(), org, "canary_missed_at", 0);
+		health_kick();
 	}
 	return true;
 }
 
-static struct canary *
-canary_new(const char *org)
+void
+canary_attach(struct org *o)
 {
 	struct canary *c = xcalloc(1, sizeof(*c));
+	const char *org = o->conf->name;
 
+	c->owner = o;
 	c->org = xstrdup(org);
 	c->send_timer = ev_timer_new(send_marker, c);
 	c->wait_timer = ev_timer_new(missed, c);
-	c->delivered_at = store_meta_get(store, org, "canary_delivered_at", 0);
-	c->missed_at = store_meta_get(store, org, "canary_missed_at", 0);
-	return c;
+	c->delivered_at = store_meta_get(orgs_store(), org, "canary_delivered_at", 0);
+	c->missed_at = store_meta_get(orgs_store(), org, "canary_missed_at", 0);
+	o->canary = c;
+	canary_configure(o);
 }
 
-static void
-canary_free(struct canary *c)
+/* With a canary_chat, the first marker goes out soon after it is set;
+ * without, nothing is sent or waited for. */
+void
+canary_configure(struct org *o)
 {
+	struct canary *c = o->canary;
+	const struct conf_org *co = o->conf;
+
+	if (!co->canary_chat) {
+		ev_timer_stop(c->send_timer);
+		ev_timer_stop(c->wait_timer);
+	} else if (!ev_timer_armed(c->send_timer) && !c->posting) {
+		ev_timer_arm(c->send_timer,
+			     FIRST_GAP < co->canary_interval ? FIRST_GAP : co->canary_interval);
+	}
+}
+
+void
+canary_detach(struct org *o)
+{
+	struct canary *c = o->canary;
+
+	if (!c)
+		return;
+	o->canary = NULL;
 	ev_timer_free(c->send_timer);
 	ev_timer_free(c->wait_timer);
 	free(c->org);
@@ -197,67 +223,13 @@ canary_free(struct canary *c)
 	free(c);
 }
 
-/* Orgs with a canary get one; the first marker goes out soon after. */
-static void
-build(const struct conf *c)
-{
-	struct canary **next = xcalloc(c->n_orgs, sizeof(*next));
-
-	cfg = c;
-	for (size_t i = 0; i < c->n_orgs; i++) {
-		struct canary *k = find(c->orgs[i]->name);
-		for (size_t j = 0; k && j < n_canaries; j++)
-			if (canaries[j] == k)
-				canaries[j] = NULL;
-		next[i] = k ? k : canary_new(c->orgs[i]->name);
-		if (!c->orgs[i]->canary_chat) {
-			ev_timer_stop(next[i]->send_timer);
-			ev_timer_stop(next[i]->wait_timer);
-		} else if (!ev_timer_armed(next[i]->send_timer) && !next[i]->posting) {
-			ev_timer_arm(next[i]->send_timer, FIRST_GAP < c->orgs[i]->canary_interval
-							      ? FIRST_GAP
-							      : c->orgs[i]->canary_interval);
-		}
-	}
-	for (size_t j = 0; j < n_canaries; j++)
-		if (canaries[j])
-			canary_free(canaries[j]);
-	free(canaries);
-	canaries = next;
-	n_canaries = c->n_orgs;
-}
-
-void
-canary_start(const struct conf *c, struct store *st)
-{
-	store = st;
-	build(c);
-}
-
-void
-canary_reload(const struct conf *c)
-{
-	build(c);
-}
-
-void
-canary_stop(void)
-{
-	for (size_t i = 0; i < n_canaries; i++)
-		canary_free(canaries[i]);
-	free(canaries);
-	canaries = NULL;
-	n_canaries = 0;
-}
-
 json_t *
-canary_status(const char *org)
+canary_status(const struct org *o)
 {
-	struct canary *c = find(org);
-	struct conf_org *co = cfg ? conf_org_find(cfg, org) : NULL;
+	const struct canary *c = o->canary;
 	json_t *j;
 
-	if (!c || !co || !co->canary_chat)
+	if (!c || !o->conf->canary_chat)
 		return json_null();
 	j = json_pack("{s:b}", "missed", c->missed_at > 0);
 	json_object_set_new(j, "last_sent", json_time(c->sent_at));

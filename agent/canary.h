@@ -13,15 +13,16 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "conf.h"
-#include "store.h"
+struct org;
 
-void canary_start(const struct conf *c, struct store *st);
-void canary_reload(const struct conf *c);
-void canary_stop(void);
+/* The org's canary part, made and freed with the org (org.c); configure:
+ * the org's configuration was reloaded. */
+void canary_attach(struct org *o);
+void canary_configure(struct org *o);
+void canary_detach(struct org *o);
 /* A message the webhook brought: true when it is the org's marker. */
-bool canary_seen(const char *org, const char *chat_id, const char *content);
+bool canary_seen(struct org *o, const char *chat_id, const char *content);
 /* {enabled, last_sent, last_delivered, missed, last_error}; null if off. */
-json_t *canary_status(const char *org);
+json_t *canary_status(const struct org *o);
 
 #endif

@@ -93,11 +93,11 @@ ctl_status_json(const char *org)
 		if (org && strcmp(o->conf->name, org) != 0)
 			continue;
 		json_t *j = org_status(o);
-		json_object_set_new(j, "subscription", subs_status(o->conf->name));
-		json_object_set_new(j, "poll", poll_status(o->conf->name));
-		json_object_set_new(j, "canary", canary_status(o->conf->name));
+		json_object_set_new(j, "subscription", subs_status(o));
+		json_object_set_new(j, "poll", poll_status(o));
+		json_object_set_new(j, "canary", canary_status(o));
 		json_object_set_new(j, "counters", cnt_json(o->conf->name));
-		json_t *work = proc_status(o->conf->name);
+		json_t *work = proc_status(o);
 		json_object_update(j, work);
 		json_decref(work);
 		json_array_append_new(arr, j);
@@ -202,7 +202,7 @@ static char *
 cmd_test_match(const struct request *r)
 {
 	json_t *m = json_object_get(r->req, "message");
-	json_t *v = r->org && json_is_object(m) ? proc_test_match(r->org_name, m) : NULL;
+	json_t *v = r->org && json_is_object(m) ? proc_test_match(r->org, m) : NULL;
 
 	if (!v)
 		return !r->org ? need_org(r) : error("message must be a chatMessage object");
@@ -231,7 +231,7 @@ cmd_logout(const struct request *r)
 	if (!r->org)
 		return need_org(r);
 	/* the subscription goes first: deleting it needs the token */
-	subs_logout(r->org_name);
+	subs_logout(r->org);
 	org_logout(r->org);
 	return reply(json_pack("{s:b, s:s}", "ok", 1, "org", r->org_name));
 }
@@ -241,7 +241,7 @@ cmd_renew(const struct request *r)
 {
 	if (!r->org)
 		return need_org(r);
-	if (subs_renew_now(r->org_name) < 0)
+	if (subs_renew_now(r->org) < 0)
 		return error("the org has no subscription to renew (is it signed in?)");
 	return reply(json_pack("{s:b, s:s}", "ok", 1, "org", r->org_name));
 }

@@ -24,16 +24,7 @@
 #define SECRET_WARN (30 * 86400.0) /* client secret: warn this long ahead */
 #define SUB_GRACE   120.0          /* a subscription being made, or remade */
 
-struct since {
-	char *org;
-	double sub_bad;
-};
-
-static struct store *store;
-static const struct conf *cfg;
 static struct ev_timer *timer;
-static struct since *since;
-static size_t n_since;
 static bool store_failed; /* an alarm could not be written: stop this pass */
 
 /* alarm_set, and note a store failure: the pass ends there rather than
@@ -43,17 +34,6 @@ set(enum alarm_type type, const char *org, bool on, const char *text)
 {
 	if (!store_failed && alarm_set(type, org, on, text) < 0)
 		store_failed = true;
-}
-
-static struct since *
-since_for(const char *org)
-{
-	for (size_t i = 0; i < n_since; i++)
-		if (!strcmp(since[i].org, org))
-			return &since[i];
-	since = xrealloc(since, (n_since + 1) * sizeof(*since));
-	since[n_since] = (struct since){xstrdup(org), 0};
-	return &since[n_since++];
 }
 
 /* A condition that must hold for a while before it counts. */
@@ -102,13 +82,13 @@ secret_alarm(const struct org *o)
 }
 
 static void
-subscription_alarm(const struct org *o, struct since *s)
+subscription_alarm(struct org *o)
 {
-	json_t *st = subs_status(o->conf->name);
+	json_t *st = subs_status(o);
 	const char *state = str(st, "state");
 	bool usable = o->auth == ORG_VALID || o->auth == ORG_DEGRADED;
 	/* without a usable sign-in the sign-in alarm is the cause to act on */
-	bool bad = usable && !subs_active(o->conf->name);
+	bool bad = usable && !subs_active(o);
 	bool now_bad = bad && state && (!strcmp(state, "lapsed") || !strcmp(state, "failed"));
 	char *text =
 	    xprintf("subscription %s%s%s%s%s", state ? state : "none", str(st, "id") ? " " : "",
@@ -118,7 +98,7 @@ subscription_alarm(const struct org *o, struct since *s)
 	/* lapsed or failed counts at once; none or creating after a grace;
 	 * cleared only when it delivers (or the sign-in alarm takes over), so
 	 * a restart inside the grace does not clear and raise it again */
-	if (now_bad || held_for(&s->sub_bad, bad, SUB_GRACE))
+	if (now_bad || held_for(&o->sub_bad_since, bad, SUB_GRACE))
 		set(ALARM_SUBSCRIPTION, o->conf->name, true, text);
 	else if (!bad)
 		set(ALARM_SUBSCRIPTION, o->conf->name, false, NULL);
@@ -133,13 +113,13 @@ throttle_alarm(const char *name, json_t *w)
 {
 	double since_t = 0;
 	bool on = time_parse(str(w, "throttled_since"), &since_t) == 0 &&
-		  now_wall() - since_t >= cfg->throttle_alarm_after;
+		  now_wall() - since_t >= orgs_conf()->throttle_alarm_after;
 
 	if (on) {
 		char *text =
 		    xprintf("Graph's Retry-After has held the org's message reads for over "
 			    "%.0f s (throttle_alarm_after)",
-			    cfg->throttle_alarm_after);
+			    orgs_conf()->throttle_alarm_after);
 		set(ALARM_THROTTLED, name, true, text);
 		free(text);
 	} else if (!str(w, "throttled_since") && json_is_true(json_object_get(w, "reads_seen")))
@@ -150,12 +130,12 @@ static void
 delivery_alarms(const struct org *o)
 {
 	const char *name = o->conf->name;
-	json_t *p = poll_status(name), *c = canary_status(name), *w = proc_status(name);
+	json_t *p = poll_status(o), *c = canary_status(o), *w = proc_status(o);
 	bool gap = json_is_true(json_object_get(p, "delivery_gap"));
 	bool canary = json_is_true(json_object_get(c, "missed"));
 	long dead = (long)json_integer_value(json_object_get(w, "dead_letters"));
-	long unrec =
-	    store_events_since(store, name, "unrecognised", now_wall() - cfg->event_alarm_hold);
+	long unrec = store_events_since(orgs_store(), name, "unrecognised",
+					now_wall() - orgs_conf()->event_alarm_hold);
 	char *text;
 
 	text = canary ? xprintf("the canary did not come back (since %s)", str(c, "missed_since"))
@@ -190,7 +170,7 @@ clear_gone_orgs(void)
 
 	json_array_foreach (all, i, a) {
 		const char *org = str(a, "org");
-		if (*org && !conf_org_find(cfg, org))
+		if (*org && !conf_org_find(orgs_conf(), org))
 			alarms_org_gone(org);
 	}
 	json_decref(all);
@@ -199,7 +179,7 @@ clear_gone_orgs(void)
 static void
 evaluate(void *arg)
 {
-	json_t *trouble = store_trouble(store);
+	json_t *trouble = store_trouble(orgs_store());
 	char *cert;
 
 	(void)arg;
@@ -212,10 +192,9 @@ evaluate(void *arg)
 	clear_gone_orgs();
 	for (size_t i = 0; i < orgs_count() && !store_failed; i++) {
 		struct org *o = org_at(i);
-		struct since *s = since_for(o->conf->name);
 		auth_alarms(o);
 		secret_alarm(o);
-		subscription_alarm(o, s);
+		subscription_alarm(o);
 		delivery_alarms(o);
 	}
 	/* the store failed: the remaining edges wait for a later pass */
@@ -223,19 +202,10 @@ evaluate(void *arg)
 }
 
 void
-health_start(const struct conf *c, struct store *st)
+health_start(void)
 {
-	cfg = c;
-	store = st;
 	timer = ev_timer_new(evaluate, NULL);
 	ev_timer_arm(timer, 0);
-}
-
-void
-health_reload(const struct conf *c)
-{
-	cfg = c;
-	health_kick();
 }
 
 void
@@ -250,9 +220,4 @@ health_stop(void)
 {
 	ev_timer_free(timer);
 	timer = NULL;
-	for (size_t i = 0; i < n_since; i++)
-		free(since[i].org);
-	free(since);
-	since = NULL;
-	n_since = 0;
 }

@@ -5,13 +5,10 @@
 #ifndef CT_HEALTH_H
 #define CT_HEALTH_H
 
-#include "conf.h"
-#include "store.h"
-
-void health_start(const struct conf *c, struct store *st);
-void health_reload(const struct conf *c);
+/* Reads the orgs' configuration and store (orgs_conf, orgs_store). */
+void health_start(void);
 void health_stop(void);
-/* Something changed: evaluate now. */
+/* A state changed (an edge): evaluate at once, not at the next tick. */
 void health_kick(void);
 
 #endif

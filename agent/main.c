@@ -86,9 +86,9 @@ org_changed(struct org *o)
 {
 	/* a sign-in lost (not one never made, nor a logout) pauses delivery */
 	if (o->auth == ORG_REAUTH_REQUIRED || o->auth == ORG_SECRET_INVALID)
-		poll_auth_changed(o->conf->name, false);
+		poll_auth_changed(o, false);
 	else if (o->auth == ORG_VALID || o->auth == ORG_DEGRADED)
-		poll_auth_changed(o->conf->name, true);
+		poll_auth_changed(o, true);
 	subs_org_changed(o);
 	proc_kick();
 	health_kick();
@@ -137,12 +137,10 @@ on_hup(void)
 	log_set_level(next->log_level);
 	hc_configure(next);
 	auth_init(next->public_url);
+	/* every org's state, and each of its parts, in one place */
 	orgs_reload(next);
-	subs_reload(next);
-	proc_reload(next);
-	poll_reload(next);
-	canary_reload(next);
-	health_reload(next);
+	proc_kick();
+	health_kick();
 	snmpa_reload(next);
 	outn_reload(next);
 	outi_reload(next);
@@ -227,12 +225,9 @@ run(void)
 	jwks_init(proc_kick);
 	auth_init(conf->public_url);
 	ctl_init(conf, store);
+	proc_start();
 	orgs_start(conf, store);
-	subs_start(conf, store);
-	proc_start(conf, store);
-	poll_start(conf, store);
-	canary_start(conf, store);
-	health_start(conf, store);
+	health_start();
 	org_set_listener(org_changed);
 	store_on_recover(store, store_recovered);
 	wh_init(store, proc_kick);
@@ -265,11 +260,8 @@ out:
 	outn_stop();
 	outi_stop();
 	health_stop();
-	canary_stop();
-	poll_stop();
-	proc_stop();
-	subs_stop();
 	orgs_stop();
+	proc_stop();
 	auth_shutdown();
 	jwks_shutdown();
 	nkey_shutdown();

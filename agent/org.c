@@ -5,10 +5,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "canary.h"
 #include "event.h"
 #include "http.h"
 #include "log.h"
 #include "org.h"
+#include "poll.h"
+#include "proc.h"
+#include "subs.h"
 #include "util.h"
 
 /* secret_invalid is retried this often: the file may have been replaced */
@@ -286,12 +290,21 @@ org_new(struct conf_org *c)
 		log_warnx("auth", "org %s: not signed in; run: ctteamsctl login %s", c->name,
 			  c->name);
 	}
+	/* its parts, in the order they depend on each other */
+	subs_attach(o);
+	proc_attach(o);
+	poll_attach(o);
+	canary_attach(o);
 	return o;
 }
 
 static void
 org_free(struct org *o)
 {
+	canary_detach(o);
+	poll_detach(o);
+	proc_detach(o);
+	subs_detach(o);
 	ev_timer_free(o->timer);
 	free_secret(o->access_token);
 	free_secret(o->refresh_token);
@@ -313,6 +326,31 @@ orgs_start(struct conf *c, struct store *st)
 	return 0;
 }
 
+/* The org's app or tenant changed: its tokens and subscription belong to
+ * the old ones and are of no use; it signs in again. */
+static void
+org_forget(const struct conf_org *c)
+{
+	log_warnx("auth",
+		  "org %s: tenant_id or client_id changed; its tokens and subscription are "
+		  "dropped: run ctteamsctl login %s",
+		  c->name, c->name);
+	store_auth_delete(store, c->name);
+	store_sub_delete(store, c->name);
+}
+
+/* An org that stays: the new configuration, told to each part. */
+static void
+org_configure(struct org *o, struct conf_org *c)
+{
+	o->conf = c;
+	if (o->auth == ORG_SECRET_INVALID && o->refresh_token)
+		ev_timer_arm(o->timer, 0);
+	subs_configure(o);
+	proc_configure(o);
+	canary_configure(o);
+}
+
 void
 orgs_reload(struct conf *c)
 {
@@ -321,19 +359,19 @@ orgs_reload(struct conf *c)
 	cfg = c;
 	for (size_t i = 0; i < c->n_orgs; i++) {
 		struct org *o = org_find(c->orgs[i]->name);
-		if (o && !strcmp(o->conf->tenant_id, c->orgs[i]->tenant_id) &&
-		    !strcmp(o->conf->client_id, c->orgs[i]->client_id)) {
-			o->conf = c->orgs[i];
+		bool same = o && !strcmp(o->conf->tenant_id, c->orgs[i]->tenant_id) &&
+			    !strcmp(o->conf->client_id, c->orgs[i]->client_id);
+		for (size_t k = 0; o && k < n_orgs; k++)
+			if (orgs[k] == o)
+				orgs[k] = NULL;
+		if (same) {
 			next[i] = o;
-			for (size_t k = 0; k < n_orgs; k++)
-				if (orgs[k] == o)
-					orgs[k] = NULL;
-			if (o->auth == ORG_SECRET_INVALID && o->refresh_token)
-				ev_timer_arm(o->timer, 0);
-		} else {
-			next[i] = NULL; /* new, or a different app or tenant: start afresh */
+		} else if (o) {
+			org_free(o);
+			org_forget(c->orgs[i]);
 		}
 	}
+	/* the old configuration is still valid here: removed orgs go first */
 	for (size_t k = 0; k < n_orgs; k++) {
 		if (orgs[k]) {
 			log_info("auth", "org %s: removed from the configuration",
@@ -344,9 +382,12 @@ orgs_reload(struct conf *c)
 	free(orgs);
 	orgs = next;
 	n_orgs = c->n_orgs;
-	for (size_t i = 0; i < n_orgs; i++)
-		if (!orgs[i])
+	for (size_t i = 0; i < n_orgs; i++) {
+		if (orgs[i])
+			org_configure(orgs[i], c->orgs[i]);
+		else
 			orgs[i] = org_new(c->orgs[i]);
+	}
 }
 
 void
@@ -357,6 +398,18 @@ orgs_stop(void)
 	free(orgs);
 	orgs = NULL;
 	n_orgs = 0;
+}
+
+const struct conf *
+orgs_conf(void)
+{
+	return cfg;
+}
+
+struct store *
+orgs_store(void)
+{
+	return store;
 }
 
 struct org *

@@ -1,7 +1,11 @@
 /*
- * One org (tenant) at run time: its sign-in state, tokens and refresh timer.
- * Orgs are independent: each has its own timer and requests, and one org's
- * failure never waits on another's.
+ * One org (tenant) at run time: the one object that holds everything of an
+ * org. Its sign-in state, tokens and refresh timer are kept here; its other
+ * parts (subscription, reconcile, inbox processing with the detector's
+ * rules, canary) are kept by their modules, made with the org, freed with
+ * it, and told of a reload by orgs_reload(), the one reload path. Nothing
+ * else keeps per-org state of its own. Orgs are independent: each has its
+ * own timers and requests, and one org's failure never waits on another's.
  *
  *   not_signed_in --sign-in--> valid --refresh fails, transient--> degraded
  *   valid|degraded --invalid_grant etc.--> reauth_required --sign-in--> valid
@@ -26,6 +30,10 @@ enum org_auth {
 };
 
 struct ev_timer;
+struct sub;
+struct poller;
+struct porg;
+struct canary;
 
 struct org {
 	struct conf_org *conf;
@@ -43,13 +51,25 @@ struct org {
 	char *last_signin_error;
 	bool in_flight;
 	struct ev_timer *timer;
+	/* its parts, each private to the module named */
+	struct sub *sub;       /* subs.c: the Graph subscription */
+	struct poller *poll;   /* poll.c: the reconcile (backfill) */
+	struct porg *proc;     /* proc.c: inbox processing, the detector's rules */
+	struct canary *canary; /* canary.c: the delivery canary */
+	double sub_bad_since;  /* health.c: the subscription not delivering since */
 };
 
 const char *org_auth_name(enum org_auth a);
 int orgs_start(struct conf *c, struct store *st);
-/* SIGHUP: keep the state of orgs that stay, start new ones, drop old ones. */
+/* SIGHUP, the one reload path of org state: orgs that stay keep their
+ * state, and their parts are told of the new configuration; new ones are
+ * made, removed ones freed (an org whose tenant or app changed is made
+ * afresh, and must sign in again). */
 void orgs_reload(struct conf *c);
 void orgs_stop(void);
+/* The configuration and store the orgs run with, for their parts. */
+const struct conf *orgs_conf(void);
+struct store *orgs_store(void);
 struct org *org_find(const char *name);
 size_t orgs_count(void);
 struct org *org_at(size_t i);

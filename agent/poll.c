@@ -14,6 +14,7 @@
 
 #include "counter.h"
 #include "event.h"
+#include "health.h"
 #include "http.h"
 #include "log.h"
 #include "org.h"
@@ -31,6 +32,7 @@
 #define RETRY_MAX 3600.0
 
 struct poller {
+	struct org *owner; /* it lives and dies with its org */
 	char *org;
 	struct ev_timer *timer;
 	struct ev_timer *good_timer;
@@ -64,21 +66,17 @@ struct poller {
 	char *last_error;
 };
 
-static struct poller **pollers;
-static size_t n_pollers;
-static struct store *store;
-static const struct conf *cfg;
-
 static void issue(struct poller *p);
 static void next_chat(struct poller *p);
 
+/* The reconcile of the org of this name, for replies that come back after
+ * a reload may have removed it. */
 static struct poller *
 find(const char *org)
 {
-	for (size_t i = 0; i < n_pollers; i++)
-		if (pollers[i] && !strcmp(pollers[i]->org, org))
-			return pollers[i];
-	return NULL;
+	struct org *o = org_find(org);
+
+	return o ? o->poll : NULL;
 }
 
 static void
@@ -91,8 +89,8 @@ set_str(char **dst, const char *v)
 static void
 want_save(struct poller *p)
 {
-	store_meta_put(store, p->org, "backfill_from", p->want_from);
-	store_meta_put(store, p->org, "backfill_to", p->want_to);
+	store_meta_put(orgs_store(), p->org, "backfill_from", p->want_from);
+	store_meta_put(orgs_store(), p->org, "backfill_to", p->want_to);
 }
 
 /* When the pass should run: a settled window, or the sweep. */
@@ -104,7 +102,7 @@ schedule(struct poller *p)
 	if (p->busy)
 		return;
 	if (p->want_from > 0)
-		due = fmin(due, p->want_to + cfg->backfill_delay);
+		due = fmin(due, p->want_to + orgs_conf()->backfill_delay);
 	ev_timer_arm(p->timer, fmax(due - now, fmax(p->hold_until - now, 0)));
 }
 
@@ -127,9 +125,10 @@ merge(struct poller *p, double from, double to, const char *why)
 }
 
 void
-poll_backfill(const char *org, double from, double to, const char *why)
+poll_backfill(struct org *o, double from, double to, const char *why)
 {
-	struct poller *p = find(org);
+	struct poller *p = o->poll;
+	const char *org = o->conf->name;
 	char *f, *t;
 
 	if (!p || to <= from)
@@ -147,35 +146,36 @@ poll_backfill(const char *org, double from, double to, const char *why)
 void
 poll_backfill_all(double from, double to, const char *why)
 {
-	for (size_t i = 0; i < n_pollers; i++)
-		poll_backfill(pollers[i]->org, from, to, why);
+	for (size_t i = 0; i < orgs_count(); i++)
+		poll_backfill(org_at(i), from, to, why);
 }
 
 void
-poll_now(const char *org)
+poll_now(struct org *o)
 {
-	struct poller *p = find(org);
+	struct poller *p = o->poll;
 
 	if (p)
-		poll_backfill(org, p->watermark - SLACK, now_wall(),
+		poll_backfill(o, p->watermark - SLACK, now_wall(),
 			      "Graph reported missed notifications");
 }
 
 void
-poll_auth_changed(const char *org, bool usable)
+poll_auth_changed(struct org *o, bool usable)
 {
-	struct poller *p = find(org);
+	const char *org = o->conf->name;
+	struct poller *p = o->poll;
 
 	if (!p)
 		return;
 	if (!usable && p->lost_at == 0) {
 		p->lost_at = now_wall();
-		store_meta_put(store, org, "auth_lost_at", p->lost_at);
+		store_meta_put(orgs_store(), org, "auth_lost_at", p->lost_at);
 	} else if (usable && p->lost_at > 0) {
 		/* Graph pauses delivery while the subscription's token is dead */
-		poll_backfill(org, p->lost_at - SLACK, now_wall(), "sign-in restored");
+		poll_backfill(o, p->lost_at - SLACK, now_wall(), "sign-in restored");
 		p->lost_at = 0;
-		store_meta_put(store, org, "auth_lost_at", 0);
+		store_meta_put(orgs_store(), org, "auth_lost_at", 0);
 	}
 }
 
@@ -203,16 +203,18 @@ pass_end(struct poller *p, const char *error)
 		p->last_pass = now;
 		if (p->sweep) {
 			p->watermark = p->to;
-			store_meta_put(store, p->org, "reconcile_watermark", p->watermark);
+			store_meta_put(orgs_store(), p->org, "reconcile_watermark", p->watermark);
 		}
 		log_info("poll", "org %s: read back %s: %ld message(s) looked at", p->org,
 			 p->sweep ? "the sweep" : p->why, p->found);
 	}
 	if (p->sweep && !error)
-		p->sweep_at = now + cfg->reconcile_interval;
+		p->sweep_at = now + orgs_conf()->reconcile_interval;
 	else if (p->sweep)
 		p->sweep_at = p->hold_until;
 	schedule(p);
+	/* the reconcile and delivery-gap alarms follow the pass's end */
+	health_kick();
 }
 
 static struct poller *
@@ -222,8 +224,8 @@ reply_poller(void *arg, struct org **ret_org)
 	struct poller *p = find(name);
 
 	free(name);
-	*ret_org = p ? org_find(p->org) : NULL;
-	return p && *ret_org && p->busy ? p : NULL;
+	*ret_org = p ? p->owner : NULL;
+	return p && p->busy ? p : NULL;
 }
 
 /* A request of the pass failed. Throttling and passing trouble are tried
@@ -279,7 +281,7 @@ look_at(struct poller *p, struct org *o, const char *chat, json_t *m)
 	const char *id = json_string_value(json_object_get(m, "id"));
 	int rc;
 
-	if (!id || store_inbox_has(store, p->org, chat, id))
+	if (!id || store_inbox_has(orgs_store(), p->org, chat, id))
 		return 0;
 	if (!json_object_get(m, "chatId"))
 		json_object_set_new(m, "chatId", json_string(chat));
@@ -289,12 +291,13 @@ look_at(struct poller *p, struct org *o, const char *chat, json_t *m)
 		/* the webhook never brought this one */
 		p->recovered++;
 		p->last_recovery = now_wall();
-		store_meta_put(store, p->org, "last_recovery", p->last_recovery);
+		store_meta_put(orgs_store(), p->org, "last_recovery", p->last_recovery);
 		cnt_add(p->org, CNT_RECOVERED_BY_POLL, 1);
 		log_err("poll",
 			"org %s: an event was found by reading back, not by a notification: "
 			"Graph is not delivering reliably",
 			p->org);
+		health_kick();
 	}
 	return rc;
 }
@@ -352,11 +355,11 @@ messages_read(const struct hc_resp *resp, void *arg)
 static void
 next_chat(struct poller *p)
 {
-	struct org *o = org_find(p->org);
+	struct org *o = p->owner;
 	json_t *chat = json_array_get(p->chats, p->next_chat);
 	char *ec, *to, *eto;
 
-	if (!chat || !o) {
+	if (!chat) {
 		pass_end(p, NULL);
 		return;
 	}
@@ -437,8 +440,7 @@ chats_listed(const struct hc_resp *resp, void *arg)
 static void
 issue(struct poller *p)
 {
-	struct org *o = org_find(p->org);
-	const char *token = o ? org_access_token(o, 0) : NULL;
+	const char *token = org_access_token(p->owner, 0);
 	double now = now_wall(), wait = p->hold_until - now;
 
 	if (!p->listing_chats && p->last_chat_read > 0)
@@ -461,7 +463,7 @@ issue(struct poller *p)
 static void
 pass_start(struct poller *p, struct org *o)
 {
-	double now = now_wall(), settled = now - cfg->backfill_delay;
+	double now = now_wall(), settled = now - orgs_conf()->backfill_delay;
 	bool take = p->want_from > 0 && p->want_to <= settled;
 
 	p->busy = true;
@@ -497,7 +499,7 @@ static void
 on_timer(void *arg)
 {
 	struct poller *p = arg;
-	struct org *o = org_find(p->org);
+	struct org *o = p->owner;
 	double now = now_wall();
 
 	if (p->busy) {
@@ -508,13 +510,14 @@ on_timer(void *arg)
 		schedule(p);
 		return;
 	}
-	if (!o || !o->user_id || !org_access_token(o, 0) ||
+	if (!o->user_id || !org_access_token(o, 0) ||
 	    (o->auth != ORG_VALID && o->auth != ORG_DEGRADED)) {
 		/* nothing to read with; sign-in tells us when it is back */
 		ev_timer_arm(p->timer, RETRY_MIN);
 		return;
 	}
-	if (now >= p->sweep_at || (p->want_from > 0 && p->want_to + cfg->backfill_delay <= now))
+	if (now >= p->sweep_at ||
+	    (p->want_from > 0 && p->want_to + orgs_conf()->backfill_delay <= now))
 		pass_start(p, o);
 	else
 		schedule(p);
@@ -527,57 +530,65 @@ static void
 good_tick(void *arg)
 {
 	struct poller *p = arg;
-	struct org *o = org_find(p->org);
+	struct org *o = p->owner;
 
-	if (o && (o->auth == ORG_VALID || o->auth == ORG_DEGRADED) && subs_active(p->org))
-		store_meta_put(store, p->org, "delivery_good_until", now_wall());
+	if ((o->auth == ORG_VALID || o->auth == ORG_DEGRADED) && subs_active(o))
+		store_meta_put(orgs_store(), p->org, "delivery_good_until", now_wall());
 	ev_timer_arm(p->good_timer, GOOD_TICK);
 }
 
 void
-poll_delivery_good(const char *org)
+poll_delivery_good(struct org *o)
 {
-	if (find(org))
-		store_meta_put(store, org, "delivery_good_until", now_wall());
+	store_meta_put(orgs_store(), o->conf->name, "delivery_good_until", now_wall());
 }
 
-static struct poller *
-poller_new(const char *org)
+void
+poll_attach(struct org *o)
 {
 	struct poller *p = xcalloc(1, sizeof(*p));
+	const char *org = o->conf->name;
 	double now = now_wall(), good;
 
+	p->owner = o;
 	p->org = xstrdup(org);
 	p->timer = ev_timer_new(on_timer, p);
 	p->good_timer = ev_timer_new(good_tick, p);
 	/* a first start: nothing before it was ever expected of this agent */
-	p->watermark = store_meta_get(store, org, "reconcile_watermark", -1);
+	p->watermark = store_meta_get(orgs_store(), org, "reconcile_watermark", -1);
 	if (p->watermark < 0) {
 		p->watermark = now;
-		store_meta_put(store, org, "reconcile_watermark", now);
+		store_meta_put(orgs_store(), org, "reconcile_watermark", now);
 	}
-	p->want_from = store_meta_get(store, org, "backfill_from", 0);
-	p->want_to = store_meta_get(store, org, "backfill_to", 0);
+	p->want_from = store_meta_get(orgs_store(), org, "backfill_from", 0);
+	p->want_to = store_meta_get(orgs_store(), org, "backfill_to", 0);
 	if (p->want_from > 0)
 		p->want_why = xstrdup("a window left from before the restart");
-	p->lost_at = store_meta_get(store, org, "auth_lost_at", 0);
-	p->last_recovery = store_meta_get(store, org, "last_recovery", 0);
-	p->sweep_at = now + cfg->reconcile_interval;
-	good = store_meta_get(store, org, "delivery_good_until", 0);
+	p->lost_at = store_meta_get(orgs_store(), org, "auth_lost_at", 0);
+	p->last_recovery = store_meta_get(orgs_store(), org, "last_recovery", 0);
+	p->sweep_at = now + orgs_conf()->reconcile_interval;
+	good = store_meta_get(orgs_store(), org, "delivery_good_until", 0);
 	if (good > 0) {
-		/* not yet in pollers[]: merge here rather than by name */
 		merge(p, good - SLACK, now, "the agent was not running");
 		want_save(p);
 		log_info("poll", "org %s: will read back the time the agent was not running", org);
 	}
 	ev_timer_arm(p->good_timer, GOOD_TICK);
 	schedule(p);
-	return p;
+	o->poll = p;
 }
 
-static void
-poller_free(struct poller *p)
+void
+poll_detach(struct org *o)
 {
+	struct poller *p = o->poll;
+
+	if (!p)
+		return;
+	/* delivery was good until now, if it was: a restart reads back from
+	 * here, not from the last tick */
+	good_tick(p);
+	o->poll = NULL;
 	ev_timer_free(p->timer);
 	ev_timer_free(p->good_timer);
 	json_decref(p->chats);
@@ -590,61 +601,17 @@ poller_free(struct poller *p)
 	free(p);
 }
 
-void
-poll_start(const struct conf *c, struct store *st)
-{
-	cfg = c;
-	store = st;
-	pollers = xcalloc(c->n_orgs, sizeof(*pollers));
-	for (size_t i = 0; i < c->n_orgs; i++) {
-		pollers[n_pollers] = poller_new(c->orgs[i]->name);
-		n_pollers++;
-	}
-}
-
-void
-poll_reload(const struct conf *c)
-{
-	struct poller **next = xcalloc(c->n_orgs, sizeof(*next));
-
-	cfg = c;
-	for (size_t i = 0; i < c->n_orgs; i++) {
-		struct poller *p = find(c->orgs[i]->name);
-		for (size_t k = 0; p && k < n_pollers; k++)
-			if (pollers[k] == p)
-				pollers[k] = NULL;
-		next[i] = p ? p : poller_new(c->orgs[i]->name);
-	}
-	for (size_t k = 0; k < n_pollers; k++)
-		if (pollers[k])
-			poller_free(pollers[k]);
-	free(pollers);
-	pollers = next;
-	n_pollers = c->n_orgs;
-}
-
-void
-poll_stop(void)
-{
-	for (size_t i = 0; i < n_pollers; i++) {
-		good_tick(pollers[i]);
-		poller_free(pollers[i]);
-	}
-	free(pollers);
-	pollers = NULL;
-	n_pollers = 0;
-}
-
 json_t *
-poll_status(const char *org)
+poll_status(const struct org *o)
 {
-	struct poller *p = find(org);
+	const struct poller *p = o->poll;
 	json_t *j;
 
 	if (!p)
 		return json_null();
 	j = json_pack("{s:b, s:I, s:b, s:I}", "delivery_gap",
-		      p->last_recovery > 0 && now_wall() - p->last_recovery < cfg->event_alarm_hold,
+		      p->last_recovery > 0 &&
+			  now_wall() - p->last_recovery < orgs_conf()->event_alarm_hold,
 		      "recovered_since_start", (json_int_t)p->recovered, "busy", p->busy,
 		      "skipped_chats", (json_int_t)p->skipped);
 	json_object_set_new(j, "last_recovery", json_time(p->last_recovery));

@@ -17,24 +17,23 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "conf.h"
-#include "store.h"
+struct org;
 
-void poll_start(const struct conf *c, struct store *st);
-void poll_reload(const struct conf *c);
-/* At a clean stop: delivery was good until now. */
-void poll_stop(void);
-json_t *poll_status(const char *org);
+/* The org's reconcile part, made and freed with the org (org.c). Freed at
+ * a clean stop, it notes that delivery was good until then. */
+void poll_attach(struct org *o);
+void poll_detach(struct org *o);
+json_t *poll_status(const struct org *o);
 /* Read back [from, to] (to in the future is fine: it is read once it has
  * passed and settled). Windows waiting to be read merge. */
-void poll_backfill(const char *org, double from, double to, const char *why);
+void poll_backfill(struct org *o, double from, double to, const char *why);
 void poll_backfill_all(double from, double to, const char *why);
 /* Graph said notifications were missed: everything since the last sweep. */
-void poll_now(const char *org);
+void poll_now(struct org *o);
 /* The subscription was just made or renewed: delivery is good now (it is
  * also noted every few minutes while it stays so). */
-void poll_delivery_good(const char *org);
+void poll_delivery_good(struct org *o);
 /* The org's sign-in became usable or stopped being so. */
-void poll_auth_changed(const char *org, bool usable);
+void poll_auth_changed(struct org *o, bool usable);
 
 #endif

@@ -16,6 +16,7 @@
 #include "canary.h"
 #include "counter.h"
 #include "event.h"
+#include "health.h"
 #include "http.h"
 #include "log.h"
 #include "org.h"
@@ -37,6 +38,7 @@
 #define STORE_MAX    60.0  /* the longest wait while the store fails */
 
 struct porg {
+	struct org *owner; /* it lives and dies with its org */
 	char *name;
 	struct detect_rules r;
 	bool has_rules;
@@ -54,10 +56,6 @@ struct porg {
 	double restart_at;  /* then: when a new pass from the start is due */
 };
 
-static struct store *store;
-static const struct conf *cfg;
-static struct porg **porgs;
-static size_t n_porgs;
 static size_t next_org; /* round robin: where the next turn starts */
 static struct ev_timer *timer;
 static struct ev_timer *prune_timer;
@@ -71,13 +69,14 @@ proc_on_event(void (*fn)(long id, const struct store_event *e))
 	on_event = fn;
 }
 
+/* The processing of the org of this name, for replies that come back
+ * after a reload may have removed it. */
 static struct porg *
 porg_find(const char *org)
 {
-	for (size_t i = 0; i < n_porgs; i++)
-		if (porgs[i] && !strcmp(porgs[i]->name, org))
-			return porgs[i];
-	return NULL;
+	struct org *o = org_find(org);
+
+	return o ? o->proc : NULL;
 }
 
 static void
@@ -94,16 +93,6 @@ porg_rules(struct porg *p, const struct conf_org *o)
 		log_err("proc", "org %s: %s", o->name, err);
 		free(err);
 	}
-}
-
-static void
-porg_free(struct porg *p)
-{
-	if (p->has_rules)
-		detect_rules_clear(&p->r);
-	pace_free(p->pace);
-	free(p->name);
-	free(p);
 }
 
 static void
@@ -142,9 +131,9 @@ store_failed(void)
 	store_hold = now_wall() + wait;
 	/* the row that failed stays, behind each org's place in its pass:
 	 * every pass starts again from the start once the store works */
-	for (size_t i = 0; i < n_porgs; i++) {
-		porgs[i]->scan_from = 0;
-		porgs[i]->pass_done = false;
+	for (size_t i = 0; i < orgs_count(); i++) {
+		org_at(i)->proc->scan_from = 0;
+		org_at(i)->proc->pass_done = false;
 	}
 	log_warnx("proc", "the store failed; inbox processing waits %.0f s", wait);
 }
@@ -170,30 +159,31 @@ backoff(long tries)
 /* One more failed try of a row: it waits on its own, or, past
  * dead_letter_after, is set aside whole for an operator to look at. */
 static void
-item_failed(const char *org, long seq, long tries, double received, double retry_after,
+item_failed(struct porg *p, long seq, long tries, double received, double retry_after,
 	    const char *why)
 {
+	const char *org = p->name;
 	int rc;
 
-	if (tries + 1 >= cfg->dead_letter_after) {
-		rc = store_inbox_dead(store, seq, why);
+	if (tries + 1 >= orgs_conf()->dead_letter_after) {
+		rc = store_inbox_dead(orgs_store(), seq, why);
 		if (rc == 0) {
 			cnt_add(org, CNT_DEAD_LETTERED, 1);
 			/* the reconcile left this message to the webhook while it was
 			 * in the inbox: read its time back now */
-			poll_backfill(org, received - 300, received + 60,
+			poll_backfill(p->owner, received - 300, received + 60,
 				      "a notification was set aside as a dead letter");
 			log_err("proc",
 				"org %s: notification %ld failed %ld times (%s); moved to the "
 				"dead letters: see ctteamsctl dead-letters %s",
 				org, seq, tries + 1, why, org);
+			health_kick();
 		}
 	} else {
 		double wait = retry_after > 0 ? fmin(retry_after, RETRY_MAX) : backoff(tries);
-		struct porg *p = porg_find(org);
-		rc = store_inbox_retry(store, seq, now_wall() + wait, why);
+		rc = store_inbox_retry(orgs_store(), seq, now_wall() + wait, why);
 		/* a pass from the start is due when the retry is */
-		if (p && (p->next_retry == 0 || now_wall() + wait < p->next_retry))
+		if (p->next_retry == 0 || now_wall() + wait < p->next_retry)
 			p->next_retry = now_wall() + wait;
 		log_warnx("proc", "org %s: notification %ld: %s; try %ld again in %.0f s", org, seq,
 			  why, tries + 2, wait);
@@ -226,7 +216,7 @@ raise_event(struct porg *p, struct org *o, const struct detect_result *res, json
 	    .source = source,
 	};
 	long id = 0;
-	int rc = store_event_add(store, &e, seq, &id);
+	int rc = store_event_add(orgs_store(), &e, seq, &id);
 
 	(void)o;
 	free(raw);
@@ -265,18 +255,18 @@ raise_event(struct porg *p, struct org *o, const struct detect_result *res, json
 int
 proc_message(struct org *o, json_t *msg, const char *source, long seq)
 {
-	struct porg *p = porg_find(o->conf->name);
+	struct porg *p = o->proc;
 	struct detect_result res;
 	int rc = 0;
 
 	if (!p || !p->has_rules)
-		return seq > 0 ? store_inbox_done(store, seq) : 0;
+		return seq > 0 ? store_inbox_done(orgs_store(), seq) : 0;
 	/* the webhook brought the canary's marker: delivery works */
 	if (strcmp(source, "poll") != 0 &&
 	    canary_seen(
-		p->name, json_string_value(json_object_get(msg, "chatId")),
+		o, json_string_value(json_object_get(msg, "chatId")),
 		json_string_value(json_object_get(json_object_get(msg, "body"), "content"))))
-		return seq > 0 ? store_inbox_done(store, seq) : 0;
+		return seq > 0 ? store_inbox_done(orgs_store(), seq) : 0;
 	free(p->r.service_user_id);
 	p->r.service_user_id = xstrdup(o->user_id);
 	detect_run(&p->r, msg, &res);
@@ -285,7 +275,7 @@ proc_message(struct org *o, json_t *msg, const char *source, long seq)
 	if (res.verdict == DETECT_EMERGENCY || res.verdict == DETECT_UNRECOGNISED)
 		rc = raise_event(p, o, &res, msg, seq, source);
 	else if (seq > 0)
-		rc = store_inbox_done(store, seq);
+		rc = store_inbox_done(orgs_store(), seq);
 	detect_result_clear(&res);
 	return rc;
 }
@@ -303,7 +293,7 @@ fetched(const struct hc_resp *resp, void *arg)
 {
 	struct fetch *f = arg;
 	struct porg *p = porg_find(f->org);
-	struct org *o = org_find(f->org);
+	struct org *o = p ? p->owner : NULL;
 	json_t *msg;
 
 	if (p) {
@@ -317,12 +307,12 @@ fetched(const struct hc_resp *resp, void *arg)
 	}
 	if (!p || !o) {
 		/* the org is gone from the configuration */
-		if (store_inbox_done(store, f->seq) < 0)
+		if (store_inbox_done(orgs_store(), f->seq) < 0)
 			store_failed();
 	} else if (resp->status == 200) {
 		msg = json_loadb(resp->body, resp->len, 0, NULL);
 		if (!json_is_object(msg))
-			item_failed(f->org, f->seq, f->tries, f->received, -1,
+			item_failed(p, f->seq, f->tries, f->received, -1,
 				    "Graph answered the message read with something that is not "
 				    "a chatMessage");
 		else if (proc_message(o, msg, "webhook", f->seq) < 0)
@@ -333,7 +323,7 @@ fetched(const struct hc_resp *resp, void *arg)
 	} else if (resp->status == 404 || resp->status == 403) {
 		/* deleted meanwhile, or a chat the user left: nothing to read */
 		cnt_add(f->org, CNT_MESSAGE_GONE, 1);
-		if (store_inbox_done(store, f->seq) < 0)
+		if (store_inbox_done(orgs_store(), f->seq) < 0)
 			store_failed();
 	} else {
 		char *why = resp->status ? xprintf("reading the message: HTTP %ld", resp->status)
@@ -352,7 +342,7 @@ fetched(const struct hc_resp *resp, void *arg)
 			if (!p->throttled_since)
 				p->throttled_since = now_wall();
 		}
-		item_failed(f->org, f->seq, f->tries, f->received, resp->retry_after, why);
+		item_failed(p, f->seq, f->tries, f->received, resp->retry_after, why);
 		free(why);
 	}
 	free(f->org);
@@ -362,15 +352,15 @@ fetched(const struct hc_resp *resp, void *arg)
 }
 
 static int
-lifecycle(const struct store_inbox_row *row)
+lifecycle(struct org *o, const struct store_inbox_row *row)
 {
 	json_t *it = json_loads(row->item, 0, NULL);
 	const char *sub = json_string_value(json_object_get(it, "subscriptionId"));
 	const char *event = json_string_value(json_object_get(it, "lifecycleEvent"));
 
-	subs_lifecycle(row->org, sub ? sub : "", event ? event : "");
+	subs_lifecycle(o, sub ? sub : "", event ? event : "");
 	json_decref(it);
-	return store_inbox_done(store, row->seq);
+	return store_inbox_done(orgs_store(), row->seq);
 }
 
 enum start_result { STARTED, WAITING, STORE_FAILED };
@@ -390,7 +380,7 @@ start_rich(struct porg *p, struct org *o, const struct store_inbox_row *row, jso
 	if (rr == RICH_REJECT) {
 		cnt_add_name(p->name, counter, 1);
 		log_warnx("proc", "org %s: a rich notification was rejected: %s", p->name, why);
-		rc = store_inbox_done(store, row->seq);
+		rc = store_inbox_done(orgs_store(), row->seq);
 	} else {
 		rc = proc_message(o, opened, "webhook", row->seq);
 	}
@@ -412,7 +402,7 @@ start_basic(struct porg *p, struct org *o, const struct store_inbox_row *row, co
 		log_warnx("proc", "org %s: a notification without a chat message resource; dropped",
 			  p->name);
 		cnt_add(p->name, CNT_REJECTED_RESOURCE, 1);
-		return store_inbox_done(store, row->seq) < 0 ? STORE_FAILED : STARTED;
+		return store_inbox_done(orgs_store(), row->seq) < 0 ? STORE_FAILED : STARTED;
 	}
 	if (!token)
 		return WAITING; /* a refresh is due; org.c kicks us when it lands */
@@ -444,12 +434,10 @@ static enum start_result
 start(struct porg *p, const struct store_inbox_row *row, json_t *it, const char *chat,
       const char *msg)
 {
-	struct org *o = org_find(row->org);
+	struct org *o = p->owner;
 
-	if (!o)
-		return store_inbox_done(store, row->seq) < 0 ? STORE_FAILED : STARTED;
 	if (!strcmp(row->kind, "lifecycle"))
-		return lifecycle(row) < 0 ? STORE_FAILED : STARTED;
+		return lifecycle(o, row) < 0 ? STORE_FAILED : STARTED;
 	if (json_is_object(json_object_get(it, "encryptedContent")))
 		return start_rich(p, o, row, it);
 	return start_basic(p, o, row, chat, msg);
@@ -533,13 +521,14 @@ org_turn(struct porg *p, double now, double end, int *budget)
 		p->paced_until = 0;
 		/* rows due later (retries) are not seen by this pass: when
 		 * the first of them is due, the next pass is */
-		rc = store_inbox_due(store, p->name, now, p->busy, p->n_busy, &p->next_retry);
+		rc =
+		    store_inbox_due(orgs_store(), p->name, now, p->busy, p->n_busy, &p->next_retry);
 		if (rc != 0)
 			p->next_retry = rc < 0 ? now + STORE_MAX : 0;
 	}
 	while (*budget > 0 && p->n_busy < INFLIGHT_MAX && scanned++ < TURN_SCAN &&
 	       now_mono() < end) {
-		rc = store_inbox_next(store, p->name, p->scan_from, now, &row);
+		rc = store_inbox_next(orgs_store(), p->name, p->scan_from, now, &row);
 		if (rc != 0) {
 			if (rc == 1)
 				pass_end(p, now);
@@ -584,8 +573,8 @@ next_wake(double now)
 {
 	double wake = now + 3600;
 
-	for (size_t i = 0; i < n_porgs; i++)
-		wake = fmin(wake, org_wake(porgs[i], now));
+	for (size_t i = 0; i < orgs_count(); i++)
+		wake = fmin(wake, org_wake(org_at(i)->proc, now));
 	return wake > now ? wake - now : 0;
 }
 
@@ -600,8 +589,8 @@ run(void *arg)
 		ev_timer_arm(timer, store_hold - now);
 		return;
 	}
-	for (size_t k = 0; k < n_porgs && budget > 0; k++) {
-		struct porg *p = porgs[(next_org + k) % n_porgs];
+	for (size_t k = 0; k < orgs_count() && budget > 0; k++) {
+		struct porg *p = org_at((next_org + k) % orgs_count())->proc;
 		if (org_turn(p, now, end, &budget) < 0) {
 			store_failed();
 			ev_timer_arm(timer, store_hold - now);
@@ -611,8 +600,8 @@ run(void *arg)
 	/* a turn whose store calls all worked ends any backoff's growth */
 	if (store_failures && budget < TURN_ITEMS)
 		store_worked();
-	if (n_porgs)
-		next_org = (next_org + 1) % n_porgs;
+	if (orgs_count())
+		next_org = (next_org + 1) % orgs_count();
 	/* a full turn yields to the loop and comes straight back */
 	ev_timer_arm(timer, budget == 0 || now_mono() >= end ? 0 : next_wake(now));
 }
@@ -622,41 +611,50 @@ proc_kick(void)
 {
 	/* a token or signing keys arrived, or new work: look again; where
 	 * rows waited for the token or keys, from the start */
-	for (size_t i = 0; i < n_porgs; i++) {
-		if (porgs[i]->wait_until > 0) {
-			porgs[i]->scan_from = 0;
-			porgs[i]->pass_done = false;
+	for (size_t i = 0; i < orgs_count(); i++) {
+		struct porg *p = org_at(i)->proc;
+		if (p->wait_until > 0) {
+			p->scan_from = 0;
+			p->pass_done = false;
 		}
-		porgs[i]->wait_until = 0;
+		p->wait_until = 0;
 	}
 	if (timer)
 		ev_timer_arm(timer, fmax(0, store_hold - now_wall()));
 }
 
-static void
-porgs_build(const struct conf *c)
+void
+proc_attach(struct org *o)
 {
-	struct porg **next = xcalloc(c->n_orgs, sizeof(*next));
+	struct porg *p = xcalloc(1, sizeof(*p));
 
-	for (size_t i = 0; i < c->n_orgs; i++) {
-		struct porg *p = porg_find(c->orgs[i]->name);
-		for (size_t k = 0; p && k < n_porgs; k++)
-			if (porgs[k] == p)
-				porgs[k] = NULL;
-		if (!p) {
-			p = xcalloc(1, sizeof(*p));
-			p->name = xstrdup(c->orgs[i]->name);
-			p->pace = pace_new();
-		}
-		porg_rules(p, c->orgs[i]);
-		next[i] = p;
-	}
-	for (size_t k = 0; k < n_porgs; k++)
-		if (porgs[k])
-			porg_free(porgs[k]);
-	free(porgs);
-	porgs = next;
-	n_porgs = c->n_orgs;
+	p->owner = o;
+	p->name = xstrdup(o->conf->name);
+	p->pace = pace_new();
+	porg_rules(p, o->conf);
+	o->proc = p;
+}
+
+void
+proc_configure(struct org *o)
+{
+	porg_rules(o->proc, o->conf);
+}
+
+void
+proc_detach(struct org *o)
+{
+	struct porg *p = o->proc;
+
+	if (!p)
+		return;
+	o->proc = NULL;
+	if (p->has_rules)
+		detect_rules_clear(&p->r);
+	pace_free(p->pace);
+	free(p->name);
+	free(p);
+	/* the round robin goes on from the start */
 	next_org = 0;
 }
 
@@ -669,7 +667,8 @@ prune(void *arg)
 	long unsent = 0, gone;
 
 	(void)arg;
-	gone = store_prune(store, now_wall() - cfg->event_retention, cfg->event_max, &unsent);
+	gone = store_prune(orgs_store(), now_wall() - orgs_conf()->event_retention,
+			   orgs_conf()->event_max, &unsent);
 	if (gone > 0)
 		log_info("proc",
 			 "retention: %ld event(s) older than event_retention or beyond "
@@ -684,11 +683,8 @@ prune(void *arg)
 }
 
 void
-proc_start(const struct conf *c, struct store *st)
+proc_start(void)
 {
-	store = st;
-	cfg = c;
-	porgs_build(c);
 	timer = ev_timer_new(run, NULL);
 	/* whatever was acknowledged before a crash or stop is done now */
 	ev_timer_arm(timer, 0);
@@ -697,21 +693,8 @@ proc_start(const struct conf *c, struct store *st)
 }
 
 void
-proc_reload(const struct conf *c)
-{
-	cfg = c;
-	porgs_build(c);
-	proc_kick();
-}
-
-void
 proc_stop(void)
 {
-	for (size_t i = 0; i < n_porgs; i++)
-		porg_free(porgs[i]);
-	free(porgs);
-	porgs = NULL;
-	n_porgs = 0;
 	ev_timer_free(timer);
 	timer = NULL;
 	ev_timer_free(prune_timer);
@@ -719,13 +702,14 @@ proc_stop(void)
 }
 
 json_t *
-proc_status(const char *org)
+proc_status(const struct org *o)
 {
-	struct porg *p = porg_find(org);
+	const struct porg *p = o->proc;
+	const char *org = o->conf->name;
 	double now = now_wall();
 	json_t *j = json_pack("{s:I, s:I, s:b}", "inbox_pending",
-			      (json_int_t)store_inbox_pending(store, org), "dead_letters",
-			      (json_int_t)store_dead_count(store, org), "held_by_graph",
+			      (json_int_t)store_inbox_pending(orgs_store(), org), "dead_letters",
+			      (json_int_t)store_dead_count(orgs_store(), org), "held_by_graph",
 			      p && now < p->hold_until);
 	char *t = p && p->throttled_since ? time_iso(p->throttled_since) : NULL;
 
@@ -739,10 +723,9 @@ proc_status(const char *org)
 }
 
 json_t *
-proc_test_match(const char *org, json_t *message)
+proc_test_match(struct org *o, json_t *message)
 {
-	struct porg *p = porg_find(org);
-	struct org *o = org_find(org);
+	struct porg *p = o->proc;
 	struct detect_result res;
 	static const char *const names[] = {"none", "emergency", "unrecognised", "ignored"};
 	json_t *j;
@@ -750,7 +733,7 @@ proc_test_match(const char *org, json_t *message)
 	if (!p || !p->has_rules)
 		return NULL;
 	free(p->r.service_user_id);
-	p->r.service_user_id = o ? xstrdup(o->user_id) : NULL;
+	p->r.service_user_id = xstrdup(o->user_id);
 	detect_run(&p->r, message, &res);
 	j = json_pack("{s:s, s:s, s:s}", "verdict", names[res.verdict], "why",
 		      res.why ? res.why : "", "text", res.text ? res.text : "");

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "health.h"
 #include "http.h"
 #include "log.h"
 #include "nkey.h"
@@ -25,6 +26,7 @@ static const char *const state_names[] = {"none",     "creating", "active",
 					  "renewing", "lapsed",   "failed"};
 
 struct sub {
+	struct org *owner; /* it lives and dies with its org */
 	char *org;
 	enum sub_state state;
 	char *id;
@@ -57,21 +59,16 @@ struct sub {
 #define TOKEN_LEAD   300.0     /* reauthorize this long before Graph's token ends */
 #define REAUTH_GAP   600.0     /* Graph's 10 minutes between reauthorizations */
 
-static struct sub **subs;
-static size_t n_subs;
-static struct store *store;
-static const struct conf *cfg;
-
 static void sub_step(void *arg);
 
+/* The subscription of the org of this name, for replies that come back
+ * after a reload may have removed it. */
 static struct sub *
 sub_find(const char *org)
 {
-	/* during a reload, entries already moved are NULL */
-	for (size_t i = 0; i < n_subs; i++)
-		if (subs[i] && !strcmp(subs[i]->org, org))
-			return subs[i];
-	return NULL;
+	struct org *o = org_find(org);
+
+	return o ? o->sub : NULL;
 }
 
 static void
@@ -95,6 +92,8 @@ set_state(struct sub *s, enum sub_state to, const char *why)
 	else
 		log_info("subs", "org %s: subscription %s -> %s", s->org, state_names[from],
 			 state_names[to]);
+	/* the subscription alarm follows the edge now, not at the next tick */
+	health_kick();
 }
 
 /* How long before Graph's token ends to reauthorize: TOKEN_LEAD, or a
@@ -205,7 +204,7 @@ forget(struct sub *s)
 	s->id = NULL;
 	s->client_state = NULL;
 	s->expires = 0;
-	store_sub_delete(store, s->org);
+	store_sub_delete(orgs_store(), s->org);
 }
 
 static void
@@ -213,7 +212,7 @@ save(struct sub *s)
 {
 	struct store_sub row = {s->id, s->expires, s->client_state, now_wall()};
 
-	if (store_sub_put(store, s->org, &row) < 0)
+	if (store_sub_put(orgs_store(), s->org, &row) < 0)
 		log_err("subs", "org %s: could not save the subscription", s->org);
 }
 
@@ -226,16 +225,16 @@ reply_target(void *arg, struct org **ret_org)
 	struct sub *s = sub_find(name);
 
 	free(name);
-	*ret_org = s ? org_find(s->org) : NULL;
+	*ret_org = s ? s->owner : NULL;
 	if (s)
 		s->busy = false;
-	return s && *ret_org ? s : NULL;
+	return s;
 }
 
 static void
 schedule(struct sub *s)
 {
-	double now = now_wall(), due = s->expires - cfg->renew_margin - now;
+	double now = now_wall(), due = s->expires - orgs_conf()->renew_margin - now;
 	uint32_t r;
 
 	if (s->state == SUB_ACTIVE && s->expires <= now) {
@@ -244,7 +243,7 @@ schedule(struct sub *s)
 	}
 	/* spread renewals of many orgs over a few minutes */
 	random_bytes(&r, sizeof(r));
-	due += fmin(cfg->renew_margin * 0.05, 300) * ((double)r / (double)UINT32_MAX);
+	due += fmin(orgs_conf()->renew_margin * 0.05, 300) * ((double)r / (double)UINT32_MAX);
 	/* do not wait for reauthorizationRequired (a lifecycle POST can be
 	 * lost too): reauthorize before the token Graph holds expires */
 	if (s->token_expires > 0 && s->token_expires - token_lead(s) > now)
@@ -263,11 +262,11 @@ delivery_restored(struct sub *s)
 		s->gap_from = s->token_expires - SLACK;
 	s->token_expires = s->sending_token_expires;
 	s->token_given = now;
-	store_meta_put(store, s->org, "sub_token_expires", s->token_expires);
-	store_meta_put(store, s->org, "sub_token_given", s->token_given);
-	poll_delivery_good(s->org);
+	store_meta_put(orgs_store(), s->org, "sub_token_expires", s->token_expires);
+	store_meta_put(orgs_store(), s->org, "sub_token_given", s->token_given);
+	poll_delivery_good(s->owner);
 	if (s->gap_from) {
-		poll_backfill(s->org, s->gap_from, now, "the subscription was not delivering");
+		poll_backfill(s->owner, s->gap_from, now, "the subscription was not delivering");
 		s->gap_from = 0;
 	}
 }
@@ -314,9 +313,9 @@ resource_of(const struct org *o)
 static void
 create(struct sub *s, struct org *o, const char *token)
 {
-	char *exp = time_iso(now_wall() + cfg->subscription_lifetime);
-	char *notify = xprintf("%s/api/org/%s/ms-teams/notify", cfg->public_url, s->org);
-	char *life = xprintf("%s/api/org/%s/ms-teams/lifecycle", cfg->public_url, s->org);
+	char *exp = time_iso(now_wall() + orgs_conf()->subscription_lifetime);
+	char *notify = xprintf("%s/api/org/%s/ms-teams/notify", orgs_conf()->public_url, s->org);
+	char *life = xprintf("%s/api/org/%s/ms-teams/lifecycle", orgs_conf()->public_url, s->org);
 	char *res = resource_of(o);
 	char *url = graph_url(o, "/subscriptions"), *text;
 	json_t *body;
@@ -397,7 +396,7 @@ static void
 renew(struct sub *s, struct org *o, const char *token)
 {
 	char *path = xprintf("/subscriptions/%s", s->id), *url = graph_url(o, path);
-	char *exp = time_iso(now_wall() + cfg->subscription_lifetime);
+	char *exp = time_iso(now_wall() + orgs_conf()->subscription_lifetime);
 	json_t *body = json_pack("{s:s}", "expirationDateTime", exp);
 	char *text;
 
@@ -469,7 +468,7 @@ listed(const struct hc_resp *resp, void *arg)
 		ev_timer_arm(s->timer, 0);
 		return;
 	}
-	ours = xprintf("%s/api/org/%s/ms-teams/notify", cfg->public_url, s->org);
+	ours = xprintf("%s/api/org/%s/ms-teams/notify", orgs_conf()->public_url, s->org);
 	j = json_loadb(resp->body, resp->len, 0, NULL);
 	json_array_foreach (json_object_get(j, "value"), i, v) {
 		const char *id = json_string_value(json_object_get(v, "id"));
@@ -530,10 +529,10 @@ static void
 sub_step(void *arg)
 {
 	struct sub *s = arg;
-	struct org *o = org_find(s->org);
+	struct org *o = s->owner;
 	const char *token;
 
-	if (!o || s->busy)
+	if (s->busy)
 		return;
 	if (s->state == SUB_ACTIVE && s->expires <= now_wall())
 		set_state(s, SUB_LAPSED, "expired before it could be renewed");
@@ -569,7 +568,7 @@ sub_step(void *arg)
 		/* no fresher token came: a PATCH with the one Graph already holds
 		 * changes nothing; the next refresh brings us back here */
 		if (s->token_expires > 0 && o->access_expires <= s->token_expires &&
-		    s->expires - now > cfg->renew_margin) {
+		    s->expires - now > orgs_conf()->renew_margin) {
 			s->renew_now = false;
 			s->refresh_asked = 0;
 			schedule(s);
@@ -581,7 +580,7 @@ sub_step(void *arg)
 		reconcile(s, o, token);
 	else if (!s->id)
 		create(s, o, token);
-	else if (s->renew_now || s->expires - now_wall() <= cfg->renew_margin ||
+	else if (s->renew_now || s->expires - now_wall() <= orgs_conf()->renew_margin ||
 		 (o->conf->rich_notifications && s->cert_id &&
 		  strcmp(s->cert_id, nkey_current_id()) != 0))
 		renew(s, o, token);
@@ -592,35 +591,50 @@ sub_step(void *arg)
 void
 subs_org_changed(struct org *o)
 {
-	struct sub *s = sub_find(o->conf->name);
+	struct sub *s = o->sub;
 
 	if (s && !s->busy)
 		ev_timer_arm(s->timer, 0);
 }
 
-static struct sub *
-sub_new(const char *org)
+void
+subs_attach(struct org *o)
 {
 	struct sub *s = xcalloc(1, sizeof(*s));
+	const char *org = o->conf->name;
 	struct store_sub row;
 
+	s->owner = o;
 	s->org = xstrdup(org);
 	s->timer = ev_timer_new(sub_step, s);
-	if (store_sub_get(store, org, &row) == 0) {
+	if (store_sub_get(orgs_store(), org, &row) == 0) {
 		s->id = row.id;
 		s->expires = row.expires;
 		s->client_state = row.client_state;
 		s->state = row.expires > now_wall() ? SUB_ACTIVE : SUB_LAPSED;
-		s->token_expires = store_meta_get(store, org, "sub_token_expires", 0);
-		s->token_given = store_meta_get(store, org, "sub_token_given", 0);
+		s->token_expires = store_meta_get(orgs_store(), org, "sub_token_expires", 0);
+		s->token_given = store_meta_get(orgs_store(), org, "sub_token_given", 0);
 	}
 	ev_timer_arm(s->timer, 0);
-	return s;
+	o->sub = s;
 }
 
-static void
-sub_free(struct sub *s)
+void
+subs_configure(struct org *o)
 {
+	/* rich_notifications or an endpoint may have changed: look again */
+	if (!o->sub->busy)
+		ev_timer_arm(o->sub->timer, 0);
+}
+
+void
+subs_detach(struct org *o)
+{
+	struct sub *s = o->sub;
+
+	o->sub = NULL;
+	if (!s)
+		return;
 	ev_timer_free(s->timer);
 	free(s->org);
 	free(s->id);
@@ -632,52 +646,10 @@ sub_free(struct sub *s)
 	free(s);
 }
 
-void
-subs_start(const struct conf *c, struct store *st)
-{
-	cfg = c;
-	store = st;
-	for (size_t i = 0; i < c->n_orgs; i++) {
-		subs = xrealloc(subs, (n_subs + 1) * sizeof(*subs));
-		subs[n_subs++] = sub_new(c->orgs[i]->name);
-	}
-}
-
-void
-subs_reload(const struct conf *c)
-{
-	struct sub **next = xcalloc(c->n_orgs, sizeof(*next));
-
-	cfg = c;
-	for (size_t i = 0; i < c->n_orgs; i++) {
-		struct sub *s = sub_find(c->orgs[i]->name);
-		for (size_t k = 0; s && k < n_subs; k++)
-			if (subs[k] == s)
-				subs[k] = NULL;
-		next[i] = s ? s : sub_new(c->orgs[i]->name);
-	}
-	for (size_t k = 0; k < n_subs; k++)
-		if (subs[k])
-			sub_free(subs[k]);
-	free(subs);
-	subs = next;
-	n_subs = c->n_orgs;
-}
-
-void
-subs_stop(void)
-{
-	for (size_t i = 0; i < n_subs; i++)
-		sub_free(subs[i]);
-	free(subs);
-	subs = NULL;
-	n_subs = 0;
-}
-
 const char *
-subs_client_state(const char *org, const char *sub_id)
+subs_client_state(const struct org *o, const char *sub_id)
 {
-	struct sub *s = sub_find(org);
+	struct sub *s = o->sub;
 
 	if (!s || !sub_id)
 		return NULL;
@@ -689,18 +661,19 @@ subs_client_state(const char *org, const char *sub_id)
 }
 
 void
-subs_notified(const char *org)
+subs_notified(struct org *o)
 {
-	struct sub *s = sub_find(org);
+	struct sub *s = o->sub;
 
 	if (s)
 		s->last_notification = now_wall();
 }
 
 void
-subs_lifecycle(const char *org, const char *sub_id, const char *event)
+subs_lifecycle(struct org *o, const char *sub_id, const char *event)
 {
-	struct sub *s = sub_find(org);
+	const char *org = o->conf->name;
+	struct sub *s = o->sub;
 
 	if (!s || !s->id || strcmp(s->id, sub_id) != 0) {
 		log_info("subs", "org %s: lifecycle %s for a subscription no longer ours", org,
@@ -727,16 +700,16 @@ subs_lifecycle(const char *org, const char *sub_id, const char *event)
 		ev_timer_arm(s->timer, 0);
 	} else if (!strcmp(event, "missed")) {
 		log_warnx("subs", "org %s: Graph reports missed notifications; resyncing", org);
-		poll_now(org);
+		poll_now(o);
 	} else {
 		log_info("subs", "org %s: lifecycle event '%.40s' ignored", org, event);
 	}
 }
 
 int
-subs_renew_now(const char *org)
+subs_renew_now(struct org *o)
 {
-	struct sub *s = sub_find(org);
+	struct sub *s = o->sub;
 
 	if (!s || !s->id)
 		return -1;
@@ -747,20 +720,20 @@ subs_renew_now(const char *org)
 }
 
 bool
-subs_active(const char *org)
+subs_active(const struct org *o)
 {
-	struct sub *s = sub_find(org);
+	const struct sub *s = o->sub;
 
 	return s && s->id && (s->state == SUB_ACTIVE || s->state == SUB_RENEWING) &&
 	       s->expires > now_wall() && (s->token_expires == 0 || s->token_expires > now_wall());
 }
 
 void
-subs_logout(const char *org)
+subs_logout(struct org *o)
 {
-	struct sub *s = sub_find(org);
-	struct org *o = org_find(org);
-	const char *token = o ? org_access_token(o, 0) : NULL;
+	const char *org = o->conf->name;
+	struct sub *s = o->sub;
+	const char *token = org_access_token(o, 0);
 
 	if (!s)
 		return;
@@ -781,11 +754,10 @@ subs_logout(const char *org)
 }
 
 json_t *
-subs_status(const char *org)
+subs_status(const struct org *o)
 {
-	struct sub *s = sub_find(org);
+	const struct sub *s = o->sub;
 	double now = now_wall();
-	struct org *o;
 	json_t *j;
 	char *t;
 
@@ -810,8 +782,7 @@ subs_status(const char *org)
 	json_object_set_new(j, "last_error",
 			    s->last_error ? json_string(s->last_error) : json_null());
 	json_object_set_new(j, "last_renewal", json_time(s->last_renewal));
-	o = org_find(org);
-	if (o && o->user_id) {
+	if (o->user_id) {
 		t = resource_of(o);
 		json_object_set_new(j, "resource", json_string(t));
 		free(t);

@@ -11,27 +11,26 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-#include "conf.h"
-#include "store.h"
-
 struct org;
 
-void subs_start(const struct conf *c, struct store *st);
-void subs_reload(const struct conf *c);
-void subs_stop(void);
+/* The org's subscription part, made and freed with the org (org.c);
+ * configure: the org's configuration was reloaded. */
+void subs_attach(struct org *o);
+void subs_configure(struct org *o);
+void subs_detach(struct org *o);
 /* The org's sign-in changed: maybe create or renew now. */
 void subs_org_changed(struct org *o);
 /* The clientState of the org's subscription with this id (current, or the
  * one just replaced); NULL if the id is not ours. */
-const char *subs_client_state(const char *org, const char *sub_id);
-void subs_notified(const char *org);
+const char *subs_client_state(const struct org *o, const char *sub_id);
+void subs_notified(struct org *o);
 /* reauthorizationRequired, subscriptionRemoved, missed, or other. */
-void subs_lifecycle(const char *org, const char *sub_id, const char *event);
-void subs_logout(const char *org);
+void subs_lifecycle(struct org *o, const char *sub_id, const char *event);
+void subs_logout(struct org *o);
 /* An operator asks for a renewal now (ctteamsctl renew); -1: none. */
-int subs_renew_now(const char *org);
+int subs_renew_now(struct org *o);
 /* Is the org's subscription there and delivering, as far as we know? */
-bool subs_active(const char *org);
-json_t *subs_status(const char *org);
+bool subs_active(const struct org *o);
+json_t *subs_status(const struct org *o);
 
 #endif

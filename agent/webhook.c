@@ -128,7 +128,7 @@ authentic(struct srv_req *r, struct org *o, json_t *items, json_t *tokens)
 		const char *sub = json_string_value(json_object_get(it, "subscriptionId"));
 		const char *cs = json_string_value(json_object_get(it, "clientState"));
 		const char *tid = json_string_value(json_object_get(it, "tenantId"));
-		const char *expected = subs_client_state(o->conf->name, sub);
+		const char *expected = subs_client_state(o, sub);
 
 		if (!json_is_object(it) || !expected) {
 			reject(o, "rejected_unknown_subscription", 1);
@@ -195,8 +195,9 @@ refuse_batch(void)
 	for (size_t i = 0; i < n_held; i++) {
 		srv_text(held[i].req, 503, "text/plain", "try again\n");
 		/* Graph retries, but may give up: read this time back */
-		if (i == 0 || strcmp(held[i - 1].org, held[i].org) != 0)
-			poll_backfill(held[i].org, now_wall() - 300, now_wall(),
+		struct org *o = org_find(held[i].org);
+		if (o && (i == 0 || strcmp(held[i - 1].org, held[i].org) != 0))
+			poll_backfill(o, now_wall() - 300, now_wall(),
 				      "a 503 was answered to Graph");
 	}
 }
@@ -220,7 +221,9 @@ wh_flush(void)
 				!strcmp(held[i].kind, "lifecycle") ? CNT_LIFECYCLE_RECEIVED
 								   : CNT_RECEIVED,
 				(long)json_array_size(held[i].items));
-			subs_notified(held[i].org);
+			struct org *o = org_find(held[i].org);
+			if (o)
+				subs_notified(o);
 			srv_text(held[i].req, 202, "text/plain", "");
 		}
 		kick_processing();
