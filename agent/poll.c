@@ -191,7 +191,10 @@ pass_end(struct poller *p, const char *error)
 	set_str(&p->last_error, error ? error : p->skipped ? p->skip_error : NULL);
 	if (error) {
 		/* the window goes back, to be read again later */
-		double wait = fmin(RETRY_MAX, RETRY_MIN * pow(2, (double)fmin(p->failures, 6)));
+		/* never sooner than a sweep would come: a short
+		 * reconcile_interval (tests) retries as often */
+		double base = fmin(RETRY_MIN, orgs_conf()->reconcile_interval);
+		double wait = fmin(RETRY_MAX, base * pow(2, (double)fmin(p->failures, 6)));
 		p->failures++;
 		merge(p, p->from, p->to, p->why ? p->why : "retry");
 		want_save(p);
