@@ -214,7 +214,8 @@ test_monitoring_socket_is_read_only(void **state)
 /* ctteamsctl run as nobody, in the monitoring socket's group: exit status
  * and output. The binary is copied where nobody can reach it. */
 static int
-as_nobody(struct ta *t, const char *sock, const char *cmd, const char *org, char **ret_out)
+as_nobody(struct ta *t, const char *sock, const char *cmd, const char *org, char **ret_out,
+	  char **ret_err)
 {
 	char *ctl, *copy;
 	int rc;
@@ -233,7 +234,7 @@ as_nobody(struct ta *t, const char *sock, const char *cmd, const char *org, char
 			      cmd,
 			      org,
 			      NULL};
-	rc = th_run(argv, ret_out, NULL);
+	rc = th_run(argv, ret_out, ret_err);
 	free(copy);
 	free(ctl);
 	return rc;
@@ -246,7 +247,7 @@ static void
 test_monitoring_group_member(void **state)
 {
 	struct ta *t = *state;
-	char *run, *out = NULL;
+	char *run, *out = NULL, *err = NULL;
 
 	ta_ready(t, "monitor_group = nogroup");
 	/* the test's directories are the daemon's (0700): open the way */
@@ -254,18 +255,24 @@ test_monitoring_group_member(void **state)
 	*strrchr(run, '/') = '\0';
 	assert_int_equal(chmod(t->dir, 0711), 0);
 	assert_int_equal(chmod(run, 0711), 0);
-	assert_int_equal(as_nobody(t, t->msock, "status", NULL, &out), 0);
+	assert_int_equal(as_nobody(t, t->msock, "status", NULL, &out, NULL), 0);
 	assert_non_null(strstr(out, "acme"));
 	free(out);
 	static const char *const changes[][2] = {
 	    {"login", "acme"}, {"logout", "acme"}, {"renew", "acme"}, {"ack", "1"}};
 	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
-		assert_int_not_equal(as_nobody(t, t->msock, changes[i][0], changes[i][1], &out), 0);
+		assert_int_not_equal(
+		    as_nobody(t, t->msock, changes[i][0], changes[i][1], &out, &err), 0);
+		/* refused by the agent, as read-only, not by the file system */
+		assert_non_null(strstr(err, "read-only"));
 		free(out);
+		free(err);
 	}
 	/* the admin socket: not for this user at all */
-	assert_int_not_equal(as_nobody(t, t->sock, "status", NULL, &out), 0);
+	assert_int_not_equal(as_nobody(t, t->sock, "status", NULL, &out, &err), 0);
+	assert_null(strstr(err, "read-only"));
 	free(out);
+	free(err);
 	assert_true(ta_sub_active(t));
 	free(run);
 	assert_int_equal(ta_stop(t), 0);
