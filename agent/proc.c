@@ -716,6 +716,7 @@ proc_status(const struct org *o)
 	json_object_set_new(j, "throttled_since", t ? json_string(t) : json_null());
 	json_object_set_new(j, "chats_held_by_graph",
 			    json_integer(p ? (json_int_t)pace_held(p->pace, now) : 0));
+	json_object_set_new(j, "reads_in_flight", json_integer(p ? (json_int_t)p->n_busy : 0));
 	/* whether "not throttled" is known: a read worked since the start */
 	json_object_set_new(j, "reads_seen", json_boolean(p && p->read_ok));
 	free(t);

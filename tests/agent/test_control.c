@@ -318,8 +318,12 @@ test_documented_fields(void **state)
 					  "canary",
 					  "counters",
 					  "inbox_pending",
+					  "reads_in_flight",
 					  "dead_letters",
 					  "held_by_graph",
+					  "chats_held_by_graph",
+					  "throttled_since",
+					  "reads_seen",
 					  NULL};
 	static const char *const sub[] = {"state",      "id",         "failures",
 					  "expires",    "expires_in", "last_notification",

@@ -244,6 +244,168 @@ test_reload(void **state)
 	free(gamma);
 }
 
+static long
+org_int(struct ta *t, const char *org, const char *key)
+{
+	json_t *o = ta_org_status(t, org);
+	long v = o ? (long)json_integer_value(json_object_get(o, key)) : -1;
+
+	json_decref(o);
+	return v;
+}
+
+static bool
+read_in_flight(void *arg)
+{
+	return org_int(arg, "acme", "reads_in_flight") == 1;
+}
+
+struct get_wait {
+	struct ta *t;
+	long since;
+	const char *prefix;
+};
+
+/* graphsim has answered a GET under prefix since seq */
+static bool
+get_answered(void *arg)
+{
+	struct get_wait *w = arg;
+	json_t *r = ta_requests(w->t, w->since, NULL), *e;
+	bool hit = false;
+	size_t i;
+
+	json_array_foreach (r, i, e)
+		hit |= !strcmp(ta_str(e, "method"), "GET") &&
+		       !strncmp(ta_str(e, "path"), w->prefix, strlen(w->prefix));
+	json_decref(r);
+	return hit;
+}
+
+struct new_line {
+	struct ta *t;
+	size_t seen; /* the log's length before */
+	const char *what;
+};
+
+static bool
+logged_since(void *arg)
+{
+	struct new_line *w = arg;
+	char *log = th_read_file(w->t->log);
+	bool hit = log && strlen(log) > w->seen && strstr(log + w->seen, w->what);
+
+	free(log);
+	return hit;
+}
+
+/* Edits the configuration, reloads, and waits for a new log line. */
+static void
+reload_and_wait(struct ta *t, const char *from, const char *to, const char *logged)
+{
+	char *before = th_read_file(t->log);
+	struct new_line w = {t, before ? strlen(before) : 0, logged};
+
+	free(before);
+	ta_replace_in_file(t->conf, from, to);
+	kill(t->pid, SIGHUP);
+	if (!th_wait_until(logged_since, &w, 10))
+		fail_msg("the reload did not log '%s'", logged);
+}
+
+static char *
+match(struct ta *t, const char *text)
+{
+	char *dir = th_tmpdir("match"), *path, *out = NULL;
+	FILE *f;
+
+	if (asprintf(&path, "%s/m.json", dir) < 0)
+		abort();
+	f = fopen(path, "w");
+	fprintf(f,
+		"{\"id\":\"1\",\"chatId\":\"19:a@thread.v2\",\"messageType\":\"message\","
+		"\"importance\":\"high\",\"body\":{\"contentType\":\"text\",\"content\":\"%s\"}}",
+		text);
+	fclose(f);
+	const char *argv[] = {TA_CTTEAMSCTL, "-S", t->sock, "test-match", path, "acme", NULL};
+	th_run(argv, &out, NULL);
+	th_rmtree(dir);
+	free(dir);
+	free(path);
+	return out;
+}
+
+/* One reload path for everything of an org: an org that stays keeps its
+ * sign-in and subscription and takes its new rules; an org removed while
+ * a read of it is under way is freed safely (the answer finds no org);
+ * added back, it is the same org; a new tenant drops its tokens. */
+static void
+test_reload_org_parts(void **state)
+{
+	struct ta *t = *state;
+	struct get_wait g = {t, 0, "/v1.0/chats/"};
+	char *out, *sub_id, *tenant;
+	json_t *sub;
+
+	assert_int_equal(ta_start(t, NULL,
+				  "rich_notifications = no\n"
+				  "emergency_phrases = has placed an Emergency Call"),
+			 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	sub = ta_sub_status(t);
+	sub_id = strdup(ta_str(sub, "id"));
+	json_decref(sub);
+
+	/* new rules, same org: the subscription stays, the rules apply */
+	out = match(t, "Code Blue in room 4");
+	/* important, and no rule knows it */
+	assert_non_null(strstr(out, "verdict: unrecognised"));
+	free(out);
+	reload_and_wait(t, "emergency_phrases = has placed an Emergency Call",
+			"emergency_phrases = has placed an Emergency Call|Code Blue",
+			"configuration reloaded");
+	out = match(t, "Code Blue in room 4");
+	assert_non_null(strstr(out, "verdict: emergency"));
+	free(out);
+	sub = ta_sub_status(t);
+	assert_string_equal(ta_str(sub, "id"), sub_id);
+	assert_string_equal(ta_str(sub, "state"), "active");
+	json_decref(sub);
+
+	/* the org goes while Graph is slow to answer a read of it */
+	g.since = ta_last_request_seq(t);
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/chats/", "method", "GET",
+			    "count", 1, "delay_ms", 2000));
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
+	assert_true(th_wait_until(read_in_flight, t, 20));
+	reload_and_wait(t, "[org acme]", "[org zulu]", "org acme: removed from the configuration");
+	assert_true(th_wait_until(get_answered, &g, 20));
+	/* it answered after its org was freed: the agent is still whole */
+	assert_int_equal(org_int(t, "zulu", "index") > 0, 1);
+	assert_null(ta_org_status(t, "acme"));
+
+	/* back under its own name: its index, tokens and subscription */
+	reload_and_wait(t, "[org zulu]", "[org acme]", "configuration reloaded");
+	assert_int_equal(org_int(t, "acme", "index"), 1);
+	assert_true(ta_wait_auth(t, "acme", "valid", 10));
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+
+	/* another tenant: the old one's tokens are of no use */
+	if (asprintf(&tenant, "tenant_id = %s", TA_TENANT) < 0)
+		abort();
+	reload_and_wait(t, tenant, "tenant_id = 00000000-0000-4000-8000-000000000001",
+			"tenant_id or client_id changed");
+	assert_true(ta_wait_auth(t, "acme", "not_signed_in", 10));
+	assert_int_equal(org_int(t, "acme", "index"), 1);
+	assert_int_equal(ta_stop(t), 0);
+	free(tenant);
+	free(sub_id);
+}
+
 int
 main(void)
 {
@@ -251,6 +413,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_tls_listener_refuses_old_versions, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_orgs_are_independent, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_reload, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_reload_org_parts, ta_test_teardown),
 	};
 
 	return cmocka_run_group_tests_name("ctteamsd operation", tests, setup, ta_teardown);
