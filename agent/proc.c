@@ -305,10 +305,9 @@ fetched(const struct hc_resp *resp, void *arg)
 		p->throttled_since = 0;
 		p->read_ok = true;
 	}
-	if (!p || !o) {
-		/* the org is gone from the configuration */
-		if (store_inbox_done(orgs_store(), f->seq) < 0)
-			store_failed();
+	if (!p) {
+		/* the org left the configuration meanwhile: the row stays in
+		 * the inbox, for when it comes back */
 	} else if (resp->status == 200) {
 		msg = json_loadb(resp->body, resp->len, 0, NULL);
 		if (!json_is_object(msg))

@@ -338,7 +338,8 @@ match(struct ta *t, const char *text)
 /* One reload path for everything of an org: an org that stays keeps its
  * sign-in and subscription and takes its new rules; an org removed while
  * a read of it is under way is freed safely (the answer finds no org);
- * added back, it is the same org; a new tenant drops its tokens. */
+ * added back, it is the same org, and processes what it had acknowledged;
+ * a new tenant drops its tokens. */
 static void
 test_reload_org_parts(void **state)
 {
@@ -393,6 +394,9 @@ test_reload_org_parts(void **state)
 	assert_int_equal(org_int(t, "acme", "index"), 1);
 	assert_true(ta_wait_auth(t, "acme", "valid", 10));
 	assert_true(th_wait_until(ta_sub_active, t, 20));
+	/* the notice it had acknowledged waited in the inbox: not lost */
+	struct ta_ev_wait ew = {t, 1};
+	assert_true(th_wait_until(ta_enough_events, &ew, 20));
 
 	/* another tenant: the old one's tokens are of no use */
 	if (asprintf(&tenant, "tenant_id = %s", TA_TENANT) < 0)
