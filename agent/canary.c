@@ -36,16 +36,6 @@ struct canary {
 	char *last_error;
 };
 
-/* The canary of the org of this name, for replies that come back after a
- * reload may have removed it. */
-static struct canary *
-find(const char *org)
-{
-	struct org *o = org_find(org);
-
-	return o ? o->canary : NULL;
-}
-
 static void
 set_error(struct canary *c, const char *why)
 {
@@ -58,12 +48,11 @@ set_error(struct canary *c, const char *why)
 static void
 posted(const struct hc_resp *resp, void *arg)
 {
-	char *name = arg;
-	struct canary *c = find(name);
-	const struct conf_org *co = c ? c->owner->conf : NULL;
+	struct org *o = org_deref(arg);
+	struct canary *c = o ? o->canary : NULL;
+	const struct conf_org *co = o ? o->conf : NULL;
 	char *why;
 
-	free(name);
 	if (!c)
 		return;
 	c->posting = false;
@@ -103,7 +92,7 @@ send_marker(void *arg)
 		return;
 	if (!token || !subs_active(o)) {
 		/* no sign-in or no subscription: their own alarms say so */
-		ev_timer_arm(c->send_timer, RETRY);
+		ev_timer_arm(c->send_timer, fmin(RETRY, co->canary_interval));
 		return;
 	}
 	free(c->nonce);
@@ -114,7 +103,7 @@ send_marker(void *arg)
 	ec = url_encode(co->canary_chat);
 	url = xprintf("%s/v1.0/chats/%s/messages", co->graph_endpoint, ec);
 	c->posting = true;
-	if (hc_graph("POST", url, token, text, posted, xstrdup(c->org)) < 0) {
+	if (hc_graph("POST", url, token, text, posted, org_ref(c->owner)) < 0) {
 		c->posting = false;
 		ev_timer_arm(c->send_timer, RETRY);
 	}

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "canary.h"
@@ -25,6 +26,7 @@ static struct org **orgs;
 static size_t n_orgs;
 static struct store *store;
 static const struct conf *cfg;
+static unsigned long serials;
 
 const char *
 org_auth_name(enum org_auth a)
@@ -149,14 +151,12 @@ org_secret(struct org *o, char **ret_err)
 static void
 refresh_done(const struct hc_resp *resp, void *arg)
 {
-	char *name = arg;
-	struct org *o = org_find(name);
+	struct org *o = org_deref(arg);
 	struct oauth_result r;
 	char *why, *text;
 
-	free(name);
 	if (!o)
-		return; /* removed by a reload meanwhile */
+		return; /* removed or replaced by a reload meanwhile */
 	o->in_flight = false;
 	oauth_classify(resp->status, resp->body, resp->len, resp->retry_after, resp->error, &r);
 	switch (r.outcome) {
@@ -247,7 +247,7 @@ refresh_start(void *arg)
 	free_secret(secret);
 	url = oauth_token_url(o->conf);
 	o->in_flight = true;
-	if (hc_post_form(url, form, refresh_done, xstrdup(o->conf->name)) < 0) {
+	if (hc_post_form(url, form, refresh_done, org_ref(o)) < 0) {
 		o->in_flight = false;
 		ev_timer_arm(o->timer, backoff(++o->failures));
 	}
@@ -262,6 +262,7 @@ org_new(struct conf_org *c)
 
 	o->conf = c;
 	o->index = store_org_index(store, c->name);
+	o->serial = ++serials;
 	o->timer = ev_timer_new(refresh_start, o);
 	if (store_auth_get(store, c->name, &a) == 0) {
 		o->access_token = a.access_token;
@@ -326,27 +327,44 @@ orgs_start(struct conf *c, struct store *st)
 	return 0;
 }
 
-/* The org's app or tenant changed: its tokens and subscription belong to
- * the old ones and are of no use; it signs in again. */
+/* The org's app, tenant or service user changed: what it held belongs to
+ * the old ones. Its subscription is deleted at Graph while the old token
+ * still works (the answer finds no org, by design), then the old org is
+ * freed and its tokens, subscription and reconcile state dropped; the new
+ * one signs in afresh. */
 static void
-org_forget(const struct conf_org *c)
+org_forget(struct org *old)
 {
+	const char *name = old->conf->name;
+
 	log_warnx("auth",
-		  "org %s: tenant_id or client_id changed; its tokens and subscription are "
-		  "dropped: run ctteamsctl login %s",
-		  c->name, c->name);
-	store_auth_delete(store, c->name);
-	store_sub_delete(store, c->name);
+		  "org %s: tenant_id, client_id or service_user changed; its tokens and "
+		  "subscription are dropped: run ctteamsctl login %s",
+		  name, name);
+	subs_logout(old);
+	if (store_org_forget(store, name) < 0)
+		log_err("auth", "org %s: could not drop the old sign-in from the store", name);
+	org_free(old);
+}
+
+/* The same identity: the same app in the same tenant for the same user. */
+static bool
+same_identity(const struct conf_org *a, const struct conf_org *b)
+{
+	return !strcmp(a->tenant_id, b->tenant_id) && !strcmp(a->client_id, b->client_id) &&
+	       !strcasecmp(a->service_user, b->service_user);
 }
 
 /* An org that stays: the new configuration, told to each part. */
 static void
 org_configure(struct org *o, struct conf_org *c)
 {
+	const struct conf_org *old = o->conf; /* the old configuration is freed after */
+
 	o->conf = c;
 	if (o->auth == ORG_SECRET_INVALID && o->refresh_token)
 		ev_timer_arm(o->timer, 0);
-	subs_configure(o);
+	subs_configure(o, old);
 	proc_configure(o);
 	canary_configure(o);
 }
@@ -359,17 +377,13 @@ orgs_reload(struct conf *c)
 	cfg = c;
 	for (size_t i = 0; i < c->n_orgs; i++) {
 		struct org *o = org_find(c->orgs[i]->name);
-		bool same = o && !strcmp(o->conf->tenant_id, c->orgs[i]->tenant_id) &&
-			    !strcmp(o->conf->client_id, c->orgs[i]->client_id);
 		for (size_t k = 0; o && k < n_orgs; k++)
 			if (orgs[k] == o)
 				orgs[k] = NULL;
-		if (same) {
+		if (o && same_identity(o->conf, c->orgs[i]))
 			next[i] = o;
-		} else if (o) {
-			org_free(o);
-			org_forget(c->orgs[i]);
-		}
+		else if (o)
+			org_forget(o);
 	}
 	/* the old configuration is still valid here: removed orgs go first */
 	for (size_t k = 0; k < n_orgs; k++) {
@@ -417,6 +431,21 @@ org_find(const char *name)
 {
 	for (size_t i = 0; i < n_orgs; i++)
 		if (orgs[i] && !strcmp(orgs[i]->conf->name, name))
+			return orgs[i];
+	return NULL;
+}
+
+void *
+org_ref(const struct org *o)
+{
+	return (void *)(uintptr_t)o->serial;
+}
+
+struct org *
+org_deref(void *ref)
+{
+	for (size_t i = 0; i < n_orgs; i++)
+		if (orgs[i] && orgs[i]->serial == (uintptr_t)ref)
 			return orgs[i];
 	return NULL;
 }

@@ -37,7 +37,8 @@ struct canary;
 
 struct org {
 	struct conf_org *conf;
-	long index; /* stable: see store_org_index() */
+	long index;           /* stable: see store_org_index() */
+	unsigned long serial; /* this org object, never reused: see org_ref() */
 	enum org_auth auth;
 	char *access_token;
 	char *refresh_token;
@@ -71,6 +72,13 @@ void orgs_stop(void);
 const struct conf *orgs_conf(void);
 struct store *orgs_store(void);
 struct org *org_find(const char *name);
+/* For an answer that comes later: a reference to this org object, and the
+ * org again from it, or NULL when the org was removed or replaced (a new
+ * object under the same name: its tenant changed) meanwhile. An answer
+ * must never reach the wrong org. The reference is a number: nothing to
+ * free. */
+void *org_ref(const struct org *o);
+struct org *org_deref(void *ref);
 size_t orgs_count(void);
 struct org *org_at(size_t i);
 /* The client secret, read fresh from its file so a replaced secret is used

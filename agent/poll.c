@@ -69,16 +69,6 @@ struct poller {
 static void issue(struct poller *p);
 static void next_chat(struct poller *p);
 
-/* The reconcile of the org of this name, for replies that come back after
- * a reload may have removed it. */
-static struct poller *
-find(const char *org)
-{
-	struct org *o = org_find(org);
-
-	return o ? o->poll : NULL;
-}
-
 static void
 set_str(char **dst, const char *v)
 {
@@ -177,6 +167,10 @@ poll_auth_changed(struct org *o, bool usable)
 		p->lost_at = 0;
 		store_meta_put(orgs_store(), org, "auth_lost_at", 0);
 	}
+	/* usable now (a first sign-in, too): a pass waiting for it is due
+	 * when it was, not a RETRY_MIN later */
+	if (usable)
+		schedule(p);
 }
 
 static void
@@ -223,11 +217,10 @@ pass_end(struct poller *p, const char *error)
 static struct poller *
 reply_poller(void *arg, struct org **ret_org)
 {
-	char *name = arg;
-	struct poller *p = find(name);
+	struct org *o = org_deref(arg);
+	struct poller *p = o ? o->poll : NULL;
 
-	free(name);
-	*ret_org = p ? p->owner : NULL;
+	*ret_org = o;
 	return p && p->busy ? p : NULL;
 }
 
@@ -459,7 +452,7 @@ issue(struct poller *p)
 	if (!p->listing_chats)
 		p->last_chat_read = now;
 	if (hc_graph("GET", p->url, token, NULL, p->listing_chats ? chats_listed : messages_read,
-		     xstrdup(p->org)) < 0)
+		     org_ref(p->owner)) < 0)
 		pass_end(p, "cannot start a request");
 }
 

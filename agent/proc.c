@@ -69,16 +69,6 @@ proc_on_event(void (*fn)(long id, const struct store_event *e))
 	on_event = fn;
 }
 
-/* The processing of the org of this name, for replies that come back
- * after a reload may have removed it. */
-static struct porg *
-porg_find(const char *org)
-{
-	struct org *o = org_find(org);
-
-	return o ? o->proc : NULL;
-}
-
 static void
 porg_rules(struct porg *p, const struct conf_org *o)
 {
@@ -284,7 +274,7 @@ struct fetch {
 	long seq;
 	long tries;
 	double received;
-	char *org;
+	void *org; /* org_ref() */
 	char *chat;
 };
 
@@ -292,8 +282,8 @@ static void
 fetched(const struct hc_resp *resp, void *arg)
 {
 	struct fetch *f = arg;
-	struct porg *p = porg_find(f->org);
-	struct org *o = p ? p->owner : NULL;
+	struct org *o = org_deref(f->org);
+	struct porg *p = o ? o->proc : NULL;
 	json_t *msg;
 
 	if (p) {
@@ -306,8 +296,12 @@ fetched(const struct hc_resp *resp, void *arg)
 		p->read_ok = true;
 	}
 	if (!p) {
-		/* the org left the configuration meanwhile: the row stays in
-		 * the inbox, for when it comes back */
+		/* the org left the configuration (or was replaced) meanwhile:
+		 * the row stays in the inbox, for when it comes back */
+		log_info("proc",
+			 "notification %ld: its org left the configuration while Graph "
+			 "answered; it stays in the inbox",
+			 f->seq);
 	} else if (resp->status == 200) {
 		msg = json_loadb(resp->body, resp->len, 0, NULL);
 		if (!json_is_object(msg))
@@ -321,7 +315,7 @@ fetched(const struct hc_resp *resp, void *arg)
 		json_decref(msg);
 	} else if (resp->status == 404 || resp->status == 403) {
 		/* deleted meanwhile, or a chat the user left: nothing to read */
-		cnt_add(f->org, CNT_MESSAGE_GONE, 1);
+		cnt_add(p->name, CNT_MESSAGE_GONE, 1);
 		if (store_inbox_done(orgs_store(), f->seq) < 0)
 			store_failed();
 	} else {
@@ -344,7 +338,6 @@ fetched(const struct hc_resp *resp, void *arg)
 		item_failed(p, f->seq, f->tries, f->received, resp->retry_after, why);
 		free(why);
 	}
-	free(f->org);
 	free(f->chat);
 	free(f);
 	ev_timer_arm(timer, 0);
@@ -412,13 +405,12 @@ start_basic(struct porg *p, struct org *o, const struct store_inbox_row *row, co
 	f->seq = row->seq;
 	f->tries = row->tries;
 	f->received = row->received;
-	f->org = xstrdup(p->name);
+	f->org = org_ref(o);
 	f->chat = xstrdup(chat);
 	if (hc_graph("GET", url, token, NULL, fetched, f) == 0) {
 		busy_add(p, row->seq);
 		pace_started(p->pace, chat, now_wall());
 	} else {
-		free(f->org);
 		free(f->chat);
 		free(f);
 		p->wait_until = now_wall() + WAIT_AGAIN;

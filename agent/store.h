@@ -134,6 +134,10 @@ long store_prune(struct store *st, double older_than, long keep_events, long *re
 /* The org's stable number (1, 2, ...): the same across reloads and
  * restarts, never reused for another name; -1 if the store failed. */
 long store_org_index(struct store *st, const char *org);
+/* The org's app, tenant or service user changed: its tokens, subscription
+ * and numbers kept (watermarks, windows) go, in one transaction. Its
+ * index, counters, events and inbox stay. */
+int store_org_forget(struct store *st, const char *org);
 /* A number kept per org (the poll's watermark); dflt when absent. */
 double store_meta_get(struct store *st, const char *org, const char *key, double dflt);
 int store_meta_put(struct store *st, const char *org, const char *key, double value);

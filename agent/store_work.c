@@ -606,6 +606,26 @@ fail:
 	return store_rollback(st);
 }
 
+int
+store_org_forget(struct store *st, const char *org)
+{
+	static const char *const sql[] = {"DELETE FROM org_auth WHERE org=?",
+					  "DELETE FROM subscription WHERE org=?",
+					  "DELETE FROM meta WHERE org=?"};
+
+	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		sqlite3_stmt *s = store_prep(st, sql[i]);
+		if (!s)
+			return store_rollback(st);
+		sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+		if (store_step_done(st, s) < 0)
+			return store_rollback(st);
+	}
+	return store_exec(st, "COMMIT") == 0 ? 0 : store_rollback(st);
+}
+
 double
 store_meta_get(struct store *st, const char *org, const char *key, double dflt)
 {

@@ -61,16 +61,6 @@ struct sub {
 
 static void sub_step(void *arg);
 
-/* The subscription of the org of this name, for replies that come back
- * after a reload may have removed it. */
-static struct sub *
-sub_find(const char *org)
-{
-	struct org *o = org_find(org);
-
-	return o ? o->sub : NULL;
-}
-
 static void
 set_state(struct sub *s, enum sub_state to, const char *why)
 {
@@ -216,16 +206,15 @@ save(struct sub *s)
 		log_err("subs", "org %s: could not save the subscription", s->org);
 }
 
-/* Where to look up the org again when a reply comes: the name, not a
- * pointer, since a reload may have replaced it meanwhile. */
+/* The subscription a reply is for: none if its org was removed or
+ * replaced by a reload meanwhile (org_deref). */
 static struct sub *
 reply_target(void *arg, struct org **ret_org)
 {
-	char *name = arg;
-	struct sub *s = sub_find(name);
+	struct org *o = org_deref(arg);
+	struct sub *s = o ? o->sub : NULL;
 
-	free(name);
-	*ret_org = s ? s->owner : NULL;
+	*ret_org = o;
 	if (s)
 		s->busy = false;
 	return s;
@@ -340,7 +329,7 @@ create(struct sub *s, struct org *o, const char *token)
 	s->sending_token_expires = o->access_expires;
 	set_state(s, SUB_CREATING, NULL);
 	s->busy = true;
-	if (hc_graph("POST", url, token, text, created, xstrdup(s->org)) < 0) {
+	if (hc_graph("POST", url, token, text, created, org_ref(s->owner)) < 0) {
 		s->busy = false;
 		ev_timer_arm(s->timer, backoff(++s->failures));
 	}
@@ -420,7 +409,7 @@ renew(struct sub *s, struct org *o, const char *token)
 		set_state(s, SUB_RENEWING, NULL);
 	s->sending_token_expires = o->access_expires;
 	s->busy = true;
-	if (hc_graph("PATCH", url, token, text, renewed, xstrdup(s->org)) < 0) {
+	if (hc_graph("PATCH", url, token, text, renewed, org_ref(s->owner)) < 0) {
 		s->busy = false;
 		ev_timer_arm(s->timer, backoff(++s->failures));
 	}
@@ -518,7 +507,7 @@ reconcile(struct sub *s, struct org *o, const char *token)
 	char *url = graph_url(o, "/subscriptions");
 
 	s->busy = true;
-	if (hc_graph("GET", url, token, NULL, listed, xstrdup(s->org)) < 0) {
+	if (hc_graph("GET", url, token, NULL, listed, org_ref(s->owner)) < 0) {
 		s->busy = false;
 		ev_timer_arm(s->timer, backoff(++s->failures));
 	}
@@ -620,9 +609,13 @@ subs_attach(struct org *o)
 }
 
 void
-subs_configure(struct org *o)
+subs_configure(struct org *o, const struct conf_org *old)
 {
-	/* rich_notifications or an endpoint may have changed: look again */
+	/* another mode, or another Graph: the subscriptions there are looked
+	 * at again, and one of the wrong mode replaced (listed) */
+	if (old->rich_notifications != o->conf->rich_notifications ||
+	    strcmp(old->graph_endpoint, o->conf->graph_endpoint) != 0)
+		o->sub->reconciled = false;
 	if (!o->sub->busy)
 		ev_timer_arm(o->sub->timer, 0);
 }

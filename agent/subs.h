@@ -11,12 +11,14 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "conf.h"
+
 struct org;
 
 /* The org's subscription part, made and freed with the org (org.c);
  * configure: the org's configuration was reloaded. */
 void subs_attach(struct org *o);
-void subs_configure(struct org *o);
+void subs_configure(struct org *o, const struct conf_org *old);
 void subs_detach(struct org *o);
 /* The org's sign-in changed: maybe create or renew now. */
 void subs_org_changed(struct org *o);

@@ -244,6 +244,16 @@ test_reload(void **state)
 	free(gamma);
 }
 
+static bool
+no_sim_sub(void *arg)
+{
+	json_t *s = ta_sim_sub(arg);
+	bool none = s == NULL;
+
+	json_decref(s);
+	return none;
+}
+
 static long
 org_int(struct ta *t, const char *org, const char *key)
 {
@@ -378,14 +388,17 @@ test_reload_org_parts(void **state)
 	g.since = ta_last_request_seq(t);
 	ta_sim_ok(t, "POST", "/faults",
 		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/chats/", "method", "GET",
-			    "count", 1, "delay_ms", 2000));
+			    "count", 1, "delay_ms", 6000));
 	ta_sim_ok(t, "POST", "/emergency",
 		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
 			    "911"));
 	assert_true(th_wait_until(read_in_flight, t, 20));
 	reload_and_wait(t, "[org acme]", "[org zulu]", "org acme: removed from the configuration");
-	assert_true(th_wait_until(get_answered, &g, 20));
-	/* it answered after its org was freed: the agent is still whole */
+	assert_false(get_answered(&g)); /* the read is still under way */
+	/* the answer finds its org gone: the agent is whole, and the
+	 * notification waits in the inbox */
+	struct new_line gone = {t, 0, "its org left the configuration while Graph answered"};
+	assert_true(th_wait_until(logged_since, &gone, 20));
 	assert_int_equal(org_int(t, "zulu", "index") > 0, 1);
 	assert_null(ta_org_status(t, "acme"));
 
@@ -394,17 +407,23 @@ test_reload_org_parts(void **state)
 	assert_int_equal(org_int(t, "acme", "index"), 1);
 	assert_true(ta_wait_auth(t, "acme", "valid", 10));
 	assert_true(th_wait_until(ta_sub_active, t, 20));
-	/* the notice it had acknowledged waited in the inbox: not lost */
+	/* the notice it had acknowledged waited in the inbox: not lost, and
+	 * raised once */
 	struct ta_ev_wait ew = {t, 1};
 	assert_true(th_wait_until(ta_enough_events, &ew, 20));
+	json_t *ev = ta_events(t);
+	assert_int_equal(json_array_size(ev), 1);
+	json_decref(ev);
 
 	/* another tenant: the old one's tokens are of no use */
 	if (asprintf(&tenant, "tenant_id = %s", TA_TENANT) < 0)
 		abort();
 	reload_and_wait(t, tenant, "tenant_id = 00000000-0000-4000-8000-000000000001",
-			"tenant_id or client_id changed");
+			"tenant_id, client_id or service_user changed");
 	assert_true(ta_wait_auth(t, "acme", "not_signed_in", 10));
 	assert_int_equal(org_int(t, "acme", "index"), 1);
+	/* the old tenant's subscription was deleted at Graph */
+	assert_true(th_wait_until(no_sim_sub, t, 10));
 	assert_int_equal(ta_stop(t), 0);
 	free(tenant);
 	free(sub_id);
