@@ -3,8 +3,10 @@
  * carry a kind; the loop dispatches on it. Timers are few (a handful per
  * org), so a linear scan for the earliest is enough.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +32,7 @@
 #define CTL_LINE_MAX    (64 * 1024)
 #define CTL_IDLE        10.0 /* seconds a client may sit without a request */
 
-enum watch_kind { W_SIGNAL, W_HTTP, W_CURL, W_CTL_LISTEN, W_CTL_CLIENT, W_SNMP };
+enum watch_kind { W_SIGNAL, W_HTTP, W_CURL, W_CTL_LISTEN, W_CTL_CLIENT, W_SNMP, W_PROBE };
 
 struct watch {
 	enum watch_kind kind;
@@ -90,6 +92,20 @@ static ev_ctl_handler ctl_handler;
 static struct watch *ctl_clients[CTL_MAX_CLIENTS];
 static struct ev_timer *ctl_sweeper;
 static struct watch *graveyard;
+
+#define PROBE_ANSWER_MAX 64
+
+static struct {
+	struct watch watch;
+	struct ev_timer *timer;
+	bool active;
+	unsigned char *req;
+	size_t len, sent;
+	unsigned char answer[PROBE_ANSWER_MAX];
+	size_t want, got;
+	ev_probe_done done;
+	void *arg;
+} probe = {.watch = {.kind = W_PROBE, .fd = -1}};
 
 static bool snmp_on;
 static struct watch **snmp_watches;
@@ -875,6 +891,162 @@ next_timeout_ms(void)
 	return (int)((next - now) * 1000) + 1;
 }
 
+/* ---- the probe ---- */
+
+static void
+probe_close(void)
+{
+	if (probe.watch.fd >= 0) {
+		watch_del(&probe.watch);
+		close(probe.watch.fd);
+	}
+	probe.watch.fd = -1;
+	if (probe.timer)
+		ev_timer_stop(probe.timer);
+	free(probe.req);
+	probe.req = NULL;
+	probe.active = false;
+}
+
+static void
+probe_end(const char *why)
+{
+	ev_probe_done done = probe.done;
+	void *arg = probe.arg;
+	bool answered = why == NULL;
+	unsigned char answer[PROBE_ANSWER_MAX];
+	size_t n = probe.got;
+
+	memcpy(answer, probe.answer, n);
+	probe_close();
+	/* the callback may start the next probe */
+	done(answered ? answer : NULL, n, why, arg);
+}
+
+static void
+probe_timeout(void *arg)
+{
+	(void)arg;
+	if (probe.active)
+		probe_end("no answer in time");
+}
+
+/* An address as net-snmp writes it: /path, or tcp:A.B.C.D:PORT. */
+static int
+probe_address(const char *where, struct sockaddr_storage *sa, socklen_t *len)
+{
+	memset(sa, 0, sizeof(*sa));
+	if (where[0] == '/') {
+		struct sockaddr_un *un = (struct sockaddr_un *)sa;
+		if (strlen(where) >= sizeof(un->sun_path))
+			return -1;
+		un->sun_family = AF_UNIX;
+		strcpy(un->sun_path, where);
+		*len = sizeof(*un);
+		return 0;
+	}
+	if (strncmp(where, "tcp:", 4) == 0) {
+		struct sockaddr_in *in = (struct sockaddr_in *)sa;
+		const char *colon = strrchr(where + 4, ':');
+		char host[64];
+		long port;
+		char *end;
+		if (!colon || (size_t)(colon - (where + 4)) >= sizeof(host))
+			return -1;
+		memcpy(host, where + 4, (size_t)(colon - (where + 4)));
+		host[colon - (where + 4)] = '\0';
+		port = strtol(colon + 1, &end, 10);
+		if (*end || port < 1 || port > 65535 ||
+		    inet_pton(AF_INET, host, &in->sin_addr) != 1)
+			return -1;
+		in->sin_family = AF_INET;
+		in->sin_port = htons((uint16_t)port);
+		*len = sizeof(*in);
+		return 0;
+	}
+	return -1;
+}
+
+int
+ev_probe(const char *where, const void *req, size_t len, size_t want, double timeout,
+	 ev_probe_done done, void *arg)
+{
+	struct sockaddr_storage sa;
+	socklen_t sa_len;
+	int fd;
+
+	if (probe.active || want > PROBE_ANSWER_MAX || probe_address(where, &sa, &sa_len) < 0)
+		return -1;
+	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	/* a listener that is stopped, not gone, has a full backlog: EAGAIN
+	 * at once (AF_UNIX), where a blocking connect would wait */
+	if (connect(fd, (struct sockaddr *)&sa, sa_len) != 0 && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	probe.watch.fd = fd;
+	probe.req = xcalloc(1, len);
+	memcpy(probe.req, req, len);
+	probe.len = len;
+	probe.sent = probe.got = 0;
+	probe.want = want;
+	probe.done = done;
+	probe.arg = arg;
+	probe.active = true;
+	if (!probe.timer)
+		probe.timer = ev_timer_new(probe_timeout, NULL);
+	ev_timer_arm(probe.timer, timeout);
+	if (watch_add(&probe.watch, EPOLLOUT) < 0) {
+		probe_close();
+		return -1;
+	}
+	return 0;
+}
+
+void
+ev_probe_cancel(void)
+{
+	if (probe.active)
+		probe_close();
+}
+
+static void
+probe_event(uint32_t ev)
+{
+	ssize_t n;
+	int err = 0;
+	socklen_t elen = sizeof(err);
+
+	if (!probe.active)
+		return;
+	if (probe.sent < probe.len) {
+		if (getsockopt(probe.watch.fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err) {
+			probe_end(strerror(err));
+			return;
+		}
+		n = send(probe.watch.fd, probe.req + probe.sent, probe.len - probe.sent,
+			 MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			probe_end(strerror(errno));
+			return;
+		}
+		probe.sent += n > 0 ? (size_t)n : 0;
+		if (probe.sent == probe.len)
+			watch_mod(&probe.watch, EPOLLIN);
+		return;
+	}
+	n = recv(probe.watch.fd, probe.answer + probe.got, probe.want - probe.got, 0);
+	if (n > 0) {
+		probe.got += (size_t)n;
+		if (probe.got >= probe.want)
+			probe_end(NULL);
+	} else if (n == 0 || (errno != EAGAIN && errno != EINTR) || (ev & EPOLLERR)) {
+		probe_end(n == 0 ? "closed without an answer" : strerror(errno));
+	}
+}
+
 static void
 dispatch(struct watch *w, uint32_t ev)
 {
@@ -895,6 +1067,9 @@ dispatch(struct watch *w, uint32_t ev)
 		break;
 	case W_SNMP:
 		w->ready = true;
+		break;
+	case W_PROBE:
+		probe_event(ev);
 		break;
 	case W_CTL_CLIENT: {
 		bool keep = true;
@@ -958,6 +1133,7 @@ ev_stop(void)
 void
 ev_shutdown(void)
 {
+	ev_probe_cancel();
 	ev_ctl_close();
 	ev_http_detach();
 	ev_curl_abort_all();
@@ -969,6 +1145,7 @@ ev_shutdown(void)
 	free(timers);
 	timers = NULL;
 	n_timers = 0;
+	probe.timer = NULL;
 	if (sig_watch.fd >= 0)
 		close(sig_watch.fd);
 	if (epfd >= 0)

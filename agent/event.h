@@ -57,6 +57,20 @@ void ev_curl_abort_all(void);
 void ev_snmp_attach(void);
 void ev_snmp_detach(void);
 
+/* A one-shot question on a fresh stream connection, asked without
+ * blocking: connect to `where` (an absolute AF_UNIX path, or
+ * tcp:IPV4-ADDRESS:PORT), send req, and wait for `want` bytes of answer,
+ * all within `timeout`. done() runs once, on the loop, with the answer, or
+ * with NULL and why. For a peer that a library would talk to synchronously
+ * (net-snmp's AgentX Open): ask first, so that one that does not answer
+ * never holds the loop. One probe at a time; -1 if one is under way or
+ * `where` is not usable. */
+typedef void (*ev_probe_done)(const unsigned char *answer, size_t n, const char *why, void *arg);
+int ev_probe(const char *where, const void *req, size_t len, size_t want, double timeout,
+	     ev_probe_done done, void *arg);
+/* The probe under way ends without its callback. */
+void ev_probe_cancel(void);
+
 /* The control sockets: one JSON request per line, one answer per line.
  * The handler learns who asks (SO_PEERCRED) and on which socket. */
 struct ev_ctl_peer {

@@ -12,8 +12,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 /* net-snmp: its configuration header first, always */
@@ -76,6 +74,7 @@ static bool connected, start_sent;
 /* the master did not answer: nothing more is sent until it answers a ping,
  * so a master that hangs does not find a pile of repeats when it wakes */
 static bool suspect;
+static bool probing; /* an Open is asked without blocking (reconnect) */
 static double last_attempt;
 static double connected_since, away_since;
 static char *last_error;
@@ -407,40 +406,71 @@ send_start(void)
 	json_decref(status);
 }
 
-/* Can a connection be made now without waiting? A master that is stopped
- * (not gone) leaves its socket listening with a full backlog, and there
- * net-snmp's blocking connect would hold the loop until it wakes. */
-static bool
-master_accepts(void)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd, rc;
+/* RFC 2741: an Open PDU (header and payload in network byte order, a
+ * null subagent OID) and the type of the master's answer. */
+#define AGENTX_OPEN     1
+#define AGENTX_RESPONSE 18
+#define AGENTX_HEADER   20
 
-	if (agentx_socket[0] != '/')
-		return true; /* tcp: an address literal, checked by conf.c */
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", agentx_socket);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-	close(fd);
-	return rc == 0;
+static size_t
+open_pdu(unsigned char *b, unsigned int timeout)
+{
+	static const char descr[] = "ctteamsd probe"; /* 14 bytes, padded to 16 */
+	size_t n = 0;
+
+	memset(b, 0, 48);
+	b[0] = 1; /* version */
+	b[1] = AGENTX_OPEN;
+	b[2] = 0x10; /* NETWORK_BYTE_ORDER */
+	b[15] = 1;   /* packetID */
+	b[19] = 28;  /* payload: timeout 4, OID 4, descr 4 + 16 */
+	n = AGENTX_HEADER;
+	b[n] = (unsigned char)(timeout > 255 ? 255 : timeout);
+	n += 4;
+	n += 4; /* the null OID: n_subid, prefix, include, reserved all 0 */
+	b[n + 3] = sizeof(descr) - 1;
+	memcpy(b + n + 4, descr, sizeof(descr) - 1);
+	return n + 4 + 16;
 }
 
-/* net-snmp's own reconnect is off (its ping interval is 0): the master is
- * opened again here, only when it takes connections at once. */
 static void
-reconnect(void)
+probed(const unsigned char *answer, size_t n, const char *why, void *arg)
 {
-	if (now_mono() - last_attempt < cfg->agentx_reconnect)
+	(void)arg;
+	probing = false;
+	if (!running)
 		return;
-	last_attempt = now_mono();
-	if (!master_accepts())
+	if (!answer || n < AGENTX_HEADER || answer[0] != 1 || answer[1] != AGENTX_RESPONSE) {
+		log_debug("snmp", "AgentX: the master at %s does not answer yet: %s", agentx_socket,
+			  why ? why : "not an AgentX answer");
 		return;
+	}
+	/* it answered an Open just now: net-snmp's own, synchronous Open and
+	 * registrations are answered as promptly */
 	if (subagent_open_master_session() == 0) {
 		suspect = false;
 		register_mib_reattach();
 	}
+}
+
+/* net-snmp's own reconnect is off (its ping interval is 0). The master is
+ * opened again here, and only once it has answered an Open sent without
+ * blocking (ev_probe): net-snmp's Open and registrations wait for their
+ * answers, so a master that accepts but does not answer (stopped, hung,
+ * or a TCP address that never replies) would hold the loop for each. */
+static void
+reconnect(void)
+{
+	unsigned char pdu[48];
+	size_t len;
+
+	if (probing || now_mono() - last_attempt < cfg->agentx_reconnect)
+		return;
+	last_attempt = now_mono();
+	len = open_pdu(pdu, (unsigned int)cfg->agentx_timeout);
+	if (ev_probe(agentx_socket, pdu, len, AGENTX_HEADER, cfg->agentx_timeout, probed, NULL) ==
+	    0)
+		probing = true;
 }
 
 /* The master's presence, looked at each second: its edges are logged, a
@@ -615,6 +645,8 @@ snmpa_stop(void)
 	outbox_consumer_free(traps);
 	traps = NULL;
 	ev_timer_free(watch_timer);
+	ev_probe_cancel();
+	probing = false;
 	for (int i = 0; i < SLOT_N; i++) {
 		ev_timer_free(slots[i].deadline);
 		free(slots[i].what);
