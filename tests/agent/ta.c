@@ -533,3 +533,19 @@ ta_intake_count(struct ta *t, const char *name)
 	json_decref(st);
 	return n;
 }
+
+char *
+ta_chat_new(struct ta *t, const char *type)
+{
+	long status = 0;
+	json_t *c = th_sim(&t->gs, "POST", "/chats",
+			   json_pack("{s:s, s:s, s:[s, s]}", "tenant", TA_TENANT, "chat_type", type,
+				     "members", t->caller, t->svc),
+			   &status);
+	char *id;
+
+	assert_int_equal(status, 201);
+	id = strdup(ta_str(c, "id"));
+	json_decref(c);
+	return id;
+}

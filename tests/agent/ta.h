@@ -85,6 +85,9 @@ void ta_sim_ok(struct ta *t, const char *method, const char *path, json_t *body)
 void ta_replace_in_file(const char *path, const char *from, const char *to);
 /* An important message from the caller that no emergency rule matches. */
 void ta_unmatched_message(struct ta *t);
+/* A new chat in graphsim (type "group", "oneOnOne", ...) of the caller and
+ * the service user; its id. */
+char *ta_chat_new(struct ta *t, const char *type);
 /* graphsim's access tokens live 4 s without jitter (on), so that a revoke
  * is found at the next refresh (refresh_margin = 1s), or an hour again. */
 void ta_short_tokens(struct ta *t, bool on);

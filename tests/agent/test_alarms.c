@@ -302,22 +302,6 @@ test_reconcile_alarm(void **state)
 	free(path);
 }
 
-static char *
-canary_chat(struct ta *t)
-{
-	long status = 0;
-	json_t *c = th_sim(&t->gs, "POST", "/chats",
-			   json_pack("{s:s, s:s, s:[s, s]}", "tenant", TA_TENANT, "chat_type",
-				     "group", "members", t->caller, t->svc),
-			   &status);
-	char *id;
-
-	assert_int_equal(status, 201);
-	id = strdup(ta_str(c, "id"));
-	json_decref(c);
-	return id;
-}
-
 /* The deliveryGap alarm was raised by the canary. */
 static bool
 canary_text(void *arg)
@@ -339,7 +323,7 @@ static void
 test_canary_alarm(void **state)
 {
 	struct ta *t = *state;
-	char *chat = canary_chat(t), *org;
+	char *chat = ta_chat_new(t, "group"), *org;
 
 	if (asprintf(&org, "canary_chat = %s\ncanary_interval = 4s\ncanary_timeout = 2s", chat) < 0)
 		abort();

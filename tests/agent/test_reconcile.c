@@ -25,22 +25,6 @@ setup(void **state)
 	return ta_setup(state, NULL);
 }
 
-static char *
-chat_new(struct ta *t, const char *type)
-{
-	long status = 0;
-	json_t *c = th_sim(&t->gs, "POST", "/chats",
-			   json_pack("{s:s, s:s, s:[s, s]}", "tenant", TA_TENANT, "chat_type", type,
-				     "members", t->caller, t->svc),
-			   &status);
-	char *id;
-
-	assert_int_equal(status, 201);
-	id = strdup(ta_str(c, "id"));
-	json_decref(c);
-	return id;
-}
-
 static void
 say(struct ta *t, const char *chat, const char *text)
 {
@@ -116,7 +100,7 @@ test_sweep_finds_notices_in_old_chats(void **state)
 {
 	struct ta *t = *state;
 	struct ta_ev_wait w = {t, 1};
-	char *group = chat_new(t, "group"), *one = chat_new(t, "oneOnOne");
+	char *group = ta_chat_new(t, "group"), *one = ta_chat_new(t, "oneOnOne");
 	json_t *e;
 	size_t i;
 
@@ -153,7 +137,7 @@ static void
 test_downtime_is_read_back(void **state)
 {
 	struct ta *t = *state;
-	char *chat = chat_new(t, "group");
+	char *chat = ta_chat_new(t, "group");
 	struct chat_wait w = {t, chat, "poll"};
 
 	ta_ready(t, "backfill_delay = 1s");
@@ -198,7 +182,7 @@ test_other_shapes_raise_events(void **state)
 {
 	struct ta *t = *state;
 	struct ta_ev_wait w = {t, 2};
-	char *chat = chat_new(t, "group");
+	char *chat = ta_chat_new(t, "group");
 
 	ta_ready(t, NULL);
 	ta_sim_ok(t, "POST", "/messages",
@@ -241,7 +225,7 @@ test_failing_read_holds_nothing_else(void **state)
 {
 	struct ta *t = *state;
 	struct ta_ev_wait w = {t, 1};
-	char *bad = chat_new(t, "group"), *good = chat_new(t, "group"), *path;
+	char *bad = ta_chat_new(t, "group"), *good = ta_chat_new(t, "group"), *path;
 	long since;
 	json_t *e;
 
@@ -288,7 +272,7 @@ static void
 test_paused_delivery_is_read_back(void **state)
 {
 	struct ta *t = *state;
-	char *chat = chat_new(t, "group");
+	char *chat = ta_chat_new(t, "group");
 	struct chat_wait w = {t, chat, "poll"};
 
 	ta_sim_ok(t, "POST", "/config",
@@ -330,7 +314,7 @@ static void
 test_chatter_in_one_chat_never_delays_another(void **state)
 {
 	struct ta *t = *state;
-	char *busy = chat_new(t, "group"), *quiet = chat_new(t, "group"), *path;
+	char *busy = ta_chat_new(t, "group"), *quiet = ta_chat_new(t, "group"), *path;
 	struct chat_wait w = {t, quiet, "webhook"};
 	double start, took;
 
@@ -466,7 +450,7 @@ test_one_org_trouble_never_delays_another(void **state)
 {
 	struct ta *t = *state;
 	char *bsvc, *bcaller, *extra = beta_org(t, &bsvc, &bcaller);
-	char *achat = chat_new(t, "group"), *bchat, *apath;
+	char *achat = ta_chat_new(t, "group"), *bchat, *apath;
 	struct chat_wait aw = {t, achat, "webhook"}, bw = {t, NULL, "webhook"};
 	struct delivery_wait dw = {t, 0, "/api/org/beta/"};
 	long status = 0, since;
@@ -549,7 +533,7 @@ static void
 test_canary_catches_a_silent_webhook(void **state)
 {
 	struct ta *t = *state;
-	char *cchat = chat_new(t, "group"), *chat = chat_new(t, "group"), *org;
+	char *cchat = ta_chat_new(t, "group"), *chat = ta_chat_new(t, "group"), *org;
 	struct chat_wait w = {t, chat, "poll"};
 	json_t *st;
 
@@ -594,7 +578,7 @@ static void
 test_dead_letters_are_visible(void **state)
 {
 	struct ta *t = *state;
-	char *chat = chat_new(t, "group"), *path;
+	char *chat = ta_chat_new(t, "group"), *path;
 	json_t *dl;
 
 	assert_int_equal(
