@@ -127,13 +127,15 @@ watch_add(struct watch *w, uint32_t events)
 	return -1;
 }
 
-static void
+static int
 watch_mod(struct watch *w, uint32_t events)
 {
 	struct epoll_event e = {.events = events, .data.ptr = w};
 
-	if (epoll_ctl(epfd, EPOLL_CTL_MOD, w->fd, &e) != 0)
-		log_warn("event", "epoll mod fd %d", w->fd);
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, w->fd, &e) == 0)
+		return 0;
+	log_warn("event", "epoll mod fd %d", w->fd);
+	return -1;
 }
 
 static void
@@ -975,7 +977,8 @@ ev_probe(const char *where, const void *req, size_t len, size_t want, double tim
 	socklen_t sa_len;
 	int fd;
 
-	if (probe.active || want > PROBE_ANSWER_MAX || probe_address(where, &sa, &sa_len) < 0)
+	if (probe.active || want == 0 || want > PROBE_ANSWER_MAX ||
+	    probe_address(where, &sa, &sa_len) < 0)
 		return -1;
 	fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -983,7 +986,9 @@ ev_probe(const char *where, const void *req, size_t len, size_t want, double tim
 	/* a listener that is stopped, not gone, has a full backlog: EAGAIN
 	 * at once (AF_UNIX), where a blocking connect would wait */
 	if (connect(fd, (struct sockaddr *)&sa, sa_len) != 0 && errno != EINPROGRESS) {
+		int e = errno;
 		close(fd);
+		errno = e; /* for the caller's message */
 		return -1;
 	}
 	probe.watch.fd = fd;
@@ -1033,8 +1038,8 @@ probe_event(uint32_t ev)
 			return;
 		}
 		probe.sent += n > 0 ? (size_t)n : 0;
-		if (probe.sent == probe.len)
-			watch_mod(&probe.watch, EPOLLIN);
+		if (probe.sent == probe.len && watch_mod(&probe.watch, EPOLLIN) < 0)
+			probe_end("cannot wait for the answer");
 		return;
 	}
 	n = recv(probe.watch.fd, probe.answer + probe.got, probe.want - probe.got, 0);

@@ -9,6 +9,7 @@
  * then. One notification is in flight at a time, so they reach the master
  * in the order the model changed. The master's own sinks do the rest.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,8 @@ static bool connected, start_sent;
 /* the master did not answer: nothing more is sent until it answers a ping,
  * so a master that hangs does not find a pile of repeats when it wakes */
 static bool suspect;
-static bool probing; /* an Open is asked without blocking (reconnect) */
+static bool probing;     /* an Open is asked without blocking (reconnect) */
+static bool absent_said; /* "no master yet" was logged */
 static double last_attempt;
 static double connected_since, away_since;
 static char *last_error;
@@ -411,6 +413,7 @@ send_start(void)
 #define AGENTX_OPEN     1
 #define AGENTX_RESPONSE 18
 #define AGENTX_HEADER   20
+#define AGENTX_ANSWER   (AGENTX_HEADER + 8) /* sysUpTime, error, index */
 
 static size_t
 open_pdu(unsigned char *b, unsigned int timeout)
@@ -418,6 +421,7 @@ open_pdu(unsigned char *b, unsigned int timeout)
 	static const char descr[] = "ctteamsd probe"; /* 14 bytes, padded to 16 */
 	size_t n = 0;
 
+	_Static_assert(sizeof(descr) - 1 <= 16, "o.descr is sent padded to 16 bytes");
 	memset(b, 0, 48);
 	b[0] = 1; /* version */
 	b[1] = AGENTX_OPEN;
@@ -433,6 +437,20 @@ open_pdu(unsigned char *b, unsigned int timeout)
 	return n + 4 + 16;
 }
 
+/* No master to connect to: said once while it stays so (the first time
+ * since the start, or since it went away); each try in the debug log. */
+static void
+absent(const char *why)
+{
+	if (!absent_said)
+		log_warnx("snmp",
+			  "AgentX: no master at %s yet (%s; is snmpd running with 'master "
+			  "agentx'?); trying every %.0f s",
+			  agentx_socket, why, cfg->agentx_reconnect);
+	absent_said = true;
+	log_debug("snmp", "AgentX: the master at %s does not answer yet: %s", agentx_socket, why);
+}
+
 static void
 probed(const unsigned char *answer, size_t n, const char *why, void *arg)
 {
@@ -440,9 +458,10 @@ probed(const unsigned char *answer, size_t n, const char *why, void *arg)
 	probing = false;
 	if (!running)
 		return;
+	if (main_session)
+		return; /* connected meanwhile */
 	if (!answer || n < AGENTX_HEADER || answer[0] != 1 || answer[1] != AGENTX_RESPONSE) {
-		log_debug("snmp", "AgentX: the master at %s does not answer yet: %s", agentx_socket,
-			  why ? why : "not an AgentX answer");
+		absent(why ? why : "not an AgentX answer");
 		return;
 	}
 	/* it answered an Open just now: net-snmp's own, synchronous Open and
@@ -467,10 +486,14 @@ reconnect(void)
 	if (probing || now_mono() - last_attempt < cfg->agentx_reconnect)
 		return;
 	last_attempt = now_mono();
-	len = open_pdu(pdu, (unsigned int)cfg->agentx_timeout);
-	if (ev_probe(agentx_socket, pdu, len, AGENTX_HEADER, cfg->agentx_timeout, probed, NULL) ==
+	len = open_pdu(pdu, (unsigned int)session_timeout());
+	/* the whole Response is read: closing with bytes unread would reset
+	 * a TCP connection */
+	if (ev_probe(agentx_socket, pdu, len, AGENTX_ANSWER, cfg->agentx_timeout, probed, NULL) ==
 	    0)
 		probing = true;
+	else
+		absent(strerror(errno));
 }
 
 /* The master's presence, looked at each second: its edges are logged, a
@@ -485,6 +508,7 @@ watch(void *arg)
 		send_pdu(SLOT_PING, AGENTX_PING, NULL, "a ping");
 	if (main_session && !connected) {
 		connected = true;
+		absent_said = true; /* its going away is said by the edge below */
 		connected_since = now_wall();
 		log_info("snmp", "AgentX: registered CT-TEAMS-MIB with the master at %s",
 			 agentx_socket);
@@ -591,13 +615,18 @@ snmpa_start(const struct conf *c, struct store *st)
 	ds_timing(c);
 	snmp_register_callback(SNMP_CALLBACK_APPLICATION, SNMPD_CALLBACK_INDEX_START,
 			       on_session_open, NULL);
-	/* connects to the master, if it is there; if not, net-snmp tries
-	 * again every agentx_reconnect */
+	/* init_snmp would connect to the master at once, with a blocking
+	 * connect and a synchronous Open: a stopped or silent master would
+	 * hold the start. It is pointed at a path that fails at once instead,
+	 * and the first connection, like every later one, is made by
+	 * reconnect() once the master has answered a probe. */
+	netsnmp_ds_set_string(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_X_SOCKET,
+			      "/dev/null/no-master-yet");
+	netsnmp_ds_set_boolean(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_NO_CONNECTION_WARNINGS,
+			       1);
 	init_snmp("ctteamsd");
-	/* with no ping interval net-snmp opens the session but registers
-	 * nothing on it: the MIB is registered here, as on a reconnect */
-	if (main_session)
-		register_mib_reattach();
+	netsnmp_ds_set_string(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_X_SOCKET,
+			      c->agentx_socket);
 	running = true;
 	ev_snmp_attach();
 	for (int i = 0; i < SLOT_N; i++)
@@ -610,11 +639,6 @@ snmpa_start(const struct conf *c, struct store *st)
 	watch_timer = ev_timer_new(watch, NULL);
 	ev_timer_arm(watch_timer, 0);
 	ctl_add_status("snmp", status);
-	if (!main_session)
-		log_warnx("snmp",
-			  "AgentX: no master at %s yet (is snmpd running with 'master agentx'?); "
-			  "trying every %.0f s",
-			  c->agentx_socket, c->agentx_reconnect);
 	return 0;
 }
 
@@ -653,6 +677,12 @@ snmpa_stop(void)
 		slots[i] = (struct slot){0};
 	}
 	ev_snmp_detach();
+	/* net-snmp's Close waits for the master's answer: a master that does
+	 * not answer gets none, its session is just closed */
+	if (main_session && suspect) {
+		snmp_close(main_session);
+		main_session = NULL;
+	}
 	snmp_shutdown("ctteamsd");
 	smib_free(snap);
 	snap = NULL;

@@ -496,14 +496,15 @@ test_master_hung(void **state)
 		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
 			    "911"));
 	assert_true(th_wait_until(has_event, t, 20));
-	/* eight seconds of a hung master: the loop never waits for it (a
-	 * reconnect asks it first, without blocking) */
+	/* eight seconds of a hung master, its session still open:
+	 * notifications and pings never wait for its answers (a reconnect to
+	 * a master that does not answer is test_master_never_answers) */
 	for (double end = th_now() + 8; th_now() < end;) {
 		double d = ping_time(t);
 		if (d > worst)
 			worst = d;
 	}
-	assert_true(worst < 1.0);
+	assert_true(worst < 1.5);
 	assert_int_equal(trap_count("ctTeamsEmergencyCall"), 0);
 	kill(snmp.snmpd, SIGCONT);
 	wait_trap("ctTeamsEmergencyCall", 1, 30);
@@ -565,7 +566,8 @@ test_master_never_answers(void **state)
 			if (d > worst)
 				worst = d;
 		}
-		assert_true(worst < 1.0);
+		/* a reconnect that waited would take agentx_timeout, 2 s */
+		assert_true(worst < 1.5);
 		assert_false(snmp_connected(t));
 		assert_int_equal(ta_stop(t), 0);
 	}
