@@ -434,34 +434,55 @@ start(struct porg *p, const struct store_inbox_row *row, json_t *it, const char 
 	return start_basic(p, o, row, chat, msg);
 }
 
-/* One row: started, left for its chat's pacing, or failed on the store. */
+/* The chat a basic notification's row names (its msg_key), or NULL. */
+static char *
+row_chat(const struct store_inbox_row *row)
+{
+	const char *bar = row->msg_key ? strchr(row->msg_key, '|') : NULL;
+
+	if (!bar || row->rich || !strcmp(row->kind, "lifecycle"))
+		return NULL;
+	return xstrndup(row->msg_key, (size_t)(bar - row->msg_key));
+}
+
+/* One row: started, left for its chat's pacing, or failed on the store.
+ * A row waiting for its chat is looked at without parsing its item: a
+ * long inbox under Graph's limits is walked again and again. */
 static int
 row_turn(struct porg *p, const struct store_inbox_row *row, double now, int *budget)
 {
-	json_t *it = json_loads(row->item, 0, NULL);
-	char *chat = NULL, *msg = NULL;
+	char *chat = row_chat(row), *msg = NULL, *rchat = NULL;
+	enum start_result r;
+	json_t *it;
 	double when;
-	int rc = 0;
 
 	/* a basic notification is a read of Graph: paced by chat */
-	if (strcmp(row->kind, "lifecycle") != 0 &&
-	    !json_is_object(json_object_get(it, "encryptedContent")))
-		graph_message_ids(json_string_value(json_object_get(it, "resource")), &chat, &msg);
 	if (chat && !pace_may_read(p->pace, chat, now, &when)) {
 		if (!p->paced_until || when < p->paced_until)
 			p->paced_until = when;
-	} else {
-		enum start_result r = start(p, row, it, chat, msg);
-		(*budget)--;
-		if (r == STORE_FAILED)
-			rc = -1;
-		else if (r == WAITING)
-			p->wait_until = now + WAIT_AGAIN;
+		free(chat);
+		return 0;
 	}
+	it = json_loads(row->item, 0, NULL);
+	if (strcmp(row->kind, "lifecycle") != 0 &&
+	    !json_is_object(json_object_get(it, "encryptedContent")))
+		graph_message_ids(json_string_value(json_object_get(it, "resource")), &rchat, &msg);
+	/* a row from before msg_key and rich were kept: paced here */
+	if (!chat && rchat && !pace_may_read(p->pace, rchat, now, &when)) {
+		if (!p->paced_until || when < p->paced_until)
+			p->paced_until = when;
+		r = STARTED;
+	} else {
+		r = start(p, row, it, rchat, msg);
+		(*budget)--;
+	}
+	if (r == WAITING)
+		p->wait_until = now + WAIT_AGAIN;
 	free(chat);
+	free(rchat);
 	free(msg);
 	json_decref(it);
-	return rc;
+	return r == STORE_FAILED ? -1 : 0;
 }
 
 /* A pass has reached the end of the rows: the next from the start is due

@@ -101,6 +101,9 @@ static const char *const migrations[] = {
      * without these, each step scanned every row of a long inbox */
     "CREATE INDEX IF NOT EXISTS inbox_walk ON inbox (org, seq, next_try)",
     "CREATE INDEX IF NOT EXISTS inbox_due ON inbox (org, next_try)",
+    /* a rich notification carries its message (no Graph read to pace):
+     * known without parsing the item again on every pass */
+    "ALTER TABLE inbox ADD COLUMN rich INTEGER NOT NULL DEFAULT 0",
 };
 
 int

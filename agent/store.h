@@ -66,6 +66,8 @@ struct store_inbox_row {
 	char *item;
 	long tries;
 	double received; /* when Graph's POST was acknowledged */
+	char *msg_key;   /* "chat|message" of a change notification, or NULL */
+	bool rich;       /* it carries its message: nothing to read from Graph */
 };
 
 /* The org's oldest row after seq that is due at `now`: 0 found, 1 none,

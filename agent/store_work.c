@@ -242,6 +242,7 @@ inbox_insert(struct store *st, sqlite3_stmt *s, const char *org, const char *kin
 		sqlite3_bind_text(s, 3, json_dumps(it, JSON_COMPACT), -1, free);
 		sqlite3_bind_double(s, 4, now);
 		sqlite3_bind_text(s, 5, msg_key(it), -1, free);
+		sqlite3_bind_int(s, 6, json_is_object(json_object_get(it, "encryptedContent")));
 		if (sqlite3_step(s) != SQLITE_DONE) {
 			log_err("store", "%s", sqlite3_errmsg(st->db));
 			return -1;
@@ -259,8 +260,8 @@ store_inbox_add_batch(struct store *st, const struct store_inbox_new *v, size_t 
 
 	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
 		return store_health(st, -1);
-	s = store_keep(st, "INSERT INTO inbox (org, kind, item, received, msg_key) "
-			   "VALUES (?,?,?,?,?)");
+	s = store_keep(st, "INSERT INTO inbox (org, kind, item, received, msg_key, rich) "
+			   "VALUES (?,?,?,?,?,?)");
 	for (size_t i = 0; s && i < n; i++)
 		if (inbox_insert(st, s, v[i].org, v[i].kind, v[i].items, now) < 0) {
 			store_release(s);
@@ -292,6 +293,8 @@ row_read(sqlite3_stmt *s, struct store_inbox_row *ret)
 	ret->item = store_col_text(s, 3);
 	ret->tries = (long)sqlite3_column_int64(s, 4);
 	ret->received = sqlite3_column_double(s, 5);
+	ret->msg_key = store_col_text(s, 6);
+	ret->rich = sqlite3_column_int(s, 7) != 0;
 }
 
 int
@@ -299,7 +302,7 @@ store_inbox_next(struct store *st, const char *org, long after, double now,
 		 struct store_inbox_row *ret)
 {
 	sqlite3_stmt *s =
-	    store_keep(st, "SELECT seq, org, kind, item, tries, received FROM inbox "
+	    store_keep(st, "SELECT seq, org, kind, item, tries, received, msg_key, rich FROM inbox "
 			   "WHERE org=? AND seq>? AND next_try<=? ORDER BY seq LIMIT 1");
 	int rc;
 
@@ -468,6 +471,7 @@ store_inbox_row_clear(struct store_inbox_row *r)
 	free(r->org);
 	free(r->kind);
 	free(r->item);
+	free(r->msg_key);
 	memset(r, 0, sizeof(*r));
 }
 
