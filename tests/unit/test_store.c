@@ -137,6 +137,9 @@ test_inbox_backoff_and_dead_letters(void **state)
 	assert_int_equal(store_inbox_next(st, "acme", 0, now, &row), 0);
 	first = row.seq;
 	assert_true(row.received > now - 5);
+	/* what processing needs to pace it, without parsing the item */
+	assert_string_equal(row.msg_key, "19:a@thread.v2|1");
+	assert_false(row.rich);
 	store_inbox_row_clear(&row);
 	assert_int_equal(store_inbox_retry(st, first, now + 60, "HTTP 503"), 0);
 	assert_int_equal(store_inbox_next(st, "acme", 0, now, &row), 0);
@@ -165,6 +168,15 @@ test_inbox_backoff_and_dead_letters(void **state)
 	/* opened again: the upgrades find their columns in place */
 	assert_int_equal(store_open(dir, s, &st, &err), 0);
 	assert_int_equal(store_inbox_pending(st, "beta"), 1);
+	/* a rich notification is known as one */
+	items = notification("19:c@thread.v2", "3");
+	json_object_set_new(json_array_get(items, 0), "encryptedContent",
+			    json_pack("{s:s}", "data", "x"));
+	assert_int_equal(store_inbox_add(st, "gamma", "notification", items), 0);
+	json_decref(items);
+	assert_int_equal(store_inbox_next(st, "gamma", 0, now_wall(), &row), 0);
+	assert_true(row.rich);
+	store_inbox_row_clear(&row);
 	store_close(st);
 	seal_close(s);
 	th_rmtree(dir);
