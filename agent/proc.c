@@ -467,7 +467,8 @@ row_turn(struct porg *p, const struct store_inbox_row *row, double now, int *bud
 	if (strcmp(row->kind, "lifecycle") != 0 &&
 	    !json_is_object(json_object_get(it, "encryptedContent")))
 		graph_message_ids(json_string_value(json_object_get(it, "resource")), &rchat, &msg);
-	/* a row from before msg_key and rich were kept: paced here */
+	/* a row from before msg_key and rich were kept (no msg_key): paced
+	 * here, after parsing, as every row used to be */
 	if (!chat && rchat && !pace_may_read(p->pace, rchat, now, &when)) {
 		if (!p->paced_until || when < p->paced_until)
 			p->paced_until = when;

@@ -438,8 +438,9 @@ srv_start(const struct conf *c, char **ret_err)
 	    /* idle timeout; admit.c holds the real deadlines */
 	    {MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL},
 	    /* the per-connection pool bounds the request line and headers
-	     * (early() refuses more than 32 query parameters; far more, or
-	     * headers past the pool, get libmicrohttpd's own 414 or 431).
+	     * (early() refuses more than 32 query parameters; headers past
+	     * the pool get libmicrohttpd's own 414 or 431, and parameters
+	     * that fill it a closed connection).
 	     * libmicrohttpd zeroes the pool for every request, so it is kept
 	     * at its default size: at 128 KiB the zeroing was an eighth of
 	     * the loop's time under load */

@@ -102,8 +102,9 @@ static const char *const migrations[] = {
     "CREATE INDEX IF NOT EXISTS inbox_walk ON inbox (org, seq, next_try)",
     "CREATE INDEX IF NOT EXISTS inbox_due ON inbox (org, next_try)",
     /* a rich notification carries its message (no Graph read to pace):
-     * known without parsing the item again on every pass */
-    "ALTER TABLE inbox ADD COLUMN rich INTEGER NOT NULL DEFAULT 0",
+     * known without parsing the item again on every pass; NULL in rows
+     * written before, which are parsed as they always were */
+    "ALTER TABLE inbox ADD COLUMN rich INTEGER",
 };
 
 int

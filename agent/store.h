@@ -66,7 +66,8 @@ struct store_inbox_row {
 	char *item;
 	long tries;
 	double received; /* when Graph's POST was acknowledged */
-	char *msg_key;   /* "chat|message" of a change notification, or NULL */
+	char *msg_key;   /* "chat|message" of a change notification, or NULL (also
+			  * in rows written before `rich` was kept) */
 	bool rich;       /* it carries its message: nothing to read from Graph */
 };
 

@@ -293,7 +293,9 @@ row_read(sqlite3_stmt *s, struct store_inbox_row *ret)
 	ret->item = store_col_text(s, 3);
 	ret->tries = (long)sqlite3_column_int64(s, 4);
 	ret->received = sqlite3_column_double(s, 5);
-	ret->msg_key = store_col_text(s, 6);
+	/* a row from before `rich` was kept: its msg_key alone cannot say
+	 * whether it needs a read, so it is left to the item */
+	ret->msg_key = sqlite3_column_type(s, 7) == SQLITE_NULL ? NULL : store_col_text(s, 6);
 	ret->rich = sqlite3_column_int(s, 7) != 0;
 }
 

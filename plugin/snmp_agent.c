@@ -36,6 +36,9 @@
  * while the master is away. Exported by libnetsnmpagent, not declared in
  * its installed headers. */
 extern netsnmp_session *main_session;
+/* The same library's: what net-snmp's own agentx_check_session does with a
+ * session it gives up on, less the Close that would wait for an answer. */
+extern void agentx_unregister_callbacks(netsnmp_session *ss);
 
 /* Opens the session to the master, as net-snmp's own reconnect does
  * (subagent.c, exported but not declared in the installed headers). */
@@ -437,8 +440,9 @@ open_pdu(unsigned char *b, unsigned int timeout)
 	return n + 4 + 16;
 }
 
-/* No master to connect to: said once while it stays so (the first time
- * since the start, or since it went away); each try in the debug log. */
+/* No master to connect to: said once, the first time since the start
+ * (once it has been connected, its going away is what is said); each try
+ * is in the debug log. */
 static void
 absent(const char *why)
 {
@@ -469,6 +473,8 @@ probed(const unsigned char *answer, size_t n, const char *why, void *arg)
 	if (subagent_open_master_session() == 0) {
 		suspect = false;
 		register_mib_reattach();
+	} else {
+		absent("it answered, but net-snmp could not open its session");
 	}
 }
 
@@ -627,6 +633,8 @@ snmpa_start(const struct conf *c, struct store *st)
 	init_snmp("ctteamsd");
 	netsnmp_ds_set_string(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_X_SOCKET,
 			      c->agentx_socket);
+	netsnmp_ds_set_boolean(NETSNMP_DS_APPLICATION_ID, NETSNMP_DS_AGENT_NO_CONNECTION_WARNINGS,
+			       0);
 	running = true;
 	ev_snmp_attach();
 	for (int i = 0; i < SLOT_N; i++)
@@ -678,8 +686,12 @@ snmpa_stop(void)
 	}
 	ev_snmp_detach();
 	/* net-snmp's Close waits for the master's answer: a master that does
-	 * not answer gets none, its session is just closed */
+	 * not answer gets none. Its session is let go as net-snmp lets go of
+	 * one itself: callbacks (its shutdown hook among them, which would
+	 * send the Close) and trap session first, then the session. */
 	if (main_session && suspect) {
+		agentx_unregister_callbacks(main_session);
+		remove_trap_session(main_session);
 		snmp_close(main_session);
 		main_session = NULL;
 	}

@@ -596,8 +596,8 @@ test_body_memory_ceiling(void **state)
 	stop_attack(pid);
 	print_message("RSS %ld kB before, %ld kB during\n", before, during);
 #if !defined(__SANITIZE_ADDRESS__)
-	/* the budget, the connections' own buffers (64 KiB each), slack */
-	assert_true(during - before < (16384 + 250 * 64 + 16384));
+	/* the budget, the connections' own buffers (32 KiB each), slack */
+	assert_true(during - before < (16384 + 250 * 32 + 16384));
 #endif
 	assert_true(took >= 0 && took < 1.0);
 	assert_int_equal(ta_stop(t), 0);
