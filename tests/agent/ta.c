@@ -549,3 +549,11 @@ ta_chat_new(struct ta *t, const char *type)
 	json_decref(c);
 	return id;
 }
+
+void
+ta_emergency(struct ta *t)
+{
+	ta_sim_ok(t, "POST", "/emergency",
+		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
+			    "911"));
+}

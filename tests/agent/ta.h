@@ -85,6 +85,9 @@ void ta_sim_ok(struct ta *t, const char *method, const char *path, json_t *body)
 void ta_replace_in_file(const char *path, const char *from, const char *to);
 /* An important message from the caller that no emergency rule matches. */
 void ta_unmatched_message(struct ta *t);
+/* graphsim places a 911 call: Teams' notice to the caller and the
+ * service user, in a new chat. */
+void ta_emergency(struct ta *t);
 /* A new chat in graphsim (type "group", "oneOnOne", ...) of the caller and
  * the service user; its id. */
 char *ta_chat_new(struct ta *t, const char *type);

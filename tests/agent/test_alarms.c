@@ -207,9 +207,7 @@ test_event_alarms(void **state)
 	ta_ready(t, "reconcile_interval = 3s\nbackfill_delay = 1s\nevent_alarm_hold = 8s");
 	ta_sim_ok(t, "POST", "/delivery-faults",
 		  json_pack("{s:s, s:i}", "kind", "skip", "count", 1));
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	wait_alarm(t, "deliveryGap", true, 30);
 	assert_true(th_wait_until(event_in_outbox, t, 5));
 	ta_unmatched_message(t);
@@ -238,9 +236,7 @@ test_dead_letter_alarm(void **state)
 	ta_sim_ok(t, "POST", "/faults",
 		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/chats/", "method", "GET",
 			    "count", 1000, "status", 500));
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	wait_alarm(t, "deadLetters", true, 30);
 	ta_sim_ok(t, "DELETE", "/faults", NULL);
 	argv[2] = t->sock;
@@ -265,15 +261,11 @@ test_throttled_alarm(void **state)
 	ta_sim_ok(t, "POST", "/faults",
 		  json_pack("{s:s, s:s, s:i, s:i, s:i}", "path", "/v1.0/chats/", "method", "GET",
 			    "count", 100000, "status", 429, "retry_after", 1));
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	wait_alarm(t, "throttled", true, 30);
 	/* cleared by a read that works: the next notice's */
 	ta_sim_ok(t, "DELETE", "/faults", NULL);
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	wait_alarm(t, "throttled", false, 60);
 	expect_transitions(t, "throttled", "RC");
 	assert_int_equal(ta_stop(t), 0);
@@ -358,9 +350,7 @@ test_store_alarm(void **state)
 		abort();
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	wait_alarm(t, "storeTrouble", true, 30);
 	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);

@@ -389,9 +389,7 @@ test_reload_org_parts(void **state)
 	ta_sim_ok(t, "POST", "/faults",
 		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/chats/", "method", "GET",
 			    "count", 1, "delay_ms", 6000));
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	assert_true(th_wait_until(read_in_flight, t, 20));
 	reload_and_wait(t, "[org acme]", "[org zulu]", "org acme: removed from the configuration");
 	assert_false(get_answered(&g)); /* the read is still under way */

@@ -164,9 +164,7 @@ test_day_within_polling_budget(void **state)
 	ta_sim_ok(t, "POST", "/config",
 		  json_pack("{s:s, s:i}", "poll_period", "20s", "poll_budget", 2));
 	ta_ready(t, "reconcile_interval = 20s\nbackfill_delay = 1s");
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	assert_true(th_wait_until(ta_enough_events, &w, 20));
 	assert_true(th_wait_until(swept, t, 30));
 	assert_int_equal(violations(t, "polling"), before);
@@ -208,9 +206,7 @@ test_rich_v2_tokens(void **state)
 
 	ta_sim_ok(t, "POST", "/config", json_pack("{s:i}", "validation_token_version", 2));
 	ta_ready(t, NULL);
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	assert_true(th_wait_until(ta_enough_events, &w, 20));
 	assert_int_equal(ta_counter(t, "rejected_token_issuer"), 0);
 	assert_int_equal(ta_stop(t), 0);
@@ -665,9 +661,7 @@ test_store_failure_backs_off(void **state)
 		abort();
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	assert_true(th_wait_until(store_trouble_shown, t, 30));
 	/* backing off, not spinning: well under half a core over 3 s */
 	cpu0 = cpu_seconds(t->pid);
@@ -688,9 +682,7 @@ test_store_failure_backs_off(void **state)
 	/* the trouble again, and SIGTERM is answered within 2 s */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	assert_true(th_wait_until(store_trouble_shown, t, 30));
 	t0 = mono();
 	kill(t->pid, SIGTERM);

@@ -335,9 +335,7 @@ test_alarm_notifications(void **state)
 	/* Graph skips a delivery; the reconcile reads the notice back */
 	ta_sim_ok(t, "POST", "/delivery-faults",
 		  json_pack("{s:s, s:i}", "kind", "skip", "count", 1));
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	wait_trap("ctTeamsDeliveryGap", 1, 30);
 	wait_trap("ctTeamsEmergencyCall", 1, 5);
 	wait_trap("ctTeamsDeliveryRestored", 1, 40);
@@ -435,9 +433,7 @@ test_master_restart_and_away(void **state)
 	assert_true(th_wait_until(tables_back, NULL, 6));
 
 	th_snmpd_stop(&snmp);
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	assert_true(th_wait_until(has_event, t, 20));
 	if (asprintf(&path, "/users/%s/revoke", t->svc) < 0)
 		abort();
@@ -513,9 +509,7 @@ test_master_hung(void **state)
 	free(conf);
 	assert_true(th_wait_until(snmp_connected, t, 20));
 	kill(snmp.snmpd, SIGSTOP);
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	assert_true(th_wait_until(has_event, t, 20));
 	/* eight seconds of a hung master, its session still open:
 	 * notifications and pings never wait for its answers (a reconnect to
@@ -536,9 +530,7 @@ test_master_hung(void **state)
 	/* hung again, and the agent stops meanwhile: it lets the session go
 	 * without waiting for a Close to be answered, cleanly (ASan) */
 	kill(snmp.snmpd, SIGSTOP);
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	struct hung_wait hw = {t, 2};
 	assert_true(th_wait_until(hung_said, &hw, 30));
 	assert_int_equal(ta_stop(t), 0);
@@ -627,9 +619,7 @@ test_v3_and_inform(void **state)
 	conf = agentx_conf(NULL);
 	ta_ready(t, conf);
 	free(conf);
-	ta_sim_ok(t, "POST", "/emergency",
-		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
-			    "911"));
+	ta_emergency(t);
 	/* trap2sink, trapsess and informsink: three arrivals of one trap */
 	wait_trap("ctTeamsEmergencyCall", 3, 30);
 	log = th_snmp_traps(&snmp);
