@@ -648,6 +648,84 @@ test_icinga_api(void **state)
 	free(base);
 }
 
+static struct th_icinga *running_icinga;
+
+struct icinga_wait {
+	struct th_icinga *ic;
+	const char *service; /* host!service */
+	const char *needle;  /* in the output; NULL: any */
+	int state;
+};
+
+/* The service's last check result is ctteamsd's, in this state. */
+static bool
+icinga_result(void *arg)
+{
+	struct icinga_wait *w = arg;
+	char *path;
+	json_t *j, *r;
+	bool ok;
+
+	if (asprintf(&path, "/v1/objects/services/%s?attrs=last_check_result", w->service) < 0)
+		abort();
+	j = th_icinga_get(w->ic, path);
+	free(path);
+	r = json_object_get(
+	    json_object_get(json_array_get(json_object_get(j, "results"), 0), "attrs"),
+	    "last_check_result");
+	ok = json_is_object(r) && ta_str(r, "check_source") &&
+	     !strcmp(ta_str(r, "check_source"), "ctteamsd") &&
+	     /* Icinga keeps a passive result's state in "state"
+	      * ("exit_status" is that of a command it ran: none) */
+	     json_number_value(json_object_get(r, "state")) == w->state &&
+	     (!w->needle || (ta_str(r, "output") && strstr(ta_str(r, "output"), w->needle)));
+	json_decref(j);
+	return ok;
+}
+
+/* A real Icinga 2 with the shipped objects (nagios/ctteams-icinga2.conf),
+ * its API over TLS checked against its own CA: the sign-in alarm's clear
+ * and an emergency arrive as the last check results of their services,
+ * in the states the plugins would give. */
+static void
+test_icinga_daemon(void **state)
+{
+	struct ta *t = *state;
+	static struct th_icinga ic;
+	char *dir = th_tmpdir("icinga-pass"), *pwfile, *conf;
+	struct icinga_wait w = {&ic, "ctteams!ctteams-acme-auth", NULL, 0};
+	FILE *f;
+
+	assert_int_equal(th_icinga_start(&ic, CT_ICINGA_CONF, "ctteams", "s3cret-api-pass"), 0);
+	running_icinga = &ic;
+	if (asprintf(&pwfile, "%s/icinga.pass", dir) < 0)
+		abort();
+	f = fopen(pwfile, "w");
+	fputs("s3cret-api-pass\n", f);
+	fclose(f);
+	chmod(pwfile, 0600);
+	if (asprintf(&conf,
+		     "icinga_url = %s\nicinga_user = ctteams\nicinga_password_file = %s\n"
+		     "icinga_ca_file = %s",
+		     ic.url, pwfile, ic.ca) < 0)
+		abort();
+	ta_ready(t, conf);
+	free(conf);
+	/* signed in: notSignedIn's clear is the auth service's result, OK */
+	assert_true(th_wait_until(icinga_result, &w, 60));
+	emergency(t, t->caller, "911");
+	w.service = "ctteams!ctteams-acme-emergency";
+	w.needle = "EMERGENCY CALL";
+	w.state = 2;
+	assert_true(th_wait_until(icinga_result, &w, 60));
+	assert_int_equal(ta_stop(t), 0);
+	th_icinga_stop(&ic);
+	running_icinga = NULL;
+	th_rmtree(dir);
+	free(dir);
+	free(pwfile);
+}
+
 static int
 setup(void **state)
 {
@@ -661,6 +739,10 @@ test_teardown(void **state)
 		th_nagios_free(running_nagios);
 		running_nagios = NULL;
 	}
+	if (running_icinga) {
+		th_icinga_stop(running_icinga);
+		running_icinga = NULL;
+	}
 	return ta_test_teardown(state);
 }
 
@@ -673,6 +755,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_delivery_gap, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_nagios_core, test_teardown),
 	    cmocka_unit_test_teardown(test_icinga_api, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_icinga_daemon, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, ta_teardown);

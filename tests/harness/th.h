@@ -152,6 +152,26 @@ char *th_snmp_get(struct th_snmp *s, const char *oid);
 /* What snmptrapd logged so far. */
 char *th_snmp_traps(struct th_snmp *s);
 
+/* ---- th_icinga.c: a real Icinga 2 daemon ---- */
+
+struct th_icinga {
+	pid_t pid;
+	char *dir;
+	int port;
+	char *ca;  /* the CA that signed the API's certificate */
+	char *url; /* https://127.0.0.1:PORT */
+	char *user;
+	char *password;
+};
+
+/* Starts icinga2 with objects_file and an API user that may submit check
+ * results and read objects; 0 once its API answers. */
+int th_icinga_start(struct th_icinga *ic, const char *objects_file, const char *user,
+		    const char *password);
+/* GET path from the API as that user; the parsed answer, NULL unless 200. */
+json_t *th_icinga_get(struct th_icinga *ic, const char *path);
+void th_icinga_stop(struct th_icinga *ic);
+
 /* ---- th_nagios.c: a real Nagios 4 core ---- */
 
 struct th_nagios {
