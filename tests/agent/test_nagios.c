@@ -696,8 +696,8 @@ test_icinga_daemon(void **state)
 	struct icinga_wait w = {&ic, "ctteams!ctteams-acme-auth", NULL, 0};
 	FILE *f;
 
+	running_icinga = &ic; /* stopped by the teardown if this test fails */
 	assert_int_equal(th_icinga_start(&ic, CT_ICINGA_CONF, "ctteams", "s3cret-api-pass"), 0);
-	running_icinga = &ic;
 	if (asprintf(&pwfile, "%s/icinga.pass", dir) < 0)
 		abort();
 	f = fopen(pwfile, "w");

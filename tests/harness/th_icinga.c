@@ -161,11 +161,11 @@ th_icinga_get(struct th_icinga *ic, const char *path)
 	if (asprintf(&auth, "Authorization: Basic %s", basic) < 0)
 		abort();
 	const char *headers[] = {auth, "Accept: application/json", NULL};
-	if (th_http("GET", url, ic->ca, headers, NULL, &r) == 0) {
-		if (r.status == 200)
-			j = th_resp_json(&r);
-		th_resp_free(&r);
-	}
+	/* the answer is freed whether or not one came (a refused connection
+	 * while Icinga starts leaves an empty body) */
+	if (th_http("GET", url, ic->ca, headers, NULL, &r) == 0 && r.status == 200)
+		j = th_resp_json(&r);
+	th_resp_free(&r);
 	free(url);
 	free(auth);
 	free(basic);
