@@ -555,6 +555,25 @@ icinga_gave_up(void *arg)
 	return ok;
 }
 
+/* The agent's Icinga settings: the API user ctteams, its password in a
+ * 0600 file under dir (*ret_pwfile), the API's URL and CA, and extra. */
+static char *
+icinga_conf(const char *dir, const char *url, const char *ca, const char *extra, char **ret_pwfile)
+{
+	char *conf;
+
+	if (asprintf(ret_pwfile, "%s/icinga.pass", dir) < 0)
+		abort();
+	assert_int_equal(th_write_file(*ret_pwfile, "s3cret-api-pass\n"), 0);
+	chmod(*ret_pwfile, 0600);
+	if (asprintf(&conf,
+		     "icinga_url = %s\nicinga_user = ctteams\nicinga_password_file = %s\n"
+		     "icinga_ca_file = %s\n%s",
+		     url, *ret_pwfile, ca, extra) < 0)
+		abort();
+	return conf;
+}
+
 static void
 test_icinga_api(void **state)
 {
@@ -564,23 +583,12 @@ test_icinga_api(void **state)
 	struct th_hook_cfg hc = {.notify_status = 200, .notify_fail_first = 3};
 	json_t *posts, *p, *body, *events;
 	size_t i, n_ok = 0;
-	FILE *f;
 
 	assert_int_equal(th_selfsigned(dir, &cert, &key), 0);
 	h = th_hook_start(cert, key);
 	th_hook_configure(h, &hc);
 	base = th_hook_url(h, "");
-	if (asprintf(&pwfile, "%s/icinga.pass", dir) < 0)
-		abort();
-	f = fopen(pwfile, "w");
-	fputs("s3cret-api-pass\n", f);
-	fclose(f);
-	chmod(pwfile, 0600);
-	if (asprintf(&conf,
-		     "icinga_url = %s\nicinga_user = ctteams\nicinga_password_file = %s\n"
-		     "icinga_ca_file = %s\nicinga_ttl = 5m",
-		     base, pwfile, cert) < 0)
-		abort();
+	conf = icinga_conf(dir, base, cert, "icinga_ttl = 5m", &pwfile);
 	ta_ready(t, conf);
 	free(conf);
 	/* refused three times, then taken */
@@ -694,21 +702,10 @@ test_icinga_daemon(void **state)
 	static struct th_icinga ic;
 	char *dir = th_tmpdir("icinga-pass"), *pwfile, *conf;
 	struct icinga_wait w = {&ic, "ctteams!ctteams-acme-auth", NULL, 0};
-	FILE *f;
 
 	running_icinga = &ic; /* stopped by the teardown if this test fails */
 	assert_int_equal(th_icinga_start(&ic, CT_ICINGA_CONF, "ctteams", "s3cret-api-pass"), 0);
-	if (asprintf(&pwfile, "%s/icinga.pass", dir) < 0)
-		abort();
-	f = fopen(pwfile, "w");
-	fputs("s3cret-api-pass\n", f);
-	fclose(f);
-	chmod(pwfile, 0600);
-	if (asprintf(&conf,
-		     "icinga_url = %s\nicinga_user = ctteams\nicinga_password_file = %s\n"
-		     "icinga_ca_file = %s",
-		     ic.url, pwfile, ic.ca) < 0)
-		abort();
+	conf = icinga_conf(dir, ic.url, ic.ca, "", &pwfile);
 	ta_ready(t, conf);
 	free(conf);
 	/* signed in: notSignedIn's clear is the auth service's result, OK */

@@ -23,6 +23,8 @@ void th_rmtree(const char *dir);
 bool th_wait_until(bool (*pred)(void *), void *arg, double timeout);
 bool th_wait_file(const char *path, double timeout);
 char *th_read_file(const char *path);
+/* Writes text to path (replacing it); 0 or -1. */
+int th_write_file(const char *path, const char *text);
 /* A loopback TCP port that was free a moment ago. */
 int th_free_port(void);
 /* Runs argv, waits, returns the exit status (-1 if killed); output in

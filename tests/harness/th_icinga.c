@@ -20,17 +20,6 @@
 
 #define NODE "ctteams-test-icinga"
 
-static int
-write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -1;
-	fputs(text, f);
-	return fclose(f);
-}
-
 /* A CA, and a node certificate it signed for NODE and 127.0.0.1. */
 static int
 make_pki(const char *dir)
@@ -80,7 +69,7 @@ write_config(struct th_icinga *ic, const char *objects_file, const char *user, c
 		     ic->port, user, password, objects_file) < 0 ||
 	    asprintf(&path, "%s/icinga2.conf", ic->dir) < 0)
 		abort();
-	rc = write_text(path, text);
+	rc = th_write_file(path, text);
 	free(path);
 	free(text);
 	return rc;

@@ -15,17 +15,6 @@
 
 #include "th.h"
 
-static int
-write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (!f)
-		return -1;
-	fputs(text, f);
-	return fclose(f);
-}
-
 int
 th_nagios_init(struct th_nagios *n)
 {
@@ -67,7 +56,7 @@ th_nagios_configure(struct th_nagios *n, const char *objects_file, const char *p
 	if (!shipped || asprintf(&path, "%s/ctteams.cfg", n->dir) < 0)
 		return -1;
 	objects = objects_for(shipped, monitor_socket);
-	rc |= write_file(path, objects);
+	rc |= th_write_file(path, objects);
 	free(objects);
 	free(shipped);
 	if (asprintf(&text,
@@ -106,13 +95,13 @@ th_nagios_configure(struct th_nagios *n, const char *objects_file, const char *p
 		     n->log, path, n->dir, n->status, n->cmd, n->dir, n->dir, n->dir, n->dir,
 		     n->dir, n->dir, n->dir, n->dir) < 0)
 		return -1;
-	rc |= write_file(n->cfg, text);
+	rc |= th_write_file(n->cfg, text);
 	free(text);
 	free(path);
 	if (asprintf(&path, "%s/resource.cfg", n->dir) < 0 ||
 	    asprintf(&text, "$USER1$=%s\n", plugins) < 0)
 		return -1;
-	rc |= write_file(path, text);
+	rc |= th_write_file(path, text);
 	free(path);
 	free(text);
 	return rc;
