@@ -817,6 +817,21 @@ snmp_sync(void)
 	snmp_due = block ? -1 : now_mono() + (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+/* A master that stops with our bytes unread resets the connection. net-snmp
+ * 5.9.3's AF_UNIX read leaks the peer address it allocated when recvfrom()
+ * fails (tests/netsnmp/unix_recv_leak.c shows it with libnetsnmp alone):
+ * the pending error is taken here first, so its read sees the end of the
+ * stream instead, which it handles (and frees) as the same "closed". */
+static void
+snmp_take_error(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err)
+		log_debug("snmp", "AgentX: the master's connection: %s", strerror(err));
+}
+
 /* After each wait: net-snmp reads what arrived, then times out requests
  * and runs its alarms (the AgentX ping and reconnect among them). */
 static void
@@ -829,6 +844,7 @@ snmp_run(void)
 	for (size_t i = 0; i < n_snmp; i++) {
 		if (snmp_watches[i]->ready) {
 			snmp_watches[i]->ready = false;
+			snmp_take_error(snmp_watches[i]->fd);
 			NETSNMP_LARGE_FD_SET(snmp_watches[i]->fd, &set);
 			any = true;
 		}
