@@ -13,8 +13,9 @@
 #include "snmp_mib.h"
 #include "util.h"
 
-/* NET-SNMP-MIB::netSnmpPlaypen.911 (CT-TEAMS-MIB's MODULE-IDENTITY) */
-const oid smib_root[] = {1, 3, 6, 1, 4, 1, 8072, 9999, 9999, 911};
+/* CT-TEAMS-MIB's MODULE-IDENTITY, read from the MIB by the build
+ * (plugin/CMakeLists.txt): the one place the arc is named */
+const oid smib_root[] = {SMIB_ROOT};
 const size_t smib_root_len = sizeof(smib_root) / sizeof(smib_root[0]);
 
 /* ctTeamsObjects subtrees */
