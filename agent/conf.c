@@ -33,6 +33,8 @@ struct parse {
 	size_t n_errors;
 	char seen[64][40]; /* keys seen in the current section */
 	int n_seen;
+	char empty[32][300]; /* "section key" given with no value: said once */
+	int n_empty;
 };
 
 /* Appends "FILE:LINE: [kind: ]message" to *list (line 0: the file as a
@@ -655,9 +657,12 @@ on_entry(void *user, const char *section, const char *name, const char *value)
 	}
 	if (p->n_seen < 64)
 		snprintf(p->seen[p->n_seen++], sizeof(p->seen[0]), "%s", name);
-	if (!*value)
+	if (!*value) {
 		problem(p, "'%s' has no value", name);
-	else if (p->in_agent)
+		if (p->n_empty < 32)
+			snprintf(p->empty[p->n_empty++], sizeof(p->empty[0]), "%s %s", p->section,
+				 name);
+	} else if (p->in_agent)
 		agent_key(p, name, value);
 	else
 		org_key(p, name, value);
@@ -708,6 +713,19 @@ defaults(struct conf *c)
 	c->passive_max_age = 24 * 3600;
 }
 
+/* A required key given with no value was said at its line already. */
+static bool
+given_empty(const struct parse *p, const char *section, const char *key)
+{
+	char want[sizeof(p->empty[0])];
+
+	snprintf(want, sizeof(want), "%s %s", section, key);
+	for (int i = 0; i < p->n_empty; i++)
+		if (!strcmp(p->empty[i], want))
+			return true;
+	return false;
+}
+
 static void
 finish(struct parse *p)
 {
@@ -715,7 +733,7 @@ finish(struct parse *p)
 	struct url u;
 
 	p->line = 0;
-	if (!c->public_url)
+	if (!c->public_url && !given_empty(p, "agent", "public_url"))
 		problem(p,
 			"[agent] public_url is required: the https URL Graph and browsers reach");
 	if (c->max_body_total < c->max_body)
@@ -741,9 +759,11 @@ finish(struct parse *p)
 						  "service_user"};
 		const char *have[] = {o->tenant_id, o->client_id, o->client_secret_file,
 				      o->service_user};
+		char *section = xprintf("org %s", o->name);
 		for (size_t k = 0; k < 4; k++)
-			if (!have[k])
+			if (!have[k] && !given_empty(p, section, req[k]))
 				problem(p, "[org %s] %s is required", o->name, req[k]);
+		free(section);
 		if (o->canary_chat && o->canary_timeout >= o->canary_interval)
 			problem(p, "[org %s] canary_timeout must be shorter than canary_interval",
 				o->name);

@@ -55,7 +55,7 @@ usage(FILE *out)
 		     "  -V, --version       print the version and exit\n"
 		     "  -h, --help          print this help and exit\n\n"
 		     "Signals: SIGHUP reloads the configuration, SIGTERM stops after in-flight\n"
-		     "requests finish. See docs/ for configuration and operation.\n");
+		     "requests finish. See ctteamsd(8) and ctteamsd.conf(5).\n");
 }
 
 static void
