@@ -310,6 +310,32 @@ snmp_key(struct parse *p, const char *k, const char *v)
 	return true;
 }
 
+/* metrics_listen: off, a port (on loopback), or ADDRESS:PORT */
+static void
+metrics_key(struct parse *p, const char *v)
+{
+	struct conf *c = p->c;
+	char *host = NULL, *end;
+	long port;
+	int iport;
+
+	free(c->metrics_addr);
+	c->metrics_addr = NULL;
+	if (!strcmp(v, "off"))
+		return;
+	port = strtol(v, &end, 10);
+	if (*end == '\0' && port > 0 && port < 65536) {
+		c->metrics_addr = xstrdup("127.0.0.1");
+		c->metrics_port = (int)port;
+	} else if (addr_parse(v, &host, &iport) == 0) {
+		c->metrics_addr = host;
+		c->metrics_port = iport;
+	} else {
+		problem(p, "metrics_listen: off, a port (on loopback), or ADDRESS:PORT, e.g. "
+			   "127.0.0.1:9911");
+	}
+}
+
 static void
 agent_key(struct parse *p, const char *k, const char *v)
 {
@@ -336,6 +362,8 @@ agent_key(struct parse *p, const char *k, const char *v)
 			c->listen_addr = host;
 			c->listen_port = port;
 		}
+	} else if (!strcmp(k, "metrics_listen")) {
+		metrics_key(p, v);
 	} else if (!strcmp(k, "tls_cert") || !strcmp(k, "tls_key") || !strcmp(k, "ca_file")) {
 		if (access(v, R_OK) != 0)
 			problem(p, "%s: cannot read %s: %s", k, v, strerror(errno));
@@ -839,6 +867,7 @@ conf_free(struct conf *c)
 	free(c->icinga_ca_file);
 	free(c->public_url);
 	free(c->listen_addr);
+	free(c->metrics_addr);
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->state_dir);

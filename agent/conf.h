@@ -37,6 +37,8 @@ struct conf {
 	char *public_url; /* scheme://host[:port], no trailing slash */
 	char *listen_addr;
 	int listen_port;
+	char *metrics_addr; /* NULL: no metrics listener */
+	int metrics_port;
 	char *tls_cert;
 	char *tls_key;
 	char *state_dir;

@@ -32,7 +32,16 @@
 #define CTL_LINE_MAX    (64 * 1024)
 #define CTL_IDLE        10.0 /* seconds a client may sit without a request */
 
-enum watch_kind { W_SIGNAL, W_HTTP, W_CURL, W_CTL_LISTEN, W_CTL_CLIENT, W_SNMP, W_PROBE };
+enum watch_kind {
+	W_SIGNAL,
+	W_HTTP,
+	W_METRICS,
+	W_CURL,
+	W_CTL_LISTEN,
+	W_CTL_CLIENT,
+	W_SNMP,
+	W_PROBE
+};
 
 struct watch {
 	enum watch_kind kind;
@@ -76,6 +85,12 @@ static struct ev_timer **timers;
 static size_t n_timers;
 
 static struct MHD_Daemon *http;
+/* the metrics listener: a second, small daemon, run only when its own
+ * epoll descriptor is ready or its timeout is due */
+static struct MHD_Daemon *metrics;
+static struct watch metrics_watch;
+static bool metrics_pending;
+static double metrics_due = -1; /* its timeout (idle connections) */
 static struct watch http_watch;
 static bool http_pending;
 static unsigned int http_limit;  /* max_connections */
@@ -254,6 +269,26 @@ ev_http_attach(struct MHD_Daemon *d, unsigned int max_connections)
 	http_watch.fd = di->epoll_fd;
 	watch_add(&http_watch, EPOLLIN);
 	http_pending = true;
+}
+
+void
+ev_metrics_attach(struct MHD_Daemon *d)
+{
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+
+	metrics = d;
+	metrics_watch.kind = W_METRICS;
+	metrics_watch.fd = di->epoll_fd;
+	watch_add(&metrics_watch, EPOLLIN);
+	metrics_pending = true;
+}
+
+void
+ev_metrics_detach(void)
+{
+	if (metrics)
+		watch_del(&metrics_watch);
+	metrics = NULL;
 }
 
 void
@@ -891,7 +926,7 @@ next_timeout_ms(void)
 	double now = now_mono(), next = now + 60;
 	MHD_UNSIGNED_LONG_LONG mhd_ms;
 
-	if (http_pending)
+	if (http_pending || metrics_pending)
 		return 0;
 	if (http_rerun >= 0 && http_rerun < next)
 		next = http_rerun;
@@ -904,6 +939,12 @@ next_timeout_ms(void)
 		next = snmp_due;
 	if (http && MHD_get_timeout(http, &mhd_ms) == MHD_YES && now + (double)mhd_ms / 1000 < next)
 		next = now + (double)mhd_ms / 1000;
+	metrics_due = -1;
+	if (metrics && MHD_get_timeout(metrics, &mhd_ms) == MHD_YES) {
+		metrics_due = now + (double)mhd_ms / 1000;
+		if (metrics_due < next)
+			next = metrics_due;
+	}
 	if (next <= now)
 		return 0;
 	return (int)((next - now) * 1000) + 1;
@@ -1078,6 +1119,9 @@ dispatch(struct watch *w, uint32_t ev)
 	case W_HTTP:
 		http_pending = true;
 		break;
+	case W_METRICS:
+		metrics_pending = true;
+		break;
 	case W_CURL:
 		curl_action(w->fd, (ev & EPOLLIN ? CURL_CSELECT_IN : 0) |
 				       (ev & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
@@ -1141,6 +1185,13 @@ ev_run(void)
 		 * (resumed connections) go out in this same turn */
 		if (http)
 			http_run();
+		if (metrics_due >= 0 && now_mono() >= metrics_due)
+			metrics_pending = true;
+		if (metrics && metrics_pending) {
+			metrics_pending = false;
+			metrics_due = -1;
+			MHD_run(metrics);
+		}
 	}
 	return 0;
 }
@@ -1157,6 +1208,7 @@ ev_shutdown(void)
 	ev_probe_cancel();
 	ev_ctl_close();
 	ev_http_detach();
+	ev_metrics_detach();
 	ev_curl_abort_all();
 	if (multi)
 		curl_multi_cleanup(multi);

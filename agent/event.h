@@ -42,6 +42,11 @@ void ev_http_drop(struct MHD_Connection *conn);
  * connections, and MHD runs again at once to send their answers. */
 void ev_http_on_batch(bool (*fn)(void));
 
+/* The metrics listener (metrics.c): another daemon started with
+ * MHD_USE_EPOLL and no thread; nothing is admitted or batched for it. */
+void ev_metrics_attach(struct MHD_Daemon *d);
+void ev_metrics_detach(void);
+
 /* Outbound HTTP: done() runs on the loop once the transfer ends; the easy
  * handle is removed from the multi handle first and belongs to the caller. */
 int ev_curl_add(CURL *easy, void (*done)(CURL *easy, CURLcode rc, void *arg), void *arg);

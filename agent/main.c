@@ -24,6 +24,7 @@
 #include "http.h"
 #include "jwks.h"
 #include "log.h"
+#include "metrics.h"
 #include "nkey.h"
 #include "org.h"
 #include "out_icinga.h"
@@ -233,7 +234,7 @@ run(void)
 	wh_init(store, proc_kick);
 	wh_configure(conf);
 	ev_on_signals(on_term, on_hup);
-	if (srv_start(conf, &err) < 0 ||
+	if (srv_start(conf, &err) < 0 || met_start(conf, &err) < 0 ||
 	    ev_ctl_listen(conf->control_socket, false, -1, ctl_handle, &err) < 0 ||
 	    (conf->monitor_socket && ev_ctl_listen(conf->monitor_socket, true, conf->monitor_group,
 						   ctl_handle, &err) < 0)) {
@@ -255,6 +256,7 @@ out:
 	free(err);
 	ev_curl_abort_all();
 	srv_stop();
+	met_stop();
 	wh_shutdown();
 	snmpa_stop();
 	outn_stop();
