@@ -310,6 +310,15 @@ snmp_key(struct parse *p, const char *k, const char *v)
 	return true;
 }
 
+/* An IPv4 or IPv6 address, as the listeners need it (no name to look up). */
+static bool
+ip_literal(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
 /* metrics_listen: off, a port (on loopback), or ADDRESS:PORT */
 static void
 metrics_key(struct parse *p, const char *v)
@@ -327,12 +336,13 @@ metrics_key(struct parse *p, const char *v)
 	if (*end == '\0' && port > 0 && port < 65536) {
 		c->metrics_addr = xstrdup("127.0.0.1");
 		c->metrics_port = (int)port;
-	} else if (addr_parse(v, &host, &iport) == 0) {
+	} else if (addr_parse(v, &host, &iport) == 0 && ip_literal(host)) {
 		c->metrics_addr = host;
 		c->metrics_port = iport;
 	} else {
-		problem(p, "metrics_listen: off, a port (on loopback), or ADDRESS:PORT, e.g. "
-			   "127.0.0.1:9911");
+		free(host);
+		problem(p, "metrics_listen: off, a port (on loopback), or IP-ADDRESS:PORT, e.g. "
+			   "127.0.0.1:9911 or [::1]:9911");
 	}
 }
 

@@ -48,6 +48,7 @@ struct org_counts {
 	char *org;
 	long value[CNT_N];
 	long written[CNT_N];
+	long base[CNT_N]; /* as the store kept them at this process's start */
 };
 
 static struct store *store;
@@ -74,7 +75,7 @@ counts(const char *org)
 		for (int c = 0; c < CNT_N; c++)
 			if (!strcmp(cnt_names[c], name))
 				orgs[n_orgs].value[c] = orgs[n_orgs].written[c] =
-				    (long)json_integer_value(v);
+				    orgs[n_orgs].base[c] = (long)json_integer_value(v);
 	}
 	json_decref(kept);
 	return &orgs[n_orgs++];
@@ -102,6 +103,14 @@ long
 cnt_get(const char *org, enum cnt c)
 {
 	return counts(org)->value[c];
+}
+
+long
+cnt_since_start(const char *org, enum cnt c)
+{
+	struct org_counts *k = counts(org);
+
+	return k->value[c] - k->base[c];
 }
 
 json_t *

@@ -52,6 +52,10 @@ void cnt_stop(void);
 void cnt_add(const char *org, enum cnt c, long n);
 /* By name (a rejection reason, say); an unknown name is a bug, logged. */
 void cnt_add_name(const char *org, const char *name, long n);
+/* Counted by this process alone: never lower than at an earlier look, as a
+ * Prometheus counter must be (the kept totals are written every few
+ * seconds, so after a crash they can be lower than what was shown). */
+long cnt_since_start(const char *org, enum cnt c);
 /* {name: value} for every counter, zero included. */
 json_t *cnt_json(const char *org);
 long cnt_get(const char *org, enum cnt c);

@@ -91,6 +91,9 @@ static struct MHD_Daemon *metrics;
 static struct watch metrics_watch;
 static bool metrics_pending;
 static double metrics_due = -1; /* its timeout (idle connections) */
+static unsigned int metrics_limit;
+static bool metrics_full;
+static double metrics_rerun = -1; /* run again then, without an event */
 static struct watch http_watch;
 static bool http_pending;
 static unsigned int http_limit;  /* max_connections */
@@ -272,11 +275,12 @@ ev_http_attach(struct MHD_Daemon *d, unsigned int max_connections)
 }
 
 void
-ev_metrics_attach(struct MHD_Daemon *d)
+ev_metrics_attach(struct MHD_Daemon *d, unsigned int max_connections)
 {
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
 
 	metrics = d;
+	metrics_limit = max_connections;
 	metrics_watch.kind = W_METRICS;
 	metrics_watch.fd = di->epoll_fd;
 	watch_add(&metrics_watch, EPOLLIN);
@@ -930,6 +934,8 @@ next_timeout_ms(void)
 		return 0;
 	if (http_rerun >= 0 && http_rerun < next)
 		next = http_rerun;
+	if (metrics_rerun >= 0 && metrics_rerun < next)
+		next = metrics_rerun;
 	for (size_t i = 0; i < n_timers; i++)
 		if (timers[i]->armed && timers[i]->due < next)
 			next = timers[i]->due;
@@ -948,6 +954,25 @@ next_timeout_ms(void)
 	if (next <= now)
 		return 0;
 	return (int)((next - now) * 1000) + 1;
+}
+
+/* The metrics listener. At its connection limit libmicrohttpd takes its
+ * listening socket out of its epoll set and puts it back only on a later
+ * run (as for the public listener, http_run): while full, or just after,
+ * it runs again soon without an event, or it would never accept again. */
+static void
+metrics_run(void)
+{
+	const union MHD_DaemonInfo *di;
+	bool was_full = metrics_full;
+
+	metrics_pending = false;
+	metrics_due = -1;
+	MHD_run(metrics);
+	di = MHD_get_daemon_info(metrics, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	metrics_full = di && di->num_connections + 1 >= metrics_limit;
+	if (metrics_full || was_full)
+		metrics_rerun = now_mono() + 0.05;
 }
 
 /* ---- the probe ---- */
@@ -1185,13 +1210,13 @@ ev_run(void)
 		 * (resumed connections) go out in this same turn */
 		if (http)
 			http_run();
-		if (metrics_due >= 0 && now_mono() >= metrics_due)
+		if ((metrics_due >= 0 && now_mono() >= metrics_due) ||
+		    (metrics_rerun >= 0 && now_mono() >= metrics_rerun)) {
+			metrics_rerun = -1;
 			metrics_pending = true;
-		if (metrics && metrics_pending) {
-			metrics_pending = false;
-			metrics_due = -1;
-			MHD_run(metrics);
 		}
+		if (metrics && metrics_pending)
+			metrics_run();
 	}
 	return 0;
 }

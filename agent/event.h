@@ -44,7 +44,7 @@ void ev_http_on_batch(bool (*fn)(void));
 
 /* The metrics listener (metrics.c): another daemon started with
  * MHD_USE_EPOLL and no thread; nothing is admitted or batched for it. */
-void ev_metrics_attach(struct MHD_Daemon *d);
+void ev_metrics_attach(struct MHD_Daemon *d, unsigned int max_connections);
 void ev_metrics_detach(void);
 
 /* Outbound HTTP: done() runs on the loop once the transfer ends; the easy

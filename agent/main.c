@@ -132,6 +132,10 @@ on_hup(void)
 	    conf->max_per_address != next->max_per_address)
 		log_warnx("main", "reload: max_connections and max_connections_per_address "
 				  "change at the next restart");
+	if (!conf->metrics_addr != !next->metrics_addr ||
+	    (conf->metrics_addr && (strcmp(conf->metrics_addr, next->metrics_addr) != 0 ||
+				    conf->metrics_port != next->metrics_port)))
+		log_warnx("main", "reload: metrics_listen changes at the next restart");
 	if (conf->monitor_group != next->monitor_group)
 		log_warnx("main",
 			  "reload: monitor_group changed; it takes effect at the next restart");
@@ -234,12 +238,19 @@ run(void)
 	wh_init(store, proc_kick);
 	wh_configure(conf);
 	ev_on_signals(on_term, on_hup);
-	if (srv_start(conf, &err) < 0 || met_start(conf, &err) < 0 ||
+	if (srv_start(conf, &err) < 0 ||
 	    ev_ctl_listen(conf->control_socket, false, -1, ctl_handle, &err) < 0 ||
 	    (conf->monitor_socket && ev_ctl_listen(conf->monitor_socket, true, conf->monitor_group,
 						   ctl_handle, &err) < 0)) {
 		log_err("main", "%s", err);
 		goto out;
+	}
+	/* metrics are for a dashboard: a port taken by another program must not
+	 * keep 911 notices from the NOC */
+	if (met_start(conf, &err) < 0) {
+		log_err("main", "%s; no Prometheus metrics, everything else is served", err);
+		free(err);
+		err = NULL;
 	}
 	/* one output among several: without it the agent still serves the rest */
 	if (snmpa_start(conf, store) < 0)

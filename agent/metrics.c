@@ -19,11 +19,14 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "counter.h"
 #include "ctl.h"
 #include "event.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
+
+#define METRICS_CONNECTIONS 16 /* a scraper or two, and a person with curl */
 
 static struct MHD_Daemon *daemon_;
 
@@ -290,30 +293,35 @@ subscription_metrics(struct out *o, const json_t *orgs)
 }
 
 /* The org's counters (counter.c), each a _total; the rejections as one
- * family with the reason as a label. */
+ * family with the reason as a label. Counted by this process from its
+ * start (cnt_since_start), so a counter never goes down: the totals the
+ * store keeps are written every few seconds, and after a crash they could
+ * be lower than a scrape showed, which Prometheus would take for a reset
+ * (and an emergency rule would page again). */
 static void
 counter_metrics(struct out *o, const json_t *orgs)
 {
 	static const struct {
-		const char *key, *name, *help;
+		enum cnt c;
+		const char *name, *help;
 	} plain[] = {
-	    {"received", "ctteams_notifications_received_total",
+	    {CNT_RECEIVED, "ctteams_notifications_received_total",
 	     "Change notifications accepted from Graph."},
-	    {"lifecycle_received", "ctteams_lifecycle_notifications_received_total",
+	    {CNT_LIFECYCLE_RECEIVED, "ctteams_lifecycle_notifications_received_total",
 	     "Lifecycle notifications accepted from Graph."},
-	    {"processed", "ctteams_messages_processed_total", "Chat messages judged."},
-	    {"emergencies", "ctteams_emergencies_total", "Emergency events raised."},
-	    {"unrecognised", "ctteams_unrecognised_notices_total",
+	    {CNT_PROCESSED, "ctteams_messages_processed_total", "Chat messages judged."},
+	    {CNT_EMERGENCIES, "ctteams_emergencies_total", "Emergency events raised."},
+	    {CNT_UNRECOGNISED, "ctteams_unrecognised_notices_total",
 	     "Important messages no rule matched."},
-	    {"duplicates", "ctteams_duplicates_total",
+	    {CNT_DUPLICATES, "ctteams_duplicates_total",
 	     "Messages seen again (redelivered, or found by reading back) and not raised twice."},
-	    {"message_gone", "ctteams_messages_gone_total",
+	    {CNT_MESSAGE_GONE, "ctteams_messages_gone_total",
 	     "Messages deleted before they could be read."},
-	    {"recovered_by_poll", "ctteams_recovered_by_reconcile_total",
+	    {CNT_RECOVERED_BY_POLL, "ctteams_recovered_by_reconcile_total",
 	     "Notices Graph never delivered, found by reading back."},
-	    {"reconcile_skipped_chats", "ctteams_reconcile_skipped_chats_total",
+	    {CNT_RECONCILE_SKIPPED_CHATS, "ctteams_reconcile_skipped_chats_total",
 	     "Chats the reconcile could not read."},
-	    {"dead_lettered", "ctteams_dead_lettered_total", "Notifications set aside."},
+	    {CNT_DEAD_LETTERED, "ctteams_dead_lettered_total", "Notifications set aside."},
 	};
 	size_t i;
 	const json_t *org;
@@ -321,22 +329,19 @@ counter_metrics(struct out *o, const json_t *orgs)
 	for (size_t f = 0; f < sizeof(plain) / sizeof(plain[0]); f++) {
 		family(o, plain[f].name, "counter", plain[f].help);
 		json_array_foreach (orgs, i, org) {
-			sample(o, plain[f].name,
-			       num(json_object_get(org, "counters"), plain[f].key), "org",
-			       org_name(org), NULL);
+			sample(o, plain[f].name, (double)cnt_since_start(org_name(org), plain[f].c),
+			       "org", org_name(org), NULL);
 		}
 	}
 	family(o, "ctteams_notifications_rejected_total", "counter",
 	       "Webhook requests refused, by reason.");
 	json_array_foreach (orgs, i, org) {
-		const char *key;
-		json_t *v;
-		json_object_foreach (json_object_get(org, "counters"), key, v) {
-			if (!strncmp(key, "rejected_", 9))
+		for (int c = 0; c < CNT_N; c++)
+			if (!strncmp(cnt_names[c], "rejected_", strlen("rejected_")))
 				sample(o, "ctteams_notifications_rejected_total",
-				       json_number_value(v), "org", org_name(org), "reason",
-				       key + 9, NULL);
-		}
+				       (double)cnt_since_start(org_name(org), (enum cnt)c), "org",
+				       org_name(org), "reason", cnt_names[c] + strlen("rejected_"),
+				       NULL);
 	}
 }
 
@@ -393,6 +398,10 @@ answer(struct MHD_Connection *conn, unsigned int code, const char *type, char *b
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result ret;
 
+	if (!r) {
+		free(body);
+		return MHD_NO; /* libmicrohttpd closes the connection */
+	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -455,15 +464,15 @@ met_start(const struct conf *c, char **ret_err)
 	}
 	/* a scraper or two: few connections, short idle, small buffers */
 	daemon_ = MHD_start_daemon(flags, (uint16_t)c->metrics_port, NULL, NULL, on_request, NULL,
-				   MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT, 16,
-				   MHD_OPTION_PER_IP_CONNECTION_LIMIT, 4,
+				   MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT,
+				   METRICS_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 4,
 				   MHD_OPTION_CONNECTION_TIMEOUT, 10, MHD_OPTION_END);
 	if (!daemon_) {
 		*ret_err = xprintf("metrics_listen: cannot listen on %s port %d", c->metrics_addr,
 				   c->metrics_port);
 		return -1;
 	}
-	ev_metrics_attach(daemon_);
+	ev_metrics_attach(daemon_, METRICS_CONNECTIONS);
 	log_info("metrics", "Prometheus metrics on http://%s%s%s:%d/metrics",
 		 flags & MHD_USE_IPv6 ? "[" : "", c->metrics_addr, flags & MHD_USE_IPv6 ? "]" : "",
 		 c->metrics_port);

@@ -4,10 +4,14 @@
  * control socket shows, and carries no secret and no message text; the
  * listener serves /metrics alone.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ta.h"
 
@@ -170,6 +174,51 @@ test_listener_serves_metrics_alone(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
+/* A connection from a loopback address of its own (the listener allows 4
+ * per address), connected and idle. */
+static int
+idle_connection(int port, int from)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET}, me = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	me.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)from);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Filled to its connection limit by idle clients, the listener answers
+ * again once they go (libmicrohttpd stops watching its listening socket
+ * at the limit, and takes it up again only when it is run). */
+static void
+test_listener_recovers_from_its_limit(void **state)
+{
+	struct ta *t = *state;
+	int port = th_free_port(), fds[16];
+	char extra[64];
+	struct scrape_wait w = {port, "# TYPE ctteams_build_info gauge\n"};
+
+	snprintf(extra, sizeof(extra), "metrics_listen = %d", port);
+	assert_int_equal(ta_start(t, extra, NULL), 0);
+	assert_true(scrape_shows(&w));
+	for (int i = 0; i < 16; i++)
+		fds[i] = idle_connection(port, 2 + i / 4);
+	/* the agent took them in: its control socket still answers */
+	json_decref(ta_ctl(t, "ping", NULL));
+	/* one goes: a scrape gets its place, well before the idle ones time
+	 * out (10 s) */
+	close(fds[0]);
+	assert_true(th_wait_until(scrape_shows, &w, 5));
+	for (int i = 1; i < 16; i++)
+		close(fds[i]);
+	assert_true(th_wait_until(scrape_shows, &w, 5));
+	assert_int_equal(ta_stop(t), 0);
+}
+
 /* a bad metrics_listen is a configuration error with its line */
 static void
 test_bad_metrics_listen(void **state)
@@ -180,7 +229,7 @@ test_bad_metrics_listen(void **state)
 
 	assert_int_equal(ta_start(t, NULL, NULL), 0);
 	assert_int_equal(ta_stop(t), 0);
-	ta_replace_in_file(t->conf, "[agent]\n", "[agent]\nmetrics_listen = localhost:x\n");
+	ta_replace_in_file(t->conf, "[agent]\n", "[agent]\nmetrics_listen = localhost:9911\n");
 	conf = t->conf;
 	{
 		const char *const argv[] = {TA_CTTEAMSD, "--check-config", "--config", conf, NULL};
@@ -198,6 +247,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_scrape_of_a_signed_in_agent, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_listener_serves_metrics_alone, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_listener_recovers_from_its_limit, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_bad_metrics_listen, ta_test_teardown),
 	};
 
