@@ -10,7 +10,10 @@
 #include "alarm.h"
 #include "log.h"
 #include "outbox.h"
+#include "text.h"
 #include "util.h"
+
+#define ALARM_TEXT_MAX 400 /* bytes: the MIB's DisplayString takes 255 */
 
 const struct alarm_def alarm_defs[ALARM_N] = {
     [ALARM_NOT_SIGNED_IN] = {"notSignedIn", SEV_MAJOR, true, "sign-in-state-of-an-org-auth_state",
@@ -128,8 +131,25 @@ alarms_stop(void)
 	active = NULL;
 }
 
+static int set(enum alarm_type type, const char *org, bool on, const char *text);
+
+/* Every alarm text is outside text at heart (Entra's and Graph's error
+ * descriptions): made valid UTF-8 without control characters and cut
+ * between characters here, once for every output. One that is not valid
+ * UTF-8 could not be written (a false storeTrouble) nor sent, and the
+ * alarm would never be raised. */
 int
 alarm_set(enum alarm_type type, const char *org, bool on, const char *text)
+{
+	char *clean = txt_clean(text, ALARM_TEXT_MAX);
+	int rc = set(type, org, on, clean);
+
+	free(clean);
+	return rc;
+}
+
+static int
+set(enum alarm_type type, const char *org, bool on, const char *text)
 {
 	const struct alarm_def *d = &alarm_defs[type];
 	struct active *a;

@@ -12,6 +12,7 @@
 #include "oauth.h"
 #include "org.h"
 #include "server.h"
+#include "text.h"
 #include "util.h"
 
 #define STATE_TTL 600.0
@@ -244,7 +245,10 @@ auth_callback(struct srv_req *r, struct org *o)
 	ticket_remove(&states, st); /* single use, whatever follows */
 	if (error) {
 		const char *desc = srv_arg(r, "error_description");
-		why = xprintf("Microsoft sign-in answered %s: %.300s", error, desc ? desc : "");
+		char *d = txt_clean(desc ? desc : "", 300), *e = txt_clean(error, 64);
+		why = xprintf("Microsoft sign-in answered %s: %s", e, d);
+		free(d);
+		free(e);
 		fail(r, o, 400, "Sign-in failed", why);
 		free(why);
 		free_secret(verifier);

@@ -5,9 +5,11 @@
 #include <strings.h>
 
 #include "detect.h"
+#include "text.h"
 #include "util.h"
 
-#define LOCATION_MAX 500
+#define LOCATION_MAX   500  /* bytes of the location kept */
+#define NAME_MAX_BYTES 1024 /* and of a display name (Entra: 256 characters) */
 
 static size_t
 split(const char *list, char ***ret)
@@ -71,6 +73,9 @@ detect_rules_clear(struct detect_rules *r)
 static char *
 put_utf8(char *p, unsigned long cp)
 {
+	/* a UTF-16 surrogate alone is no character: U+FFFD */
+	if (cp >= 0xd800 && cp <= 0xdfff)
+		cp = 0xfffd;
 	if (cp < 0x80) {
 		*p++ = (char)cp;
 	} else if (cp < 0x800) {
@@ -89,6 +94,23 @@ put_utf8(char *p, unsigned long cp)
 	return p;
 }
 
+/* A numeric character reference at s (after '&': "#N;" or "#xH;"): the
+ * chars it takes, 0 if none; its value in *ret. */
+static size_t
+char_ref(const char *s, unsigned long *ret)
+{
+	char *end;
+	unsigned long cp;
+
+	if (*s != '#')
+		return 0;
+	cp = s[1] == 'x' || s[1] == 'X' ? strtoul(s + 2, &end, 16) : strtoul(s + 1, &end, 10);
+	if (*end != ';' || end == s + 1 || cp == 0 || cp > 0x10ffff)
+		return 0;
+	*ret = cp;
+	return (size_t)(end - s) + 1;
+}
+
 /* Decodes one entity at s (after '&'); returns chars consumed, 0 if none. */
 static size_t
 entity(const char *s, char **out)
@@ -102,13 +124,18 @@ entity(const char *s, char **out)
 	const char *semi;
 
 	if (*s == '#') {
-		char *end;
-		unsigned long cp = s[1] == 'x' || s[1] == 'X' ? strtoul(s + 2, &end, 16)
-							      : strtoul(s + 1, &end, 10);
-		if (*end != ';' || end == s + 1 || cp == 0 || cp > 0x10ffff)
+		unsigned long cp = 0, lo = 0;
+		size_t n = char_ref(s, &cp), m;
+		if (!n)
 			return 0;
+		/* an emoji written as UTF-16 ("&#xD83D;&#xDEA8;"): one character */
+		if (cp >= 0xd800 && cp <= 0xdbff && s[n] == '&' && (m = char_ref(s + n + 1, &lo)) &&
+		    lo >= 0xdc00 && lo <= 0xdfff) {
+			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			n += 1 + m;
+		}
 		*out = put_utf8(*out, cp == 0xa0 ? ' ' : cp);
-		return (size_t)(end - s) + 1;
+		return n;
 	}
 	semi = strchr(s, ';');
 	if (!semi || semi - s > 8)
@@ -241,9 +268,10 @@ find_location(const char *text)
 	while (*p == ' ')
 		p++;
 	n = strlen(p);
-	if (n > LOCATION_MAX)
-		n = LOCATION_MAX;
-	return n ? xstrndup(p, n) : NULL;
+	/* cut between characters: half a character is no UTF-8, and jansson
+	 * refuses a string that is not (the event would vanish from the
+	 * outputs) */
+	return n ? txt_clean(p, LOCATION_MAX) : NULL;
 }
 
 void
@@ -265,9 +293,13 @@ detect_run(const struct detect_rules *r, json_t *m, struct detect_result *res)
 	 * event (another shape Graph may use) still goes through the rules */
 	if (!json_is_object(user))
 		user = json_object_get(from, "application");
-	res->caller_name = xstrdup(str(user, "displayName"));
+	res->caller_name = txt_clean(str(user, "displayName"), NAME_MAX_BYTES);
 	res->caller_id = xstrdup(str(user, "id"));
-	res->text = text = detect_normalise(body ? body : "");
+	{
+		char *decoded = detect_normalise(body ? body : "");
+		res->text = text = txt_clean(decoded, 0);
+		free(decoded);
+	}
 
 	if (str(m, "deletedDateTime")) {
 		res->verdict = DETECT_IGNORED;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "oauth.h"
+#include "text.h"
 #include "util.h"
 
 void
@@ -102,11 +103,15 @@ short_description(const char *d)
 	const char *end = d + strcspn(d, "\r\n");
 	const char *trace = strstr(d, " Trace ID:");
 
+	char *line, *clean;
+
 	if (trace && trace < end)
 		end = trace;
-	if (end - d > 300)
-		end = d + 300;
-	return xstrndup(d, (size_t)(end - d));
+	/* cut between characters: Entra's text may be in any language */
+	line = xstrndup(d, (size_t)(end - d));
+	clean = txt_clean(line, 300);
+	free(line);
+	return clean;
 }
 
 void

@@ -18,6 +18,7 @@
 #include "org.h"
 #include "poll.h"
 #include "subs.h"
+#include "text.h"
 #include "util.h"
 
 enum sub_state { SUB_NONE, SUB_CREATING, SUB_ACTIVE, SUB_RENEWING, SUB_LAPSED, SUB_FAILED };
@@ -131,9 +132,13 @@ graph_message(const struct hc_resp *resp)
 
 	if (resp->status == 0)
 		out = xprintf("Graph unreachable: %s", resp->error ? resp->error : "no answer");
-	else if (code)
-		out = xprintf("HTTP %ld %s: %.300s", resp->status, code, msg ? msg : "");
-	else
+	else if (code) {
+		/* Graph's words, cut between characters */
+		char *m = txt_clean(msg ? msg : "", 300), *c = txt_clean(code, 64);
+		out = xprintf("HTTP %ld %s: %s", resp->status, c, m);
+		free(m);
+		free(c);
+	} else
 		out = xprintf("HTTP %ld", resp->status);
 	json_decref(j);
 	return out;

@@ -131,6 +131,52 @@ test_sign_in_alarms(void **state)
 	ta_short_tokens(t, false);
 }
 
+/* Entra's error text in another script, long enough to be cut: the cut
+ * falls between characters and signInLost is raised with it (a text cut
+ * mid-character was not UTF-8, could not be written, and the alarm was
+ * never raised while the plugin said OK). */
+static void
+test_sign_in_lost_with_multibyte_text(void **state)
+{
+	struct ta *t = *state;
+	char desc[1024] = "AADSTS70043: ", *text;
+	json_t *alarms, *a, *body;
+	size_t i;
+	bool found = false;
+
+	/* 3 + 13 bytes, then 2-byte characters across byte 300 */
+	while (strlen(desc) < 600)
+		strcat(desc, "é");
+	ta_short_tokens(t, true);
+	assert_int_equal(ta_start(t, "refresh_margin = 1s", NULL), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(refreshed_once, t, 10));
+	body = json_pack("{s:s, s:s, s:[i]}", "error", "invalid_grant", "error_description", desc,
+			 "error_codes", 70043);
+	text = json_dumps(body, JSON_COMPACT);
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i, s:s}", "path", "/" TA_TENANT "/oauth2/v2.0/token",
+			    "method", "POST", "status", 400, "count", 1000, "body", text));
+	free(text);
+	json_decref(body);
+	wait_alarm(t, "signInLost", true, 20);
+	alarms = ta_ctl(t, "alarms", NULL);
+	json_array_foreach (json_object_get(alarms, "alarms"), i, a) {
+		/* the text written and read back whole: no storeTrouble */
+		assert_string_not_equal(ta_str(a, "type"), "storeTrouble");
+		if (strcmp(ta_str(a, "type"), "signInLost") != 0)
+			continue;
+		found = true;
+		assert_non_null(strstr(ta_str(a, "text"), "AADSTS70043"));
+		assert_non_null(strstr(ta_str(a, "text"), "éé"));
+	}
+	assert_true(found);
+	json_decref(alarms);
+	ta_sim_ok(t, "DELETE", "/faults", NULL);
+	assert_int_equal(ta_stop(t), 0);
+	ta_short_tokens(t, false);
+}
+
 /* A secret close to its expiry, and one Entra refuses. */
 static void
 test_secret_alarms(void **state)
@@ -451,6 +497,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_sign_in_alarms, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_sign_in_lost_with_multibyte_text, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_secret_alarms, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_subscription_alarm, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_event_alarms, ta_test_teardown),

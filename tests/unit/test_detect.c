@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "detect.h"
+#include "text.h"
 #include "util.h"
 
 static json_t *
@@ -215,6 +216,58 @@ test_configured_rules(void **state)
 	free(err);
 }
 
+/* Real-world text: a long multi-byte location, emoji written as UTF-16
+ * entities, a lone surrogate, control characters in a name. Every field
+ * is valid UTF-8 (jansson takes it), cut only between characters. */
+static void
+test_real_world_text(void **state)
+{
+	struct detect_rules r;
+	struct detect_result res;
+	char *err = NULL, *html, *loc = NULL;
+	json_t *m, *j;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(detect_rules_init(&r, NULL, NULL, NULL, &err), 0);
+	/* 300 x "東京" (6 bytes each): 1800 bytes, cut at 500 must not split one */
+	for (int i = 0; i < 300; i++) {
+		char *next = xprintf("%s東京", loc ? loc : "");
+		free(loc);
+		loc = next;
+	}
+	html = xprintf("<p>José Müller has placed an Emergency Call to 911 &#xD83D;&#xDEA8; "
+		       "&#55357; &#xDE00;</p><p>Location: %s</p>",
+		       loc);
+	m = message(html, "high");
+	json_object_set_new(json_object_get(json_object_get(m, "from"), "user"), "displayName",
+			    json_string("Ayşe\x1b[31m\nYılmaz \u202e عربي"));
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_EMERGENCY);
+	assert_string_equal(res.number, "911");
+	/* the pair is one emoji; a surrogate alone is U+FFFD */
+	assert_non_null(strstr(res.text, "911 \U0001F6A8 \uFFFD \uFFFD"));
+	assert_true(txt_is_clean(res.text));
+	/* cut between characters: 83 whole "東京" and nothing of the 84th */
+	n = strlen(res.location);
+	assert_true(n <= 500 && n > 490);
+	assert_int_equal(n % 6, 0);
+	assert_true(txt_is_clean(res.location));
+	j = json_string(res.location);
+	assert_non_null(j);
+	json_decref(j);
+	/* control characters in the name are spaces: no escape sequence, no
+	 * new line reaches a log or a trap */
+	assert_true(txt_is_clean(res.caller_name));
+	assert_null(strchr(res.caller_name, 0x1b));
+	assert_non_null(strstr(res.caller_name, "Ayşe [31m Yılmaz"));
+	detect_result_clear(&res);
+	json_decref(m);
+	free(html);
+	free(loc);
+	detect_rules_clear(&r);
+}
+
 int
 main(void)
 {
@@ -225,6 +278,7 @@ main(void)
 	    cmocka_unit_test(test_number_from_the_call_wording),
 	    cmocka_unit_test(test_every_shape_is_judged),
 	    cmocka_unit_test(test_configured_rules),
+	    cmocka_unit_test(test_real_world_text),
 	};
 	return cmocka_run_group_tests_name("detect", tests, NULL, NULL);
 }
