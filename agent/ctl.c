@@ -168,11 +168,18 @@ limit_of(const struct request *r, long dflt)
 	return l > 0 && l <= 500 ? (long)l : l > 500 ? 500 : dflt;
 }
 
+/* "open": the unacknowledged emergencies raised since "since" (Unix
+ * time), up to 10,000 of them: what a check must see whole, whatever the
+ * number of newer events */
 static char *
 cmd_events(const struct request *r)
 {
+	bool open = json_is_true(json_object_get(r->req, "open"));
+	double since = json_number_value(json_object_get(r->req, "since"));
+
 	return reply(json_pack("{s:b, s:o}", "ok", 1, "events",
-			       store_events(store, r->org_name, limit_of(r, 50))));
+			       open ? store_events_open(store, r->org_name, true, since, 10000)
+				    : store_events(store, r->org_name, limit_of(r, 50))));
 }
 
 static char *

@@ -259,6 +259,30 @@ signal_read(void)
 	}
 }
 
+/* A watch closed while its epoll batch is being dispatched may still be
+ * named by a later event of that batch (a control client, or a socket
+ * libcurl let go of while another of its sockets was handled): it is
+ * marked dead and freed after the batch. */
+static void
+entomb(struct watch *w)
+{
+	w->dead = true;
+	w->next_dead = graveyard;
+	graveyard = w;
+}
+
+static void
+bury(void)
+{
+	while (graveyard) {
+		struct watch *w = graveyard;
+		graveyard = w->next_dead;
+		free(w->in);
+		free(w->out);
+		free(w);
+	}
+}
+
 /* ---- the HTTP listener ---- */
 
 void
@@ -409,7 +433,7 @@ curl_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp
 	if (what == CURL_POLL_REMOVE) {
 		if (w) {
 			watch_del(w);
-			free(w);
+			entomb(w);
 			curl_multi_assign(multi, s, NULL);
 		}
 		return 0;
@@ -544,21 +568,7 @@ ctl_client_close(struct watch *w)
 	watch_del(w);
 	close(w->fd);
 	w->fd = -1;
-	w->dead = true;
-	w->next_dead = graveyard;
-	graveyard = w;
-}
-
-static void
-ctl_bury(void)
-{
-	while (graveyard) {
-		struct watch *w = graveyard;
-		graveyard = w->next_dead;
-		free(w->in);
-		free(w->out);
-		free(w);
-	}
+	entomb(w);
 }
 
 /* A free slot in the socket's own half of the table, or the one of its
@@ -766,7 +776,7 @@ ev_ctl_close(void)
 	}
 	ev_timer_free(ctl_sweeper);
 	ctl_sweeper = NULL;
-	ctl_bury();
+	bury();
 }
 
 /* ---- net-snmp ---- */
@@ -1148,6 +1158,8 @@ dispatch(struct watch *w, uint32_t ev)
 		metrics_pending = true;
 		break;
 	case W_CURL:
+		if (w->dead)
+			break;
 		curl_action(w->fd, (ev & EPOLLIN ? CURL_CSELECT_IN : 0) |
 				       (ev & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
 				       (ev & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0));
@@ -1196,7 +1208,7 @@ ev_run(void)
 		}
 		for (int i = 0; i < n; i++)
 			dispatch(events[i].data.ptr, events[i].events);
-		ctl_bury();
+		bury();
 		if (snmp_on)
 			snmp_run();
 		if (curl_due >= 0 && now_mono() >= curl_due) {
@@ -1238,6 +1250,7 @@ ev_shutdown(void)
 	if (multi)
 		curl_multi_cleanup(multi);
 	multi = NULL;
+	bury(); /* what libcurl let go of last */
 	for (size_t i = 0; i < n_timers; i++)
 		free(timers[i]);
 	free(timers);

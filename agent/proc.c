@@ -189,10 +189,13 @@ raise_event(struct porg *p, struct org *o, const struct detect_result *res, json
 	/* an unrecognised notice is kept whole, for someone to read and learn
 	 * its wording from */
 	char *raw = res->verdict == DETECT_UNRECOGNISED ? json_dumps(msg, JSON_COMPACT) : NULL;
+	/* a notice Graph sent without its chat or its id is raised all the
+	 * same: the chat unknown, the notification's own number for an id */
+	char *no_id = res->message_id ? NULL : xprintf("notification-%ld", seq);
 	struct store_event e = {
 	    .org = p->name,
-	    .chat_id = res->chat_id,
-	    .message_id = res->message_id,
+	    .chat_id = res->chat_id ? res->chat_id : "",
+	    .message_id = res->message_id ? res->message_id : no_id,
 	    .kind = res->verdict == DETECT_EMERGENCY ? "emergency" : "unrecognised",
 	    .caller_name = res->caller_name,
 	    .caller_id = res->caller_id,
@@ -210,9 +213,11 @@ raise_event(struct porg *p, struct org *o, const struct detect_result *res, json
 
 	(void)o;
 	free(raw);
-	if (rc < 0)
-		return -1; /* stays in the inbox; tried again */
-	if (rc == 1) {
+	if (rc < 0 || rc == 1) {
+		free(no_id);
+		/* an error: stays in the inbox, tried again */
+		if (rc < 0)
+			return -1;
 		/* a redelivery; the reconcile reading a known one back is not */
 		if (seq > 0)
 			cnt_add(p->name, CNT_DUPLICATES, 1);
@@ -227,8 +232,8 @@ raise_event(struct porg *p, struct org *o, const struct detect_result *res, json
 			  p->name, id, res->caller_name ? res->caller_name : "someone",
 			  res->number ? res->number : "an emergency number",
 			  res->test_call ? " (test call)" : "",
-			  res->location ? res->location : "not given", res->chat_id,
-			  res->message_id, source);
+			  res->location ? res->location : "not given", e.chat_id, e.message_id,
+			  source);
 	} else {
 		cnt_add(p->name, CNT_UNRECOGNISED, 1);
 		log_warnx("event",
@@ -239,6 +244,7 @@ raise_event(struct porg *p, struct org *o, const struct detect_result *res, json
 	}
 	if (on_event)
 		on_event(id, &e);
+	free(no_id);
 	return 1;
 }
 

@@ -124,6 +124,10 @@ struct store_event {
  * transaction. 0: new event (id in *ret_id), 1: already known, -1: error. */
 int store_event_add(struct store *st, const struct store_event *e, long inbox_seq, long *ret_id);
 json_t *store_events(struct store *st, const char *org, long limit);
+/* With open_only, the emergencies raised since then that nobody has
+ * acknowledged, however many newer events there are. */
+json_t *store_events_open(struct store *st, const char *org, bool open_only, double since,
+			  long limit);
 /* Someone has taken an event in hand: 0 done, 1 no such event, -1 error. */
 int store_event_ack(struct store *st, long id, const char *by);
 /* Adds {org: {name: delta}} in one transaction (counter.c flushes so). */

@@ -504,9 +504,12 @@ store_event_add(struct store *st, const struct store_event *e, long inbox_seq, l
 	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
 		return store_health(st, -1);
 	s = store_prep(st,
-		       "INSERT OR IGNORE INTO event (org, chat_id, message_id, kind, caller_name, "
+		       "INSERT INTO event (org, chat_id, message_id, kind, caller_name, "
 		       "caller_id, number, test_call, location, importance, created, text, raw, "
-		       "source, raised) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+		       "source, raised) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+		       /* a message known already is the one conflict taken in
+			* stride; any other (a NOT NULL) is an error */
+		       "ON CONFLICT (org, chat_id, message_id) DO NOTHING");
 	if (!s)
 		goto fail;
 	const char *vals[] = {e->org,         e->chat_id,   e->message_id, e->kind,
@@ -541,10 +544,17 @@ fail:
 json_t *
 store_events(struct store *st, const char *org, long limit)
 {
+	return store_events_open(st, org, false, 0, limit);
+}
+
+json_t *
+store_events_open(struct store *st, const char *org, bool open_only, double since, long limit)
+{
 	sqlite3_stmt *s = store_prep(
 	    st, "SELECT id, org, kind, caller_name, caller_id, number, "
 		"test_call, location, importance, created, chat_id, message_id, "
 		"source, raised, text, acked, acked_by FROM event WHERE (?1 IS NULL OR org=?1) "
+		"AND (?3 = 0 OR (kind = 'emergency' AND acked IS NULL AND raised >= ?4)) "
 		"ORDER BY id DESC LIMIT ?2");
 	json_t *arr = json_array();
 
@@ -552,6 +562,8 @@ store_events(struct store *st, const char *org, long limit)
 		return arr;
 	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, limit);
+	sqlite3_bind_int(s, 3, open_only);
+	sqlite3_bind_double(s, 4, since);
 	while (sqlite3_step(s) == SQLITE_ROW) {
 		char *raised = time_iso(sqlite3_column_double(s, 13));
 		json_array_append_new(

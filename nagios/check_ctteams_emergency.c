@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "np.h"
 
@@ -52,25 +53,18 @@ main(int argc, char **argv)
 	np_start(&np, "check_ctteams_emergency", "EMERGENCY", argc, argv, &args);
 	status = np_query(&np, json_pack("{s:s}", "cmd", "status"));
 	orgs = np_orgs(&np, status); /* -O names an org the agent has */
-	req = json_pack("{s:s, s:i}", "cmd", "events", "limit", 500);
+	/* every unacknowledged emergency in the window, however many newer
+	 * events there are (the newest few hundred alone could hide one) */
+	req = json_pack("{s:s, s:b, s:f}", "cmd", "events", "open", 1, "since",
+			(double)time(NULL) - window);
 	if (np.org)
 		json_object_set_new(req, "org", json_string(np.org));
 	ans = np_query(&np, req);
 	json_array_foreach (json_object_get(ans, "events"), i, e) {
 		double age;
 		bool test = json_is_true(json_object_get(e, "test_call"));
-		if (strcmp(np_str(e, "kind") ? np_str(e, "kind") : "", "emergency") != 0)
-			continue;
 		if (!np_age(np_str(e, "raised"), &age) || age > window)
 			continue;
-		recent++;
-		if (json_is_true(json_object_get(e, "acked"))) {
-			np_line(&np, "event %lld (%s): %s dialled %s, acknowledged by %s",
-				json_integer_value(json_object_get(e, "id")), np_str(e, "org"),
-				np_str(e, "caller"), np_str(e, "number"),
-				np_str(e, "acked_by") ? np_str(e, "acked_by") : "?");
-			continue;
-		}
 		test ? open_tests++ : open++;
 		np_say(&np, "%s%s: %s dialled %s %s ago", test ? "test call " : "",
 		       np_str(e, "org"), np_str(e, "caller") ? np_str(e, "caller") : "someone",
@@ -86,6 +80,24 @@ main(int argc, char **argv)
 			np_str(e, "location") ? np_str(e, "location") : "an unknown location",
 			np_str(e, "created") ? np_str(e, "created") : np_str(e, "raised"),
 			np_str(e, "chat_id"), json_integer_value(json_object_get(e, "id")));
+	}
+	json_decref(ans);
+	/* the acknowledged ones of the window, for the long output */
+	req = json_pack("{s:s, s:i}", "cmd", "events", "limit", 500);
+	if (np.org)
+		json_object_set_new(req, "org", json_string(np.org));
+	ans = np_query(&np, req);
+	json_array_foreach (json_object_get(ans, "events"), i, e) {
+		double age;
+		if (strcmp(np_str(e, "kind") ? np_str(e, "kind") : "", "emergency") != 0 ||
+		    !np_age(np_str(e, "raised"), &age) || age > window)
+			continue;
+		recent++;
+		if (json_is_true(json_object_get(e, "acked")))
+			np_line(&np, "event %lld (%s): %s dialled %s, acknowledged by %s",
+				json_integer_value(json_object_get(e, "id")), np_str(e, "org"),
+				np_str(e, "caller"), np_str(e, "number"),
+				np_str(e, "acked_by") ? np_str(e, "acked_by") : "?");
 	}
 	np_worse(&np, np_threshold(&np, (double)open));
 	if (open_tests)

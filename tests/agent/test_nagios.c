@@ -381,6 +381,51 @@ wait_status(struct th_nagios *n, const char *service, const char *needle)
 	}
 }
 
+struct count_wait {
+	struct ta *t;
+	const char *counter;
+	long n;
+};
+
+static bool
+counted(void *arg)
+{
+	struct count_wait *w = arg;
+
+	return ta_counter(w->t, w->counter) >= w->n;
+}
+
+/* An unacknowledged 911 behind 500 newer events (important messages no
+ * rule knows, each an event) is still seen: the check asks for the open
+ * emergencies themselves, not for the newest few hundred events. */
+static void
+test_emergency_behind_many_events(void **state)
+{
+	struct ta *t = *state;
+	struct count_wait w = {t, "unrecognised", 500};
+	json_t *c;
+	long status;
+
+	ta_ready(t, NULL);
+	emergency(t, t->caller, "911");
+	struct ev_wait one = {t, 1};
+	assert_true(th_wait_until(enough_events, &one, 30));
+	c = th_sim(&t->gs, "POST", "/chats",
+		   json_pack("{s:s, s:s, s:[s, s]}", "tenant", TA_TENANT, "chat_type", "group",
+			     "members", t->caller, t->svc),
+		   &status);
+	for (int i = 0; i < 500; i++)
+		ta_sim_ok(t, "POST", "/messages",
+			  json_pack("{s:s, s:s, s:s, s:s}", "chat", ta_str(c, "id"), "from",
+				    t->caller, "content", "Bitte Ruckruf, dringend", "importance",
+				    "urgent"));
+	json_decref(c);
+	assert_true(th_wait_until(counted, &w, 120));
+	want(plugin(t, "check_ctteams_emergency", NULL, NULL, NULL, NULL), "EMERGENCY", 2,
+	     "dialled 911");
+	assert_int_equal(ta_stop(t), 0);
+}
+
 /* The event ids of the passive emergency results Nagios logged, in order. */
 static char *
 logged_events(struct th_nagios *n)
@@ -750,6 +795,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_plugin_states, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_agent_hung, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_delivery_gap, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_emergency_behind_many_events, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_nagios_core, test_teardown),
 	    cmocka_unit_test_teardown(test_icinga_api, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_icinga_daemon, test_teardown),

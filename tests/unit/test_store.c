@@ -209,6 +209,16 @@ test_events_outbox_and_retention(void **state)
 		/* the same message again: known, and no second outbox entry */
 		assert_int_equal(store_event_add(st, &e, 0, &eid), 1);
 	}
+	/* a notice with no chat is an error, not a known event: it stays in
+	 * the inbox to be tried again and set aside, never dropped as a
+	 * duplicate */
+	{
+		struct store_event e = {.org = "acme",
+					.message_id = "no-chat",
+					.kind = "emergency",
+					.source = "webhook"};
+		assert_int_equal(store_event_add(st, &e, 0, &eid), -1);
+	}
 	ob = store_outbox_since(st, 0, 100);
 	assert_int_equal(json_array_size(ob), 5);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(ob, 4), "kind")),
