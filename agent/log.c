@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "text.h"
 
 static const char *prog = "ctteamsd";
 static bool to_syslog;
@@ -48,19 +49,49 @@ log_level_parse(const char *s, enum log_level *ret)
 	return -1;
 }
 
+/* A log line is one line, whatever the text it carries: a caller's name
+ * or a header cannot forge another record. Control characters (C0, DEL)
+ * and bytes that are not UTF-8 are written as \n, \r, \t or \xNN. */
+static void
+escape(const char *in, char *out, size_t size)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0;
+
+	while (*p && o + 5 < size) {
+		unsigned long cp;
+		size_t n = txt_char(p, &cp);
+		if (n == 0 || cp < 0x20 || cp == 0x7f) {
+			const char *named = *p == '\n'   ? "\\n"
+					    : *p == '\r' ? "\\r"
+					    : *p == '\t' ? "\\t"
+							 : NULL;
+			o += named ? (size_t)snprintf(out + o, size - o, "%s", named)
+				   : (size_t)snprintf(out + o, size - o, "\\x%02x", *p);
+			p++;
+			continue;
+		}
+		memcpy(out + o, p, n);
+		o += n;
+		p += n;
+	}
+	out[o] = '\0';
+}
+
 static void __attribute__((format(printf, 4, 0)))
 vlog(enum log_level level, const char *sub, const char *suffix, const char *fmt, va_list ap)
 {
 	static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 	static const char *const tag[] = {"error", "warning", "info", "debug"};
-	char msg[1024];
+	char raw[1024], msg[1024];
 	int n;
 
 	if (level > max_level && !log_sink)
 		return;
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (suffix && n >= 0 && (size_t)n < sizeof(msg))
-		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", suffix);
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
+	if (suffix && n >= 0 && (size_t)n < sizeof(raw))
+		snprintf(raw + n, sizeof(raw) - (size_t)n, ": %s", suffix);
+	escape(raw, msg, sizeof(msg));
 	if (log_sink)
 		log_sink(level, sub, msg);
 	if (level > max_level)

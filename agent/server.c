@@ -381,7 +381,11 @@ static void __attribute__((format(printf, 2, 0))) mhd_log(void *cls, const char 
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
-	log_warnx("http", "%s", msg);
+	/* what libmicrohttpd says, an outsider can make it say as often as it
+	 * likes (16,000 lines a second from one address over its limit):
+	 * once a minute for each kind of message, with how many were held, so
+	 * an emergency's line is never lost in journald's rate limit */
+	log_warn_limited("http", fmt, 60, "%s", msg);
 }
 
 int

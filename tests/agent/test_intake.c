@@ -176,6 +176,29 @@ lines_with(const char *path, const char *needle)
 	return n;
 }
 
+/* One address over its limit, again and again, cannot flood the log:
+ * libmicrohttpd's refusal is said once a minute, with how many were held
+ * (it was a line for each connection: 16,000 a second). */
+static void
+test_refusals_do_not_flood_the_log(void **state)
+{
+	struct ta *t = *state;
+	int fds[IDLE_MAX];
+	int lines;
+
+	assert_int_equal(ta_start(t, "max_connections = 8\nmax_connections_per_address = 2", NULL),
+			 0);
+	for (int round = 0; round < 10; round++) {
+		assert_int_equal(idle(t, "127.0.0.3", IDLE_MAX, fds), 0);
+		json_decref(ta_ctl(t, "ping", NULL)); /* the agent took them in */
+		close_all(fds, IDLE_MAX);
+	}
+	lines = lines_with(t->log, "connection limit");
+	if (lines < 1 || lines > 2)
+		fail_msg("%d log lines for 640 refused connections", lines);
+	assert_int_equal(ta_stop(t), 0);
+}
+
 /* Forged notifications are counted in memory and said once in a while:
  * two POSTs of 1,000 forged items make one log line. */
 static void
@@ -1059,6 +1082,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_slots_freed, intake_teardown),
 	    cmocka_unit_test_teardown(test_one_address_cannot_take_all, intake_teardown),
+	    cmocka_unit_test_teardown(test_refusals_do_not_flood_the_log, intake_teardown),
 	    cmocka_unit_test_teardown(test_forgeries_are_one_decision, intake_teardown),
 	    cmocka_unit_test_teardown(test_http_hygiene, intake_teardown),
 	    cmocka_unit_test_teardown(test_signin_links_and_forged_callbacks, intake_teardown),

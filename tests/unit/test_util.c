@@ -3,11 +3,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "log.h"
 #include "util.h"
 
 static void
@@ -99,13 +101,42 @@ test_addr_parse(void **state)
 	assert_int_equal(addr_parse("1.2.3.4:70000", &host, &port), -1);
 }
 
+static char logged[1024];
+
+static void
+capture(enum log_level level, const char *sub, const char *msg)
+{
+	(void)level, (void)sub;
+	snprintf(logged, sizeof(logged), "%s", msg);
+}
+
+/* A log record is one line whatever it carries: a display name with a
+ * new line and an escape sequence cannot forge another record. */
+static void
+test_log_lines_are_escaped(void **state)
+{
+	(void)state;
+	log_set_sink(capture);
+	log_set_level(LOG_LVL_ERROR); /* the sink sees it; stderr does not */
+	log_warnx("event", "caller %s", "Eve\nctteamsd[ctl] info: admin logout\x1b[2J\r\t\xff");
+	assert_null(strchr(logged, '\n'));
+	assert_null(strchr(logged, '\r'));
+	assert_null(strchr(logged, 0x1b));
+	assert_string_equal(logged,
+			    "caller Eve\\nctteamsd[ctl] info: admin logout\\x1b[2J\\r\\t\\xff");
+	/* text in any script passes as it is */
+	log_warnx("event", "caller %s", "José 東京 🚨");
+	assert_string_equal(logged, "caller José 東京 🚨");
+	log_set_sink(NULL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_secret_equal), cmocka_unit_test(test_b64url_round_trip),
 	    cmocka_unit_test(test_url_parse),    cmocka_unit_test(test_escaping),
-	    cmocka_unit_test(test_addr_parse),
+	    cmocka_unit_test(test_addr_parse),   cmocka_unit_test(test_log_lines_are_escaped),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
