@@ -75,9 +75,12 @@ on_answer(const struct hc_resp *resp, void *arg)
 	if (!consumer || !cur.busy)
 		return; /* stopped meanwhile */
 	/* 400 (bad request), 403 (passive checks off, or not permitted), 404
-	 * (no such service): asking again will not help, and everything after
-	 * would wait behind it: logged, counted, and passed */
-	if (resp->status == 400 || resp->status == 403 || resp->status == 404) {
+	 * (no such service), 409 (Icinga 2.14 and later: a result older than
+	 * the service's last one, "Newer check result already present"):
+	 * asking again will not help, and everything after (a 911's CRITICAL
+	 * among it) would wait behind it: logged, counted, and passed */
+	if (resp->status == 400 || resp->status == 403 || resp->status == 404 ||
+	    resp->status == 409) {
 		why = why_of(resp);
 		log_err("icinga", "result for %s not taken: %s", cur.r[cur.next].service, why);
 		free(cur.refused);
