@@ -33,9 +33,12 @@
 #define TURN_TIME    0.005 /* ... or this long, whichever comes first */
 #define TURN_SCAN    64    /* rows looked at per org and turn (paced ones skipped) */
 #define PASS_EVERY   30.0  /* a pass over the inbox from the start at least this often */
-#define RETRY_MAX    300.0 /* the longest wait between tries of one item */
-#define WAIT_AGAIN   10.0  /* a token or signing keys are on their way */
-#define STORE_MAX    60.0  /* the longest wait while the store fails */
+/* tries of a message read that Graph answers 404 before it is taken for
+ * deleted (Graph may notify before the message can be read) */
+#define GONE_AFTER 3
+#define RETRY_MAX  300.0 /* the longest wait between tries of one item */
+#define WAIT_AGAIN 10.0  /* a token or signing keys are on their way */
+#define STORE_MAX  60.0  /* the longest wait while the store fails */
 
 struct porg {
 	struct org *owner; /* it lives and dies with its org */
@@ -319,9 +322,21 @@ fetched(const struct hc_resp *resp, void *arg)
 		else
 			store_worked();
 		json_decref(msg);
-	} else if (resp->status == 404 || resp->status == 403) {
-		/* deleted meanwhile, or a chat the user left: nothing to read */
+	} else if (resp->status == 404 && f->tries + 1 < GONE_AFTER) {
+		/* Graph may notify before the message can be read: asked again */
+		item_failed(p, f->seq, f->tries, f->received, 0,
+			    "reading the message: HTTP 404 (not readable yet, or deleted)");
+	} else if (resp->status == 404) {
+		/* deleted meanwhile: nothing to read. Counted, and its time read
+		 * back, so that a message Graph only could not find this way is
+		 * still judged (a deleted one is not listed) */
 		cnt_add(p->name, CNT_MESSAGE_GONE, 1);
+		log_warnx("proc",
+			  "org %s: notification %ld: the message could not be read after %d tries "
+			  "(HTTP 404: deleted?); its time is read back",
+			  p->name, f->seq, GONE_AFTER);
+		poll_backfill(o, f->received - 300, f->received + 60,
+			      "a notified message could not be read (HTTP 404)");
 		if (store_inbox_done(orgs_store(), f->seq) < 0)
 			store_failed();
 	} else {
@@ -376,8 +391,15 @@ start_rich(struct porg *p, struct org *o, const struct store_inbox_row *row, jso
 	if (rr == RICH_WAIT)
 		return WAITING; /* signing keys on their way */
 	if (rr == RICH_REJECT) {
+		/* it came with our clientState, so it may be a real notice we
+		 * cannot open (a key gone, a token we do not take): counted, and
+		 * its time read back from Graph, never just dropped */
 		cnt_add_name(p->name, counter, 1);
-		log_warnx("proc", "org %s: a rich notification was rejected: %s", p->name, why);
+		log_warnx("proc",
+			  "org %s: a rich notification was rejected: %s; its time is read back",
+			  p->name, why);
+		poll_backfill(o, row->received - 300, row->received + 60,
+			      "a rich notification could not be opened");
 		rc = store_inbox_done(orgs_store(), row->seq);
 	} else {
 		rc = proc_message(o, opened, "webhook", row->seq);

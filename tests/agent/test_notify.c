@@ -548,6 +548,19 @@ test_basic_mode(void **state)
 		fetched |= strstr(ta_str(json_array_get(r, i), "path"), "/messages/") != NULL;
 	assert_true(fetched);
 	json_decref(r);
+
+	/* Graph answers the read 404 (not readable yet) and 403 once each: the
+	 * notice is asked for again, never dropped as gone */
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/chats/", "method", "GET",
+			    "count", 1, "status", 404));
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/chats/", "method", "GET",
+			    "count", 1, "status", 403));
+	emergency(t, "911");
+	w.n = 2;
+	assert_true(th_wait_until(ta_enough_events, &w, 30));
+	assert_int_equal(ta_counter(t, "message_gone"), 0);
 	assert_int_equal(ta_stop(t), 0);
 }
 
