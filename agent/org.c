@@ -369,39 +369,62 @@ org_configure(struct org *o, struct conf_org *c)
 	canary_configure(o);
 }
 
+/* The list of orgs is never seen half built, nor holding an org already
+ * freed: whatever runs meanwhile (a store that recovers while an org
+ * starts reads every org back, say) walks a list whose every entry is
+ * whole. Replaced orgs leave it before they are forgotten, new ones join
+ * once all are made, and removed ones are freed once off it. */
 void
 orgs_reload(struct conf *c)
 {
 	struct org **next = xcalloc(c->n_orgs, sizeof(*next));
+	struct org **replaced = xcalloc(c->n_orgs ? c->n_orgs : 1, sizeof(*replaced));
+	struct org **staying = xcalloc(n_orgs ? n_orgs : 1, sizeof(*staying));
+	struct org **old = orgs;
+	size_t n_old = n_orgs, n_replaced = 0, n_staying = 0;
 
 	cfg = c;
 	for (size_t i = 0; i < c->n_orgs; i++) {
 		struct org *o = org_find(c->orgs[i]->name);
-		for (size_t k = 0; o && k < n_orgs; k++)
-			if (orgs[k] == o)
-				orgs[k] = NULL;
 		if (o && same_identity(o->conf, c->orgs[i]))
 			next[i] = o;
 		else if (o)
-			org_forget(o);
+			replaced[n_replaced++] = o; /* a new org under an old name */
 	}
-	/* the old configuration is still valid here: removed orgs go first */
-	for (size_t k = 0; k < n_orgs; k++) {
-		if (orgs[k]) {
-			log_info("auth", "org %s: removed from the configuration",
-				 orgs[k]->conf->name);
-			org_free(orgs[k]);
-		}
+	/* the replaced off the list, then forgotten (and freed) */
+	for (size_t k = 0; k < n_old; k++) {
+		bool gone = false;
+		for (size_t r = 0; r < n_replaced; r++)
+			gone |= old[k] == replaced[r];
+		if (!gone)
+			staying[n_staying++] = old[k];
 	}
-	free(orgs);
+	orgs = staying;
+	n_orgs = n_staying;
+	free(old);
+	for (size_t r = 0; r < n_replaced; r++)
+		org_forget(replaced[r]);
+	free(replaced);
+	for (size_t i = 0; i < c->n_orgs; i++)
+		if (!next[i])
+			next[i] = org_new(c->orgs[i]);
 	orgs = next;
 	n_orgs = c->n_orgs;
-	for (size_t i = 0; i < n_orgs; i++) {
-		if (orgs[i])
-			org_configure(orgs[i], c->orgs[i]);
-		else
-			orgs[i] = org_new(c->orgs[i]);
+	/* the old configuration is still valid here: those leaving go first */
+	for (size_t k = 0; k < n_staying; k++) {
+		bool kept = false;
+		for (size_t i = 0; i < n_orgs; i++)
+			kept |= orgs[i] == staying[k];
+		if (!kept) {
+			log_info("auth", "org %s: removed from the configuration",
+				 staying[k]->conf->name);
+			org_free(staying[k]);
+		}
 	}
+	free(staying);
+	for (size_t i = 0; i < n_orgs; i++)
+		if (orgs[i]->conf != c->orgs[i])
+			org_configure(orgs[i], c->orgs[i]);
 }
 
 void
