@@ -503,6 +503,26 @@ store_event_add(struct store *st, const struct store_event *e, long inbox_seq, l
 
 	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
 		return store_health(st, -1);
+	/* known already (its event may be gone to retention since)? */
+	s = store_prep(st, "INSERT INTO seen (org, chat_id, message_id, at) VALUES (?,?,?,?) "
+			   "ON CONFLICT DO NOTHING");
+	if (!s)
+		goto fail;
+	sqlite3_bind_text(s, 1, e->org, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, e->chat_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, e->message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 4, now_wall());
+	if (store_step_done(st, s) < 0)
+		goto fail;
+	if (sqlite3_changes(st->db) == 0) {
+		*ret_id = 0;
+		if (inbox_seq > 0 && inbox_delete(st, inbox_seq) < 0)
+			goto fail;
+		if (store_exec(st, "COMMIT") < 0)
+			goto fail;
+		store_health(st, 0);
+		return 1;
+	}
 	s = store_prep(st,
 		       "INSERT INTO event (org, chat_id, message_id, kind, caller_name, "
 		       "caller_id, number, test_call, location, importance, created, text, raw, "
@@ -789,8 +809,10 @@ store_prune(struct store *st, double older_than, long keep_events, long *ret_uns
 	sqlite3_bind_double(s, 1, older_than);
 	if (store_step_done(st, s) < 0)
 		goto fail;
-	s = store_prep(st, "DELETE FROM event WHERE raised<?1 OR id NOT IN "
-			   "(SELECT id FROM event ORDER BY id DESC LIMIT ?2)");
+	/* an emergency nobody has acknowledged stays, however old or many */
+	s = store_prep(st, "DELETE FROM event WHERE (raised<?1 OR id NOT IN "
+			   "(SELECT id FROM event ORDER BY id DESC LIMIT ?2)) "
+			   "AND NOT (kind='emergency' AND acked IS NULL)");
 	if (!s)
 		goto fail;
 	sqlite3_bind_double(s, 1, older_than);
@@ -798,6 +820,13 @@ store_prune(struct store *st, double older_than, long keep_events, long *ret_uns
 	if (store_step_done(st, s) < 0)
 		goto fail;
 	gone = sqlite3_changes(st->db);
+	/* what was raised is known for as long as events are kept by age */
+	s = store_prep(st, "DELETE FROM seen WHERE at<?1");
+	if (!s)
+		goto fail;
+	sqlite3_bind_double(s, 1, older_than);
+	if (store_step_done(st, s) < 0)
+		goto fail;
 	if (store_exec(st, "COMMIT") == 0)
 		return store_health(st, 0) == 0 ? gone : -1;
 fail:

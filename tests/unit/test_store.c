@@ -199,10 +199,11 @@ test_events_outbox_and_retention(void **state)
 	assert_int_equal(store_open(dir, s, &st, &err), 0);
 	for (int i = 0; i < 5; i++) {
 		snprintf(id, sizeof(id), "%d", i);
+		/* the first an emergency nobody acknowledged, then four other events */
 		struct store_event e = {.org = "acme",
 					.chat_id = "19:c@thread.v2",
 					.message_id = id,
-					.kind = "emergency",
+					.kind = i == 0 ? "emergency" : "unrecognised",
 					.number = "911",
 					.source = "webhook"};
 		assert_int_equal(store_event_add(st, &e, 0, &eid), 0);
@@ -226,17 +227,37 @@ test_events_outbox_and_retention(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(ob, 4), "message_id")),
 			    "4");
 	json_decref(ob);
-	/* keep the newest two */
-	assert_int_equal(store_prune(st, 0, 2, &unsent), 3);
+	/* keep the newest two, and the open emergency however old */
+	assert_int_equal(store_prune(st, 0, 2, &unsent), 2);
 	assert_int_equal(unsent, 0);
 	ev = store_events(st, "acme", 10);
-	assert_int_equal(json_array_size(ev), 2);
+	assert_int_equal(json_array_size(ev), 3);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ev, 2), "kind")),
+			    "emergency");
 	json_decref(ev);
+	/* a pruned event's message met again (a read-back) is still known */
+	{
+		struct store_event e = {.org = "acme",
+					.chat_id = "19:c@thread.v2",
+					.message_id = "1",
+					.kind = "unrecognised",
+					.source = "poll"};
+		assert_int_equal(store_event_add(st, &e, 0, &eid), 1);
+	}
 	/* an output that has taken nothing yet: what is pruned is counted */
 	assert_int_equal(store_cursor_put(st, "test", 0), 0);
 	assert_int_equal(store_prune(st, now_wall() + 1, 100, &unsent), 2);
 	assert_int_equal(unsent, 5);
 	assert_int_equal(store_outbox_last(st), 0);
+	/* by age, everything known goes too: the message is new again */
+	{
+		struct store_event e = {.org = "acme",
+					.chat_id = "19:c@thread.v2",
+					.message_id = "1",
+					.kind = "unrecognised",
+					.source = "poll"};
+		assert_int_equal(store_event_add(st, &e, 0, &eid), 0);
+	}
 	store_close(st);
 	seal_close(s);
 	th_rmtree(dir);
