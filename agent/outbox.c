@@ -200,6 +200,17 @@ outbox_status_all(void)
 	return arr;
 }
 
+long
+outbox_min_cursor(void)
+{
+	long min = -1;
+
+	for (const struct outbox_consumer *c = consumers; c; c = c->next)
+		if (min < 0 || c->cursor < min)
+			min = c->cursor < 0 ? 0 : c->cursor;
+	return min;
+}
+
 const struct outbox_consumer *
 outbox_consumer_find(const char *name)
 {

@@ -709,7 +709,7 @@ prune(void *arg)
 
 	(void)arg;
 	gone = store_prune(orgs_store(), now_wall() - orgs_conf()->event_retention,
-			   orgs_conf()->event_max, &unsent);
+			   orgs_conf()->event_max, outbox_min_cursor(), &unsent);
 	if (gone > 0)
 		log_info("proc",
 			 "retention: %ld event(s) older than event_retention or beyond "

@@ -137,7 +137,10 @@ json_t *store_counters(struct store *st, const char *org);
  * keep_events, and outbox entries before older_than go. Returns how many
  * events went (-1: error); *ret_unsent: outbox entries an output had not
  * taken yet. An event is deduplicated only while it is kept. */
-long store_prune(struct store *st, double older_than, long keep_events, long *ret_unsent);
+/* ret_unsent: outbox entries removed past min_cursor (the outputs
+ * configured now, outbox_min_cursor; -1: none to count). */
+long store_prune(struct store *st, double older_than, long keep_events, long min_cursor,
+		 long *ret_unsent);
 /* The org's stable number (1, 2, ...): the same across reloads and
  * restarts, never reused for another name; -1 if the store failed. */
 long store_org_index(struct store *st, const char *org);

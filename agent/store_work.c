@@ -786,7 +786,8 @@ store_org_index(struct store *st, const char *org)
 }
 
 long
-store_prune(struct store *st, double older_than, long keep_events, long *ret_unsent)
+store_prune(struct store *st, double older_than, long keep_events, long min_cursor,
+	    long *ret_unsent)
 {
 	sqlite3_stmt *s;
 	long gone = 0;
@@ -794,12 +795,13 @@ store_prune(struct store *st, double older_than, long keep_events, long *ret_uns
 	*ret_unsent = 0;
 	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
 		return store_health(st, -1);
-	/* outbox entries an output has not taken yet are counted as lost */
-	s = store_prep(st, "SELECT count(*) FROM outbox WHERE at<?1 AND seq>(SELECT "
-			   "coalesce(min(seq), (SELECT max(seq) FROM outbox)) FROM cursor)");
+	/* outbox entries an output configured now has not taken yet are
+	 * counted as lost (the cursor of one no longer configured is not) */
+	s = store_prep(st, "SELECT count(*) FROM outbox WHERE at<?1 AND ?2 >= 0 AND seq>?2");
 	if (!s)
 		goto fail;
 	sqlite3_bind_double(s, 1, older_than);
+	sqlite3_bind_int64(s, 2, min_cursor);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		*ret_unsent = (long)sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
