@@ -549,15 +549,28 @@ org_logout(struct org *o)
 	log_info("auth", "org %s: signed out; tokens deleted", o->conf->name);
 }
 
+/* The org's stable number, taken from the store when it could not be at
+ * the org's start (the store failing then): -1 until it can. */
+static long
+index_of(const struct org *o)
+{
+	struct org *w = (struct org *)o; /* filled in once, like a cache */
+
+	if (w->index < 0)
+		w->index = store_org_index(store, o->conf->name);
+	return w->index;
+}
+
 json_t *
 org_status(const struct org *o)
 {
 	double now = now_wall();
-	json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:b}", "org", o->conf->name,
-			      "index", (json_int_t)o->index, "auth_state", org_auth_name(o->auth),
-			      "tenant_id", o->conf->tenant_id, "client_id", o->conf->client_id,
-			      "service_user", o->conf->service_user, "consecutive_failures",
-			      (json_int_t)o->failures, "refresh_in_flight", o->in_flight);
+	json_t *j =
+	    json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:b}", "org", o->conf->name, "index",
+		      (json_int_t)index_of(o), "auth_state", org_auth_name(o->auth), "tenant_id",
+		      o->conf->tenant_id, "client_id", o->conf->client_id, "service_user",
+		      o->conf->service_user, "consecutive_failures", (json_int_t)o->failures,
+		      "refresh_in_flight", o->in_flight);
 
 	json_object_set_new(j, "signed_in_user",
 			    o->user_upn ? json_string(o->user_upn) : json_null());

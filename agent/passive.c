@@ -8,7 +8,12 @@
 #include "alarm.h"
 #include "org.h"
 #include "passive.h"
+#include "text.h"
 #include "util.h"
+
+/* bytes of a result's output: Nagios reads an external command of up to
+ * 8 KiB, and the host and service names come with it */
+#define OUTPUT_MAX 4096
 
 static const char *const state_names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
 
@@ -20,17 +25,20 @@ jstr(const json_t *o, const char *key)
 	return s ? s : "";
 }
 
-/* Text from Graph or Entra can hold anything: one line, no '|' (perfdata
- * follows it) and nothing Nagios' command parser would take for the end. */
+/* Text from Graph or Entra can hold anything: one line of valid UTF-8
+ * (agent/text.c: no control characters, cut between characters within
+ * what Nagios takes of a command), no '|' (perfdata follows it), and
+ * nothing Nagios' command parser would take for the end. Takes s. */
 static char *
 one_line(char *s)
 {
-	for (char *c = s; *c; c++)
+	char *clean = txt_clean(s, OUTPUT_MAX);
+
+	free(s);
+	for (char *c = clean; *c; c++)
 		if (*c == '|')
 			*c = '/';
-		else if ((unsigned char)*c < 0x20)
-			*c = ' ';
-	return s;
+	return clean;
 }
 
 static void

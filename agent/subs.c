@@ -655,6 +655,11 @@ subs_client_state(const struct org *o, const char *sub_id)
 		return s->client_state;
 	if (s->prev_id && !strcmp(s->prev_id, sub_id))
 		return s->prev_client_state;
+	/* Graph may deliver before its 201 to our POST is read: while one is
+	 * being created, its id is not known yet, but the clientState we sent
+	 * with it is, and vouches for the notification */
+	if (!s->id && s->state == SUB_CREATING && s->client_state)
+		return s->client_state;
 	return NULL;
 }
 

@@ -11,6 +11,7 @@
 
 #include "alarm.h"
 #include "snmp_mib.h"
+#include "text.h"
 #include "util.h"
 
 /* CT-TEAMS-MIB's MODULE-IDENTITY, read from the MIB by the build
@@ -46,20 +47,6 @@ struct smib {
 };
 
 /* ---- values ---- */
-
-size_t
-smib_utf8_cut(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n <= max)
-		return n;
-	/* back off continuation bytes (10xxxxxx) to a character's start */
-	n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	return n;
-}
 
 size_t
 smib_date_and_time(const char *iso, u_char *buf)
@@ -159,11 +146,11 @@ put_str(struct smib *m, int table, oid col, const oid *idx, size_t ilen, const c
 {
 	struct smib_var *v = push(m, table, col, idx, ilen);
 
-	s = s ? s : "";
+	/* valid UTF-8, no control characters, cut between characters: a
+	 * manager's display and the trap log get one clean line */
 	v->type = ASN_OCTET_STR;
-	v->s_len = smib_utf8_cut(s, max);
-	v->s = xcalloc(1, v->s_len + 1);
-	memcpy(v->s, s, v->s_len);
+	v->s = (u_char *)txt_clean(s ? s : "", max);
+	v->s_len = strlen((char *)v->s);
 }
 
 static void
@@ -387,6 +374,10 @@ smib_build(const json_t *status, const json_t *events, const struct smib_traps *
 
 	build_agent(m, status, traps);
 	json_array_foreach (json_object_get(status, "orgs"), i, j) {
+		/* no number yet (the store failed when the org started): no row
+		 * until it has one, rather than a row at a wrapped index */
+		if (jint(j, "index") <= 0)
+			continue;
 		build_org(m, status, j);
 		build_sub(m, j);
 	}

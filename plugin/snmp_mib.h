@@ -65,9 +65,6 @@ netsnmp_variable_list *smib_agent_start(const json_t *status);
 /* The notification's OID name for logs ("ctTeamsEmergencyCall"). */
 const char *smib_notification_name(const netsnmp_variable_list *vars);
 
-/* Text for an SNMP string: at most max bytes, cut at a UTF-8 character
- * boundary. Returns the length to use. */
-size_t smib_utf8_cut(const char *s, size_t max);
 /* DateAndTime (RFC 2579) of an ISO 8601 UTC time in buf[11]; the
  * '0000000000000000'H "unknown" value (8 bytes) for NULL or junk. Returns
  * the length. */

@@ -329,10 +329,19 @@ test_text(void **state)
 	u_char buf[11];
 
 	(void)state;
-	/* "é" is two bytes: never cut in half */
-	assert_int_equal(smib_utf8_cut("abé", 3), 2);
-	assert_int_equal(smib_utf8_cut("abé", 4), 4);
-	assert_int_equal(smib_utf8_cut("abc", 255), 3);
+	/* texts (agent/text.c): cut between characters, no control
+	 * characters: an alarm text with a new line is one line */
+	{
+		json_t *st = model(), *ev = events();
+		struct smib *m;
+		json_object_set_new(json_array_get(json_object_get(st, "alarms"), 0), "text",
+				    json_string("Entra said:\nrevoked é"));
+		m = smib_build(st, ev, NULL);
+		want_str(m, OIDS(ROOT, 1, 5, 1, 6, 2, 3), "Entra said: revoked é");
+		smib_free(m);
+		json_decref(st);
+		json_decref(ev);
+	}
 	assert_int_equal(smib_date_and_time(NULL, buf), 8);
 	assert_int_equal(smib_date_and_time("junk", buf), 8);
 	assert_int_equal(smib_date_and_time("2026-01-02T03:04:05+01:00", buf), 11);
