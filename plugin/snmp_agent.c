@@ -318,17 +318,42 @@ session_timeout(void)
 	return t < 1 ? 1 : t;
 }
 
+/* While net-snmp opens its session and registers the MIB it waits for
+ * each answer, on the loop. The master answered a probe's Open moments
+ * before (reconnect), so each of those waits is short and not repeated:
+ * a master that stops right then holds the loop for a few of these at
+ * most, never (1 + agentx_retries) x agentx_timeout each (11 minutes with
+ * allowed settings). Traps, sent without waiting, get the configured
+ * timeout and retries once it is open. */
+#define OPENING_TIMEOUT_US 200000L
+
+static bool opening; /* subagent_open_master_session and the registration */
+
+static void
+timing(netsnmp_session *s)
+{
+	s->timeout = opening ? OPENING_TIMEOUT_US : (long)session_timeout() * 1000000L;
+	s->retries = opening ? 0 : (int)cfg->agentx_retries;
+}
+
+/* Every session net-snmp makes, before its first request: the Open. */
+static int
+on_session_init(int major, int minor, void *server_arg, void *client_arg)
+{
+	(void)major, (void)minor, (void)client_arg;
+	if (opening && server_arg)
+		timing(server_arg);
+	return 0;
+}
+
 /* A session to the master was opened (and before the MIB is registered
- * on it): its requests wait agentx_timeout, with agentx_retries, not
- * net-snmp's default of 5 retries. */
+ * on it): the registration's requests are as short as the Open. */
 static int
 on_session_open(int major, int minor, void *server_arg, void *client_arg)
 {
 	(void)major, (void)minor, (void)server_arg, (void)client_arg;
-	if (main_session) {
-		main_session->timeout = (long)session_timeout() * 1000000L;
-		main_session->retries = (int)cfg->agentx_retries;
-	}
+	if (main_session)
+		timing(main_session);
 	return 0;
 }
 
@@ -469,13 +494,17 @@ probed(const unsigned char *answer, size_t n, const char *why, void *arg)
 		return;
 	}
 	/* it answered an Open just now: net-snmp's own, synchronous Open and
-	 * registrations are answered as promptly */
+	 * registrations are answered as promptly, and wait no longer */
+	opening = true;
 	if (subagent_open_master_session() == 0) {
 		suspect = false;
 		register_mib_reattach();
 	} else {
 		absent("it answered, but net-snmp could not open its session");
 	}
+	opening = false;
+	if (main_session)
+		timing(main_session);
 }
 
 /* net-snmp's own reconnect is off (its ping interval is 0). The master is
@@ -621,6 +650,8 @@ snmpa_start(const struct conf *c, struct store *st)
 	ds_timing(c);
 	snmp_register_callback(SNMP_CALLBACK_APPLICATION, SNMPD_CALLBACK_INDEX_START,
 			       on_session_open, NULL);
+	snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_SESSION_INIT, on_session_init,
+			       NULL);
 	/* init_snmp would connect to the master at once, with a blocking
 	 * connect and a synchronous Open: a stopped or silent master would
 	 * hold the start. It is pointed at a path that fails at once instead,

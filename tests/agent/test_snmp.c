@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -151,9 +153,17 @@ setup(void **state)
 	return ta_setup(state, NULL);
 }
 
+static pid_t fake_master; /* a fake AgentX master's process, or 0 */
+
 static int
 test_teardown(void **state)
 {
+	/* a fake master a failed test left running */
+	if (fake_master > 0) {
+		kill(fake_master, SIGKILL);
+		waitpid(fake_master, NULL, 0);
+		fake_master = 0;
+	}
 	ta_short_tokens(*state, false);
 	ta_test_teardown(state);
 	th_snmp_stop(&snmp);
@@ -599,6 +609,108 @@ test_master_never_answers(void **state)
 	free(dir);
 }
 
+/* A "master" on path that answers the agent's probe (each first, third,
+ * ... connection: an Open answered with a Response) and falls silent for
+ * net-snmp's own Open that follows it (each second, fourth, ...): a master
+ * that stops right between the two. A child process; kill it. */
+static pid_t
+master_silent_after_probe(const char *path)
+{
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0), held[64] = {0};
+	pid_t pid;
+
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&un, sizeof(un)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid > 0) {
+		close(fd);
+		return pid;
+	}
+	/* it dies with the test, and holds none of its output open */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	close(1);
+	close(2);
+	for (unsigned k = 0;; k++) {
+		unsigned char h[20], body[512];
+		size_t got = 0, len;
+		int c = accept(fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		if (k % 2 == 1) {
+			if (held[k / 2 % 64] > 0)
+				close(held[k / 2 % 64]);
+			held[k / 2 % 64] = c; /* read nothing, answer nothing */
+			continue;
+		}
+		while (got < sizeof(h)) {
+			ssize_t n = read(c, h + got, sizeof(h) - got);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		/* the probe's payload is in network byte order */
+		len = (size_t)h[16] << 24 | (size_t)h[17] << 16 | (size_t)h[18] << 8 | h[19];
+		if (got < sizeof(h) || len > sizeof(body) || read(c, body, len) < 0) {
+			close(c);
+			continue;
+		}
+		h[1] = 18; /* Response */
+		h[16] = h[17] = h[18] = 0;
+		h[19] = 8; /* sysUpTime, error, index */
+		memset(body, 0, 8);
+		if (write(c, h, sizeof(h)) < 0 || write(c, body, 8) < 0)
+			_exit(1);
+		close(c);
+	}
+}
+
+/* A master that answers the probe and falls silent before net-snmp's own
+ * Open: net-snmp's synchronous Open and registration wait a moment each,
+ * not (1 + agentx_retries) x agentx_timeout (15 s here; 11 minutes with
+ * the largest settings), and the loop answers all the while. */
+static void
+test_master_silent_after_probe(void **state)
+{
+	struct ta *t = *state;
+	char *conf, *dir = th_tmpdir("half"), path[100];
+	double worst = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/master", dir);
+	pid = fake_master = master_silent_after_probe(path);
+	if (asprintf(&conf,
+		     "agentx_socket = %s\nagentx_reconnect = 1s\nagentx_timeout = 5s\n"
+		     "agentx_retries = 2",
+		     path) < 0)
+		abort();
+	assert_int_equal(ta_start(t, conf, NULL), 0);
+	free(conf);
+	for (double end = th_now() + 6; th_now() < end;) {
+		double d = ping_time(t);
+		if (d > worst)
+			worst = d;
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fake_master = 0;
+	/* the attempts happened: net-snmp's Open went unanswered */
+	{
+		char *log = th_read_file(t->log);
+		assert_non_null(log);
+		assert_non_null(strstr(log, "net-snmp could not open its session"));
+		free(log);
+	}
+	if (worst >= 1.0)
+		fail_msg("the loop was held %.2f s by an Open", worst);
+	assert_false(snmp_connected(t));
+	assert_int_equal(ta_stop(t), 0);
+	th_rmtree(dir);
+	free(dir);
+}
+
 /* The emergency through an SNMPv3 authPriv trapsess and as an inform, as
  * snmpd's own sinks carry it. */
 static void
@@ -639,6 +751,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_master_restart_and_away, test_teardown),
 	    cmocka_unit_test_teardown(test_master_hung, test_teardown),
 	    cmocka_unit_test_teardown(test_master_never_answers, test_teardown),
+	    cmocka_unit_test_teardown(test_master_silent_after_probe, test_teardown),
 	    cmocka_unit_test_teardown(test_v3_and_inform, test_teardown),
 	};
 
