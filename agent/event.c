@@ -571,25 +571,47 @@ ctl_client_close(struct watch *w)
 	entomb(w);
 }
 
-/* A free slot in the socket's own half of the table, or the one of its
- * longest idle client, closed: monitoring clients can never push the
- * operator out, nor the other way round. */
+/* Connections in slots [from, to) of the process the client in slot i
+ * comes from. */
+static int
+same_process(int i, int from, int to)
+{
+	int n = 0;
+
+	for (int k = from; k < to; k++)
+		n += ctl_clients[k]->peer.pid == ctl_clients[i]->peer.pid;
+	return n;
+}
+
+/* A free slot in the socket's own half of the table, or one made free:
+ * monitoring clients can never push the operator out, nor the other way
+ * round. The client closed is the longest idle of the process holding the
+ * most connections, so a local process that floods the socket closes its
+ * own connections, and a check plugin's one connection gets its answer. */
 static int
 ctl_slot(bool readonly)
 {
 	int from = readonly ? CTL_MAX_CLIENTS / 2 : 0, to = from + CTL_MAX_CLIENTS / 2;
-	int oldest = -1;
+	int victim = -1, most = 0;
 
-	for (int i = from; i < to; i++) {
+	for (int i = from; i < to; i++)
 		if (!ctl_clients[i])
 			return i;
-		if (oldest < 0 || ctl_clients[i]->active < ctl_clients[oldest]->active)
-			oldest = i;
+	for (int i = from; i < to; i++) {
+		int n = same_process(i, from, to);
+		if (victim < 0 || n > most ||
+		    (n == most && ctl_clients[i]->active < ctl_clients[victim]->active)) {
+			victim = i;
+			most = n;
+		}
 	}
-	log_warnx("ctl", "all %d %s connections taken; closing the longest idle",
-		  CTL_MAX_CLIENTS / 2, readonly ? "monitoring" : "admin");
-	ctl_client_close(ctl_clients[oldest]);
-	return oldest;
+	log_warn_limited("ctl", readonly ? "evict-monitoring" : "evict-admin", 60,
+			 "all %d %s connections taken; closing the longest idle of pid %ld, "
+			 "which holds %d",
+			 CTL_MAX_CLIENTS / 2, readonly ? "monitoring" : "admin",
+			 ctl_clients[victim]->peer.pid, most);
+	ctl_client_close(ctl_clients[victim]);
+	return victim;
 }
 
 static void

@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ta.h"
@@ -163,6 +165,69 @@ test_idle_and_greedy_clients(void **state)
 	close(greedy);
 	for (int i = 0; i < 40; i++)
 		close(idle[i]);
+	assert_int_equal(ta_stop(t), 0);
+}
+
+/* A local process of the monitoring group flooding its socket with
+ * connections (opened and held, the oldest let go) until it is killed. */
+static pid_t
+flooder(const char *path)
+{
+	pid_t pid = fork();
+	int held[64] = {0};
+
+	assert_true(pid >= 0);
+	if (pid > 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	close(1);
+	close(2);
+	for (unsigned k = 0;; k++) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		if (held[k % 64] > 0)
+			close(held[k % 64]);
+		held[k % 64] = fd;
+	}
+}
+
+/* Under such a flood, a check's one connection still gets its answer
+ * (the flooder's own connections make room), and the log says so once a
+ * minute, not once a connection. */
+static void
+test_monitoring_socket_flood(void **state)
+{
+	struct ta *t = *state;
+	const char *argv[] = {TA_CTTEAMSCTL, "-S", NULL, "status", NULL};
+	int failed = 0, lines = 0;
+	char *log, *at;
+	pid_t pid;
+
+	assert_int_equal(ta_start(t, NULL, NULL), 0);
+	argv[2] = t->msock;
+	pid = flooder(t->msock);
+	for (int i = 0; i < 15; i++) {
+		char *out = NULL;
+		if (th_run(argv, &out, NULL) != 0 || !out || !strstr(out, "ORG"))
+			failed++;
+		free(out);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	log = th_read_file(t->log);
+	for (at = log; at && (at = strstr(at, "connections taken")); at++)
+		lines++;
+	free(log);
+	if (failed)
+		fail_msg("%d of 15 status requests failed under the flood", failed);
+	if (lines > 2)
+		fail_msg("%d eviction lines in the log", lines);
 	assert_int_equal(ta_stop(t), 0);
 }
 
@@ -535,6 +600,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_half_close_and_pipelining, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_overlong_request_is_told, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_idle_and_greedy_clients, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_monitoring_socket_flood, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_monitoring_socket_is_read_only, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_monitoring_group_member, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_documented_fields, ta_test_teardown),
