@@ -443,25 +443,18 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 int
 met_start(const struct conf *c, char **ret_err)
 {
-	struct sockaddr_storage ss = {0};
+	struct sockaddr_storage ss;
 	unsigned int flags = MHD_USE_EPOLL;
+	bool v6;
 
 	if (!c->metrics_addr)
 		return 0;
-	if (strchr(c->metrics_addr, ':')) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)c->metrics_port);
-		if (inet_pton(AF_INET6, c->metrics_addr, &s6->sin6_addr) != 1)
-			goto bad_addr;
-		flags |= MHD_USE_IPv6;
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)c->metrics_port);
-		if (inet_pton(AF_INET, c->metrics_addr, &s4->sin_addr) != 1)
-			goto bad_addr;
+	if (sockaddr_of(c->metrics_addr, c->metrics_port, &ss, &v6) < 0) {
+		*ret_err = xprintf("metrics_listen: not an IP address: %s", c->metrics_addr);
+		return -1;
 	}
+	if (v6)
+		flags |= MHD_USE_IPv6;
 	/* a scraper or two: few connections, short idle, small buffers */
 	daemon_ = MHD_start_daemon(flags, (uint16_t)c->metrics_port, NULL, NULL, on_request, NULL,
 				   MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT,
@@ -477,9 +470,6 @@ met_start(const struct conf *c, char **ret_err)
 		 flags & MHD_USE_IPv6 ? "[" : "", c->metrics_addr, flags & MHD_USE_IPv6 ? "]" : "",
 		 c->metrics_port);
 	return 0;
-bad_addr:
-	*ret_err = xprintf("metrics_listen: not an IP address: %s", c->metrics_addr);
-	return -1;
 }
 
 void

@@ -391,7 +391,8 @@ static void __attribute__((format(printf, 2, 0))) mhd_log(void *cls, const char 
 int
 srv_start(const struct conf *c, char **ret_err)
 {
-	struct sockaddr_storage ss = {0};
+	struct sockaddr_storage ss;
+	bool v6;
 	long hard_limit = c->max_connections + c->max_connections / 2 + 1;
 	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
@@ -399,20 +400,10 @@ srv_start(const struct conf *c, char **ret_err)
 	max_body = c->max_body;
 	stopping = false;
 	adm_configure(c);
-	if (strchr(c->listen_addr, ':')) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)c->listen_port);
-		if (inet_pton(AF_INET6, c->listen_addr, &s6->sin6_addr) != 1)
-			goto bad_addr;
+	if (sockaddr_of(c->listen_addr, c->listen_port, &ss, &v6) < 0)
+		goto bad_addr;
+	if (v6)
 		flags |= MHD_USE_IPv6;
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)c->listen_port);
-		if (inet_pton(AF_INET, c->listen_addr, &s4->sin_addr) != 1)
-			goto bad_addr;
-	}
 	if (c->tls_cert) {
 		cert_pem = file_read(c->tls_cert, 1 << 20);
 		key_pem = file_read(c->tls_key, 1 << 20);

@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "util.h"
@@ -327,6 +329,23 @@ url_encode(const char *s)
 		}
 	}
 	return out;
+}
+
+int
+sockaddr_of(const char *addr, int port, struct sockaddr_storage *ss, bool *ret_v6)
+{
+	memset(ss, 0, sizeof(*ss));
+	*ret_v6 = strchr(addr, ':') != NULL;
+	if (*ret_v6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1 ? 0 : -1;
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, addr, &s4->sin_addr) == 1 ? 0 : -1;
 }
 
 int

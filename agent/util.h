@@ -41,6 +41,10 @@ bool url_host_is_loopback(const char *host);
 char *url_encode(const char *s);
 /* "host:port" or "[v6]:port" */
 int addr_parse(const char *s, char **ret_host, int *ret_port);
+/* An IP address (no name) and port as a socket address; -1 if addr is not
+ * one. *ret_v6: an IPv6 address. */
+struct sockaddr_storage;
+int sockaddr_of(const char *addr, int port, struct sockaddr_storage *ss, bool *ret_v6);
 /* Escapes &<>"' for HTML. */
 char *html_escape(const char *s);
 /* Reads a whole small file; NULL on error (errno set). Trailing newlines

@@ -686,25 +686,18 @@ test_icinga_api(void **state)
 	/* a result Icinga will never take (no such service: 404) is given up
 	 * and counted, and does not hold back the next */
 	hc.notify_fail_first = 0;
-	hc.notify_status = 404;
-	th_hook_configure(h, &hc);
-	emergency(t, t->caller, "911");
-	icinga_given_up_want = 1;
-	assert_true(th_wait_until(icinga_gave_up, t, 30));
-	hc.notify_status = 200;
-	th_hook_configure(h, &hc);
-	emergency(t, t->caller, "911");
-	assert_true(th_wait_until(newest_taken, &w, 30));
 	/* nor is one Icinga 2.14 answers 409 (a newer result is there) */
-	hc.notify_status = 409;
-	th_hook_configure(h, &hc);
-	emergency(t, t->caller, "911");
-	icinga_given_up_want = 2;
-	assert_true(th_wait_until(icinga_gave_up, t, 30));
-	hc.notify_status = 200;
-	th_hook_configure(h, &hc);
-	emergency(t, t->caller, "911");
-	assert_true(th_wait_until(newest_taken, &w, 30));
+	for (int k = 0; k < 2; k++) {
+		hc.notify_status = k == 0 ? 404 : 409;
+		th_hook_configure(h, &hc);
+		emergency(t, t->caller, "911");
+		icinga_given_up_want = k + 1;
+		assert_true(th_wait_until(icinga_gave_up, t, 30));
+		hc.notify_status = 200;
+		th_hook_configure(h, &hc);
+		emergency(t, t->caller, "911");
+		assert_true(th_wait_until(newest_taken, &w, 30));
+	}
 	assert_int_equal(ta_stop(t), 0);
 	th_hook_stop(h);
 	th_rmtree(dir);
