@@ -108,13 +108,13 @@ static const char *const migrations[] = {
     /* the messages already raised, kept apart from the events: retention
      * may remove an event row (event_max), and a read-back that met its
      * message again must still know it, not raise it a second time */
-    "CREATE TABLE IF NOT EXISTS seen ("
-    "  org TEXT NOT NULL, chat_id TEXT NOT NULL, message_id TEXT NOT NULL,"
-    "  at REAL NOT NULL, PRIMARY KEY (org, chat_id, message_id)) WITHOUT ROWID",
+    ("CREATE TABLE IF NOT EXISTS seen ("
+     "  org TEXT NOT NULL, chat_id TEXT NOT NULL, message_id TEXT NOT NULL,"
+     "  at REAL NOT NULL, PRIMARY KEY (org, chat_id, message_id)) WITHOUT ROWID"),
     "CREATE INDEX IF NOT EXISTS seen_at ON seen (at)",
     /* events from before the table (a no-op once they are in) */
-    "INSERT INTO seen SELECT org, chat_id, message_id, raised FROM event WHERE true "
-    "ON CONFLICT DO NOTHING",
+    ("INSERT INTO seen SELECT org, chat_id, message_id, raised FROM event WHERE true "
+     "ON CONFLICT DO NOTHING"),
     /* the alarms' look at recent events of a kind, every few seconds */
     "CREATE INDEX IF NOT EXISTS event_recent ON event (org, kind, raised)",
 };

@@ -10,9 +10,22 @@
 #include <string.h>
 
 #include "detect.h"
+#include "text.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What the detector hands on goes to every output: valid UTF-8 without
+ * control characters (entities decode to anything, surrogates included). */
+static void
+check_clean(const struct detect_result *res)
+{
+	const char *texts[] = {res->text, res->caller_name, res->location};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		if (texts[i] && !txt_is_clean(texts[i]))
+			abort();
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -35,6 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m = json_loads(s, 0, NULL);
 	if (json_is_object(m)) {
 		detect_run(&rules, m, &res);
+		check_clean(&res);
 		detect_result_clear(&res);
 	}
 	json_decref(m);
@@ -44,6 +58,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		      "importance", data[0] & 2 ? "high" : "normal");
 	if (m) {
 		detect_run(&rules, m, &res);
+		check_clean(&res);
 		detect_result_clear(&res);
 		json_decref(m);
 	}
