@@ -205,9 +205,12 @@ outbox_min_cursor(void)
 {
 	long min = -1;
 
-	for (const struct outbox_consumer *c = consumers; c; c = c->next)
+	for (const struct outbox_consumer *c = consumers; c; c = c->next) {
+		if (c->cursor < 0)
+			return -1; /* not known (the store could not say): count nothing */
 		if (min < 0 || c->cursor < min)
-			min = c->cursor < 0 ? 0 : c->cursor;
+			min = c->cursor;
+	}
 	return min;
 }
 

@@ -48,7 +48,8 @@ json_t *outbox_consumer_status(const struct outbox_consumer *c);
 /* Every output's status, for the control protocol's agent.outputs. */
 json_t *outbox_status_all(void);
 /* The least cursor of the outputs configured now (0 for one that has
- * taken nothing yet); -1 with none: what retention may remove untaken. */
+ * taken nothing yet): what retention may remove untaken; -1 with none, or
+ * with one whose cursor the store could not give. */
 long outbox_min_cursor(void);
 const struct outbox_consumer *outbox_consumer_find(const char *name);
 

@@ -9,6 +9,7 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,6 +186,24 @@ item_failed(struct porg *p, long seq, long tries, double received, double retry_
 		store_failed();
 }
 
+/* "content-" and the SHA-256 of when, from whom and what: an id for a
+ * message Graph sent without one. */
+static char *
+content_id(const struct detect_result *res)
+{
+	char *what = xprintf("%s|%s|%s", res->created ? res->created : "",
+			     res->caller_id ? res->caller_id : "", res->text ? res->text : "");
+	unsigned char h[SHA256_DIGEST_LENGTH];
+	char *id, *b64;
+
+	SHA256((const unsigned char *)what, strlen(what), h);
+	b64 = b64url_encode(h, sizeof(h));
+	id = xprintf("content-%s", b64);
+	free(b64);
+	free(what);
+	return id;
+}
+
 static int
 raise_event(struct porg *p, struct org *o, const struct detect_result *res, json_t *msg, long seq,
 	    const char *source)
@@ -193,8 +212,9 @@ raise_event(struct porg *p, struct org *o, const struct detect_result *res, json
 	 * its wording from */
 	char *raw = res->verdict == DETECT_UNRECOGNISED ? json_dumps(msg, JSON_COMPACT) : NULL;
 	/* a notice Graph sent without its chat or its id is raised all the
-	 * same: the chat unknown, the notification's own number for an id */
-	char *no_id = res->message_id ? NULL : xprintf("notification-%ld", seq);
+	 * same: the chat unknown, an id made of what the message says (so a
+	 * redelivery or a read-back of it is the same message) */
+	char *no_id = res->message_id ? NULL : content_id(res);
 	struct store_event e = {
 	    .org = p->name,
 	    .chat_id = res->chat_id ? res->chat_id : "",

@@ -10,6 +10,7 @@
  * in the order the model changed. The master's own sinks do the rest.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,19 +321,24 @@ session_timeout(void)
 
 /* While net-snmp opens its session and registers the MIB it waits for
  * each answer, on the loop. The master answered a probe's Open moments
- * before (reconnect), so each of those waits is short and not repeated:
- * a master that stops right then holds the loop for a few of these at
- * most, never (1 + agentx_retries) x agentx_timeout each (11 minutes with
- * allowed settings). Traps, sent without waiting, get the configured
- * timeout and retries once it is open. */
-#define OPENING_TIMEOUT_US 200000L
+ * before (reconnect), so each of those waits is as long as four of that
+ * answer's round trips (200 ms at least, agentx_timeout at most) and not
+ * repeated: a master that stops right then holds the loop for a few of
+ * these, never (1 + agentx_retries) x agentx_timeout each (11 minutes
+ * with allowed settings), and a slow one that answered the probe still
+ * gets the time it showed it needs. Traps, sent without waiting, get the
+ * configured timeout and retries once it is open. */
+#define OPENING_MIN_US 200000.0
 
 static bool opening; /* subagent_open_master_session and the registration */
+static double probe_sent, probe_rtt;
 
 static void
 timing(netsnmp_session *s)
 {
-	s->timeout = opening ? OPENING_TIMEOUT_US : (long)session_timeout() * 1000000L;
+	double us = fmin(fmax(OPENING_MIN_US, 4 * probe_rtt * 1e6), cfg->agentx_timeout * 1e6);
+
+	s->timeout = opening ? (long)us : (long)session_timeout() * 1000000L;
 	s->retries = opening ? 0 : (int)cfg->agentx_retries;
 }
 
@@ -495,6 +501,7 @@ probed(const unsigned char *answer, size_t n, const char *why, void *arg)
 	}
 	/* it answered an Open just now: net-snmp's own, synchronous Open and
 	 * registrations are answered as promptly, and wait no longer */
+	probe_rtt = now_mono() - probe_sent;
 	opening = true;
 	if (subagent_open_master_session() == 0) {
 		suspect = false;
@@ -520,7 +527,7 @@ reconnect(void)
 
 	if (probing || now_mono() - last_attempt < cfg->agentx_reconnect)
 		return;
-	last_attempt = now_mono();
+	last_attempt = probe_sent = now_mono();
 	len = open_pdu(pdu, (unsigned int)session_timeout());
 	/* the whole Response is read: closing with bytes unread would reset
 	 * a TCP connection */

@@ -226,7 +226,9 @@ test_monitoring_socket_flood(void **state)
 	free(log);
 	if (failed)
 		fail_msg("%d of 15 status requests failed under the flood", failed);
-	if (lines > 2)
+	/* the flood filled the socket (else this showed nothing), and was
+	 * said once, not once a connection */
+	if (lines < 1 || lines > 2)
 		fail_msg("%d eviction lines in the log", lines);
 	assert_int_equal(ta_stop(t), 0);
 }
