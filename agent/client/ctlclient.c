@@ -55,6 +55,34 @@ send_all(int fd, const char *buf, size_t len, const struct timespec *deadline)
 	return CC_OK;
 }
 
+/* Connects within the deadline. A daemon that is stopped or hung leaves
+ * its listening socket's backlog full, and a blocking connect would wait
+ * for ever; an AF_UNIX socket that cannot connect at once says EAGAIN, so
+ * the connect is asked again until the deadline. */
+static enum cc_result
+connect_by(int fd, const struct sockaddr_un *sa, const struct timespec *deadline)
+{
+	for (;;) {
+		if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+			return CC_OK;
+		if (errno == EINPROGRESS) {
+			int err = 0;
+			socklen_t len = sizeof(err);
+			if (await(fd, POLLOUT, deadline) != CC_OK)
+				return CC_TIMEOUT;
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+				return CC_OK;
+			errno = err;
+			return CC_NO_DAEMON;
+		}
+		if (errno != EAGAIN && errno != EINTR)
+			return CC_NO_DAEMON;
+		if (ms_left(deadline) <= 0)
+			return CC_TIMEOUT;
+		poll(NULL, 0, 10);
+	}
+}
+
 /* Reads up to the first newline. */
 static enum cc_result
 read_line(int fd, char **ret, const struct timespec *deadline)
@@ -115,12 +143,20 @@ cc_call(const char *path, json_t *req, int timeout_ms, json_t **ret, char *why, 
 		return CC_NO_DAEMON;
 	}
 	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		snprintf(why, why_len, "cannot reach ctteamsd at %s: %s", path, strerror(errno));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	r = fd < 0 ? CC_NO_DAEMON : connect_by(fd, &sa, &deadline);
+	if (r != CC_OK) {
+		if (r == CC_TIMEOUT)
+			snprintf(why, why_len,
+				 "ctteamsd at %s takes no connection within %d ms (stopped or "
+				 "hung?)",
+				 path, timeout_ms);
+		else
+			snprintf(why, why_len, "cannot reach ctteamsd at %s: %s", path,
+				 strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return CC_NO_DAEMON;
+		return r;
 	}
 	line = json_dumps(req, JSON_COMPACT);
 	r = line ? send_all(fd, line, strlen(line), &deadline) : CC_BAD_ANSWER;

@@ -70,6 +70,29 @@ test_results(void **state)
 	lfd = listen_at(path);
 	/* listening, never answering: the deadline holds */
 	assert_int_equal(cc_call(path, req, 200, &ans, why, sizeof(why)), CC_TIMEOUT);
+	/* nor accepting (a stopped daemon): once its backlog is full, the
+	 * connect itself waits, and the deadline holds for it too */
+	{
+		int held[64], n = 0;
+		double start;
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		while (n < 64) {
+			held[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+			if (connect(held[n], (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+				close(held[n]);
+				break;
+			}
+			n++;
+		}
+		assert_true(n < 64); /* the backlog is full */
+		start = th_now();
+		assert_int_equal(cc_call(path, req, 300, &ans, why, sizeof(why)), CC_TIMEOUT);
+		assert_true(th_now() - start < 2.0);
+		assert_non_null(strstr(why, "takes no connection"));
+		while (n > 0)
+			close(held[--n]);
+	}
 	close(lfd);
 	unlink(path);
 	lfd = listen_at(path);
