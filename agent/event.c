@@ -84,21 +84,20 @@ static void (*on_term_cb)(void), (*on_hup_cb)(void);
 static struct ev_timer **timers;
 static size_t n_timers;
 
-static struct MHD_Daemon *http;
-/* the metrics listener: a second, small daemon, run only when its own
- * epoll descriptor is ready or its timeout is due */
-static struct MHD_Daemon *metrics;
-static struct watch metrics_watch;
-static bool metrics_pending;
-static double metrics_due = -1; /* its timeout (idle connections) */
-static unsigned int metrics_limit;
-static bool metrics_full;
-static double metrics_rerun = -1; /* run again then, without an event */
-static struct watch http_watch;
-static bool http_pending;
-static unsigned int http_limit;  /* max_connections */
-static bool http_full;           /* at the limit after the last run */
-static double http_rerun = -1;   /* run MHD again then, without an event */
+/* A libmicrohttpd daemon in the loop (MHD_USE_EPOLL, no thread of its
+ * own): the public listener, and the metrics listener when it is on. Each
+ * is run on every turn (it keeps its own timeouts) and at once when its
+ * epoll descriptor is ready. */
+struct listener {
+	struct MHD_Daemon *d;
+	struct watch watch;
+	bool pending;       /* run it before the loop sleeps */
+	unsigned int limit; /* its connection limit */
+	bool full;          /* at the limit after the last run */
+	double rerun;       /* run it again then, without an event; -1: no */
+};
+
+static struct listener http = {.rerun = -1}, metrics = {.rerun = -1};
 static bool (*http_batch)(void); /* after each run: true if it resumed any */
 
 static CURLM *multi;
@@ -285,53 +284,88 @@ bury(void)
 
 /* ---- the HTTP listener ---- */
 
-void
-ev_http_attach(struct MHD_Daemon *d, unsigned int max_connections)
+static void
+listener_attach(struct listener *l, struct MHD_Daemon *d, unsigned int limit, enum watch_kind kind)
 {
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
 
-	http = d;
-	http_limit = max_connections;
-	http_watch.kind = W_HTTP;
-	http_watch.fd = di->epoll_fd;
-	watch_add(&http_watch, EPOLLIN);
-	http_pending = true;
+	l->d = d;
+	l->limit = limit;
+	l->watch.kind = kind;
+	l->watch.fd = di->epoll_fd;
+	watch_add(&l->watch, EPOLLIN);
+	l->pending = true;
+}
+
+static void
+listener_detach(struct listener *l)
+{
+	if (l->d)
+		watch_del(&l->watch);
+	l->d = NULL;
+}
+
+/* At its connection limit libmicrohttpd stops watching its listen socket,
+ * and starts again only in a run after connections were freed; nothing
+ * wakes the loop for that run. So while the limit is near, and once after
+ * it was, the daemon runs again shortly on its own: a listener is never
+ * left paused while the loop sleeps. */
+static void
+listener_ran(struct listener *l)
+{
+	const union MHD_DaemonInfo *di =
+	    MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	bool was_full = l->full;
+
+	l->full = di && l->limit > 0 && di->num_connections + 1 >= l->limit;
+	if (l->full || was_full)
+		l->rerun = now_mono() + 0.05;
+}
+
+/* When the listener wants its next run, before `next`. */
+static double
+listener_due(const struct listener *l, double now, double next)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (!l->d)
+		return next;
+	if (l->rerun >= 0 && l->rerun < next)
+		next = l->rerun;
+	if (MHD_get_timeout(l->d, &ms) == MHD_YES && now + (double)ms / 1000 < next)
+		next = now + (double)ms / 1000;
+	return next;
+}
+
+void
+ev_http_attach(struct MHD_Daemon *d, unsigned int max_connections)
+{
+	listener_attach(&http, d, max_connections, W_HTTP);
 }
 
 void
 ev_metrics_attach(struct MHD_Daemon *d, unsigned int max_connections)
 {
-	const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
-
-	metrics = d;
-	metrics_limit = max_connections;
-	metrics_watch.kind = W_METRICS;
-	metrics_watch.fd = di->epoll_fd;
-	watch_add(&metrics_watch, EPOLLIN);
-	metrics_pending = true;
+	listener_attach(&metrics, d, max_connections, W_METRICS);
 }
 
 void
 ev_metrics_detach(void)
 {
-	if (metrics)
-		watch_del(&metrics_watch);
-	metrics = NULL;
+	listener_detach(&metrics);
 }
 
 void
 ev_http_detach(void)
 {
-	if (http)
-		watch_del(&http_watch);
-	http = NULL;
+	listener_detach(&http);
 }
 
 void
 ev_http_quiesce(void)
 {
-	if (http) {
-		MHD_socket s = MHD_quiesce_daemon(http);
+	if (http.d) {
+		MHD_socket s = MHD_quiesce_daemon(http.d);
 		if (s != MHD_INVALID_SOCKET)
 			close(s);
 	}
@@ -340,7 +374,7 @@ ev_http_quiesce(void)
 void
 ev_http_kick(void)
 {
-	http_pending = true;
+	http.pending = true;
 }
 
 /* libmicrohttpd cannot close a connection from outside a callback; shutting
@@ -353,7 +387,7 @@ ev_http_drop(struct MHD_Connection *conn)
 
 	if (ci)
 		shutdown(ci->connect_fd, SHUT_RDWR);
-	http_pending = true;
+	http.pending = true;
 }
 
 void
@@ -362,38 +396,39 @@ ev_http_on_batch(bool (*fn)(void))
 	http_batch = fn;
 }
 
-/* At the connection limit libmicrohttpd stops watching its listen socket,
- * and starts again only in a run after connections were freed; nothing
- * wakes the loop for that run. So while the limit is near, and once after
- * it was, MHD runs again shortly on its own: the listener is never left
- * paused while the loop sleeps. */
 static void
 http_run(void)
 {
-	const union MHD_DaemonInfo *di;
-	bool was_full = http_full;
-
-	http_pending = false;
-	http_rerun = -1;
-	if (!http)
+	http.pending = false;
+	http.rerun = -1;
+	if (!http.d)
 		return;
-	MHD_run(http);
+	MHD_run(http.d);
 	/* what the run took in is committed together, and the answers go
 	 * out in another run, this same turn. That run may take in more:
 	 * a few rounds, then the rest of the loop has its turn and the
 	 * listener comes straight back (what is held waits in memory,
 	 * unacknowledged, by org name: a reload in between is safe) */
 	for (int round = 0; http_batch && http_batch(); round++) {
-		MHD_run(http);
+		MHD_run(http.d);
 		if (round == 3) {
-			http_pending = true;
+			http.pending = true;
 			break;
 		}
 	}
-	di = MHD_get_daemon_info(http, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-	http_full = di && http_limit > 0 && di->num_connections + 1 >= http_limit;
-	if (http_full || was_full)
-		http_rerun = now_mono() + 0.05;
+	listener_ran(&http);
+}
+
+/* The metrics listener: a run, nothing to commit. */
+static void
+metrics_run(void)
+{
+	metrics.pending = false;
+	metrics.rerun = -1;
+	if (!metrics.d)
+		return;
+	MHD_run(metrics.d);
+	listener_ran(&metrics);
 }
 
 /* ---- libcurl ---- */
@@ -960,14 +995,9 @@ static int
 next_timeout_ms(void)
 {
 	double now = now_mono(), next = now + 60;
-	MHD_UNSIGNED_LONG_LONG mhd_ms;
 
-	if (http_pending || metrics_pending)
+	if (http.pending || metrics.pending)
 		return 0;
-	if (http_rerun >= 0 && http_rerun < next)
-		next = http_rerun;
-	if (metrics_rerun >= 0 && metrics_rerun < next)
-		next = metrics_rerun;
 	for (size_t i = 0; i < n_timers; i++)
 		if (timers[i]->armed && timers[i]->due < next)
 			next = timers[i]->due;
@@ -975,36 +1005,11 @@ next_timeout_ms(void)
 		next = curl_due;
 	if (snmp_due >= 0 && snmp_due < next)
 		next = snmp_due;
-	if (http && MHD_get_timeout(http, &mhd_ms) == MHD_YES && now + (double)mhd_ms / 1000 < next)
-		next = now + (double)mhd_ms / 1000;
-	metrics_due = -1;
-	if (metrics && MHD_get_timeout(metrics, &mhd_ms) == MHD_YES) {
-		metrics_due = now + (double)mhd_ms / 1000;
-		if (metrics_due < next)
-			next = metrics_due;
-	}
+	next = listener_due(&http, now, next);
+	next = listener_due(&metrics, now, next);
 	if (next <= now)
 		return 0;
 	return (int)((next - now) * 1000) + 1;
-}
-
-/* The metrics listener. At its connection limit libmicrohttpd takes its
- * listening socket out of its epoll set and puts it back only on a later
- * run (as for the public listener, http_run): while full, or just after,
- * it runs again soon without an event, or it would never accept again. */
-static void
-metrics_run(void)
-{
-	const union MHD_DaemonInfo *di;
-	bool was_full = metrics_full;
-
-	metrics_pending = false;
-	metrics_due = -1;
-	MHD_run(metrics);
-	di = MHD_get_daemon_info(metrics, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-	metrics_full = di && di->num_connections + 1 >= metrics_limit;
-	if (metrics_full || was_full)
-		metrics_rerun = now_mono() + 0.05;
 }
 
 /* ---- the probe ---- */
@@ -1174,10 +1179,10 @@ dispatch(struct watch *w, uint32_t ev)
 		signal_read();
 		break;
 	case W_HTTP:
-		http_pending = true;
+		http.pending = true;
 		break;
 	case W_METRICS:
-		metrics_pending = true;
+		metrics.pending = true;
 		break;
 	case W_CURL:
 		if (w->dead)
@@ -1238,19 +1243,10 @@ ev_run(void)
 			curl_action(CURL_SOCKET_TIMEOUT, 0);
 		}
 		timers_run();
-		if (http_rerun >= 0 && now_mono() >= http_rerun)
-			http_pending = true;
-		/* MHD is run after timers and transfers so answers they queued
-		 * (resumed connections) go out in this same turn */
-		if (http)
-			http_run();
-		if ((metrics_due >= 0 && now_mono() >= metrics_due) ||
-		    (metrics_rerun >= 0 && now_mono() >= metrics_rerun)) {
-			metrics_rerun = -1;
-			metrics_pending = true;
-		}
-		if (metrics && metrics_pending)
-			metrics_run();
+		/* the listeners run after timers and transfers so answers they
+		 * queued (resumed connections) go out in this same turn */
+		http_run();
+		metrics_run();
 	}
 	return 0;
 }
