@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -310,23 +311,16 @@ snmp_key(struct parse *p, const char *k, const char *v)
 	return true;
 }
 
-/* An IPv4 or IPv6 address, as the listeners need it (no name to look up). */
-static bool
-ip_literal(const char *s)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
 /* metrics_listen: off, a port (on loopback), or ADDRESS:PORT */
 static void
 metrics_key(struct parse *p, const char *v)
 {
 	struct conf *c = p->c;
 	char *host = NULL, *end;
+	struct sockaddr_storage ss;
 	long port;
 	int iport;
+	bool v6;
 
 	free(c->metrics_addr);
 	c->metrics_addr = NULL;
@@ -336,7 +330,8 @@ metrics_key(struct parse *p, const char *v)
 	if (*end == '\0' && port > 0 && port < 65536) {
 		c->metrics_addr = xstrdup("127.0.0.1");
 		c->metrics_port = (int)port;
-	} else if (addr_parse(v, &host, &iport) == 0 && ip_literal(host)) {
+	} else if (addr_parse(v, &host, &iport) == 0 && sockaddr_of(host, iport, &ss, &v6) == 0) {
+		/* an address, as the listener needs it: no name to look up */
 		c->metrics_addr = host;
 		c->metrics_port = iport;
 	} else {

@@ -17,6 +17,7 @@
 #include "proc.h"
 #include "store.h"
 #include "subs.h"
+#include "text.h"
 #include "util.h"
 
 static const struct conf *cfg;
@@ -258,7 +259,8 @@ cmd_ack(const struct request *r)
 {
 	json_int_t id = json_integer_value(json_object_get(r->req, "event"));
 	const char *by = json_string_value(json_object_get(r->req, "by"));
-	char *who = by ? xstrndup(by, 64) : xprintf("uid %ld", r->peer->uid);
+	/* a name the operator typed: cut between characters */
+	char *who = by ? txt_clean(by, 64) : xprintf("uid %ld", r->peer->uid);
 	int rc;
 
 	/* a name a person typed: printable, no line breaks */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ctlclient.h"
+#include "text.h"
 
 #define EXIT_USAGE     2
 #define EXIT_NO_DAEMON 3
@@ -97,8 +98,9 @@ print_alarms(json_t *alarms)
 	}
 	printf("%-21s %-9s %-10s %-20s %s\n", "RAISED", "SEVERITY", "ORG", "ALARM", "TEXT");
 	json_array_foreach (alarms, i, a)
-		printf("%-21s %-9s %-10s %-20s %.200s\n", s(a, "raised"), s(a, "severity"),
-		       *s(a, "org") ? s(a, "org") : "(agent)", s(a, "type"), s(a, "text"));
+		printf("%-21s %-9s %-10s %-20s %.*s\n", s(a, "raised"), s(a, "severity"),
+		       *s(a, "org") ? s(a, "org") : "(agent)", s(a, "type"),
+		       (int)txt_cut(s(a, "text"), 200), s(a, "text"));
 }
 
 static void
@@ -246,7 +248,7 @@ test_match(const char *sock, const char *file, const char *org)
 	} else {
 		verdict = s(res, "verdict");
 		printf("verdict: %s (%s)\n", verdict, s(res, "why"));
-		printf("text:    %.300s\n", s(res, "text"));
+		printf("text:    %.*s\n", (int)txt_cut(s(res, "text"), 300), s(res, "text"));
 		if (!strcmp(verdict, "emergency"))
 			printf("caller:  %s\nnumber:  %s%s\nwhere:   %s\n", s(res, "caller"),
 			       s(res, "number"),

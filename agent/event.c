@@ -396,39 +396,30 @@ ev_http_on_batch(bool (*fn)(void))
 	http_batch = fn;
 }
 
+/* A run of the listener; batch, after each run (the public listener's
+ * group commit), true when it resumed connections whose answers need
+ * another run. */
 static void
-http_run(void)
+listener_run(struct listener *l, bool (*batch)(void))
 {
-	http.pending = false;
-	http.rerun = -1;
-	if (!http.d)
+	l->pending = false;
+	l->rerun = -1;
+	if (!l->d)
 		return;
-	MHD_run(http.d);
+	MHD_run(l->d);
 	/* what the run took in is committed together, and the answers go
 	 * out in another run, this same turn. That run may take in more:
 	 * a few rounds, then the rest of the loop has its turn and the
 	 * listener comes straight back (what is held waits in memory,
 	 * unacknowledged, by org name: a reload in between is safe) */
-	for (int round = 0; http_batch && http_batch(); round++) {
-		MHD_run(http.d);
+	for (int round = 0; batch && batch(); round++) {
+		MHD_run(l->d);
 		if (round == 3) {
-			http.pending = true;
+			l->pending = true;
 			break;
 		}
 	}
-	listener_ran(&http);
-}
-
-/* The metrics listener: a run, nothing to commit. */
-static void
-metrics_run(void)
-{
-	metrics.pending = false;
-	metrics.rerun = -1;
-	if (!metrics.d)
-		return;
-	MHD_run(metrics.d);
-	listener_ran(&metrics);
+	listener_ran(l);
 }
 
 /* ---- libcurl ---- */
@@ -1245,8 +1236,8 @@ ev_run(void)
 		timers_run();
 		/* the listeners run after timers and transfers so answers they
 		 * queued (resumed connections) go out in this same turn */
-		http_run();
-		metrics_run();
+		listener_run(&http, http_batch);
+		listener_run(&metrics, NULL); /* nothing to commit */
 	}
 	return 0;
 }

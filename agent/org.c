@@ -552,17 +552,15 @@ org_logout(struct org *o)
 /* The org's stable number, taken from the store when it could not be at
  * the org's start (the store failing then): -1 until it can. */
 static long
-index_of(const struct org *o)
+index_of(struct org *o)
 {
-	struct org *w = (struct org *)o; /* filled in once, like a cache */
-
-	if (w->index < 0)
-		w->index = store_org_index(store, o->conf->name);
-	return w->index;
+	if (o->index < 0)
+		o->index = store_org_index(store, o->conf->name);
+	return o->index;
 }
 
 json_t *
-org_status(const struct org *o)
+org_status(struct org *o)
 {
 	double now = now_wall();
 	json_t *j =

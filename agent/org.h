@@ -94,7 +94,9 @@ void org_token_rejected(struct org *o);
  * Graph with a reauthorization): refresh now unless one is under way. */
 void org_refresh_now(struct org *o);
 void org_logout(struct org *o);
-json_t *org_status(const struct org *o);
+/* Its state for the control socket (its number asked of the store again
+ * when the store could not give it at the start). */
+json_t *org_status(struct org *o);
 /* Called after every change of an org's sign-in (state or tokens). */
 void org_set_listener(void (*fn)(struct org *o));
 /* An access token good for at least `margin` more seconds, or NULL. */

@@ -15,6 +15,7 @@
 
 #include "ctlclient.h"
 #include "np.h"
+#include "text.h"
 
 #define NP_LINE_MAX 80
 
@@ -120,8 +121,10 @@ np_finish(struct np *np)
 
 	n = snprintf(head, sizeof(head), "CTTEAMS %s %s - %s", np->service, state_names[np->state],
 		     np->summary ? np->summary : "");
+	/* cut between characters: a name or place in any script stays whole
+	 * UTF-8 in the console */
 	if (n >= (int)sizeof(head))
-		strcpy(head + sizeof(head) - 4, "...");
+		strcpy(head + txt_cut(head, sizeof(head) - 4), "...");
 	alarm(0);
 	printf("%s", head);
 	if (np->perf.len)
