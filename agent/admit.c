@@ -198,7 +198,9 @@ sweep(void *arg)
 	}
 	evicted += make_room();
 	said(late, evicted);
-	ev_timer_arm(sweeper, pressed() ? SWEEP_PRESSED : SWEEP_CALM);
+	/* with no connection there is nothing to sweep: the next one arms it */
+	if (head)
+		ev_timer_arm(sweeper, pressed() ? SWEEP_PRESSED : SWEEP_CALM);
 }
 
 enum MHD_Result
@@ -249,8 +251,9 @@ adm_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		*socket_context = ac;
 		counts.connections++;
 		said(0, make_room());
-		if (pressed() && sweeper && ev_timer_remaining(sweeper) > SWEEP_PRESSED)
-			ev_timer_arm(sweeper, SWEEP_PRESSED);
+		if (sweeper && (!ev_timer_armed(sweeper) ||
+				(pressed() && ev_timer_remaining(sweeper) > SWEEP_PRESSED)))
+			ev_timer_arm(sweeper, pressed() ? SWEEP_PRESSED : SWEEP_CALM);
 	} else if (ac) {
 		if (ac->dropped)
 			n_dropping--;
@@ -321,7 +324,8 @@ adm_configure(const struct conf *c)
 		conn_limit = c->max_connections;
 	if (!sweeper)
 		sweeper = ev_timer_new(sweep, NULL);
-	ev_timer_arm(sweeper, SWEEP_CALM);
+	if (head)
+		ev_timer_arm(sweeper, SWEEP_CALM);
 }
 
 void

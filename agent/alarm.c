@@ -60,6 +60,8 @@ struct active {
 };
 
 static struct store *store;
+/* sorted by org, then type: found by bisection, since every evaluation
+ * looks up each alarm of each org (ten thousand with a thousand orgs) */
 static struct active *active;
 static size_t n_active;
 
@@ -81,21 +83,58 @@ type_of(const char *name)
 	return -1;
 }
 
+static int
+order(enum alarm_type type, const char *org, const struct active *a)
+{
+	int c = strcmp(org, a->org);
+
+	return c ? c : (int)type - (int)a->type;
+}
+
+/* Where (type, org) is, or would go. */
+static size_t
+place(enum alarm_type type, const char *org)
+{
+	size_t lo = 0, hi = n_active;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (order(type, org, &active[mid]) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static struct active *
 find(enum alarm_type type, const char *org)
 {
-	for (size_t i = 0; i < n_active; i++)
-		if (active[i].type == type && !strcmp(active[i].org, org))
-			return &active[i];
-	return NULL;
+	size_t i = place(type, org);
+
+	return i < n_active && order(type, org, &active[i]) == 0 ? &active[i] : NULL;
+}
+
+static void
+insert(struct active a)
+{
+	size_t i = place(a.type, a.org);
+
+	active = xrealloc(active, (n_active + 1) * sizeof(*active));
+	memmove(&active[i + 1], &active[i], (n_active - i) * sizeof(*active));
+	active[i] = a;
+	n_active++;
 }
 
 static void
 drop(struct active *a)
 {
+	size_t i = (size_t)(a - active);
+
 	free(a->org);
 	free(a->text);
-	*a = active[--n_active];
+	memmove(&active[i], &active[i + 1], (n_active - i - 1) * sizeof(*active));
+	n_active--;
 }
 
 int
@@ -110,13 +149,12 @@ alarms_start(struct store *st)
 		int t = type_of(json_string_value(json_object_get(r, "type")));
 		if (t < 0)
 			continue; /* a type a later version dropped */
-		active = xrealloc(active, (n_active + 1) * sizeof(*active));
-		active[n_active++] = (struct active){
+		insert((struct active){
 		    .type = (enum alarm_type)t,
 		    .org = xstrdup(json_string_value(json_object_get(r, "org"))),
 		    .raised = json_number_value(json_object_get(r, "raised")),
 		    .text = xstrdup(json_string_value(json_object_get(r, "text"))),
-		};
+		});
 	}
 	json_decref(rows);
 	return 0;
@@ -141,8 +179,14 @@ static int set(enum alarm_type type, const char *org, bool on, const char *text)
 int
 alarm_set(enum alarm_type type, const char *org, bool on, const char *text)
 {
-	char *clean = txt_clean(text, ALARM_TEXT_MAX);
-	int rc = set(type, org, on, clean);
+	char *clean;
+	int rc;
+
+	/* most alarms are neither raised nor to be: nothing to do, cheaply */
+	if (!on && !find(type, alarm_defs[type].per_org ? org : ""))
+		return 0;
+	clean = txt_clean(text, ALARM_TEXT_MAX);
+	rc = set(type, org, on, clean);
 
 	free(clean);
 	return rc;
@@ -153,16 +197,19 @@ set(enum alarm_type type, const char *org, bool on, const char *text)
 {
 	const struct alarm_def *d = &alarm_defs[type];
 	struct active *a;
-	struct store_alarm row = {d->name, d->per_org ? org : "", alarm_severity_name(d->severity),
-				  now_wall(), text ? text : ""};
+	struct store_alarm row = {
+	    d->name,    d->per_org ? org : "", alarm_severity_name(d->severity),
+	    now_wall(), text ? text : "",      false};
 
 	a = find(type, row.org);
 	if (a && a->unsaved) {
-		/* store trouble is known only once it can be written: the raise
-		 * goes to the outbox late, and before its clear */
+		/* raised while the store could not write it, and handed to the
+		 * outputs from memory then: written now, before its clear, and
+		 * marked so that the outputs do not send it twice */
 		struct store_alarm late = row;
 		late.raised = a->raised;
 		late.text = a->text ? a->text : "";
+		late.early = true;
 		if (store_alarm_transition(store, &late, true) < 0)
 			return -1;
 		a->unsaved = false;
@@ -178,19 +225,23 @@ set(enum alarm_type type, const char *org, bool on, const char *text)
 	if (a)
 		row.raised = a->raised;
 	if (store_alarm_transition(store, &row, on) < 0) {
+		json_t *body;
 		if (!on || type != ALARM_STORE)
 			return -1; /* the next evaluation tries again */
-		active = xrealloc(active, (n_active + 1) * sizeof(*active));
-		active[n_active++] =
-		    (struct active){type, xstrdup(row.org), row.raised, xstrdup(row.text), true};
+		/* an alarm about the store cannot wait for the store: to the
+		 * outputs from memory now, to the store once it works */
+		body = store_alarm_body(&row, true);
+		outbox_post_early("alarm", body);
+		json_decref(body);
+		insert(
+		    (struct active){type, xstrdup(row.org), row.raised, xstrdup(row.text), true});
 		log_err("alarm", "RAISED %s (%s): %s", d->name, row.severity, row.text);
 		return 0;
 	}
 	outbox_kick();
 	if (on) {
-		active = xrealloc(active, (n_active + 1) * sizeof(*active));
-		active[n_active++] =
-		    (struct active){type, xstrdup(row.org), row.raised, xstrdup(row.text), false};
+		insert(
+		    (struct active){type, xstrdup(row.org), row.raised, xstrdup(row.text), false});
 		log_err("alarm", "RAISED %s (%s)%s%s: %s", d->name, row.severity,
 			*row.org ? " org " : "", row.org, row.text);
 	} else {

@@ -212,6 +212,12 @@ canary_detach(struct org *o)
 	free(c);
 }
 
+double
+canary_missed_since(const struct org *o)
+{
+	return o->canary && o->conf->canary_chat ? o->canary->missed_at : 0;
+}
+
 json_t *
 canary_status(const struct org *o)
 {

@@ -24,5 +24,7 @@ void canary_detach(struct org *o);
 bool canary_seen(struct org *o, const char *chat_id, const char *content);
 /* {enabled, last_sent, last_delivered, missed, last_error}; null if off. */
 json_t *canary_status(const struct org *o);
+/* The canary did not come back: since when (0: it did, or there is none). */
+double canary_missed_since(const struct org *o);
 
 #endif

@@ -659,6 +659,9 @@ ctl_accept(struct ctl_listener *l)
 			w->peer.pid = (long)cred.pid;
 		}
 		ctl_clients[ctl_slot(l->readonly)] = w;
+		/* the idle sweep runs only while there are clients to sweep */
+		if (!ev_timer_armed(ctl_sweeper))
+			ev_timer_arm(ctl_sweeper, 1);
 		watch_add(w, EPOLLIN);
 	}
 }
@@ -752,17 +755,21 @@ ctl_write(struct watch *w)
 	return true;
 }
 
-/* Called every second: idle clients go. */
+/* Called every second while there are clients: idle ones go. */
 static void
 ctl_sweep(void *arg)
 {
 	double now = now_mono();
+	bool any = false;
 
 	(void)arg;
-	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
 		if (ctl_clients[i] && now - ctl_clients[i]->active > CTL_IDLE)
 			ctl_client_close(ctl_clients[i]);
-	ev_timer_arm(ctl_sweeper, 1);
+		any |= ctl_clients[i] != NULL;
+	}
+	if (any)
+		ev_timer_arm(ctl_sweeper, 1);
 }
 
 int
@@ -798,10 +805,8 @@ ev_ctl_listen(const char *path, bool readonly, long group, ev_ctl_handler handle
 	l->readonly = readonly;
 	l->path = xstrdup(path);
 	ctl_handler = handler;
-	if (!ctl_sweeper) {
+	if (!ctl_sweeper)
 		ctl_sweeper = ev_timer_new(ctl_sweep, NULL);
-		ev_timer_arm(ctl_sweeper, 1);
-	}
 	return watch_add(&l->watch, EPOLLIN);
 }
 

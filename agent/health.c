@@ -51,12 +51,6 @@ held_for(double *t, bool cond, double grace)
 	return now - *t >= grace;
 }
 
-static const char *
-str(json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
 static void
 auth_alarms(const struct org *o)
 {
@@ -84,119 +78,190 @@ secret_alarm(const struct org *o)
 static void
 subscription_alarm(struct org *o)
 {
-	json_t *st = subs_status(o);
-	const char *state = str(st, "state");
+	struct subs_health h;
 	bool usable = o->auth == ORG_VALID || o->auth == ORG_DEGRADED;
-	/* without a usable sign-in the sign-in alarm is the cause to act on */
-	bool bad = usable && !subs_active(o);
-	bool now_bad = bad && state && (!strcmp(state, "lapsed") || !strcmp(state, "failed"));
-	char *text =
-	    xprintf("subscription %s%s%s%s%s", state ? state : "none", str(st, "id") ? " " : "",
-		    str(st, "id") ? str(st, "id") : "", str(st, "last_error") ? ": " : "",
-		    str(st, "last_error") ? str(st, "last_error") : "");
+	bool bad;
+	char *text;
 
+	subs_health(o, &h);
+	/* without a usable sign-in the sign-in alarm is the cause to act on */
+	bad = usable && !h.active;
 	/* lapsed or failed counts at once; none or creating after a grace;
 	 * cleared only when it delivers (or the sign-in alarm takes over), so
 	 * a restart inside the grace does not clear and raise it again */
-	if (now_bad || held_for(&o->sub_bad_since, bad, SUB_GRACE))
+	if ((bad && h.broken) || held_for(&o->sub_bad_since, bad, SUB_GRACE)) {
+		text =
+		    xprintf("subscription %s%s%s%s%s", h.state, h.id ? " " : "", h.id ? h.id : "",
+			    h.last_error ? ": " : "", h.last_error ? h.last_error : "");
 		set(ALARM_SUBSCRIPTION, o->conf->name, true, text);
-	else if (!bad)
+		free(text);
+	} else if (!bad) {
 		set(ALARM_SUBSCRIPTION, o->conf->name, false, NULL);
-	free(text);
-	json_decref(st);
+	}
 }
 
 /* Throttled since the first Retry-After that no working read has followed;
  * "not throttled" is known only once a read has worked since the start. */
 static void
-throttle_alarm(const char *name, json_t *w)
+throttle_alarm(const struct org *o)
 {
-	double since_t = 0;
-	bool on = time_parse(str(w, "throttled_since"), &since_t) == 0 &&
-		  now_wall() - since_t >= orgs_conf()->throttle_alarm_after;
+	struct proc_health h;
+	char *text;
 
-	if (on) {
-		char *text =
-		    xprintf("Graph's Retry-After has held the org's message reads for over "
-			    "%.0f s (throttle_alarm_after)",
-			    orgs_conf()->throttle_alarm_after);
-		set(ALARM_THROTTLED, name, true, text);
+	proc_health(o, &h);
+	if (h.throttled_since > 0 &&
+	    now_wall() - h.throttled_since >= orgs_conf()->throttle_alarm_after) {
+		text = xprintf("Graph's Retry-After has held the org's message reads for over "
+			       "%.0f s (throttle_alarm_after)",
+			       orgs_conf()->throttle_alarm_after);
+		set(ALARM_THROTTLED, o->conf->name, true, text);
 		free(text);
-	} else if (!str(w, "throttled_since") && json_is_true(json_object_get(w, "reads_seen")))
-		set(ALARM_THROTTLED, name, false, NULL);
+	} else if (h.throttled_since == 0 && h.reads_seen) {
+		set(ALARM_THROTTLED, o->conf->name, false, NULL);
+	}
 }
 
 static void
-delivery_alarms(const struct org *o)
+gap_alarm(const struct org *o, const struct poll_health *h)
+{
+	double missed = canary_missed_since(o);
+	char *when, *text;
+
+	if (!h->delivery_gap && missed == 0) {
+		set(ALARM_DELIVERY_GAP, o->conf->name, false, NULL);
+		return;
+	}
+	when = time_iso(missed > 0 ? missed : h->last_recovery);
+	text = missed > 0 ? xprintf("the canary did not come back (since %s)", when)
+			  : xprintf("a notice was found by reading back (last %s)", when);
+	set(ALARM_DELIVERY_GAP, o->conf->name, true, text);
+	free(text);
+	free(when);
+}
+
+static void
+delivery_alarms(const struct org *o, long dead, long unrec)
 {
 	const char *name = o->conf->name;
-	json_t *p = poll_status(o), *c = canary_status(o), *w = proc_status(o);
-	bool gap = json_is_true(json_object_get(p, "delivery_gap"));
-	bool canary = json_is_true(json_object_get(c, "missed"));
-	long dead = (long)json_integer_value(json_object_get(w, "dead_letters"));
-	long unrec = store_events_since(orgs_store(), name, "unrecognised",
-					now_wall() - orgs_conf()->event_alarm_hold);
+	struct poll_health h;
 	char *text;
 
-	text = canary ? xprintf("the canary did not come back (since %s)", str(c, "missed_since"))
-		      : xprintf("a notice was found by reading back (last %s)",
-				str(p, "last_recovery") ? str(p, "last_recovery") : "-");
-	set(ALARM_DELIVERY_GAP, name, gap || canary, text);
-	free(text);
-	text = xprintf("%ld important message(s) matched no rule lately: see ctteamsctl events %s",
-		       unrec, name);
-	if (unrec >= 0)
+	poll_health(o, &h);
+	gap_alarm(o, &h);
+	/* -1: the count could not be read; the alarm stays as it is */
+	if (unrec >= 0) {
+		text = xprintf(
+		    "%ld important message(s) matched no rule lately: see ctteamsctl events %s",
+		    unrec, name);
 		set(ALARM_UNRECOGNISED, name, unrec > 0, text);
-	free(text);
-	text = xprintf("%ld dead letter(s): see ctteamsctl dead-letters %s", dead, name);
-	set(ALARM_DEAD_LETTERS, name, dead > 0, text);
-	free(text);
+		free(text);
+	}
+	if (dead >= 0) {
+		text = xprintf("%ld dead letter(s): see ctteamsctl dead-letters %s", dead, name);
+		set(ALARM_DEAD_LETTERS, name, dead > 0, text);
+		free(text);
+	}
 	/* known only once a pass has run since the start */
-	if (str(p, "last_error") || str(p, "last_pass"))
-		set(ALARM_RECONCILE, name, str(p, "last_error") != NULL, str(p, "last_error"));
-	throttle_alarm(name, w);
-	json_decref(p);
-	json_decref(c);
-	json_decref(w);
+	if (h.known)
+		set(ALARM_RECONCILE, name, h.last_error != NULL, h.last_error);
+	throttle_alarm(o);
 }
 
 /* Alarms of orgs no longer configured (removed by a reload, or while the
- * agent was down) are cleared. */
+ * agent was down) are cleared: looked at when the set of orgs changes. */
 static void
 clear_gone_orgs(void)
 {
-	json_t *all = alarms_list(NULL), *a;
+	static unsigned long seen_generation;
+	json_t *all;
+	json_t *a;
 	size_t i;
 
+	if (orgs_generation() == seen_generation)
+		return;
+	all = alarms_list(NULL);
 	json_array_foreach (all, i, a) {
-		const char *org = str(a, "org");
+		const char *org = json_string_value(json_object_get(a, "org"));
 		if (*org && !conf_org_find(orgs_conf(), org))
 			alarms_org_gone(org);
 	}
 	json_decref(all);
+	/* a failed clear is tried again at the next pass */
+	if (!store_failed)
+		seen_generation = orgs_generation();
+}
+
+/* The per-org counts of one evaluation, by org index. */
+struct counts {
+	long *dead;
+	long *unrec;
+};
+
+static void
+count_into(long *by_index, const char *org, long n)
+{
+	for (size_t i = 0; i < orgs_count(); i++)
+		if (!strcmp(org_at(i)->conf->name, org)) {
+			by_index[i] = n;
+			return;
+		}
+}
+
+static void
+dead_counted(void *arg, const char *org, long n)
+{
+	count_into(((struct counts *)arg)->dead, org, n);
+}
+
+static void
+unrec_counted(void *arg, const char *org, long n)
+{
+	count_into(((struct counts *)arg)->unrec, org, n);
+}
+
+/* Two queries for every org together: an agent of a thousand orgs must
+ * not read the store a thousand times every few seconds. A count that
+ * could not be read is -1 for every org. */
+static void
+counts_read(struct counts *c)
+{
+	size_t n = orgs_count() ? orgs_count() : 1;
+
+	c->dead = xcalloc(n, sizeof(long));
+	c->unrec = xcalloc(n, sizeof(long));
+	if (store_count_dead(orgs_store(), dead_counted, c) < 0)
+		for (size_t i = 0; i < n; i++)
+			c->dead[i] = -1;
+	if (store_count_events(orgs_store(), "unrecognised",
+			       now_wall() - orgs_conf()->event_alarm_hold, unrec_counted, c) < 0)
+		for (size_t i = 0; i < n; i++)
+			c->unrec[i] = -1;
 }
 
 static void
 evaluate(void *arg)
 {
-	json_t *trouble = store_trouble(orgs_store());
+	const char *trouble = store_trouble_why(orgs_store());
+	struct counts counts;
 	char *cert;
 
 	(void)arg;
 	store_failed = false;
-	set(ALARM_STORE, "", json_is_object(trouble), str(trouble, "error"));
-	json_decref(trouble);
+	set(ALARM_STORE, "", trouble != NULL, trouble);
 	cert = nkey_problem();
 	set(ALARM_CERT, "", cert != NULL, cert);
 	free(cert);
 	clear_gone_orgs();
+	counts_read(&counts);
 	for (size_t i = 0; i < orgs_count() && !store_failed; i++) {
 		struct org *o = org_at(i);
 		auth_alarms(o);
 		secret_alarm(o);
 		subscription_alarm(o);
-		delivery_alarms(o);
+		delivery_alarms(o, counts.dead[i], counts.unrec[i]);
 	}
+	free(counts.dead);
+	free(counts.unrec);
 	/* the store failed: the remaining edges wait for a later pass */
 	ev_timer_arm(timer, store_failed ? 5 * EVERY : EVERY);
 }

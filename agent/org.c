@@ -24,6 +24,7 @@
 static void (*listener)(struct org *);
 static struct org **orgs;
 static size_t n_orgs;
+static unsigned long generation; /* orgs_generation() */
 static struct store *store;
 static const struct conf *cfg;
 static unsigned long serials;
@@ -321,6 +322,7 @@ orgs_start(struct conf *c, struct store *st)
 {
 	cfg = c;
 	store = st;
+	generation++;
 	orgs = xcalloc(c->n_orgs, sizeof(*orgs));
 	for (size_t i = 0; i < c->n_orgs; i++)
 		orgs[n_orgs++] = org_new(c->orgs[i]);
@@ -384,6 +386,7 @@ orgs_reload(struct conf *c)
 	size_t n_old = n_orgs, n_replaced = 0, n_staying = 0;
 
 	cfg = c;
+	generation++;
 	for (size_t i = 0; i < c->n_orgs; i++) {
 		struct org *o = org_find(c->orgs[i]->name);
 		if (o && same_identity(o->conf, c->orgs[i]))
@@ -471,6 +474,12 @@ org_deref(void *ref)
 		if (orgs[i] && orgs[i]->serial == (uintptr_t)ref)
 			return orgs[i];
 	return NULL;
+}
+
+unsigned long
+orgs_generation(void)
+{
+	return generation;
 }
 
 size_t

@@ -80,6 +80,8 @@ struct org *org_find(const char *name);
 void *org_ref(const struct org *o);
 struct org *org_deref(void *ref);
 size_t orgs_count(void);
+/* Changes whenever the set of orgs may have (a start, a reload). */
+unsigned long orgs_generation(void);
 struct org *org_at(size_t i);
 /* The client secret, read fresh from its file so a replaced secret is used
  * without a restart. NULL with *ret_err on failure. */

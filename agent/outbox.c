@@ -3,6 +3,12 @@
  * overtake its raise). The cursor moves only after the receiver took the
  * entry, in the store, so a restart resumes at the first entry not taken:
  * at most the one in flight at a crash is sent again, never one skipped.
+ *
+ * The one exception is an entry that cannot wait for the store: an alarm
+ * about the store itself, raised while writes fail. It is handed to every
+ * output from memory, ahead of the store's next entry; once the store is
+ * back the transition is written with "early" set, and each output passes
+ * that copy over. Its clear is written after it, so it cannot overtake.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -30,20 +36,60 @@ struct outbox_consumer {
 	bool giving_up; /* the entry in flight is being given up (counted) */
 	bool passing;   /* ... or passed over: nothing to send (not counted) */
 	char *last_error;
+	json_t *early;     /* entries from memory, oldest first */
+	bool flying_early; /* the entry in flight is early[0] */
 	struct outbox_consumer *next;
 };
 
 static struct outbox_consumer *consumers;
+
+/* The entry in flight is too old to matter to a receiver now: said once,
+ * and given up. */
+static bool
+too_old(struct outbox_consumer *c)
+{
+	double at;
+
+	if (time_parse(json_string_value(json_object_get(c->in_flight, "at")), &at) != 0 ||
+	    now_wall() - at <= c->opts.max_age)
+		return false;
+	log_err("outbox", "%s: gave up entry %lld after %ld tries (%s): older than %g s", c->name,
+		json_integer_value(json_object_get(c->in_flight, "seq")), c->failures,
+		c->last_error ? c->last_error : "not taken", c->opts.max_age);
+	c->giving_up = true;
+	outbox_done(c, true, NULL);
+	c->giving_up = false;
+	return true;
+}
+
+/* The entry in flight is behind us: the next one now. */
+static void
+moved_on(struct outbox_consumer *c)
+{
+	c->failures = 0;
+	free(c->last_error);
+	c->last_error = NULL;
+	json_decref(c->in_flight);
+	c->in_flight = NULL;
+	ev_timer_arm(c->timer, 0);
+}
 
 static void
 step(void *arg)
 {
 	struct outbox_consumer *c = arg;
 	json_t *next;
-	double at;
 
 	if (c->in_flight)
 		return;
+	if (json_array_size(c->early) > 0) {
+		c->in_flight = json_incref(json_array_get(c->early, 0));
+		c->flying_early = true;
+		if (too_old(c))
+			return;
+		c->fn(c, c->in_flight, c->arg);
+		return;
+	}
 	if (c->cursor < 0 && store_cursor_get(c->store, c->name, &c->cursor) != 0) {
 		c->cursor = -1;
 		ev_timer_arm(c->timer, c->opts.backoff_max);
@@ -57,15 +103,11 @@ step(void *arg)
 	}
 	c->in_flight = json_incref(json_array_get(next, 0));
 	json_decref(next);
-	if (time_parse(json_string_value(json_object_get(c->in_flight, "at")), &at) == 0 &&
-	    now_wall() - at > c->opts.max_age) {
-		/* too old to matter to a receiver now: said once, and passed */
-		log_err("outbox", "%s: gave up entry %lld after %ld tries (%s): older than %g s",
-			c->name, json_integer_value(json_object_get(c->in_flight, "seq")),
-			c->failures, c->last_error ? c->last_error : "not taken", c->opts.max_age);
-		c->giving_up = true;
-		outbox_done(c, true, NULL);
-		c->giving_up = false;
+	if (too_old(c))
+		return;
+	if (json_is_true(json_object_get(c->in_flight, "early"))) {
+		/* handed out from memory when it happened */
+		outbox_pass(c, false, NULL);
 		return;
 	}
 	c->fn(c, c->in_flight, c->arg);
@@ -80,6 +122,17 @@ outbox_done(struct outbox_consumer *c, bool ok, const char *why)
 	if (!c->in_flight)
 		return;
 	seq = (long)json_integer_value(json_object_get(c->in_flight, "seq"));
+	if (ok && c->flying_early) {
+		/* counted in memory only: the store could not take it */
+		json_array_remove(c->early, 0);
+		c->flying_early = false;
+		if (c->giving_up)
+			c->given_up++;
+		else if (!c->passing)
+			c->delivered++;
+		moved_on(c);
+		return;
+	}
 	if (ok && store_cursor_advance(c->store, c->name, seq, !c->giving_up && !c->passing,
 				       c->giving_up) == 0) {
 		c->cursor = seq;
@@ -87,12 +140,7 @@ outbox_done(struct outbox_consumer *c, bool ok, const char *why)
 			c->given_up++;
 		else if (!c->passing)
 			c->delivered++;
-		c->failures = 0;
-		free(c->last_error);
-		c->last_error = NULL;
-		json_decref(c->in_flight);
-		c->in_flight = NULL;
-		ev_timer_arm(c->timer, 0);
+		moved_on(c);
 		return;
 	}
 	/* not taken (or the cursor could not be kept): the same entry again */
@@ -105,6 +153,7 @@ outbox_done(struct outbox_consumer *c, bool ok, const char *why)
 			  c->last_error);
 	json_decref(c->in_flight);
 	c->in_flight = NULL;
+	c->flying_early = false;
 	ev_timer_arm(c->timer, wait);
 }
 
@@ -128,6 +177,7 @@ outbox_consumer_new(struct store *st, const char *name, const struct outbox_opts
 		store_cursor_put(st, name, c->cursor);
 	store_cursor_counts(st, name, &c->delivered, &c->given_up);
 	c->timer = ev_timer_new(step, c);
+	c->early = json_array();
 	c->next = consumers;
 	consumers = c;
 	ev_timer_arm(c->timer, 0);
@@ -164,9 +214,28 @@ outbox_consumer_free(struct outbox_consumer *c)
 		}
 	ev_timer_free(c->timer);
 	json_decref(c->in_flight);
+	json_decref(c->early);
 	free(c->name);
 	free(c->last_error);
 	free(c);
+}
+
+void
+outbox_post_early(const char *kind, json_t *body)
+{
+	char *at = time_iso(now_wall());
+
+	for (struct outbox_consumer *c = consumers; c; c = c->next) {
+		json_t *e = json_deep_copy(body);
+		/* seq 0: in no store; the outputs' logs say "entry 0" */
+		json_object_set_new(e, "seq", json_integer(0));
+		json_object_set_new(e, "at", json_string(at));
+		json_object_set_new(e, "kind", json_string(kind));
+		json_array_append_new(c->early, e);
+		if (!c->in_flight)
+			ev_timer_arm(c->timer, 0);
+	}
+	free(at);
 }
 
 void

@@ -40,6 +40,12 @@ void outbox_done(struct outbox_consumer *c, bool ok, const char *why);
  * send for it (not counted), or give_up: the receiver refused it for
  * good (logged with why, counted as given up). */
 void outbox_pass(struct outbox_consumer *c, bool give_up, const char *why);
+/* An entry that cannot wait for the store (an alarm about the store,
+ * raised while it cannot be written): every output is handed a copy from
+ * memory before the store's next entry. Lost in a crash, as the alarm's
+ * memory is; its transition is written with "early" once the store works,
+ * and the outputs pass that copy over. body is not taken. */
+void outbox_post_early(const char *kind, json_t *body);
 /* New entries were appended: every consumer looks now. */
 void outbox_kick(void);
 /* {name, cursor, pending, delivered, failures, given_up, last_error};

@@ -597,17 +597,32 @@ poll_detach(struct org *o)
 	free(p);
 }
 
+void
+poll_health(const struct org *o, struct poll_health *ret)
+{
+	const struct poller *p = o->poll;
+
+	*ret = (struct poll_health){0};
+	if (!p)
+		return;
+	ret->last_recovery = p->last_recovery;
+	ret->delivery_gap =
+	    p->last_recovery > 0 && now_wall() - p->last_recovery < orgs_conf()->event_alarm_hold;
+	ret->known = p->last_error || p->last_pass > 0;
+	ret->last_error = p->last_error;
+}
+
 json_t *
 poll_status(const struct org *o)
 {
 	const struct poller *p = o->poll;
+	struct poll_health h;
 	json_t *j;
 
 	if (!p)
 		return json_null();
-	j = json_pack("{s:b, s:I, s:b, s:I}", "delivery_gap",
-		      p->last_recovery > 0 &&
-			  now_wall() - p->last_recovery < orgs_conf()->event_alarm_hold,
+	poll_health(o, &h);
+	j = json_pack("{s:b, s:I, s:b, s:I}", "delivery_gap", h.delivery_gap,
 		      "recovered_since_start", (json_int_t)p->recovered, "busy", p->busy,
 		      "skipped_chats", (json_int_t)p->skipped);
 	json_object_set_new(j, "last_recovery", json_time(p->last_recovery));

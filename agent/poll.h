@@ -24,6 +24,15 @@ struct org;
 void poll_attach(struct org *o);
 void poll_detach(struct org *o);
 json_t *poll_status(const struct org *o);
+/* What the delivery and reconcile alarms are decided from (health.c); the
+ * string is borrowed until the loop's next turn. */
+struct poll_health {
+	bool delivery_gap;      /* a notice was found by reading back lately */
+	double last_recovery;   /* 0: never */
+	bool known;             /* a pass has ended or failed since the start */
+	const char *last_error; /* the last pass failed: why; NULL: it worked */
+};
+void poll_health(const struct org *o, struct poll_health *ret);
 /* Read back [from, to] (to in the future is fine: it is read once it has
  * passed and settled). Windows waiting to be read merge. */
 void poll_backfill(struct org *o, double from, double to, const char *why);

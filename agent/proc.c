@@ -762,6 +762,18 @@ proc_stop(void)
 	prune_timer = NULL;
 }
 
+void
+proc_health(const struct org *o, struct proc_health *ret)
+{
+	const struct porg *p = o->proc;
+
+	*ret = (struct proc_health){0};
+	if (p) {
+		ret->throttled_since = p->throttled_since;
+		ret->reads_seen = p->read_ok;
+	}
+}
+
 json_t *
 proc_status(const struct org *o)
 {

@@ -38,6 +38,12 @@ void proc_on_event(void (*fn)(long id, const struct store_event *e));
 int proc_message(struct org *o, json_t *msg, const char *source, long seq);
 /* {inbox_pending, dead_letters, held_by_graph} of one org. */
 json_t *proc_status(const struct org *o);
+/* What the throttling alarm is decided from (health.c). */
+struct proc_health {
+	double throttled_since; /* Retry-After held reads since (0: not held) */
+	bool reads_seen;        /* a read worked since the start: "not held" is known */
+};
+void proc_health(const struct org *o, struct proc_health *ret);
 /* test-match: the verdict on a message under an org's rules, explained. */
 json_t *proc_test_match(struct org *o, json_t *message);
 

@@ -115,8 +115,11 @@ static const char *const migrations[] = {
     /* events from before the table (a no-op once they are in) */
     ("INSERT INTO seen SELECT org, chat_id, message_id, raised FROM event WHERE true "
      "ON CONFLICT DO NOTHING"),
-    /* the alarms' look at recent events of a kind, every few seconds */
+    /* an org's recent events of a kind (ctteamsctl events, the checks) */
     "CREATE INDEX IF NOT EXISTS event_recent ON event (org, kind, raised)",
+    /* the alarms' look at every org's recent events of a kind, every few
+     * seconds, in one query */
+    "CREATE INDEX IF NOT EXISTS event_kind ON event (kind, raised)",
 };
 
 int
@@ -170,6 +173,7 @@ store_close(struct store *st)
 {
 	if (st) {
 		free(st->trouble_error);
+		free(st->failed_why);
 		for (size_t i = 0; i < st->n_kept; i++)
 			sqlite3_finalize(st->kept[i].stmt);
 		sqlite3_close(st->db);
@@ -333,6 +337,8 @@ store_auth_clear(struct store_auth *a)
 int
 store_rollback(struct store *st)
 {
-	store_exec(st, "ROLLBACK");
+	/* quietly: a transaction that never began has nothing to undo, and
+	 * the failure's own reason is what store_health() reports */
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return store_health(st, -1);
 }

@@ -93,14 +93,22 @@ void store_inbox_row_clear(struct store_inbox_row *r);
  * healthy, else {since, failures, error}. on_recover runs when writes work
  * again, with the time they began to fail. */
 json_t *store_trouble(struct store *st);
+/* Why writes are failing (borrowed until the next write); NULL: they work. */
+const char *store_trouble_why(const struct store *st);
 /* Rows the agent has written (inserted, changed, deleted) since start. */
 long long store_rows_written(struct store *st);
 void store_on_recover(struct store *st, void (*fn)(double since));
 long store_dead_count(struct store *st, const char *org);
 /* An operator has dealt with the org's dead letters: how many went. */
 int store_dead_clear(struct store *st, const char *org);
-/* Events of a kind raised since a time. */
-long store_events_since(struct store *st, const char *org, const char *kind, double since);
+/* Counts per org, for the alarms of every org in one query each: fn is
+ * called for each org that has any (its name borrowed for the call).
+ * 0, or -1 if the store failed. */
+typedef void store_count_fn(void *arg, const char *org, long n);
+int store_count_dead(struct store *st, store_count_fn *fn, void *arg);
+/* events of a kind raised since a time */
+int store_count_events(struct store *st, const char *kind, double since, store_count_fn *fn,
+		       void *arg);
 json_t *store_dead_letters(struct store *st, const char *org, long limit);
 
 struct store_event {
@@ -160,11 +168,18 @@ struct store_alarm {
 	const char *severity;
 	double raised;
 	const char *text;
+	/* handed to the outputs from memory when it happened, while the store
+	 * could not write it (outbox_post_early): the outputs pass its outbox
+	 * entry over */
+	bool early;
 };
 
 /* Raises (or clears) an alarm and appends the transition to the outbox,
  * in one transaction. */
 int store_alarm_transition(struct store *st, const struct store_alarm *a, bool raise);
+/* The transition's outbox entry: {transition, type, org, severity, raised,
+ * text[, early]}. */
+json_t *store_alarm_body(const struct store_alarm *a, bool raise);
 /* The active alarms, oldest first: [{type, org, severity, raised, text}]. */
 json_t *store_alarms(struct store *st);
 /* Outbox entries after seq, oldest first: [{seq, at, kind, ...body}]. */

@@ -45,28 +45,36 @@ alarm_row(struct store *st, const struct store_alarm *a, bool raise)
 	return store_step_done(st, s);
 }
 
-int
-store_alarm_transition(struct store *st, const struct store_alarm *a, bool raise)
+json_t *
+store_alarm_body(const struct store_alarm *a, bool raise)
 {
 	char *raised = time_iso(a->raised);
 	json_t *body =
 	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "transition", raise ? "raise" : "clear",
 		      "type", a->type, "org", a->org, "severity", raise ? a->severity : "cleared",
 		      "raised", raised, "text", a->text ? a->text : "");
-	int rc = -1;
 
 	free(raised);
+	if (a->early)
+		json_object_set_new(body, "early", json_true());
+	return body;
+}
+
+int
+store_alarm_transition(struct store *st, const struct store_alarm *a, bool raise)
+{
+	json_t *body = store_alarm_body(a, raise);
+	int rc;
+
 	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
-		goto out;
-	if (alarm_row(st, a, raise) < 0 || store_outbox_append(st, "alarm", body) < 0 ||
-	    store_exec(st, "COMMIT") < 0) {
-		store_exec(st, "ROLLBACK");
-		goto out;
-	}
-	rc = 0;
-out:
+		rc = store_health(st, -1);
+	else if (alarm_row(st, a, raise) < 0 || store_outbox_append(st, "alarm", body) < 0 ||
+		 store_exec(st, "COMMIT") < 0)
+		rc = store_rollback(st);
+	else
+		rc = store_health(st, 0);
 	json_decref(body);
-	return store_health(st, rc);
+	return rc;
 }
 
 json_t *

@@ -14,12 +14,15 @@ struct store {
 	double trouble_since;
 	long trouble_failures;
 	char *trouble_error;
+	/* the last failure's reason, kept when it happened: a ROLLBACK after
+	 * it resets sqlite3_errmsg() to "not an error" */
+	char *failed_why;
 	void (*on_recover)(double since);
 	/* the hot paths' statements, prepared once (store_keep) */
 	struct {
 		const char *sql;
 		sqlite3_stmt *stmt;
-	} kept[8];
+	} kept[16];
 	size_t n_kept;
 };
 

@@ -21,13 +21,27 @@ store_col_json(sqlite3_stmt *s, int i)
 	return t ? json_string((const char *)t) : json_null();
 }
 
+/* A statement failed: its reason is logged, and kept for store_health(). */
+static void
+failed(struct store *st, const char *what)
+{
+	const char *why = sqlite3_errmsg(st->db);
+
+	if (what)
+		log_err("store", "%s: %s", what, why);
+	else
+		log_err("store", "%s", why);
+	free(st->failed_why);
+	st->failed_why = xstrdup(why);
+}
+
 sqlite3_stmt *
 store_prep(struct store *st, const char *sql)
 {
 	sqlite3_stmt *s = NULL;
 
 	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-		log_err("store", "%s", sqlite3_errmsg(st->db));
+		failed(st, NULL);
 		return NULL;
 	}
 	return s;
@@ -46,7 +60,7 @@ store_keep(struct store *st, const char *sql)
 		return NULL;
 	}
 	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
-		log_err("store", "%s", sqlite3_errmsg(st->db));
+		failed(st, NULL);
 		return NULL;
 	}
 	st->kept[st->n_kept].sql = sql;
@@ -67,7 +81,7 @@ store_step_done(struct store *st, sqlite3_stmt *s)
 	int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
 
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW && s)
-		log_err("store", "%s", sqlite3_errmsg(st->db));
+		failed(st, NULL);
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
@@ -75,11 +89,8 @@ store_step_done(struct store *st, sqlite3_stmt *s)
 int
 store_exec(struct store *st, const char *sql)
 {
-	char *err = NULL;
-
-	if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		log_err("store", "%s: %s", sql, err);
-		sqlite3_free(err);
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		failed(st, sql);
 		return -1;
 	}
 	return 0;
@@ -154,14 +165,16 @@ int
 store_health(struct store *st, int rc)
 {
 	if (rc < 0) {
+		/* the reason noted where it failed, or SQLite's last */
+		char *why = st->failed_why ? st->failed_why : xstrdup(sqlite3_errmsg(st->db));
+		st->failed_why = NULL;
 		if (!st->trouble_since) {
 			st->trouble_since = now_wall();
-			log_err("store", "writes to the database are failing: %s",
-				sqlite3_errmsg(st->db));
+			log_err("store", "writes to the database are failing: %s", why);
 		}
 		st->trouble_failures++;
 		free(st->trouble_error);
-		st->trouble_error = xstrdup(sqlite3_errmsg(st->db));
+		st->trouble_error = why;
 	} else if (st->trouble_since) {
 		double since = st->trouble_since;
 		log_info("store", "database writes work again after %.0f s and %ld failure(s)",
@@ -187,6 +200,14 @@ store_trouble(struct store *st)
 		      "error", st->trouble_error ? st->trouble_error : "");
 	free(t);
 	return j;
+}
+
+const char *
+store_trouble_why(const struct store *st)
+{
+	if (!st->trouble_since)
+		return NULL;
+	return st->trouble_error ? st->trouble_error : "writes fail";
 }
 
 void
@@ -711,22 +732,40 @@ store_counters(struct store *st, const char *org)
 	return o;
 }
 
-long
-store_events_since(struct store *st, const char *org, const char *kind, double since)
+/* Runs a "SELECT org, count(*) ... GROUP BY org" already bound. */
+static int
+count_by_org(struct store *st, sqlite3_stmt *s, store_count_fn *fn, void *arg)
 {
-	sqlite3_stmt *s = store_prep(st, "SELECT count(*) FROM event WHERE org=? AND kind=? AND "
-					 "raised>=?");
-	long n = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn(arg, (const char *)sqlite3_column_text(s, 0), (long)sqlite3_column_int64(s, 1));
+	if (rc != SQLITE_DONE)
+		log_err("store", "counting per org: %s", sqlite3_errmsg(st->db));
+	store_release(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_count_dead(struct store *st, store_count_fn *fn, void *arg)
+{
+	sqlite3_stmt *s = store_keep(st, "SELECT org, count(*) FROM dead_letter GROUP BY org");
+
+	return s ? count_by_org(st, s, fn, arg) : -1;
+}
+
+int
+store_count_events(struct store *st, const char *kind, double since, store_count_fn *fn, void *arg)
+{
+	/* event_kind: the recent rows of one kind, not the whole table */
+	sqlite3_stmt *s = store_keep(st, "SELECT org, count(*) FROM event WHERE kind=? AND "
+					 "raised>=? GROUP BY org");
 
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 3, since);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = (long)sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return n;
+	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 2, since);
+	return count_by_org(st, s, fn, arg);
 }
 
 int

@@ -732,6 +732,20 @@ subs_active(const struct org *o)
 }
 
 void
+subs_health(const struct org *o, struct subs_health *ret)
+{
+	const struct sub *s = o->sub;
+
+	*ret = (struct subs_health){.active = subs_active(o), .state = "none"};
+	if (!s)
+		return;
+	ret->broken = s->state == SUB_LAPSED || s->state == SUB_FAILED;
+	ret->state = state_names[s->state];
+	ret->id = s->id;
+	ret->last_error = s->last_error;
+}
+
+void
 subs_logout(struct org *o)
 {
 	const char *org = o->conf->name;

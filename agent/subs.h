@@ -33,6 +33,16 @@ void subs_logout(struct org *o);
 int subs_renew_now(struct org *o);
 /* Is the org's subscription there and delivering, as far as we know? */
 bool subs_active(const struct org *o);
+/* What the subscription alarm is decided from (health.c). The strings are
+ * borrowed: they last until the loop's next turn. */
+struct subs_health {
+	bool active;            /* subs_active() */
+	bool broken;            /* lapsed or failed: an alarm at once */
+	const char *state;      /* the state's name */
+	const char *id;         /* NULL: none */
+	const char *last_error; /* NULL: none */
+};
+void subs_health(const struct org *o, struct subs_health *ret);
 json_t *subs_status(const struct org *o);
 
 #endif

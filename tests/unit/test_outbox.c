@@ -89,9 +89,54 @@ run_until(struct receiver *r, size_t want)
 static void
 append(struct store *st, const char *type, bool raise)
 {
-	struct store_alarm a = {type, "acme", "major", now_wall(), "x"};
+	struct store_alarm a = {type, "acme", "major", now_wall(), "x", false};
 
 	assert_int_equal(store_alarm_transition(st, &a, raise), 0);
+}
+
+/* An entry posted from memory (an alarm about the store while it cannot
+ * write) goes out before the store's next entry, through a receiver's
+ * failure; its copy written later with "early" is passed over, not sent
+ * twice, and what follows it is sent in order. */
+static void
+test_early_entry(void **state)
+{
+	char *dir = th_tmpdir("outbox"), *err = NULL;
+	struct outbox_opts o = {.backoff_min = 0.02, .backoff_max = 0.1, .max_age = 3600};
+	struct receiver r = {.fail_first = 1};
+	struct store_alarm late = {"storeTrouble", "", "critical", now_wall(), "locked", true};
+	struct outbox_consumer *c;
+	struct seal *s;
+	struct store *st;
+	json_t *body, *stat;
+
+	(void)state;
+	assert_int_equal(seal_open(dir, &s, &err), 0);
+	assert_int_equal(store_open(dir, s, &st, &err), 0);
+	c = outbox_consumer_new(st, "test", &o, deliver, &r);
+	body = store_alarm_body(&late, true);
+	outbox_post_early("alarm", body);
+	json_decref(body);
+	run_until(&r, 1);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.seen[0], 0);
+	/* the store works again: the late copy, then the clear */
+	assert_int_equal(store_alarm_transition(st, &late, true), 0);
+	late.early = false;
+	assert_int_equal(store_alarm_transition(st, &late, false), 0);
+	outbox_kick();
+	run_until(&r, 2);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.seen[1], 2); /* the clear; entry 1 passed over */
+	stat = outbox_consumer_status(c);
+	assert_int_equal(json_integer_value(json_object_get(stat, "pending")), 0);
+	assert_int_equal(json_integer_value(json_object_get(stat, "delivered")), 2);
+	json_decref(stat);
+	outbox_consumer_free(c);
+	store_close(st);
+	seal_close(s);
+	th_rmtree(dir);
+	free(dir);
 }
 
 /* A receiver that fails three times, then recovers, gets every entry
@@ -191,6 +236,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_retry_in_order_and_resume),
+	    cmocka_unit_test(test_early_entry),
 	    cmocka_unit_test(test_give_up_old),
 	};
 	return cmocka_run_group_tests_name("outbox", tests, loop_up, loop_down);
