@@ -93,6 +93,9 @@ const char *
 cidr_client(const struct cidr_list *trusted, const char *peer, const char *xff, char *buf,
 	    size_t len)
 {
+	unsigned char addr[16];
+	bool v4;
+
 	snprintf(buf, len, "%s", peer ? peer : "");
 	if (!xff || !trusted->n || !cidr_match(trusted, buf))
 		return buf;
@@ -108,6 +111,12 @@ cidr_client(const struct cidr_list *trusted, const char *peer, const char *xff, 
 		while (b > a && isspace((unsigned char)b[-1]))
 			b--;
 		snprintf(buf, len, "%.*s", (int)(b - a), a);
+		/* what a client or a hop put there is not an address (or was
+		 * cut to fit): no one is named, and allow_from admits no one */
+		if ((size_t)(b - a) >= len || to16(buf, addr, &v4) < 0) {
+			snprintf(buf, len, "%s", CIDR_BAD_CLIENT);
+			return buf;
+		}
 		if (!cidr_match(trusted, buf))
 			return buf;
 		end = start > xff ? start - 1 : xff;

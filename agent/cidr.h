@@ -25,7 +25,10 @@ int cidr_parse(const char *s, struct cidr_list *ret, char **ret_bad);
 bool cidr_match(const struct cidr_list *l, const char *addr);
 void cidr_clear(struct cidr_list *l);
 /* The client: the peer, or, when the peer is a trusted proxy, the last
- * X-Forwarded-For entry that is not one. Returns a pointer into buf. */
+ * X-Forwarded-For entry that is not one; CIDR_BAD_CLIENT when that entry
+ * is not an address (it matches no allow_from). Returns a pointer into
+ * buf (at least 46 bytes: an IPv6 address). */
+#define CIDR_BAD_CLIENT "malformed-X-Forwarded-For"
 const char *cidr_client(const struct cidr_list *trusted, const char *peer, const char *xff,
 			char *buf, size_t len);
 

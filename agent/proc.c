@@ -27,6 +27,7 @@
 #include "proc.h"
 #include "rich.h"
 #include "subs.h"
+#include "triage.h"
 #include "util.h"
 
 #define INFLIGHT_MAX 4     /* message reads under way per org */
@@ -52,12 +53,13 @@ struct porg {
 	double wait_until;      /* nothing to do before a token or keys arrive */
 	long busy[INFLIGHT_MAX];
 	size_t n_busy;
-	struct pace *pace;  /* reads chat by chat, within Graph's limits */
-	double paced_until; /* rows wait for pacing until then (0: none) */
-	long scan_from;     /* where the next turn goes on looking (0: start) */
-	double next_retry;  /* the earliest retry not yet due (0: none) */
-	bool pass_done;     /* it has reached the end of the rows */
-	double restart_at;  /* then: when a new pass from the start is due */
+	struct pace *pace;     /* reads chat by chat, within Graph's limits */
+	double paced_until;    /* rows wait for pacing until then (0: none) */
+	long scan_from;        /* where the next turn goes on looking (0: start) */
+	double next_retry;     /* the earliest retry not yet due (0: none) */
+	bool pass_done;        /* it has reached the end of the rows */
+	double restart_at;     /* then: when a new pass from the start is due */
+	struct triage *triage; /* the rows likely to be a notice, read first */
 };
 
 static size_t next_org; /* round robin: where the next turn starts */
@@ -289,6 +291,7 @@ proc_message(struct org *o, json_t *msg, const char *source, long seq)
 	free(p->r.service_user_id);
 	p->r.service_user_id = xstrdup(o->user_id);
 	detect_run(&p->r, msg, &res);
+	triage_chat_read(p->triage, res.chat_id, res.verdict == DETECT_EMERGENCY);
 	if (seq > 0)
 		cnt_add(p->name, CNT_PROCESSED, 1);
 	if (res.verdict == DETECT_EMERGENCY || res.verdict == DETECT_UNRECOGNISED)
@@ -561,6 +564,45 @@ restart_due(const struct porg *p)
 	return p->next_retry > 0 ? fmin(p->restart_at, p->next_retry) : p->restart_at;
 }
 
+/* The rows likely to be a notice first (triage.h): each is started when
+ * its chat's pacing allows, ahead of the pass over the rest. -1 if the
+ * store failed. */
+static int
+likely_turn(struct porg *p, double now, int *budget)
+{
+	struct store_inbox_row row;
+
+	if (triage_scan(p->triage, orgs_store(), p->name) < 0)
+		return -1;
+	for (size_t i = 0; i < triage_count(p->triage) && *budget > 0 && p->n_busy < INFLIGHT_MAX &&
+			   now >= p->wait_until;) {
+		long seq = triage_at(p->triage, i);
+		int before = *budget, rc;
+		if (is_busy(p, seq)) {
+			triage_drop(p->triage, seq);
+			continue;
+		}
+		rc = store_inbox_get(orgs_store(), seq, &row);
+		if (rc < 0)
+			return -1;
+		if (rc == 1 || row.next_try > now) {
+			/* done meanwhile, or failed once: its retries go in order */
+			triage_drop(p->triage, seq);
+			store_inbox_row_clear(&row);
+			continue;
+		}
+		rc = row_turn(p, &row, now, budget);
+		store_inbox_row_clear(&row);
+		if (rc < 0)
+			return -1;
+		if (*budget < before)
+			triage_drop(p->triage, seq);
+		else
+			i++; /* its chat's pacing: kept for the next turn */
+	}
+	return 0;
+}
+
 /* Starts what the org has due, up to *budget rows or TURN_TIME; -1 if the
  * store failed. */
 static int
@@ -571,6 +613,8 @@ org_turn(struct porg *p, double now, double end, int *budget)
 
 	if (now < p->hold_until || now < p->wait_until)
 		return 0;
+	if (likely_turn(p, now, budget) < 0)
+		return -1;
 	/* A pass goes over the rows in order, a slice per turn. Once it has
 	 * reached the end, new work (a kick) goes on from there, so rows
 	 * left for their chat's pacing are not looked at again on every
@@ -692,6 +736,7 @@ proc_attach(struct org *o)
 	p->owner = o;
 	p->name = xstrdup(o->conf->name);
 	p->pace = pace_new();
+	p->triage = triage_new();
 	porg_rules(p, o->conf);
 	o->proc = p;
 }
@@ -713,6 +758,7 @@ proc_detach(struct org *o)
 	if (p->has_rules)
 		detect_rules_clear(&p->r);
 	pace_free(p->pace);
+	triage_free(p->triage);
 	free(p->name);
 	free(p);
 	/* the round robin goes on from the start */

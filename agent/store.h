@@ -69,8 +69,16 @@ struct store_inbox_row {
 	char *msg_key;   /* "chat|message" of a change notification, or NULL (also
 			  * in rows written before `rich` was kept) */
 	bool rich;       /* it carries its message: nothing to read from Graph */
+	double next_try; /* when it may be tried again (store_inbox_get only) */
 };
 
+/* The org's rows after seq, oldest first, at most limit, as the key of
+ * each (msg_key may be NULL): how many, or -1. */
+typedef void store_key_fn(void *arg, long seq, const char *msg_key, bool rich);
+long store_inbox_keys(struct store *st, const char *org, long after, long limit, store_key_fn *fn,
+		      void *arg);
+/* One row by its seq: 0 found, 1 gone (done meanwhile), -1 error. */
+int store_inbox_get(struct store *st, long seq, struct store_inbox_row *ret);
 /* The org's oldest row after seq that is due at `now`: 0 found, 1 none,
  * -1 error. */
 int store_inbox_next(struct store *st, const char *org, long after, double now,

@@ -320,6 +320,59 @@ row_read(sqlite3_stmt *s, struct store_inbox_row *ret)
 	ret->rich = sqlite3_column_int(s, 7) != 0;
 }
 
+long
+store_inbox_keys(struct store *st, const char *org, long after, long limit, store_key_fn *fn,
+		 void *arg)
+{
+	sqlite3_stmt *s = store_keep(st, "SELECT seq, msg_key, rich FROM inbox WHERE org=? AND "
+					 "seq>? ORDER BY seq LIMIT ?");
+	long n = 0;
+	int rc;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, after);
+	sqlite3_bind_int64(s, 3, limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		fn(arg, (long)sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+		   sqlite3_column_int(s, 2) != 0);
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		log_err("store", "reading the inbox's keys: %s", sqlite3_errmsg(st->db));
+		n = -1;
+	}
+	store_release(s);
+	return n;
+}
+
+int
+store_inbox_get(struct store *st, long seq, struct store_inbox_row *ret)
+{
+	sqlite3_stmt *s =
+	    store_keep(st, "SELECT seq, org, kind, item, tries, received, msg_key, rich, next_try "
+			   "FROM inbox WHERE seq=?");
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, seq);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		row_read(s, ret);
+		ret->next_try = sqlite3_column_double(s, 8);
+		rc = 0;
+	} else {
+		if (rc != SQLITE_DONE)
+			log_err("store", "reading the inbox: %s", sqlite3_errmsg(st->db));
+		rc = rc == SQLITE_DONE ? 1 : -1;
+	}
+	store_release(s);
+	return rc;
+}
+
 int
 store_inbox_next(struct store *st, const char *org, long after, double now,
 		 struct store_inbox_row *ret)

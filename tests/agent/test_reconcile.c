@@ -341,6 +341,63 @@ test_chatter_in_one_chat_never_delays_another(void **state)
 	free(quiet);
 }
 
+static long
+inbox_pending(struct ta *t)
+{
+	json_t *o = ta_org_status(t, "acme");
+	long n = (long)json_integer_value(json_object_get(o, "inbox_pending"));
+
+	json_decref(o);
+	return n;
+}
+
+static bool
+inbox_empty(void *t)
+{
+	return inbox_pending(t) == 0;
+}
+
+/* Basic mode: every message is a read of Graph, 20 a second. A 911 notice
+ * in a new chat (as Teams makes one for each call) behind 300 messages in
+ * 100 chats already known is read before them, not 15 s later. */
+static void
+test_notice_overtakes_chatter_in_many_chats(void **state)
+{
+	struct ta *t = *state;
+	char *chats[100], *notice;
+	struct chat_wait w = {t, NULL, "webhook"};
+	double start;
+	long left;
+
+	assert_int_equal(ta_start(t, NULL, "rich_notifications = no"), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	/* the chats the desk talks in: each read once, so known */
+	for (int i = 0; i < 100; i++) {
+		chats[i] = ta_chat_new(t, "group");
+		say(t, chats[i], "morning");
+	}
+	assert_true(th_wait_until(inbox_empty, t, 60));
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 100; i++)
+			say(t, chats[i], "who has the keys to the van?");
+	notice = ta_chat_new(t, "group");
+	w.chat = notice;
+	start = th_now();
+	say(t, notice, "Jane has placed an Emergency Call to 911");
+	assert_true(th_wait_until(chat_event, &w, 30));
+	left = inbox_pending(t);
+	print_message("notice raised %.3f s after it was posted, %ld message(s) still to read\n",
+		      th_now() - start, left);
+	/* in arrival order it would have come after all of them */
+	assert_true(left >= 100);
+	assert_true(th_wait_until(inbox_empty, t, 60));
+	assert_int_equal(ta_stop(t), 0);
+	for (int i = 0; i < 100; i++)
+		free(chats[i]);
+	free(notice);
+}
+
 #define BETA_TENANT "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 #define BETA_CLIENT "11112222-3333-4444-8555-666677778888"
 
@@ -713,6 +770,8 @@ main(void)
 	    cmocka_unit_test_teardown(test_dead_letters_are_visible, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_one_org_trouble_never_delays_another, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_paused_delivery_is_read_back, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_notice_overtakes_chatter_in_many_chats,
+				      ta_test_teardown),
 	    cmocka_unit_test_teardown(test_chatter_in_one_chat_never_delays_another,
 				      ta_test_teardown),
 	    cmocka_unit_test_teardown(test_canary_catches_a_silent_webhook, ta_test_teardown),

@@ -59,6 +59,15 @@ test_client_behind_proxies(void **state)
 			    "203.0.113.66");
 	assert_string_equal(cidr_client(&trusted, "127.0.0.1", NULL, buf, sizeof(buf)),
 			    "127.0.0.1");
+	/* an entry that is no address names no one (found by fuzz_agent_input:
+	 * "100.7", an empty entry, bytes, or one too long for the buffer) */
+	const char *const junk[] = {
+	    "198.51.100.7, 100.7, 10.0.0.9", "198.51.100.7, ", "\x1b[31m1.2.3.4",
+	    "::ffff:\x8e\x8e:1",
+	    "2001:db8:0:0:0:0:0:1:2:3:4:5:6:7:8:9:10:11:12:13:14:15:16:17:18:19"};
+	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++)
+		assert_string_equal(cidr_client(&trusted, "127.0.0.1", junk[i], buf, sizeof(buf)),
+				    CIDR_BAD_CLIENT);
 	cidr_clear(&trusted);
 }
 
