@@ -136,7 +136,7 @@ store_open(const char *state_dir, struct seal *seal, struct store **ret, char **
 	}
 	/* short: a write that cannot get the lock fails fast and is retried
 	 * later, rather than holding the event loop */
-	sqlite3_busy_timeout(st->db, 200);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	if (sqlite3_exec(st->db, schema, NULL, NULL, &err) != SQLITE_OK) {
 		*ret_err = xprintf("%s: %s", path, err);
 		sqlite3_free(err);

@@ -43,6 +43,11 @@ int store_exec(struct store *st, const char *sql);
 json_t *store_col_json(sqlite3_stmt *s, int i); /* text or null */
 /* store_alarm.c: appends an outbox entry (inside the caller's transaction) */
 int store_outbox_append(struct store *st, const char *kind, json_t *body);
+/* How long a write waits for another process's lock, while writes work.
+ * While they fail, none waits: the several writes of one turn of the loop
+ * (intake, alarms, processing, an output's cursor) would each wait it. */
+#define STORE_BUSY_MS 200
+
 /* A write's outcome: the first failure starts store trouble, the first
  * success after it ends it. Returns rc. */
 int store_health(struct store *st, int rc);

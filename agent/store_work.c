@@ -171,6 +171,7 @@ store_health(struct store *st, int rc)
 		if (!st->trouble_since) {
 			st->trouble_since = now_wall();
 			log_err("store", "writes to the database are failing: %s", why);
+			sqlite3_busy_timeout(st->db, 0);
 		}
 		st->trouble_failures++;
 		free(st->trouble_error);
@@ -181,6 +182,7 @@ store_health(struct store *st, int rc)
 			 now_wall() - since, st->trouble_failures);
 		st->trouble_since = 0;
 		st->trouble_failures = 0;
+		sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 		if (st->on_recover)
 			st->on_recover(since);
 	}

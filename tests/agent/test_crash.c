@@ -1,0 +1,275 @@
+/*
+ * Crashes: ctteamsd is SIGKILLed at random moments while bursts of
+ * ordinary messages with 911 notices among them arrive (rich, then basic),
+ * and started again each time. Counted at the receivers, a real
+ * snmptrapd and Nagios' command file (a FIFO): every notice is exactly one
+ * event, and reaches each receiver at least once; a receiver sees a notice
+ * twice only when a kill fell between its sending and the store noting
+ * it, so never more duplicates than kills. Graph keeps one subscription.
+ *
+ * Sizes come from the environment (scripts/soak runs the long version):
+ * CT_CRASH_KILLS per mode (default 5), CT_CRASH_MESSAGES (100) and
+ * CT_CRASH_NOTICES (5) per mode, CT_CRASH_SEED (the time).
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ta.h"
+
+static struct th_snmp snmp;
+static pid_t fifo_reader;
+static char *fifo_path, *fifo_out;
+
+static long
+env_long(const char *name, long dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtol(v, NULL, 10) : dflt;
+}
+
+/* Nagios' command file: a FIFO drained into a file, as Nagios reads it. */
+static void
+fifo_start(const char *dir)
+{
+	if (asprintf(&fifo_path, "%s/nagios.cmd", dir) < 0 ||
+	    asprintf(&fifo_out, "%s/nagios.got", dir) < 0)
+		abort();
+	assert_int_equal(mkfifo(fifo_path, 0660), 0);
+	fifo_reader = fork();
+	if (fifo_reader == 0) {
+		int in = open(fifo_path, O_RDWR), out = open(fifo_out, O_WRONLY | O_CREAT, 0600);
+		char buf[8192];
+		ssize_t n;
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (write(out, buf, (size_t)n) != n)
+				_exit(1);
+		_exit(0);
+	}
+}
+
+static void
+fifo_stop(void)
+{
+	if (fifo_reader > 0) {
+		kill(fifo_reader, SIGKILL);
+		waitpid(fifo_reader, NULL, 0);
+	}
+	fifo_reader = 0;
+	free(fifo_path);
+	free(fifo_out);
+	fifo_path = fifo_out = NULL;
+}
+
+static int
+count_in(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *at = text; at && (at = strstr(at, needle)); at += strlen(needle))
+		n++;
+	return n;
+}
+
+struct run {
+	struct ta *t;
+	json_t *events; /* one per notice, once all are in */
+	int kills;
+};
+
+/* The event of each notice chat, once each has one. */
+static bool
+all_raised(void *arg)
+{
+	struct run *r = arg;
+	json_t *ev = ta_events(r->t);
+	size_t i, n = 0;
+	json_t *e;
+
+	json_array_foreach (ev, i, e)
+		n += !strcmp(ta_str(e, "kind"), "emergency");
+	json_decref(r->events);
+	r->events = ev;
+	return n >= (size_t)env_long("CT_CRASH_NOTICES", 5);
+}
+
+static bool
+all_delivered(void *arg)
+{
+	struct run *r = arg;
+	char *traps = th_snmp_traps(&snmp), *cmds = th_read_file(fifo_out);
+	bool ok = traps && cmds;
+	size_t i;
+	json_t *e;
+
+	json_array_foreach (r->events, i, e) {
+		long id = (long)json_integer_value(json_object_get(e, "id"));
+		char trap[64], cmd[64];
+		snprintf(trap, sizeof(trap), "ctTeamsEventNumber.%ld ", id);
+		snprintf(cmd, sizeof(cmd), "(event %ld;", id);
+		ok &= count_in(traps, trap) >= 1 && count_in(cmds, cmd) >= 1;
+	}
+	free(traps);
+	free(cmds);
+	return ok;
+}
+
+static void
+burst(struct ta *t, char **chats, long from, long to, long every)
+{
+	for (long i = from; i < to; i++) {
+		if (every && i % every == every - 1) {
+			ta_emergency(t);
+			continue;
+		}
+		ta_sim_ok(t, "POST", "/messages",
+			  json_pack("{s:s, s:s, s:s}", "chat", chats[i % 10], "from", t->caller,
+				    "content", "the van is back in bay 3"));
+	}
+}
+
+static void
+run_crashes(struct ta *t, bool rich)
+{
+	long kills = env_long("CT_CRASH_KILLS", 5), msgs = env_long("CT_CRASH_MESSAGES", 100);
+	long notices = env_long("CT_CRASH_NOTICES", 5), every = notices ? msgs / notices : 0;
+	char *dir = th_tmpdir("crash"), *conf, *chats[10];
+	struct run r = {t, NULL, 0};
+	int dup_traps = 0, dup_cmds = 0;
+	char *traps, *cmds;
+	size_t i;
+	json_t *e;
+
+	srand((unsigned)env_long("CT_CRASH_SEED", (long)time(NULL)));
+	assert_int_equal(th_snmp_start(&snmp, NULL, NULL), 0);
+	fifo_start(dir);
+	if (asprintf(&conf,
+		     "agentx_socket = %s\nagentx_reconnect = 1s\nnagios_command_file = %s\n"
+		     "backfill_delay = 1s\nlog_level = info",
+		     snmp.agentx, fifo_path) < 0)
+		abort();
+	assert_int_equal(
+	    ta_start(t, conf, rich ? "rich_notifications = yes\n" : "rich_notifications = no\n"),
+	    0);
+	free(conf);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	for (int c = 0; c < 10; c++)
+		chats[c] = ta_chat_new(t, "group");
+	for (long k = 0; k <= kills; k++) {
+		burst(t, chats, msgs * k / (kills + 1), msgs * (k + 1) / (kills + 1), every);
+		if (k == kills)
+			break;
+		/* a random moment in the work the burst caused */
+		usleep((useconds_t)(rand() % 400000));
+		ta_kill(t);
+		r.kills++;
+		assert_int_equal(ta_restart(t), 0);
+	}
+	th_step("%s: %d kills; waiting for %ld notices", rich ? "rich" : "basic", r.kills, notices);
+	if (!th_wait_until(all_raised, &r, 180)) {
+		fprintf(stderr, "events: %s\n", json_dumps(r.events, JSON_INDENT(1)));
+		fail();
+	}
+	assert_true(th_wait_until(all_delivered, &r, 120));
+	/* stragglers: whatever was in flight has had its time */
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	traps = th_snmp_traps(&snmp);
+	cmds = th_read_file(fifo_out);
+	json_array_foreach (r.events, i, e) {
+		long id = (long)json_integer_value(json_object_get(e, "id"));
+		char trap[64], cmd[64];
+		int nt, nc;
+		snprintf(trap, sizeof(trap), "ctTeamsEventNumber.%ld ", id);
+		snprintf(cmd, sizeof(cmd), "(event %ld;", id);
+		nt = count_in(traps, trap);
+		nc = count_in(cmds, cmd);
+		assert_true(nt >= 1 && nc >= 1);
+		dup_traps += nt - 1;
+		dup_cmds += nc - 1;
+	}
+	print_message("%s: %d kills, %zu notices: %d duplicate trap(s), %d duplicate passive "
+		      "result(s)\n",
+		      rich ? "rich" : "basic", r.kills, json_array_size(r.events), dup_traps,
+		      dup_cmds);
+	/* exactly one event per notice: no chat twice */
+	json_array_foreach (r.events, i, e) {
+		size_t k;
+		json_t *o;
+		json_array_foreach (r.events, k, o)
+			assert_true(k == i ||
+				    strcmp(ta_str(o, "chat_id"), ta_str(e, "chat_id")) != 0);
+	}
+	assert_int_equal(json_array_size(r.events), notices);
+	assert_true(dup_traps <= r.kills);
+	assert_true(dup_cmds <= r.kills);
+	/* one live subscription for the org at Graph */
+	{
+		json_t *all = th_sim(&t->gs, "GET", "/subscriptions", NULL, NULL), *v;
+		char *url;
+		int live = 0;
+		if (asprintf(&url, "%s/api/org/acme/ms-teams/notify", t->base) < 0)
+			abort();
+		json_array_foreach (json_object_get(all, "value"), i, v)
+			live += json_is_true(json_object_get(v, "live")) &&
+				!strcmp(ta_str(v, "notificationUrl"), url);
+		json_decref(all);
+		free(url);
+		assert_int_equal(live, 1);
+	}
+	assert_int_equal(ta_stop(t), 0);
+	free(traps);
+	free(cmds);
+	json_decref(r.events);
+	for (int c = 0; c < 10; c++)
+		free(chats[c]);
+	fifo_stop();
+	th_snmp_stop(&snmp);
+	th_rmtree(dir);
+	free(dir);
+}
+
+static void
+test_crash_rich(void **state)
+{
+	run_crashes(*state, true);
+}
+
+static void
+test_crash_basic(void **state)
+{
+	run_crashes(*state, false);
+}
+
+static int
+setup(void **state)
+{
+	return ta_setup(state, NULL);
+}
+
+static int
+test_teardown(void **state)
+{
+	fifo_stop();
+	ta_test_teardown(state);
+	th_snmp_stop(&snmp);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_crash_rich, test_teardown),
+	    cmocka_unit_test_teardown(test_crash_basic, test_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, setup, ta_teardown);
+}
