@@ -65,9 +65,7 @@ fetched(const struct hc_resp *resp, void *arg)
 
 	c->fetching = false;
 	if (resp->status == 200 && json_is_array(json_object_get(j, "keys"))) {
-		json_decref(c->keys);
-		c->keys = json_incref(json_object_get(j, "keys"));
-		c->fetched = now_mono();
+		jwks_put(authority, json_object_get(j, "keys"));
 		log_debug("jwks", "%s: %zu signing keys", authority, json_array_size(c->keys));
 	} else {
 		log_warnx("jwks", "%s: cannot fetch the signing keys (HTTP %ld%s%s)", authority,
@@ -79,15 +77,29 @@ fetched(const struct hc_resp *resp, void *arg)
 		on_ready();
 }
 
+void
+jwks_put(const char *authority, json_t *keys)
+{
+	struct cache *c = cache_for(authority);
+
+	json_decref(c->keys);
+	c->keys = json_incref(keys);
+	c->fetched = now_mono();
+}
+
 static void
 fetch(struct cache *c)
 {
 	char *url = xprintf("%s/common/discovery/v2.0/keys", c->authority);
+	char *arg = xstrdup(c->authority);
 
 	c->fetching = true;
 	c->tried = now_mono();
-	if (hc_graph("GET", url, NULL, NULL, fetched, xstrdup(c->authority)) < 0)
+	/* not started: no answer will come to free its argument */
+	if (hc_graph("GET", url, NULL, NULL, fetched, arg) < 0) {
 		c->fetching = false;
+		free(arg);
+	}
 	free(url);
 }
 

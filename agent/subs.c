@@ -435,6 +435,15 @@ deleted(const struct hc_resp *resp, void *arg)
 	free(what);
 }
 
+/* DELETE of a subscription, answered by deleted(); what: for its log line */
+static void
+delete_sub(const char *url, const char *token, char *what)
+{
+	/* not started: no answer will come to free what */
+	if (hc_graph("DELETE", url, token, NULL, deleted, what) < 0)
+		free(what);
+}
+
 static void
 listed(const struct hc_resp *resp, void *arg)
 {
@@ -489,8 +498,8 @@ listed(const struct hc_resp *resp, void *arg)
 			continue;
 		char *path = xprintf("/subscriptions/%s", id), *u = graph_url(o, path);
 		log_info("subs", "org %s: deleting stale subscription %s", s->org, id);
-		hc_graph("DELETE", u, org_access_token(o, 0), NULL, deleted,
-			 xprintf("org %s: subscription %s", s->org, id));
+		delete_sub(u, org_access_token(o, 0),
+			   xprintf("org %s: subscription %s", s->org, id));
 		free(path);
 		free(u);
 	}
@@ -756,8 +765,7 @@ subs_logout(struct org *o)
 		return;
 	if (s->id && token) {
 		char *path = xprintf("/subscriptions/%s", s->id), *url = graph_url(o, path);
-		hc_graph("DELETE", url, token, NULL, deleted,
-			 xprintf("org %s: subscription %s", org, s->id));
+		delete_sub(url, token, xprintf("org %s: subscription %s", org, s->id));
 		free(path);
 		free(url);
 	}
