@@ -49,6 +49,10 @@ const struct alarm_def alarm_defs[ALARM_N] = {
     [ALARM_CERT] = {"encryptionCertificate", SEV_MAJOR, false, "encryption-certificate",
 		    "the encryption certificate for rich notifications cannot be rotated",
 		    "secret"},
+    [ALARM_OUTPUT_STUCK] = {"outputStuck", SEV_MAJOR, false, "output-stuck-agentoutputs",
+			    "an output has delivered nothing for a while: its receiver misses "
+			    "911 events and alarms",
+			    "delivery"},
 };
 
 struct active {

@@ -28,6 +28,7 @@ enum alarm_type {
 	ALARM_THROTTLED,
 	ALARM_STORE,
 	ALARM_CERT,
+	ALARM_OUTPUT_STUCK,
 	ALARM_N
 };
 

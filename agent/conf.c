@@ -423,7 +423,8 @@ agent_key(struct parse *p, const char *k, const char *v)
 		   !strcmp(k, "poll_interval") || !strcmp(k, "backfill_delay") ||
 		   !strcmp(k, "event_alarm_hold") || !strcmp(k, "event_retention") ||
 		   !strcmp(k, "encryption_cert_rotation") || !strcmp(k, "header_timeout") ||
-		   !strcmp(k, "body_timeout") || !strcmp(k, "throttle_alarm_after")) {
+		   !strcmp(k, "body_timeout") || !strcmp(k, "throttle_alarm_after") ||
+		   !strcmp(k, "output_stuck_after")) {
 		if (conf_duration(v, &d) < 0 || d <= 0)
 			problem(p, "%s: a positive duration such as 30s, 10m or 1h", k);
 		else if ((!strcmp(k, "header_timeout") || !strcmp(k, "body_timeout")) && d > 3600)
@@ -458,6 +459,8 @@ agent_key(struct parse *p, const char *k, const char *v)
 			c->header_timeout = d;
 		else if (!strcmp(k, "throttle_alarm_after"))
 			c->throttle_alarm_after = d;
+		else if (!strcmp(k, "output_stuck_after"))
+			c->output_stuck_after = d;
 		else if (!strcmp(k, "body_timeout"))
 			c->body_timeout = d;
 		else if (!strcmp(k, "refresh_margin"))
@@ -721,6 +724,7 @@ defaults(struct conf *c)
 	c->backfill_delay = 120;
 	c->event_alarm_hold = 24 * 3600;
 	c->throttle_alarm_after = 300;
+	c->output_stuck_after = 600;
 	c->event_retention = 90 * 86400;
 	c->event_max = 100000;
 	c->cert_rotation = 30 * 86400;

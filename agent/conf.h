@@ -56,6 +56,7 @@ struct conf {
 	double backfill_delay;        /* a window is read this long after it ends */
 	double event_alarm_hold;      /* an alarm an event raised stays this long */
 	double throttle_alarm_after;  /* Graph's throttling this long is an alarm */
+	double output_stuck_after;    /* an output failing this long is an alarm */
 	double event_retention;       /* events and outbox entries kept this long */
 	long event_max;               /* and at most this many events */
 	long dead_letter_after;       /* failed tries before an item is set aside */

@@ -15,6 +15,7 @@
 #include "health.h"
 #include "nkey.h"
 #include "org.h"
+#include "outbox.h"
 #include "poll.h"
 #include "proc.h"
 #include "subs.h"
@@ -243,7 +244,7 @@ evaluate(void *arg)
 {
 	const char *trouble = store_trouble_why(orgs_store());
 	struct counts counts;
-	char *cert;
+	char *cert, *stuck;
 
 	(void)arg;
 	store_failed = false;
@@ -251,6 +252,10 @@ evaluate(void *arg)
 	cert = nkey_problem();
 	set(ALARM_CERT, "", cert != NULL, cert);
 	free(cert);
+	/* raised on every output: those still delivering carry it */
+	stuck = outbox_stuck(orgs_conf()->output_stuck_after);
+	set(ALARM_OUTPUT_STUCK, "", stuck != NULL, stuck);
+	free(stuck);
 	clear_gone_orgs();
 	counts_read(&counts);
 	for (size_t i = 0; i < orgs_count() && !store_failed; i++) {

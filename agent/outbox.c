@@ -36,8 +36,9 @@ struct outbox_consumer {
 	bool giving_up; /* the entry in flight is being given up (counted) */
 	bool passing;   /* ... or passed over: nothing to send (not counted) */
 	char *last_error;
-	json_t *early;     /* entries from memory, oldest first */
-	bool flying_early; /* the entry in flight is early[0] */
+	json_t *early;        /* entries from memory, oldest first */
+	bool flying_early;    /* the entry in flight is early[0] */
+	double failing_since; /* the entry in front was first refused then (0: not) */
 	struct outbox_consumer *next;
 };
 
@@ -67,6 +68,7 @@ static void
 moved_on(struct outbox_consumer *c)
 {
 	c->failures = 0;
+	c->failing_since = 0;
 	free(c->last_error);
 	c->last_error = NULL;
 	json_decref(c->in_flight);
@@ -148,6 +150,8 @@ outbox_done(struct outbox_consumer *c, bool ok, const char *why)
 	c->last_error = xstrdup(ok ? "the cursor could not be saved" : why ? why : "failed");
 	wait = fmin(c->opts.backoff_max,
 		    c->opts.backoff_min * pow(2, (double)(c->failures > 20 ? 20 : c->failures)));
+	if (!c->failing_since)
+		c->failing_since = now_wall();
 	if (c->failures++ == 0)
 		log_warnx("outbox", "%s: entry %ld not delivered (%s); trying again", c->name, seq,
 			  c->last_error);
@@ -281,6 +285,25 @@ outbox_min_cursor(void)
 			min = c->cursor;
 	}
 	return min;
+}
+
+char *
+outbox_stuck(double after)
+{
+	char *text = NULL, *more;
+	double now = now_wall();
+
+	for (const struct outbox_consumer *c = consumers; c; c = c->next) {
+		if (!c->failing_since || now - c->failing_since < after)
+			continue;
+		more = xprintf("%s%soutput %s has delivered nothing for %.0f min (%s)",
+			       text ? text : "", text ? "; " : "", c->name,
+			       floor((now - c->failing_since) / 60),
+			       c->last_error ? c->last_error : "not taken");
+		free(text);
+		text = more;
+	}
+	return text;
 }
 
 const struct outbox_consumer *

@@ -58,5 +58,8 @@ json_t *outbox_status_all(void);
  * with one whose cursor the store could not give. */
 long outbox_min_cursor(void);
 const struct outbox_consumer *outbox_consumer_find(const char *name);
+/* The outputs whose receiver has refused the entry in front of them for
+ * `after` seconds or more, said in one line (free it); NULL: none. */
+char *outbox_stuck(double after);
 
 #endif

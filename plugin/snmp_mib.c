@@ -39,6 +39,7 @@ static const char *const alarm_notification[ALARM_N][2] = {
     [ALARM_THROTTLED] = {"ctTeamsThrottled", "ctTeamsThrottlingEnded"},
     [ALARM_STORE] = {"ctTeamsStoreTrouble", "ctTeamsStoreRestored"},
     [ALARM_CERT] = {"ctTeamsCertificateTrouble", "ctTeamsCertificateRenewed"},
+    [ALARM_OUTPUT_STUCK] = {"ctTeamsOutputStuck", "ctTeamsOutputRestored"},
 };
 
 struct smib {

@@ -5,11 +5,14 @@
  * as are the emergency events. A restart neither forgets an alarm nor
  * raises it twice.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -395,6 +398,8 @@ test_store_alarm(void **state)
 	if (asprintf(&path, "%s/state/ctteams.db", t->dir) < 0)
 		abort();
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	/* the agent may be writing this moment: wait for it, as a backup tool would */
+	sqlite3_busy_timeout(db, 10000);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	ta_emergency(t);
 	wait_alarm(t, "storeTrouble", true, 30);
@@ -404,6 +409,74 @@ test_store_alarm(void **state)
 	expect_transitions(t, "storeTrouble", "RC");
 	assert_int_equal(ta_stop(t), 0);
 	free(path);
+}
+
+static bool
+has_emergency(void *path)
+{
+	char *text = th_read_file(path);
+	bool ok = text && strstr(text, "EMERGENCY CALL") != NULL;
+
+	free(text);
+	return ok;
+}
+
+static bool
+stuck_text(void *arg)
+{
+	json_t *j = ta_ctl(arg, "alarms", NULL), *a;
+	bool ok = false;
+	size_t i;
+
+	json_array_foreach (json_object_get(j, "alarms"), i, a)
+		ok |= !strcmp(ta_str(a, "type"), "outputStuck") &&
+		      strstr(ta_str(a, "text"), "output nagios has delivered nothing") != NULL;
+	json_decref(j);
+	return ok;
+}
+
+/* Nagios is not running (its command file has no reader): once the
+ * output has failed for output_stuck_after, outputStuck is raised, naming
+ * it; once Nagios reads again what waited is delivered and the alarm
+ * clears, each once, in order. */
+static void
+test_output_stuck_alarm(void **state)
+{
+	struct ta *t = *state;
+	char *dir = th_tmpdir("stuck"), *fifo, *got, *conf;
+	pid_t reader;
+
+	if (asprintf(&fifo, "%s/nagios.cmd", dir) < 0 || asprintf(&got, "%s/got", dir) < 0 ||
+	    asprintf(&conf, "nagios_command_file = %s\noutput_stuck_after = 3s", fifo) < 0)
+		abort();
+	assert_int_equal(mkfifo(fifo, 0660), 0);
+	ta_ready(t, conf);
+	ta_emergency(t);
+	wait_alarm(t, "outputStuck", true, 30);
+	assert_true(th_wait_until(stuck_text, t, 5));
+	/* Nagios back: a reader drains the command file */
+	reader = fork();
+	if (reader == 0) {
+		int in = open(fifo, O_RDWR), out = open(got, O_WRONLY | O_CREAT, 0600);
+		char buf[4096];
+		ssize_t n;
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (write(out, buf, (size_t)n) != n)
+				_exit(1);
+		_exit(0);
+	}
+	wait_alarm(t, "outputStuck", false, 60);
+	expect_transitions(t, "outputStuck", "RC");
+	/* the 911 waited for Nagios and reached it */
+	assert_true(th_wait_until(has_emergency, got, 10));
+	assert_int_equal(ta_stop(t), 0);
+	kill(reader, SIGKILL);
+	waitpid(reader, NULL, 0);
+	th_rmtree(dir);
+	free(dir);
+	free(fifo);
+	free(got);
+	free(conf);
 }
 
 /* The outbox's invariants: seqs increase; per (type, org) raises and
@@ -506,6 +579,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_reconcile_alarm, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_canary_alarm, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_store_alarm, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_output_stuck_alarm, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_sigkill_keeps_the_outbox_whole, ta_test_teardown),
 	};
 	return cmocka_run_group_tests_name("agent_alarms", tests, setup, ta_teardown);

@@ -717,6 +717,8 @@ test_store_failure_backs_off(void **state)
 	if (asprintf(&path, "%s/state/ctteams.db", t->dir) < 0)
 		abort();
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	/* the agent may be writing this moment: wait for it, as a backup tool would */
+	sqlite3_busy_timeout(db, 10000);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	ta_emergency(t);
 	assert_true(th_wait_until(store_trouble_shown, t, 30));
@@ -738,6 +740,8 @@ test_store_failure_backs_off(void **state)
 	assert_true(th_wait_until(ta_enough_events, &w, 60));
 	/* the trouble again, and SIGTERM is answered within 2 s */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	/* the agent may be writing this moment: wait for it, as a backup tool would */
+	sqlite3_busy_timeout(db, 10000);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	ta_emergency(t);
 	assert_true(th_wait_until(store_trouble_shown, t, 30));

@@ -268,6 +268,8 @@ test_store_trouble_trap(void **state)
 	if (asprintf(&path, "%s/state/ctteams.db", t->dir) < 0)
 		abort();
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	/* the agent may be writing this moment: wait for it, as a backup tool would */
+	sqlite3_busy_timeout(db, 10000);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	ta_emergency(t);
 	wait_trap("ctTeamsStoreTrouble", 1, 30);
