@@ -118,17 +118,11 @@ refresh_delay(double lifetime)
 	return d;
 }
 
+/* after the nth failure in a row (n from 1) */
 static double
 backoff(long failures)
 {
-	double b = BACKOFF_MIN * pow(2, (double)(failures > 10 ? 10 : failures - 1));
-	uint32_t r;
-
-	if (b > BACKOFF_MAX)
-		b = BACKOFF_MAX;
-	random_bytes(&r, sizeof(r));
-	/* jitter over the upper half: orgs that failed together spread out */
-	return b * (0.5 + 0.5 * ((double)r / (double)UINT32_MAX));
+	return backoff_delay(BACKOFF_MIN, BACKOFF_MAX, failures - 1, true);
 }
 
 char *

@@ -148,8 +148,7 @@ outbox_done(struct outbox_consumer *c, bool ok, const char *why)
 	/* not taken (or the cursor could not be kept): the same entry again */
 	free(c->last_error);
 	c->last_error = xstrdup(ok ? "the cursor could not be saved" : why ? why : "failed");
-	wait = fmin(c->opts.backoff_max,
-		    c->opts.backoff_min * pow(2, (double)(c->failures > 20 ? 20 : c->failures)));
+	wait = backoff_delay(c->opts.backoff_min, c->opts.backoff_max, c->failures, false);
 	if (!c->failing_since)
 		c->failing_since = now_wall();
 	if (c->failures++ == 0)

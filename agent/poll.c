@@ -14,6 +14,7 @@
 
 #include "counter.h"
 #include "event.h"
+#include "gpage.h"
 #include "health.h"
 #include "http.h"
 #include "log.h"
@@ -188,7 +189,7 @@ pass_end(struct poller *p, const char *error)
 		/* never sooner than a sweep would come: a short
 		 * reconcile_interval (tests) retries as often */
 		double base = fmin(RETRY_MIN, orgs_conf()->reconcile_interval);
-		double wait = fmin(RETRY_MAX, base * pow(2, (double)fmin(p->failures, 6)));
+		double wait = backoff_delay(base, RETRY_MAX, p->failures, false);
 		p->failures++;
 		merge(p, p->from, p->to, p->why ? p->why : "retry");
 		want_save(p);
@@ -261,14 +262,6 @@ answer_failed(struct poller *p, struct org *o, const struct hc_resp *resp, const
 	free(why);
 }
 
-static double
-time_of(json_t *o, const char *key)
-{
-	double t;
-
-	return time_parse(json_string_value(json_object_get(o, key)), &t) == 0 ? t : 0;
-}
-
 /* One message of the window: raised if a rule matches. The webhook may
  * have it waiting in the inbox already: then it is not the poll's find. */
 static int
@@ -298,14 +291,29 @@ look_at(struct poller *p, struct org *o, const char *chat, json_t *m)
 	return rc;
 }
 
+/* A nextLink that is not Graph's own is never followed (it would carry
+ * the org's token elsewhere): what it would have listed is not read, and
+ * that is said, never passed off as read. */
+static void
+link_refused(struct poller *p)
+{
+	const char *why = "Graph's answer named a next page that is not on graph_endpoint: not "
+			  "followed";
+
+	p->skipped++;
+	log_err("poll", "org %s: %s", p->org, why);
+	set_str(&p->skip_error, why);
+}
+
 static void
 messages_read(const struct hc_resp *resp, void *arg)
 {
 	struct org *o;
 	struct poller *p = reply_poller(arg, &o);
-	const char *chat, *next;
+	const char *chat;
 	bool older = false;
-	json_t *j, *m;
+	struct gpage g;
+	json_t *m;
 	size_t i;
 
 	if (!p)
@@ -319,33 +327,32 @@ messages_read(const struct hc_resp *resp, void *arg)
 		return;
 	}
 	chat = json_string_value(json_array_get(p->chats, p->next_chat - 1));
-	j = json_loadb(resp->body, resp->len, 0, NULL);
-	if (!json_is_array(json_object_get(j, "value"))) {
-		json_decref(j);
+	if (gpage_parse(resp->body, resp->len, o->conf->graph_endpoint, &g) < 0) {
 		answer_failed(p, o, resp, "Graph answered a message list that is not one");
 		return;
 	}
 	p->tries = 0;
-	json_array_foreach (json_object_get(j, "value"), i, m) {
-		double created = time_of(m, "createdDateTime");
+	json_array_foreach (g.value, i, m) {
+		double created = gpage_time(m, "createdDateTime");
 		if (created < p->from) {
 			older = true;
 			break;
 		}
 		if (created <= p->to && look_at(p, o, chat, m) < 0) {
-			json_decref(j);
+			gpage_clear(&g);
 			pass_end(p, "the store failed");
 			return;
 		}
 	}
-	next = json_string_value(json_object_get(j, "@odata.nextLink"));
-	if (!older && next) {
-		set_str(&p->url, next);
+	if (!older && g.bad_next)
+		link_refused(p);
+	if (!older && g.next) {
+		set_str(&p->url, g.next);
 		issue(p);
 	} else {
 		next_chat(p);
 	}
-	json_decref(j);
+	gpage_clear(&g);
 }
 
 static void
@@ -383,9 +390,8 @@ chats_listed(const struct hc_resp *resp, void *arg)
 	struct org *o;
 	struct poller *p = reply_poller(arg, &o);
 	const char *next;
-	bool older = false;
-	json_t *j, *c;
-	size_t i;
+	struct gpage g;
+	bool older;
 
 	if (!p)
 		return;
@@ -393,26 +399,16 @@ chats_listed(const struct hc_resp *resp, void *arg)
 		answer_failed(p, o, resp, NULL);
 		return;
 	}
-	j = json_loadb(resp->body, resp->len, 0, NULL);
-	if (!json_is_array(json_object_get(j, "value"))) {
-		json_decref(j);
+	if (gpage_parse(resp->body, resp->len, o->conf->graph_endpoint, &g) < 0) {
 		answer_failed(p, o, resp, "Graph answered a chat list that is not one");
 		return;
 	}
 	p->tries = 0;
-	json_array_foreach (json_object_get(j, "value"), i, c) {
-		const char *id = json_string_value(json_object_get(c, "id"));
-		double last = time_of(json_object_get(c, "lastMessagePreview"), "createdDateTime");
-		/* in lastMessagePreview order: the first older one ends the list
-		 * (a chat without messages has no preview and nothing to read) */
-		if (last > 0 && last < p->from) {
-			older = true;
-			break;
-		}
-		if (id && last > 0)
-			json_array_append_new(p->chats, json_string(id));
-	}
-	next = json_string_value(json_object_get(j, "@odata.nextLink"));
+	/* in lastMessagePreview order: the first older one ends the list */
+	older = gpage_chats(&g, p->from, p->chats);
+	next = g.next;
+	if (!older && g.bad_next)
+		link_refused(p);
 	if (!older && next && ++p->pages >= PAGES_MAX) {
 		/* the rest is not read: say so, never pass it off as read */
 		char *why =
@@ -429,7 +425,7 @@ chats_listed(const struct hc_resp *resp, void *arg)
 	} else {
 		next_chat(p);
 	}
-	json_decref(j);
+	gpage_clear(&g);
 }
 
 /* Makes p->url's request, when Graph's limits allow. */

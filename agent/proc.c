@@ -38,6 +38,7 @@
 /* tries of a message read that Graph answers 404 before it is taken for
  * deleted (Graph may notify before the message can be read) */
 #define GONE_AFTER 3
+#define RETRY_MIN  3.0   /* the first retry of an item, at most (jitter: 1.5..3 s) */
 #define RETRY_MAX  300.0 /* the longest wait between tries of one item */
 #define WAIT_AGAIN 10.0  /* a token or signing keys are on their way */
 #define STORE_MAX  60.0  /* the longest wait while the store fails */
@@ -121,7 +122,7 @@ is_busy(const struct porg *p, long seq)
 static void
 store_failed(void)
 {
-	double wait = fmin(STORE_MAX, pow(2, (double)(store_failures > 6 ? 6 : store_failures)));
+	double wait = backoff_delay(1, STORE_MAX, store_failures, false);
 
 	store_failures++;
 	store_hold = now_wall() + wait;
@@ -144,12 +145,7 @@ store_worked(void)
 static double
 backoff(long tries)
 {
-	double b = 2 * pow(2, (double)(tries > 10 ? 10 : tries));
-	uint32_t r;
-
-	random_bytes(&r, sizeof(r));
-	b = fmin(b, RETRY_MAX);
-	return b * (0.75 + 0.5 * ((double)r / (double)UINT32_MAX));
+	return backoff_delay(RETRY_MIN, RETRY_MAX, tries, true);
 }
 
 /* One more failed try of a row: it waits on its own, or, past

@@ -106,13 +106,7 @@ reauth_token(const struct org *o)
 static double
 backoff(long failures)
 {
-	double b = 5 * pow(2, (double)(failures > 8 ? 8 : failures));
-	uint32_t r;
-
-	random_bytes(&r, sizeof(r));
-	if (b > 600)
-		b = 600;
-	return b * (0.5 + 0.5 * ((double)r / (double)UINT32_MAX));
+	return backoff_delay(5, 600, failures, true);
 }
 
 static char *

@@ -159,6 +159,22 @@ random_bytes(void *buf, size_t len)
 		abort();
 }
 
+double
+backoff_delay(double min, double max, long n, bool jitter)
+{
+	double d = min;
+	uint32_t r;
+
+	for (long i = 0; i < n && d < max; i++)
+		d *= 2;
+	if (d > max)
+		d = max;
+	if (!jitter)
+		return d;
+	random_bytes(&r, sizeof(r));
+	return d * (0.5 + 0.5 * ((double)r / (double)UINT32_MAX));
+}
+
 char *
 b64url_encode(const unsigned char *in, size_t len)
 {

@@ -21,6 +21,10 @@ char *time_iso(double t); /* 2026-11-28T13:50:00Z */
 int time_parse(const char *s, double *ret);
 
 void random_bytes(void *buf, size_t len);
+/* The one backoff policy: min doubled n times (n from 0), at most max;
+ * with jitter, a random point of its upper half, so that what failed
+ * together (orgs after an outage) does not come back together. */
+double backoff_delay(double min, double max, long n, bool jitter);
 /* base64url of len random bytes: unguessable identifiers (state, links). */
 char *random_id(size_t len);
 char *b64url_encode(const unsigned char *in, size_t len);

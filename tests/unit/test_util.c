@@ -130,13 +130,33 @@ test_log_lines_are_escaped(void **state)
 	log_set_sink(NULL);
 }
 
+/* The one backoff policy: doubling from min, capped at max, and with
+ * jitter somewhere in the upper half of that. */
+static void
+test_backoff(void **state)
+{
+	(void)state;
+	assert_true(backoff_delay(5, 600, 0, false) == 5);
+	assert_true(backoff_delay(5, 600, 3, false) == 40);
+	assert_true(backoff_delay(5, 600, 7, false) == 600);
+	assert_true(backoff_delay(5, 600, 1000000, false) == 600);
+	for (int i = 0; i < 100; i++) {
+		double d = backoff_delay(5, 600, 2, true);
+		assert_true(d >= 10 && d <= 20);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_secret_equal), cmocka_unit_test(test_b64url_round_trip),
-	    cmocka_unit_test(test_url_parse),    cmocka_unit_test(test_escaping),
-	    cmocka_unit_test(test_addr_parse),   cmocka_unit_test(test_log_lines_are_escaped),
+	    cmocka_unit_test(test_backoff),
+	    cmocka_unit_test(test_secret_equal),
+	    cmocka_unit_test(test_b64url_round_trip),
+	    cmocka_unit_test(test_url_parse),
+	    cmocka_unit_test(test_escaping),
+	    cmocka_unit_test(test_addr_parse),
+	    cmocka_unit_test(test_log_lines_are_escaped),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

@@ -1,0 +1,33 @@
+/*
+ * libFuzzer target: the text path into the Nagios and Icinga outputs
+ * (agent/passive.c), on any outbox entry: every result's output is one
+ * line of valid UTF-8 without control characters, without the '|' that
+ * starts perfdata, within what Nagios reads of an external command.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "passive.h"
+#include "text.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	json_t *entry = json_loadb((const char *)data, size, 0, NULL);
+	struct passive_result *r;
+	size_t n;
+
+	if (!entry)
+		return 0;
+	n = passive_results(entry, &r);
+	for (size_t i = 0; i < n; i++)
+		if (!txt_is_clean(r[i].output) || strchr(r[i].output, '|') ||
+		    strlen(r[i].output) > 4096 || r[i].state < 0 || r[i].state > 3)
+			abort();
+	passive_results_free(r, n);
+	json_decref(entry);
+	return 0;
+}
