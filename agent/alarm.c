@@ -213,7 +213,10 @@ set(enum alarm_type type, const char *org, bool on, const char *text)
 		struct store_alarm late = row;
 		late.raised = a->raised;
 		late.text = a->text ? a->text : "";
-		late.early = true;
+		/* every output took its copy from memory: the store's is passed
+		 * over; one still waiting (a receiver away) gets both, as an
+		 * output may after a crash: twice rather than never */
+		late.early = !outbox_early_pending();
 		if (store_alarm_transition(store, &late, true) < 0)
 			return -1;
 		a->unsaved = false;
@@ -304,10 +307,13 @@ alarms_list(const char *org)
 	return arr;
 }
 
-void
+int
 alarms_org_gone(const char *org)
 {
+	int rc = 0;
+
 	for (size_t i = n_active; i-- > 0;)
-		if (!strcmp(active[i].org, org))
-			alarm_set(active[i].type, org, false, NULL);
+		if (!strcmp(active[i].org, org) && alarm_set(active[i].type, org, false, NULL) < 0)
+			rc = -1;
+	return rc;
 }

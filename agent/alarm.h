@@ -69,7 +69,8 @@ void alarms_stop(void);
 int alarm_set(enum alarm_type type, const char *org, bool active, const char *text);
 /* Active alarms (org NULL: all), oldest first. */
 json_t *alarms_list(const char *org);
-/* Forget the alarms of an org that left the configuration (cleared). */
-void alarms_org_gone(const char *org);
+/* Forget the alarms of an org that left the configuration (cleared); -1
+ * if the store failed (tried again at the next evaluation). */
+int alarms_org_gone(const char *org);
 
 #endif

@@ -183,8 +183,8 @@ clear_gone_orgs(void)
 	all = alarms_list(NULL);
 	json_array_foreach (all, i, a) {
 		const char *org = json_string_value(json_object_get(a, "org"));
-		if (*org && !conf_org_find(orgs_conf(), org))
-			alarms_org_gone(org);
+		if (*org && !conf_org_find(orgs_conf(), org) && alarms_org_gone(org) < 0)
+			store_failed = true;
 	}
 	json_decref(all);
 	/* a failed clear is tried again at the next pass */

@@ -63,12 +63,14 @@ too_old(struct outbox_consumer *c)
 	return true;
 }
 
-/* The entry in flight is behind us: the next one now. */
+/* The entry in flight is behind us: the next one now. Only a receiver
+ * that took one is no longer stuck: given up or passed over, it still is. */
 static void
 moved_on(struct outbox_consumer *c)
 {
+	if (!c->giving_up && !c->passing)
+		c->failing_since = 0;
 	c->failures = 0;
-	c->failing_since = 0;
 	free(c->last_error);
 	c->last_error = NULL;
 	json_decref(c->in_flight);
@@ -149,7 +151,9 @@ outbox_done(struct outbox_consumer *c, bool ok, const char *why)
 	free(c->last_error);
 	c->last_error = xstrdup(ok ? "the cursor could not be saved" : why ? why : "failed");
 	wait = backoff_delay(c->opts.backoff_min, c->opts.backoff_max, c->failures, false);
-	if (!c->failing_since)
+	/* a receiver's refusal; a cursor the store could not keep is the
+	 * store's trouble (storeTrouble), not the receiver's */
+	if (!ok && !c->failing_since)
 		c->failing_since = now_wall();
 	if (c->failures++ == 0)
 		log_warnx("outbox", "%s: entry %ld not delivered (%s); trying again", c->name, seq,
@@ -284,6 +288,15 @@ outbox_min_cursor(void)
 			min = c->cursor;
 	}
 	return min;
+}
+
+bool
+outbox_early_pending(void)
+{
+	for (const struct outbox_consumer *c = consumers; c; c = c->next)
+		if (json_array_size(c->early) > 0)
+			return true;
+	return false;
 }
 
 char *

@@ -591,10 +591,12 @@ likely_turn(struct porg *p, double now, int *budget)
 		store_inbox_row_clear(&row);
 		if (rc < 0)
 			return -1;
-		if (*budget < before)
+		/* started (budget spent, no wait begun: a token or keys on their
+		 * way leave it kept for when they come) */
+		if (*budget < before && now >= p->wait_until)
 			triage_drop(p->triage, seq);
 		else
-			i++; /* its chat's pacing: kept for the next turn */
+			i++; /* its chat's pacing, or the wait: kept for later */
 	}
 	return 0;
 }

@@ -176,7 +176,12 @@ store_health(struct store *st, int rc)
 		st->trouble_failures++;
 		free(st->trouble_error);
 		st->trouble_error = why;
-	} else if (st->trouble_since) {
+	} else {
+		/* a failed read since the last write is not this write's */
+		free(st->failed_why);
+		st->failed_why = NULL;
+	}
+	if (rc >= 0 && st->trouble_since) {
 		double since = st->trouble_since;
 		log_info("store", "database writes work again after %.0f s and %ld failure(s)",
 			 now_wall() - since, st->trouble_failures);
@@ -267,7 +272,7 @@ inbox_insert(struct store *st, sqlite3_stmt *s, const char *org, const char *kin
 		sqlite3_bind_text(s, 5, msg_key(it), -1, free);
 		sqlite3_bind_int(s, 6, json_is_object(json_object_get(it, "encryptedContent")));
 		if (sqlite3_step(s) != SQLITE_DONE) {
-			log_err("store", "%s", sqlite3_errmsg(st->db));
+			failed(st, "writing the inbox");
 			return -1;
 		}
 	}

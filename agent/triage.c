@@ -13,7 +13,7 @@
 #include "util.h"
 
 #define CHATS_MAX  5000 /* chats per generation */
-#define LIKELY_MAX 64   /* likely rows kept; more are read in arrival order */
+#define LIKELY_MAX 64   /* likely rows kept; more wait for room, in order */
 #define SCAN_ROWS  256  /* rows looked at per scan */
 
 enum { CHAT_NEW, CHAT_READ, CHAT_NOTICE };
@@ -21,6 +21,7 @@ enum { CHAT_NEW, CHAT_READ, CHAT_NOTICE };
 struct triage {
 	json_t *chats, *older; /* chat id -> CHAT_READ | CHAT_NOTICE */
 	long scanned_to;       /* rows up to this seq were looked at */
+	bool full;             /* this scan met a likely row with no room left */
 	long likely[LIKELY_MAX];
 	size_t n_likely;
 };
@@ -79,20 +80,32 @@ look(void *arg, long seq, const char *msg_key, bool rich)
 	const char *bar = msg_key ? strchr(msg_key, '|') : NULL;
 	char *chat;
 
-	t->scanned_to = seq;
+	/* a likely row with no room: it and those after it are looked at
+	 * again once room is made, never passed over unseen */
+	if (t->full)
+		return;
 	/* a rich row is not read (nothing to order), and a lifecycle or
 	 * old row has no chat to judge by */
-	if (rich || !bar || t->n_likely == LIKELY_MAX)
-		return;
-	chat = xstrndup(msg_key, (size_t)(bar - msg_key));
-	if (chat_kind(t, chat) != CHAT_READ)
-		t->likely[t->n_likely++] = seq;
-	free(chat);
+	if (!rich && bar) {
+		chat = xstrndup(msg_key, (size_t)(bar - msg_key));
+		if (chat_kind(t, chat) != CHAT_READ) {
+			if (t->n_likely == LIKELY_MAX)
+				t->full = true;
+			else
+				t->likely[t->n_likely++] = seq;
+		}
+		free(chat);
+	}
+	if (!t->full)
+		t->scanned_to = seq;
 }
 
 int
 triage_scan(struct triage *t, struct store *st, const char *org)
 {
+	if (t->n_likely == LIKELY_MAX)
+		return 0; /* no room: nothing would be kept */
+	t->full = false;
 	return store_inbox_keys(st, org, t->scanned_to, SCAN_ROWS, look, t) < 0 ? -1 : 0;
 }
 
