@@ -68,6 +68,10 @@ too_old(struct outbox_consumer *c)
 static void
 moved_on(struct outbox_consumer *c)
 {
+	if (c->giving_up)
+		c->given_up++;
+	else if (!c->passing)
+		c->delivered++;
 	if (!c->giving_up && !c->passing)
 		c->failing_since = 0;
 	c->failures = 0;
@@ -130,20 +134,12 @@ outbox_done(struct outbox_consumer *c, bool ok, const char *why)
 		/* counted in memory only: the store could not take it */
 		json_array_remove(c->early, 0);
 		c->flying_early = false;
-		if (c->giving_up)
-			c->given_up++;
-		else if (!c->passing)
-			c->delivered++;
 		moved_on(c);
 		return;
 	}
 	if (ok && store_cursor_advance(c->store, c->name, seq, !c->giving_up && !c->passing,
 				       c->giving_up) == 0) {
 		c->cursor = seq;
-		if (c->giving_up)
-			c->given_up++;
-		else if (!c->passing)
-			c->delivered++;
 		moved_on(c);
 		return;
 	}

@@ -557,3 +557,51 @@ ta_emergency(struct ta *t)
 		  json_pack("{s:s, s:[s], s:s}", "caller", t->caller, "members", t->svc, "number",
 			    "911"));
 }
+
+bool
+ta_snmp_connected(void *t)
+{
+	json_t *j = ta_ctl(t, "status", NULL);
+	bool ok = json_is_true(
+	    json_object_get(json_object_get(json_object_get(j, "agent"), "snmp"), "connected"));
+
+	json_decref(j);
+	return ok;
+}
+
+void
+ta_fifo_make(struct ta_fifo *f, const char *dir)
+{
+	memset(f, 0, sizeof(*f));
+	if (asprintf(&f->path, "%s/nagios.cmd", dir) < 0 ||
+	    asprintf(&f->out, "%s/nagios.got", dir) < 0)
+		abort();
+	assert_int_equal(mkfifo(f->path, 0660), 0);
+}
+
+void
+ta_fifo_read(struct ta_fifo *f)
+{
+	f->reader = fork();
+	if (f->reader == 0) {
+		int in = open(f->path, O_RDWR), out = open(f->out, O_WRONLY | O_CREAT, 0600);
+		char buf[8192];
+		ssize_t n;
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (write(out, buf, (size_t)n) != n)
+				_exit(1);
+		_exit(0);
+	}
+}
+
+void
+ta_fifo_stop(struct ta_fifo *f)
+{
+	if (f->reader > 0) {
+		kill(f->reader, SIGKILL);
+		waitpid(f->reader, NULL, 0);
+	}
+	free(f->path);
+	free(f->out);
+	memset(f, 0, sizeof(*f));
+}

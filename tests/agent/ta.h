@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
@@ -96,5 +97,19 @@ char *ta_chat_new(struct ta *t, const char *type);
 void ta_short_tokens(struct ta *t, bool on);
 /* A fresh agent, signed in, with an active subscription. */
 void ta_ready(struct ta *t, const char *agent_extra);
+/* The agent is connected to its AgentX master (th_wait_until predicate). */
+bool ta_snmp_connected(void *t);
+
+/* Nagios' external command file: a FIFO in dir (path), and, once read, a
+ * child that drains it into a plain file (out) as Nagios reads it (opened
+ * read-write: never an end of file). */
+struct ta_fifo {
+	char *path, *out;
+	pid_t reader;
+};
+void ta_fifo_make(struct ta_fifo *f, const char *dir);
+void ta_fifo_read(struct ta_fifo *f);
+/* Stops the reader and forgets the paths (the files go with dir). */
+void ta_fifo_stop(struct ta_fifo *f);
 
 #endif

@@ -443,39 +443,26 @@ static void
 test_output_stuck_alarm(void **state)
 {
 	struct ta *t = *state;
-	char *dir = th_tmpdir("stuck"), *fifo, *got, *conf;
-	pid_t reader;
+	char *dir = th_tmpdir("stuck"), *conf;
+	struct ta_fifo fifo;
 
-	if (asprintf(&fifo, "%s/nagios.cmd", dir) < 0 || asprintf(&got, "%s/got", dir) < 0 ||
-	    asprintf(&conf, "nagios_command_file = %s\noutput_stuck_after = 3s", fifo) < 0)
+	ta_fifo_make(&fifo, dir);
+	if (asprintf(&conf, "nagios_command_file = %s\noutput_stuck_after = 3s", fifo.path) < 0)
 		abort();
-	assert_int_equal(mkfifo(fifo, 0660), 0);
 	ta_ready(t, conf);
 	ta_emergency(t);
 	wait_alarm(t, "outputStuck", true, 30);
 	assert_true(th_wait_until(stuck_text, t, 5));
 	/* Nagios back: a reader drains the command file */
-	reader = fork();
-	if (reader == 0) {
-		int in = open(fifo, O_RDWR), out = open(got, O_WRONLY | O_CREAT, 0600);
-		char buf[4096];
-		ssize_t n;
-		while ((n = read(in, buf, sizeof(buf))) > 0)
-			if (write(out, buf, (size_t)n) != n)
-				_exit(1);
-		_exit(0);
-	}
+	ta_fifo_read(&fifo);
 	wait_alarm(t, "outputStuck", false, 60);
 	expect_transitions(t, "outputStuck", "RC");
 	/* the 911 waited for Nagios and reached it */
-	assert_true(th_wait_until(has_emergency, got, 10));
+	assert_true(th_wait_until(has_emergency, fifo.out, 10));
 	assert_int_equal(ta_stop(t), 0);
-	kill(reader, SIGKILL);
-	waitpid(reader, NULL, 0);
+	ta_fifo_stop(&fifo);
 	th_rmtree(dir);
 	free(dir);
-	free(fifo);
-	free(got);
 	free(conf);
 }
 

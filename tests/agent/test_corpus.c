@@ -60,59 +60,9 @@ static const struct notice corpus[] = {
 };
 #define N_CORPUS (sizeof(corpus) / sizeof(corpus[0]))
 
-/* Nagios' command file: a FIFO a child drains into a plain file, as
- * Nagios' reader would (opened read-write: never an end of file). */
-struct fifo {
-	char *path, *out;
-	pid_t reader;
-};
-
-static void
-fifo_start(struct fifo *f, const char *dir)
-{
-	if (asprintf(&f->path, "%s/nagios.cmd", dir) < 0 ||
-	    asprintf(&f->out, "%s/nagios.got", dir) < 0)
-		abort();
-	assert_int_equal(mkfifo(f->path, 0660), 0);
-	f->reader = fork();
-	if (f->reader == 0) {
-		int in = open(f->path, O_RDWR),
-		    out = open(f->out, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		char buf[8192];
-		ssize_t n;
-		while ((n = read(in, buf, sizeof(buf))) > 0)
-			if (write(out, buf, (size_t)n) != n)
-				_exit(1);
-		_exit(0);
-	}
-}
-
-static void
-fifo_stop(struct fifo *f)
-{
-	if (f->reader > 0) {
-		kill(f->reader, SIGKILL);
-		waitpid(f->reader, NULL, 0);
-	}
-	free(f->path);
-	free(f->out);
-	memset(f, 0, sizeof(*f));
-}
-
 static struct th_snmp snmp;
-static struct fifo fifo;
+static struct ta_fifo fifo;
 static struct th_hook *hook;
-
-static bool
-snmp_connected(void *arg)
-{
-	json_t *j = ta_ctl(arg, "status", NULL);
-	bool ok = json_is_true(
-	    json_object_get(json_object_get(json_object_get(j, "agent"), "snmp"), "connected"));
-
-	json_decref(j);
-	return ok;
-}
 
 /* tmpl with {C} and {L} replaced */
 static char *
@@ -416,7 +366,8 @@ run_corpus(struct ta *t, bool rich)
 	while (strlen(long_location) + 40 < sizeof(long_location))
 		strcat(long_location, "Große Straße 7 — 北棟 ");
 	assert_int_equal(th_snmp_start(&snmp, NULL, NULL), 0);
-	fifo_start(&fifo, dir);
+	ta_fifo_make(&fifo, dir);
+	ta_fifo_read(&fifo);
 	assert_int_equal(th_selfsigned(dir, &cert, &key), 0);
 	hook = th_hook_start(cert, key);
 	th_hook_configure(hook, &hc);
@@ -436,7 +387,7 @@ run_corpus(struct ta *t, bool rich)
 	    0);
 	assert_int_equal(ta_signin(t, "acme", NULL), 200);
 	assert_true(th_wait_until(ta_sub_active, t, 20));
-	assert_true(th_wait_until(snmp_connected, t, 20));
+	assert_true(th_wait_until(ta_snmp_connected, t, 20));
 
 	for (size_t i = 0; i < N_CORPUS; i++) {
 		char upn[64];
@@ -490,7 +441,7 @@ run_corpus(struct ta *t, bool rich)
 	free(users);
 	th_hook_stop(hook);
 	hook = NULL;
-	fifo_stop(&fifo);
+	ta_fifo_stop(&fifo);
 	th_snmp_stop(&snmp);
 	th_rmtree(dir);
 	free(dir);
@@ -526,7 +477,7 @@ test_teardown(void **state)
 		th_hook_stop(hook);
 		hook = NULL;
 	}
-	fifo_stop(&fifo);
+	ta_fifo_stop(&fifo);
 	ta_test_teardown(state);
 	th_snmp_stop(&snmp);
 	return 0;

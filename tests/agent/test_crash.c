@@ -24,8 +24,7 @@
 #include "ta.h"
 
 static struct th_snmp snmp;
-static pid_t fifo_reader;
-static char *fifo_path, *fifo_out;
+static struct ta_fifo fifo;
 
 static long
 env_long(const char *name, long dflt)
@@ -33,39 +32,6 @@ env_long(const char *name, long dflt)
 	const char *v = getenv(name);
 
 	return v && *v ? strtol(v, NULL, 10) : dflt;
-}
-
-/* Nagios' command file: a FIFO drained into a file, as Nagios reads it. */
-static void
-fifo_start(const char *dir)
-{
-	if (asprintf(&fifo_path, "%s/nagios.cmd", dir) < 0 ||
-	    asprintf(&fifo_out, "%s/nagios.got", dir) < 0)
-		abort();
-	assert_int_equal(mkfifo(fifo_path, 0660), 0);
-	fifo_reader = fork();
-	if (fifo_reader == 0) {
-		int in = open(fifo_path, O_RDWR), out = open(fifo_out, O_WRONLY | O_CREAT, 0600);
-		char buf[8192];
-		ssize_t n;
-		while ((n = read(in, buf, sizeof(buf))) > 0)
-			if (write(out, buf, (size_t)n) != n)
-				_exit(1);
-		_exit(0);
-	}
-}
-
-static void
-fifo_stop(void)
-{
-	if (fifo_reader > 0) {
-		kill(fifo_reader, SIGKILL);
-		waitpid(fifo_reader, NULL, 0);
-	}
-	fifo_reader = 0;
-	free(fifo_path);
-	free(fifo_out);
-	fifo_path = fifo_out = NULL;
 }
 
 static int
@@ -107,7 +73,7 @@ static bool
 all_delivered(void *arg)
 {
 	struct run *r = arg;
-	char *traps = th_snmp_traps(&snmp), *cmds = th_read_file(fifo_out);
+	char *traps = th_snmp_traps(&snmp), *cmds = th_read_file(fifo.out);
 	bool ok = traps && cmds;
 	size_t i;
 	json_t *e;
@@ -169,11 +135,12 @@ run_crashes(struct ta *t, bool rich)
 
 	srand((unsigned)env_long("CT_CRASH_SEED", (long)time(NULL)));
 	assert_int_equal(th_snmp_start(&snmp, NULL, NULL), 0);
-	fifo_start(dir);
+	ta_fifo_make(&fifo, dir);
+	ta_fifo_read(&fifo);
 	if (asprintf(&conf,
 		     "agentx_socket = %s\nagentx_reconnect = 1s\nnagios_command_file = %s\n"
 		     "backfill_delay = 1s\nlog_level = info",
-		     snmp.agentx, fifo_path) < 0)
+		     snmp.agentx, fifo.path) < 0)
 		abort();
 	assert_int_equal(
 	    ta_start(t, conf, rich ? "rich_notifications = yes\n" : "rich_notifications = no\n"),
@@ -202,7 +169,7 @@ run_crashes(struct ta *t, bool rich)
 	/* stragglers: whatever was in flight has had its time */
 	assert_true(th_wait_until(ta_sub_active, t, 20));
 	traps = th_snmp_traps(&snmp);
-	cmds = th_read_file(fifo_out);
+	cmds = th_read_file(fifo.out);
 	json_array_foreach (r.events, i, e) {
 		long id = (long)json_integer_value(json_object_get(e, "id"));
 		char trap[64], cmd[64];
@@ -252,7 +219,7 @@ run_crashes(struct ta *t, bool rich)
 	json_decref(r.chats);
 	for (int c = 0; c < 10; c++)
 		free(chats[c]);
-	fifo_stop();
+	ta_fifo_stop(&fifo);
 	th_snmp_stop(&snmp);
 	th_rmtree(dir);
 	free(dir);
@@ -279,7 +246,7 @@ setup(void **state)
 static int
 test_teardown(void **state)
 {
-	fifo_stop();
+	ta_fifo_stop(&fifo);
 	ta_test_teardown(state);
 	th_snmp_stop(&snmp);
 	return 0;

@@ -36,17 +36,6 @@ agentx_conf(const char *more)
 	return s;
 }
 
-static bool
-snmp_connected(void *arg)
-{
-	json_t *j = ta_ctl(arg, "status", NULL);
-	bool ok = json_is_true(
-	    json_object_get(json_object_get(json_object_get(j, "agent"), "snmp"), "connected"));
-
-	json_decref(j);
-	return ok;
-}
-
 /* The line snmptrapd logged for the nth (0-based) notification named
  * trap, or NULL. */
 static char *
@@ -185,7 +174,7 @@ test_walk_and_emergency(void **state)
 	conf = agentx_conf(NULL);
 	ta_ready(t, conf);
 	free(conf);
-	assert_true(th_wait_until(snmp_connected, t, 20));
+	assert_true(th_wait_until(ta_snmp_connected, t, 20));
 	wait_trap("ctTeamsAgentStart", 1, 20);
 
 	walk = th_snmp_walk(&snmp, "CT-TEAMS-MIB::ctTeamsMIB");
@@ -264,7 +253,7 @@ test_store_trouble_trap(void **state)
 	conf = agentx_conf(NULL);
 	ta_ready(t, conf);
 	free(conf);
-	assert_true(th_wait_until(snmp_connected, t, 20));
+	assert_true(th_wait_until(ta_snmp_connected, t, 20));
 	if (asprintf(&path, "%s/state/ctteams.db", t->dir) < 0)
 		abort();
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -558,7 +547,7 @@ test_master_hung(void **state)
 	conf = agentx_conf(NULL);
 	ta_ready(t, conf);
 	free(conf);
-	assert_true(th_wait_until(snmp_connected, t, 20));
+	assert_true(th_wait_until(ta_snmp_connected, t, 20));
 	kill(snmp.snmpd, SIGSTOP);
 	ta_emergency(t);
 	assert_true(th_wait_until(has_event, t, 20));
@@ -641,7 +630,7 @@ test_master_never_answers(void **state)
 		}
 		/* a reconnect that waited would take agentx_timeout, 2 s */
 		assert_true(worst < 1.5);
-		assert_false(snmp_connected(t));
+		assert_false(ta_snmp_connected(t));
 		assert_int_equal(ta_stop(t), 0);
 	}
 	close(ufd);
@@ -746,7 +735,7 @@ test_master_silent_after_probe(void **state)
 	}
 	if (worst >= 1.0)
 		fail_msg("the loop was held %.2f s by an Open", worst);
-	assert_false(snmp_connected(t));
+	assert_false(ta_snmp_connected(t));
 	assert_int_equal(ta_stop(t), 0);
 	th_rmtree(dir);
 	free(dir);

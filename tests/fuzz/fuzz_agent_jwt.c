@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "fuzz_conf.h"
 #include "jwks.h"
 #include "rich.h"
 #include "util.h"
@@ -75,36 +76,6 @@ signed_token(const char *claims, size_t len)
 	return tok;
 }
 
-static void
-conf_make(void)
-{
-	char dir[] = "/tmp/fuzz-jwt-XXXXXX", *path, *err = NULL;
-	FILE *f;
-
-	if (!mkdtemp(dir))
-		abort();
-	path = xprintf("%s/secret", dir);
-	f = fopen(path, "w");
-	fputs("Qx8~fuzz.secret_0123456789abcdefghijkl\n", f);
-	fclose(f);
-	chmod(path, 0600);
-	free(path);
-	path = xprintf("%s/ctteamsd.conf", dir);
-	f = fopen(path, "w");
-	fprintf(f,
-		"[agent]\npublic_url = https://agent.example\nlisten = 127.0.0.1:1\n"
-		"state_dir = %s\ncontrol_socket = %s/c.sock\nagentx_socket = off\n"
-		"[org acme]\ntenant_id = 8f0d3f8e-1c4e-4a51-9a2f-5b2c8d7e6a10\n"
-		"client_id = 4b7c9d2e-6f1a-4e3b-8c5d-0a9b8c7d6e5f\n"
-		"client_secret_file = %s/secret\nservice_user = svc@contoso.example\n",
-		dir, dir, dir);
-	fclose(f);
-	cf = conf_load(path, &err);
-	free(path);
-	if (!cf)
-		abort();
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -121,7 +92,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 			 "n", n, "e", e);
 	free(n);
 	free(e);
-	conf_make();
+	cf = fz_conf();
 	return 0;
 }
 
