@@ -716,6 +716,7 @@ proc_kick(void)
 	 * rows waited for the token or keys, from the start */
 	for (size_t i = 0; i < orgs_count(); i++) {
 		struct porg *p = org_at(i)->proc;
+		triage_kick(p->triage);
 		if (p->wait_until > 0) {
 			p->scan_from = 0;
 			p->pass_done = false;

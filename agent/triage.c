@@ -22,6 +22,8 @@ struct triage {
 	json_t *chats, *older; /* chat id -> CHAT_READ | CHAT_NOTICE */
 	long scanned_to;       /* rows up to this seq were looked at */
 	bool full;             /* this scan met a likely row with no room left */
+	bool fresh;            /* rows may have arrived since the last look */
+	long seen;             /* rows the current scan looked at */
 	long likely[LIKELY_MAX];
 	size_t n_likely;
 };
@@ -33,6 +35,7 @@ triage_new(void)
 
 	t->chats = json_object();
 	t->older = json_object();
+	t->fresh = true; /* what the inbox held before the start */
 	return t;
 }
 
@@ -80,6 +83,7 @@ look(void *arg, long seq, const char *msg_key, bool rich)
 	const char *bar = msg_key ? strchr(msg_key, '|') : NULL;
 	char *chat;
 
+	t->seen++;
 	/* a likely row with no room: it and those after it are looked at
 	 * again once room is made, never passed over unseen */
 	if (t->full)
@@ -103,10 +107,24 @@ look(void *arg, long seq, const char *msg_key, bool rich)
 int
 triage_scan(struct triage *t, struct store *st, const char *org)
 {
-	if (t->n_likely == LIKELY_MAX)
-		return 0; /* no room: nothing would be kept */
+	/* an idle org costs no query: an agent of a thousand orgs looks at
+	 * each on every turn of the processing */
+	if (!t->fresh || t->n_likely == LIKELY_MAX)
+		return 0; /* nothing new, or no room: nothing would be kept */
 	t->full = false;
-	return store_inbox_keys(st, org, t->scanned_to, SCAN_ROWS, look, t) < 0 ? -1 : 0;
+	t->seen = 0;
+	if (store_inbox_keys(st, org, t->scanned_to, SCAN_ROWS, look, t) < 0)
+		return -1;
+	/* caught up: nothing more until new rows come (triage_kick) */
+	if (!t->full && t->seen < SCAN_ROWS)
+		t->fresh = false;
+	return 0;
+}
+
+void
+triage_kick(struct triage *t)
+{
+	t->fresh = true;
 }
 
 size_t

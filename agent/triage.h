@@ -24,8 +24,11 @@ struct triage *triage_new(void);
 void triage_free(struct triage *t);
 /* A message of the chat was read and judged (notice: it was one). */
 void triage_chat_read(struct triage *t, const char *chat, bool notice);
+/* New rows may have arrived (the inbox took some). */
+void triage_kick(struct triage *t);
 /* Looks at the org's rows that arrived since the last look and keeps
- * those likely to be a notice. 0, or -1 if the store failed. */
+ * those likely to be a notice; no query when none can have come. 0, or -1
+ * if the store failed. */
 int triage_scan(struct triage *t, struct store *st, const char *org);
 /* The likely rows kept, oldest first. */
 size_t triage_count(const struct triage *t);

@@ -76,6 +76,8 @@ struct ta_ev_wait {
 };
 bool ta_enough_events(void *w);
 long ta_counter(struct ta *t, const char *name);
+/* CPU time (user and system) a process has used, in seconds; -1: unknown. */
+double ta_cpu_seconds(pid_t pid);
 /* The agent's resident memory, in KiB. */
 long ta_rss_kb(struct ta *t);
 /* A count of the public listener's (status: agent.intake.NAME). */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ta.h"
 
@@ -427,6 +428,54 @@ test_reload_org_parts(void **state)
 	free(sub_id);
 }
 
+static bool
+all_not_signed_in(void *t)
+{
+	json_t *j = ta_ctl(t, "alarms", NULL);
+	bool ok = json_array_size(json_object_get(j, "alarms")) >= 1001;
+
+	json_decref(j);
+	return ok;
+}
+
+/* A thousand orgs, none signed in, the inbox empty: the agent sleeps
+ * between its timers. It spun at a whole core when one turn of the
+ * processing over every org took longer than a turn may (the speed itself
+ * is measured by scripts/bench-idle; this is the spin). */
+static void
+test_many_idle_orgs(void **state)
+{
+	struct ta *t = *state;
+	char *dir = th_tmpdir("orgs"), *secret, *orgs = calloc(1000, 400), *at = orgs;
+	double cpu0, cpu1, t0;
+
+	if (asprintf(&secret, "%s/secret", dir) < 0)
+		abort();
+	assert_int_equal(th_write_file(secret, TA_SECRET "\n"), 0);
+	chmod(secret, 0600);
+	for (int i = 1; i <= 1000; i++)
+		at +=
+		    sprintf(at,
+			    "\n[org o%d]\ntenant_id = 8f0d3f8e-1c4e-4a51-9a2f-%012d\n"
+			    "client_id = %s\nclient_secret_file = %s\n"
+			    "client_secret_expires = 2099-01-01\nservice_user = svc@o%d.example\n",
+			    i, i, TA_CLIENT, secret, i);
+	assert_int_equal(ta_start(t, "log_level = warning", orgs), 0);
+	assert_true(th_wait_until(all_not_signed_in, t, 180));
+	cpu0 = ta_cpu_seconds(t->pid);
+	t0 = th_now();
+	while (th_now() - t0 < 3)
+		usleep(100000);
+	cpu1 = ta_cpu_seconds(t->pid);
+	print_message("1,000 idle orgs: %.2f s of CPU in 3 s\n", cpu1 - cpu0);
+	assert_true(cpu1 - cpu0 < 0.5);
+	assert_int_equal(ta_stop(t), 0);
+	th_rmtree(dir);
+	free(dir);
+	free(secret);
+	free(orgs);
+}
+
 int
 main(void)
 {
@@ -434,6 +483,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_tls_listener_refuses_old_versions, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_orgs_are_independent, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_reload, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_many_idle_orgs, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_reload_org_parts, ta_test_teardown),
 	};
 

@@ -669,29 +669,6 @@ store_trouble_shown(void *arg)
 }
 
 static double
-cpu_seconds(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long ut = 0, st = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (!f || !fgets(buf, sizeof(buf), f)) {
-		if (f)
-			fclose(f);
-		return -1;
-	}
-	fclose(f);
-	p = strrchr(buf, ')');
-	/* fields 14 and 15, counted after the command name */
-	if (!p ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double
 mono(void)
 {
 	struct timespec ts;
@@ -725,7 +702,7 @@ test_store_failure_backs_off(void **state)
 	/* backing off, not spinning: well under half a core over 3 s, while
 	 * answering the control socket (asked ten times a second: answering
 	 * a client that asks without pause is work, not spinning) */
-	cpu0 = cpu_seconds(t->pid);
+	cpu0 = ta_cpu_seconds(t->pid);
 	t0 = mono();
 	while (mono() - t0 < 3) {
 		json_t *pong = ta_ctl(t, "ping", NULL);
@@ -733,7 +710,7 @@ test_store_failure_backs_off(void **state)
 		json_decref(pong);
 		usleep(100000);
 	}
-	cpu1 = cpu_seconds(t->pid);
+	cpu1 = ta_cpu_seconds(t->pid);
 	assert_true(cpu1 - cpu0 < 1.5);
 	/* the lock goes; what Graph was told 503 is retried by Graph, and the
 	 * window is read back: the notice arrives */
