@@ -63,7 +63,8 @@ struct porg {
 	struct triage *triage; /* the rows likely to be a notice, read first */
 };
 
-static size_t next_org; /* round robin: where the next turn starts */
+static size_t next_org;   /* round robin: where the next turn starts */
+static size_t round_left; /* orgs the round still has to look at (0: a new round) */
 static struct ev_timer *timer;
 static struct ev_timer *prune_timer;
 static double store_hold;   /* no work before this: the store is failing */
@@ -687,13 +688,22 @@ run(void *arg)
 	double now = now_wall(), end = now_mono() + TURN_TIME;
 	int budget = TURN_ITEMS;
 
+	size_t n = orgs_count(), k;
+
 	(void)arg;
 	if (now < store_hold) {
 		ev_timer_arm(timer, store_hold - now);
 		return;
 	}
-	for (size_t k = 0; k < orgs_count() && budget > 0; k++) {
-		struct porg *p = org_at((next_org + k) % orgs_count())->proc;
+	/* A round looks at every org once, over as many turns as it takes:
+	 * a turn stops at its time or its budget and the next goes on from
+	 * there. Only a round that has ended may sleep; a turn that ran out
+	 * of time and began the round again would never sleep with many orgs
+	 * (a thousand idle ones spun a core so). */
+	if (round_left == 0 || round_left > n)
+		round_left = n;
+	for (k = 0; k < round_left && budget > 0 && now_mono() < end; k++) {
+		struct porg *p = org_at((next_org + k) % n)->proc;
 		if (org_turn(p, now, end, &budget) < 0) {
 			store_failed();
 			ev_timer_arm(timer, store_hold - now);
@@ -703,17 +713,21 @@ run(void *arg)
 	/* a turn whose store calls all worked ends any backoff's growth */
 	if (store_failures && budget < TURN_ITEMS)
 		store_worked();
-	if (orgs_count())
-		next_org = (next_org + 1) % orgs_count();
-	/* a full turn yields to the loop and comes straight back */
-	ev_timer_arm(timer, budget == 0 || now_mono() >= end ? 0 : next_wake(now));
+	if (n)
+		next_org = (next_org + k) % n;
+	round_left -= k;
+	/* the round goes on, or work is left (a full turn): yield to the
+	 * loop and come straight back; else sleep until an org is due */
+	ev_timer_arm(timer, round_left > 0 || budget == 0 ? 0 : next_wake(now));
 }
 
 void
 proc_kick(void)
 {
-	/* a token or signing keys arrived, or new work: look again; where
-	 * rows waited for the token or keys, from the start */
+	/* a token or signing keys arrived, or new work: look again, a whole
+	 * new round from where the last one was; where rows waited for the
+	 * token or keys, from the start */
+	round_left = 0;
 	for (size_t i = 0; i < orgs_count(); i++) {
 		struct porg *p = org_at(i)->proc;
 		triage_kick(p->triage);
@@ -762,6 +776,7 @@ proc_detach(struct org *o)
 	free(p);
 	/* the round robin goes on from the start */
 	next_org = 0;
+	round_left = 0;
 }
 
 #define PRUNE_EVERY 3600.0
