@@ -69,7 +69,7 @@ struct store_inbox_row {
 	char *msg_key;   /* "chat|message" of a change notification, or NULL (also
 			  * in rows written before `rich` was kept) */
 	bool rich;       /* it carries its message: nothing to read from Graph */
-	double next_try; /* when it may be tried again (store_inbox_get only) */
+	double next_try; /* when it may be tried again */
 };
 
 /* The org's rows after seq, oldest first, at most limit, as the key of

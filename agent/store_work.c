@@ -312,6 +312,9 @@ store_inbox_add(struct store *st, const char *org, const char *kind, json_t *ite
 	return store_inbox_add_batch(st, &one, 1);
 }
 
+/* The columns row_read() reads, in its order. */
+#define ROW_COLUMNS "seq, org, kind, item, tries, received, msg_key, rich, next_try"
+
 static void
 row_read(sqlite3_stmt *s, struct store_inbox_row *ret)
 {
@@ -325,6 +328,7 @@ row_read(sqlite3_stmt *s, struct store_inbox_row *ret)
 	 * whether it needs a read, so it is left to the item */
 	ret->msg_key = sqlite3_column_type(s, 7) == SQLITE_NULL ? NULL : store_col_text(s, 6);
 	ret->rich = sqlite3_column_int(s, 7) != 0;
+	ret->next_try = sqlite3_column_double(s, 8);
 }
 
 long
@@ -354,22 +358,15 @@ store_inbox_keys(struct store *st, const char *org, long after, long limit, stor
 	return n;
 }
 
-int
-store_inbox_get(struct store *st, long seq, struct store_inbox_row *ret)
+/* Steps a statement bound to select one inbox row (ROW_COLUMNS): 0 found,
+ * 1 none, -1 error. */
+static int
+inbox_row_step(struct store *st, sqlite3_stmt *s, struct store_inbox_row *ret)
 {
-	sqlite3_stmt *s =
-	    store_keep(st, "SELECT seq, org, kind, item, tries, received, msg_key, rich, next_try "
-			   "FROM inbox WHERE seq=?");
-	int rc;
+	int rc = sqlite3_step(s);
 
-	memset(ret, 0, sizeof(*ret));
-	if (!s)
-		return -1;
-	sqlite3_bind_int64(s, 1, seq);
-	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		row_read(s, ret);
-		ret->next_try = sqlite3_column_double(s, 8);
 		rc = 0;
 	} else {
 		if (rc != SQLITE_DONE)
@@ -381,13 +378,23 @@ store_inbox_get(struct store *st, long seq, struct store_inbox_row *ret)
 }
 
 int
+store_inbox_get(struct store *st, long seq, struct store_inbox_row *ret)
+{
+	sqlite3_stmt *s = store_keep(st, "SELECT " ROW_COLUMNS " FROM inbox WHERE seq=?");
+
+	memset(ret, 0, sizeof(*ret));
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, seq);
+	return inbox_row_step(st, s, ret);
+}
+
+int
 store_inbox_next(struct store *st, const char *org, long after, double now,
 		 struct store_inbox_row *ret)
 {
-	sqlite3_stmt *s =
-	    store_keep(st, "SELECT seq, org, kind, item, tries, received, msg_key, rich FROM inbox "
-			   "WHERE org=? AND seq>? AND next_try<=? ORDER BY seq LIMIT 1");
-	int rc;
+	sqlite3_stmt *s = store_keep(st, "SELECT " ROW_COLUMNS " FROM inbox WHERE org=? AND "
+					 "seq>? AND next_try<=? ORDER BY seq LIMIT 1");
 
 	memset(ret, 0, sizeof(*ret));
 	if (!s)
@@ -395,17 +402,7 @@ store_inbox_next(struct store *st, const char *org, long after, double now,
 	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, after);
 	sqlite3_bind_double(s, 3, now);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		row_read(s, ret);
-		rc = 0;
-	} else {
-		if (rc != SQLITE_DONE)
-			log_err("store", "reading the inbox: %s", sqlite3_errmsg(st->db));
-		rc = rc == SQLITE_DONE ? 1 : -1;
-	}
-	store_release(s);
-	return rc;
+	return inbox_row_step(st, s, ret);
 }
 
 int

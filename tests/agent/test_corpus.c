@@ -141,32 +141,6 @@ lines_with_event(const char *text, long id, char **ret_line)
 	return n;
 }
 
-/* The value after "NAME = STRING: " in a trap line or a walk (-OQs: no
- * type), up to the next tab or line end. */
-static char *
-snmp_value(const char *text, const char *name)
-{
-	char *want, *at, *end;
-
-	if (asprintf(&want, "%s = ", name) < 0)
-		abort();
-	at = strstr(text, want);
-	if (!at) {
-		free(want);
-		return NULL;
-	}
-	at += strlen(want);
-	free(want);
-	if (!strncmp(at, "STRING: ", 8))
-		at += 8;
-	if (*at == '"')
-		at++;
-	end = at + strcspn(at, "\t\n");
-	if (end > at && end[-1] == '"')
-		end--;
-	return strndup(at, (size_t)(end - at));
-}
-
 /* The text between "(event " context markers in an output: the caller and
  * the location as the passive result's wording puts them. */
 static void
@@ -275,7 +249,7 @@ check_outputs(json_t *events)
 		/* the event table's row */
 		if (asprintf(&name, "ctTeamsEventLocation.%ld", id) < 0)
 			abort();
-		got = snmp_value(walk, name);
+		got = th_snmp_value(walk, name);
 		assert_non_null(got);
 		if (!same_or_cut(got, loc)) {
 			fprintf(stderr, "%s: '%s', event's '%s'\n", name, got, loc);
@@ -286,13 +260,13 @@ check_outputs(json_t *events)
 		for (char *at = traps; (at = strstr(at, name)); at += strlen(name))
 			traps_for++;
 		assert_int_equal(traps_for, 1);
-		got = snmp_value(strstr(traps, name), name);
+		got = th_snmp_value(strstr(traps, name), name);
 		assert_true(same_or_cut(got, loc));
 		free(got);
 		free(name);
 		if (asprintf(&name, "ctTeamsEventCaller.%ld", id) < 0)
 			abort();
-		got = snmp_value(walk, name);
+		got = th_snmp_value(walk, name);
 		assert_non_null(got);
 		assert_true(same_or_cut(got, caller));
 		free(got);

@@ -101,34 +101,10 @@ wait_trap(const char *trap, int n, double timeout)
 	}
 }
 
-/* The value of name in "name = value" lines (a walk, a trap line). */
-static char *
-value_of(const char *text, const char *name)
-{
-	char *want, *at, *end;
-
-	if (asprintf(&want, "%s = ", name) < 0)
-		abort();
-	for (at = strstr(text, want); at && at != text && at[-1] != '\n' && at[-1] != '\t';
-	     at = strstr(at + 1, want))
-		;
-	if (!at) {
-		free(want);
-		return NULL;
-	}
-	at += strlen(want);
-	free(want);
-	/* snmptrapd names the type; a walk with -OQ does not */
-	if (!strncmp(at, "STRING: ", 8))
-		at += 8;
-	end = at + strcspn(at, "\t\n");
-	return strndup(at, (size_t)(end - at));
-}
-
 static void
 want_value(const char *text, const char *name, const char *want)
 {
-	char *got = value_of(text, name);
+	char *got = th_snmp_value(text, name);
 
 	if (!got || strcmp(got, want) != 0) {
 		fprintf(stderr, "%s: want '%s', got '%s' in:\n%s\n", name, want,

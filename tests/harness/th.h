@@ -153,6 +153,10 @@ char *th_snmp_walk(struct th_snmp *s, const char *oid);
 char *th_snmp_get(struct th_snmp *s, const char *oid);
 /* What snmptrapd logged so far. */
 char *th_snmp_traps(struct th_snmp *s);
+/* The value of name in "name = value" lines (a walk with -OQs, a trap line
+ * from snmptrapd): after a line start or a tab, without "STRING: " and
+ * quotes, up to the next tab or line end; NULL when absent. */
+char *th_snmp_value(const char *text, const char *name);
 
 /* ---- th_icinga.c: a real Icinga 2 daemon ---- */
 

@@ -263,3 +263,30 @@ th_snmp_traps(struct th_snmp *s)
 
 	return log ? log : strdup("");
 }
+
+char *
+th_snmp_value(const char *text, const char *name)
+{
+	char *want, *at, *end;
+
+	if (asprintf(&want, "%s = ", name) < 0)
+		abort();
+	for (at = strstr(text, want); at && at != text && at[-1] != '\n' && at[-1] != '\t';
+	     at = strstr(at + 1, want))
+		;
+	if (!at) {
+		free(want);
+		return NULL;
+	}
+	at += strlen(want);
+	free(want);
+	/* snmptrapd names the type; a walk with -OQ does not */
+	if (!strncmp(at, "STRING: ", 8))
+		at += 8;
+	if (*at == '"')
+		at++;
+	end = at + strcspn(at, "\t\n");
+	if (end > at && end[-1] == '"')
+		end--;
+	return strndup(at, (size_t)(end - at));
+}
