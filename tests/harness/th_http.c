@@ -3,9 +3,11 @@
 #include <curl/curl.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "th.h"
 
@@ -79,8 +81,19 @@ easy_new(const char *url, const char *ca, struct th_resp *ret)
 static int
 perform(CURL *c, struct th_resp *ret)
 {
-	CURLcode rc = curl_easy_perform(c);
-	char *ct = NULL;
+	char err[CURL_ERROR_SIZE] = "";
+	CURLcode rc;
+	char *ct = NULL, *url = NULL;
+
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+	rc = curl_easy_perform(c);
+	if (rc != CURLE_OK) {
+		/* a failed request is a test's failure: say why, or a flake
+		 * in CI leaves only "-1 != 0" to go on */
+		curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &url);
+		fprintf(stderr, "th_http: %s: %s\n", url ? url : "?",
+			*err ? err : curl_easy_strerror(rc));
+	}
 
 	if (rc == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &ret->status);
@@ -99,11 +112,16 @@ th_http(const char *method, const char *url, const char *ca, const char *const *
 {
 	CURL *c = easy_new(url, ca, ret);
 	struct curl_slist *h = NULL;
+	bool expect = false;
 	int rc;
 
-	for (; headers && *headers; headers++)
+	for (; headers && *headers; headers++) {
 		h = curl_slist_append(h, *headers);
-	h = curl_slist_append(h, "Expect:");
+		expect |= !strncasecmp(*headers, "Expect:", 7);
+	}
+	/* no 100-continue round trip unless the test asks for one */
+	if (!expect)
+		h = curl_slist_append(h, "Expect:");
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	/* a HEAD answer has no body, whatever its Content-Length says */
 	curl_easy_setopt(c, CURLOPT_NOBODY, (long)!strcmp(method, "HEAD"));
