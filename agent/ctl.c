@@ -261,21 +261,30 @@ cmd_ack(const struct request *r)
 	const char *by = json_string_value(json_object_get(r->req, "by"));
 	/* a name the operator typed: cut between characters */
 	char *who = by ? txt_clean(by, 64) : xprintf("uid %ld", r->peer->uid);
+	char *before = NULL, *out;
 	int rc;
 
 	/* a name a person typed: printable, no line breaks */
 	for (char *p = who; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	rc = id > 0 ? store_event_ack(store, (long)id, who) : 1;
-	if (rc == 0)
+	rc = id > 0 ? store_event_ack(store, (long)id, who, &before) : 1;
+	if (rc == 0) {
 		log_info("ctl", "event %lld acknowledged by %s", (long long)id, who);
+		outbox_kick();
+	}
 	free(who);
 	if (rc < 0)
 		return error("the store failed");
-	if (rc > 0)
+	if (rc == 1)
 		return error("no such event");
-	return reply(json_pack("{s:b, s:I}", "ok", 1, "event", id));
+	/* a second acknowledgement (a console's and ctteamsctl's, or a
+	 * repeated one) is no error: the first stands */
+	out = rc == 2 ? reply(json_pack("{s:b, s:I, s:b, s:s}", "ok", 1, "event", id, "already", 1,
+					"acked_by", before))
+		      : reply(json_pack("{s:b, s:I}", "ok", 1, "event", id));
+	free(before);
+	return out;
 }
 
 static char *

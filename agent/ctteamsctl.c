@@ -374,6 +374,10 @@ main(int argc, char **argv)
 		print_alarms(json_object_get(ans, "alarms"));
 	} else if (!strcmp(cmd, "renew")) {
 		printf("%s: renewing the subscription\n", org);
+	} else if (!strcmp(cmd, "ack") && json_is_true(json_object_get(ans, "already"))) {
+		printf("event %lld was acknowledged before, by %s\n",
+		       (long long)json_integer_value(json_object_get(ans, "event")),
+		       s(ans, "acked_by"));
 	} else if (!strcmp(cmd, "ack")) {
 		printf("event %lld acknowledged\n",
 		       (long long)json_integer_value(json_object_get(ans, "event")));

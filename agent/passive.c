@@ -64,24 +64,82 @@ upper(const char *s)
 	return u;
 }
 
+static long
+jint(const json_t *o, const char *key)
+{
+	return (long)json_integer_value(json_object_get(o, key));
+}
+
+/* The emergency service's state from the org's open emergencies, as the
+ * entry counted them in its own transaction: CRITICAL while a call is
+ * unacknowledged, WARNING while only test calls are, OK when none is. */
+static int
+emergency_state(const json_t *e)
+{
+	return jint(e, "open") > 0 ? 2 : jint(e, "open_tests") > 0 ? 1 : 0;
+}
+
+/* ", and 2 more emergency calls are unacknowledged", or "". */
+static char *
+still_open(const json_t *e, long self)
+{
+	long calls = jint(e, "open") - self;
+
+	if (calls <= 0)
+		return xstrdup("");
+	return xprintf("; %ld %s emergency call%s unacknowledged", calls, self ? "more" : "other",
+		       calls == 1 ? " is" : "s are");
+}
+
 static size_t
 event_results(const json_t *e, double at, struct passive_result **ret)
 {
 	bool test = json_is_true(json_object_get(e, "test_call"));
+	/* entries written before the counts: the event's own state */
+	int st = json_object_get(e, "open") ? emergency_state(e) : test ? 1 : 2;
+	char *more;
 	size_t n = 0;
 
 	/* an important message no rule matched raises unrecognisedNotice: its
 	 * edge is the result */
 	if (strcmp(jstr(e, "event"), "emergency") != 0)
 		return 0;
-	add(ret, &n, jstr(e, "org"), "emergency", test ? 1 : 2,
-	    xprintf("CTTEAMS EMERGENCY %s - %s: %s dialled %s from %s at %s (event %lld; "
-		    "acknowledge with: ctteamsctl ack %lld)",
-		    test ? "WARNING" : "CRITICAL", test ? "TEST CALL" : "EMERGENCY CALL",
+	/* a test call never lowers the state an open 911 holds */
+	if (st < (test ? 1 : 2))
+		st = test ? 1 : 2;
+	more = still_open(e, test ? 0 : 1);
+	add(ret, &n, jstr(e, "org"), "emergency", st,
+	    xprintf("CTTEAMS EMERGENCY %s - %s: %s dialled %s from %s at %s (event %ld; "
+		    "acknowledge it in the console or with: ctteamsctl ack %ld)%s",
+		    state_names[st], test ? "TEST CALL" : "EMERGENCY CALL",
 		    *jstr(e, "caller") ? jstr(e, "caller") : "someone", jstr(e, "number"),
 		    *jstr(e, "location") ? jstr(e, "location") : "an unknown location",
-		    jstr(e, "created"), json_integer_value(json_object_get(e, "id")),
-		    json_integer_value(json_object_get(e, "id"))),
+		    jstr(e, "created"), jint(e, "id"), jint(e, "id"), more),
+	    at);
+	free(more);
+	return n;
+}
+
+/* An acknowledgement: the emergency service returns to OK when it leaves
+ * no call open. While others stay open it sends nothing: the service is
+ * CRITICAL already, and a volatile service would page again for a call
+ * someone just took in hand. */
+static size_t
+ack_results(const json_t *e, double at, struct passive_result **ret)
+{
+	int st = emergency_state(e);
+	size_t n = 0;
+
+	if (strcmp(jstr(e, "event"), "emergency") != 0 || st == 2)
+		return 0;
+	add(ret, &n, jstr(e, "org"), "emergency", st,
+	    xprintf("CTTEAMS EMERGENCY %s - event %ld (%s%s from %s) acknowledged by %s at %s; "
+		    "%s",
+		    state_names[st], jint(e, "id"),
+		    json_is_true(json_object_get(e, "test_call")) ? "test call " : "",
+		    jstr(e, "number"), *jstr(e, "caller") ? jstr(e, "caller") : "someone",
+		    jstr(e, "acked_by"), jstr(e, "acked_at"),
+		    st ? "a test call is still unacknowledged" : "no emergency call is open"),
 	    at);
 	return n;
 }
@@ -154,6 +212,8 @@ passive_results(const json_t *entry, struct passive_result **ret)
 		return event_results(entry, at, ret);
 	if (!strcmp(kind, "alarm"))
 		return alarm_results(entry, at, ret);
+	if (!strcmp(kind, "ack"))
+		return ack_results(entry, at, ret);
 	return 0;
 }
 

@@ -144,8 +144,11 @@ json_t *store_events(struct store *st, const char *org, long limit);
  * acknowledged, however many newer events there are. */
 json_t *store_events_open(struct store *st, const char *org, bool open_only, double since,
 			  long limit);
-/* Someone has taken an event in hand: 0 done, 1 no such event, -1 error. */
-int store_event_ack(struct store *st, long id, const char *by);
+/* Someone has taken an event in hand: the event and an "ack" outbox entry
+ * in one transaction. 0 done, 1 no such event, 2 acknowledged before (by
+ * *ret_by, to free; the first acknowledgement stands and nothing is sent
+ * again), -1 error. */
+int store_event_ack(struct store *st, long id, const char *by, char **ret_by);
 /* Adds {org: {name: delta}} in one transaction (counter.c flushes so). */
 int store_counters_add(struct store *st, json_t *deltas);
 json_t *store_counters(struct store *st, const char *org);

@@ -555,6 +555,31 @@ store_inbox_row_clear(struct store_inbox_row *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* The org's emergencies nobody has acknowledged, as "open" (calls) and
+ * "open_tests" (933 test calls) of an outbox entry: the passive result of
+ * an event or an acknowledgement says the emergency service's state from
+ * them, so a test call or an ack never hides an open 911. Read in the
+ * entry's own transaction. */
+static int
+open_counts(struct store *st, const char *org, json_t *body)
+{
+	sqlite3_stmt *s = store_prep(st, "SELECT count(*) FILTER (WHERE NOT test_call), "
+					 "count(*) FILTER (WHERE test_call) FROM event "
+					 "WHERE org=? AND kind='emergency' AND acked IS NULL");
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite3_finalize(s);
+		return -1;
+	}
+	json_object_set_new(body, "open", json_integer(sqlite3_column_int64(s, 0)));
+	json_object_set_new(body, "open_tests", json_integer(sqlite3_column_int64(s, 1)));
+	sqlite3_finalize(s);
+	return 0;
+}
+
 static int
 event_to_outbox(struct store *st, const struct store_event *e, long id)
 {
@@ -568,7 +593,7 @@ event_to_outbox(struct store *st, const struct store_event *e, long id)
 
 	for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
 		json_object_set_new(b, opt[i][0], opt[i][1] ? json_string(opt[i][1]) : json_null());
-	rc = store_outbox_append(st, "event", b);
+	rc = open_counts(st, e->org, b) < 0 ? -1 : store_outbox_append(st, "event", b);
 	json_decref(b);
 	return rc;
 }
@@ -838,19 +863,84 @@ store_dead_clear(struct store *st, const char *org)
 	return sqlite3_changes(st->db);
 }
 
-int
-store_event_ack(struct store *st, long id, const char *by)
+/* What the acknowledgement's notification and passive result say: the
+ * event's row, as ack_select() reads it, and who and when. */
+static json_t *
+ack_body(sqlite3_stmt *row, long id, const char *by, double at)
 {
-	sqlite3_stmt *s = store_prep(st, "UPDATE event SET acked=?, acked_by=? WHERE id=?");
+	char *when = time_iso(at);
+	json_t *b =
+	    json_pack("{s:I, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:s, s:s}", "id", (json_int_t)id,
+		      "org", store_col_json(row, 0), "event", store_col_json(row, 1), "number",
+		      store_col_json(row, 2), "test_call", sqlite3_column_int(row, 3), "caller",
+		      store_col_json(row, 4), "location", store_col_json(row, 5), "created",
+		      store_col_json(row, 6), "acked_by", by, "acked_at", when);
 
-	if (!s)
+	free(when);
+	return b;
+}
+
+/* Inside the ack's transaction: the entry's body in *ret, or 1 (no such
+ * event) or 2 (acknowledged before, by *ret_by), or -1. */
+static int
+ack_select(struct store *st, long id, const char *by, double at, json_t **ret, char **ret_by)
+{
+	sqlite3_stmt *row =
+	    store_prep(st, "SELECT org, kind, number, test_call, caller_name, "
+			   "location, created, acked, acked_by FROM event WHERE id=?");
+	int rc;
+
+	if (!row)
 		return -1;
-	sqlite3_bind_double(s, 1, now_wall());
-	sqlite3_bind_text(s, 2, by, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, id);
-	if (store_health(st, store_step_done(st, s)) < 0)
-		return -1;
-	return sqlite3_changes(st->db) == 1 ? 0 : 1;
+	sqlite3_bind_int64(row, 1, id);
+	rc = sqlite3_step(row);
+	if (rc == SQLITE_ROW && sqlite3_column_type(row, 7) == SQLITE_NULL) {
+		*ret = ack_body(row, id, by, at);
+		rc = 0;
+	} else if (rc == SQLITE_ROW) {
+		/* the first acknowledgement stands; nothing is sent again */
+		const unsigned char *who = sqlite3_column_text(row, 8);
+		*ret_by = xstrdup(who ? (const char *)who : "");
+		rc = 2;
+	} else {
+		rc = rc == SQLITE_DONE ? 1 : -1;
+	}
+	sqlite3_finalize(row);
+	return rc;
+}
+
+int
+store_event_ack(struct store *st, long id, const char *by, char **ret_by)
+{
+	double at = now_wall();
+	json_t *body = NULL;
+	sqlite3_stmt *s;
+	int rc;
+
+	*ret_by = NULL;
+	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+		return store_health(st, -1);
+	rc = ack_select(st, id, by, at, &body, ret_by);
+	if (rc != 0) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return rc < 0 ? store_health(st, -1) : rc;
+	}
+	s = store_prep(st, "UPDATE event SET acked=?, acked_by=? WHERE id=?");
+	if (s) {
+		sqlite3_bind_double(s, 1, at);
+		sqlite3_bind_text(s, 2, by, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, id);
+	}
+	/* the event and its entry for the outputs change together; the open
+	 * count is the one after this acknowledgement */
+	if (!s || store_step_done(st, s) < 0 ||
+	    open_counts(st, json_string_value(json_object_get(body, "org")), body) < 0 ||
+	    store_outbox_append(st, "ack", body) < 0 || store_exec(st, "COMMIT") < 0)
+		rc = store_rollback(st);
+	else
+		rc = store_health(st, 0);
+	json_decref(body);
+	return rc;
 }
 
 long

@@ -1,9 +1,11 @@
 /*
- * check_ctteams_emergency: CRITICAL while an emergency call younger than
- * the window (-a) has not been taken in hand (ctteamsctl ack EVENT); a
- * test call (933) left unacknowledged is a WARNING. The passive result the
- * agent submits on each event reaches Nagios at once; this active check
- * keeps the service CRITICAL until someone acknowledges.
+ * check_ctteams_emergency: CRITICAL while any emergency call has not been
+ * taken in hand (ctteamsctl ack EVENT, or the console's acknowledgement),
+ * however old: an unanswered 911 never recovers by itself. A test call
+ * (933) left unacknowledged is a WARNING. The window (-a) bounds only the
+ * acknowledged calls the long output lists. The passive result the agent
+ * submits on each event reaches Nagios at once; this active check keeps
+ * the service CRITICAL until someone acknowledges.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,11 +32,12 @@ static const struct option longopts[] = {{"age", required_argument, NULL, 'a'}, 
 
 static const struct np_args args = {
     .usage = "[-a SECONDS]",
-    .help = "Checks for emergency calls not yet acknowledged: CRITICAL while an emergency\n"
-	    "event younger than the window has not been acknowledged (ctteamsctl ack EVENT);\n"
+    .help = "Checks for emergency calls not yet acknowledged: CRITICAL while any emergency\n"
+	    "event, however old, has not been acknowledged (ctteamsctl ack EVENT);\n"
 	    "WARNING for an unacknowledged test call. -w/-c apply to the number of\n"
 	    "unacknowledged emergencies (default -c 0: any).\n\n"
-	    "  -a, --age SECONDS    the window (default 3600)",
+	    "  -a, --age SECONDS    how far back the long output lists acknowledged calls\n"
+	    "                       (default 3600); never limits the open ones",
     .crit = "0",
     .longopts = longopts,
     .shortopts = "a:",
@@ -53,10 +56,9 @@ main(int argc, char **argv)
 	np_start(&np, "check_ctteams_emergency", "EMERGENCY", argc, argv, &args);
 	status = np_query(&np, json_pack("{s:s}", "cmd", "status"));
 	orgs = np_orgs(&np, status); /* -O names an org the agent has */
-	/* every unacknowledged emergency in the window, however many newer
+	/* every unacknowledged emergency, however old and however many newer
 	 * events there are (the newest few hundred alone could hide one) */
-	req = json_pack("{s:s, s:b, s:f}", "cmd", "events", "open", 1, "since",
-			(double)time(NULL) - window);
+	req = json_pack("{s:s, s:b, s:f}", "cmd", "events", "open", 1, "since", 0.0);
 	if (np.org)
 		json_object_set_new(req, "org", json_string(np.org));
 	ans = np_query(&np, req);
@@ -68,8 +70,8 @@ main(int argc, char **argv)
 		if (strcmp(np_str(e, "kind") ? np_str(e, "kind") : "", "emergency") != 0 ||
 		    json_is_true(json_object_get(e, "acked")))
 			continue;
-		if (!np_age(np_str(e, "raised"), &age) || age > window)
-			continue;
+		if (!np_age(np_str(e, "raised"), &age))
+			age = 0;
 		test ? open_tests++ : open++;
 		np_say(&np, "%s%s: %s dialled %s %s ago", test ? "test call " : "",
 		       np_str(e, "org"), np_str(e, "caller") ? np_str(e, "caller") : "someone",
@@ -108,8 +110,7 @@ main(int argc, char **argv)
 	if (open_tests)
 		np_worse(&np, NP_WARNING);
 	if (np.state == NP_OK)
-		np_say(&np, "no unacknowledged emergency in the last %s",
-		       np_duration(window, d, sizeof(d)));
+		np_say(&np, "no unacknowledged emergency call");
 	np_perf_add(&np.perf, "unacknowledged", (double)open, "", &np.warn, &np.crit, "0", NULL);
 	np_perf_add(&np.perf, "unacknowledged_test_calls", (double)open_tests, "", NULL, NULL, "0",
 		    NULL);

@@ -23,7 +23,7 @@ const size_t smib_root_len = sizeof(smib_root) / sizeof(smib_root[0]);
 enum { T_AGENT = 1, T_ORG = 2, T_SUB = 3, T_EVENT = 4, T_ALARM = 5 };
 
 /* notifications: ctTeamsNotifications.N */
-enum { N_EMERGENCY = 1, N_UNMATCHED = 2, N_AGENT_START = 3, N_ALARM_BASE = 10 };
+enum { N_EMERGENCY = 1, N_UNMATCHED = 2, N_AGENT_START = 3, N_ACKNOWLEDGED = 4, N_ALARM_BASE = 10 };
 
 /* raise, clear: ctTeamsNotifications.(10 + 2 * type) and the next */
 static const char *const alarm_notification[ALARM_N][2] = {
@@ -303,6 +303,19 @@ build_event_common(struct smib *m, const json_t *e, const oid *idx)
 	put_str(m, T_EVENT, 10, idx, 1, jstr(e, "chat_id"), 255);
 	put_str(m, T_EVENT, 11, idx, 1, jstr(e, "message_id"), 64);
 	put_int(m, T_EVENT, 12, idx, 1, ASN_INTEGER, !strcmp(jstr(e, "source"), "poll") ? 2 : 1);
+	put_int(m, T_EVENT, 15, idx, 1, ASN_UNSIGNED, (long)idx[0]);
+}
+
+/* Who took the event in hand, and when: an event row or an "ack" entry. */
+static void
+build_event_ack(struct smib *m, const json_t *e, const oid *idx)
+{
+	const char *at = jstr(e, "acked_at");
+	bool acked = *at || json_is_true(json_object_get(e, "acked"));
+
+	put_int(m, T_EVENT, 13, idx, 1, ASN_INTEGER, acked ? 1 : 2);
+	put_str(m, T_EVENT, 14, idx, 1, jstr(e, "acked_by"), 255);
+	put_time(m, T_EVENT, 16, idx, 1, *at ? at : NULL);
 }
 
 static void
@@ -312,9 +325,7 @@ build_event(struct smib *m, const json_t *e)
 
 	put_int(m, T_EVENT, 2, idx, 1, ASN_INTEGER, !strcmp(jstr(e, "kind"), "emergency") ? 1 : 2);
 	build_event_common(m, e, idx);
-	put_int(m, T_EVENT, 13, idx, 1, ASN_INTEGER,
-		json_is_true(json_object_get(e, "acked")) ? 1 : 2);
-	put_str(m, T_EVENT, 14, idx, 1, jstr(e, "acked_by"), 255);
+	build_event_ack(m, e, idx);
 }
 
 static long
@@ -454,7 +465,7 @@ smib_object_exists(const oid *name, size_t len)
 	/* the columns (or scalars) each subtree has: first, last */
 	static const oid cols[][2] = {
 	    [T_AGENT] = {1, 10}, [T_ORG] = {2, 17},  [T_SUB] = {2, 11},
-	    [T_EVENT] = {2, 14}, [T_ALARM] = {3, 7},
+	    [T_EVENT] = {2, 16}, [T_ALARM] = {3, 7},
 	};
 	size_t r = smib_root_len;
 	oid t, col;
@@ -517,8 +528,8 @@ append(netsnmp_variable_list **vars, const struct smib *m, const oid *cols, size
 static netsnmp_variable_list *
 event_notification(const json_t *entry)
 {
-	static const oid emergency[] = {4, 3, 5, 6, 7, 8, 9, 10, 11, 12};
-	static const oid unmatched[] = {4, 3, 10, 11, 12};
+	static const oid emergency[] = {4, 3, 5, 6, 7, 8, 9, 10, 11, 12, 15};
+	static const oid unmatched[] = {4, 3, 10, 11, 12, 15};
 	bool is_emergency = !strcmp(jstr(entry, "event"), "emergency");
 	struct smib m = {0};
 	oid idx[] = {(oid)jint(entry, "id")};
@@ -529,6 +540,23 @@ event_notification(const json_t *entry)
 		append(&vars, &m, emergency, OID_LENGTH(emergency));
 	else
 		append(&vars, &m, unmatched, OID_LENGTH(unmatched));
+	for (size_t i = 0; i < m.n; i++)
+		free(m.v[i].s);
+	free(m.v);
+	return vars;
+}
+
+static netsnmp_variable_list *
+ack_notification(const json_t *entry)
+{
+	static const oid cols[] = {4, 15, 7, 9, 5, 8, 14, 16};
+	struct smib m = {0};
+	oid idx[] = {(oid)jint(entry, "id")};
+	netsnmp_variable_list *vars = trap_start(N_ACKNOWLEDGED);
+
+	build_event_common(&m, entry, idx);
+	build_event_ack(&m, entry, idx);
+	append(&vars, &m, cols, OID_LENGTH(cols));
 	for (size_t i = 0; i < m.n; i++)
 		free(m.v[i].s);
 	free(m.v);
@@ -571,6 +599,8 @@ smib_notification(const json_t *entry, const json_t *status, long (*index_of)(co
 
 	if (!strcmp(kind, "event"))
 		return event_notification(entry);
+	if (!strcmp(kind, "ack"))
+		return ack_notification(entry);
 	if (!strcmp(kind, "alarm"))
 		return alarm_notification_vars(entry, status, index_of);
 	return NULL;
@@ -612,6 +642,8 @@ smib_notification_name(const netsnmp_variable_list *vars)
 		return "ctTeamsUnmatchedMessage";
 	if (n == N_AGENT_START)
 		return "ctTeamsAgentStart";
+	if (n == N_ACKNOWLEDGED)
+		return "ctTeamsEmergencyAcknowledged";
 	if (n >= N_ALARM_BASE && n < N_ALARM_BASE + 2 * ALARM_N)
 		return alarm_notification[(n - N_ALARM_BASE) / 2][(n - N_ALARM_BASE) % 2];
 	return "?";

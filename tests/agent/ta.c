@@ -253,6 +253,22 @@ ta_ctl(struct ta *t, const char *cmd, const char *org)
 }
 
 json_t *
+ta_ack(struct ta *t, long id, const char *by)
+{
+	json_t *req = json_pack("{s:s, s:I, s:s}", "cmd", "ack", "event", (json_int_t)id, "by", by),
+	       *ans = NULL;
+	char why[256];
+
+	if (cc_call(t->sock, req, 10000, &ans, why, sizeof(why)) != CC_OK ||
+	    !json_is_true(json_object_get(ans, "ok"))) {
+		json_decref(ans);
+		ans = NULL;
+	}
+	json_decref(req);
+	return ans;
+}
+
+json_t *
 ta_org_status(struct ta *t, const char *org)
 {
 	json_t *j = ta_ctl(t, "status", org), *o;

@@ -53,6 +53,8 @@ int ta_stop(struct ta *t);
 void ta_kill(struct ta *t);
 json_t *ta_ctl(struct ta *t, const char *cmd, const char *org);
 json_t *ta_org_status(struct ta *t, const char *org);
+/* ctteamsctl ack EVENT --by BY: the answer, NULL unless ok. */
+json_t *ta_ack(struct ta *t, long id, const char *by);
 bool ta_wait_auth(struct ta *t, const char *org, const char *state, double timeout);
 /* Gets a one-time link with ctteamsctl and follows it as a browser. */
 long ta_signin(struct ta *t, const char *org, char **ret_page);

@@ -135,15 +135,40 @@ newest_event(struct ta *t)
 static void
 ack(struct ta *t, long id)
 {
-	json_t *req = json_pack("{s:s, s:I, s:s}", "cmd", "ack", "event", (json_int_t)id, "by",
-				"test desk"),
-	       *ans = NULL;
-	char why[256];
+	json_t *ans = ta_ack(t, id, "test desk");
 
-	assert_int_equal(cc_call(t->sock, req, 5000, &ans, why, sizeof(why)), CC_OK);
-	assert_true(json_is_true(json_object_get(ans, "ok")));
+	assert_non_null(ans);
 	json_decref(ans);
-	json_decref(req);
+}
+
+static bool
+newest_older_than_2s(void *arg)
+{
+	json_t *e = ta_events(arg);
+	double at = 0;
+	const char *raised = ta_str(json_array_get(e, 0), "raised");
+	struct tm tm = {0};
+	bool ok = raised && strptime(raised, "%Y-%m-%dT%H:%M:%S", &tm) &&
+		  (at = (double)timegm(&tm), (double)time(NULL) - at > 2);
+
+	json_decref(e);
+	return ok;
+}
+
+/* Acknowledges every open emergency, the 911s or the test calls. */
+static void
+ack_open(struct ta *t, bool test_calls)
+{
+	json_t *e = ta_events(t), *ev;
+	size_t i;
+
+	json_array_foreach (e, i, ev) {
+		if (!strcmp(ta_str(ev, "kind"), "emergency") &&
+		    !json_is_true(json_object_get(ev, "acked")) &&
+		    json_is_true(json_object_get(ev, "test_call")) == test_calls)
+			ack(t, (long)json_integer_value(json_object_get(ev, "id")));
+	}
+	json_decref(e);
 }
 
 static void
@@ -241,9 +266,11 @@ test_plugin_states(void **state)
 	assert_true(th_wait_until(enough_events, &one, 30));
 	want(plugin(t, "check_ctteams_emergency", NULL, NULL, NULL, NULL), "EMERGENCY", 2,
 	     "dialled 911");
-	/* an event older than the window does not count: once a second has
-	 * passed, -a 1 no longer sees it */
-	wait_state(t, "check_ctteams_emergency", 0, "-a", "1");
+	/* an unanswered call never recovers by itself: older than the
+	 * window (-a 1), it is still CRITICAL */
+	assert_true(th_wait_until(newest_older_than_2s, t, 10));
+	want(plugin(t, "check_ctteams_emergency", "-a", "1", NULL, NULL), "EMERGENCY", 2,
+	     "dialled 911");
 	ack(t, newest_event(t));
 	want(plugin(t, "check_ctteams_emergency", NULL, NULL, NULL, NULL), "EMERGENCY", 0,
 	     "acknowledged by test desk");
@@ -519,7 +546,20 @@ test_nagios_core(void **state)
 		free(got);
 		fail();
 	}
+	/* the test call did not lower the open 911s' CRITICAL */
 	wait_status(&n, "ctteams-acme-emergency", "TEST CALL");
+	wait_status(&n, "ctteams-acme-emergency", "current_state=2");
+
+	/* acknowledged: WARNING while the test call is open, OK when nothing
+	 * is; then a new call pages again */
+	ack_open(t, false);
+	wait_status(&n, "ctteams-acme-emergency", "a test call is still unacknowledged");
+	wait_status(&n, "ctteams-acme-emergency", "current_state=1");
+	ack_open(t, true);
+	wait_status(&n, "ctteams-acme-emergency", "no emergency call is open");
+	wait_status(&n, "ctteams-acme-emergency", "current_state=0");
+	emergency(t, t->caller, "911");
+	wait_status(&n, "ctteams-acme-emergency", "current_state=2");
 	free(want_log);
 	assert_int_equal(ta_stop(t), 0);
 	th_nagios_free(&n);
@@ -672,9 +712,11 @@ test_icinga_api(void **state)
 		assert_non_null(strstr(ta_str(body, "plugin_output"), "CTTEAMS "));
 		assert_null(strchr(ta_str(body, "plugin_output"), '|'));
 		assert_null(strchr(ta_str(body, "plugin_output"), '\n'));
+		/* a test call is WARNING, unless it came while a 911 is open */
 		if (strstr(ta_str(body, "plugin_output"), "TEST CALL"))
-			assert_int_equal(json_integer_value(json_object_get(body, "exit_status")),
-					 1);
+			assert_int_equal(
+			    json_integer_value(json_object_get(body, "exit_status")),
+			    strstr(ta_str(body, "plugin_output"), "unacknowledged") ? 2 : 1);
 		else if (strstr(ta_str(body, "plugin_output"), "EMERGENCY CALL"))
 			assert_int_equal(json_integer_value(json_object_get(body, "exit_status")),
 					 2);

@@ -179,7 +179,7 @@ th_snmp_start(struct th_snmp *s, const char *snmpd_extra, const char *trapd_extr
 	free(text);
 	/* one line per notification: trap OID, then each varbind */
 	text = xasprintf("[snmp] persistentDir %s/persist-trapd\n"
-			 "authCommunity log public\n"
+			 "authCommunity log,execute public\n"
 			 "format2 TRAP %%P\\t%%v\\n\n"
 			 "%s\n",
 			 s->dir, trapd_extra ? trapd_extra : "");

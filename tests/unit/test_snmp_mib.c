@@ -58,7 +58,7 @@ events(void)
 	    "  \"caller_id\": \"c-1\", \"number\": \"933\", \"location\": \"Bldg 4\","
 	    "  \"test_call\": true, \"created\": \"2026-11-29T01:07:08.9Z\", \"chat_id\": \"19:a\","
 	    "  \"message_id\": \"m-1\", \"source\": \"poll\", \"acked\": true, \"acked_by\": "
-	    "\"kim\"}]",
+	    "\"kim\", \"acked_at\": \"2026-11-29T01:20:00Z\"}]",
 	    0, NULL);
 }
 
@@ -183,6 +183,10 @@ test_every_column(void **state)
 	want_int(m, OIDS(ROOT, 1, 4, 1, 12, 12), ASN_INTEGER, 2); /* poll */
 	want_int(m, OIDS(ROOT, 1, 4, 1, 13, 12), ASN_INTEGER, 1);
 	want_str(m, OIDS(ROOT, 1, 4, 1, 14, 12), "kim");
+	want_int(m, OIDS(ROOT, 1, 4, 1, 15, 12), ASN_UNSIGNED, 12); /* the index as a value */
+	v = get(m, OIDS(ROOT, 1, 4, 1, 16, 12));
+	assert_int_equal(v->s_len, 11);
+	assert_int_equal(v->s[5], 20); /* acknowledged at 01:20 */
 	/* the alarm table: (type, org index); the agent's own under org 0 */
 	want_str(m, OIDS(ROOT, 1, 5, 1, 3, 2, 3), "acme");
 	want_int(m, OIDS(ROOT, 1, 5, 1, 4, 2, 3), ASN_INTEGER, 3);
@@ -224,8 +228,8 @@ test_getnext_order(void **state)
 		n++;
 	}
 	assert_int_equal(n, smib_count(m));
-	/* 10 scalars, 16 + 16 org columns, 10 sub, 13 event, 2 x 5 alarm */
-	assert_int_equal(n, 10 + 32 + 10 + 13 + 10);
+	/* 10 scalars, 16 + 16 org columns, 10 sub, 15 event, 2 x 5 alarm */
+	assert_int_equal(n, 10 + 32 + 10 + 15 + 10);
 	/* column-major within a table: org name of both rows before tenant */
 	v = smib_next(m, OIDS(ROOT, 1, 2, 1, 2, 1));
 	assert_true(v->name[14] == 3 && v->name[13] == 2);
@@ -284,12 +288,39 @@ test_notifications(void **state)
 	assert_string_equal(smib_notification_name(v), "ctTeamsEmergencyCall");
 	for (n = 0, w = v; w; w = w->next_variable)
 		n++;
-	assert_int_equal(n, 11);                            /* snmpTrapOID.0 and ten objects */
+	assert_int_equal(n, 12);                            /* snmpTrapOID.0 and eleven objects */
 	w = v->next_variable->next_variable->next_variable; /* caller */
 	assert_int_equal(w->name[13], 5);
 	assert_int_equal(w->name[14], 12);
 	assert_string_equal(vb_str(w, buf, sizeof(buf)), "Jane");
+	for (w = v; w->next_variable; w = w->next_variable)
+		;
+	assert_int_equal(w->name[13], 15); /* ctTeamsEventId.12 = 12, last */
+	assert_int_equal(*w->val.integer, 12);
 	snmp_free_varbind(v);
+
+	/* the acknowledgement: the same event instance, who and when */
+	json_t *ack = json_loads("{\"kind\": \"ack\", \"event\": \"emergency\", \"id\": 12,"
+				 " \"org\": \"acme\", \"number\": \"911\", \"test_call\": false,"
+				 " \"caller\": \"Jane\", \"location\": \"Bldg 4\","
+				 " \"acked_by\": \"kim\", \"acked_at\": \"2026-11-29T01:20:00Z\"}",
+				 0, NULL);
+	static const oid ack_cols[] = {4, 15, 7, 9, 5, 8, 14, 16};
+	v = smib_notification(ack, st, NULL);
+	assert_string_equal(smib_notification_name(v), "ctTeamsEmergencyAcknowledged");
+	n = 0;
+	for (w = v->next_variable; w; w = w->next_variable, n++) {
+		assert_int_equal(w->name[13], ack_cols[n]);
+		assert_int_equal(w->name[14], 12);
+	}
+	assert_int_equal(n, 8);
+	w = v->next_variable;
+	for (int i = 0; i < 6; i++)
+		w = w->next_variable;
+	assert_string_equal(vb_str(w, buf, sizeof(buf)), "kim");
+	assert_int_equal(w->next_variable->val_len, 11);
+	snmp_free_varbind(v);
+	json_decref(ack);
 
 	v = smib_notification(raise, st, NULL);
 	w = smib_notification(clear, st, NULL);
@@ -369,7 +400,7 @@ test_mib_file_agrees(void **state)
 		oid trap[] = {ROOT, 0, n};
 		netsnmp_variable_list vb = {.val.objid = trap, .val_len = sizeof(trap)};
 		const char *name = smib_notification_name(&vb);
-		if (n > 3 && n < 10) {
+		if (n > 4 && n < 10) {
 			assert_string_equal(name, "?");
 			continue;
 		}
