@@ -3,8 +3,9 @@
  * as the result of a check_ctteams_* service. An emergency event is a
  * CRITICAL result (WARNING for a test call, unless a 911 is open) for the
  * org's emergency service, and its acknowledgement the OK (or WARNING)
- * that follows once no call is open; an alarm's raise is its severity's state for the service of the
- * alarm's check, its clear the state of what stays raised there. Services
+ * that follows once no call is open; an alarm's raise is its severity's
+ * state for the service of the alarm's check, its clear the state of what
+ * stays raised there. Services
  * are named ctteams-ORG-CHECK on the host passive_host, as nagios/ctteams.cfg
  * and nagios/ctteams-icinga2.conf define them. The transports are
  * out_nagios.c (the external command file) and out_icinga.c (the REST API).
