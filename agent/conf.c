@@ -230,6 +230,11 @@ passive_key(struct parse *p, const char *k, const char *v)
 	} else if (!strcmp(k, "icinga_password_file")) {
 		secret_file_check(p, k, v);
 		set_str(&c->icinga_password_file, v);
+	} else if (!strcmp(k, "heartbeat_interval")) {
+		if (conf_duration(v, &d) < 0 || d < 0)
+			problem(p, "heartbeat_interval: a duration such as 5m, or 0 for none");
+		else
+			c->heartbeat_interval = d;
 	} else if (!strcmp(k, "icinga_ttl") || !strcmp(k, "passive_max_age")) {
 		if (conf_duration(v, &d) < 0 || d <= 0)
 			problem(p, "%s: a positive duration such as 5m or 24h", k);
@@ -725,6 +730,7 @@ defaults(struct conf *c)
 	c->event_alarm_hold = 24 * 3600;
 	c->throttle_alarm_after = 300;
 	c->output_stuck_after = 600;
+	c->heartbeat_interval = 300;
 	c->event_retention = 90 * 86400;
 	c->event_max = 100000;
 	c->cert_rotation = 30 * 86400;

@@ -22,7 +22,6 @@
 
 static const struct conf *cfg;
 static struct store *store;
-static double started;
 /* parts of agent{} that modules outside agent/ add (the SNMP subagent) */
 static struct {
 	const char *key;
@@ -45,8 +44,6 @@ ctl_init(const struct conf *c, struct store *st)
 	cfg = c;
 	if (st)
 		store = st;
-	if (!started)
-		started = now_wall();
 }
 
 static char *
@@ -86,7 +83,7 @@ json_t *
 ctl_status_json(const char *org)
 {
 	json_t *arr = json_array();
-	char *since = time_iso(started);
+	char *since = time_iso(now_started());
 	json_t *agent;
 
 	for (size_t i = 0; i < orgs_count(); i++) {
@@ -112,6 +109,7 @@ ctl_status_json(const char *org)
 			  (int)getpid(), "started", since, "public_url", cfg->public_url, "orgs",
 			  (json_int_t)orgs_count(), "store_trouble", store_trouble(store));
 	free(since);
+	json_object_set_new(agent, "heartbeat_interval", json_real(cfg->heartbeat_interval));
 	json_object_set_new(agent, "outputs", outbox_status_all());
 	json_object_set_new(agent, "encryption_certificate", nkey_status());
 	json_object_set_new(agent, "intake", intake_status());

@@ -21,6 +21,7 @@
 #include "ctl.h"
 #include "event.h"
 #include "health.h"
+#include "heartbeat.h"
 #include "http.h"
 #include "jwks.h"
 #include "log.h"
@@ -40,10 +41,13 @@
 #include "webhook.h"
 
 #define DRAIN_LIMIT 10.0
+/* the outputs' moment to send the stop: a receiver that is down now will
+ * not be up in time, and a stop must not wait on it */
+#define STOP_SEND_LIMIT 2.0
 
 static struct conf *conf;
 static struct ev_timer *drain_timer;
-static double drain_deadline;
+static double drain_deadline, stop_send_deadline;
 
 static void
 usage(FILE *out)
@@ -63,7 +67,10 @@ static void
 drain_check(void *arg)
 {
 	(void)arg;
-	if ((ev_curl_running() == 0 && srv_busy() == 0) || now_mono() > drain_deadline)
+	bool in_flight = ev_curl_running() > 0 || srv_busy() > 0;
+	bool stop_pending = !hb_stop_sent() && now_mono() < stop_send_deadline;
+
+	if ((!in_flight && !stop_pending) || now_mono() > drain_deadline)
 		ev_stop();
 	else
 		ev_timer_arm(drain_timer, 0.1);
@@ -76,7 +83,9 @@ on_term(void)
 		return;
 	log_info("main", "stopping: finishing in-flight requests (at most %.0f s)", DRAIN_LIMIT);
 	srv_quiesce();
+	hb_stopping("SIGTERM");
 	drain_deadline = now_mono() + DRAIN_LIMIT;
+	stop_send_deadline = now_mono() + STOP_SEND_LIMIT;
 	drain_timer = ev_timer_new(drain_check, NULL);
 	ev_timer_arm(drain_timer, 0);
 }
@@ -149,6 +158,7 @@ on_hup(void)
 	snmpa_reload(next);
 	outn_reload(next);
 	outi_reload(next);
+	hb_reload(next);
 	wh_configure(next);
 	srv_reload(next);
 	ctl_init(next, NULL);
@@ -198,6 +208,7 @@ run(void)
 	char *err = NULL, *sockdir;
 	int rc = 1;
 
+	now_started(); /* the agent's start, for status and heartbeats */
 	umask(0077);
 	if (make_dir(conf->state_dir, 0700) < 0)
 		return 1;
@@ -257,6 +268,7 @@ run(void)
 		log_err("main", "SNMP is not served (see above); everything else is");
 	outn_start(conf, store);
 	outi_start(conf, store);
+	hb_start(conf, store);
 	log_info("main", "ctteamsd %s started: %zu org(s), control socket %s, monitoring socket %s",
 		 CT_VERSION, conf->n_orgs, conf->control_socket,
 		 conf->monitor_socket ? conf->monitor_socket : "off");
@@ -269,6 +281,7 @@ out:
 	srv_stop();
 	met_stop();
 	wh_shutdown();
+	hb_shutdown();
 	snmpa_stop();
 	outn_stop();
 	outi_stop();

@@ -123,8 +123,8 @@ post_next(void)
 		      "exit_status", r->state, "plugin_output", r->output, "check_source",
 		      "ctteamsd", "execution_start", r->at, "execution_end", r->at);
 
-	if (k.ttl > 0)
-		json_object_set_new(j, "ttl", json_real(k.ttl));
+	if (r->ttl > 0 || k.ttl > 0)
+		json_object_set_new(j, "ttl", json_real(r->ttl > 0 ? r->ttl : k.ttl));
 	body = json_dumps(j, JSON_COMPACT);
 	pw = password(why, sizeof(why));
 	if (!pw || hc_post_json_basic(url, k.ca, k.user, pw, body, on_answer, NULL) < 0)

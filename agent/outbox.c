@@ -287,6 +287,15 @@ outbox_min_cursor(void)
 }
 
 bool
+outbox_all_past(long seq)
+{
+	for (const struct outbox_consumer *c = consumers; c; c = c->next)
+		if (c->cursor < seq)
+			return false;
+	return true;
+}
+
+bool
 outbox_early_pending(void)
 {
 	for (const struct outbox_consumer *c = consumers; c; c = c->next)

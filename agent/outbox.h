@@ -46,6 +46,8 @@ void outbox_pass(struct outbox_consumer *c, bool give_up, const char *why);
  * memory is; its transition is written with "early" once the store works,
  * and the outputs pass that copy over. body is not taken. */
 void outbox_post_early(const char *kind, json_t *body);
+/* Has every output taken (or given up) the entries up to seq? */
+bool outbox_all_past(long seq);
 /* Is an entry posted early still waiting for an output? */
 bool outbox_early_pending(void);
 /* New entries were appended: every consumer looks now. */

@@ -50,6 +50,7 @@ add(struct passive_result **r, size_t *n, const char *org, const char *check, in
 	(*r)[*n].state = state;
 	(*r)[*n].output = one_line(output);
 	(*r)[*n].at = at;
+	(*r)[*n].ttl = 0;
 	(*n)++;
 }
 
@@ -124,6 +125,54 @@ event_results(const json_t *e, double at, struct passive_result **ret)
  * no call open. While others stay open it sends nothing: the service is
  * CRITICAL already, and a volatile service would page again for a call
  * someone just took in hand. */
+/* "3d 4h", "2h 5m", "4m 10s", "9s": a duration as a console shows it */
+static char *
+span(double secs)
+{
+	long s = secs > 0 ? (long)secs : 0;
+
+	if (s >= 86400)
+		return xprintf("%ldd %ldh", s / 86400, s % 86400 / 3600);
+	if (s >= 3600)
+		return xprintf("%ldh %ldm", s / 3600, s % 3600 / 60);
+	if (s >= 60)
+		return xprintf("%ldm %lds", s / 60, s % 60);
+	return xprintf("%lds", s);
+}
+
+/* The agent's liveness, for the ctteams-agent service: OK at each
+ * heartbeat, WARNING at a clean stop. The ttl (twice the interval) lets
+ * Icinga run the service's own check, CRITICAL, when the next does not
+ * come; Nagios' freshness threshold does the same. Heartbeats off: none. */
+static size_t
+agent_results(const json_t *e, bool stop, double at, struct passive_result **ret)
+{
+	double interval = json_number_value(json_object_get(e, "interval"));
+	char *up = span(json_number_value(json_object_get(e, "uptime")));
+	char *every = span(interval);
+	long alarms = jint(e, "alarms");
+	size_t n = 0;
+
+	if (interval > 0) {
+		*ret = xcalloc(1, sizeof(**ret));
+		(*ret)->service = xstrdup("ctteams-agent");
+		(*ret)->state = stop ? 1 : 0;
+		(*ret)->output = one_line(
+		    stop ? xprintf("CTTEAMS AGENT WARNING - ctteamsd %s stopped (%s) after %s: no "
+				   "notices are relayed until it starts again",
+				   jstr(e, "version"), jstr(e, "reason"), up)
+			 : xprintf("CTTEAMS AGENT OK - ctteamsd %s up %s, %ld alarm%s active; a "
+				   "heartbeat every %s",
+				   jstr(e, "version"), up, alarms, alarms == 1 ? "" : "s", every));
+		(*ret)->at = at;
+		(*ret)->ttl = 2 * interval;
+		n = 1;
+	}
+	free(up);
+	free(every);
+	return n;
+}
+
 static size_t
 ack_results(const json_t *e, double at, struct passive_result **ret)
 {
@@ -214,6 +263,8 @@ passive_results(const json_t *entry, struct passive_result **ret)
 		return alarm_results(entry, at, ret);
 	if (!strcmp(kind, "ack"))
 		return ack_results(entry, at, ret);
+	if (!strcmp(kind, "heartbeat") || !strcmp(kind, "stop"))
+		return agent_results(entry, !strcmp(kind, "stop"), at, ret);
 	return 0;
 }
 

@@ -5,7 +5,8 @@
  * org's emergency service, and its acknowledgement the OK (or WARNING)
  * that follows once no call is open; an alarm's raise is its severity's
  * state for the service of the alarm's check, its clear the state of what
- * stays raised there. Services
+ * stays raised there; a heartbeat is the ctteams-agent service's OK, a
+ * clean stop its WARNING. Services
  * are named ctteams-ORG-CHECK on the host passive_host, as nagios/ctteams.cfg
  * and nagios/ctteams-icinga2.conf define them. The transports are
  * out_nagios.c (the external command file) and out_icinga.c (the REST API).
@@ -24,6 +25,7 @@ struct passive_result {
 	int state;     /* 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN */
 	char *output;  /* one line: no '|', no line break */
 	double at;     /* when it happened */
+	double ttl;    /* how long it holds (Icinga's ttl); 0: the output's own */
 };
 
 /* The results an outbox entry makes (an agent-level alarm makes one per

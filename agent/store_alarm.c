@@ -25,6 +25,15 @@ store_outbox_append(struct store *st, const char *kind, json_t *body)
 	return store_step_done(st, s);
 }
 
+long
+store_outbox_post(struct store *st, const char *kind, json_t *body)
+{
+	if (store_outbox_append(st, kind, body) < 0)
+		return store_health(st, -1);
+	store_health(st, 0);
+	return (long)sqlite3_last_insert_rowid(st->db);
+}
+
 static int
 alarm_row(struct store *st, const struct store_alarm *a, bool raise)
 {

@@ -95,6 +95,16 @@ now_wall(void)
 }
 
 double
+now_started(void)
+{
+	static double started;
+
+	if (!started)
+		started = now_wall();
+	return started;
+}
+
+double
 now_mono(void)
 {
 	struct timespec ts;

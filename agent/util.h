@@ -14,8 +14,10 @@ char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Frees a string after overwriting it, for anything secret. */
 void free_secret(char *s);
 
-double now_wall(void);    /* seconds since the epoch */
-double now_mono(void);    /* seconds, monotonic */
+double now_wall(void); /* seconds since the epoch */
+double now_mono(void); /* seconds, monotonic */
+/* When the agent started (the first call: main's, at the start). */
+double now_started(void);
 char *time_iso(double t); /* 2026-11-28T13:50:00Z */
 /* Graph's DateTimeOffset, e.g. 2026-12-01T13:33:01.1234567Z; -1 if not one. */
 int time_parse(const char *s, double *ret);

@@ -23,7 +23,15 @@ const size_t smib_root_len = sizeof(smib_root) / sizeof(smib_root[0]);
 enum { T_AGENT = 1, T_ORG = 2, T_SUB = 3, T_EVENT = 4, T_ALARM = 5 };
 
 /* notifications: ctTeamsNotifications.N */
-enum { N_EMERGENCY = 1, N_UNMATCHED = 2, N_AGENT_START = 3, N_ACKNOWLEDGED = 4, N_ALARM_BASE = 10 };
+enum {
+	N_EMERGENCY = 1,
+	N_UNMATCHED = 2,
+	N_AGENT_START = 3,
+	N_ACKNOWLEDGED = 4,
+	N_HEARTBEAT = 5,
+	N_AGENT_STOP = 6,
+	N_ALARM_BASE = 10
+};
 
 /* raise, clear: ctTeamsNotifications.(10 + 2 * type) and the next */
 static const char *const alarm_notification[ALARM_N][2] = {
@@ -220,6 +228,8 @@ build_agent(struct smib *m, const json_t *status, const struct smib_traps *traps
 	put_int(m, T_AGENT, 9, zero, 1, ASN_GAUGE, gauge(traps ? traps->pending : 0));
 	put_int(m, T_AGENT, 10, zero, 1, ASN_GAUGE,
 		gauge((long)json_array_size(json_object_get(status, "alarms"))));
+	put_int(m, T_AGENT, 11, zero, 1, ASN_UNSIGNED,
+		gauge((long)json_number_value(json_object_get(agent, "heartbeat_interval"))));
 }
 
 static long
@@ -464,7 +474,7 @@ smib_object_exists(const oid *name, size_t len)
 {
 	/* the columns (or scalars) each subtree has: first, last */
 	static const oid cols[][2] = {
-	    [T_AGENT] = {1, 10}, [T_ORG] = {2, 17},  [T_SUB] = {2, 11},
+	    [T_AGENT] = {1, 11}, [T_ORG] = {2, 17},  [T_SUB] = {2, 11},
 	    [T_EVENT] = {2, 16}, [T_ALARM] = {3, 7},
 	};
 	size_t r = smib_root_len;
@@ -502,15 +512,17 @@ trap_start(oid n)
 	return vars;
 }
 
-/* Appends the variables of a scratch snapshot, in the order given. */
+/* Appends the variables of a scratch snapshot, in the order given: the
+ * column is the element at pos (after the table's entry, or after
+ * ctTeamsAgent for a scalar). */
 static void
-append(netsnmp_variable_list **vars, const struct smib *m, const oid *cols, size_t n_cols)
+append_at(netsnmp_variable_list **vars, const struct smib *m, const oid *cols, size_t n_cols,
+	  size_t pos)
 {
 	for (size_t c = 0; c < n_cols; c++) {
 		for (size_t i = 0; i < m->n; i++) {
 			const struct smib_var *v = &m->v[i];
-			/* the column is the element after the entry (table) */
-			if (v->name[smib_root_len + 3] != cols[c])
+			if (v->name[pos] != cols[c])
 				continue;
 			if (v->type == ASN_OCTET_STR)
 				snmp_varlist_add_variable(vars, v->name, v->name_len, v->type, v->s,
@@ -523,6 +535,44 @@ append(netsnmp_variable_list **vars, const struct smib *m, const oid *cols, size
 							  &v->l, sizeof(v->l));
 		}
 	}
+}
+
+static void
+append(netsnmp_variable_list **vars, const struct smib *m, const oid *cols, size_t n_cols)
+{
+	append_at(vars, m, cols, n_cols, smib_root_len + 3);
+}
+
+static void
+scratch_free(struct smib *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->v[i].s);
+	free(m->v);
+}
+
+/* ctTeamsHeartbeat and ctTeamsAgentStop, from the entry's own values: the
+ * scalars as they were when it was written, and its number. */
+static netsnmp_variable_list *
+liveness_notification(const json_t *entry, bool stop)
+{
+	static const oid heartbeat[] = {1, 2, 10, 11, 12}, stopping[] = {1, 2, 12};
+	const oid zero[] = {0};
+	struct smib m = {0};
+	netsnmp_variable_list *vars = trap_start(stop ? N_AGENT_STOP : N_HEARTBEAT);
+
+	put_str(&m, T_AGENT, 1, zero, 1, jstr(entry, "version"), 64);
+	put_time(&m, T_AGENT, 2, zero, 1, jstr(entry, "started"));
+	put_int(&m, T_AGENT, 10, zero, 1, ASN_GAUGE, gauge(jint(entry, "alarms")));
+	put_int(&m, T_AGENT, 11, zero, 1, ASN_UNSIGNED,
+		gauge((long)json_number_value(json_object_get(entry, "interval"))));
+	put_int(&m, T_AGENT, 12, zero, 1, ASN_UNSIGNED, gauge(jint(entry, "seq")));
+	if (stop)
+		append_at(&vars, &m, stopping, OID_LENGTH(stopping), smib_root_len + 2);
+	else
+		append_at(&vars, &m, heartbeat, OID_LENGTH(heartbeat), smib_root_len + 2);
+	scratch_free(&m);
+	return vars;
 }
 
 static netsnmp_variable_list *
@@ -540,9 +590,7 @@ event_notification(const json_t *entry)
 		append(&vars, &m, emergency, OID_LENGTH(emergency));
 	else
 		append(&vars, &m, unmatched, OID_LENGTH(unmatched));
-	for (size_t i = 0; i < m.n; i++)
-		free(m.v[i].s);
-	free(m.v);
+	scratch_free(&m);
 	return vars;
 }
 
@@ -557,9 +605,7 @@ ack_notification(const json_t *entry)
 	build_event_common(&m, entry, idx);
 	build_event_ack(&m, entry, idx);
 	append(&vars, &m, cols, OID_LENGTH(cols));
-	for (size_t i = 0; i < m.n; i++)
-		free(m.v[i].s);
-	free(m.v);
+	scratch_free(&m);
 	return vars;
 }
 
@@ -586,9 +632,7 @@ alarm_notification_vars(const json_t *entry, const json_t *status,
 	build_alarm_common(&m, entry, idx,
 			   raise ? enum_of(jstr(entry, "severity"), severities) : 1);
 	append(&vars, &m, cols, OID_LENGTH(cols));
-	for (size_t i = 0; i < m.n; i++)
-		free(m.v[i].s);
-	free(m.v);
+	scratch_free(&m);
 	return vars;
 }
 
@@ -601,6 +645,8 @@ smib_notification(const json_t *entry, const json_t *status, long (*index_of)(co
 		return event_notification(entry);
 	if (!strcmp(kind, "ack"))
 		return ack_notification(entry);
+	if (!strcmp(kind, "heartbeat") || !strcmp(kind, "stop"))
+		return liveness_notification(entry, !strcmp(kind, "stop"));
 	if (!strcmp(kind, "alarm"))
 		return alarm_notification_vars(entry, status, index_of);
 	return NULL;
@@ -614,15 +660,8 @@ smib_agent_start(const json_t *status)
 	struct smib m = {0};
 
 	build_agent(&m, status, NULL);
-	/* scalars: the column is the element after ctTeamsAgent */
-	for (size_t c = 0; c < OID_LENGTH(cols); c++)
-		for (size_t i = 0; i < m.n; i++)
-			if (m.v[i].name[smib_root_len + 2] == cols[c])
-				snmp_varlist_add_variable(&vars, m.v[i].name, m.v[i].name_len,
-							  m.v[i].type, m.v[i].s, m.v[i].s_len);
-	for (size_t i = 0; i < m.n; i++)
-		free(m.v[i].s);
-	free(m.v);
+	append_at(&vars, &m, cols, OID_LENGTH(cols), smib_root_len + 2);
+	scratch_free(&m);
 	return vars;
 }
 
@@ -644,6 +683,10 @@ smib_notification_name(const netsnmp_variable_list *vars)
 		return "ctTeamsAgentStart";
 	if (n == N_ACKNOWLEDGED)
 		return "ctTeamsEmergencyAcknowledged";
+	if (n == N_HEARTBEAT)
+		return "ctTeamsHeartbeat";
+	if (n == N_AGENT_STOP)
+		return "ctTeamsAgentStop";
 	if (n >= N_ALARM_BASE && n < N_ALARM_BASE + 2 * ALARM_N)
 		return alarm_notification[(n - N_ALARM_BASE) / 2][(n - N_ALARM_BASE) % 2];
 	return "?";

@@ -48,7 +48,6 @@ ta_setup(void **state, const char *const *gs_extra)
 	return 0;
 }
 
-/* The agent's directory (kept with TH_KEEP) and the paths in it. */
 /* TA_ONLY=test_name (a pattern: * and ?) runs only the matching tests of
  * a suite, to follow one down without waiting for the rest. */
 __attribute__((constructor)) static void
@@ -58,6 +57,7 @@ only_some(void)
 		cmocka_set_test_filter(getenv("TA_ONLY"));
 }
 
+/* The agent's directory (kept with TH_KEEP) and the paths in it. */
 static void
 files_clear(struct ta *t)
 {

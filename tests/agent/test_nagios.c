@@ -566,6 +566,61 @@ test_nagios_core(void **state)
 	running_nagios = NULL;
 }
 
+/* How long a wait took, in seconds. */
+static double
+since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A dead agent is never silent in Nagios: its heartbeats keep
+ * ctteams-agent OK; stopped in its tracks (SIGSTOP), the shipped freshness
+ * check turns the service CRITICAL within two intervals (compressed: 2 s
+ * heartbeats, threshold 4 s); a clean stop is a WARNING at once. */
+static void
+test_nagios_liveness(void **state)
+{
+	struct ta *t = *state;
+	struct th_nagios n = {0};
+	struct timespec t0;
+	char *conf, *objects;
+
+	assert_int_equal(th_nagios_init(&n), 0);
+	running_nagios = &n;
+	if (asprintf(&conf,
+		     "nagios_command_file = %s\npassive_host = ctteams\nheartbeat_interval = 2s",
+		     n.cmd) < 0)
+		abort();
+	ta_ready(t, conf);
+	free(conf);
+	assert_int_equal(th_nagios_configure(&n, CT_NAGIOS_CFG, TA_PLUGINS, t->msock), 0);
+	if (asprintf(&objects, "%s/ctteams.cfg", n.dir) < 0)
+		abort();
+	ta_replace_in_file(objects, "freshness_threshold     600", "freshness_threshold     4");
+	free(objects);
+	assert_int_equal(th_nagios_start(&n), 0);
+	wait_status(&n, "ctteams-agent", "CTTEAMS AGENT OK - ctteamsd ");
+	wait_status(&n, "ctteams-agent", "current_state=0");
+
+	kill(t->pid, SIGSTOP);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	wait_status(&n, "ctteams-agent", "no heartbeat from ctteamsd");
+	wait_status(&n, "ctteams-agent", "current_state=2");
+	/* two intervals, and the status file's second */
+	assert_true(since(&t0) < 2 * 2 + 3);
+	kill(t->pid, SIGCONT);
+	wait_status(&n, "ctteams-agent", "current_state=0");
+
+	assert_int_equal(ta_stop(t), 0);
+	wait_status(&n, "ctteams-agent", "stopped (SIGTERM)");
+	wait_status(&n, "ctteams-agent", "current_state=1");
+	th_nagios_free(&n);
+	running_nagios = NULL;
+}
+
 /* ---- Icinga 2's API, at a loopback endpoint ---- */
 
 /* The emergency results Icinga took, as event ids in order. */
@@ -705,8 +760,13 @@ test_icinga_api(void **state)
 				    "Basic Y3R0ZWFtczpzM2NyZXQtYXBpLXBhc3M=");
 		assert_string_equal(ta_str(p, "accept"), "application/json");
 		assert_string_equal(ta_str(body, "type"), "Service");
-		assert_int_equal(strncmp(ta_str(body, "service"), "ctteams!ctteams-acme-", 21), 0);
 		assert_string_equal(ta_str(body, "check_source"), "ctteamsd");
+		/* the agent's liveness: its heartbeat holds two intervals */
+		if (!strcmp(ta_str(body, "service"), "ctteams!ctteams-agent")) {
+			assert_true(json_number_value(json_object_get(body, "ttl")) == 600);
+			continue;
+		}
+		assert_int_equal(strncmp(ta_str(body, "service"), "ctteams!ctteams-acme-", 21), 0);
 		assert_true(json_number_value(json_object_get(body, "ttl")) == 300);
 		assert_true(json_is_number(json_object_get(body, "execution_end")));
 		assert_non_null(strstr(ta_str(body, "plugin_output"), "CTTEAMS "));
@@ -757,6 +817,7 @@ struct icinga_wait {
 	const char *service; /* host!service */
 	const char *needle;  /* in the output; NULL: any */
 	int state;
+	bool any_source; /* Icinga's own check too, not only ctteamsd's */
 };
 
 /* The service's last check result is ctteamsd's, in this state. */
@@ -776,7 +837,7 @@ icinga_result(void *arg)
 	    json_object_get(json_array_get(json_object_get(j, "results"), 0), "attrs"),
 	    "last_check_result");
 	ok = json_is_object(r) && ta_str(r, "check_source") &&
-	     !strcmp(ta_str(r, "check_source"), "ctteamsd") &&
+	     (w->any_source || !strcmp(ta_str(r, "check_source"), "ctteamsd")) &&
 	     /* Icinga keeps a passive result's state in "state"
 	      * ("exit_status" is that of a command it ran: none) */
 	     json_number_value(json_object_get(r, "state")) == w->state &&
@@ -795,7 +856,7 @@ test_icinga_daemon(void **state)
 	struct ta *t = *state;
 	static struct th_icinga ic;
 	char *dir = th_tmpdir("icinga-pass"), *pwfile, *conf;
-	struct icinga_wait w = {&ic, "ctteams!ctteams-acme-auth", NULL, 0};
+	struct icinga_wait w = {&ic, "ctteams!ctteams-acme-auth", NULL, 0, false};
 
 	running_icinga = &ic; /* stopped by the teardown if this test fails */
 	assert_int_equal(th_icinga_start(&ic, CT_ICINGA_CONF, "ctteams", "s3cret-api-pass"), 0);
@@ -809,7 +870,48 @@ test_icinga_daemon(void **state)
 	w.needle = "EMERGENCY CALL";
 	w.state = 2;
 	assert_true(th_wait_until(icinga_result, &w, 60));
+
 	assert_int_equal(ta_stop(t), 0);
+	th_icinga_stop(&ic);
+	running_icinga = NULL;
+	th_rmtree(dir);
+	free(dir);
+	free(pwfile);
+}
+
+/* A dead agent is never silent in Icinga either. With its checker running
+ * (as Debian's Icinga has it), each heartbeat's ttl (two intervals) moves
+ * the agent service's own check, the ITL's dummy with CRITICAL, to when
+ * the next heartbeat is overdue: stopped in its tracks (SIGSTOP), the
+ * agent's service turns CRITICAL within two intervals (compressed: 2 s). */
+static void
+test_icinga_liveness(void **state)
+{
+	struct ta *t = *state;
+	static struct th_icinga ic;
+	char *dir = th_tmpdir("icinga-live"), *pwfile, *conf;
+	struct icinga_wait alive = {&ic, "ctteams!ctteams-agent", "CTTEAMS AGENT OK", 0, false};
+	struct icinga_wait dead = {&ic, "ctteams!ctteams-agent", "no heartbeat from ctteamsd", 2,
+				   true};
+	struct icinga_wait stopped = {&ic, "ctteams!ctteams-agent", "stopped (SIGTERM)", 1, false};
+	struct timespec t0;
+
+	running_icinga = &ic;
+	assert_int_equal(
+	    th_icinga_start_checking(&ic, CT_ICINGA_CONF, "ctteams", "s3cret-api-pass"), 0);
+	conf = icinga_conf(dir, ic.url, ic.ca, "heartbeat_interval = 2s", &pwfile);
+	ta_ready(t, conf);
+	free(conf);
+	assert_true(th_wait_until(icinga_result, &alive, 30));
+	kill(t->pid, SIGSTOP);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_true(th_wait_until(icinga_result, &dead, 30));
+	assert_true(since(&t0) < 2 * 2 + 3);
+	kill(t->pid, SIGCONT);
+	assert_true(th_wait_until(icinga_result, &alive, 30));
+	/* a clean stop: WARNING at once */
+	assert_int_equal(ta_stop(t), 0);
+	assert_true(th_wait_until(icinga_result, &stopped, 30));
 	th_icinga_stop(&ic);
 	running_icinga = NULL;
 	th_rmtree(dir);
@@ -846,8 +948,10 @@ main(void)
 	    cmocka_unit_test_teardown(test_delivery_gap, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_emergency_behind_many_events, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_nagios_core, test_teardown),
+	    cmocka_unit_test_teardown(test_nagios_liveness, test_teardown),
 	    cmocka_unit_test_teardown(test_icinga_api, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_icinga_daemon, test_teardown),
+	    cmocka_unit_test_teardown(test_icinga_liveness, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, ta_teardown);

@@ -109,7 +109,10 @@ deliver(struct ta *t, const char *path, const char *ctype, const char *body)
 		abort();
 	const char *hdrs[] = {hdr, strlen(body) > 1024 * 1024 ? "Expect: 100-continue" : NULL,
 			      NULL};
-	assert_int_equal(th_http("POST", url, NULL, hdrs, body, &r), 0);
+	if (th_http("POST", url, NULL, hdrs, body, &r) != 0) {
+		fprintf(stderr, "POST %s: %s\n", url, r.error ? r.error : "failed");
+		fail();
+	}
 	status = r.status;
 	th_resp_free(&r);
 	free(url);

@@ -257,6 +257,79 @@ test_walk_and_emergency(void **state)
 	assert_int_equal(ta_stop(t), 0);
 }
 
+/* The lines docs/alarms.md gives for snmpd.conf ("agent liveness"), with
+ * the internal user's pass phrase the test's own. */
+#define DISMAN_RECIPE                                                                              \
+	"createUser internalUser SHA internal-pass-0123\n"                                         \
+	"rouser internalUser auth\n"                                                               \
+	"iquerySecName internalUser\n"                                                             \
+	"monitor -r 2 -S -I ctteamsdGone ! CT-TEAMS-MIB::ctTeamsVersion.0\n"
+
+struct trap_text_wait {
+	const char *after, *needle;
+};
+
+/* needle in snmptrapd's log after the first "after" */
+static bool
+traps_have(void *arg)
+{
+	struct trap_text_wait *w = arg;
+	char *log = th_snmp_traps(&snmp), *from = log ? strstr(log, w->after) : NULL;
+	bool ok = from && strstr(from, w->needle);
+
+	free(log);
+	return ok;
+}
+
+/* A trap-only NOC knows the agent is alive: ctTeamsHeartbeat at the start
+ * and every interval, numbered in order; ctTeamsAgentStop at a clean stop
+ * (snmpd itself sends nothing when a subagent goes). */
+static void
+test_heartbeat_and_stop(void **state)
+{
+	struct ta *t = *state;
+	char *conf, *line, *walk;
+	long seq[3];
+
+	/* docs/alarms.md's DISMAN recipe: snmpd itself says when the
+	 * subagent's objects are gone */
+	assert_int_equal(th_snmp_start(&snmp, DISMAN_RECIPE, NULL), 0);
+	conf = agentx_conf("heartbeat_interval = 1s\n");
+	ta_ready(t, conf);
+	free(conf);
+	wait_trap("ctTeamsHeartbeat", 3, 30);
+	for (int i = 0; i < 3; i++) {
+		char *v;
+		line = trap_line("ctTeamsHeartbeat", i);
+		v = th_snmp_value(line, "ctTeamsNotificationSeq.0");
+		assert_non_null(v);
+		seq[i] = strtol(strchr(v, ':') ? strchr(v, ':') + 1 : v, NULL, 10);
+		if (i > 0)
+			assert_true(seq[i] > seq[i - 1]);
+		want_value(line, "ctTeamsHeartbeatInterval.0", "Gauge32: 1 seconds");
+		free(v);
+		free(line);
+	}
+	walk = th_snmp_get(&snmp, "CT-TEAMS-MIB::ctTeamsHeartbeatInterval.0");
+	assert_non_null(walk);
+	assert_non_null(strstr(walk, "1"));
+	free(walk);
+	assert_int_equal(ta_stop(t), 0);
+	wait_trap("ctTeamsAgentStop", 1, 10);
+	line = trap_line("ctTeamsAgentStop", 0);
+	assert_non_null(strstr(line, "ctTeamsVersion.0"));
+	free(line);
+	/* and the agent gone, snmpd's own monitor fires (it did at snmpd's
+	 * start too, before the agent came: the objects were absent then) */
+	struct trap_text_wait gone = {"OID: ctTeamsAgentStop", "ctteamsdGone"};
+	if (!th_wait_until(traps_have, &gone, 30)) {
+		char *log = th_snmp_traps(&snmp);
+		fprintf(stderr, "no ctteamsdGone from snmpd's monitor:\n%s\n", log);
+		free(log);
+		fail();
+	}
+}
+
 /* ---- the snmptt recipe, as shipped ---- */
 
 /* docs/snmp.md's optional EXEC line, which submits the 911 to Nagios */
@@ -1032,6 +1105,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_walk_and_emergency, test_teardown),
 	    cmocka_unit_test_teardown(test_snmptt_as_shipped, test_teardown),
+	    cmocka_unit_test_teardown(test_heartbeat_and_stop, test_teardown),
 	    cmocka_unit_test_teardown(test_alarm_notifications, test_teardown),
 	    cmocka_unit_test_teardown(test_store_trouble_trap, test_teardown),
 	    cmocka_unit_test_teardown(test_master_restart_and_away, test_teardown),

@@ -60,6 +60,7 @@ struct th_resp {
 	char *retry_after;
 	char *content_type;
 	char *www_authenticate;
+	char *error; /* why no answer came (curl's words), or NULL */
 };
 
 /* One request; headers is NULL-terminated ("Name: value"). 0 when an answer
@@ -174,6 +175,10 @@ struct th_icinga {
  * results and read objects; 0 once its API answers. */
 int th_icinga_start(struct th_icinga *ic, const char *objects_file, const char *user,
 		    const char *password);
+/* The same with Icinga's checker running, as in a real installation: the
+ * objects' active checks run too. */
+int th_icinga_start_checking(struct th_icinga *ic, const char *objects_file, const char *user,
+			     const char *password);
 /* GET path from the API as that user; the parsed answer, NULL unless 200. */
 json_t *th_icinga_get(struct th_icinga *ic, const char *path);
 void th_icinga_stop(struct th_icinga *ic);

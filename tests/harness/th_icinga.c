@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,8 @@ make_pki(const char *dir)
 }
 
 static int
-write_config(struct th_icinga *ic, const char *objects_file, const char *user, const char *password)
+write_config(struct th_icinga *ic, const char *objects_file, const char *user, const char *password,
+	     bool checker)
 {
 	char *path, *text;
 	int rc;
@@ -65,8 +67,10 @@ write_config(struct th_icinga *ic, const char *objects_file, const char *user, c
 		     "  password = \"%s\"\n"
 		     "  permissions = [ \"actions/process-check-result\", \"objects/query/*\" ]\n"
 		     "}\n"
-		     "include \"%s\"\n",
-		     ic->port, user, password, objects_file) < 0 ||
+		     "include \"%s\"\n"
+		     "%s",
+		     ic->port, user, password, objects_file,
+		     checker ? "object CheckerComponent \"checker\" { }\n" : "") < 0 ||
 	    asprintf(&path, "%s/icinga2.conf", ic->dir) < 0)
 		abort();
 	rc = th_write_file(path, text);
@@ -85,9 +89,9 @@ api_up(void *arg)
 	return up;
 }
 
-int
-th_icinga_start(struct th_icinga *ic, const char *objects_file, const char *user,
-		const char *password)
+static int
+start(struct th_icinga *ic, const char *objects_file, const char *user, const char *password,
+      bool checker)
 {
 	static const char *const subdirs[] = {"data", "data/certs", "log", "cache", "spool", "run"};
 	char *sub;
@@ -106,7 +110,7 @@ th_icinga_start(struct th_icinga *ic, const char *objects_file, const char *user
 	if (asprintf(&ic->ca, "%s/data/certs/ca.crt", ic->dir) < 0 ||
 	    asprintf(&ic->url, "https://127.0.0.1:%d", ic->port) < 0)
 		abort();
-	if (make_pki(ic->dir) < 0 || write_config(ic, objects_file, user, password) < 0)
+	if (make_pki(ic->dir) < 0 || write_config(ic, objects_file, user, password, checker) < 0)
 		return -1;
 	ic->pid = fork();
 	if (ic->pid == 0) {
@@ -132,6 +136,20 @@ th_icinga_start(struct th_icinga *ic, const char *objects_file, const char *user
 		_exit(127);
 	}
 	return ic->pid > 0 && th_wait_until(api_up, ic, 30) ? 0 : -1;
+}
+
+int
+th_icinga_start(struct th_icinga *ic, const char *objects_file, const char *user,
+		const char *password)
+{
+	return start(ic, objects_file, user, password, false);
+}
+
+int
+th_icinga_start_checking(struct th_icinga *ic, const char *objects_file, const char *user,
+			 const char *password)
+{
+	return start(ic, objects_file, user, password, true);
 }
 
 json_t *

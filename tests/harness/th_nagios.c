@@ -87,6 +87,10 @@ th_nagios_configure(struct th_nagios *n, const char *objects_file, const char *p
 		     "log_external_commands=1\n"
 		     "log_passive_checks=1\n"
 		     "max_service_check_spread=1\n"
+		     /* freshness as the tests compress time: looked at each
+		      * second, no latency added to a threshold */
+		     "service_freshness_check_interval=1\n"
+		     "additional_freshness_latency=0\n"
 		     "max_host_check_spread=1\n"
 		     "service_inter_check_delay_method=n\n"
 		     "host_inter_check_delay_method=n\n"

@@ -25,7 +25,8 @@ model(void)
 {
 	json_error_t e;
 	json_t *j = json_loads(
-	    "{\"agent\": {\"version\": \"0.1.0\", \"started\": \"2026-11-29T01:02:03Z\"},"
+	    "{\"agent\": {\"version\": \"0.1.0\", \"started\": \"2026-11-29T01:02:03Z\","
+	    " \"heartbeat_interval\": 300},"
 	    " \"orgs\": [{\"org\": \"acme\", \"index\": 3, \"tenant_id\": \"t-1\","
 	    "   \"auth_state\": \"reauth_required\", \"signed_in_user\": \"svc@acme\","
 	    "   \"access_token_expires\": \"2026-11-29T02:00:00Z\", \"last_refresh\": null,"
@@ -117,7 +118,9 @@ test_every_column(void **state)
 	/* objects the MIB has (noSuchInstance when absent) and has not */
 	assert_true(smib_object_exists(OIDS(ROOT, 1, 1, 10, 0)));
 	assert_true(smib_object_exists(OIDS(ROOT, 1, 4, 1, 14, 99)));
-	assert_false(smib_object_exists(OIDS(ROOT, 1, 1, 11, 0)));
+	assert_true(smib_object_exists(OIDS(ROOT, 1, 1, 11, 0)));
+	/* ctTeamsNotificationSeq is accessible-for-notify: no GET */
+	assert_false(smib_object_exists(OIDS(ROOT, 1, 1, 12, 0)));
 	assert_false(smib_object_exists(OIDS(ROOT, 1, 5, 1, 2, 1, 1)));
 	assert_false(smib_object_exists(OIDS(ROOT, 1, 6, 1, 2, 1)));
 	assert_false(smib_object_exists(OIDS(ROOT, 2, 1)));
@@ -133,6 +136,7 @@ test_every_column(void **state)
 	want_c64(m, OIDS(ROOT, 1, 1, 8, 0), 1);
 	want_int(m, OIDS(ROOT, 1, 1, 9, 0), ASN_GAUGE, 2);
 	want_int(m, OIDS(ROOT, 1, 1, 10, 0), ASN_GAUGE, 2);
+	want_int(m, OIDS(ROOT, 1, 1, 11, 0), ASN_UNSIGNED, 300);
 	/* the org table, indexed by the stable org index */
 	want_str(m, OIDS(ROOT, 1, 2, 1, 2, 3), "acme");
 	want_str(m, OIDS(ROOT, 1, 2, 1, 3, 3), "t-1");
@@ -228,8 +232,8 @@ test_getnext_order(void **state)
 		n++;
 	}
 	assert_int_equal(n, smib_count(m));
-	/* 10 scalars, 16 + 16 org columns, 10 sub, 15 event, 2 x 5 alarm */
-	assert_int_equal(n, 10 + 32 + 10 + 15 + 10);
+	/* 11 scalars, 16 + 16 org columns, 10 sub, 15 event, 2 x 5 alarm */
+	assert_int_equal(n, 11 + 32 + 10 + 15 + 10);
 	/* column-major within a table: org name of both rows before tenant */
 	v = smib_next(m, OIDS(ROOT, 1, 2, 1, 2, 1));
 	assert_true(v->name[14] == 3 && v->name[13] == 2);
@@ -298,6 +302,30 @@ test_notifications(void **state)
 	assert_int_equal(w->name[13], 15); /* ctTeamsEventId.12 = 12, last */
 	assert_int_equal(*w->val.integer, 12);
 	snmp_free_varbind(v);
+
+	/* the heartbeat: the entry's values, scalars' instances, its number */
+	json_t *hb = json_loads("{\"kind\": \"heartbeat\", \"seq\": 77, \"version\": \"1.2\","
+				" \"started\": \"2026-11-29T01:00:00Z\", \"alarms\": 2,"
+				" \"interval\": 300}",
+				0, NULL);
+	static const oid hb_cols[] = {1, 2, 10, 11, 12};
+	v = smib_notification(hb, st, NULL);
+	assert_string_equal(smib_notification_name(v), "ctTeamsHeartbeat");
+	n = 0;
+	for (w = v->next_variable; w; w = w->next_variable, n++) {
+		assert_int_equal(w->name[12], hb_cols[n]);
+		assert_int_equal(w->name[13], 0);
+	}
+	assert_int_equal(n, 5);
+	for (w = v; w->next_variable; w = w->next_variable)
+		;
+	assert_int_equal(*w->val.integer, 77);
+	snmp_free_varbind(v);
+	json_object_set_new(hb, "kind", json_string("stop"));
+	v = smib_notification(hb, st, NULL);
+	assert_string_equal(smib_notification_name(v), "ctTeamsAgentStop");
+	snmp_free_varbind(v);
+	json_decref(hb);
 
 	/* the acknowledgement: the same event instance, who and when */
 	json_t *ack = json_loads("{\"kind\": \"ack\", \"event\": \"emergency\", \"id\": 12,"
@@ -400,7 +428,7 @@ test_mib_file_agrees(void **state)
 		oid trap[] = {ROOT, 0, n};
 		netsnmp_variable_list vb = {.val.objid = trap, .val_len = sizeof(trap)};
 		const char *name = smib_notification_name(&vb);
-		if (n > 4 && n < 10) {
+		if (n > 6 && n < 10) {
 			assert_string_equal(name, "?");
 			continue;
 		}
