@@ -2,7 +2,9 @@
  * The active set lives in memory and in the store's alarm table; the two
  * are changed together, and only on an edge. A text that changes while an
  * alarm stays raised (a new AADSTS code, another chat) updates the row
- * without a new transition: consoles correlate on type and org.
+ * without a new transition: consoles correlate on type and org. A change
+ * of severity while raised (an escalation) is an edge: a raise of the same
+ * instance with the new severity, as an X.733 console expects.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,11 @@ const struct alarm_def alarm_defs[ALARM_N] = {
 			    "an output has delivered nothing for a while: its receiver misses "
 			    "911 events and alarms",
 			    "delivery"},
+    [ALARM_SIGNIN_DEGRADED] = {"signInDegraded", SEV_WARNING, true,
+			       "sign-in-state-of-an-org-auth_state",
+			       "token refreshes fail for now; critical once the access token "
+			       "has expired",
+			       "auth"},
 };
 
 struct active {
@@ -61,6 +68,7 @@ struct active {
 	double raised;
 	char *text;
 	bool unsaved; /* raised while the store could not write it */
+	enum alarm_severity sev;
 };
 
 static struct store *store;
@@ -68,6 +76,7 @@ static struct store *store;
  * looks up each alarm of each org (ten thousand with a thousand orgs) */
 static struct active *active;
 static size_t n_active;
+static double last_changed; /* the newest transition, for the MIB */
 
 const char *
 alarm_severity_name(enum alarm_severity s)
@@ -76,6 +85,15 @@ alarm_severity_name(enum alarm_severity s)
 					    "major", "minor",   "warning"};
 
 	return s >= SEV_CLEARED && s <= SEV_WARNING ? names[s] : "indeterminate";
+}
+
+enum alarm_severity
+alarm_severity_named(const char *name)
+{
+	for (int s = SEV_CLEARED; s <= SEV_WARNING; s++)
+		if (name && !strcmp(alarm_severity_name((enum alarm_severity)s), name))
+			return (enum alarm_severity)s;
+	return SEV_INDETERMINATE;
 }
 
 static int
@@ -148,6 +166,7 @@ alarms_start(struct store *st)
 	size_t i;
 
 	store = st;
+	last_changed = store_outbox_last_at(st, "alarm");
 	rows = store_alarms(st);
 	json_array_foreach (rows, i, r) {
 		int t = type_of(json_string_value(json_object_get(r, "type")));
@@ -158,6 +177,7 @@ alarms_start(struct store *st)
 		    .org = xstrdup(json_string_value(json_object_get(r, "org"))),
 		    .raised = json_number_value(json_object_get(r, "raised")),
 		    .text = xstrdup(json_string_value(json_object_get(r, "text"))),
+		    .sev = alarm_severity_named(json_string_value(json_object_get(r, "severity"))),
 		});
 	}
 	json_decref(rows);
@@ -173,7 +193,8 @@ alarms_stop(void)
 	active = NULL;
 }
 
-static int set(enum alarm_type type, const char *org, bool on, const char *text);
+static int set(enum alarm_type type, const char *org, bool on, enum alarm_severity sev,
+	       const char *text);
 
 /* Every alarm text is outside text at heart (Entra's and Graph's error
  * descriptions): made valid UTF-8 without control characters and cut
@@ -181,7 +202,8 @@ static int set(enum alarm_type type, const char *org, bool on, const char *text)
  * UTF-8 could not be written (a false storeTrouble) nor sent, and the
  * alarm would never be raised. */
 int
-alarm_set(enum alarm_type type, const char *org, bool on, const char *text)
+alarm_set_severity(enum alarm_type type, const char *org, bool on, enum alarm_severity sev,
+		   const char *text)
 {
 	char *clean;
 	int rc;
@@ -190,20 +212,25 @@ alarm_set(enum alarm_type type, const char *org, bool on, const char *text)
 	if (!on && !find(type, alarm_defs[type].per_org ? org : ""))
 		return 0;
 	clean = txt_clean(text, ALARM_TEXT_MAX);
-	rc = set(type, org, on, clean);
+	rc = set(type, org, on, sev, clean);
 
 	free(clean);
 	return rc;
 }
 
+int
+alarm_set(enum alarm_type type, const char *org, bool on, const char *text)
+{
+	return alarm_set_severity(type, org, on, alarm_defs[type].severity, text);
+}
+
 static int
-set(enum alarm_type type, const char *org, bool on, const char *text)
+set(enum alarm_type type, const char *org, bool on, enum alarm_severity sev, const char *text)
 {
 	const struct alarm_def *d = &alarm_defs[type];
 	struct active *a;
-	struct store_alarm row = {
-	    d->name,    d->per_org ? org : "", alarm_severity_name(d->severity),
-	    now_wall(), text ? text : "",      false};
+	struct store_alarm row = {d->name,    d->per_org ? org : "", alarm_severity_name(sev),
+				  now_wall(), text ? text : "",      false};
 
 	a = find(type, row.org);
 	if (a && a->unsaved) {
@@ -212,6 +239,7 @@ set(enum alarm_type type, const char *org, bool on, const char *text)
 		 * marked so that the outputs do not send it twice */
 		struct store_alarm late = row;
 		late.raised = a->raised;
+		late.severity = alarm_severity_name(a->sev);
 		late.text = a->text ? a->text : "";
 		/* every output took its copy from memory: the store's is passed
 		 * over; one still waiting (a receiver away) gets both, as an
@@ -220,6 +248,21 @@ set(enum alarm_type type, const char *org, bool on, const char *text)
 		if (store_alarm_transition(store, &late, true) < 0)
 			return -1;
 		a->unsaved = false;
+	}
+	if (on && a && a->sev != sev) {
+		/* an escalation (or its way back): the same instance, raised
+		 * since then, with its new severity and reason */
+		row.raised = a->raised;
+		if (store_alarm_transition(store, &row, true) < 0)
+			return -1;
+		log_err("alarm", "%s %s (%s)%s%s: %s", sev < a->sev ? "ESCALATED" : "EASED",
+			d->name, row.severity, *row.org ? " org " : "", row.org, row.text);
+		a->sev = sev;
+		free(a->text);
+		a->text = xstrdup(row.text);
+		last_changed = now_wall();
+		outbox_kick();
+		return 0;
 	}
 	if (on == (a != NULL)) {
 		/* no edge; a new reason is kept for the console, quietly */
@@ -240,15 +283,16 @@ set(enum alarm_type type, const char *org, bool on, const char *text)
 		body = store_alarm_body(&row, true);
 		outbox_post_early("alarm", body);
 		json_decref(body);
-		insert(
-		    (struct active){type, xstrdup(row.org), row.raised, xstrdup(row.text), true});
+		insert((struct active){type, xstrdup(row.org), row.raised, xstrdup(row.text), true,
+				       sev});
 		log_err("alarm", "RAISED %s (%s): %s", d->name, row.severity, row.text);
 		return 0;
 	}
 	outbox_kick();
+	last_changed = now_wall();
 	if (on) {
-		insert(
-		    (struct active){type, xstrdup(row.org), row.raised, xstrdup(row.text), false});
+		insert((struct active){type, xstrdup(row.org), row.raised, xstrdup(row.text), false,
+				       sev});
 		log_err("alarm", "RAISED %s (%s)%s%s: %s", d->name, row.severity,
 			*row.org ? " org " : "", row.org, row.text);
 	} else {
@@ -298,13 +342,19 @@ alarms_list(const char *org)
 		t = time_iso(a->raised);
 		json_array_append_new(
 		    arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "type", d->name,
-				   "org", a->org, "severity", alarm_severity_name(d->severity),
-				   "raised", t, "text", a->text ? a->text : "", "summary",
-				   d->summary, "runbook", d->runbook, "check", d->check,
-				   "check_state", alarm_check_state(d->severity)));
+				   "org", a->org, "severity", alarm_severity_name(a->sev), "raised",
+				   t, "text", a->text ? a->text : "", "summary", d->summary,
+				   "runbook", d->runbook, "check", d->check, "check_state",
+				   alarm_check_state(a->sev)));
 		free(t);
 	}
 	return arr;
+}
+
+double
+alarms_last_changed(void)
+{
+	return last_changed;
 }
 
 int

@@ -29,6 +29,7 @@ enum alarm_type {
 	ALARM_STORE,
 	ALARM_CERT,
 	ALARM_OUTPUT_STUCK,
+	ALARM_SIGNIN_DEGRADED,
 	ALARM_N
 };
 
@@ -54,6 +55,8 @@ struct alarm_def {
 extern const struct alarm_def alarm_defs[ALARM_N];
 
 const char *alarm_severity_name(enum alarm_severity s);
+/* The severity of a name; indeterminate for none. */
+enum alarm_severity alarm_severity_named(const char *name);
 /* The Monitoring Plugins state of a severity: critical and major are
  * CRITICAL (2), minor and warning WARNING (1), cleared OK (0). */
 int alarm_check_state(enum alarm_severity s);
@@ -67,6 +70,12 @@ void alarms_stop(void);
  * "" for the agent's own alarms. -1 if the store failed (tried again at
  * the next evaluation). */
 int alarm_set(enum alarm_type type, const char *org, bool active, const char *text);
+/* The same with a severity other than the type's own (an escalation: a
+ * change while raised is a raise of the same instance with it). */
+int alarm_set_severity(enum alarm_type type, const char *org, bool active, enum alarm_severity sev,
+		       const char *text);
+/* When an alarm was last raised, escalated or cleared; 0: never. */
+double alarms_last_changed(void);
 /* Active alarms (org NULL: all), oldest first. */
 json_t *alarms_list(const char *org);
 /* Forget the alarms of an org that left the configuration (cleared); -1

@@ -76,6 +76,18 @@ static void __attribute__((format(printf, 2, 3))) warning(struct parse *p, const
 
 static void section_start(struct parse *p, const char *section);
 
+/* yes/true/on or no/false/off */
+static void
+yes_no(struct parse *p, const char *k, const char *v, bool *ret)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on"))
+		*ret = true;
+	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off"))
+		*ret = false;
+	else
+		problem(p, "%s: yes or no", k);
+}
+
 static char *
 reader(char *buf, int size, void *stream)
 {
@@ -230,6 +242,8 @@ passive_key(struct parse *p, const char *k, const char *v)
 	} else if (!strcmp(k, "icinga_password_file")) {
 		secret_file_check(p, k, v);
 		set_str(&c->icinga_password_file, v);
+	} else if (!strcmp(k, "monitor_ack")) {
+		yes_no(p, k, v, &c->monitor_ack);
 	} else if (!strcmp(k, "heartbeat_interval")) {
 		if (conf_duration(v, &d) < 0 || d < 0)
 			problem(p, "heartbeat_interval: a duration such as 5m, or 0 for none");
@@ -625,12 +639,7 @@ org_key(struct parse *p, const char *k, const char *v)
 		}
 		set_str(&o->token_issuers, v);
 	} else if (!strcmp(k, "rich_notifications")) {
-		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on"))
-			o->rich_notifications = true;
-		else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off"))
-			o->rich_notifications = false;
-		else
-			problem(p, "rich_notifications: yes or no");
+		yes_no(p, k, v, &o->rich_notifications);
 	} else if (!strcmp(k, "emergency_phrases") || !strcmp(k, "test_numbers")) {
 		set_str(!strcmp(k, "test_numbers") ? &o->test_numbers : &o->emergency_phrases, v);
 	} else {

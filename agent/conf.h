@@ -45,6 +45,7 @@ struct conf {
 	char *control_socket;
 	char *monitor_socket; /* read-only: status, alarms, events; NULL: none */
 	long monitor_group;   /* its group id; -1: the daemon's */
+	bool monitor_ack;     /* may it acknowledge events (the consoles)? */
 	char *authority_host;
 	char *graph_endpoint;
 	char *ca_file;

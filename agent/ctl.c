@@ -110,6 +110,14 @@ ctl_status_json(const char *org)
 			  (json_int_t)orgs_count(), "store_trouble", store_trouble(store));
 	free(since);
 	json_object_set_new(agent, "heartbeat_interval", json_real(cfg->heartbeat_interval));
+	json_object_set_new(agent, "last_seq", json_integer(store_outbox_last(store)));
+	{
+		double changed = alarms_last_changed();
+		char *at = changed > 0 ? time_iso(changed) : NULL;
+		json_object_set_new(agent, "alarms_last_changed",
+				    at ? json_string(at) : json_null());
+		free(at);
+	}
 	json_object_set_new(agent, "outputs", outbox_status_all());
 	json_object_set_new(agent, "encryption_certificate", nkey_status());
 	json_object_set_new(agent, "intake", intake_status());
@@ -298,24 +306,35 @@ cmd_dead_letters_clear(const struct request *r)
 	return reply(json_pack("{s:b, s:i}", "ok", 1, "cleared", n));
 }
 
+/* Who may ask: anyone on either socket; on the monitoring socket only
+ * when monitor_ack is on (a console's acknowledgement, docs/nagios-icinga.md);
+ * on the admin socket only. */
+enum access { READ, ACK, ADMIN };
+
 static const struct {
 	const char *name;
-	bool admin;
+	enum access access;
 	char *(*fn)(const struct request *r);
 } commands[] = {
-    {"status", false, cmd_status},
-    {"ping", false, cmd_ping},
-    {"events", false, cmd_events},
-    {"alarms", false, cmd_alarms},
-    {"outbox", false, cmd_outbox},
-    {"dead-letters", false, cmd_dead_letters},
-    {"test-match", false, cmd_test_match},
-    {"login", true, cmd_login},
-    {"logout", true, cmd_logout},
-    {"renew", true, cmd_renew},
-    {"ack", true, cmd_ack},
-    {"dead-letters-clear", true, cmd_dead_letters_clear},
+    {"status", READ, cmd_status},
+    {"ping", READ, cmd_ping},
+    {"events", READ, cmd_events},
+    {"alarms", READ, cmd_alarms},
+    {"outbox", READ, cmd_outbox},
+    {"dead-letters", READ, cmd_dead_letters},
+    {"test-match", READ, cmd_test_match},
+    {"login", ADMIN, cmd_login},
+    {"logout", ADMIN, cmd_logout},
+    {"renew", ADMIN, cmd_renew},
+    {"ack", ACK, cmd_ack},
+    {"dead-letters-clear", ADMIN, cmd_dead_letters_clear},
 };
+
+static bool
+allowed(enum access a, const struct ev_ctl_peer *peer)
+{
+	return a == READ || !peer->readonly || (a == ACK && cfg->monitor_ack);
+}
 
 char *
 ctl_handle(const char *line, const struct ev_ctl_peer *peer)
@@ -334,13 +353,16 @@ ctl_handle(const char *line, const struct ev_ctl_peer *peer)
 	for (size_t i = 0; !out && i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(cmd, commands[i].name) != 0)
 			continue;
-		if (commands[i].admin && peer->readonly) {
+		if (!allowed(commands[i].access, peer)) {
 			log_warnx("ctl", "uid %ld asked for '%s' on the monitoring socket: refused",
 				  peer->uid, cmd);
-			out = error("not allowed on the monitoring socket: it is read-only");
+			out = error(commands[i].access == ACK
+					? "not allowed on the monitoring socket: it is read-only "
+					  "unless monitor_ack is on"
+					: "not allowed on the monitoring socket: it is read-only");
 			break;
 		}
-		if (commands[i].admin)
+		if (commands[i].access != READ)
 			log_info("ctl", "uid %ld (pid %ld): %s%s%s", peer->uid, peer->pid, cmd,
 				 r.org ? " " : "", r.org ? r.org->conf->name : "");
 		out = commands[i].fn(&r);

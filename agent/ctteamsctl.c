@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ctlclient.h"
 #include "text.h"
@@ -34,7 +35,11 @@ usage(FILE *out)
 		     "                          and again, kept whole\n"
 		     "  dead-letters ORG --clear   forget them, once dealt with\n"
 		     "  test-match FILE [ORG]   run the org's detector on a saved chatMessage\n"
-		     "                          JSON: exit 0 emergency, 1 not (like grep)\n\n"
+		     "                          JSON: exit 0 emergency, 1 not (like grep)\n"
+		     "  console-ack TYPE AUTHOR OUTPUT\n"
+		     "                          what a console's notification command runs: for\n"
+		     "                          an ACKNOWLEDGEMENT, acknowledge the event OUTPUT\n"
+		     "                          (the service's last result) names, by AUTHOR\n\n"
 		     "  -S, --socket PATH  control socket (default $CTTEAMS_SOCKET or\n"
 		     "                     /run/ctteams/ctteamsd.sock)\n"
 		     "  -V, --version      print the version\n"
@@ -216,6 +221,45 @@ print_dead_letters(json_t *ans)
 	printf("(the whole notification of each is in --json)\n");
 }
 
+/* console-ack: what nagios/ctteams.cfg and ctteams-icinga2.conf run for
+ * each notification of the emergency service. An acknowledgement in the
+ * console acknowledges the event the service's last result named ("(event
+ * 12;", "(event 12:" in Nagios); any other notification is none of ours. Over the monitoring
+ * socket, which takes it when monitor_ack is on. */
+static int
+console_ack(const char *sock, const char *type, const char *author, const char *output)
+{
+	const char *at = strstr(output, "(event ");
+	char *end = NULL, *by;
+	long id = at ? strtol(at + 7, &end, 10) : 0;
+	json_t *req, *ans;
+	int rc = 0;
+
+	if (strcasecmp(type, "ACKNOWLEDGEMENT") != 0)
+		return 0;
+	/* Nagios turns the ';' of a passive result's output into ':' */
+	if (id <= 0 || !end || (*end != ';' && *end != ':')) {
+		fprintf(stderr, "ctteamsctl: no event id in the service's output: %s\n", output);
+		return 1;
+	}
+	if (asprintf(&by, "%s (console)", *author ? author : "someone") < 0)
+		abort();
+	req = json_pack("{s:s, s:I, s:s}", "cmd", "ack", "event", (json_int_t)id, "by", by);
+	ans = call(sock, req);
+	if (!json_is_true(json_object_get(ans, "ok"))) {
+		fprintf(stderr, "ctteamsctl: event %ld: %s\n", id, s(ans, "error"));
+		rc = 1;
+	} else if (json_is_true(json_object_get(ans, "already"))) {
+		printf("event %ld was acknowledged before, by %s\n", id, s(ans, "acked_by"));
+	} else {
+		printf("event %ld acknowledged by %s\n", id, by);
+	}
+	json_decref(ans);
+	json_decref(req);
+	free(by);
+	return rc;
+}
+
 /* test-match: 0 when the org's rules call the message an emergency. */
 static int
 test_match(const char *sock, const char *file, const char *org)
@@ -320,6 +364,13 @@ main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		return test_match(sock, argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL);
+	}
+	if (!strcmp(cmd, "console-ack")) {
+		if (argc - optind != 3) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		return console_ack(sock, argv[optind], argv[optind + 1], argv[optind + 2]);
 	}
 	if (optind < argc)
 		org = argv[optind++];

@@ -23,6 +23,7 @@
 
 #define EVERY       2.0
 #define SECRET_WARN (30 * 86400.0) /* client secret: warn this long ahead */
+#define SECRET_CRIT (7 * 86400.0)  /* ... and critical this long ahead */
 #define SUB_GRACE   120.0          /* a subscription being made, or remade */
 
 static struct ev_timer *timer;
@@ -31,10 +32,16 @@ static bool store_failed; /* an alarm could not be written: stop this pass */
 /* alarm_set, and note a store failure: the pass ends there rather than
  * waiting on the database for every other alarm */
 static void
+set_sev(enum alarm_type type, const char *org, bool on, enum alarm_severity sev, const char *text)
+{
+	if (!store_failed && alarm_set_severity(type, org, on, sev, text) < 0)
+		store_failed = true;
+}
+
+static void
 set(enum alarm_type type, const char *org, bool on, const char *text)
 {
-	if (!store_failed && alarm_set(type, org, on, text) < 0)
-		store_failed = true;
+	set_sev(type, org, on, alarm_defs[type].severity, text);
 }
 
 /* A condition that must hold for a while before it counts. */
@@ -52,6 +59,22 @@ held_for(double *t, bool cond, double grace)
 	return now - *t >= grace;
 }
 
+/* Refreshes failing for a reason that may pass: a warning while the access
+ * token still works, critical once it has expired (Graph is then read with
+ * nothing: no renewal, no read-back) */
+static void
+degraded_alarm(const struct org *o)
+{
+	bool expired = o->access_expires <= now_wall();
+	char *text = xprintf("token refresh failing, retried (%s); the access token %s",
+			     o->last_error ? o->last_error : "no reason given",
+			     expired ? "has expired" : "still works");
+
+	set_sev(ALARM_SIGNIN_DEGRADED, o->conf->name, o->auth == ORG_DEGRADED,
+		expired ? SEV_CRITICAL : SEV_WARNING, text);
+	free(text);
+}
+
 static void
 auth_alarms(const struct org *o)
 {
@@ -62,6 +85,7 @@ auth_alarms(const struct org *o)
 	set(ALARM_SIGNIN_LOST, name, o->auth == ORG_REAUTH_REQUIRED, o->last_error);
 	set(ALARM_SECRET_INVALID, name, o->auth == ORG_SECRET_INVALID, o->last_error);
 	free(hint);
+	degraded_alarm(o);
 }
 
 static void
@@ -72,7 +96,9 @@ secret_alarm(const struct org *o)
 	char *text =
 	    soon ? xprintf("the client secret expires in %.0f day(s)", floor(left / 86400)) : NULL;
 
-	set(ALARM_SECRET_EXPIRING, o->conf->name, soon, text);
+	/* warning at 30 days, critical at 7: the same instance, escalated */
+	set_sev(ALARM_SECRET_EXPIRING, o->conf->name, soon,
+		left < SECRET_CRIT ? SEV_CRITICAL : SEV_WARNING, text);
 	free(text);
 }
 

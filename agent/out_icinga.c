@@ -28,6 +28,7 @@ static struct {
 	struct passive_result *r;
 	size_t n, next;
 	bool busy;
+	bool unacked;  /* the result's acknowledgement removal is done */
 	char *refused; /* a result Icinga will never take (why), or NULL */
 } cur;
 
@@ -91,10 +92,33 @@ on_answer(const struct hc_resp *resp, void *arg)
 		free(why);
 		return;
 	}
+	cur.unacked = false;
 	if (++cur.next < cur.n)
 		post_next();
 	else
 		finish(true, NULL);
+}
+
+/* The removal of the console's acknowledgement before a new call's
+ * result: whatever Icinga answers, the result goes next. An API user
+ * without actions/remove-acknowledgement is told in the log; the call's
+ * CRITICAL still goes, and shows, but may not page. */
+static void
+on_unacked(const struct hc_resp *resp, void *arg)
+{
+	(void)arg;
+	if (!consumer || !cur.busy)
+		return;
+	if (resp->status != 200) {
+		char *why = why_of(resp);
+		log_warn_limited("icinga", "remove-acknowledgement", 3600,
+				 "%s: the acknowledgement of %s could not be removed before a new "
+				 "call (permission actions/remove-acknowledgement?): %s",
+				 k.url, cur.r[cur.next].service, why);
+		free(why);
+	}
+	cur.unacked = true;
+	post_next();
 }
 
 static char *
@@ -116,18 +140,22 @@ static void
 post_next(void)
 {
 	const struct passive_result *r = &cur.r[cur.next];
-	char *url = xprintf("%s/v1/actions/process-check-result", k.url);
+	bool unack = r->clear_ack && !cur.unacked;
+	char *url = xprintf("%s/v1/actions/%s", k.url,
+			    unack ? "remove-acknowledgement" : "process-check-result");
 	char *svc = xprintf("%s!%s", k.host, r->service), *body, *pw, why[256];
-	json_t *j =
-	    json_pack("{s:s, s:s, s:i, s:s, s:s, s:f, s:f}", "type", "Service", "service", svc,
-		      "exit_status", r->state, "plugin_output", r->output, "check_source",
-		      "ctteamsd", "execution_start", r->at, "execution_end", r->at);
+	json_t *j = unack ? json_pack("{s:s, s:s}", "type", "Service", "service", svc)
+			  : json_pack("{s:s, s:s, s:i, s:s, s:s, s:f, s:f}", "type", "Service",
+				      "service", svc, "exit_status", r->state, "plugin_output",
+				      r->output, "check_source", "ctteamsd", "execution_start",
+				      r->at, "execution_end", r->at);
 
-	if (r->ttl > 0 || k.ttl > 0)
+	if (!unack && (r->ttl > 0 || k.ttl > 0))
 		json_object_set_new(j, "ttl", json_real(r->ttl > 0 ? r->ttl : k.ttl));
 	body = json_dumps(j, JSON_COMPACT);
 	pw = password(why, sizeof(why));
-	if (!pw || hc_post_json_basic(url, k.ca, k.user, pw, body, on_answer, NULL) < 0)
+	if (!pw || hc_post_json_basic(url, k.ca, k.user, pw, body, unack ? on_unacked : on_answer,
+				      NULL) < 0)
 		finish(false, pw ? "the request could not be started" : why);
 	free_secret(pw);
 	free(body);

@@ -97,12 +97,17 @@ deliver(struct outbox_consumer *c, json_t *entry, void *arg)
 	}
 	for (size_t i = 0; i < n && ok; i++) {
 		char *out = escaped(r[i].output);
-		char *line = xprintf("[%.0f] PROCESS_SERVICE_CHECK_RESULT;%s;%s;%d;%s\n", r[i].at,
-				     host, r[i].service, r[i].state, out);
+		/* both commands in one write, so Nagios reads them together */
+		char *unack = r[i].clear_ack ? xprintf("[%.0f] REMOVE_SVC_ACKNOWLEDGEMENT;%s;%s\n",
+						       r[i].at, host, r[i].service)
+					     : xstrdup("");
+		char *line = xprintf("%s[%.0f] PROCESS_SERVICE_CHECK_RESULT;%s;%s;%d;%s\n", unack,
+				     r[i].at, host, r[i].service, r[i].state, out);
 		/* a failure part way through sends the whole entry again: a
 		 * result twice is harmless, one lost is not */
 		ok = write_command(line, why, sizeof(why)) == 0;
 		free(line);
+		free(unack);
 		free(out);
 	}
 	passive_results_free(r, n);

@@ -51,6 +51,7 @@ add(struct passive_result **r, size_t *n, const char *org, const char *check, in
 	(*r)[*n].output = one_line(output);
 	(*r)[*n].at = at;
 	(*r)[*n].ttl = 0;
+	(*r)[*n].clear_ack = false;
 	(*n)++;
 }
 
@@ -117,6 +118,11 @@ event_results(const json_t *e, double at, struct passive_result **ret)
 		    *jstr(e, "location") ? jstr(e, "location") : "an unknown location",
 		    jstr(e, "created"), jint(e, "id"), jint(e, "id"), more),
 	    at);
+	/* acknowledged in the console while another call stays open, the
+	 * service would keep this one quiet: a volatile service's CRITICAL
+	 * after CRITICAL is no state change, which alone ends a console's
+	 * acknowledgement */
+	(*ret)[0].clear_ack = true;
 	free(more);
 	return n;
 }
@@ -204,10 +210,11 @@ check_state_now(const char *org, const char *check)
 	json_array_foreach (active, i, a) {
 		const struct alarm_def *d = alarm_def_named(jstr(a, "type"));
 		const char *ao = jstr(a, "org");
+		int st = alarm_check_state(alarm_severity_named(jstr(a, "severity")));
 		if (!d || strcmp(d->check, check) != 0 || (*ao && strcmp(ao, org) != 0))
 			continue;
-		if (alarm_check_state(d->severity) > worst)
-			worst = alarm_check_state(d->severity);
+		if (st > worst)
+			worst = st;
 	}
 	json_decref(active);
 	return worst;
@@ -218,7 +225,9 @@ alarm_result(const struct alarm_def *d, const json_t *e, const char *org, double
 	     struct passive_result **ret, size_t *n)
 {
 	bool raise = !strcmp(jstr(e, "transition"), "raise");
-	int now = check_state_now(org, d->check), own = alarm_check_state(d->severity);
+	/* the entry's severity: an escalation raises the same alarm higher */
+	int now = check_state_now(org, d->check),
+	    own = alarm_check_state(alarm_severity_named(jstr(e, "severity")));
 	/* a raise never lowers the service below what else is raised there
 	 * (the active check would raise it again); a clear leaves what stays */
 	int st = raise && own > now ? own : now;

@@ -26,6 +26,9 @@ struct passive_result {
 	char *output;  /* one line: no '|', no line break */
 	double at;     /* when it happened */
 	double ttl;    /* how long it holds (Icinga's ttl); 0: the output's own */
+	/* a new call: the console's acknowledgement of the service (an earlier
+	 * call's) is removed first, so that this one pages */
+	bool clear_ack;
 };
 
 /* The results an outbox entry makes (an agent-level alarm makes one per

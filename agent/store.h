@@ -195,6 +195,8 @@ json_t *store_alarm_body(const struct store_alarm *a, bool raise);
 json_t *store_alarms(struct store *st);
 /* Outbox entries after seq, oldest first: [{seq, at, kind, ...body}]. */
 json_t *store_outbox_since(struct store *st, long after, long limit);
+/* When the newest entry of a kind was written; 0: none kept. */
+double store_outbox_last_at(struct store *st, const char *kind);
 /* An entry of its own (a heartbeat, the stop): its seq, or -1. */
 long store_outbox_post(struct store *st, const char *kind, json_t *body);
 long store_outbox_last(struct store *st);

@@ -148,6 +148,21 @@ store_outbox_last(struct store *st)
 	return n;
 }
 
+double
+store_outbox_last_at(struct store *st, const char *kind)
+{
+	sqlite3_stmt *s = store_prep(st, "SELECT coalesce(max(at), 0) FROM outbox WHERE kind=?");
+	double at = 0;
+
+	if (!s)
+		return 0;
+	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		at = sqlite3_column_double(s, 0);
+	sqlite3_finalize(s);
+	return at;
+}
+
 int
 store_cursor_get(struct store *st, const char *name, long *ret)
 {

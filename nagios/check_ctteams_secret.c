@@ -12,9 +12,12 @@
 static const struct np_args args = {
     .help = "Checks the days left of each org's client secret and of the agent's\n"
 	    "encryption certificate for rich notifications (-w/-c, in days), and the\n"
-	    "agent's alarms clientSecretExpiring and encryptionCertificate.",
+	    "agent's alarms clientSecretExpiring and encryptionCertificate. Given -w or\n"
+	    "-c, they decide the secret's state, not the agent's alarm (raised at 30\n"
+	    "days, critical at 7).",
     .warn = "30:",
     .crit = "7:",
+    .thresholded = "clientSecretExpiring",
 };
 
 static void

@@ -174,8 +174,10 @@ np_query(struct np *np, json_t *req)
 
 	rc = cc_call(np->socket, req, np->timeout * 1000, &ans, why, sizeof(why));
 	json_decref(req);
+	/* the reason first: the status line is cut at 80 characters, and
+	 * the socket's path would take them */
 	if (rc != CC_OK)
-		np_unknown(np, "cannot ask ctteamsd at %s: %s", np->socket, why);
+		np_unknown(np, "ctteamsd did not answer: %s (socket %s)", why, np->socket);
 	if (!json_is_true(json_object_get(ans, "ok"))) {
 		const char *err = np_str(ans, "error");
 		np_unknown(np, "ctteamsd says: %s", err ? err : "request failed");
@@ -214,6 +216,11 @@ np_alarms(struct np *np, const json_t *status, const char *check)
 		const char *org = np_str(a, "org") ? np_str(a, "org") : "";
 		json_int_t st = json_integer_value(json_object_get(a, "check_state"));
 		if (strcmp(np_str(a, "check") ? np_str(a, "check") : "", check) != 0)
+			continue;
+		/* the operator's -w/-c decide what the agent's own threshold
+		 * alarm would (its threshold is the default, not a floor) */
+		if (np->own_thresholds && np->thresholded &&
+		    !strcmp(np_str(a, "type") ? np_str(a, "type") : "", np->thresholded))
 			continue;
 		/* the agent's own alarms (org "") concern every org */
 		if (np->org && *org && strcmp(org, np->org) != 0)
@@ -299,6 +306,7 @@ np_start(struct np *np, const char *prog, const char *service, int argc, char **
 	np->service = service;
 	np->socket = NP_SOCKET;
 	np->timeout = NP_TIMEOUT;
+	np->thresholded = args->thresholded;
 	if (args->warn)
 		set_range(np, &np->warn, args->warn, "-w");
 	if (args->crit)
@@ -315,9 +323,11 @@ np_start(struct np *np, const char *prog, const char *service, int argc, char **
 			break;
 		case 'w':
 			set_range(np, &np->warn, optarg, "-w");
+			np->own_thresholds = true;
 			break;
 		case 'c':
 			set_range(np, &np->crit, optarg, "-c");
+			np->own_thresholds = true;
 			break;
 		case 't':
 			np->timeout = (int)strtol(optarg, &end, 10);

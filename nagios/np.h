@@ -29,6 +29,8 @@ struct np {
 	int timeout;
 	int verbose;
 	struct np_range warn, crit;
+	bool own_thresholds;     /* -w or -c given */
+	const char *thresholded; /* the agent's alarm they replace, or NULL */
 	enum np_state state;
 	char *summary; /* the status line's text */
 	char *lines;   /* long output */
@@ -40,6 +42,9 @@ struct np_args {
 	const char *usage;       /* e.g. "[-a SECONDS]" */
 	const char *help;        /* what it checks, and its own options */
 	const char *warn, *crit; /* default ranges, or NULL */
+	/* the agent's alarm of the same measure (its default threshold): an
+	 * operator's -w/-c replace it; NULL when none */
+	const char *thresholded;
 	const struct option *longopts;
 	const char *shortopts;
 	void (*on_option)(struct np *np, int c, const char *arg);
@@ -61,7 +66,8 @@ void np_say(struct np *np, const char *fmt, ...) __attribute__((format(printf, 2
 void np_line(struct np *np, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The alarms of the agent's table that belong to this check (check is
  * the alarm's "check": auth, subscription, secret, delivery), for the
- * selected orgs and the agent's own: each raises the state and is said. */
+ * selected orgs and the agent's own: each raises the state and is said;
+ * the one args.thresholded names not when the operator gave -w or -c. */
 void np_alarms(struct np *np, const json_t *status, const char *check);
 /* The run of a per-org check: the status, the alarms of check, then
  * check_org for each org -O selects; ok_text when all is well. Prints and

@@ -24,6 +24,8 @@
 #include <net-snmp/agent/net-snmp-agent-includes.h>
 
 #include <net-snmp/agent/agent_callbacks.h>
+#include <net-snmp/agent/agent_sysORTable.h>
+#include <net-snmp/agent/sysORTable.h>
 
 #include "ctl.h"
 #include "event.h"
@@ -40,6 +42,9 @@ extern netsnmp_session *main_session;
 /* The same library's: what net-snmp's own agentx_check_session does with a
  * session it gives up on, less the Close that would wait for an answer. */
 extern void agentx_unregister_callbacks(netsnmp_session *ss);
+/* And agentx/client.c's: an AddAgentCaps for a sysORTable entry. */
+extern int agentx_add_agentcaps(netsnmp_session *ss, const oid *name, size_t len,
+				const char *descr);
 
 /* Opens the session to the master, as net-snmp's own reconnect does
  * (subagent.c, exported but not declared in the installed headers). */
@@ -487,6 +492,12 @@ absent(const char *why)
 }
 
 static void
+reopen_sysor(const struct sysORTable *entry, void *session)
+{
+	agentx_add_agentcaps(session, entry->OR_oid, entry->OR_oidlen, entry->OR_descr);
+}
+
+static void
 probed(const unsigned char *answer, size_t n, const char *why, void *arg)
 {
 	(void)arg;
@@ -506,6 +517,9 @@ probed(const unsigned char *answer, size_t n, const char *why, void *arg)
 	if (subagent_open_master_session() == 0) {
 		suspect = false;
 		register_mib_reattach();
+		/* as net-snmp's own agentx_reopen_session does: the master
+		 * forgets a subagent's sysORTable entries with its session */
+		netsnmp_sysORTable_foreach(reopen_sysor, main_session);
 	} else {
 		absent("it answered, but net-snmp could not open its session");
 	}
@@ -653,6 +667,15 @@ snmpa_start(const struct conf *c, struct store *st)
 	if (init_agent("ctteamsd") != 0 || register_objects() < 0) {
 		log_err("snmp", "net-snmp could not be set up as an AgentX subagent");
 		return -1;
+	}
+	{
+		/* sysORTable: a manager's discovery finds the MIB; net-snmp
+		 * sends it to the master with each session it opens */
+		oid mib[SMIB_OID_MAX];
+		memcpy(mib, smib_root, smib_root_len * sizeof(oid));
+		register_sysORTable(mib, smib_root_len,
+				    "CT-TEAMS-MIB: ctteamsd, Microsoft Teams emergency-call "
+				    "notices and the health of their delivery");
 	}
 	ds_timing(c);
 	snmp_register_callback(SNMP_CALLBACK_APPLICATION, SNMPD_CALLBACK_INDEX_START,

@@ -22,6 +22,9 @@ const size_t smib_root_len = sizeof(smib_root) / sizeof(smib_root[0]);
 /* ctTeamsObjects subtrees */
 enum { T_AGENT = 1, T_ORG = 2, T_SUB = 3, T_EVENT = 4, T_ALARM = 5 };
 
+/* ctTeamsNotificationSeq: ctTeamsAgent.12, in notifications only */
+#define SCALAR_SEQ 12
+
 /* notifications: ctTeamsNotifications.N */
 enum {
 	N_EMERGENCY = 1,
@@ -48,6 +51,7 @@ static const char *const alarm_notification[ALARM_N][2] = {
     [ALARM_STORE] = {"ctTeamsStoreTrouble", "ctTeamsStoreRestored"},
     [ALARM_CERT] = {"ctTeamsCertificateTrouble", "ctTeamsCertificateRenewed"},
     [ALARM_OUTPUT_STUCK] = {"ctTeamsOutputStuck", "ctTeamsOutputRestored"},
+    [ALARM_SIGNIN_DEGRADED] = {"ctTeamsSignInDegraded", "ctTeamsSignInRecovered"},
 };
 
 struct smib {
@@ -230,6 +234,8 @@ build_agent(struct smib *m, const json_t *status, const struct smib_traps *traps
 		gauge((long)json_array_size(json_object_get(status, "alarms"))));
 	put_int(m, T_AGENT, 11, zero, 1, ASN_UNSIGNED,
 		gauge((long)json_number_value(json_object_get(agent, "heartbeat_interval"))));
+	put_time(m, T_AGENT, 13, zero, 1, jstr(agent, "alarms_last_changed"));
+	put_int(m, T_AGENT, 14, zero, 1, ASN_UNSIGNED, gauge(jint(agent, "last_seq")));
 }
 
 static long
@@ -360,6 +366,7 @@ build_alarm_common(struct smib *m, const json_t *a, const oid *idx, long severit
 	put_int(m, T_ALARM, 4, idx, 2, ASN_INTEGER, severity);
 	put_time(m, T_ALARM, 5, idx, 2, jstr(a, "raised"));
 	put_str(m, T_ALARM, 6, idx, 2, jstr(a, "text"), 255);
+	put_int(m, T_ALARM, 8, idx, 2, ASN_INTEGER, (long)idx[0]);
 }
 
 static void
@@ -474,8 +481,8 @@ smib_object_exists(const oid *name, size_t len)
 {
 	/* the columns (or scalars) each subtree has: first, last */
 	static const oid cols[][2] = {
-	    [T_AGENT] = {1, 11}, [T_ORG] = {2, 17},  [T_SUB] = {2, 11},
-	    [T_EVENT] = {2, 16}, [T_ALARM] = {3, 7},
+	    [T_AGENT] = {1, 14}, [T_ORG] = {2, 17},  [T_SUB] = {2, 11},
+	    [T_EVENT] = {2, 16}, [T_ALARM] = {3, 8},
 	};
 	size_t r = smib_root_len;
 	oid t, col;
@@ -485,6 +492,8 @@ smib_object_exists(const oid *name, size_t len)
 	t = name[r + 1];
 	if (t < T_AGENT || t > T_ALARM)
 		return false;
+	if (t == T_AGENT && name[r + 2] == SCALAR_SEQ)
+		return false; /* accessible-for-notify: in notifications only */
 	if (t == T_AGENT)
 		col = name[r + 2];
 	else if (len < r + 4 || name[r + 2] != 1)
@@ -551,6 +560,20 @@ scratch_free(struct smib *m)
 	free(m->v);
 }
 
+/* ctTeamsNotificationSeq.0, the entry's number, last of a notification's
+ * objects */
+static void
+append_seq(netsnmp_variable_list **vars, const json_t *entry)
+{
+	static const oid seq[] = {SCALAR_SEQ};
+	const oid zero[] = {0};
+	struct smib m = {0};
+
+	put_int(&m, T_AGENT, SCALAR_SEQ, zero, 1, ASN_UNSIGNED, gauge(jint(entry, "seq")));
+	append_at(vars, &m, seq, 1, smib_root_len + 2);
+	scratch_free(&m);
+}
+
 /* ctTeamsHeartbeat and ctTeamsAgentStop, from the entry's own values: the
  * scalars as they were when it was written, and its number. */
 static netsnmp_variable_list *
@@ -566,7 +589,7 @@ liveness_notification(const json_t *entry, bool stop)
 	put_int(&m, T_AGENT, 10, zero, 1, ASN_GAUGE, gauge(jint(entry, "alarms")));
 	put_int(&m, T_AGENT, 11, zero, 1, ASN_UNSIGNED,
 		gauge((long)json_number_value(json_object_get(entry, "interval"))));
-	put_int(&m, T_AGENT, 12, zero, 1, ASN_UNSIGNED, gauge(jint(entry, "seq")));
+	put_int(&m, T_AGENT, SCALAR_SEQ, zero, 1, ASN_UNSIGNED, gauge(jint(entry, "seq")));
 	if (stop)
 		append_at(&vars, &m, stopping, OID_LENGTH(stopping), smib_root_len + 2);
 	else
@@ -590,6 +613,7 @@ event_notification(const json_t *entry)
 		append(&vars, &m, emergency, OID_LENGTH(emergency));
 	else
 		append(&vars, &m, unmatched, OID_LENGTH(unmatched));
+	append_seq(&vars, entry);
 	scratch_free(&m);
 	return vars;
 }
@@ -605,6 +629,7 @@ ack_notification(const json_t *entry)
 	build_event_common(&m, entry, idx);
 	build_event_ack(&m, entry, idx);
 	append(&vars, &m, cols, OID_LENGTH(cols));
+	append_seq(&vars, entry);
 	scratch_free(&m);
 	return vars;
 }
@@ -613,7 +638,7 @@ static netsnmp_variable_list *
 alarm_notification_vars(const json_t *entry, const json_t *status,
 			long (*index_of)(const char *org))
 {
-	static const oid cols[] = {3, 4, 5, 6};
+	static const oid cols[] = {3, 4, 5, 6, 8};
 	long kind = alarm_kind(jstr(entry, "type"));
 	long org = org_index(status, jstr(entry, "org"));
 	bool raise = !strcmp(jstr(entry, "transition"), "raise");
@@ -632,6 +657,7 @@ alarm_notification_vars(const json_t *entry, const json_t *status,
 	build_alarm_common(&m, entry, idx,
 			   raise ? enum_of(jstr(entry, "severity"), severities) : 1);
 	append(&vars, &m, cols, OID_LENGTH(cols));
+	append_seq(&vars, entry);
 	scratch_free(&m);
 	return vars;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ta.h"
 
@@ -163,9 +164,10 @@ main(void)
 	struct ta *t = NULL;
 	char *page = NULL, *path;
 
-	printf("ctteams demo: a 911 notice from Microsoft Teams reaching an SNMP trap console,\n"
-	       "and the alarm raised when the service user's sign-in is lost. Microsoft's cloud\n"
-	       "is simulated by graphsim, over HTTPS; snmpd and snmptrapd are the real ones.\n");
+	printf("ctteams demo: a 911 notice from Microsoft Teams reaching an SNMP trap console\n"
+	       "and Nagios, its acknowledgement in Nagios, and the alarm raised when the service\n"
+	       "user's sign-in is lost. Microsoft's cloud is simulated by graphsim, over HTTPS;\n"
+	       "snmpd, snmptrapd and Nagios are the real ones.\n");
 
 	th_step("Start the simulated cloud: a tenant, an app registration, the service user");
 	atexit(cleanup);
@@ -185,7 +187,7 @@ main(void)
 	th_step("Start ctteamsd with this configuration");
 	if (asprintf(&path,
 		     "refresh_margin = 2s\nagentx_socket = %s\nagentx_reconnect = 1s\n"
-		     "nagios_command_file = %s",
+		     "nagios_command_file = %s\nmonitor_ack = yes",
 		     snmp.agentx, nagios.cmd) < 0)
 		abort();
 	th_check(ta_start(t, path, NULL) == 0, "ctteamsd starts");
@@ -209,9 +211,23 @@ main(void)
 	ctl(t, "status", "acme");
 
 	th_step("A real Nagios 4 core with nagios/ctteams.cfg; the check plugins, all healthy");
-	th_check(th_nagios_configure(&nagios, CT_NAGIOS_CFG, TA_PLUGINS, t->msock) == 0 &&
-		     th_nagios_start(&nagios) == 0,
-		 "Nagios starts");
+	nagios.notify = true;
+	th_check(th_nagios_configure(&nagios, CT_NAGIOS_CFG, TA_PLUGINS, t->msock) == 0,
+		 "Nagios is configured");
+	/* the shipped acknowledgement command, with this build's ctteamsctl */
+	if (asprintf(&path, "%s/ctteams.cfg", nagios.dir) < 0)
+		abort();
+	{
+		char *to;
+		if (asprintf(&to, "%s -S %s console-ack", TA_CTTEAMSCTL, t->msock) < 0)
+			abort();
+		ta_replace_in_file(
+		    path, "/usr/bin/ctteamsctl -S /run/ctteams/ctteamsd-monitor.sock console-ack",
+		    to);
+		free(to);
+	}
+	free(path);
+	th_check(th_nagios_start(&nagios) == 0, "Nagios starts");
 	printf("   Nagios reads its command file %s; ctteamsd writes passive results there\n",
 	       nagios.cmd);
 	check(t, "check_ctteams_auth");
@@ -234,6 +250,27 @@ main(void)
 	th_check(th_wait_until(nagios_shows, "EMERGENCY CALL", 30),
 		 "the passive result reaches Nagios");
 	printf("   the passive result, in Nagios before any check ran:\n");
+	show_nagios("ctteams-acme-emergency");
+	check(t, "check_ctteams_emergency");
+
+	th_step("The NOC sends people to Building 4, then acknowledges the call in Nagios;\n"
+		"   Nagios tells ctteamsd (ctteamsctl console-ack), and everything follows");
+	{
+		char *cmd;
+		if (asprintf(&cmd,
+			     "[%ld] ACKNOWLEDGE_SVC_PROBLEM;ctteams;ctteams-acme-emergency;2;1;0;"
+			     "night desk;security on the way\n",
+			     (long)time(NULL)) < 0)
+			abort();
+		th_check(th_nagios_command(&nagios, cmd) == 0, "the acknowledgement is written");
+		free(cmd);
+	}
+	th_check(th_wait_until(trap_arrived, "ctTeamsEmergencyAcknowledged", 30),
+		 "the acknowledgement is trapped");
+	show_trap("ctTeamsEmergencyAcknowledged");
+	ctl(t, "events", "acme");
+	th_check(th_wait_until(nagios_shows, "current_state=0", 30),
+		 "the emergency service is OK again");
 	show_nagios("ctteams-acme-emergency");
 	check(t, "check_ctteams_emergency");
 

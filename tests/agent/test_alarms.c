@@ -77,6 +77,53 @@ transitions(struct ta *t, const char *type, long *ret_first)
 	return out;
 }
 
+/* The severities of the alarm's transitions, in order: "warning critical
+ * cleared" for a raise, its escalation and the clear. */
+static char *
+severities(struct ta *t, const char *type)
+{
+	json_t *j = ta_ctl(t, "outbox", NULL), *e;
+	char *out = calloc(1, 256);
+	size_t i;
+
+	json_array_foreach (json_object_get(j, "entries"), i, e) {
+		if (strcmp(ta_str(e, "kind"), "alarm") != 0 || strcmp(ta_str(e, "type"), type) != 0)
+			continue;
+		snprintf(out + strlen(out), 256 - strlen(out), "%s%s", *out ? " " : "",
+			 ta_str(e, "severity"));
+	}
+	json_decref(j);
+	return out;
+}
+
+struct severity_wait {
+	struct ta *t;
+	const char *type, *severity;
+};
+
+static bool
+severity_is(void *arg)
+{
+	struct severity_wait *w = arg;
+	json_t *j = ta_ctl(w->t, "alarms", NULL), *a;
+	bool ok = false;
+	size_t i;
+
+	json_array_foreach (json_object_get(j, "alarms"), i, a)
+		ok |= !strcmp(ta_str(a, "type"), w->type) &&
+		      !strcmp(ta_str(a, "severity"), w->severity);
+	json_decref(j);
+	return ok;
+}
+
+static void
+wait_severity(struct ta *t, const char *type, const char *severity, double timeout)
+{
+	struct severity_wait w = {t, type, severity};
+
+	assert_true(th_wait_until(severity_is, &w, timeout));
+}
+
 static void
 expect_transitions(struct ta *t, const char *type, const char *want)
 {
@@ -185,16 +232,23 @@ static void
 test_secret_alarms(void **state)
 {
 	struct ta *t = *state;
-	char soon[64], later[64], *path;
+	char soon[64], sooner[64], later[64], *path, *got;
 	time_t now = time(NULL) + 10 * 86400;
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
 	strftime(soon, sizeof(soon), "client_secret_expires = %Y-%m-%d", &tm);
+	now = time(NULL) + 3 * 86400;
+	gmtime_r(&now, &tm);
+	strftime(sooner, sizeof(sooner), "client_secret_expires = %Y-%m-%d", &tm);
 	snprintf(later, sizeof(later), "client_secret_expires = 2030-01-01");
 	ta_short_tokens(t, true);
 	assert_int_equal(ta_start(t, "refresh_margin = 1s", soon), 0);
-	wait_alarm(t, "clientSecretExpiring", true, 10);
+	wait_severity(t, "clientSecretExpiring", "warning", 10);
+	/* a week from expiry: the same alarm, escalated */
+	ta_replace_in_file(t->conf, soon, sooner);
+	kill(t->pid, SIGHUP);
+	wait_severity(t, "clientSecretExpiring", "critical", 10);
 	assert_int_equal(ta_signin(t, "acme", NULL), 200);
 	if (asprintf(&path, "/apps/%s", TA_CLIENT) < 0)
 		abort();
@@ -202,14 +256,44 @@ test_secret_alarms(void **state)
 	wait_alarm(t, "clientSecretInvalid", true, 20);
 	/* the operator renews the secret and its date, and reloads */
 	ta_sim_ok(t, "PATCH", path, json_pack("{s:b}", "secret_expired", 0));
-	ta_replace_in_file(t->conf, soon, later);
+	ta_replace_in_file(t->conf, sooner, later);
 	kill(t->pid, SIGHUP);
 	wait_alarm(t, "clientSecretExpiring", false, 10);
 	wait_alarm(t, "clientSecretInvalid", false, 20);
-	expect_transitions(t, "clientSecretExpiring", "RC");
+	got = severities(t, "clientSecretExpiring");
+	assert_string_equal(got, "warning critical cleared");
+	free(got);
 	expect_transitions(t, "clientSecretInvalid", "RC");
 	assert_int_equal(ta_stop(t), 0);
 	free(path);
+	ta_short_tokens(t, false);
+}
+
+/* Token refreshes fail for a while: signInDegraded, a warning while the
+ * access token still works, escalated (the same alarm) to critical once
+ * it has expired, cleared when a refresh works again. */
+static void
+test_degraded_alarm(void **state)
+{
+	struct ta *t = *state;
+	char *got;
+
+	/* tokens of 10 s, refreshed 6 s ahead: 6 s of warning before expiry */
+	ta_sim_ok(
+	    t, "POST", "/config",
+	    json_pack("{s:s, s:b}", "access_token_lifetime", "10s", "access_lifetime_jitter", 0));
+	assert_int_equal(ta_start(t, "refresh_margin = 6s", NULL), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/" TA_TENANT "/oauth2/v2.0/token",
+			    "method", "POST", "status", 503, "count", 3));
+	wait_severity(t, "signInDegraded", "warning", 20);
+	wait_severity(t, "signInDegraded", "critical", 20);
+	wait_alarm(t, "signInDegraded", false, 60);
+	got = severities(t, "signInDegraded");
+	assert_string_equal(got, "warning critical cleared");
+	free(got);
+	assert_int_equal(ta_stop(t), 0);
 	ta_short_tokens(t, false);
 }
 
@@ -491,12 +575,20 @@ check_outbox(struct ta *t)
 			json_object_set_new(ids, k, json_true());
 			continue;
 		}
+		/* heartbeats, the stop, acknowledgements: no alarm's edge */
+		if (strcmp(ta_str(e, "kind"), "alarm") != 0)
+			continue;
 		snprintf(k, sizeof(k), "%s/%s", ta_str(e, "type"), ta_str(e, "org"));
 		bool raise = !strcmp(ta_str(e, "transition"), "raise");
 		json_t *was = json_object_get(last, k);
-		/* a raise follows nothing or a clear; a clear follows a raise */
-		assert_true(raise ? !json_is_true(was) : json_is_true(was));
-		json_object_set_new(last, k, json_boolean(raise));
+		/* a raise follows nothing or a clear, or a raise of another
+		 * severity (an escalation); a clear follows a raise */
+		if (raise && json_is_string(was))
+			assert_string_not_equal(json_string_value(was), ta_str(e, "severity"));
+		else
+			assert_true(raise ? !json_is_string(was) : json_is_string(was));
+		json_object_set_new(last, k,
+				    raise ? json_string(ta_str(e, "severity")) : json_false());
 	}
 	/* every event kept has its outbox entry: none lost */
 	{
@@ -513,11 +605,14 @@ check_outbox(struct ta *t)
 	json_array_foreach (json_object_get(act, "alarms"), i, a) {
 		char k[128];
 		snprintf(k, sizeof(k), "%s/%s", ta_str(a, "type"), ta_str(a, "org"));
-		assert_true(json_is_true(json_object_get(last, k)));
+		/* raised, at the severity of its last raise */
+		assert_true(json_is_string(json_object_get(last, k)));
+		assert_string_equal(json_string_value(json_object_get(last, k)),
+				    ta_str(a, "severity"));
 		json_object_del(last, k);
 	}
 	json_object_foreach (last, key, e)
-		if (json_is_true(e))
+		if (json_is_string(e))
 			fail_msg("%s is raised in the outbox but not active", key);
 	json_decref(last);
 	json_decref(ids);
@@ -559,6 +654,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_sign_in_alarms, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_sign_in_lost_with_multibyte_text, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_secret_alarms, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_degraded_alarm, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_subscription_alarm, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_event_alarms, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_dead_letter_alarm, ta_test_teardown),

@@ -243,6 +243,21 @@ log_says(struct ta *t, const char *what)
 	return hit;
 }
 
+struct ask_wait {
+	const char *sock, *req;
+};
+
+static bool
+answers_ok(void *arg)
+{
+	struct ask_wait *w = arg;
+	json_t *j = ask(w->sock, w->req);
+	bool ok = json_is_true(json_object_get(j, "ok"));
+
+	json_decref(j);
+	return ok;
+}
+
 /* The monitoring socket answers reads and refuses every change; changes
  * on the admin socket are logged with who asked. */
 static void
@@ -267,6 +282,26 @@ test_monitoring_socket_is_read_only(void **state)
 	}
 	/* nothing changed: still signed in, the subscription still there */
 	assert_true(ta_sub_active(t));
+	/* with monitor_ack on, it takes an acknowledgement (a console's), and
+	 * still no other change */
+	ta_replace_in_file(t->conf, "\n[org acme]\n", "\nmonitor_ack = yes\n[org acme]\n");
+	kill(t->pid, SIGHUP);
+	ta_emergency(t);
+	struct ta_ev_wait one = {t, 1};
+	assert_true(th_wait_until(ta_enough_events, &one, 20));
+	json_t *ev = ta_events(t);
+	char *req = NULL;
+	if (asprintf(&req, "{\"cmd\":\"ack\",\"event\":%lld,\"by\":\"a console\"}",
+		     json_integer_value(json_object_get(json_array_get(ev, 0), "id"))) < 0)
+		abort();
+	json_decref(ev);
+	/* the reload's moment is the agent's: asked until it takes it */
+	struct ask_wait aw = {t->msock, req};
+	assert_true(th_wait_until(answers_ok, &aw, 10));
+	free(req);
+	j = ask(t->msock, changes[0]);
+	assert_false(json_is_true(json_object_get(j, "ok")));
+	json_decref(j);
 	j = ask(t->msock, "{\"cmd\":\"status\"}");
 	assert_true(json_is_true(json_object_get(j, "ok")));
 	json_decref(j);

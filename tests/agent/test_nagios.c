@@ -238,9 +238,9 @@ test_plugin_states(void **state)
 	want(plugin(t, "check_ctteams_secret", NULL, NULL, NULL, NULL), "SECRET", 1,
 	     "acme client secret expires in");
 	want(plugin(t, "check_ctteams_secret", "-w", "40:", "-c", "25:"), "SECRET", 2, NULL);
-	/* a threshold never hides the agent's alarm: still WARNING */
-	want(plugin(t, "check_ctteams_secret", "-w", "10:", "-c", "5:"), "SECRET", 1,
-	     "clientSecretExpiring");
+	/* the operator's thresholds decide, not the agent's default alarm:
+	 * 20 days left is OK for -w 10: -c 5: */
+	want(plugin(t, "check_ctteams_secret", "-w", "10:", "-c", "5:"), "SECRET", 0, "expires");
 	want(plugin(t, "check_ctteams_emergency", NULL, NULL, NULL, NULL), "EMERGENCY", 0, NULL);
 
 	/* signed in: OK, and thresholds turn it */
@@ -318,7 +318,7 @@ test_plugin_states(void **state)
 		};
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 			want(plugin(t, names[i][0], NULL, NULL, NULL, NULL), names[i][1], 3,
-			     "cannot ask ctteamsd");
+			     "ctteamsd did not answer: ");
 	}
 }
 
@@ -566,6 +566,183 @@ test_nagios_core(void **state)
 	running_nagios = NULL;
 }
 
+/* The id of the newest emergency event once there are more than `above`. */
+struct newer_wait {
+	struct ta *t;
+	long above, id;
+};
+
+static bool
+newer_event(void *arg)
+{
+	struct newer_wait *w = arg;
+
+	w->id = newest_event(w->t);
+	return w->id > w->above;
+}
+
+static long
+call_and_wait(struct ta *t, const char *number)
+{
+	struct newer_wait w = {t, newest_event(t), 0};
+
+	emergency(t, t->caller, number);
+	assert_true(th_wait_until(newer_event, &w, 30));
+	return w.id;
+}
+
+struct acked_wait {
+	struct ta *t;
+	long id;
+	const char *by;
+};
+
+static bool
+event_acked_by(void *arg)
+{
+	struct acked_wait *w = arg;
+	json_t *e = ta_events(w->t), *ev;
+	bool ok = false;
+	size_t i;
+
+	json_array_foreach (e, i, ev) {
+		if (json_integer_value(json_object_get(ev, "id")) == w->id)
+			ok = json_is_true(json_object_get(ev, "acked")) && ta_str(ev, "acked_by") &&
+			     !strcmp(ta_str(ev, "acked_by"), w->by);
+	}
+	json_decref(e);
+	return ok;
+}
+
+/* Acknowledges the emergency service in Nagios, as an operator would in
+ * its web interface (sticky, with a notification, not persistent). */
+static void
+nagios_ack(struct th_nagios *n, const char *author)
+{
+	char *cmd;
+
+	if (asprintf(
+		&cmd,
+		"[%ld] ACKNOWLEDGE_SVC_PROBLEM;ctteams;ctteams-acme-emergency;2;1;0;%s;on it\n",
+		(long)time(NULL), author) < 0)
+		abort();
+	assert_int_equal(th_nagios_command(n, cmd), 0);
+	free(cmd);
+}
+
+/* How many notifications of the emergency service's CRITICAL Nagios sent */
+static int
+pages(struct th_nagios *n)
+{
+	char *log = th_read_file(n->log), *at = log;
+	const char *needle =
+	    "SERVICE NOTIFICATION: ctteamsd;ctteams;ctteams-acme-emergency;CRITICAL;";
+	int count = 0;
+
+	while (at && (at = strstr(at, needle))) {
+		count++;
+		at += strlen(needle);
+	}
+	free(log);
+	return count;
+}
+
+struct pages_wait {
+	struct th_nagios *n;
+	int at_least;
+};
+
+static bool
+paged(void *arg)
+{
+	struct pages_wait *w = arg;
+
+	return pages(w->n) >= w->at_least;
+}
+
+/* The acknowledgement loop in a real Nagios: an acknowledgement of the
+ * emergency service reaches ctteamsd through the shipped contact and
+ * command (ctteamsctl console-ack over the monitoring socket) and
+ * acknowledges the call the service showed, by its author; with another
+ * call still open the service stays CRITICAL, and the next call pages all
+ * the same (the agent removes the acknowledgement first); once the last
+ * call is acknowledged the service goes OK. */
+static void
+test_nagios_console_ack(void **state)
+{
+	struct ta *t = *state;
+	struct th_nagios n = {0};
+	char *conf, *objects, *from, *to;
+	long a, b, c;
+
+	assert_int_equal(th_nagios_init(&n), 0);
+	n.notify = true;
+	running_nagios = &n;
+	if (asprintf(&conf, "nagios_command_file = %s\npassive_host = ctteams\nmonitor_ack = yes",
+		     n.cmd) < 0)
+		abort();
+	ta_ready(t, conf);
+	free(conf);
+	assert_int_equal(th_nagios_configure(&n, CT_NAGIOS_CFG, TA_PLUGINS, t->msock), 0);
+	/* the shipped command, with this build's ctteamsctl and the agent's socket */
+	if (asprintf(&objects, "%s/ctteams.cfg", n.dir) < 0 ||
+	    asprintf(&to, "%s -S %s console-ack", TA_CTTEAMSCTL, t->msock) < 0)
+		abort();
+	from = "/usr/bin/ctteamsctl -S /run/ctteams/ctteamsd-monitor.sock console-ack";
+	ta_replace_in_file(objects, from, to);
+	free(to);
+	free(objects);
+	assert_int_equal(th_nagios_start(&n), 0);
+
+	/* call a; earlier tests' calls (read back by this agent) out of the way */
+	a = call_and_wait(t, "911");
+	{
+		json_t *e = ta_events(t), *ev;
+		size_t i;
+		json_array_foreach (e, i, ev) {
+			long id = (long)json_integer_value(json_object_get(ev, "id"));
+			if (id != a && !strcmp(ta_str(ev, "kind"), "emergency") &&
+			    !json_is_true(json_object_get(ev, "acked")))
+				ack(t, id);
+		}
+		json_decref(e);
+	}
+	b = call_and_wait(t, "911");
+	char *shows = NULL;
+	if (asprintf(&shows, "(event %ld:", b) < 0)
+		abort();
+	wait_status(&n, "ctteams-acme-emergency", shows);
+	free(shows);
+	struct pages_wait pw = {&n, pages(&n) + 1};
+
+	/* acknowledged in Nagios: call b, by its author; a is still open */
+	nagios_ack(&n, "nagiosadmin");
+	struct acked_wait aw = {t, b, "nagiosadmin (console)"};
+	assert_true(th_wait_until(event_acked_by, &aw, 30));
+	wait_status(&n, "ctteams-acme-emergency", "problem_has_been_acknowledged=1");
+	wait_status(&n, "ctteams-acme-emergency", "current_state=2");
+
+	/* call c pages, though the service was acknowledged */
+	c = call_and_wait(t, "911");
+	if (asprintf(&shows, "(event %ld:", c) < 0)
+		abort();
+	wait_status(&n, "ctteams-acme-emergency", shows);
+	free(shows);
+	wait_status(&n, "ctteams-acme-emergency", "problem_has_been_acknowledged=0");
+	assert_true(th_wait_until(paged, &pw, 30));
+
+	/* c acknowledged in Nagios, a with ctteamsctl: nothing open, OK */
+	nagios_ack(&n, "nagiosadmin");
+	aw.id = c;
+	assert_true(th_wait_until(event_acked_by, &aw, 30));
+	ack(t, a);
+	wait_status(&n, "ctteams-acme-emergency", "no emergency call is open");
+	wait_status(&n, "ctteams-acme-emergency", "current_state=0");
+	assert_int_equal(ta_stop(t), 0);
+	th_nagios_free(&n);
+	running_nagios = NULL;
+}
+
 /* How long a wait took, in seconds. */
 static double
 since(const struct timespec *t0)
@@ -633,7 +810,8 @@ taken_ids(struct th_hook *h)
 
 	json_array_foreach (posts, i, p) {
 		json_t *body = json_object_get(p, "body");
-		const char *ev = strstr(ta_str(body, "plugin_output"), "(event ");
+		const char *text = ta_str(body, "plugin_output");
+		const char *ev = text ? strstr(text, "(event ") : NULL;
 		if (json_is_true(json_object_get(p, "answered_error")) ||
 		    strcmp(ta_str(body, "service"), "ctteams!ctteams-acme-emergency") != 0 || !ev)
 			continue;
@@ -754,6 +932,13 @@ test_icinga_api(void **state)
 		if (json_is_true(json_object_get(p, "answered_error")))
 			continue;
 		body = json_object_get(p, "body");
+		/* a new call first removes the console's acknowledgement */
+		if (!strcmp(ta_str(p, "path"), "/v1/actions/remove-acknowledgement")) {
+			assert_string_equal(ta_str(body, "type"), "Service");
+			assert_string_equal(ta_str(body, "service"),
+					    "ctteams!ctteams-acme-emergency");
+			continue;
+		}
 		assert_string_equal(ta_str(p, "path"), "/v1/actions/process-check-result");
 		/* Basic ctteams:s3cret-api-pass */
 		assert_string_equal(ta_str(p, "authorization"),
@@ -919,6 +1104,127 @@ test_icinga_liveness(void **state)
 	free(pwfile);
 }
 
+struct icinga_ack_wait {
+	struct th_icinga *ic;
+	int want;
+};
+
+/* The emergency service's acknowledgement in Icinga: 0 none, 1, 2 sticky */
+static bool
+icinga_acked(void *arg)
+{
+	struct icinga_ack_wait *w = arg;
+	json_t *j = th_icinga_get(w->ic, "/v1/objects/services/ctteams!ctteams-acme-emergency"
+					 "?attrs=acknowledgement");
+	json_t *a = json_object_get(
+	    json_object_get(json_array_get(json_object_get(j, "results"), 0), "attrs"),
+	    "acknowledgement");
+	bool ok = json_is_number(a) && (json_number_value(a) > 0) == (w->want > 0);
+
+	json_decref(j);
+	return ok;
+}
+
+static void
+icinga_ack(struct th_icinga *ic, const char *author)
+{
+	json_t *ans =
+	    th_icinga_post(ic, "/v1/actions/acknowledge-problem",
+			   json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "type", "Service", "service",
+				     "ctteams!ctteams-acme-emergency", "author", author, "comment",
+				     "on it", "notify", 1, "sticky", 1));
+
+	assert_non_null(ans);
+	json_decref(ans);
+}
+
+/* The acknowledgement loop in a real Icinga 2 (checker and notifications
+ * on): an acknowledgement set through its API reaches ctteamsd through the
+ * shipped notification (ctteamsctl console-ack) and acknowledges the call
+ * the service showed, by its author; the next call notifies again (the
+ * agent removes the acknowledgement first); the last call acknowledged,
+ * the service is OK. */
+static void
+test_icinga_console_ack(void **state)
+{
+	struct ta *t = *state;
+	static struct th_icinga ic;
+	char *dir = th_tmpdir("icinga-ack"), *pwfile, *conf, *objects, *link, *shows;
+	long a, b, c;
+
+	/* the shipped objects, with this build's ctteamsctl and a link that
+	 * will lead to the agent's monitoring socket */
+	if (asprintf(&objects, "%s/ctteams-icinga2.conf", dir) < 0 ||
+	    asprintf(&link, "%s/monitor.sock", dir) < 0)
+		abort();
+	char *text = th_read_file(CT_ICINGA_CONF);
+	assert_int_equal(th_write_file(objects, text), 0);
+	free(text);
+	ta_replace_in_file(objects, "\"/usr/bin/ctteamsctl\"", "\"" TA_CTTEAMSCTL "\"");
+	if (asprintf(&text, "\"%s\"", link) < 0)
+		abort();
+	ta_replace_in_file(objects, "\"/run/ctteams/ctteamsd-monitor.sock\"", text);
+	free(text);
+
+	running_icinga = &ic;
+	assert_int_equal(th_icinga_start_checking(&ic, objects, "ctteams", "s3cret-api-pass"), 0);
+	conf = icinga_conf(dir, ic.url, ic.ca, "monitor_ack = yes", &pwfile);
+	ta_ready(t, conf);
+	free(conf);
+	assert_int_equal(symlink(t->msock, link), 0);
+
+	a = call_and_wait(t, "911");
+	{
+		json_t *e = ta_events(t), *ev;
+		size_t i;
+		json_array_foreach (e, i, ev) {
+			long id = (long)json_integer_value(json_object_get(ev, "id"));
+			if (id != a && !strcmp(ta_str(ev, "kind"), "emergency") &&
+			    !json_is_true(json_object_get(ev, "acked")))
+				ack(t, id);
+		}
+		json_decref(e);
+	}
+	b = call_and_wait(t, "911");
+	if (asprintf(&shows, "(event %ld;", b) < 0)
+		abort();
+	struct icinga_wait w = {&ic, "ctteams!ctteams-acme-emergency", shows, 2, false};
+	assert_true(th_wait_until(icinga_result, &w, 30));
+	free(shows);
+
+	/* acknowledged in Icinga: call b, by its author; a still open */
+	icinga_ack(&ic, "icingaadmin");
+	struct acked_wait aw = {t, b, "icingaadmin (console)"};
+	assert_true(th_wait_until(event_acked_by, &aw, 30));
+
+	/* call c: the acknowledgement goes, the CRITICAL is c's */
+	c = call_and_wait(t, "911");
+	if (asprintf(&shows, "(event %ld;", c) < 0)
+		abort();
+	w.needle = shows;
+	assert_true(th_wait_until(icinga_result, &w, 30));
+	free(shows);
+	struct icinga_ack_wait unacked = {&ic, 0};
+	assert_true(th_wait_until(icinga_acked, &unacked, 30));
+
+	/* c acknowledged in Icinga, a with ctteamsctl: nothing open, OK */
+	icinga_ack(&ic, "icingaadmin");
+	aw.id = c;
+	assert_true(th_wait_until(event_acked_by, &aw, 30));
+	ack(t, a);
+	w.needle = "no emergency call is open";
+	w.state = 0;
+	assert_true(th_wait_until(icinga_result, &w, 30));
+	assert_int_equal(ta_stop(t), 0);
+	th_icinga_stop(&ic);
+	running_icinga = NULL;
+	th_rmtree(dir);
+	free(dir);
+	free(pwfile);
+	free(objects);
+	free(link);
+}
+
 static int
 setup(void **state)
 {
@@ -949,9 +1255,11 @@ main(void)
 	    cmocka_unit_test_teardown(test_emergency_behind_many_events, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_nagios_core, test_teardown),
 	    cmocka_unit_test_teardown(test_nagios_liveness, test_teardown),
+	    cmocka_unit_test_teardown(test_nagios_console_ack, test_teardown),
 	    cmocka_unit_test_teardown(test_icinga_api, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_icinga_daemon, test_teardown),
 	    cmocka_unit_test_teardown(test_icinga_liveness, test_teardown),
+	    cmocka_unit_test_teardown(test_icinga_console_ack, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, ta_teardown);

@@ -187,6 +187,11 @@ test_walk_and_emergency(void **state)
 	want_value(walk, "ctTeamsActiveAlarms.0", "0");
 	json_decref(status);
 	free(walk);
+	/* the MIB in the master's sysORTable, for a manager's discovery */
+	walk = th_snmp_walk(&snmp, "SNMPv2-MIB::sysORDescr");
+	assert_non_null(walk);
+	assert_non_null(strstr(walk, "CT-TEAMS-MIB: ctteamsd"));
+	free(walk);
 
 	ta_sim_ok(t, "POST", "/emergency",
 		  json_pack("{s:s, s:[s], s:s, s:s}", "caller", t->caller, "members", t->svc,
@@ -798,6 +803,13 @@ test_master_restart_and_away(void **state)
 	assert_int_equal(th_snmpd_start(&snmp), 0);
 	/* agentx_reconnect = 1s: back within a few seconds, not net-snmp's 15 */
 	assert_true(th_wait_until(tables_back, NULL, 6));
+	/* and its sysORTable entry, which the new master knew nothing of */
+	{
+		char *walk = th_snmp_walk(&snmp, "SNMPv2-MIB::sysORDescr");
+		assert_non_null(walk);
+		assert_non_null(strstr(walk, "CT-TEAMS-MIB: ctteamsd"));
+		free(walk);
+	}
 
 	th_snmpd_stop(&snmp);
 	ta_emergency(t);

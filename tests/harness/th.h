@@ -175,12 +175,14 @@ struct th_icinga {
  * results and read objects; 0 once its API answers. */
 int th_icinga_start(struct th_icinga *ic, const char *objects_file, const char *user,
 		    const char *password);
-/* The same with Icinga's checker running, as in a real installation: the
- * objects' active checks run too. */
+/* The same with Icinga's checker and notification features, as in a real
+ * installation: the objects' active checks and notifications run too. */
 int th_icinga_start_checking(struct th_icinga *ic, const char *objects_file, const char *user,
 			     const char *password);
 /* GET path from the API as that user; the parsed answer, NULL unless 200. */
 json_t *th_icinga_get(struct th_icinga *ic, const char *path);
+/* POST body (taken) to path; the parsed answer, NULL unless 200. */
+json_t *th_icinga_post(struct th_icinga *ic, const char *path, json_t *body);
 void th_icinga_stop(struct th_icinga *ic);
 
 /* ---- th_nagios.c: a real Nagios 4 core ---- */
@@ -188,6 +190,7 @@ void th_icinga_stop(struct th_icinga *ic);
 struct th_nagios {
 	char *dir, *cfg, *cmd, *status, *log;
 	pid_t pid;
+	bool notify; /* notifications on (set before th_nagios_configure) */
 };
 
 /* The directory and the command file's path, before the agent starts. */
@@ -203,6 +206,9 @@ void th_nagios_stop(struct th_nagios *n);
 void th_nagios_free(struct th_nagios *n);
 /* The service's block of status.dat (free it), or NULL. */
 char *th_nagios_service(struct th_nagios *n, const char *service);
+/* One external command into Nagios' command file, as an operator's web
+ * interface writes it ("[time] ACKNOWLEDGE_SVC_PROBLEM;..."); 0 done. */
+int th_nagios_command(struct th_nagios *n, const char *line);
 
 /* ---- th_show.c: narration for the demo programs ---- */
 

@@ -65,12 +65,15 @@ write_config(struct th_icinga *ic, const char *objects_file, const char *user, c
 		     "}\n"
 		     "object ApiUser \"%s\" {\n"
 		     "  password = \"%s\"\n"
-		     "  permissions = [ \"actions/process-check-result\", \"objects/query/*\" ]\n"
+		     "  permissions = [ \"actions/process-check-result\", \"objects/query/*\",\n"
+		     "    \"actions/remove-acknowledgement\", \"actions/acknowledge-problem\" ]\n"
 		     "}\n"
 		     "include \"%s\"\n"
 		     "%s",
 		     ic->port, user, password, objects_file,
-		     checker ? "object CheckerComponent \"checker\" { }\n" : "") < 0 ||
+		     checker ? "object CheckerComponent \"checker\" { }\n"
+			       "object NotificationComponent \"notification\" { }\n"
+			     : "") < 0 ||
 	    asprintf(&path, "%s/icinga2.conf", ic->dir) < 0)
 		abort();
 	rc = th_write_file(path, text);
@@ -152,10 +155,10 @@ th_icinga_start_checking(struct th_icinga *ic, const char *objects_file, const c
 	return start(ic, objects_file, user, password, true);
 }
 
-json_t *
-th_icinga_get(struct th_icinga *ic, const char *path)
+static json_t *
+request(struct th_icinga *ic, const char *method, const char *path, json_t *body)
 {
-	char *url, *auth, *basic = NULL;
+	char *url, *auth, *basic = NULL, *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	struct th_resp r;
 	json_t *j = NULL;
 
@@ -167,15 +170,32 @@ th_icinga_get(struct th_icinga *ic, const char *path)
 	free(auth);
 	if (asprintf(&auth, "Authorization: Basic %s", basic) < 0)
 		abort();
-	const char *headers[] = {auth, "Accept: application/json", NULL};
+	const char *headers[] = {auth, "Accept: application/json",
+				 body ? "Content-Type: application/json" : NULL, NULL};
 	/* the answer is freed whether or not one came (a refused connection
 	 * while Icinga starts leaves an empty body) */
-	if (th_http("GET", url, ic->ca, headers, NULL, &r) == 0 && r.status == 200)
+	if (th_http(method, url, ic->ca, headers, text, &r) == 0 && r.status == 200)
 		j = th_resp_json(&r);
 	th_resp_free(&r);
+	free(text);
 	free(url);
 	free(auth);
 	free(basic);
+	return j;
+}
+
+json_t *
+th_icinga_get(struct th_icinga *ic, const char *path)
+{
+	return request(ic, "GET", path, NULL);
+}
+
+json_t *
+th_icinga_post(struct th_icinga *ic, const char *path, json_t *body)
+{
+	json_t *j = request(ic, "POST", path, body);
+
+	json_decref(body);
 	return j;
 }
 

@@ -6,6 +6,7 @@
  * at once, the status file written each second, external commands read
  * as soon as they come.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,10 +95,10 @@ th_nagios_configure(struct th_nagios *n, const char *objects_file, const char *p
 		     "max_host_check_spread=1\n"
 		     "service_inter_check_delay_method=n\n"
 		     "host_inter_check_delay_method=n\n"
-		     "enable_notifications=0\n"
+		     "enable_notifications=%d\n"
 		     "illegal_macro_output_chars=`~$&|'\"<>\n",
 		     n->log, path, n->dir, n->status, n->cmd, n->dir, n->dir, n->dir, n->dir,
-		     n->dir, n->dir, n->dir, n->dir) < 0)
+		     n->dir, n->dir, n->dir, n->dir, n->notify ? 1 : 0) < 0)
 		return -1;
 	rc |= th_write_file(n->cfg, text);
 	free(text);
@@ -167,4 +168,17 @@ th_nagios_service(struct th_nagios *n, const char *service)
 	free(svc);
 	free(text);
 	return block;
+}
+
+int
+th_nagios_command(struct th_nagios *n, const char *line)
+{
+	/* Nagios holds the pipe open for reading while it runs */
+	int fd = open(n->cmd, O_WRONLY | O_NONBLOCK);
+	ssize_t len = (ssize_t)strlen(line);
+	int rc = fd >= 0 && write(fd, line, (size_t)len) == len ? 0 : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }

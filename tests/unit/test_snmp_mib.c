@@ -26,7 +26,8 @@ model(void)
 	json_error_t e;
 	json_t *j = json_loads(
 	    "{\"agent\": {\"version\": \"0.1.0\", \"started\": \"2026-11-29T01:02:03Z\","
-	    " \"heartbeat_interval\": 300},"
+	    " \"heartbeat_interval\": 300, \"last_seq\": 42,"
+	    " \"alarms_last_changed\": \"2026-11-29T01:05:00Z\"},"
 	    " \"orgs\": [{\"org\": \"acme\", \"index\": 3, \"tenant_id\": \"t-1\","
 	    "   \"auth_state\": \"reauth_required\", \"signed_in_user\": \"svc@acme\","
 	    "   \"access_token_expires\": \"2026-11-29T02:00:00Z\", \"last_refresh\": null,"
@@ -121,6 +122,8 @@ test_every_column(void **state)
 	assert_true(smib_object_exists(OIDS(ROOT, 1, 1, 11, 0)));
 	/* ctTeamsNotificationSeq is accessible-for-notify: no GET */
 	assert_false(smib_object_exists(OIDS(ROOT, 1, 1, 12, 0)));
+	assert_true(smib_object_exists(OIDS(ROOT, 1, 1, 14, 0)));
+	assert_false(smib_object_exists(OIDS(ROOT, 1, 1, 15, 0)));
 	assert_false(smib_object_exists(OIDS(ROOT, 1, 5, 1, 2, 1, 1)));
 	assert_false(smib_object_exists(OIDS(ROOT, 1, 6, 1, 2, 1)));
 	assert_false(smib_object_exists(OIDS(ROOT, 2, 1)));
@@ -137,6 +140,10 @@ test_every_column(void **state)
 	want_int(m, OIDS(ROOT, 1, 1, 9, 0), ASN_GAUGE, 2);
 	want_int(m, OIDS(ROOT, 1, 1, 10, 0), ASN_GAUGE, 2);
 	want_int(m, OIDS(ROOT, 1, 1, 11, 0), ASN_UNSIGNED, 300);
+	v = get(m, OIDS(ROOT, 1, 1, 13, 0));
+	assert_int_equal(v->s_len, 11);
+	assert_int_equal(v->s[5], 5); /* the last change at 01:05 */
+	want_int(m, OIDS(ROOT, 1, 1, 14, 0), ASN_UNSIGNED, 42);
 	/* the org table, indexed by the stable org index */
 	want_str(m, OIDS(ROOT, 1, 2, 1, 2, 3), "acme");
 	want_str(m, OIDS(ROOT, 1, 2, 1, 3, 3), "t-1");
@@ -197,6 +204,7 @@ test_every_column(void **state)
 	assert_int_equal(get(m, OIDS(ROOT, 1, 5, 1, 5, 2, 3))->s_len, 11);
 	want_str(m, OIDS(ROOT, 1, 5, 1, 6, 2, 3), "revoked");
 	want_str(m, OIDS(ROOT, 1, 5, 1, 7, 2, 3), "docs/alarms.md#x");
+	want_int(m, OIDS(ROOT, 1, 5, 1, 8, 2, 3), ASN_INTEGER, 2); /* signInLost, as a value */
 	want_str(m, OIDS(ROOT, 1, 5, 1, 3, 11, 0), "");
 	want_str(m, OIDS(ROOT, 1, 5, 1, 6, 11, 0), "disk");
 	/* not there: a column of no row, beyond a table */
@@ -232,8 +240,8 @@ test_getnext_order(void **state)
 		n++;
 	}
 	assert_int_equal(n, smib_count(m));
-	/* 11 scalars, 16 + 16 org columns, 10 sub, 15 event, 2 x 5 alarm */
-	assert_int_equal(n, 11 + 32 + 10 + 15 + 10);
+	/* 13 scalars, 16 + 16 org columns, 10 sub, 15 event, 2 x 6 alarm */
+	assert_int_equal(n, 13 + 32 + 10 + 15 + 12);
 	/* column-major within a table: org name of both rows before tenant */
 	v = smib_next(m, OIDS(ROOT, 1, 2, 1, 2, 1));
 	assert_true(v->name[14] == 3 && v->name[13] == 2);
@@ -245,7 +253,7 @@ test_getnext_order(void **state)
 	assert_int_equal(v->name[14], 12);
 	v = smib_next(m, OIDS(1, 3, 6, 1));
 	assert_ptr_equal(v, smib_at(m, 0));
-	assert_null(smib_next(m, OIDS(ROOT, 1, 5, 1, 7, 11, 0)));
+	assert_null(smib_next(m, OIDS(ROOT, 1, 5, 1, 8, 11, 0)));
 	smib_free(m);
 	json_decref(st);
 	json_decref(ev);
@@ -292,15 +300,18 @@ test_notifications(void **state)
 	assert_string_equal(smib_notification_name(v), "ctTeamsEmergencyCall");
 	for (n = 0, w = v; w; w = w->next_variable)
 		n++;
-	assert_int_equal(n, 12);                            /* snmpTrapOID.0 and eleven objects */
+	assert_int_equal(n, 13);                            /* snmpTrapOID.0 and twelve objects */
 	w = v->next_variable->next_variable->next_variable; /* caller */
 	assert_int_equal(w->name[13], 5);
 	assert_int_equal(w->name[14], 12);
 	assert_string_equal(vb_str(w, buf, sizeof(buf)), "Jane");
-	for (w = v; w->next_variable; w = w->next_variable)
+	for (w = v; w->next_variable->next_variable; w = w->next_variable)
 		;
-	assert_int_equal(w->name[13], 15); /* ctTeamsEventId.12 = 12, last */
+	assert_int_equal(w->name[13], 15); /* ctTeamsEventId.12 = 12 */
 	assert_int_equal(*w->val.integer, 12);
+	w = w->next_variable; /* last: ctTeamsNotificationSeq.0, the entry's */
+	assert_int_equal(w->name[12], 12);
+	assert_int_equal(*w->val.integer, 4);
 	snmp_free_varbind(v);
 
 	/* the heartbeat: the entry's values, scalars' instances, its number */
@@ -337,11 +348,12 @@ test_notifications(void **state)
 	v = smib_notification(ack, st, NULL);
 	assert_string_equal(smib_notification_name(v), "ctTeamsEmergencyAcknowledged");
 	n = 0;
-	for (w = v->next_variable; w; w = w->next_variable, n++) {
+	for (w = v->next_variable; w->next_variable; w = w->next_variable, n++) {
 		assert_int_equal(w->name[13], ack_cols[n]);
 		assert_int_equal(w->name[14], 12);
 	}
 	assert_int_equal(n, 8);
+	assert_int_equal(w->name[12], 12); /* and its number */
 	w = v->next_variable;
 	for (int i = 0; i < 6; i++)
 		w = w->next_variable;
