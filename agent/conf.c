@@ -212,6 +212,22 @@ set_str(char **field, const char *v)
 
 static void secret_file_check(struct parse *p, const char *key, const char *v);
 
+/* A host or service name, with %o (org) and %c (check) to be filled in:
+ * what Nagios and Icinga take in a name, nothing a command could split. */
+static bool
+name_template_valid(const char *v)
+{
+	if (!*v || strlen(v) > 128)
+		return false;
+	for (; *v; v++) {
+		if (*v == '%' && (v[1] == 'o' || v[1] == 'c' || v[1] == '%'))
+			v++;
+		else if (!isalnum((unsigned char)*v) && !strchr("-_.", *v))
+			return false;
+	}
+	return true;
+}
+
 /* The passive check results' keys; false: not one of them. */
 static bool
 passive_key(struct parse *p, const char *k, const char *v)
@@ -220,10 +236,18 @@ passive_key(struct parse *p, const char *k, const char *v)
 	const char *why;
 	double d;
 
-	if (!strcmp(k, "passive_host")) {
-		if (!conf_org_name_valid(v) && !strchr(v, '.'))
-			problem(p, "passive_host: a host name as Nagios or Icinga knows it");
-		set_str(&c->passive_host, v);
+	if (!strcmp(k, "passive_host") || !strcmp(k, "service_name")) {
+		if (!name_template_valid(v))
+			problem(
+			    p,
+			    "%s: a name as Nagios or Icinga knows it: letters, digits, '-', '_', "
+			    "'.', with %%o for the org%s",
+			    k, !strcmp(k, "service_name") ? " and %c for the check" : "");
+		else if (!strcmp(k, "service_name") && !strstr(v, "%c"))
+			problem(p, "service_name: needs %%c, the check (emergency, auth, ...)");
+		else if (!strcmp(k, "passive_host") && strstr(v, "%c"))
+			problem(p, "passive_host: %%o only; the check is the service's");
+		set_str(!strcmp(k, "passive_host") ? &c->passive_host : &c->service_name, v);
 	} else if (!strcmp(k, "nagios_command_file") || !strcmp(k, "icinga_ca_file")) {
 		if (v[0] != '/')
 			problem(p, "%s: must be an absolute path", k);
@@ -762,6 +786,9 @@ defaults(struct conf *c)
 	c->trap_max_age = 24 * 3600;
 	c->snmp_events = 50;
 	c->passive_host = xstrdup("ctteams");
+	/* the check first: Icinga's "apply Service PREFIX for (org in ...)"
+	 * names a service PREFIX + org */
+	c->service_name = xstrdup("ctteams-%c-%o");
 	c->passive_max_age = 24 * 3600;
 }
 
@@ -805,6 +832,9 @@ finish(struct parse *p)
 			   "icinga_ca_file (the Icinga CA certificate)");
 	if (c->renew_margin >= c->subscription_lifetime)
 		problem(p, "[agent] renew_margin must be shorter than subscription_lifetime");
+	if (c->n_orgs > 1 && !strstr(c->service_name, "%o") && !strstr(c->passive_host, "%o"))
+		problem(p, "[agent] service_name or passive_host needs %%o: with several orgs, "
+			   "each needs services of its own");
 	for (size_t i = 0; i < c->n_orgs; i++) {
 		struct conf_org *o = c->orgs[i];
 		static const char *const req[] = {"tenant_id", "client_id", "client_secret_file",
@@ -884,6 +914,7 @@ conf_free(struct conf *c)
 	free(c->monitor_socket);
 	free(c->agentx_socket);
 	free(c->passive_host);
+	free(c->service_name);
 	free(c->nagios_command_file);
 	free(c->icinga_url);
 	free(c->icinga_user);

@@ -82,7 +82,8 @@ struct conf {
 	double trap_max_age;     /* a notification the master did not take is given up */
 	long snmp_events;        /* rows of the recent-event table */
 	/* passive check results (agent/passive.c) */
-	char *passive_host;         /* the host the ctteams services belong to */
+	char *passive_host;         /* the services' host: %o the org */
+	char *service_name;         /* the services' names: %c the check, %o the org */
 	double passive_max_age;     /* a result not taken by then is given up */
 	char *nagios_command_file;  /* Nagios' external command file; NULL: off */
 	char *icinga_url;           /* Icinga 2's API, https://HOST:5665; NULL: off */

@@ -159,6 +159,22 @@ cmd_status(const struct request *r)
 	return status(r->org_name);
 }
 
+/* What ctteamsctl config needs to name the consoles' objects as the
+ * passive results do: no secret, nothing of a tenant but the org names */
+static char *
+cmd_config(const struct request *r)
+{
+	json_t *orgs = json_array();
+
+	(void)r;
+	for (size_t i = 0; i < orgs_count(); i++)
+		json_array_append_new(orgs, json_string(org_at(i)->conf->name));
+	return reply(json_pack("{s:b, s:o, s:s, s:s, s:s?, s:f}", "ok", 1, "orgs", orgs,
+			       "passive_host", cfg->passive_host, "service_name", cfg->service_name,
+			       "monitor_socket", cfg->monitor_socket, "heartbeat_interval",
+			       cfg->heartbeat_interval));
+}
+
 static char *
 cmd_ping(const struct request *r)
 {
@@ -323,6 +339,7 @@ static const struct {
     {"outbox", READ, cmd_outbox},
     {"dead-letters", READ, cmd_dead_letters},
     {"test-match", READ, cmd_test_match},
+    {"config", READ, cmd_config},
     {"login", ADMIN, cmd_login},
     {"logout", ADMIN, cmd_logout},
     {"renew", ADMIN, cmd_renew},

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "ctlclient.h"
+#include "objects.h"
 #include "text.h"
 
 #define EXIT_USAGE     2
@@ -36,6 +37,8 @@ usage(FILE *out)
 		     "  dead-letters ORG --clear   forget them, once dealt with\n"
 		     "  test-match FILE [ORG]   run the org's detector on a saved chatMessage\n"
 		     "                          JSON: exit 0 emergency, 1 not (like grep)\n"
+		     "  config nagios|icinga    the console's hosts and services for the\n"
+		     "                          agent's orgs, beside the shipped objects\n"
 		     "  console-ack TYPE AUTHOR OUTPUT\n"
 		     "                          what a console's notification command runs: for\n"
 		     "                          an ACKNOWLEDGEMENT, acknowledge the event OUTPUT\n"
@@ -229,14 +232,19 @@ print_dead_letters(json_t *ans)
 static int
 console_ack(const char *sock, const char *type, const char *author, const char *output)
 {
-	const char *at = strstr(output, "(event ");
+	const char *at = NULL;
 	char *end = NULL, *by;
-	long id = at ? strtol(at + 7, &end, 10) : 0;
+	long id;
 	json_t *req, *ans;
 	int rc = 0;
 
 	if (strcasecmp(type, "ACKNOWLEDGEMENT") != 0)
 		return 0;
+	/* the last one: the caller's name and the location come before it,
+	 * from Teams, and could hold "(event 7;" to point at another call */
+	for (const char *p = output; (p = strstr(p, "(event ")); p++)
+		at = p;
+	id = at ? strtol(at + 7, &end, 10) : 0;
 	/* Nagios turns the ';' of a passive result's output into ':' */
 	if (id <= 0 || !end || (*end != ';' && *end != ':')) {
 		fprintf(stderr, "ctteamsctl: no event id in the service's output: %s\n", output);
@@ -257,6 +265,30 @@ console_ack(const char *sock, const char *type, const char *author, const char *
 	json_decref(ans);
 	json_decref(req);
 	free(by);
+	return rc;
+}
+
+/* config nagios|icinga: the objects for the agent's orgs, on stdout */
+static int
+config(const char *sock, const char *console)
+{
+	json_t *req = json_pack("{s:s}", "cmd", "config"), *ans;
+	int rc = 0;
+
+	if (strcmp(console, "nagios") != 0 && strcmp(console, "icinga") != 0) {
+		fprintf(stderr, "ctteamsctl: config nagios or config icinga\n");
+		json_decref(req);
+		return EXIT_USAGE;
+	}
+	ans = call(sock, req);
+	if (!json_is_true(json_object_get(ans, "ok"))) {
+		fprintf(stderr, "ctteamsctl: %s\n", s(ans, "error"));
+		rc = 1;
+	} else {
+		obj_print(stdout, console, ans);
+	}
+	json_decref(ans);
+	json_decref(req);
 	return rc;
 }
 
@@ -364,6 +396,13 @@ main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		return test_match(sock, argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL);
+	}
+	if (!strcmp(cmd, "config")) {
+		if (argc - optind != 1) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		return config(sock, argv[optind]);
 	}
 	if (!strcmp(cmd, "console-ack")) {
 		if (argc - optind != 3) {

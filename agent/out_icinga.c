@@ -18,7 +18,7 @@
 /* Copies of the keys in use: a reload that turns the output off must not
  * leave the consumer reading a configuration that is gone. */
 static struct {
-	char *url, *user, *password_file, *ca, *host;
+	char *url, *user, *password_file, *ca;
 	double ttl;
 } k;
 static struct outbox_consumer *consumer;
@@ -67,6 +67,26 @@ why_of(const struct hc_resp *resp)
 	return why;
 }
 
+/* 400 (bad request), 403 (passive checks off, or not permitted), 404
+ * (no such service), 409 (Icinga 2.14 and later: a result older than the
+ * service's last one). Icinga answers 500 when a request's one result
+ * failed, and the result's own code says which. */
+static bool
+refused_for_good(const struct hc_resp *resp)
+{
+	long code = resp->status;
+
+	if (code == 500) {
+		json_t *j = json_loadb(resp->body, resp->len, 0, NULL);
+		json_t *c =
+		    json_object_get(json_array_get(json_object_get(j, "results"), 0), "code");
+		if (json_is_number(c))
+			code = (long)json_number_value(c);
+		json_decref(j);
+	}
+	return code == 400 || code == 403 || code == 404 || code == 409;
+}
+
 static void
 on_answer(const struct hc_resp *resp, void *arg)
 {
@@ -75,13 +95,11 @@ on_answer(const struct hc_resp *resp, void *arg)
 	(void)arg;
 	if (!consumer || !cur.busy)
 		return; /* stopped meanwhile */
-	/* 400 (bad request), 403 (passive checks off, or not permitted), 404
-	 * (no such service), 409 (Icinga 2.14 and later: a result older than
-	 * the service's last one, "Newer check result already present"):
-	 * asking again will not help, and everything after (a 911's CRITICAL
-	 * among it) would wait behind it: logged, counted, and passed */
-	if (resp->status == 400 || resp->status == 403 || resp->status == 404 ||
-	    resp->status == 409) {
+	/* refused for good ("Newer check result already present", no such
+	 * service, ...): asking again will not help, and everything after (a
+	 * 911's CRITICAL among it) would wait behind it: logged, counted, and
+	 * passed */
+	if (refused_for_good(resp)) {
 		why = why_of(resp);
 		log_err("icinga", "result for %s not taken: %s", cur.r[cur.next].service, why);
 		free(cur.refused);
@@ -143,7 +161,7 @@ post_next(void)
 	bool unack = r->clear_ack && !cur.unacked;
 	char *url = xprintf("%s/v1/actions/%s", k.url,
 			    unack ? "remove-acknowledgement" : "process-check-result");
-	char *svc = xprintf("%s!%s", k.host, r->service), *body, *pw, why[256];
+	char *svc = xprintf("%s!%s", r->host, r->service), *body, *pw, why[256];
 	json_t *j = unack ? json_pack("{s:s, s:s}", "type", "Service", "service", svc)
 			  : json_pack("{s:s, s:s, s:i, s:s, s:s, s:f, s:f}", "type", "Service",
 				      "service", svc, "exit_status", r->state, "plugin_output",
@@ -187,12 +205,10 @@ keep(const struct conf *c)
 	free(k.user);
 	free(k.password_file);
 	free(k.ca);
-	free(k.host);
 	k.url = xstrdup(c->icinga_url);
 	k.user = xstrdup(c->icinga_user);
 	k.password_file = xstrdup(c->icinga_password_file);
 	k.ca = xstrdup(c->icinga_ca_file);
-	k.host = xstrdup(c->passive_host);
 	k.ttl = c->icinga_ttl;
 }
 
@@ -205,7 +221,8 @@ outi_start(const struct conf *c, struct store *st)
 		return;
 	keep(c);
 	consumer = outbox_consumer_new(st, "icinga", &o, deliver, NULL);
-	log_info("icinga", "passive results to %s as %s, host %s", k.url, k.user, k.host);
+	log_info("icinga", "passive results to %s as %s, host %s, services %s", k.url, k.user,
+		 c->passive_host, c->service_name);
 }
 
 void
@@ -234,6 +251,5 @@ outi_stop(void)
 	free(k.user);
 	free(k.password_file);
 	free(k.ca);
-	free(k.host);
 	memset(&k, 0, sizeof(k));
 }

@@ -24,7 +24,7 @@
 
 /* Copies of the keys in use: a reload that turns the output off must not
  * leave the consumer reading a configuration that is gone. */
-static char *command_file, *host;
+static char *command_file;
 static struct outbox_consumer *consumer;
 
 static int
@@ -99,10 +99,10 @@ deliver(struct outbox_consumer *c, json_t *entry, void *arg)
 		char *out = escaped(r[i].output);
 		/* both commands in one write, so Nagios reads them together */
 		char *unack = r[i].clear_ack ? xprintf("[%.0f] REMOVE_SVC_ACKNOWLEDGEMENT;%s;%s\n",
-						       r[i].at, host, r[i].service)
+						       r[i].at, r[i].host, r[i].service)
 					     : xstrdup("");
 		char *line = xprintf("%s[%.0f] PROCESS_SERVICE_CHECK_RESULT;%s;%s;%d;%s\n", unack,
-				     r[i].at, host, r[i].service, r[i].state, out);
+				     r[i].at, r[i].host, r[i].service, r[i].state, out);
 		/* a failure part way through sends the whole entry again: a
 		 * result twice is harmless, one lost is not */
 		ok = write_command(line, why, sizeof(why)) == 0;
@@ -118,9 +118,7 @@ static void
 keep(const struct conf *c)
 {
 	free(command_file);
-	free(host);
 	command_file = xstrdup(c->nagios_command_file);
-	host = xstrdup(c->passive_host);
 }
 
 void
@@ -132,8 +130,8 @@ outn_start(const struct conf *c, struct store *st)
 		return;
 	keep(c);
 	consumer = outbox_consumer_new(st, "nagios", &o, deliver, NULL);
-	log_info("nagios", "passive results to %s, host %s", c->nagios_command_file,
-		 c->passive_host);
+	log_info("nagios", "passive results to %s, host %s, services %s", c->nagios_command_file,
+		 c->passive_host, c->service_name);
 }
 
 void
@@ -156,6 +154,5 @@ outn_stop(void)
 		outbox_consumer_free(consumer);
 	consumer = NULL;
 	free(command_file);
-	free(host);
-	command_file = host = NULL;
+	command_file = NULL;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alarm.h"
+#include "names.h"
 #include "org.h"
 #include "passive.h"
 #include "text.h"
@@ -41,12 +42,18 @@ one_line(char *s)
 	return clean;
 }
 
+/* One result for the service of check (the agent's own: "agent", named
+ * ctteams-agent) on the org's host */
 static void
 add(struct passive_result **r, size_t *n, const char *org, const char *check, int state,
     char *output, double at)
 {
+	const struct conf *c = orgs_conf();
+
 	*r = xrealloc(*r, (*n + 1) * sizeof(**r));
-	(*r)[*n].service = xprintf("ctteams-%s-%s", org, check);
+	(*r)[*n].host = names_fill(c->passive_host, org, check);
+	(*r)[*n].service = strcmp(check, "agent") ? names_fill(c->service_name, org, check)
+						  : xstrdup("ctteams-agent");
 	(*r)[*n].state = state;
 	(*r)[*n].output = one_line(output);
 	(*r)[*n].at = at;
@@ -157,22 +164,19 @@ agent_results(const json_t *e, bool stop, double at, struct passive_result **ret
 	char *up = span(json_number_value(json_object_get(e, "uptime")));
 	char *every = span(interval);
 	long alarms = jint(e, "alarms");
-	size_t n = 0;
+	/* one host, or one per org (passive_host with %o): each gets it */
+	size_t hosts = strstr(orgs_conf()->passive_host, "%o") ? orgs_count() : 1, n = 0;
 
-	if (interval > 0) {
-		*ret = xcalloc(1, sizeof(**ret));
-		(*ret)->service = xstrdup("ctteams-agent");
-		(*ret)->state = stop ? 1 : 0;
-		(*ret)->output = one_line(
+	for (size_t i = 0; interval > 0 && i < hosts; i++) {
+		add(ret, &n, i < orgs_count() ? org_at(i)->conf->name : "", "agent", stop ? 1 : 0,
 		    stop ? xprintf("CTTEAMS AGENT WARNING - ctteamsd %s stopped (%s) after %s: no "
 				   "notices are relayed until it starts again",
 				   jstr(e, "version"), jstr(e, "reason"), up)
 			 : xprintf("CTTEAMS AGENT OK - ctteamsd %s up %s, %ld alarm%s active; a "
 				   "heartbeat every %s",
-				   jstr(e, "version"), up, alarms, alarms == 1 ? "" : "s", every));
-		(*ret)->at = at;
-		(*ret)->ttl = 2 * interval;
-		n = 1;
+				   jstr(e, "version"), up, alarms, alarms == 1 ? "" : "s", every),
+		    at);
+		(*ret)[n - 1].ttl = 2 * interval;
 	}
 	free(up);
 	free(every);
@@ -281,6 +285,7 @@ void
 passive_results_free(struct passive_result *r, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		free(r[i].host);
 		free(r[i].service);
 		free(r[i].output);
 	}

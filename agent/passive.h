@@ -6,9 +6,9 @@
  * that follows once no call is open; an alarm's raise is its severity's
  * state for the service of the alarm's check, its clear the state of what
  * stays raised there; a heartbeat is the ctteams-agent service's OK, a
- * clean stop its WARNING. Services
- * are named ctteams-ORG-CHECK on the host passive_host, as nagios/ctteams.cfg
- * and nagios/ctteams-icinga2.conf define them. The transports are
+ * clean stop its WARNING. Services are named by service_name (by default
+ * ctteams-CHECK-ORG) on the host passive_host (ctteams, or one per org),
+ * as nagios/ctteams.cfg and nagios/ctteams-icinga2.conf define them. The transports are
  * out_nagios.c (the external command file) and out_icinga.c (the REST API).
  */
 #ifndef CT_PASSIVE_H
@@ -21,7 +21,8 @@
 #include "outbox.h"
 
 struct passive_result {
-	char *service; /* ctteams-acme-emergency */
+	char *host;    /* passive_host, its %o filled in */
+	char *service; /* service_name filled in: ctteams-emergency-acme */
 	int state;     /* 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN */
 	char *output;  /* one line: no '|', no line break */
 	double at;     /* when it happened */

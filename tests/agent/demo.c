@@ -116,7 +116,7 @@ check(struct ta *t, const char *name)
 static bool
 nagios_shows(void *needle)
 {
-	char *block = th_nagios_service(&nagios, "ctteams-acme-emergency");
+	char *block = th_nagios_service(&nagios, "ctteams-emergency-acme");
 	bool ok = block && strstr(block, needle);
 
 	free(block);
@@ -250,7 +250,7 @@ main(void)
 	th_check(th_wait_until(nagios_shows, "EMERGENCY CALL", 30),
 		 "the passive result reaches Nagios");
 	printf("   the passive result, in Nagios before any check ran:\n");
-	show_nagios("ctteams-acme-emergency");
+	show_nagios("ctteams-emergency-acme");
 	check(t, "check_ctteams_emergency");
 
 	th_step("The NOC sends people to Building 4, then acknowledges the call in Nagios;\n"
@@ -258,7 +258,7 @@ main(void)
 	{
 		char *cmd;
 		if (asprintf(&cmd,
-			     "[%ld] ACKNOWLEDGE_SVC_PROBLEM;ctteams;ctteams-acme-emergency;2;1;0;"
+			     "[%ld] ACKNOWLEDGE_SVC_PROBLEM;ctteams;ctteams-emergency-acme;2;1;0;"
 			     "night desk;security on the way\n",
 			     (long)time(NULL)) < 0)
 			abort();
@@ -271,7 +271,7 @@ main(void)
 	ctl(t, "events", "acme");
 	th_check(th_wait_until(nagios_shows, "current_state=0", 30),
 		 "the emergency service is OK again");
-	show_nagios("ctteams-acme-emergency");
+	show_nagios("ctteams-emergency-acme");
 	check(t, "check_ctteams_emergency");
 
 	th_step("Time runs fast here: access tokens live 4 s, not an hour; ctteamsd refreshes\n"

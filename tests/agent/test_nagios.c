@@ -7,6 +7,8 @@
  * the Icinga 2 API request, checked at a loopback HTTPS endpoint that
  * refuses for a while.
  */
+#include <grp.h>
+#include <pwd.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdio.h>
@@ -459,7 +461,7 @@ logged_events(struct th_nagios *n)
 {
 	char *log = th_read_file(n->log), *out = calloc(1, 1024), *at = log;
 	const char *cmd = "EXTERNAL COMMAND: PROCESS_SERVICE_CHECK_RESULT;ctteams;"
-			  "ctteams-acme-emergency;";
+			  "ctteams-emergency-acme;";
 
 	while (at && (at = strstr(at, cmd))) {
 		char *ev = strstr(at, "(event ");
@@ -519,13 +521,13 @@ test_nagios_core(void **state)
 	}
 	assert_int_equal(th_nagios_start(&n), 0);
 	/* the active checks run the plugins against the agent */
-	wait_status(&n, "ctteams-acme-auth", "plugin_output=CTTEAMS AUTH OK");
-	wait_status(&n, "ctteams-acme-subscription", "plugin_output=CTTEAMS SUBSCRIPTION OK");
+	wait_status(&n, "ctteams-auth-acme", "plugin_output=CTTEAMS AUTH OK");
+	wait_status(&n, "ctteams-subscription-acme", "plugin_output=CTTEAMS SUBSCRIPTION OK");
 
 	/* an emergency: the passive result, at once */
 	emergency(t, t->caller, "911");
-	wait_status(&n, "ctteams-acme-emergency", "current_state=2");
-	wait_status(&n, "ctteams-acme-emergency", "EMERGENCY CALL: Jane Doe dialled 911");
+	wait_status(&n, "ctteams-emergency-acme", "current_state=2");
+	wait_status(&n, "ctteams-emergency-acme", "EMERGENCY CALL: Jane Doe dialled 911");
 
 	/* Nagios down while two more arrive: both reach it once, in order */
 	th_nagios_stop(&n);
@@ -547,19 +549,19 @@ test_nagios_core(void **state)
 		fail();
 	}
 	/* the test call did not lower the open 911s' CRITICAL */
-	wait_status(&n, "ctteams-acme-emergency", "TEST CALL");
-	wait_status(&n, "ctteams-acme-emergency", "current_state=2");
+	wait_status(&n, "ctteams-emergency-acme", "TEST CALL");
+	wait_status(&n, "ctteams-emergency-acme", "current_state=2");
 
 	/* acknowledged: WARNING while the test call is open, OK when nothing
 	 * is; then a new call pages again */
 	ack_open(t, false);
-	wait_status(&n, "ctteams-acme-emergency", "a test call is still unacknowledged");
-	wait_status(&n, "ctteams-acme-emergency", "current_state=1");
+	wait_status(&n, "ctteams-emergency-acme", "a test call is still unacknowledged");
+	wait_status(&n, "ctteams-emergency-acme", "current_state=1");
 	ack_open(t, true);
-	wait_status(&n, "ctteams-acme-emergency", "no emergency call is open");
-	wait_status(&n, "ctteams-acme-emergency", "current_state=0");
+	wait_status(&n, "ctteams-emergency-acme", "no emergency call is open");
+	wait_status(&n, "ctteams-emergency-acme", "current_state=0");
 	emergency(t, t->caller, "911");
-	wait_status(&n, "ctteams-acme-emergency", "current_state=2");
+	wait_status(&n, "ctteams-emergency-acme", "current_state=2");
 	free(want_log);
 	assert_int_equal(ta_stop(t), 0);
 	th_nagios_free(&n);
@@ -623,7 +625,7 @@ nagios_ack(struct th_nagios *n, const char *author)
 
 	if (asprintf(
 		&cmd,
-		"[%ld] ACKNOWLEDGE_SVC_PROBLEM;ctteams;ctteams-acme-emergency;2;1;0;%s;on it\n",
+		"[%ld] ACKNOWLEDGE_SVC_PROBLEM;ctteams;ctteams-emergency-acme;2;1;0;%s;on it\n",
 		(long)time(NULL), author) < 0)
 		abort();
 	assert_int_equal(th_nagios_command(n, cmd), 0);
@@ -636,7 +638,7 @@ pages(struct th_nagios *n)
 {
 	char *log = th_read_file(n->log), *at = log;
 	const char *needle =
-	    "SERVICE NOTIFICATION: ctteamsd;ctteams;ctteams-acme-emergency;CRITICAL;";
+	    "SERVICE NOTIFICATION: ctteamsd;ctteams;ctteams-emergency-acme;CRITICAL;";
 	int count = 0;
 
 	while (at && (at = strstr(at, needle))) {
@@ -711,7 +713,7 @@ test_nagios_console_ack(void **state)
 	char *shows = NULL;
 	if (asprintf(&shows, "(event %ld:", b) < 0)
 		abort();
-	wait_status(&n, "ctteams-acme-emergency", shows);
+	wait_status(&n, "ctteams-emergency-acme", shows);
 	free(shows);
 	struct pages_wait pw = {&n, pages(&n) + 1};
 
@@ -719,16 +721,16 @@ test_nagios_console_ack(void **state)
 	nagios_ack(&n, "nagiosadmin");
 	struct acked_wait aw = {t, b, "nagiosadmin (console)"};
 	assert_true(th_wait_until(event_acked_by, &aw, 30));
-	wait_status(&n, "ctteams-acme-emergency", "problem_has_been_acknowledged=1");
-	wait_status(&n, "ctteams-acme-emergency", "current_state=2");
+	wait_status(&n, "ctteams-emergency-acme", "problem_has_been_acknowledged=1");
+	wait_status(&n, "ctteams-emergency-acme", "current_state=2");
 
 	/* call c pages, though the service was acknowledged */
 	c = call_and_wait(t, "911");
 	if (asprintf(&shows, "(event %ld:", c) < 0)
 		abort();
-	wait_status(&n, "ctteams-acme-emergency", shows);
+	wait_status(&n, "ctteams-emergency-acme", shows);
 	free(shows);
-	wait_status(&n, "ctteams-acme-emergency", "problem_has_been_acknowledged=0");
+	wait_status(&n, "ctteams-emergency-acme", "problem_has_been_acknowledged=0");
 	assert_true(th_wait_until(paged, &pw, 30));
 
 	/* c acknowledged in Nagios, a with ctteamsctl: nothing open, OK */
@@ -736,8 +738,8 @@ test_nagios_console_ack(void **state)
 	aw.id = c;
 	assert_true(th_wait_until(event_acked_by, &aw, 30));
 	ack(t, a);
-	wait_status(&n, "ctteams-acme-emergency", "no emergency call is open");
-	wait_status(&n, "ctteams-acme-emergency", "current_state=0");
+	wait_status(&n, "ctteams-emergency-acme", "no emergency call is open");
+	wait_status(&n, "ctteams-emergency-acme", "current_state=0");
 	assert_int_equal(ta_stop(t), 0);
 	th_nagios_free(&n);
 	running_nagios = NULL;
@@ -813,7 +815,7 @@ taken_ids(struct th_hook *h)
 		const char *text = ta_str(body, "plugin_output");
 		const char *ev = text ? strstr(text, "(event ") : NULL;
 		if (json_is_true(json_object_get(p, "answered_error")) ||
-		    strcmp(ta_str(body, "service"), "ctteams!ctteams-acme-emergency") != 0 || !ev)
+		    strcmp(ta_str(body, "service"), "ctteams!ctteams-emergency-acme") != 0 || !ev)
 			continue;
 		snprintf(out + strlen(out), 1024 - strlen(out), "%ld ", strtol(ev + 7, NULL, 10));
 	}
@@ -936,7 +938,7 @@ test_icinga_api(void **state)
 		if (!strcmp(ta_str(p, "path"), "/v1/actions/remove-acknowledgement")) {
 			assert_string_equal(ta_str(body, "type"), "Service");
 			assert_string_equal(ta_str(body, "service"),
-					    "ctteams!ctteams-acme-emergency");
+					    "ctteams!ctteams-emergency-acme");
 			continue;
 		}
 		assert_string_equal(ta_str(p, "path"), "/v1/actions/process-check-result");
@@ -951,7 +953,9 @@ test_icinga_api(void **state)
 			assert_true(json_number_value(json_object_get(body, "ttl")) == 600);
 			continue;
 		}
-		assert_int_equal(strncmp(ta_str(body, "service"), "ctteams!ctteams-acme-", 21), 0);
+		/* ctteams-CHECK-acme on the host ctteams */
+		assert_int_equal(strncmp(ta_str(body, "service"), "ctteams!ctteams-", 16), 0);
+		assert_non_null(strstr(ta_str(body, "service"), "-acme"));
 		assert_true(json_number_value(json_object_get(body, "ttl")) == 300);
 		assert_true(json_is_number(json_object_get(body, "execution_end")));
 		assert_non_null(strstr(ta_str(body, "plugin_output"), "CTTEAMS "));
@@ -973,14 +977,19 @@ test_icinga_api(void **state)
 	/* a result Icinga will never take (no such service: 404) is given up
 	 * and counted, and does not hold back the next */
 	hc.notify_fail_first = 0;
-	/* nor is one Icinga 2.14 answers 409 (a newer result is there) */
-	for (int k = 0; k < 2; k++) {
-		hc.notify_status = k == 0 ? 404 : 409;
+	/* nor is one Icinga 2.14 answers 409 (a newer result is there), nor
+	 * a 500 whose one result says 409 */
+	for (int k = 0; k < 3; k++) {
+		hc.notify_status = k == 0 ? 404 : k == 1 ? 409 : 500;
+		hc.notify_body = k == 2 ? "{\"results\": [{\"code\": 409, \"status\": "
+					  "\"Newer check result already present.\"}]}"
+					: NULL;
 		th_hook_configure(h, &hc);
 		emergency(t, t->caller, "911");
 		icinga_given_up_want = k + 1;
 		assert_true(th_wait_until(icinga_gave_up, t, 30));
 		hc.notify_status = 200;
+		hc.notify_body = NULL;
 		th_hook_configure(h, &hc);
 		emergency(t, t->caller, "911");
 		assert_true(th_wait_until(newest_taken, &w, 30));
@@ -1041,7 +1050,7 @@ test_icinga_daemon(void **state)
 	struct ta *t = *state;
 	static struct th_icinga ic;
 	char *dir = th_tmpdir("icinga-pass"), *pwfile, *conf;
-	struct icinga_wait w = {&ic, "ctteams!ctteams-acme-auth", NULL, 0, false};
+	struct icinga_wait w = {&ic, "ctteams!ctteams-auth-acme", NULL, 0, false};
 
 	running_icinga = &ic; /* stopped by the teardown if this test fails */
 	assert_int_equal(th_icinga_start(&ic, CT_ICINGA_CONF, "ctteams", "s3cret-api-pass"), 0);
@@ -1051,7 +1060,7 @@ test_icinga_daemon(void **state)
 	/* signed in: notSignedIn's clear is the auth service's result, OK */
 	assert_true(th_wait_until(icinga_result, &w, 60));
 	emergency(t, t->caller, "911");
-	w.service = "ctteams!ctteams-acme-emergency";
+	w.service = "ctteams!ctteams-emergency-acme";
 	w.needle = "EMERGENCY CALL";
 	w.state = 2;
 	assert_true(th_wait_until(icinga_result, &w, 60));
@@ -1114,7 +1123,7 @@ static bool
 icinga_acked(void *arg)
 {
 	struct icinga_ack_wait *w = arg;
-	json_t *j = th_icinga_get(w->ic, "/v1/objects/services/ctteams!ctteams-acme-emergency"
+	json_t *j = th_icinga_get(w->ic, "/v1/objects/services/ctteams!ctteams-emergency-acme"
 					 "?attrs=acknowledgement");
 	json_t *a = json_object_get(
 	    json_object_get(json_array_get(json_object_get(j, "results"), 0), "attrs"),
@@ -1131,7 +1140,7 @@ icinga_ack(struct th_icinga *ic, const char *author)
 	json_t *ans =
 	    th_icinga_post(ic, "/v1/actions/acknowledge-problem",
 			   json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "type", "Service", "service",
-				     "ctteams!ctteams-acme-emergency", "author", author, "comment",
+				     "ctteams!ctteams-emergency-acme", "author", author, "comment",
 				     "on it", "notify", 1, "sticky", 1));
 
 	assert_non_null(ans);
@@ -1188,7 +1197,7 @@ test_icinga_console_ack(void **state)
 	b = call_and_wait(t, "911");
 	if (asprintf(&shows, "(event %ld;", b) < 0)
 		abort();
-	struct icinga_wait w = {&ic, "ctteams!ctteams-acme-emergency", shows, 2, false};
+	struct icinga_wait w = {&ic, "ctteams!ctteams-emergency-acme", shows, 2, false};
 	assert_true(th_wait_until(icinga_result, &w, 30));
 	free(shows);
 
@@ -1223,6 +1232,150 @@ test_icinga_console_ack(void **state)
 	free(pwfile);
 	free(objects);
 	free(link);
+}
+
+static char *
+ctl_config(struct ta *t, const char *console)
+{
+	const char *argv[] = {TA_CTTEAMSCTL, "-S", t->sock, "config", console, NULL};
+	char *out = NULL;
+
+	assert_int_equal(th_run(argv, &out, NULL), 0);
+	return out;
+}
+
+/* Icinga's own check of a configuration: the shipped objects and more. */
+static char *
+icinga_check(const char *dir, const char *more)
+{
+	const struct passwd *pw = getpwuid(getuid());
+	const struct group *gr = getgrgid(getgid());
+	char *conf, *text, *d[3], *user, *group, *out = NULL;
+
+	if (asprintf(&conf, "%s/icinga2.conf", dir) < 0 ||
+	    asprintf(&text,
+		     "const NodeName = \"check\"\nconst ZoneName = \"master\"\n"
+		     "const PluginDir = \"/usr/lib/nagios/plugins\"\n"
+		     "include <itl>\ninclude <plugins>\n"
+		     "object Endpoint NodeName { }\n"
+		     "object Zone ZoneName { endpoints = [ NodeName ] }\n"
+		     "include \"%s\"\ninclude \"%s\"\n",
+		     CT_ICINGA_CONF, more) < 0 ||
+	    asprintf(&d[0], "-DDataDir=%s", dir) < 0 || asprintf(&d[1], "-DCacheDir=%s", dir) < 0 ||
+	    asprintf(&d[2], "-DLogDir=%s", dir) < 0 ||
+	    asprintf(&user, "-DRunAsUser=%s", pw->pw_name) < 0 ||
+	    asprintf(&group, "-DRunAsGroup=%s", gr->gr_name) < 0)
+		abort();
+	assert_int_equal(th_write_file(conf, text), 0);
+	const char *argv[] = {
+	    "/usr/sbin/icinga2", "daemon", "-C", "-c", conf, d[0], d[1], d[2], user, group, NULL};
+	if (th_run(argv, &out, NULL) != 0) {
+		fprintf(stderr, "icinga2 daemon -C:\n%s\n", out);
+		fail();
+	}
+	for (int i = 0; i < 3; i++)
+		free(d[i]);
+	free(user);
+	free(group);
+	free(text);
+	free(conf);
+	return out;
+}
+
+/* ctteamsctl config prints what the consoles take, named as the agent's
+ * results name them: for three orgs with a host each (passive_host = %o),
+ * nagios4 -v and icinga2 daemon -C accept it beside the shipped objects. */
+static void
+test_config_objects(void **state)
+{
+	struct ta *t = *state;
+	char *dir = th_tmpdir("objects"), *secret, *extra, *out, *path;
+	struct th_nagios n = {0};
+
+	if (asprintf(&secret, "%s/secret", dir) < 0)
+		abort();
+	assert_int_equal(th_write_file(secret, TA_SECRET "\n"), 0);
+	chmod(secret, 0600);
+	if (asprintf(&extra,
+		     "\n[org beta]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\n"
+		     "service_user = svc-beta@contoso.example\n"
+		     "\n[org gamma]\ntenant_id = %s\nclient_id = %s\nclient_secret_file = %s\n"
+		     "service_user = svc-gamma@contoso.example\n",
+		     TA_TENANT, TA_CLIENT, secret, TA_TENANT, TA_CLIENT, secret) < 0)
+		abort();
+	assert_int_equal(ta_start(t, "passive_host = %o\nheartbeat_interval = 2m", extra), 0);
+
+	/* Nagios: every org's host, services and dependency */
+	out = ctl_config(t, "nagios");
+	assert_non_null(strstr(out, "host_name               gamma"));
+	assert_non_null(strstr(out, "service_description     ctteams-emergency-beta"));
+	assert_non_null(strstr(out, "dependent_service_description   "
+				    "ctteams-subscription-acme,ctteams-delivery-acme"));
+	assert_non_null(strstr(out, "freshness_threshold     240"));
+	assert_int_equal(th_nagios_init(&n), 0);
+	running_nagios = &n;
+	assert_int_equal(th_nagios_configure(&n, CT_NAGIOS_CFG, TA_PLUGINS, t->msock), 0);
+	if (asprintf(&path, "%s/generated.cfg", n.dir) < 0)
+		abort();
+	assert_int_equal(th_write_file(path, out), 0);
+	free(out);
+	{
+		char *cfg = th_read_file(n.cfg), *more;
+		if (asprintf(&more, "%scfg_file=%s\n", cfg, path) < 0)
+			abort();
+		assert_int_equal(th_write_file(n.cfg, more), 0);
+		free(more);
+		free(cfg);
+		const char *argv[] = {"/usr/sbin/nagios4", "-v", n.cfg, NULL};
+		char *check = NULL;
+		int rc = th_run(argv, &check, NULL);
+		if (rc != 0 || !strstr(check, "Total Warnings: 0"))
+			fprintf(stderr, "%s\n", check);
+		assert_int_equal(rc, 0);
+		assert_non_null(strstr(check, "Total Warnings: 0"));
+		/* the example's seven and 3 x (6 + ctteams-agent) */
+		assert_non_null(strstr(check, "Checked 28 services."));
+		free(check);
+	}
+	free(path);
+	th_nagios_free(&n);
+	running_nagios = NULL;
+
+	/* Icinga: the hosts; the shipped apply rules make the services */
+	out = ctl_config(t, "icinga");
+	assert_non_null(strstr(out, "object Host \"beta\""));
+	assert_non_null(strstr(out, "vars.ctteams_orgs = [ \"beta\" ]"));
+	if (asprintf(&path, "%s/generated.conf", dir) < 0)
+		abort();
+	assert_int_equal(th_write_file(path, out), 0);
+	free(out);
+	out = icinga_check(dir, path);
+	assert_non_null(strstr(out, "Instantiated 28 Services"));
+	/* the sign-in dependencies: the example's two and two per org */
+	assert_non_null(strstr(out, "Instantiated 8 Dependencies"));
+	free(out);
+	free(path);
+	assert_int_equal(ta_stop(t), 0);
+
+	/* names of the operator's own: every service an object, the same count */
+	assert_int_equal(ta_start(t, "passive_host = %o\nservice_name = 911-%o-%c", extra), 0);
+	out = ctl_config(t, "icinga");
+	assert_non_null(strstr(out, "object Service \"911-gamma-unacknowledged\""));
+	assert_null(strstr(out, "vars.ctteams_orgs "));
+	if (asprintf(&path, "%s/generated.conf", dir) < 0)
+		abort();
+	assert_int_equal(th_write_file(path, out), 0);
+	free(out);
+	out = icinga_check(dir, path);
+	assert_non_null(strstr(out, "Instantiated 28 Services"));
+	assert_non_null(strstr(out, "Instantiated 8 Dependencies"));
+	free(out);
+	free(path);
+	assert_int_equal(ta_stop(t), 0);
+	th_rmtree(dir);
+	free(dir);
+	free(secret);
+	free(extra);
 }
 
 static int
@@ -1260,6 +1413,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_icinga_daemon, test_teardown),
 	    cmocka_unit_test_teardown(test_icinga_liveness, test_teardown),
 	    cmocka_unit_test_teardown(test_icinga_console_ack, test_teardown),
+	    cmocka_unit_test_teardown(test_config_objects, test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, setup, ta_teardown);

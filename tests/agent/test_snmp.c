@@ -339,7 +339,7 @@ test_heartbeat_and_stop(void **state)
 
 /* docs/snmp.md's optional EXEC line, which submits the 911 to Nagios */
 #define SNMPTT_EXEC                                                                                \
-	"EXEC printf '[%s] PROCESS_SERVICE_CHECK_RESULT;ctteams;ctteams-%s-emergency;2;%s\\n' "    \
+	"EXEC printf '[%s] PROCESS_SERVICE_CHECK_RESULT;ctteams;ctteams-emergency-%s;2;%s\\n' "    \
 	"\"$(date +%s)\" \"$1\" \"$Fz\" >> /var/lib/nagios4/rw/nagios.cmd"
 
 /* CT-TEAMS-MIB.snmptt as shipped, with the EXEC line after the emergency
@@ -512,7 +512,7 @@ test_snmptt_as_shipped(void **state)
 	/* the EXEC line's passive result, as Nagios would read it */
 	if (asprintf(&path, "%s/nagios.cmd", dir) < 0 ||
 	    asprintf(&want,
-		     "] PROCESS_SERVICE_CHECK_RESULT;ctteams;ctteams-acme-emergency;2;ctteams: "
+		     "] PROCESS_SERVICE_CHECK_RESULT;ctteams;ctteams-emergency-acme;2;ctteams: "
 		     "EMERGENCY CALL (org acme, event %ld): Jane Doe dialled 911",
 		     id) < 0)
 		abort();

@@ -13,7 +13,7 @@
 
 static const char *const opts[] = {"--retry-initial=200ms", "--chat-get-limit=0", "--poll-budget=0",
 				   NULL};
-static const struct th_hook_cfg good = {TH_VALIDATE_ECHO, 0, 202, 0, 0};
+static const struct th_hook_cfg good = {.validation = TH_VALIDATE_ECHO, .notify_status = 202};
 
 static int
 setup(void **state)

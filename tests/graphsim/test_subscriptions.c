@@ -14,7 +14,7 @@ setup(void **state)
 	return gt_setup(state, NULL);
 }
 
-static const struct th_hook_cfg good = {TH_VALIDATE_ECHO, 0, 202, 0, 0};
+static const struct th_hook_cfg good = {.validation = TH_VALIDATE_ECHO, .notify_status = 202};
 
 /* No subscriptions left, and a receiver that behaves, for the next test. */
 static void

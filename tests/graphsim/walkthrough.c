@@ -95,7 +95,7 @@ main(int argc, char **argv)
 {
 	struct th_graphsim gs;
 	struct th_hook *hook;
-	const struct th_hook_cfg cfg = {TH_VALIDATE_ECHO, 0, 202, 0, 0};
+	const struct th_hook_cfg cfg = {.validation = TH_VALIDATE_ECHO, .notify_status = 202};
 	char *svc, *caller, *desk, *cert, *notify, *life, *err, *res, *exp, *path;
 	EVP_PKEY *key;
 	json_t *tok, *sub, *body, *posts, *item, *msg, *keys, *vclaims;

@@ -97,7 +97,8 @@ struct th_hook_cfg {
 	long validation_delay_ms;
 	unsigned int notify_status; /* default 202 */
 	long notify_delay_ms;
-	long notify_fail_first; /* answer 503 to this many notification POSTs */
+	long notify_fail_first;  /* answer 503 to this many notification POSTs */
+	const char *notify_body; /* the answer's JSON body (static), or NULL */
 };
 
 struct th_hook;

@@ -136,6 +136,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	pthread_mutex_unlock(&h->lock);
 	nap(cfg.notify_delay_ms);
 	status = fail ? 503 : cfg.notify_status ? cfg.notify_status : 202;
+	if (!fail && cfg.notify_body)
+		return reply(c, status, "application/json", cfg.notify_body);
 	return reply(c, status, "text/plain", "");
 }
 
