@@ -266,6 +266,11 @@ passive_key(struct parse *p, const char *k, const char *v)
 	} else if (!strcmp(k, "icinga_password_file")) {
 		secret_file_check(p, k, v);
 		set_str(&c->icinga_password_file, v);
+	} else if (!strcmp(k, "runbook_base_url")) {
+		if (v[0] != '/' && strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+			problem(p, "runbook_base_url: an http(s) URL or an absolute path");
+		free(c->runbook_base_url);
+		c->runbook_base_url = strip_slash(v);
 	} else if (!strcmp(k, "monitor_ack")) {
 		yes_no(p, k, v, &c->monitor_ack);
 	} else if (!strcmp(k, "heartbeat_interval")) {
@@ -764,6 +769,7 @@ defaults(struct conf *c)
 	c->throttle_alarm_after = 300;
 	c->output_stuck_after = 600;
 	c->heartbeat_interval = 300;
+	c->runbook_base_url = xstrdup("/usr/share/doc/ctteams");
 	c->event_retention = 90 * 86400;
 	c->event_max = 100000;
 	c->cert_rotation = 30 * 86400;
@@ -915,6 +921,7 @@ conf_free(struct conf *c)
 	free(c->agentx_socket);
 	free(c->passive_host);
 	free(c->service_name);
+	free(c->runbook_base_url);
 	free(c->nagios_command_file);
 	free(c->icinga_url);
 	free(c->icinga_user);

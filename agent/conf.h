@@ -59,6 +59,7 @@ struct conf {
 	double throttle_alarm_after;  /* Graph's throttling this long is an alarm */
 	double output_stuck_after;    /* an output failing this long is an alarm */
 	double heartbeat_interval;    /* a heartbeat to every output this often; 0: none */
+	char *runbook_base_url;       /* where the NOC reads docs/: alarms.md, ... */
 	double event_retention;       /* events and outbox entries kept this long */
 	long event_max;               /* and at most this many events */
 	long dead_letter_after;       /* failed tries before an item is set aside */

@@ -110,6 +110,7 @@ ctl_status_json(const char *org)
 			  (json_int_t)orgs_count(), "store_trouble", store_trouble(store));
 	free(since);
 	json_object_set_new(agent, "heartbeat_interval", json_real(cfg->heartbeat_interval));
+	json_object_set_new(agent, "runbook_base_url", json_string(cfg->runbook_base_url));
 	json_object_set_new(agent, "last_seq", json_integer(store_outbox_last(store)));
 	{
 		double changed = alarms_last_changed();
@@ -169,10 +170,10 @@ cmd_config(const struct request *r)
 	(void)r;
 	for (size_t i = 0; i < orgs_count(); i++)
 		json_array_append_new(orgs, json_string(org_at(i)->conf->name));
-	return reply(json_pack("{s:b, s:o, s:s, s:s, s:s?, s:f}", "ok", 1, "orgs", orgs,
+	return reply(json_pack("{s:b, s:o, s:s, s:s, s:s?, s:f, s:s}", "ok", 1, "orgs", orgs,
 			       "passive_host", cfg->passive_host, "service_name", cfg->service_name,
 			       "monitor_socket", cfg->monitor_socket, "heartbeat_interval",
-			       cfg->heartbeat_interval));
+			       cfg->heartbeat_interval, "runbook_base_url", cfg->runbook_base_url));
 }
 
 static char *

@@ -25,22 +25,29 @@ static const struct check {
 	const char *args;        /* more plugin options, or "" */
 	const char *nagios_more; /* more Nagios directives, or "" */
 	const char *icinga_more; /* more Icinga attributes, or "" */
+	const char *notes;       /* what to do, under runbook_base_url */
 } checks[] = {
     {"emergency", "ctteams-emergency-service", "ctteams-emergency-service", "ctteams_emergency", "",
-     "", ""},
+     "", "", "operator-procedure.md"},
     {"unacknowledged", "ctteams-unacknowledged-service", "ctteams-unacknowledged-service",
-     "ctteams_emergency", "-a 3600", "", "\tvars.ctteams_emergency_age = 3600\n"},
-    {"auth", "ctteams-service", "ctteams-service", "ctteams_auth", "", "", ""},
-    {"subscription", "ctteams-service", "ctteams-service", "ctteams_subscription", "", "", ""},
+     "ctteams_emergency", "-a 3600", "", "\tvars.ctteams_emergency_age = 3600\n",
+     "operator-procedure.md"},
+    {"auth", "ctteams-service", "ctteams-service", "ctteams_auth", "", "", "",
+     "alarms.md#sign-in-state-of-an-org-auth_state"},
+    {"subscription", "ctteams-service", "ctteams-service", "ctteams_subscription", "", "", "",
+     "alarms.md#subscription-subscriptionstate"},
     {"secret", "ctteams-service", "ctteams-service", "ctteams_secret",
      "-w 30: -c 7:", "    check_interval          60\n    notification_interval   1440\n",
-     "\tcheck_interval = 1h\n"},
-    {"delivery", "ctteams-service", "ctteams-service", "ctteams_delivery", "", "", ""},
+     "\tcheck_interval = 1h\n", "alarms.md#client-secret-expiry"},
+    {"delivery", "ctteams-service", "ctteams-service", "ctteams_delivery", "", "", "",
+     "alarms.md#delivery-gap-polldelivery_gap-counter-recovered_by_poll-canarymissed"},
 };
+
+#define AGENT_NOTES "alarms.md#agent-liveness-heartbeat"
 
 struct objs {
 	FILE *out;
-	const char *host_tmpl, *service_tmpl, *socket;
+	const char *host_tmpl, *service_tmpl, *socket, *docs;
 	const json_t *orgs;
 	double heartbeat;
 };
@@ -133,9 +140,10 @@ nagios_org(const struct objs *o, const char *org)
 			"    use                     %s\n"
 			"%s"
 			"    check_command           check_%s!%s%s%s%s\n"
+			"    notes_url               %s/%s\n"
 			"}\n\n",
 			host, svc, c->nagios, c->nagios_more, c->command, org,
-			*c->args || *more ? "!" : "", c->args, more);
+			*c->args || *more ? "!" : "", c->args, more, o->docs, c->notes);
 		names[i] = svc;
 	}
 	/* the subscription and delivery wait on the sign-in: nagios/ctteams.cfg */
@@ -175,8 +183,9 @@ nagios(const struct objs *o)
 			"define service {\n"
 			"    host_name               %s\n"
 			"    service_description     ctteams-agent\n"
-			"    use                     ctteams-agent-service\n",
-			h[i]);
+			"    use                     ctteams-agent-service\n"
+			"    notes_url               %s/" AGENT_NOTES "\n",
+			h[i], o->docs);
 		if (o->heartbeat > 0)
 			fprintf(o->out, "    freshness_threshold     %.0f\n", 2 * o->heartbeat);
 		else
@@ -203,9 +212,10 @@ icinga_services(const struct objs *o, const char *org)
 			"\thost_name = \"%s\"\n"
 			"\tcheck_command = \"%s\"\n"
 			"\tvars.ctteams_org = \"%s\"\n"
+			"\tnotes_url = \"%s/%s\"\n"
 			"%s"
 			"}\n\n",
-			svc, c->icinga, host, c->command, org, c->icinga_more);
+			svc, c->icinga, host, c->command, org, o->docs, c->notes, c->icinga_more);
 		free(svc);
 	}
 	{
@@ -256,14 +266,17 @@ icinga(const struct objs *o)
 		fprintf(o->out, " ]\n");
 		if (strcmp(o->socket, DEFAULT_SOCKET) != 0)
 			fprintf(o->out, "\tvars.ctteams_socket = \"%s\"\n", o->socket);
+		/* the apply rules' notes_url: where the NOC reads docs/ */
+		fprintf(o->out, "\tvars.ctteams_docs = \"%s\"\n", o->docs);
 		fprintf(o->out, "}\n\n");
 		if (!by_rules)
 			fprintf(o->out,
 				"object Service \"ctteams-agent\" {\n"
 				"\timport \"ctteams-agent-service\"\n"
 				"\thost_name = \"%s\"\n"
+				"\tnotes_url = \"%s/" AGENT_NOTES "\"\n"
 				"}\n\n",
-				h[i]);
+				h[i], o->docs);
 	}
 	if (!by_rules)
 		for (size_t i = 0; i < json_array_size(o->orgs); i++)
@@ -279,6 +292,7 @@ obj_print(FILE *out, const char *console, const json_t *cfg)
 	    .host_tmpl = str(cfg, "passive_host", "ctteams"),
 	    .service_tmpl = str(cfg, "service_name", DEFAULT_SERVICE),
 	    .socket = str(cfg, "monitor_socket", DEFAULT_SOCKET),
+	    .docs = str(cfg, "runbook_base_url", "/usr/share/doc/ctteams"),
 	    .orgs = json_object_get(cfg, "orgs"),
 	    .heartbeat = json_number_value(json_object_get(cfg, "heartbeat_interval")),
 	};

@@ -381,7 +381,11 @@ build_alarm(struct smib *m, const json_t *status, const json_t *a)
 	idx[0] = (oid)kind;
 	idx[1] = (oid)org;
 	build_alarm_common(m, a, idx, enum_of(jstr(a, "severity"), severities));
-	runbook = xprintf("docs/alarms.md#%s", jstr(a, "runbook"));
+	runbook = xprintf("%s/alarms.md#%s",
+			  *jstr(json_object_get(status, "agent"), "runbook_base_url")
+			      ? jstr(json_object_get(status, "agent"), "runbook_base_url")
+			      : "/usr/share/doc/ctteams",
+			  jstr(a, "runbook"));
 	put_str(m, T_ALARM, 7, idx, 2, runbook, 255);
 	free(runbook);
 }

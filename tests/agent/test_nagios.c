@@ -1303,7 +1303,11 @@ test_config_objects(void **state)
 		     "service_user = svc-gamma@contoso.example\n",
 		     TA_TENANT, TA_CLIENT, secret, TA_TENANT, TA_CLIENT, secret) < 0)
 		abort();
-	assert_int_equal(ta_start(t, "passive_host = %o\nheartbeat_interval = 2m", extra), 0);
+	assert_int_equal(ta_start(t,
+				  "passive_host = %o\nheartbeat_interval = 2m\n"
+				  "runbook_base_url = https://noc.example/ctteams/",
+				  extra),
+			 0);
 
 	/* Nagios: every org's host, services and dependency */
 	out = ctl_config(t, "nagios");
@@ -1312,6 +1316,9 @@ test_config_objects(void **state)
 	assert_non_null(strstr(out, "dependent_service_description   "
 				    "ctteams-subscription-acme,ctteams-delivery-acme"));
 	assert_non_null(strstr(out, "freshness_threshold     240"));
+	/* what to do, a click away: runbook_base_url */
+	assert_non_null(strstr(out, "notes_url               https://noc.example/ctteams/"
+				    "operator-procedure.md"));
 	assert_int_equal(th_nagios_init(&n), 0);
 	running_nagios = &n;
 	assert_int_equal(th_nagios_configure(&n, CT_NAGIOS_CFG, TA_PLUGINS, t->msock), 0);
@@ -1345,6 +1352,7 @@ test_config_objects(void **state)
 	out = ctl_config(t, "icinga");
 	assert_non_null(strstr(out, "object Host \"beta\""));
 	assert_non_null(strstr(out, "vars.ctteams_orgs = [ \"beta\" ]"));
+	assert_non_null(strstr(out, "vars.ctteams_docs = \"https://noc.example/ctteams\""));
 	if (asprintf(&path, "%s/generated.conf", dir) < 0)
 		abort();
 	assert_int_equal(th_write_file(path, out), 0);

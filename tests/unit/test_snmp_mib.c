@@ -203,7 +203,7 @@ test_every_column(void **state)
 	want_int(m, OIDS(ROOT, 1, 5, 1, 4, 2, 3), ASN_INTEGER, 3);
 	assert_int_equal(get(m, OIDS(ROOT, 1, 5, 1, 5, 2, 3))->s_len, 11);
 	want_str(m, OIDS(ROOT, 1, 5, 1, 6, 2, 3), "revoked");
-	want_str(m, OIDS(ROOT, 1, 5, 1, 7, 2, 3), "docs/alarms.md#x");
+	want_str(m, OIDS(ROOT, 1, 5, 1, 7, 2, 3), "/usr/share/doc/ctteams/alarms.md#x");
 	want_int(m, OIDS(ROOT, 1, 5, 1, 8, 2, 3), ASN_INTEGER, 2); /* signInLost, as a value */
 	want_str(m, OIDS(ROOT, 1, 5, 1, 3, 11, 0), "");
 	want_str(m, OIDS(ROOT, 1, 5, 1, 6, 11, 0), "disk");
