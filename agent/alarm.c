@@ -166,6 +166,8 @@ alarms_start(struct store *st)
 	size_t i;
 
 	store = st;
+	/* the newest transition kept; an active alarm's raise if the outbox
+	 * has been pruned since */
 	last_changed = store_outbox_last_at(st, "alarm");
 	rows = store_alarms(st);
 	json_array_foreach (rows, i, r) {
@@ -179,6 +181,8 @@ alarms_start(struct store *st)
 		    .text = xstrdup(json_string_value(json_object_get(r, "text"))),
 		    .sev = alarm_severity_named(json_string_value(json_object_get(r, "severity"))),
 		});
+		if (json_number_value(json_object_get(r, "raised")) > last_changed)
+			last_changed = json_number_value(json_object_get(r, "raised"));
 	}
 	json_decref(rows);
 	return 0;
@@ -282,6 +286,7 @@ set(enum alarm_type type, const char *org, bool on, enum alarm_severity sev, con
 		 * outputs from memory now, to the store once it works */
 		body = store_alarm_body(&row, true);
 		outbox_post_early("alarm", body);
+		last_changed = row.raised;
 		json_decref(body);
 		insert((struct active){type, xstrdup(row.org), row.raised, xstrdup(row.text), true,
 				       sev});

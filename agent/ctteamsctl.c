@@ -250,8 +250,13 @@ console_ack(const char *sock, const char *type, const char *author, const char *
 		fprintf(stderr, "ctteamsctl: no event id in the service's output: %s\n", output);
 		return 1;
 	}
-	if (asprintf(&by, "%s (console)", *author ? author : "someone") < 0)
-		abort();
+	{
+		/* a console's author may be any bytes: valid UTF-8 for the request */
+		char *who = txt_clean(*author ? author : "someone", 48);
+		if (asprintf(&by, "%s (console)", who) < 0)
+			abort();
+		free(who);
+	}
 	req = json_pack("{s:s, s:I, s:s}", "cmd", "ack", "event", (json_int_t)id, "by", by);
 	ans = call(sock, req);
 	if (!json_is_true(json_object_get(ans, "ok"))) {

@@ -21,10 +21,11 @@
 #include "subs.h"
 #include "util.h"
 
-#define EVERY       2.0
-#define SECRET_WARN (30 * 86400.0) /* client secret: warn this long ahead */
-#define SECRET_CRIT (7 * 86400.0)  /* ... and critical this long ahead */
-#define SUB_GRACE   120.0          /* a subscription being made, or remade */
+#define EVERY          2.0
+#define SECRET_WARN    (30 * 86400.0) /* client secret: warn this long ahead */
+#define SECRET_CRIT    (7 * 86400.0)  /* ... and critical this long ahead */
+#define SUB_GRACE      120.0          /* a subscription being made, or remade */
+#define DEGRADED_GRACE 60.0           /* refreshes failing this long: signInDegraded */
 
 static struct ev_timer *timer;
 static bool store_failed; /* an alarm could not be written: stop this pass */
@@ -59,24 +60,27 @@ held_for(double *t, bool cond, double grace)
 	return now - *t >= grace;
 }
 
-/* Refreshes failing for a reason that may pass: a warning while the access
- * token still works, critical once it has expired (Graph is then read with
+/* Refreshes failing for a reason that may pass: a warning once it has
+ * lasted a minute (a blip that the next try mends raises nothing), critical
+ * at once when the access token has expired (Graph is then read with
  * nothing: no renewal, no read-back) */
 static void
-degraded_alarm(const struct org *o)
+degraded_alarm(struct org *o)
 {
 	bool expired = o->access_expires <= now_wall();
+	bool lasting = held_for(&o->degraded_since, o->auth == ORG_DEGRADED, DEGRADED_GRACE);
 	char *text = xprintf("token refresh failing, retried (%s); the access token %s",
 			     o->last_error ? o->last_error : "no reason given",
 			     expired ? "has expired" : "still works");
 
-	set_sev(ALARM_SIGNIN_DEGRADED, o->conf->name, o->auth == ORG_DEGRADED,
+	set_sev(ALARM_SIGNIN_DEGRADED, o->conf->name,
+		o->auth == ORG_DEGRADED && (lasting || expired),
 		expired ? SEV_CRITICAL : SEV_WARNING, text);
 	free(text);
 }
 
 static void
-auth_alarms(const struct org *o)
+auth_alarms(struct org *o)
 {
 	const char *name = o->conf->name;
 	char *hint = xprintf("not signed in: run ctteamsctl login %s", name);

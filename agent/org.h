@@ -58,6 +58,7 @@ struct org {
 	struct porg *proc;     /* proc.c: inbox processing, the detector's rules */
 	struct canary *canary; /* canary.c: the delivery canary */
 	double sub_bad_since;  /* health.c: the subscription not delivering since */
+	double degraded_since; /* health.c: refreshes failing (degraded) since */
 };
 
 const char *org_auth_name(enum org_auth a);

@@ -118,21 +118,30 @@ on_answer(const struct hc_resp *resp, void *arg)
 }
 
 /* The removal of the console's acknowledgement before a new call's
- * result: whatever Icinga answers, the result goes next. An API user
- * without actions/remove-acknowledgement is told in the log; the call's
- * CRITICAL still goes, and shows, but may not page. */
+ * result. No answer, or Icinga failing (5xx): the entry is tried again,
+ * as a refused result would be, since the call might not page without it.
+ * Refused (403: the API user lacks actions/remove-acknowledgement; 404):
+ * asking again will not help and the call's CRITICAL must not wait, so it
+ * goes, and every such call is logged as one that may not page. */
 static void
 on_unacked(const struct hc_resp *resp, void *arg)
 {
+	char *why;
+
 	(void)arg;
 	if (!consumer || !cur.busy)
 		return;
 	if (resp->status != 200) {
-		char *why = why_of(resp);
-		log_warn_limited("icinga", "remove-acknowledgement", 3600,
-				 "%s: the acknowledgement of %s could not be removed before a new "
-				 "call (permission actions/remove-acknowledgement?): %s",
-				 k.url, cur.r[cur.next].service, why);
+		why = why_of(resp);
+		if (!refused_for_good(resp) && (resp->status == 0 || resp->status >= 500)) {
+			finish(false, why);
+			free(why);
+			return;
+		}
+		log_err("icinga",
+			"%s may not page: its acknowledgement could not be removed first "
+			"(give the API user actions/remove-acknowledgement): %s",
+			cur.r[cur.next].service, why);
 		free(why);
 	}
 	cur.unacked = true;

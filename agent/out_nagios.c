@@ -58,14 +58,28 @@ write_command(const char *line, char *why, size_t why_len)
 }
 
 /* Nagios takes "\\n" in a result's output for a line break and "\\\\" for
- * a backslash: a backslash from Graph's text is doubled. Cut at a UTF-8
+ * a backslash: a backslash from Graph's text is doubled. Quotes, backquotes
+ * and '$' become their typographic kin (3 bytes each): Nagios hands the
+ * output to notification commands through a shell, and only its
+ * illegal_macro_output_chars, which an operator may change, would keep a
+ * caller's name from breaking out of their quotes. Cut at a UTF-8
  * character's start. */
 static char *
 escaped(const char *s)
 {
-	char *out = xcalloc(2 * strlen(s) + 1, 1), *o = out;
+	char *out = xcalloc(3 * strlen(s) + 1, 1), *o = out;
 
 	for (; *s && o - out < OUTPUT_MAX; s++) {
+		const char *kin = *s == '\''  ? "\u2019"
+				  : *s == '"' ? "\u201d"
+				  : *s == '`' ? "\u2018"
+				  : *s == '$' ? "\uff04"
+					      : NULL;
+		if (kin) {
+			memcpy(o, kin, strlen(kin));
+			o += strlen(kin);
+			continue;
+		}
 		if (*s == '\\')
 			*o++ = '\\';
 		*o++ = *s;

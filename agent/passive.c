@@ -100,6 +100,23 @@ still_open(const json_t *e, long self)
 		       calls == 1 ? " is" : "s are");
 }
 
+/* A call's result text: what happened, where, and its event id (which
+ * ctteamsctl console-ack reads back: after the caller's name and place,
+ * last of all but the count of others open) */
+static char *
+call_text(int st, const json_t *call, const char *what, const char *tail)
+{
+	bool test = json_is_true(json_object_get(call, "test_call"));
+
+	return xprintf("CTTEAMS EMERGENCY %s - %s%s: %s dialled %s from %s at %s (event %ld; "
+		       "acknowledge it in the console or with: ctteamsctl ack %ld)%s",
+		       state_names[st], test ? "TEST CALL" : "EMERGENCY CALL", what,
+		       *jstr(call, "caller") ? jstr(call, "caller") : "someone",
+		       jstr(call, "number"),
+		       *jstr(call, "location") ? jstr(call, "location") : "an unknown location",
+		       jstr(call, "created"), jint(call, "id"), jint(call, "id"), tail);
+}
+
 static size_t
 event_results(const json_t *e, double at, struct passive_result **ret)
 {
@@ -117,14 +134,7 @@ event_results(const json_t *e, double at, struct passive_result **ret)
 	if (st < (test ? 1 : 2))
 		st = test ? 1 : 2;
 	more = still_open(e, test ? 0 : 1);
-	add(ret, &n, jstr(e, "org"), "emergency", st,
-	    xprintf("CTTEAMS EMERGENCY %s - %s: %s dialled %s from %s at %s (event %ld; "
-		    "acknowledge it in the console or with: ctteamsctl ack %ld)%s",
-		    state_names[st], test ? "TEST CALL" : "EMERGENCY CALL",
-		    *jstr(e, "caller") ? jstr(e, "caller") : "someone", jstr(e, "number"),
-		    *jstr(e, "location") ? jstr(e, "location") : "an unknown location",
-		    jstr(e, "created"), jint(e, "id"), jint(e, "id"), more),
-	    at);
+	add(ret, &n, jstr(e, "org"), "emergency", st, call_text(st, e, "", more), at);
 	/* acknowledged in the console while another call stays open, the
 	 * service would keep this one quiet: a volatile service's CRITICAL
 	 * after CRITICAL is no state change, which alone ends a console's
@@ -134,10 +144,6 @@ event_results(const json_t *e, double at, struct passive_result **ret)
 	return n;
 }
 
-/* An acknowledgement: the emergency service returns to OK when it leaves
- * no call open. While others stay open it sends nothing: the service is
- * CRITICAL already, and a volatile service would page again for a call
- * someone just took in hand. */
 /* "3d 4h", "2h 5m", "4m 10s", "9s": a duration as a console shows it */
 static char *
 span(double secs)
@@ -183,23 +189,39 @@ agent_results(const json_t *e, bool stop, double at, struct passive_result **ret
 	return n;
 }
 
+/* An acknowledgement. None open after it: the emergency service's OK.
+ * Others still open: the oldest of them (911s before test calls), named
+ * with its id, the console's acknowledgement of the last one removed, so
+ * that a call nobody answered is never hidden behind one somebody did:
+ * the service pages again for it, and it can be acknowledged where it
+ * shows. */
 static size_t
 ack_results(const json_t *e, double at, struct passive_result **ret)
 {
+	const json_t *next = json_object_get(e, "next");
 	int st = emergency_state(e);
 	size_t n = 0;
+	char *tail;
 
-	if (strcmp(jstr(e, "event"), "emergency") != 0 || st == 2)
+	if (strcmp(jstr(e, "event"), "emergency") != 0)
 		return 0;
-	add(ret, &n, jstr(e, "org"), "emergency", st,
-	    xprintf("CTTEAMS EMERGENCY %s - event %ld (%s%s from %s) acknowledged by %s at %s; "
-		    "%s",
-		    state_names[st], jint(e, "id"),
-		    json_is_true(json_object_get(e, "test_call")) ? "test call " : "",
-		    jstr(e, "number"), *jstr(e, "caller") ? jstr(e, "caller") : "someone",
-		    jstr(e, "acked_by"), jstr(e, "acked_at"),
-		    st ? "a test call is still unacknowledged" : "no emergency call is open"),
-	    at);
+	if (st == 0) {
+		add(ret, &n, jstr(e, "org"), "emergency", 0,
+		    xprintf("CTTEAMS EMERGENCY OK - event %ld (%s%s from %s) acknowledged by %s "
+			    "at %s; no emergency call is open",
+			    jint(e, "id"),
+			    json_is_true(json_object_get(e, "test_call")) ? "test call " : "",
+			    jstr(e, "number"), *jstr(e, "caller") ? jstr(e, "caller") : "someone",
+			    jstr(e, "acked_by"), jstr(e, "acked_at")),
+		    at);
+		return n;
+	}
+	if (!json_is_object(next))
+		return 0; /* an entry from before "next": the service stays as it is */
+	tail = xprintf("; event %ld was acknowledged by %s", jint(e, "id"), jstr(e, "acked_by"));
+	add(ret, &n, jstr(e, "org"), "emergency", st, call_text(st, next, " STILL OPEN", tail), at);
+	(*ret)[0].clear_ack = true;
+	free(tail);
 	return n;
 }
 

@@ -580,6 +580,33 @@ open_counts(struct store *st, const char *org, json_t *body)
 	return 0;
 }
 
+/* The org's oldest emergency still open after an acknowledgement (911s
+ * before test calls), as "next" of the ack's entry: the emergency service
+ * goes on showing it. None: no "next". */
+static int
+next_open(struct store *st, const char *org, json_t *body)
+{
+	sqlite3_stmt *s = store_prep(st, "SELECT id, number, test_call, caller_name, location, "
+					 "created FROM event WHERE org=? AND kind='emergency' AND "
+					 "acked IS NULL ORDER BY test_call, id LIMIT 1");
+	int rc;
+
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		json_object_set_new(
+		    body, "next",
+		    json_pack("{s:I, s:o, s:b, s:o, s:o, s:o}", "id",
+			      (json_int_t)sqlite3_column_int64(s, 0), "number",
+			      store_col_json(s, 1), "test_call", sqlite3_column_int(s, 2), "caller",
+			      store_col_json(s, 3), "location", store_col_json(s, 4), "created",
+			      store_col_json(s, 5)));
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int
 event_to_outbox(struct store *st, const struct store_event *e, long id)
 {
@@ -935,6 +962,7 @@ store_event_ack(struct store *st, long id, const char *by, char **ret_by)
 	 * count is the one after this acknowledgement */
 	if (!s || store_step_done(st, s) < 0 ||
 	    open_counts(st, json_string_value(json_object_get(body, "org")), body) < 0 ||
+	    next_open(st, json_string_value(json_object_get(body, "org")), body) < 0 ||
 	    store_outbox_append(st, "ack", body) < 0 || store_exec(st, "COMMIT") < 0)
 		rc = store_rollback(st);
 	else

@@ -141,13 +141,38 @@ lines_with_event(const char *text, long id, char **ret_line)
 	return n;
 }
 
-/* The text between "(event " context markers in an output: the caller and
- * the location as the passive result's wording puts them. */
-static void
-check_passive(const char *line, const json_t *ev)
+/* s as the Nagios output has it (docs/nagios-icinga.md): quotes, the
+ * backquote and '$' as their typographic kin, out of a shell's way */
+static char *
+nagios_kin(const char *s)
 {
-	const char *caller = json_string_value(json_object_get(ev, "caller"));
-	const char *loc = json_string_value(json_object_get(ev, "location"));
+	char *out = calloc(1, 3 * strlen(s) + 1), *o = out;
+
+	for (; *s; s++) {
+		const char *kin = *s == '\''  ? "\u2019"
+				  : *s == '"' ? "\u201d"
+				  : *s == '`' ? "\u2018"
+				  : *s == '$' ? "\uff04"
+					      : NULL;
+		if (kin)
+			o = stpcpy(o, kin);
+		else
+			*o++ = *s;
+	}
+	return out;
+}
+
+/* The text between "(event " context markers in an output: the caller and
+ * the location as the passive result's wording puts them (for Nagios,
+ * with its kin for quotes). */
+static void
+check_passive(const char *line, const json_t *ev, bool nagios)
+{
+	char *caller_k = nagios ? nagios_kin(json_string_value(json_object_get(ev, "caller")))
+				: strdup(json_string_value(json_object_get(ev, "caller")));
+	char *loc_k = nagios ? nagios_kin(json_string_value(json_object_get(ev, "location")))
+			     : strdup(json_string_value(json_object_get(ev, "location")));
+	const char *caller = caller_k, *loc = loc_k;
 	const char *at;
 	char *got;
 
@@ -166,6 +191,8 @@ check_passive(const char *line, const json_t *ev)
 		fail();
 	}
 	free(got);
+	free(caller_k);
+	free(loc_k);
 }
 
 static json_t *
@@ -273,7 +300,7 @@ check_outputs(json_t *events)
 		free(name);
 		/* one passive result in the command file */
 		assert_int_equal(lines_with_event(cmds, id, &line), 1);
-		check_passive(line, ev);
+		check_passive(line, ev, true);
 		free(line);
 		/* one at the Icinga API */
 		size_t k;
@@ -286,7 +313,7 @@ check_outputs(json_t *events)
 			if (o && strstr(o, want) &&
 			    !json_is_true(json_object_get(p, "answered_error"))) {
 				icinga_for++;
-				check_passive(o, ev);
+				check_passive(o, ev, false);
 			}
 			free(want);
 		}

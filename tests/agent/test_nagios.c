@@ -555,7 +555,7 @@ test_nagios_core(void **state)
 	/* acknowledged: WARNING while the test call is open, OK when nothing
 	 * is; then a new call pages again */
 	ack_open(t, false);
-	wait_status(&n, "ctteams-emergency-acme", "a test call is still unacknowledged");
+	wait_status(&n, "ctteams-emergency-acme", "TEST CALL STILL OPEN");
 	wait_status(&n, "ctteams-emergency-acme", "current_state=1");
 	ack_open(t, true);
 	wait_status(&n, "ctteams-emergency-acme", "no emergency call is open");
@@ -717,29 +717,49 @@ test_nagios_console_ack(void **state)
 	free(shows);
 	struct pages_wait pw = {&n, pages(&n) + 1};
 
-	/* acknowledged in Nagios: call b, by its author; a is still open */
+	/* acknowledged in Nagios: call b, by its author. a is still open: the
+	 * service names it again, the acknowledgement removed, and pages */
 	nagios_ack(&n, "nagiosadmin");
 	struct acked_wait aw = {t, b, "nagiosadmin (console)"};
 	assert_true(th_wait_until(event_acked_by, &aw, 30));
-	wait_status(&n, "ctteams-emergency-acme", "problem_has_been_acknowledged=1");
-	wait_status(&n, "ctteams-emergency-acme", "current_state=2");
-
-	/* call c pages, though the service was acknowledged */
-	c = call_and_wait(t, "911");
-	if (asprintf(&shows, "(event %ld:", c) < 0)
+	if (asprintf(&shows, "STILL OPEN: Jane Doe dialled 911 from Building 4 / Floor 2 Room 7 "
+			     "at") < 0)
+		abort();
+	wait_status(&n, "ctteams-emergency-acme", shows);
+	free(shows);
+	if (asprintf(&shows, "(event %ld:", a) < 0)
 		abort();
 	wait_status(&n, "ctteams-emergency-acme", shows);
 	free(shows);
 	wait_status(&n, "ctteams-emergency-acme", "problem_has_been_acknowledged=0");
 	assert_true(th_wait_until(paged, &pw, 30));
 
-	/* c acknowledged in Nagios, a with ctteamsctl: nothing open, OK */
+	/* a acknowledged in Nagios where it shows: nothing open, OK */
 	nagios_ack(&n, "nagiosadmin");
-	aw.id = c;
+	aw.id = a;
 	assert_true(th_wait_until(event_acked_by, &aw, 30));
-	ack(t, a);
 	wait_status(&n, "ctteams-emergency-acme", "no emergency call is open");
 	wait_status(&n, "ctteams-emergency-acme", "current_state=0");
+
+	/* with monitor_ack off the agent never hears of an acknowledgement:
+	 * call c, acknowledged in Nagios only, then call d pages all the same */
+	ta_replace_in_file(t->conf, "monitor_ack = yes", "monitor_ack = no");
+	kill(t->pid, SIGHUP);
+	c = call_and_wait(t, "911");
+	if (asprintf(&shows, "(event %ld:", c) < 0)
+		abort();
+	wait_status(&n, "ctteams-emergency-acme", shows);
+	free(shows);
+	nagios_ack(&n, "nagiosadmin");
+	wait_status(&n, "ctteams-emergency-acme", "problem_has_been_acknowledged=1");
+	pw.at_least = pages(&n) + 1;
+	long d = call_and_wait(t, "911");
+	if (asprintf(&shows, "(event %ld:", d) < 0)
+		abort();
+	wait_status(&n, "ctteams-emergency-acme", shows);
+	free(shows);
+	wait_status(&n, "ctteams-emergency-acme", "problem_has_been_acknowledged=0");
+	assert_true(th_wait_until(paged, &pw, 30));
 	assert_int_equal(ta_stop(t), 0);
 	th_nagios_free(&n);
 	running_nagios = NULL;
