@@ -335,6 +335,25 @@ test_heartbeat_and_stop(void **state)
 	}
 }
 
+/* Graph removes the subscription and refuses a new one twice: the
+ * subscriptionLapsed raise, then its clear once the agent has made one. */
+static void
+lapse_subscription(struct ta *t)
+{
+	json_t *sub;
+	char *path;
+
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/subscriptions", "method", "POST",
+			    "count", 2, "status", 503));
+	sub = ta_sim_sub(t);
+	if (asprintf(&path, "/subscriptions/%s/remove", ta_str(sub, "id")) < 0)
+		abort();
+	json_decref(sub);
+	ta_sim_ok(t, "POST", path, NULL);
+	free(path);
+}
+
 /* ---- the snmptt recipe, as shipped ---- */
 
 /* docs/snmp.md's optional EXEC line, which submits the 911 to Nagios */
@@ -467,7 +486,7 @@ test_snmptt_as_shipped(void **state)
 	struct ta *t = *state;
 	char *dir = th_tmpdir("snmptt"), *ini = snmptt_ini(dir), *extra = shipped_trapd_conf(ini);
 	char *log, *unknown, *conf, *path, *want, *text;
-	json_t *sub, *e;
+	json_t *e;
 	long id;
 	regex_t re;
 
@@ -530,15 +549,7 @@ test_snmptt_as_shipped(void **state)
 	free(want);
 
 	/* an alarm's raise and clear */
-	ta_sim_ok(t, "POST", "/faults",
-		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/subscriptions", "method", "POST",
-			    "count", 2, "status", 503));
-	sub = ta_sim_sub(t);
-	if (asprintf(&path, "/subscriptions/%s/remove", ta_str(sub, "id")) < 0)
-		abort();
-	json_decref(sub);
-	ta_sim_ok(t, "POST", path, NULL);
-	free(path);
+	lapse_subscription(t);
 	wait_snmptt(log, "CRITICAL \"Status Events\" localhost - ctteams: Org acme: Graph "
 			 "subscription lapsed, notices are not delivered: ");
 	wait_snmptt(log, "ctteams: Org acme: Graph subscription restored");
@@ -672,7 +683,6 @@ test_alarm_notifications(void **state)
 	char soon[64], *conf, *path;
 	time_t when = time(NULL) + 10 * 86400;
 	struct tm tm;
-	json_t *sub;
 
 	gmtime_r(&when, &tm);
 	strftime(soon, sizeof(soon), "client_secret_expires = %Y-%m-%d\n", &tm);
@@ -691,15 +701,7 @@ test_alarm_notifications(void **state)
 	assert_true(th_wait_until(ta_sub_active, t, 20));
 
 	/* the subscription deleted, and Graph refusing a new one for a while */
-	ta_sim_ok(t, "POST", "/faults",
-		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/subscriptions", "method", "POST",
-			    "count", 2, "status", 503));
-	sub = ta_sim_sub(t);
-	if (asprintf(&path, "/subscriptions/%s/remove", ta_str(sub, "id")) < 0)
-		abort();
-	json_decref(sub);
-	ta_sim_ok(t, "POST", path, NULL);
-	free(path);
+	lapse_subscription(t);
 	wait_trap("ctTeamsSubscriptionLapsed", 1, 30);
 	wait_trap("ctTeamsSubscriptionRestored", 1, 60);
 	same_identity("ctTeamsSubscriptionLapsed", "ctTeamsSubscriptionRestored");
