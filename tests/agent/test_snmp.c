@@ -680,7 +680,7 @@ static void
 test_alarm_notifications(void **state)
 {
 	struct ta *t = *state;
-	char soon[64], *conf, *path;
+	char soon[64], sooner[64], *conf, *path;
 	time_t when = time(NULL) + 10 * 86400;
 	struct tm tm;
 
@@ -695,6 +695,27 @@ test_alarm_notifications(void **state)
 	/* before anyone signs in; the secret inside its warning window */
 	wait_trap("ctTeamsNotSignedIn", 1, 20);
 	wait_trap("ctTeamsSecretExpiring", 1, 20);
+	/* a week from expiry: the same instance raised again, critical */
+	{
+		char *first, *second, *fn, *sn;
+		when = time(NULL) + 3 * 86400;
+		gmtime_r(&when, &tm);
+		strftime(sooner, sizeof(sooner), "client_secret_expires = %Y-%m-%d\n", &tm);
+		ta_replace_in_file(t->conf, soon, sooner);
+		kill(t->pid, SIGHUP);
+		wait_trap("ctTeamsSecretExpiring", 2, 20);
+		first = trap_line("ctTeamsSecretExpiring", 0);
+		second = trap_line("ctTeamsSecretExpiring", 1);
+		fn = names_of(first);
+		sn = names_of(second);
+		assert_string_equal(fn, sn);
+		assert_non_null(strstr(first, "warning(6)"));
+		assert_non_null(strstr(second, "critical(3)"));
+		free(first);
+		free(second);
+		free(fn);
+		free(sn);
+	}
 	assert_int_equal(ta_signin(t, "acme", NULL), 200);
 	wait_trap("ctTeamsSignedIn", 1, 20);
 	same_identity("ctTeamsNotSignedIn", "ctTeamsSignedIn");
@@ -731,7 +752,7 @@ test_alarm_notifications(void **state)
 	same_identity("ctTeamsSignInLost", "ctTeamsSignInRestored");
 
 	/* the secret renewed: its date moves out of the window */
-	ta_replace_in_file(t->conf, soon, "client_secret_expires = 2030-01-01\n");
+	ta_replace_in_file(t->conf, sooner, "client_secret_expires = 2030-01-01\n");
 	kill(t->pid, SIGHUP);
 	wait_trap("ctTeamsSecretRenewed", 1, 20);
 	same_identity("ctTeamsSecretExpiring", "ctTeamsSecretRenewed");
@@ -739,7 +760,7 @@ test_alarm_notifications(void **state)
 	/* each once */
 	assert_int_equal(trap_count("ctTeamsSignInLost"), 1);
 	assert_int_equal(trap_count("ctTeamsSubscriptionLapsed"), 1);
-	assert_int_equal(trap_count("ctTeamsSecretExpiring"), 1);
+	assert_int_equal(trap_count("ctTeamsSecretExpiring"), 2); /* raise, escalation */
 	assert_int_equal(ta_stop(t), 0);
 	ta_short_tokens(t, false);
 }
