@@ -213,7 +213,10 @@ main(int argc, char **argv)
 	}
 	if (ta_setup((void **)&t, NULL) < 0 ||
 	    ta_start(t, conf, !strcmp(argv[1], "basic") ? "rich_notifications = no" : NULL) < 0 ||
-	    ta_signin(t, "acme", NULL) != 200 || !th_wait_until(ta_sub_active, t, 20)) {
+	    ta_signin(t, "acme", NULL) != 200 || !th_wait_until(ta_sub_active, t, 20) ||
+	    /* the AgentX session up: a trap queued while it connects is no
+	     * measure of latency */
+	    !th_wait_until(ta_snmp_connected, t, 20)) {
 		fprintf(stderr, "bench_latency: could not get a subscription going\n");
 		return 1;
 	}
