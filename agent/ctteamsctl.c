@@ -29,7 +29,7 @@ usage(FILE *out)
 		     "  login ORG               print a one-time sign-in link (10 minutes)\n"
 		     "  logout ORG              delete the subscription, forget the tokens\n"
 		     "  renew ORG               renew the org's subscription now\n"
-		     "  ack EVENT [--by NAME]   note that someone has taken the event in hand\n"
+		     "  ack EVENT... [--by NAME]  note that someone has taken the events in hand\n"
 		     "  events [ORG]            recent emergency events, newest first\n"
 		     "  alarms [ORG]            the active alarms, oldest first\n"
 		     "  dead-letters [ORG]      notifications set aside after failing again\n"
@@ -273,6 +273,45 @@ console_ack(const char *sock, const char *type, const char *author, const char *
 	return rc;
 }
 
+/* ack EVENT...: each acknowledged in turn, each said; 1 if any was not
+ * (an unknown id, a refusal), 2 for something that is not an id */
+static int
+ack_events(const char *sock, int n, char **ids, const char *by)
+{
+	int rc = 0;
+
+	for (int i = 0; i < n; i++) {
+		char *end;
+		long id = strtol(ids[i], &end, 10);
+		if (*end || id <= 0) {
+			fprintf(stderr,
+				"ctteamsctl: ack takes event ids (see ctteamsctl events): "
+				"'%s'\n",
+				ids[i]);
+			return EXIT_USAGE;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		long id = strtol(ids[i], NULL, 10);
+		json_t *req = json_pack("{s:s, s:I}", "cmd", "ack", "event", (json_int_t)id), *ans;
+		if (by)
+			json_object_set_new(req, "by", json_string(by));
+		ans = call(sock, req);
+		if (!json_is_true(json_object_get(ans, "ok"))) {
+			fprintf(stderr, "ctteamsctl: event %ld: %s\n", id, s(ans, "error"));
+			rc = 1;
+		} else if (json_is_true(json_object_get(ans, "already"))) {
+			printf("event %ld was acknowledged before, by %s\n", id,
+			       s(ans, "acked_by"));
+		} else {
+			printf("event %ld acknowledged\n", id);
+		}
+		json_decref(ans);
+		json_decref(req);
+	}
+	return rc;
+}
+
 /* config nagios|icinga: the objects for the agent's orgs, on stdout */
 static int
 config(const char *sock, const char *console)
@@ -402,6 +441,13 @@ main(int argc, char **argv)
 		}
 		return test_match(sock, argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL);
 	}
+	if (!strcmp(cmd, "ack")) {
+		if (optind >= argc) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		return ack_events(sock, argc - optind, argv + optind, by);
+	}
 	if (!strcmp(cmd, "config")) {
 		if (argc - optind != 1) {
 			usage(stderr);
@@ -433,20 +479,6 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	req = json_pack("{s:s}", "cmd", cmd);
-	if (!strcmp(cmd, "ack")) {
-		char *end;
-		long id = strtol(org, &end, 10);
-		if (*end || id <= 0) {
-			fprintf(stderr,
-				"ctteamsctl: ack takes an event id (see ctteamsctl events)\n");
-			json_decref(req);
-			return EXIT_USAGE;
-		}
-		json_object_set_new(req, "event", json_integer(id));
-		if (by)
-			json_object_set_new(req, "by", json_string(by));
-		org = NULL;
-	}
 	if (org)
 		json_object_set_new(req, "org", json_string(org));
 	if (clear)
@@ -469,13 +501,6 @@ main(int argc, char **argv)
 		print_alarms(json_object_get(ans, "alarms"));
 	} else if (!strcmp(cmd, "renew")) {
 		printf("%s: renewing the subscription\n", org);
-	} else if (!strcmp(cmd, "ack") && json_is_true(json_object_get(ans, "already"))) {
-		printf("event %lld was acknowledged before, by %s\n",
-		       (long long)json_integer_value(json_object_get(ans, "event")),
-		       s(ans, "acked_by"));
-	} else if (!strcmp(cmd, "ack")) {
-		printf("event %lld acknowledged\n",
-		       (long long)json_integer_value(json_object_get(ans, "event")));
 	} else if (clear) {
 		printf("%s: %lld dead letter(s) cleared\n", org,
 		       (long long)json_integer_value(json_object_get(ans, "cleared")));

@@ -630,6 +630,48 @@ test_org_indexes_are_stable(void **state)
 	free(gamma);
 }
 
+/* ctteamsctl ack takes several events at once, says what became of each,
+ * and the first acknowledgement of each stands. */
+static void
+test_ack_several(void **state)
+{
+	struct ta *t = *state;
+	struct ta_ev_wait two = {t, 2};
+	char a[32], b[32], *out = NULL;
+	json_t *ev;
+
+	ta_ready(t, NULL);
+	ta_emergency(t);
+	ta_emergency(t);
+	assert_true(th_wait_until(ta_enough_events, &two, 20));
+	ev = ta_events(t);
+	snprintf(a, sizeof(a), "%lld",
+		 json_integer_value(json_object_get(json_array_get(ev, 0), "id")));
+	snprintf(b, sizeof(b), "%lld",
+		 json_integer_value(json_object_get(json_array_get(ev, 1), "id")));
+	json_decref(ev);
+	{
+		const char *argv[] = {TA_CTTEAMSCTL, "-S",         t->sock, "ack", a, b,
+				      "--by",        "night desk", NULL};
+		assert_int_equal(th_run(argv, &out, NULL), 0);
+		assert_non_null(strstr(out, "acknowledged"));
+		free(out);
+		assert_int_equal(th_run(argv, &out, NULL), 0);
+		assert_non_null(strstr(out, "acknowledged before, by night desk"));
+		free(out);
+	}
+	ev = ta_events(t);
+	for (size_t i = 0; i < 2; i++)
+		assert_string_equal(ta_str(json_array_get(ev, i), "acked_by"), "night desk");
+	json_decref(ev);
+	{
+		const char *argv[] = {TA_CTTEAMSCTL, "-S", t->sock, "ack", a, "twelve", NULL};
+		assert_int_equal(th_run(argv, &out, NULL), 2); /* nothing sent */
+		free(out);
+	}
+	assert_int_equal(ta_stop(t), 0);
+}
+
 int
 main(void)
 {
@@ -643,6 +685,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_documented_fields, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_counters_from_zero_and_cheap, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_org_indexes_are_stable, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_ack_several, ta_test_teardown),
 	};
 	return cmocka_run_group_tests_name("agent_control", tests, setup, ta_teardown);
 }
