@@ -334,6 +334,22 @@ store_auth_clear(struct store_auth *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* Processing's writes about a row of the inbox (its event, its retry,
+ * its end) need not be on disk before the next step: the row was written
+ * durably before Graph was told 202, and these writes only consume or
+ * annotate it. If the power fails before a later durable write's fsync
+ * carries them along (WAL: one fsync covers every frame before it), the
+ * row is still there and is processed again: at least once, as after a
+ * crash. A read-back's event has no row behind it and stays durable. This
+ * spares processing one fsync per notification. The outputs' cursors are
+ * written so too: one lost sends its entries again, at least once. */
+void
+store_relaxed(struct store *st, bool on)
+{
+	sqlite3_exec(st->db, on ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL", NULL,
+		     NULL, NULL);
+}
+
 int
 store_rollback(struct store *st)
 {

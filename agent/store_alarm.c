@@ -193,6 +193,7 @@ store_cursor_advance(struct store *st, const char *name, long seq, long delivere
 	    st, "INSERT INTO cursor (name, seq, delivered, given_up) VALUES (?1,?2,?3,?4) "
 		"ON CONFLICT (name) DO UPDATE SET seq=?2, delivered=delivered+?3, "
 		"given_up=given_up+?4");
+	int rc;
 
 	if (!s)
 		return -1;
@@ -200,7 +201,10 @@ store_cursor_advance(struct store *st, const char *name, long seq, long delivere
 	sqlite3_bind_int64(s, 2, seq);
 	sqlite3_bind_int64(s, 3, delivered);
 	sqlite3_bind_int64(s, 4, given_up);
-	return store_health(st, store_step_done(st, s));
+	store_relaxed(st, true); /* lost: sent again (store_relaxed) */
+	rc = store_health(st, store_step_done(st, s));
+	store_relaxed(st, false);
+	return rc;
 }
 
 int

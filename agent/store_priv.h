@@ -51,6 +51,9 @@ int store_outbox_append(struct store *st, const char *kind, json_t *body);
 /* A write's outcome: the first failure starts store trouble, the first
  * success after it ends it. Returns rc. */
 int store_health(struct store *st, int rc);
+/* on: the next writes need not reach the disk at their commit (store.c
+ * says which may); off: back to synchronous=FULL. */
+void store_relaxed(struct store *st, bool on);
 /* Undoes the transaction under way after a failure: -1, health noted. */
 int store_rollback(struct store *st);
 

@@ -447,7 +447,12 @@ inbox_delete(struct store *st, long seq)
 int
 store_inbox_done(struct store *st, long seq)
 {
-	return store_health(st, inbox_delete(st, seq));
+	int rc;
+
+	store_relaxed(st, true);
+	rc = store_health(st, inbox_delete(st, seq));
+	store_relaxed(st, false);
+	return rc;
 }
 
 int
@@ -455,13 +460,17 @@ store_inbox_retry(struct store *st, long seq, double next_try, const char *error
 {
 	sqlite3_stmt *s =
 	    store_prep(st, "UPDATE inbox SET tries=tries+1, next_try=?, last_error=? WHERE seq=?");
+	int rc;
 
 	if (!s)
 		return -1;
 	sqlite3_bind_double(s, 1, next_try);
 	sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 3, seq);
-	return store_health(st, store_step_done(st, s));
+	store_relaxed(st, true);
+	rc = store_health(st, store_step_done(st, s));
+	store_relaxed(st, false);
+	return rc;
 }
 
 int
@@ -625,8 +634,22 @@ event_to_outbox(struct store *st, const struct store_event *e, long id)
 	return rc;
 }
 
+static int event_add(struct store *st, const struct store_event *e, long inbox_seq, long *ret_id);
+
 int
 store_event_add(struct store *st, const struct store_event *e, long inbox_seq, long *ret_id)
+{
+	int rc;
+
+	/* an inbox row's event: relaxed (above); a read-back's: durable */
+	store_relaxed(st, inbox_seq > 0);
+	rc = event_add(st, e, inbox_seq, ret_id);
+	store_relaxed(st, false);
+	return rc;
+}
+
+static int
+event_add(struct store *st, const struct store_event *e, long inbox_seq, long *ret_id)
 {
 	sqlite3_stmt *s;
 	int rc;
