@@ -5,13 +5,45 @@
  * starts perfdata, within what Nagios reads of an external command.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alarm.h"
+#include "event.h"
+#include "fuzz_conf.h"
+#include "org.h"
 #include "passive.h"
+#include "proc.h"
+#include "seal.h"
+#include "store.h"
 #include "text.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The agent's orgs and their names (service_name, passive_host) are what
+ * the results are named by: one org, as fz_conf makes it. */
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct conf *c = fz_conf();
+	char *err = NULL;
+	struct seal *seal;
+	struct store *st;
+
+	(void)argc;
+	(void)argv;
+	if (seal_open(c->state_dir, &seal, &err) < 0 ||
+	    store_open(c->state_dir, seal, &st, &err) < 0 || ev_init() < 0) {
+		fprintf(stderr, "fuzz_agent_passive: %s\n", err ? err : "set-up failed");
+		abort();
+	}
+	alarms_start(st);
+	proc_start();
+	orgs_start(c, st);
+	return 0;
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -25,7 +57,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	n = passive_results(entry, &r);
 	for (size_t i = 0; i < n; i++)
 		if (!txt_is_clean(r[i].output) || strchr(r[i].output, '|') ||
-		    strlen(r[i].output) > 4096 || r[i].state < 0 || r[i].state > 3)
+		    strlen(r[i].output) > 4096 || r[i].state < 0 || r[i].state > 3 || !*r[i].host ||
+		    !*r[i].service)
 			abort();
 	passive_results_free(r, n);
 	json_decref(entry);
