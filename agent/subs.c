@@ -40,6 +40,8 @@ struct sub {
 	double last_error_at;
 	double last_notification;
 	double last_renewal;
+	double granted;      /* the lifetime Graph gave at the last create or renewal */
+	double max_lifetime; /* what a 400 said Graph takes at most; 0: none said */
 	long failures;
 	bool busy;
 	bool reconciled;
@@ -138,6 +140,37 @@ graph_message(const struct hc_resp *resp)
 	return out;
 }
 
+/* Graph's "Subscription expiration can only be N minutes in the future"
+ * (a cloud's or a resource's limit below ours): kept, and the next
+ * request asks a little less than it, for clock skew. true when adopted. */
+static bool
+adopt_limit(struct sub *s, const char *msg)
+{
+	const char *at = msg ? strstr(msg, "can only be ") : NULL;
+	double minutes = at ? strtod(at + strlen("can only be "), NULL) : 0;
+
+	if (minutes <= 0 || (s->max_lifetime > 0 && minutes * 60 >= s->max_lifetime))
+		return false; /* none said, or nothing new: a loop otherwise */
+	s->max_lifetime = minutes * 60;
+	log_warnx("subs",
+		  "org %s: Graph takes subscriptions of at most %.0f minutes here; asking that "
+		  "(subscription_lifetime is %.0f minutes)",
+		  s->org, minutes, orgs_conf()->subscription_lifetime / 60);
+	return true;
+}
+
+/* The lifetime to ask for: subscription_lifetime, within a limit Graph
+ * said (less a tenth of it, a minute at most, for clock skew). */
+static double
+lifetime(const struct sub *s)
+{
+	double life = orgs_conf()->subscription_lifetime;
+
+	if (s->max_lifetime > 0)
+		life = fmin(life, s->max_lifetime - fmin(60, s->max_lifetime / 10));
+	return life;
+}
+
 /* A failed request: classify it, keep the reason, and retry when sensible. */
 static void
 failed(struct sub *s, struct org *o, const struct hc_resp *resp, const char *what)
@@ -150,6 +183,10 @@ failed(struct sub *s, struct org *o, const struct hc_resp *resp, const char *wha
 		/* the access token was refused: get a fresh one, then try again */
 		org_token_rejected(o);
 		wait = 30;
+	} else if (resp->status == 400 && adopt_limit(s, msg)) {
+		/* "can only be N minutes in the future": asked again at once,
+		 * for what Graph takes */
+		wait = 1;
 	} else if (resp->status == 400) {
 		/* Graph refused the request itself: most often the validation
 		 * handshake on our public URL failed */
@@ -222,7 +259,12 @@ reply_target(void *arg, struct org **ret_org)
 static void
 schedule(struct sub *s)
 {
-	double now = now_wall(), due = s->expires - orgs_conf()->renew_margin - now;
+	/* renew_margin ahead, or half of what Graph granted when it granted
+	 * less than that: a margin longer than the lifetime had the renewal
+	 * due at once, again and again */
+	double margin = s->granted > 0 ? fmin(orgs_conf()->renew_margin, s->granted / 2)
+				       : orgs_conf()->renew_margin;
+	double now = now_wall(), due = s->expires - margin - now;
 	uint32_t r;
 
 	if (s->state == SUB_ACTIVE && s->expires <= now) {
@@ -231,7 +273,7 @@ schedule(struct sub *s)
 	}
 	/* spread renewals of many orgs over a few minutes */
 	random_bytes(&r, sizeof(r));
-	due += fmin(orgs_conf()->renew_margin * 0.05, 300) * ((double)r / (double)UINT32_MAX);
+	due += fmin(margin * 0.05, 300) * ((double)r / (double)UINT32_MAX);
 	/* do not wait for reauthorizationRequired (a lifecycle POST can be
 	 * lost too): reauthorize before the token Graph holds expires */
 	if (s->token_expires > 0 && s->token_expires - token_lead(s) > now)
@@ -274,6 +316,7 @@ created(const struct hc_resp *resp, void *arg)
 	    time_parse(json_string_value(json_object_get(j, "expirationDateTime")), &exp) == 0) {
 		s->id = xstrdup(json_string_value(json_object_get(j, "id")));
 		s->expires = exp;
+		s->granted = exp - now_wall();
 		s->failures = 0;
 		s->last_renewal = now_wall();
 		save(s);
@@ -301,7 +344,7 @@ resource_of(const struct org *o)
 static void
 create(struct sub *s, struct org *o, const char *token)
 {
-	char *exp = time_iso(now_wall() + orgs_conf()->subscription_lifetime);
+	char *exp = time_iso(now_wall() + lifetime(s));
 	char *notify = xprintf("%s/api/org/%s/ms-teams/notify", orgs_conf()->public_url, s->org);
 	char *life = xprintf("%s/api/org/%s/ms-teams/lifecycle", orgs_conf()->public_url, s->org);
 	char *res = resource_of(o);
@@ -356,6 +399,7 @@ renewed(const struct hc_resp *resp, void *arg)
 	if (resp->status == 200 &&
 	    time_parse(json_string_value(json_object_get(j, "expirationDateTime")), &exp) == 0) {
 		s->expires = exp;
+		s->granted = exp - now_wall();
 		s->failures = 0;
 		s->renew_now = false;
 		s->refresh_asked = 0;
@@ -384,7 +428,7 @@ static void
 renew(struct sub *s, struct org *o, const char *token)
 {
 	char *path = xprintf("/subscriptions/%s", s->id), *url = graph_url(o, path);
-	char *exp = time_iso(now_wall() + orgs_conf()->subscription_lifetime);
+	char *exp = time_iso(now_wall() + lifetime(s));
 	json_t *body = json_pack("{s:s}", "expirationDateTime", exp);
 	char *text;
 

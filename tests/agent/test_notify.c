@@ -312,6 +312,73 @@ enough_calls(void *arg)
 	return n >= w->n;
 }
 
+/* The times of successful subscription calls of a method since a seq. */
+static size_t
+call_times(struct ta *t, long since, const char *method, double *at, size_t max)
+{
+	json_t *r = ta_requests(t, since, NULL), *e;
+	size_t i, n = 0;
+
+	json_array_foreach (r, i, e) {
+		if (n < max && !strcmp(ta_str(e, "method"), method) &&
+		    strstr(ta_str(e, "path"), "/v1.0/subscriptions") &&
+		    json_integer_value(json_object_get(e, "status")) < 300)
+			at[n++] = json_number_value(json_object_get(e, "time"));
+	}
+	json_decref(r);
+	return n;
+}
+
+/* Graph grants less than asked without saying so, or refuses a lifetime
+ * with "can only be N minutes": the agent renews at half of what it was
+ * granted (a margin longer than the grant had the renewal due at once,
+ * again and again), and asks for what Graph takes. */
+static void
+test_short_grants(void **state)
+{
+	struct ta *t = *state;
+	double at[8];
+	long since;
+
+	/* days compressed to seconds: asked 60 s with a 50 s margin, granted 20 */
+	json_decref(th_sim(&t->gs, "POST", "/config",
+			   json_pack("{s:s, s:s, s:s, s:s}", "sub_min", "5s", "sub_max", "120s",
+				     "lifecycle_required_above", "10s", "sub_grant_cap", "20s"),
+			   NULL));
+	ta_ready(t, "subscription_lifetime = 60s\nrenew_margin = 50s");
+	since = ta_last_request_seq(t);
+	struct patch_wait w = {t, since, 2, "PATCH"};
+	assert_true(th_wait_until(enough_calls, &w, 40));
+	assert_int_equal(call_times(t, since, "PATCH", at, 8) >= 2, 1);
+	/* half the grant apart (10 s, less its small spread), not at once */
+	assert_true(at[1] - at[0] > 7);
+	assert_true(ta_sub_active(t));
+	assert_int_equal(ta_stop(t), 0);
+
+	/* a limit said in a 400: adopted, and the next request is taken */
+	json_decref(th_sim(&t->gs, "POST", "/config",
+			   json_pack("{s:s, s:s}", "sub_grant_cap", "0s", "sub_max", "120s"),
+			   NULL));
+	since = ta_last_request_seq(t);
+	ta_ready(t, "subscription_lifetime = 180s\nrenew_margin = 50s");
+	assert_true(ta_sub_active(t));
+	json_t *sub = ta_sim_sub(t);
+	double exp = 0;
+	struct tm tm = {0};
+	const char *e = ta_str(sub, "expirationDateTime");
+	const char *frac = e ? strptime(e, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	assert_non_null(frac);
+	exp = (double)timegm(&tm);
+	/* asked 2 minutes less a tenth (108 s), not 180 */
+	assert_true(exp - (double)time(NULL) <= 120);
+	json_decref(sub);
+	json_decref(th_sim(&t->gs, "POST", "/config",
+			   json_pack("{s:s, s:s, s:s}", "sub_min", "45m", "sub_max", "4320m",
+				     "lifecycle_required_above", "1h"),
+			   NULL));
+	assert_int_equal(ta_stop(t), 0);
+}
+
 static bool
 new_sub(void *arg)
 {
@@ -690,6 +757,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_redelivery_and_forgeries, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_acknowledged_survives_sigkill, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_renewal_and_recreation, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_short_grants, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_poll_recovers_skipped_delivery, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_allow_from, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_rich_forgeries_rejected, ta_test_teardown),

@@ -42,6 +42,7 @@ struct gs_config {
 	/* subscriptions */
 	double sub_max;
 	double sub_min;
+	double sub_grant_cap; /* grant at most this, whatever was asked; 0: as asked */
 	double lifecycle_required_above;
 	long subs_per_user;
 	double handshake_timeout;

@@ -48,6 +48,9 @@ static const struct opt opts[] = {
      "refresh token inactivity window (default 90d)"},
     {"id-token-lifetime", OPT_DUR, O(id_token_lifetime), true, "id_token lifetime (default 1h)"},
     {"sub-max", OPT_DUR, O(sub_max), true, "maximum subscription lifetime (default 4320m)"},
+    {"sub-grant-cap", OPT_DUR, O(sub_grant_cap), true,
+     "grant at most this lifetime, silently, whatever was asked (Graph may grant less than "
+     "requested and says so only in the answer's expirationDateTime); 0: as asked (default)"},
     {"sub-min", OPT_DUR, O(sub_min), true,
      "shorter requested lifetimes are raised to this (default 45m)"},
     {"lifecycle-required-above", OPT_DUR, O(lifecycle_required_above), true,

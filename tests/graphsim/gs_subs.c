@@ -153,6 +153,9 @@ expiry_ok(struct gs_resp *resp, const char *s, bool has_lifecycle, double *ret)
 	}
 	if (t - now < gs_cfg.sub_min)
 		t = now + gs_cfg.sub_min;
+	/* a grant shorter than asked, said only in the answer's expiry */
+	if (gs_cfg.sub_grant_cap > 0 && t - now > gs_cfg.sub_grant_cap)
+		t = now + gs_cfg.sub_grant_cap;
 	if (!has_lifecycle && t - now > gs_cfg.lifecycle_required_above) {
 		gs_resp_graph_error(resp, 400, "ValidationError",
 				    "lifecycleNotificationUrl is a required property for "
