@@ -1299,6 +1299,26 @@ icinga_check(const char *dir, const char *more)
 	return out;
 }
 
+/* What ctteamsctl config icinga printed (taken), beside the shipped
+ * objects, passes Icinga's check with every service of three orgs: the
+ * example's seven and 3 x (6 + ctteams-agent), and the sign-in
+ * dependencies, the example's two and two per org. */
+static void
+icinga_accepts(const char *dir, char *printed)
+{
+	char *path, *out;
+
+	if (asprintf(&path, "%s/generated.conf", dir) < 0)
+		abort();
+	assert_int_equal(th_write_file(path, printed), 0);
+	free(printed);
+	out = icinga_check(dir, path);
+	assert_non_null(strstr(out, "Instantiated 28 Services"));
+	assert_non_null(strstr(out, "Instantiated 8 Dependencies"));
+	free(out);
+	free(path);
+}
+
 /* ctteamsctl config prints what the consoles take, named as the agent's
  * results name them: for three orgs with a host each (passive_host = %o),
  * nagios4 -v and icinga2 daemon -C accept it beside the shipped objects. */
@@ -1370,16 +1390,7 @@ test_config_objects(void **state)
 	assert_non_null(strstr(out, "object Host \"beta\""));
 	assert_non_null(strstr(out, "vars.ctteams_orgs = [ \"beta\" ]"));
 	assert_non_null(strstr(out, "vars.ctteams_docs = \"https://noc.example/ctteams\""));
-	if (asprintf(&path, "%s/generated.conf", dir) < 0)
-		abort();
-	assert_int_equal(th_write_file(path, out), 0);
-	free(out);
-	out = icinga_check(dir, path);
-	assert_non_null(strstr(out, "Instantiated 28 Services"));
-	/* the sign-in dependencies: the example's two and two per org */
-	assert_non_null(strstr(out, "Instantiated 8 Dependencies"));
-	free(out);
-	free(path);
+	icinga_accepts(dir, out);
 	assert_int_equal(ta_stop(t), 0);
 
 	/* names of the operator's own: every service an object, the same count */
@@ -1387,15 +1398,7 @@ test_config_objects(void **state)
 	out = ctl_config(t, "icinga");
 	assert_non_null(strstr(out, "object Service \"911-gamma-unacknowledged\""));
 	assert_null(strstr(out, "vars.ctteams_orgs "));
-	if (asprintf(&path, "%s/generated.conf", dir) < 0)
-		abort();
-	assert_int_equal(th_write_file(path, out), 0);
-	free(out);
-	out = icinga_check(dir, path);
-	assert_non_null(strstr(out, "Instantiated 28 Services"));
-	assert_non_null(strstr(out, "Instantiated 8 Dependencies"));
-	free(out);
-	free(path);
+	icinga_accepts(dir, out);
 	assert_int_equal(ta_stop(t), 0);
 	th_rmtree(dir);
 	free(dir);

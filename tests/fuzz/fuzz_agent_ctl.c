@@ -32,21 +32,11 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct conf *c = fz_conf();
-	char *err = NULL;
-	struct seal *seal;
-	struct store *st;
+	struct store *st = fz_agent(c);
 
 	(void)argc;
 	(void)argv;
-	if (seal_open(c->state_dir, &seal, &err) < 0 ||
-	    store_open(c->state_dir, seal, &st, &err) < 0 || ev_init() < 0) {
-		fprintf(stderr, "fuzz_agent_ctl: %s\n", err ? err : "set-up failed");
-		abort();
-	}
-	alarms_start(st);
 	ctl_init(c, st);
-	proc_start();
-	orgs_start(c, st);
 	/* an event to list, an alarm to show */
 	{
 		struct store_event e = {.org = "acme",

@@ -5,18 +5,11 @@
  * starts perfdata, within what Nagios reads of an external command.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "alarm.h"
-#include "event.h"
 #include "fuzz_conf.h"
-#include "org.h"
 #include "passive.h"
-#include "proc.h"
-#include "seal.h"
-#include "store.h"
 #include "text.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -27,21 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct conf *c = fz_conf();
-	char *err = NULL;
-	struct seal *seal;
-	struct store *st;
-
 	(void)argc;
 	(void)argv;
-	if (seal_open(c->state_dir, &seal, &err) < 0 ||
-	    store_open(c->state_dir, seal, &st, &err) < 0 || ev_init() < 0) {
-		fprintf(stderr, "fuzz_agent_passive: %s\n", err ? err : "set-up failed");
-		abort();
-	}
-	alarms_start(st);
-	proc_start();
-	orgs_start(c, st);
+	fz_agent(fz_conf());
 	return 0;
 }
 

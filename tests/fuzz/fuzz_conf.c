@@ -3,7 +3,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alarm.h"
+#include "event.h"
 #include "fuzz_conf.h"
+#include "org.h"
+#include "proc.h"
+#include "seal.h"
+#include "store.h"
 #include "util.h"
 
 struct conf *
@@ -39,4 +45,22 @@ fz_conf(void)
 		abort();
 	}
 	return c;
+}
+
+struct store *
+fz_agent(struct conf *c)
+{
+	char *err = NULL;
+	struct seal *seal;
+	struct store *st;
+
+	if (seal_open(c->state_dir, &seal, &err) < 0 ||
+	    store_open(c->state_dir, seal, &st, &err) < 0 || ev_init() < 0) {
+		fprintf(stderr, "fuzz: %s\n", err ? err : "set-up failed");
+		abort();
+	}
+	alarms_start(st);
+	proc_start();
+	orgs_start(c, st);
+	return st;
 }

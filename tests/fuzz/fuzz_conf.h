@@ -6,5 +6,8 @@
 #include "conf.h"
 
 struct conf *fz_conf(void);
+/* Its store (sealed, in conf->state_dir), the loop made, the alarms and
+ * the orgs started on it, as the daemon has them. Aborts when it cannot. */
+struct store *fz_agent(struct conf *c);
 
 #endif
