@@ -267,8 +267,12 @@ passive_key(struct parse *p, const char *k, const char *v)
 		secret_file_check(p, k, v);
 		set_str(&c->icinga_password_file, v);
 	} else if (!strcmp(k, "runbook_base_url")) {
-		if (v[0] != '/' && strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
-			problem(p, "runbook_base_url: an http(s) URL or an absolute path");
+		if ((v[0] != '/' && strncmp(v, "https://", 8) != 0 &&
+		     strncmp(v, "http://", 7) != 0) ||
+		    strpbrk(v, " \t\"'\\<>`$"))
+			/* it goes into the consoles' objects, quoted, and into traps */
+			problem(p, "runbook_base_url: an http(s) URL or an absolute path, "
+				   "without spaces or quotes");
 		free(c->runbook_base_url);
 		c->runbook_base_url = strip_slash(v);
 	} else if (!strcmp(k, "monitor_ack")) {

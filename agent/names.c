@@ -3,9 +3,6 @@
 
 #include "names.h"
 
-const char *const names_checks[] = {"emergency", "unacknowledged", "auth", "subscription",
-				    "secret",    "delivery",       NULL};
-
 char *
 names_fill(const char *tmpl, const char *org, const char *check)
 {

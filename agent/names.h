@@ -7,9 +7,6 @@
 #ifndef CT_NAMES_H
 #define CT_NAMES_H
 
-/* The checks, as the services' %c: each org has one service of each. */
-extern const char *const names_checks[];
-
 /* tmpl filled in (free it). */
 char *names_fill(const char *tmpl, const char *org, const char *check);
 

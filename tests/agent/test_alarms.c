@@ -96,22 +96,25 @@ severities(struct ta *t, const char *type)
 	return out;
 }
 
-struct severity_wait {
+/* An active alarm of a type, with text in its text and of a severity
+ * (either NULL: any). */
+struct alarm_match {
 	struct ta *t;
-	const char *type, *severity;
+	const char *type, *text, *severity;
 };
 
 static bool
-severity_is(void *arg)
+alarm_matches(void *arg)
 {
-	struct severity_wait *w = arg;
+	struct alarm_match *w = arg;
 	json_t *j = ta_ctl(w->t, "alarms", NULL), *a;
 	bool ok = false;
 	size_t i;
 
 	json_array_foreach (json_object_get(j, "alarms"), i, a)
 		ok |= !strcmp(ta_str(a, "type"), w->type) &&
-		      !strcmp(ta_str(a, "severity"), w->severity);
+		      (!w->text || strstr(ta_str(a, "text"), w->text)) &&
+		      (!w->severity || !strcmp(ta_str(a, "severity"), w->severity));
 	json_decref(j);
 	return ok;
 }
@@ -119,9 +122,9 @@ severity_is(void *arg)
 static void
 wait_severity(struct ta *t, const char *type, const char *severity, double timeout)
 {
-	struct severity_wait w = {t, type, severity};
+	struct alarm_match w = {t, type, NULL, severity};
 
-	assert_true(th_wait_until(severity_is, &w, timeout));
+	assert_true(th_wait_until(alarm_matches, &w, timeout));
 }
 
 static void
@@ -437,21 +440,6 @@ test_reconcile_alarm(void **state)
 	free(path);
 }
 
-/* The deliveryGap alarm was raised by the canary. */
-static bool
-canary_text(void *arg)
-{
-	json_t *j = ta_ctl(arg, "alarms", NULL), *a;
-	bool hit = false;
-	size_t i;
-
-	json_array_foreach (json_object_get(j, "alarms"), i, a)
-		hit |= !strcmp(ta_str(a, "type"), "deliveryGap") &&
-		       strstr(ta_str(a, "text"), "canary") != NULL;
-	json_decref(j);
-	return hit;
-}
-
 /* Graph drops the canary's marker without a word: delivery gap, raised
  * when the marker is late, cleared when the next one comes back. */
 static void
@@ -471,7 +459,9 @@ test_canary_alarm(void **state)
 	ta_sim_ok(t, "POST", "/delivery-faults",
 		  json_pack("{s:s, s:i}", "kind", "skip", "count", 1));
 	wait_alarm(t, "deliveryGap", true, 30);
-	assert_true(th_wait_until(canary_text, t, 5));
+	/* the deliveryGap alarm, raised by the canary */
+	struct alarm_match canary = {t, "deliveryGap", "canary", NULL};
+	assert_true(th_wait_until(alarm_matches, &canary, 5));
 	wait_alarm(t, "deliveryGap", false, 30);
 	expect_transitions(t, "deliveryGap", "RC");
 	assert_int_equal(ta_stop(t), 0);
@@ -515,20 +505,6 @@ has_emergency(void *path)
 	return ok;
 }
 
-static bool
-stuck_text(void *arg)
-{
-	json_t *j = ta_ctl(arg, "alarms", NULL), *a;
-	bool ok = false;
-	size_t i;
-
-	json_array_foreach (json_object_get(j, "alarms"), i, a)
-		ok |= !strcmp(ta_str(a, "type"), "outputStuck") &&
-		      strstr(ta_str(a, "text"), "output nagios has delivered nothing") != NULL;
-	json_decref(j);
-	return ok;
-}
-
 /* Nagios is not running (its command file has no reader): once the
  * output has failed for output_stuck_after, outputStuck is raised, naming
  * it; once Nagios reads again what waited is delivered and the alarm
@@ -546,7 +522,8 @@ test_output_stuck_alarm(void **state)
 	ta_ready(t, conf);
 	ta_emergency(t);
 	wait_alarm(t, "outputStuck", true, 30);
-	assert_true(th_wait_until(stuck_text, t, 5));
+	struct alarm_match stuck = {t, "outputStuck", "output nagios has delivered nothing", NULL};
+	assert_true(th_wait_until(alarm_matches, &stuck, 5));
 	/* Nagios back: a reader drains the command file */
 	ta_fifo_read(&fifo);
 	wait_alarm(t, "outputStuck", false, 60);
