@@ -18,9 +18,10 @@
 #include "subs.h"
 #include "util.h"
 
-#define SLACK     300.0 /* clock skew between Graph and this host */
-#define RETRY     300.0 /* a marker that could not be posted */
-#define FIRST_GAP 30.0  /* the first marker after a start */
+#define SLACK     300.0  /* clock skew between Graph and this host */
+#define RETRY     300.0  /* a marker that could not be posted */
+#define FIRST_GAP 30.0   /* the first marker after a start */
+#define BACKOFF   3600.0 /* the second read-back of one outage, then doubling */
 
 struct canary {
 	struct org *owner; /* it lives and dies with its org */
@@ -30,9 +31,11 @@ struct canary {
 	char *nonce; /* of the marker on its way; NULL: none */
 	bool posting;
 	double sent_at;
-	double delivered_at; /* the last marker that came back */
-	double read_back_to; /* a miss has had the time up to here read back */
-	double missed_at;    /* 0: not missed */
+	double delivered_at;   /* the last marker that came back */
+	double read_back_to;   /* a miss has had the time up to here read back */
+	double missed_at;      /* 0: not missed */
+	double next_read_back; /* the next miss reads back from then on; 0: the sweep does */
+	double read_back_gap;  /* the wait after the next read-back */
 	char *last_error;
 };
 
@@ -114,15 +117,36 @@ send_marker(void *arg)
 	json_decref(body);
 }
 
-/* The marker did not come back in time: delivery is broken. */
+double
+canary_backoff(double *gap, double sweep)
+{
+	*gap = *gap > 0 ? fmin(2 * *gap, sweep) : fmin(BACKOFF, sweep);
+	return *gap < sweep ? *gap : 0;
+}
+
+/* Reads back what no read-back of this outage has read yet. */
+static void
+read_back(struct canary *c, double now)
+{
+	double from = fmax(c->delivered_at > 0 ? c->delivered_at : c->sent_at, c->read_back_to);
+
+	poll_backfill(c->owner, from - SLACK, now, "the delivery canary did not come back");
+	c->read_back_to = now;
+}
+
+/*
+ * The marker did not come back in time: delivery is broken. The first miss
+ * reads back at once; while the outage lasts, later misses read back after
+ * 1 h, then 2 h, 4 h ... and once the wait reaches reconcile_interval the
+ * daily sweep reads the rest. A marker every canary_interval must not
+ * become a read of every chat every hour: Microsoft allows about one a day
+ * (docs/reconcile.md).
+ */
 static void
 missed(void *arg)
 {
 	struct canary *c = arg;
-	double now = now_wall();
-	/* each miss reads back only what earlier misses did not: a long
-	 * outage costs one read-back per marker, never the whole time again */
-	double from = fmax(c->delivered_at > 0 ? c->delivered_at : c->sent_at, c->read_back_to);
+	double now = now_wall(), sweep = orgs_conf()->reconcile_interval;
 
 	if (!c->nonce)
 		return;
@@ -133,9 +157,14 @@ missed(void *arg)
 			"org %s: DELIVERY GAP: the canary marker posted %.0f s ago has not come "
 			"back through the webhook; Graph is not delivering",
 			c->org, now - c->sent_at);
+		c->next_read_back = now;
+		c->read_back_gap = 0;
 	}
-	poll_backfill(c->owner, from - SLACK, now, "the delivery canary did not come back");
-	c->read_back_to = now;
+	if (c->next_read_back > 0 && now >= c->next_read_back) {
+		double wait = canary_backoff(&c->read_back_gap, sweep);
+		read_back(c, now);
+		c->next_read_back = wait > 0 ? now + wait : 0;
+	}
 	health_kick();
 }
 
@@ -149,6 +178,10 @@ canary_seen(struct org *o, const char *chat_id, const char *content)
 	if (!c || !co->canary_chat || !c->nonce || !chat_id || !content ||
 	    strcmp(chat_id, co->canary_chat) != 0 || !strstr(content, c->nonce))
 		return false;
+	/* what the backed-off read-backs of an outage left, once, unless the
+	 * sweep has taken the outage over */
+	if (c->missed_at && c->next_read_back > 0)
+		read_back(c, now_wall());
 	c->delivered_at = now_wall();
 	store_meta_put(orgs_store(), org, "canary_delivered_at", c->delivered_at);
 	free(c->nonce);
@@ -157,6 +190,7 @@ canary_seen(struct org *o, const char *chat_id, const char *content)
 	if (c->missed_at) {
 		log_info("canary", "org %s: the canary came back: delivery works again", org);
 		c->missed_at = 0;
+		c->next_read_back = 0;
 		store_meta_put(orgs_store(), org, "canary_missed_at", 0);
 		health_kick();
 	}
@@ -175,6 +209,10 @@ canary_attach(struct org *o)
 	c->wait_timer = ev_timer_new(missed, c);
 	c->delivered_at = store_meta_get(orgs_store(), org, "canary_delivered_at", 0);
 	c->missed_at = store_meta_get(orgs_store(), org, "canary_missed_at", 0);
+	/* an outage that went on over a restart: its backoff starts again
+	 * (the time the agent was away is read back anyway) */
+	if (c->missed_at > 0)
+		c->next_read_back = now_wall();
 	o->canary = c;
 	canary_configure(o);
 }

@@ -26,5 +26,9 @@ bool canary_seen(struct org *o, const char *chat_id, const char *content);
 json_t *canary_status(const struct org *o);
 /* The canary did not come back: since when (0: it did, or there is none). */
 double canary_missed_since(const struct org *o);
+/* While markers keep missing, the wait before the next read-back: 1 h,
+ * then doubling (*gap keeps the last; 0 before the first), and 0 once it
+ * reaches sweep, the reconcile_interval, when the sweep reads the rest. */
+double canary_backoff(double *gap, double sweep);
 
 #endif

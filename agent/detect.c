@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "detect.h"
+#include "mtext.h"
 #include "text.h"
 #include "util.h"
 
@@ -267,12 +268,21 @@ find_location(const char *text)
 	p += 9;
 	while (*p == ' ')
 		p++;
-	n = strlen(p);
+	n = strcspn(p, (char[]){MTEXT_SEP, '\0'});
 	/* cut between characters: half a character is no UTF-8, and jansson
 	 * refuses a string that is not (the event would vanish from the
 	 * outputs) */
-	return n ? txt_clean(p, LOCATION_MAX) : NULL;
+	if (!n)
+		return NULL;
+	{
+		char *part = xstrndup(p, n), *loc = txt_clean(part, LOCATION_MAX);
+		free(part);
+		return loc;
+	}
 }
+
+static void judge(const struct detect_rules *r, json_t *m, const char *text,
+		  struct detect_result *res);
 
 void
 detect_run(const struct detect_rules *r, json_t *m, struct detect_result *res)
@@ -280,8 +290,6 @@ detect_run(const struct detect_rules *r, json_t *m, struct detect_result *res)
 	json_t *from = json_object_get(m, "from");
 	json_t *user = json_object_get(from, "user");
 	const char *importance = str(m, "importance");
-	const char *body = str(json_object_get(m, "body"), "content");
-	const char *hit = NULL;
 	char *text;
 
 	memset(res, 0, sizeof(*res));
@@ -295,11 +303,20 @@ detect_run(const struct detect_rules *r, json_t *m, struct detect_result *res)
 		user = json_object_get(from, "application");
 	res->caller_name = txt_clean(str(user, "displayName"), NAME_MAX_BYTES);
 	res->caller_id = xstrdup(str(user, "id"));
-	{
-		char *decoded = detect_normalise(body ? body : "");
-		res->text = text = txt_clean(decoded, 0);
-		free(decoded);
-	}
+	/* the body, and what a card or a system event's detail carries; the
+	 * rules read every part, the location ends with its part */
+	text = mtext_gather(m, detect_normalise);
+	res->text = xstrdup(text);
+	for (char *p = res->text; (p = strchr(p, MTEXT_SEP)); p++)
+		*p = ' ';
+	judge(r, m, text, res);
+	free(text);
+}
+
+static void
+judge(const struct detect_rules *r, json_t *m, const char *text, struct detect_result *res)
+{
+	const char *hit = NULL;
 
 	if (str(m, "deletedDateTime")) {
 		res->verdict = DETECT_IGNORED;

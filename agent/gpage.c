@@ -1,3 +1,4 @@
+#include <math.h>
 #include <string.h>
 
 #include "gpage.h"
@@ -50,7 +51,7 @@ gpage_clear(struct gpage *g)
 	memset(g, 0, sizeof(*g));
 }
 
-bool
+void
 gpage_chats(const struct gpage *g, double from, json_t *ids)
 {
 	size_t i;
@@ -60,10 +61,17 @@ gpage_chats(const struct gpage *g, double from, json_t *ids)
 		const char *id = json_string_value(json_object_get(c, "id"));
 		double last =
 		    gpage_time(json_object_get(c, "lastMessagePreview"), "createdDateTime");
-		if (last > 0 && last < from)
-			return true;
-		if (id && *id && last > 0)
+		if (id && *id && last > 0 && last >= from)
 			json_array_append_new(ids, json_string(id));
 	}
-	return false;
+}
+
+bool
+gpage_message_before(json_t *m, double from)
+{
+	/* lastModifiedDateTime is never older than createdDateTime; should a
+	 * message lack it, its creation is the time it was last touched */
+	double t = fmax(gpage_time(m, "lastModifiedDateTime"), gpage_time(m, "createdDateTime"));
+
+	return t > 0 && t < from;
 }

@@ -1,8 +1,8 @@
 /*
  * Pages of Graph's list answers, as the reconcile reads them: the chats of
- * the service user (newest last message first) and the messages of a chat
- * (newest first). Pure functions of the answer's text, so that what Graph
- * (or anything in its place) sends is parsed in one place, and fuzzed.
+ * the service user (in no order we rely on) and the messages of a chat (in
+ * Graph's default order, last modified first). Pure functions of the answer's text, so that what
+ * Graph (or anything in its place) sends is parsed in one place, and fuzzed.
  */
 #ifndef CT_GPAGE_H
 #define CT_GPAGE_H
@@ -24,9 +24,14 @@ struct gpage {
 int gpage_parse(const char *body, size_t len, const char *endpoint, struct gpage *ret);
 void gpage_clear(struct gpage *g);
 /* A chats page: appends to ids the chats whose last message is at or
- * after from; true when a chat older than from ended the list (chats come
- * newest first; a chat without messages has nothing to read). */
-bool gpage_chats(const struct gpage *g, double from, json_t *ids);
+ * after from (a chat without messages has nothing to read). Every chat of
+ * the page is looked at: $orderby is not supported in every cloud, and
+ * where Graph ignores it the chats come in no defined order. */
+void gpage_chats(const struct gpage *g, double from, json_t *ids);
+/* A message of a page in Graph's default order (lastModifiedDateTime
+ * desc): true when it was last touched before from, so that every message
+ * after it was created before from. A message without times is not. */
+bool gpage_message_before(json_t *m, double from);
 /* The time a field of an object gives (ISO 8601), or 0. */
 double gpage_time(json_t *o, const char *key);
 

@@ -1,8 +1,10 @@
 /*
- * One pass per org at a time. A pass reads one window [from, to]: the
- * service user's chats in lastMessagePreview order, page after page until
- * the previews are older than the window; then, chat by chat, the messages
- * newest first, page after page until they are older than the window. At
+ * One pass per org at a time. A pass reads one window [from, to]: every
+ * page of the service user's chats, keeping those whose last message is in
+ * or after the window; then, chat by chat, the messages in Graph's default
+ * order (last modified first), page after page until one was last modified
+ * before the window. No $orderby: not every cloud supports it, and where
+ * it is ignored an ordered read would stop early (docs/reconcile.md). At
  * most one request a second for one chat, and Graph's Retry-After holds
  * the pass. A window is read only once it has settled (backfill_delay), so
  * a notice still on its way through the webhook is not taken for a missed
@@ -24,13 +26,15 @@
 #include "subs.h"
 #include "util.h"
 
-#define PAGES_MAX 200   /* chats pages in one pass: 10,000 chats */
-#define SLACK     300.0 /* clock skew between Graph and this host */
-#define GOOD_TICK 300.0 /* how often "delivery is good" is noted */
-#define CHAT_GAP  1.0   /* seconds between two reads of one chat */
-#define TRIES     4     /* tries of one request before it counts as failed */
-#define RETRY_MIN 60.0
-#define RETRY_MAX 3600.0
+#define PAGES_MAX  1000  /* chats pages in one pass: 50,000 chats */
+#define SLACK      300.0 /* clock skew between Graph and this host */
+#define GOOD_TICK  300.0 /* how often "delivery is good" is noted */
+#define CHAT_GAP   1.0   /* seconds between two reads of one chat */
+#define TRIES      4     /* tries of one request before it counts as failed */
+#define RETRY_MIN  60.0
+#define RETRY_MAX  3600.0
+#define HELD_RETRY (4 * 3600.0) /* Graph retries held notifications this long */
+#define HELD_SKEW  60.0         /* Graph's clock and ours, at a pause's start */
 
 struct poller {
 	struct org *owner; /* it lives and dies with its org */
@@ -60,6 +64,12 @@ struct poller {
 	long tries;       /* of the current request */
 	long skipped;     /* chats that could not be read in this pass */
 	char *skip_error; /* the last of them */
+	/* a token pause ended by a renewal: Graph delivers what it held, late;
+	 * what the read-back raised from it is expected, not yet a gap */
+	double held_from, held_to;
+	json_t *late;         /* "chat message" of each expected */
+	double late_deadline; /* 0: nothing expected */
+	struct ev_timer *late_timer;
 	/* for status */
 	double last_pass;
 	double last_recovery;
@@ -262,6 +272,123 @@ answer_failed(struct poller *p, struct org *o, const struct hc_resp *resp, const
 	free(why);
 }
 
+/* The webhook never brought an event: a delivery gap. */
+static void
+recovered(struct poller *p)
+{
+	p->recovered++;
+	p->last_recovery = now_wall();
+	store_meta_put(orgs_store(), p->org, "last_recovery", p->last_recovery);
+	cnt_add(p->org, CNT_RECOVERED_BY_POLL, 1);
+	log_err("poll",
+		"org %s: an event was found by reading back, not by a notification: "
+		"Graph is not delivering reliably",
+		p->org);
+	health_kick();
+}
+
+/* Graph's retry window for what it held, as far as the agent waits. */
+static double
+late_window(void)
+{
+	return fmin(HELD_RETRY, orgs_conf()->reconcile_interval);
+}
+
+static void
+late_save(struct poller *p)
+{
+	store_meta_put(orgs_store(), p->org, "late_pending", (double)json_array_size(p->late));
+	store_meta_put(orgs_store(), p->org, "late_deadline", p->late_deadline);
+}
+
+/* Raised by the read-back from a time Graph held: expected from Graph,
+ * late, within its retry window counted from when the notice was made. The
+ * held time is taken as it is (a minute's skew allowed before it): a notice
+ * from before the pause was not held, and its loss is a gap now. */
+static bool
+expect_late(struct poller *p, const char *chat, const char *id, double created)
+{
+	double now = now_wall(), by = created + late_window();
+	char *at;
+
+	if (p->held_to > 0 && now >= p->held_to + late_window())
+		p->held_from = p->held_to = 0; /* nothing from it can come any more */
+	if (p->held_to <= 0 || created < p->held_from - HELD_SKEW || created > p->held_to ||
+	    now >= by)
+		return false;
+	json_array_append_new(p->late, json_sprintf("%s %s", chat, id));
+	p->late_deadline = fmax(p->late_deadline, by);
+	late_save(p);
+	ev_timer_arm(p->late_timer, p->late_deadline - now);
+	at = time_iso(p->late_deadline);
+	log_info("poll",
+		 "org %s: read back chat %s message %s from Graph's token pause; Graph should "
+		 "deliver it late, by %s",
+		 p->org, chat, id, at);
+	free(at);
+	return true;
+}
+
+/* The wait is over: what Graph still has not delivered is a gap. */
+static void
+late_due(void *arg)
+{
+	struct poller *p = arg;
+	size_t n = json_array_size(p->late);
+
+	if (n > 0) {
+		log_err(
+		    "poll",
+		    "org %s: Graph did not deliver %zu notice(s) it held during its token pause "
+		    "(read back already)",
+		    p->org, n);
+		for (size_t i = 0; i < n; i++)
+			recovered(p);
+	}
+	json_array_clear(p->late);
+	p->late_deadline = 0;
+	late_save(p);
+}
+
+void
+poll_held(struct org *o, double from, double to)
+{
+	struct poller *p = o->poll;
+
+	if (!p)
+		return;
+	p->held_from = from;
+	p->held_to = to;
+}
+
+void
+poll_delivered(struct org *o, const char *chat_id, const char *message_id)
+{
+	struct poller *p = o->poll;
+	char *key;
+	json_t *k;
+	size_t i;
+
+	if (!p || json_array_size(p->late) == 0 || !chat_id || !message_id)
+		return;
+	key = xprintf("%s %s", chat_id, message_id);
+	json_array_foreach (p->late, i, k) {
+		if (!strcmp(json_string_value(k), key)) {
+			json_array_remove(p->late, i);
+			log_info("poll",
+				 "org %s: Graph delivered late chat %s message %s, as it held it",
+				 p->org, chat_id, message_id);
+			break;
+		}
+	}
+	free(key);
+	if (json_array_size(p->late) == 0) {
+		p->late_deadline = 0;
+		ev_timer_stop(p->late_timer);
+	}
+	late_save(p);
+}
+
 /* One message of the window: raised if a rule matches. The webhook may
  * have it waiting in the inbox already: then it is not the poll's find. */
 static int
@@ -276,18 +403,9 @@ look_at(struct poller *p, struct org *o, const char *chat, json_t *m)
 		json_object_set_new(m, "chatId", json_string(chat));
 	p->found++;
 	rc = proc_message(o, m, "poll", 0);
-	if (rc == 1) {
-		/* the webhook never brought this one */
-		p->recovered++;
-		p->last_recovery = now_wall();
-		store_meta_put(orgs_store(), p->org, "last_recovery", p->last_recovery);
-		cnt_add(p->org, CNT_RECOVERED_BY_POLL, 1);
-		log_err("poll",
-			"org %s: an event was found by reading back, not by a notification: "
-			"Graph is not delivering reliably",
-			p->org);
-		health_kick();
-	}
+	/* the webhook never brought this one (or Graph holds it still) */
+	if (rc == 1 && !expect_late(p, chat, id, gpage_time(m, "createdDateTime")))
+		recovered(p);
 	return rc;
 }
 
@@ -332,13 +450,17 @@ messages_read(const struct hc_resp *resp, void *arg)
 		return;
 	}
 	p->tries = 0;
+	/* Graph's default order, last modified first: once one was last
+	 * touched before the window, every later one was made before it. A
+	 * reaction to an old message brings it to the front: it is passed
+	 * over, not taken for the end. */
 	json_array_foreach (g.value, i, m) {
 		double created = gpage_time(m, "createdDateTime");
-		if (created < p->from) {
+		if (gpage_message_before(m, p->from)) {
 			older = true;
 			break;
 		}
-		if (created <= p->to && look_at(p, o, chat, m) < 0) {
+		if (created >= p->from && created <= p->to && look_at(p, o, chat, m) < 0) {
 			gpage_clear(&g);
 			pass_end(p, "the store failed");
 			return;
@@ -360,7 +482,7 @@ next_chat(struct poller *p)
 {
 	struct org *o = p->owner;
 	json_t *chat = json_array_get(p->chats, p->next_chat);
-	char *ec, *to, *eto;
+	char *ec;
 
 	if (!chat) {
 		pass_end(p, NULL);
@@ -370,17 +492,12 @@ next_chat(struct poller *p)
 	p->tries = 0;
 	p->listing_chats = false;
 	ec = url_encode(json_string_value(chat));
-	/* newest first, only what was created before the window's end */
-	to = time_iso(p->to + 1);
-	eto = url_encode(to);
+	/* no $orderby and so no $filter: GCC does not support it on a chat's
+	 * messages (docs/reconcile.md); the default order is enough */
 	free(p->url);
-	p->url = xprintf("%s/v1.0/chats/%s/messages?$top=50&$orderby=createdDateTime%%20desc"
-			 "&$filter=createdDateTime%%20lt%%20%s",
-			 o->conf->graph_endpoint, ec, eto);
+	p->url = xprintf("%s/v1.0/chats/%s/messages?$top=50", o->conf->graph_endpoint, ec);
 	p->last_chat_read = 0; /* another chat: no need to wait */
 	free(ec);
-	free(to);
-	free(eto);
 	issue(p);
 }
 
@@ -391,7 +508,6 @@ chats_listed(const struct hc_resp *resp, void *arg)
 	struct poller *p = reply_poller(arg, &o);
 	const char *next;
 	struct gpage g;
-	bool older;
 
 	if (!p)
 		return;
@@ -404,12 +520,13 @@ chats_listed(const struct hc_resp *resp, void *arg)
 		return;
 	}
 	p->tries = 0;
-	/* in lastMessagePreview order: the first older one ends the list */
-	older = gpage_chats(&g, p->from, p->chats);
+	/* every page: where $orderby is not supported the chats come in no
+	 * defined order, so a chat older than the window ends nothing */
+	gpage_chats(&g, p->from, p->chats);
 	next = g.next;
-	if (!older && g.bad_next)
+	if (g.bad_next)
 		link_refused(p);
-	if (!older && next && ++p->pages >= PAGES_MAX) {
+	if (next && ++p->pages >= PAGES_MAX) {
 		/* the rest is not read: say so, never pass it off as read */
 		char *why =
 		    xprintf("more than %d pages of chats: the oldest were not read", PAGES_MAX);
@@ -419,7 +536,7 @@ chats_listed(const struct hc_resp *resp, void *arg)
 		free(why);
 		next = NULL;
 	}
-	if (!older && next) {
+	if (next) {
 		set_str(&p->url, next);
 		issue(p);
 	} else {
@@ -481,8 +598,10 @@ pass_start(struct poller *p, struct org *o)
 	p->skipped = 0;
 	p->listing_chats = true;
 	free(p->url);
-	p->url = xprintf("%s/v1.0/users/%s/chats?$expand=lastMessagePreview"
-			 "&$orderby=lastMessagePreview/createdDateTime%%20desc&$top=50",
+	/* no $orderby: the US Government clouds and China do not support it
+	 * on List chats, and where it is ignored rather than refused an
+	 * ordered read would stop early without a word (docs/reconcile.md) */
+	p->url = xprintf("%s/v1.0/users/%s/chats?$expand=lastMessagePreview&$top=50",
 			 o->conf->graph_endpoint, o->user_id);
 	issue(p);
 }
@@ -546,6 +665,15 @@ poll_attach(struct org *o)
 	p->org = xstrdup(org);
 	p->timer = ev_timer_new(on_timer, p);
 	p->good_timer = ev_timer_new(good_tick, p);
+	p->late_timer = ev_timer_new(late_due, p);
+	p->late = json_array();
+	/* expected late before a restart: which ones is not kept, so they
+	 * cannot be matched; at the deadline they are a gap, never forgotten */
+	p->late_deadline = store_meta_get(orgs_store(), org, "late_deadline", 0);
+	for (long n = (long)store_meta_get(orgs_store(), org, "late_pending", 0); n > 0; n--)
+		json_array_append_new(p->late, json_string(""));
+	if (json_array_size(p->late) > 0)
+		ev_timer_arm(p->late_timer, fmax(0, p->late_deadline - now));
 	/* a first start: nothing before it was ever expected of this agent */
 	p->watermark = store_meta_get(orgs_store(), org, "reconcile_watermark", -1);
 	if (p->watermark < 0) {
@@ -583,6 +711,8 @@ poll_detach(struct org *o)
 	o->poll = NULL;
 	ev_timer_free(p->timer);
 	ev_timer_free(p->good_timer);
+	ev_timer_free(p->late_timer);
+	json_decref(p->late);
 	json_decref(p->chats);
 	free(p->org);
 	free(p->url);
@@ -632,5 +762,7 @@ poll_status(const struct org *o)
 							    : json_null());
 	json_object_set_new(j, "last_error",
 			    p->last_error ? json_string(p->last_error) : json_null());
+	json_object_set_new(j, "late_expected", json_integer((json_int_t)json_array_size(p->late)));
+	json_object_set_new(j, "late_deadline", json_time(p->late_deadline));
 	return j;
 }

@@ -42,6 +42,13 @@ void poll_now(struct org *o);
 /* The subscription was just made or renewed: delivery is good now (it is
  * also noted every few minutes while it stays so). */
 void poll_delivery_good(struct org *o);
+/* A renewal ended a token pause of the subscription, [from, to]: Graph
+ * holds what came in it and delivers it late, within its retry window (4 h,
+ * or reconcile_interval if shorter). What the read-back raises from that
+ * time first is a delivery gap only if Graph has not delivered it by then. */
+void poll_held(struct org *o, double from, double to);
+/* The webhook brought a message that is already an event. */
+void poll_delivered(struct org *o, const char *chat_id, const char *message_id);
 /* The org's sign-in became usable or stopped being so. */
 void poll_auth_changed(struct org *o, bool usable);
 

@@ -48,7 +48,9 @@ struct porg {
 	char *name;
 	struct detect_rules r;
 	bool has_rules;
-	double hold_until;      /* Graph's Retry-After, for all of the org's reads */
+	double hold_until;   /* Graph's Retry-After, for all of the org's reads */
+	char *last_429_chat; /* the chat of the last 429, and when */
+	double last_429;
 	double throttled_since; /* first Retry-After since the last read that worked */
 	bool read_ok;           /* a read has worked since the start */
 	double wait_until;      /* nothing to do before a token or keys arrive */
@@ -233,16 +235,19 @@ raise_event(struct porg *p, struct org *o, const struct detect_result *res, json
 	long id = 0;
 	int rc = store_event_add(orgs_store(), &e, seq, &id);
 
-	(void)o;
 	free(raw);
 	if (rc < 0 || rc == 1) {
 		free(no_id);
 		/* an error: stays in the inbox, tried again */
 		if (rc < 0)
 			return -1;
-		/* a redelivery; the reconcile reading a known one back is not */
-		if (seq > 0)
+		/* a redelivery; the reconcile reading a known one back is not.
+		 * It may be one Graph held in a token pause and the read-back
+		 * raised first: then it was late, not lost */
+		if (seq > 0) {
 			cnt_add(p->name, CNT_DUPLICATES, 1);
+			poll_delivered(o, e.chat_id, e.message_id);
+		}
 		return 0;
 	}
 	outbox_kick();
@@ -307,6 +312,37 @@ struct fetch {
 	char *chat;
 };
 
+/* A 429 on one chat is Graph's word on that chat (one request a second per
+ * chat) and holds that chat. 429s on two chats within a second are its
+ * limit per app per tenant (20 reads a second) and hold the whole org, as
+ * any other Retry-After does. */
+static void
+throttled(struct porg *p, const char *chat, long status, double until)
+{
+	double now = now_wall();
+	bool other_chat =
+	    p->last_429_chat && strcmp(p->last_429_chat, chat) != 0 && now - p->last_429 < 1.0;
+
+	if (status == 429 && !other_chat) {
+		pace_done(p->pace, chat, until);
+	} else {
+		if (status == 429 && now >= p->hold_until)
+			log_warnx("proc",
+				  "org %s: Graph throttles reads of several chats: holding all of "
+				  "the org's reads for %.0f s",
+				  p->name, until - now);
+		pace_done(p->pace, chat, until);
+		p->hold_until = fmax(p->hold_until, until);
+	}
+	if (status == 429) {
+		free(p->last_429_chat);
+		p->last_429_chat = xstrdup(chat);
+		p->last_429 = now;
+	}
+	if (!p->throttled_since)
+		p->throttled_since = now;
+}
+
 static void
 fetched(const struct hc_resp *resp, void *arg)
 {
@@ -365,17 +401,9 @@ fetched(const struct hc_resp *resp, void *arg)
 						   resp->error ? resp->error : "no answer");
 		if (resp->status == 401)
 			org_token_rejected(o);
-		/* a 429 is Graph's word on this chat (its per-chat limit) and
-		 * holds that chat; any other Retry-After holds the whole org */
-		if (resp->retry_after > 0) {
-			double until = now_wall() + fmin(resp->retry_after, RETRY_MAX);
-			if (resp->status == 429)
-				pace_done(p->pace, f->chat, until);
-			else
-				p->hold_until = until;
-			if (!p->throttled_since)
-				p->throttled_since = now_wall();
-		}
+		if (resp->retry_after > 0)
+			throttled(p, f->chat, resp->status,
+				  now_wall() + fmin(resp->retry_after, RETRY_MAX));
 		item_failed(p, f->seq, f->tries, f->received, resp->retry_after, why);
 		free(why);
 	}
@@ -771,6 +799,7 @@ proc_detach(struct org *o)
 	if (p->has_rules)
 		detect_rules_clear(&p->r);
 	pace_free(p->pace);
+	free(p->last_429_chat);
 	triage_free(p->triage);
 	free(p->name);
 	free(p);

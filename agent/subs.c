@@ -60,7 +60,7 @@ struct sub {
 #define REAUTH_TOKEN (15 * 60) /* a reauthorization hands Graph at least this */
 #define REFRESH_WAIT 60.0      /* how long a renewal waits for that token */
 #define TOKEN_LEAD   300.0     /* reauthorize this long before Graph's token ends */
-#define REAUTH_GAP   600.0     /* Graph's 10 minutes between reauthorizations */
+#define REVOKE_CHECK 30.0      /* a refresh on reauthorizationRequired, at most this often */
 
 static void sub_step(void *arg);
 
@@ -92,9 +92,21 @@ set_state(struct sub *s, enum sub_state to, const char *why)
 /* How long before Graph's token ends to reauthorize: TOKEN_LEAD, or a
  * quarter of the token's life when tokens are short. */
 static double
+lead_for(double expires, double given)
+{
+	return fmin(TOKEN_LEAD, (expires - given) / 4);
+}
+
+static double
 token_lead(const struct sub *s)
 {
-	return fmin(TOKEN_LEAD, (s->token_expires - s->token_given) / 4);
+	return lead_for(s->token_expires, s->token_given);
+}
+
+bool
+subs_reauth_needed(double held_expires, double held_given, double now)
+{
+	return held_expires <= 0 || held_expires - now <= lead_for(held_expires, held_given);
 }
 
 /* The life a token handed to Graph should have left: REAUTH_TOKEN, or half
@@ -282,14 +294,19 @@ schedule(struct sub *s)
 }
 
 /* A create or renewal went through: if delivery may have stopped before it
- * (a lapse, a removal, a token Graph saw expire), read that window back. */
+ * (a lapse, a removal, a token Graph saw expire), read that window back. A
+ * renewal that ends a token pause of the same subscription also tells the
+ * reconcile that Graph held what came in the pause and delivers it late. */
 static void
-delivery_restored(struct sub *s)
+delivery_restored(struct sub *s, bool renewal)
 {
 	double now = now_wall();
 
-	if (s->token_expires > 0 && s->token_expires < now && !s->gap_from)
+	if (s->token_expires > 0 && s->token_expires < now && !s->gap_from) {
 		s->gap_from = s->token_expires - SLACK;
+		if (renewal)
+			poll_held(s->owner, s->token_expires, now);
+	}
 	s->token_expires = s->sending_token_expires;
 	s->token_given = now;
 	store_meta_put(orgs_store(), s->org, "sub_token_expires", s->token_expires);
@@ -321,7 +338,7 @@ created(const struct hc_resp *resp, void *arg)
 		s->last_renewal = now_wall();
 		save(s);
 		set_state(s, SUB_ACTIVE, NULL);
-		delivery_restored(s);
+		delivery_restored(s, false);
 		log_info("subs", "org %s: subscription %s created, expires %s", s->org, s->id,
 			 json_string_value(json_object_get(j, "expirationDateTime")));
 		schedule(s);
@@ -406,7 +423,7 @@ renewed(const struct hc_resp *resp, void *arg)
 		s->last_renewal = now_wall();
 		save(s);
 		set_state(s, SUB_ACTIVE, NULL);
-		delivery_restored(s);
+		delivery_restored(s, true);
 		log_debug("subs", "org %s: subscription renewed to %s", s->org,
 			  json_string_value(json_object_get(j, "expirationDateTime")));
 		schedule(s);
@@ -730,11 +747,21 @@ subs_lifecycle(struct org *o, const char *sub_id, const char *event)
 			 event);
 		return;
 	}
-	if (!strcmp(event, "reauthorizationRequired") && s->last_renewal > 0 &&
-	    now_wall() - s->last_renewal < REAUTH_GAP && s->token_expires > now_wall() + 60) {
-		/* Graph's notice crossed our PATCH: the token it holds is new */
-		log_debug("subs", "org %s: reauthorizationRequired right after a renewal; ignored",
+	if (!strcmp(event, "reauthorizationRequired") && s->state == SUB_ACTIVE &&
+	    !subs_reauth_needed(s->token_expires, s->token_given, now_wall())) {
+		/* the token Graph holds is not near its end (a notice that
+		 * crossed our PATCH, or the 15-minute cadence): no PATCH; the
+		 * agent reauthorizes on its own before that token ends. The
+		 * notice also comes when the user's access was revoked, and
+		 * does not say which: a refresh tells (it fails), at most
+		 * every REVOKE_CHECK, so that a revoked sign-in is an alarm
+		 * now, not when the token runs out */
+		log_debug("subs",
+			  "org %s: reauthorizationRequired; Graph's token is not near its end: "
+			  "no PATCH",
 			  org);
+		if (now_wall() - o->last_refresh >= REVOKE_CHECK)
+			org_refresh_now(o);
 	} else if (!strcmp(event, "reauthorizationRequired")) {
 		/* a fresh token, then one PATCH with a new expiry */
 		log_info("subs", "org %s: Graph asks to reauthorize; renewing", org);

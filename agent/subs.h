@@ -26,6 +26,12 @@ void subs_org_changed(struct org *o);
  * one just replaced); NULL if the id is not ours. */
 const char *subs_client_state(const struct org *o, const char *sub_id);
 void subs_notified(struct org *o);
+/* Does a reauthorizationRequired call for a PATCH? Only when the token
+ * Graph holds (held_expires, handed over at held_given; 0: not known) is
+ * near its end, where the agent reauthorizes on its own anyway. Graph may
+ * ask every 15 minutes through a token's life: a PATCH each time changes
+ * nothing that the agent's own reauthorization would not. */
+bool subs_reauth_needed(double held_expires, double held_given, double now);
 /* reauthorizationRequired, subscriptionRemoved, missed, or other. */
 void subs_lifecycle(struct org *o, const char *sub_id, const char *event);
 void subs_logout(struct org *o);

@@ -441,7 +441,8 @@ test_renewal_and_recreation(void **state)
 	assert_string_not_equal(ta_str(s, "id"), old);
 	free(old);
 
-	/* reauthorizationRequired: one PATCH, no reauthorize call */
+	/* reauthorizationRequired while Graph holds our freshest token: no
+	 * reauthorize call, no violation; the renewals go on */
 	if (asprintf(&path, "/subscriptions/%s/lifecycle", ta_str(s, "id")) < 0)
 		abort();
 	struct patch_wait p = {t, ta_last_request_seq(t), 1, "PATCH"};
@@ -449,6 +450,11 @@ test_renewal_and_recreation(void **state)
 			   json_pack("{s:s}", "event", "reauthorizationRequired"), NULL));
 	free(path);
 	assert_true(th_wait_until(enough_calls, &p, 20));
+	json_t *reqs = ta_requests(t, p.since, NULL), *rq;
+	size_t k;
+	json_array_foreach (reqs, k, rq)
+		assert_null(strstr(ta_str(rq, "path"), "/reauthorize"));
+	json_decref(reqs);
 	json_t *stats = th_sim(&t->gs, "GET", "/stats", NULL, NULL);
 	assert_int_equal(json_array_size(json_object_get(stats, "violations")), 0);
 	json_decref(stats);
@@ -749,6 +755,52 @@ test_match_cli(void **state)
 	free(no);
 }
 
+static size_t
+patches_noted(struct ta *t, long since, const char *note)
+{
+	json_t *r = ta_requests(t, since, NULL), *e;
+	size_t i, n = 0;
+
+	json_array_foreach (r, i, e)
+		if (!strcmp(ta_str(e, "method"), "PATCH") &&
+		    json_is_string(json_object_get(e, "note")) && !strcmp(ta_str(e, "note"), note))
+			n++;
+	json_decref(r);
+	return n;
+}
+
+/* Graph sends reauthorizationRequired at the lifecycle page's cadence
+ * (every 15 minutes through a delegated token's life; here every 2 s of a
+ * 40 s token) for three token lifetimes: every PATCH hands Graph a token it
+ * did not hold, none changes nothing, and delivery never pauses. */
+static void
+test_reauth_cadence_without_needless_patch(void **state)
+{
+	struct ta *t = *state;
+	long since;
+	json_t *s;
+
+	ta_sim_ok(t, "POST", "/config",
+		  json_pack("{s:s, s:b, s:s}", "access_token_lifetime", "40s",
+			    "access_lifetime_jitter", 0, "reauth_cadence", "2s"));
+	ta_ready(t, "refresh_margin = 10s");
+	since = ta_last_request_seq(t);
+	/* three refreshes: three token lifetimes of notices every 2 s */
+	assert_true(ta_wait_requests(t, since, "refresh_token used", 3, 150));
+	print_message("PATCHes: %zu with a new token, %zu with the one Graph held\n",
+		      patches_noted(t, since, "token new"),
+		      patches_noted(t, since, "token unchanged"));
+	assert_int_equal(patches_noted(t, since, "token unchanged"), 0);
+	assert_true(patches_noted(t, since, "token new") >= 2);
+	s = ta_sim_sub(t);
+	assert_false(json_is_true(json_object_get(s, "paused")));
+	json_decref(s);
+	assert_int_equal(ta_stop(t), 0);
+	ta_sim_ok(t, "POST", "/config",
+		  json_pack("{s:s, s:b, s:s}", "access_token_lifetime", "3599s",
+			    "access_lifetime_jitter", 1, "reauth_cadence", "0s"));
+}
+
 int
 main(void)
 {
@@ -759,6 +811,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_renewal_and_recreation, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_short_grants, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_poll_recovers_skipped_delivery, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_reauth_cadence_without_needless_patch, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_allow_from, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_rich_forgeries_rejected, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_basic_mode, ta_test_teardown),

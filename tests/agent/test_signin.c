@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "ta.h"
 
@@ -170,16 +171,72 @@ test_revoked_refresh_token_needs_signin(void **state)
 	sim_config(t, json_pack("{s:s}", "access_token_lifetime", "3599s"));
 }
 
-/* MFA or Conditional Access demands a person: the refresh is refused with
- * interaction_required, which needs a new sign-in, and the operator sees
- * the AADSTS code and the suberror. */
+struct refresh_age {
+	struct ta *t;
+	double age;
+};
+
+/* The org's last refresh is at least w->age seconds old. */
+static bool
+refreshed_before(void *arg)
+{
+	struct refresh_age *w = arg;
+	json_t *o = ta_org_status(w->t, "acme");
+	const char *at = ta_str(o, "last_refresh");
+	struct tm tm = {0};
+	bool ok = at && strptime(at, "%Y-%m-%dT%H:%M:%S", &tm) &&
+		  difftime(time(NULL), timegm(&tm)) >= w->age;
+
+	json_decref(o);
+	return ok;
+}
+
+/* An administrator revokes the service user's sessions while the access
+ * token has most of an hour left: Graph says reauthorizationRequired, the
+ * agent sends no PATCH (Graph's token is not near its end) but refreshes,
+ * which fails, and the sign-in is lost at once, not an hour later. */
+static void
+test_revocation_notice_checks_signin(void **state)
+{
+	struct ta *t = *state;
+	struct refresh_age w = {t, 31};
+	char *path;
+	long since;
+	json_t *r;
+
+	assert_int_equal(ta_start(t, NULL, NULL), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	/* a refresh on the notice is made at most every 30 s */
+	assert_true(th_wait_until(refreshed_before, &w, 60));
+	since = ta_last_request_seq(t);
+	if (asprintf(&path, "/users/%s/revoke", t->svc) < 0)
+		abort();
+	json_decref(th_sim(&t->gs, "POST", path, NULL, NULL));
+	free(path);
+	assert_true(ta_wait_auth(t, "acme", "reauth_required", 15));
+	r = ta_requests(t, since, "invalid_grant");
+	assert_int_equal(json_array_size(r), 1);
+	json_decref(r);
+	assert_int_equal(ta_stop(t), 0);
+}
+
+/* MFA or Conditional Access demands a person: the refresh is refused
+ * (invalid_grant for MFA required or expired and for a Conditional Access
+ * block, interaction_required for MFA enrolment), which needs a new
+ * sign-in, and the operator sees the error, the AADSTS code and the
+ * suberror. */
 static void
 test_interaction_required_needs_signin(void **state)
 {
 	static const struct {
 		const char *code;
 		const char *suberror;
-	} cases[] = {{"AADSTS50076", "basic_action"}, {"AADSTS53003", "message_only"}};
+		const char *error;
+	} cases[] = {{"AADSTS50076", "basic_action", "invalid_grant"},
+		     {"AADSTS50078", "basic_action", "invalid_grant"},
+		     {"AADSTS50079", "basic_action", "interaction_required"},
+		     {"AADSTS53003", "message_only", "invalid_grant"}};
 	struct ta *t = *state;
 	char *path;
 	json_t *o;
@@ -188,14 +245,14 @@ test_interaction_required_needs_signin(void **state)
 	assert_int_equal(ta_start(t, "refresh_margin = 1s", NULL), 0);
 	if (asprintf(&path, "/users/%s/require-interaction", t->svc) < 0)
 		abort();
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(ta_signin(t, "acme", NULL), 200);
 		assert_true(ta_wait_auth(t, "acme", "valid", 5));
 		json_decref(
 		    th_sim(&t->gs, "POST", path, json_pack("{s:s}", "code", cases[i].code), NULL));
 		assert_true(ta_wait_auth(t, "acme", "reauth_required", 20));
 		o = ta_org_status(t, "acme");
-		assert_non_null(strstr(ta_str(o, "last_error"), "interaction_required"));
+		assert_non_null(strstr(ta_str(o, "last_error"), cases[i].error));
 		assert_non_null(strstr(ta_str(o, "last_error"), cases[i].code));
 		assert_non_null(strstr(ta_str(o, "last_error"), cases[i].suberror));
 		json_decref(o);
@@ -597,6 +654,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_full_signin, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_refresh_chain_survives_sigkill, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_revoked_refresh_token_needs_signin, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_revocation_notice_checks_signin, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_interaction_required_needs_signin, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_retry_after_is_honoured, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_token_endpoint_junk, ta_test_teardown),

@@ -63,6 +63,10 @@ struct gs_config {
 	/* reauthorizationRequired on the access token's clock */
 	bool token_clock;
 	double reauth_token_lead;
+	/* reauthorizationRequired at the lifecycle page's cadence; 0: off */
+	double reauth_cadence;
+	/* notifications in a token pause are held for retry-window, not lost */
+	bool hold_paused;
 	/* Teams polling budget: first-page reads per collection per app */
 	long poll_budget;
 	double poll_period;
@@ -71,6 +75,12 @@ struct gs_config {
 	/* Graph rate limits on one chat: per app, and POSTs per user */
 	long chat_get_limit;
 	double chat_get_period;
+	/* per app per tenant: chat message GETs, other Teams GETs; 0: off */
+	long tenant_message_limit;
+	long tenant_get_limit;
+	/* $orderby per cloud: "honour" (global), "refuse" (400) or "ignore" */
+	char *orderby_chats;
+	char *orderby_messages;
 	/* misc */
 	char *seed_file;
 	long verbose;
@@ -221,6 +231,9 @@ struct gs_sub {
 	struct gs_user *user;
 	char *resource;
 	enum gs_sub_kind kind;
+	/* created with Prefer: include-unknown-enum-members on a chat's
+	 * messages: payloads carry systemEventMessage as it is */
+	bool unknown_enums;
 	char *target; /* user id or chat id */
 	char *change_type;
 	char *notification_url;
@@ -240,6 +253,7 @@ struct gs_sub {
 	 * PATCH or reauthorize; delivery pauses once it has passed */
 	double token_expires;
 	double last_token_notice;
+	double last_cadence_notice;
 	bool deleted;
 	char *deleted_reason;
 };
@@ -361,6 +375,8 @@ bool gs_prefers_unknown_enums(struct gs_req *req);
 /* Teams polling budget: a first-page read of a collection (kind "chats"
  * with a user id, or "messages" with a chat id) by an app (lock held). */
 void gs_poll_record(const struct gs_app *app, const char *kind, const char *id);
+/* Forgets every read counted for the polling budget (lock held). */
+void gs_polls_reset(void);
 void gs_graph_user(struct gs_req *req, struct gs_resp *resp);
 void gs_graph_chats(struct gs_req *req, struct gs_resp *resp);
 void gs_graph_messages(struct gs_req *req, struct gs_resp *resp);
@@ -389,6 +405,9 @@ void gs_deliver_stop(void);
 char *gs_handshake(const char *url, const char *sub_hint);
 /* Delivery is paused: the subscription's access token has expired. */
 bool gs_sub_paused(const struct gs_sub *s, double now);
+/* The subscription runs on a valid token again: what it held during the
+ * pause goes out at its next retry. */
+void gs_deliver_release(const char *sub_id);
 /* Queue change notifications for a message event (lock held). */
 int gs_notify_message(struct gs_message *msg, const char *change_type);
 /* Queue a lifecycle event for a subscription (lock held). */

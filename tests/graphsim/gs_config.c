@@ -24,6 +24,11 @@ struct opt {
 	const char *help;
 };
 
+/* "Teams API implementation differences in national clouds"
+ * (learn.microsoft.com/graph/teamwork-national-cloud-differences): where $orderby is not supported
+ * Graph refuses it, or may ignore it and answer in no defined order. */
+static const char *const orderby_modes[] = {"honour", "refuse", "ignore", NULL};
+
 #define O(field) offsetof(struct gs_config, field)
 
 static const struct opt opts[] = {
@@ -85,6 +90,14 @@ static const struct opt opts[] = {
     {"reauth-token-lead", OPT_DUR, O(reauth_token_lead), true,
      "send reauthorizationRequired when the subscription's access token has this left "
      "(default 10m)"},
+    {"hold-paused", OPT_BOOL, O(hold_paused), true,
+     "hold notifications made while a subscription's token has expired and deliver them, "
+     "at their next retry, once it is reauthorized within retry-window; off: they are lost "
+     "(default on)"},
+    {"reauth-cadence", OPT_DUR, O(reauth_cadence), true,
+     "send reauthorizationRequired this often while a quarter of the subscription's token's "
+     "remaining life is under an hour, as the lifecycle page's illustrative algorithm does "
+     "(15m there; from the start for a 60-90 minute delegated token); 0: off (default)"},
     {"validation-token-lifetime", OPT_DUR, O(validation_token_lifetime), true,
      "lifetime of validationTokens in rich notifications (default 1h)"},
     {"validation-token-version", OPT_INT, O(validation_token_version), true,
@@ -93,15 +106,36 @@ static const struct opt opts[] = {
      "requests on one chat (GETs of its messages, POSTs of one) per app, and POSTs to "
      "one chat per user, per period before 429 (default 1)"},
     {"chat-get-period", OPT_DUR, O(chat_get_period), true, "rate limit period (default 1s)"},
+    {"tenant-message-limit", OPT_INT, O(tenant_message_limit), true,
+     "GETs of chat messages per app per tenant per chat-get-period before 429 (Graph "
+     "documents 20 a second); 0: not limited (default)"},
+    {"tenant-get-limit", OPT_INT, O(tenant_get_limit), true,
+     "other Teams GETs (List chats) per app per tenant per chat-get-period before 429 (Graph "
+     "documents 30 a second); 0: not limited (default)"},
     {"poll-budget", OPT_INT, O(poll_budget), true,
      "first-page reads of one collection (a user's chats, a chat's messages) per app per "
      "poll-period before each further read is a violation; 0 = off (default 2)"},
     {"poll-period", OPT_DUR, O(poll_period), true, "polling budget period (default 1d)"},
+    {"orderby-chats", OPT_STR, O(orderby_chats), true,
+     "$orderby on List chats: honour (the global cloud; default), refuse (400, as the US "
+     "Government clouds and China may) or ignore (chats in no defined order)"},
+    {"orderby-messages", OPT_STR, O(orderby_messages), true,
+     "$orderby on List messages in a chat: honour (default), refuse (400, as GCC may) or "
+     "ignore (the default order, lastModifiedDateTime desc; $filter ignored with it)"},
     {"seed", OPT_STR, O(seed_file), false, "JSON file of apps, users and chats to create"},
     {"verbose", OPT_INT, O(verbose), true, "log level: 0 errors, 1 requests, 2 detail"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+/* The values a text option takes, when not any text. */
+static const char *const *
+opt_choices(const struct opt *o)
+{
+	if (o->off == O(orderby_chats) || o->off == O(orderby_messages))
+		return orderby_modes;
+	return NULL;
+}
 
 void
 gs_config_defaults(void)
@@ -134,6 +168,11 @@ gs_config_defaults(void)
 	gs_cfg.validation_token_lifetime = 3600;
 	gs_cfg.token_clock = true;
 	gs_cfg.reauth_token_lead = 600;
+	/* Receive change notifications through webhooks: while Graph holds an
+	 * expired token it retries each notification for up to 4 hours and
+	 * delivers them once the token is refreshed
+	 * (learn.microsoft.com/graph/change-notifications-delivery-webhooks) */
+	gs_cfg.hold_paused = true;
 	/* Microsoft's example and samples show v1 validationTokens (issuer
 	 * https://sts.windows.net/{tid}/, appid): Set up change notifications
 	 * that include resource data, "Validation tokens"
@@ -146,6 +185,8 @@ gs_config_defaults(void)
 	 * interruption without flagging a well-behaved client. */
 	gs_cfg.poll_budget = 2;
 	gs_cfg.poll_period = 86400;
+	gs_cfg.orderby_chats = gs_strdup("honour");
+	gs_cfg.orderby_messages = gs_strdup("honour");
 }
 
 static const struct opt *
@@ -172,6 +213,16 @@ opt_set(const struct opt *o, const char *val, char **ret_err)
 
 	switch (o->type) {
 	case OPT_STR:
+		if (opt_choices(o)) {
+			const char *const *c = opt_choices(o);
+			while (*c && strcmp(*c, val) != 0)
+				c++;
+			if (!*c) {
+				*ret_err =
+				    gs_printf("--%s: not one of its values: %s", o->name, val);
+				return -1;
+			}
+		}
 		free(*(char **)field);
 		*(char **)field = gs_strdup(val);
 		return 0;

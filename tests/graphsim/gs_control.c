@@ -111,17 +111,18 @@ ctl_user_action(const char *id, const char *action, json_t *b, struct gs_resp *r
 			code += 6;
 		if (code)
 			n = atoi(code);
-		if (n != 50076 && n != 53003)
+		if (n != 50076 && n != 50078 && n != 50079 && n != 53003)
 			return bad(resp, 400,
-				   "code must be AADSTS50076 (MFA) or AADSTS53003 "
-				   "(Conditional Access)");
+				   "code must be AADSTS50076 (MFA), AADSTS50078 (MFA expired), "
+				   "AADSTS50079 (MFA enrolment) or AADSTS53003 (Conditional "
+				   "Access)");
 		u->interaction_code = n;
 		free(u->interaction_suberror);
 		/* suberror tells the client what interaction helps: MFA is a
 		 * basic action; a CA block only shows a message */
 		u->interaction_suberror = gs_strdup(sub          ? sub
-						    : n == 50076 ? "basic_action"
-								 : "message_only");
+						    : n == 53003 ? "message_only"
+								 : "basic_action");
 	} else if (!strcmp(action, "expire-tokens")) {
 		json_t *acc = json_object_get(b, "access"), *ref = json_object_get(b, "refresh");
 		gs_user_expire_tokens(u, !acc || json_is_true(acc), json_is_true(ref));
@@ -522,6 +523,11 @@ gs_control(struct gs_req *req, struct gs_resp *resp)
 			bad_take(resp, 400, err);
 		else
 			gs_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
+	} else if (!strcmp(req->method, "DELETE") && !strcmp(p, "/polls")) {
+		/* a test of the polling budget starts with no reads counted by
+		 * an earlier one */
+		gs_polls_reset();
+		gs_resp_json(resp, 200, json_pack("{s:b}", "ok", 1));
 	} else if (!strcmp(req->method, "DELETE") && !strcmp(p, "/endpoints")) {
 		/* a test starts with no endpoint marked slow by an earlier one */
 		gs_endpoints_reset();

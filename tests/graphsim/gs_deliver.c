@@ -33,6 +33,7 @@ struct pending {
 	int attempt;
 	double due;
 	double first;
+	bool held; /* made in a token pause: waits for a reauthorization */
 };
 
 struct endpoint {
@@ -386,7 +387,8 @@ enqueue(struct pending *p)
 		return;
 	}
 	p->first = now;
-	p->due = now + gs_cfg.batch_window + (e->state == 1 ? gs_cfg.throttle_delay : 0);
+	p->due = p->held ? INFINITY
+			 : now + gs_cfg.batch_window + (e->state == 1 ? gs_cfg.throttle_delay : 0);
 	gs_vec_push(&queue, p);
 	pthread_cond_broadcast(&q_cond);
 	pthread_mutex_unlock(&q_lock);
@@ -431,15 +433,17 @@ gs_notify_message(struct gs_message *m, const char *change_type)
 		struct gs_sub *s = gs_subs()->v[i];
 		char nid[37], *res, *exp;
 		struct pending *p;
-		bool hit;
+		bool hit, paused;
 
 		if (!gs_sub_find(s->id) || !sub_covers(s, m, change_type))
 			continue;
-		if (gs_sub_paused(s, gs_now())) {
+		paused = gs_sub_paused(s, gs_now());
+		if (paused) {
 			count(&n_paused, 1);
-			dlog_add(s->notification_url, "notification", 1, 0, 0, 0, "paused",
-				 json_pack("[s]", s->id));
-			continue;
+			dlog_add(s->notification_url, "notification", 1, 0, 0, 0,
+				 gs_cfg.hold_paused ? "held" : "paused", json_pack("[s]", s->id));
+			if (!gs_cfg.hold_paused)
+				continue;
 		}
 		free(dfault_take("skip", &hit));
 		if (hit) {
@@ -463,15 +467,13 @@ gs_notify_message(struct gs_message *m, const char *change_type)
 		    s->user->tenant, "resource", res, "resourceData", "id", m->id, "@odata.type",
 		    "#Microsoft.Graph.chatMessage", "@odata.id", res, "encryptedContent");
 		if (s->rich) {
-			/* The payload is the chatMessage as a read without
-			 * "Prefer: include-unknown-enum-members" returns it: a
-			 * notification is no request the client could opt in on,
-			 * and the docs give no way to opt in for one, so evolvable
-			 * enum members past the sentinel (systemEventMessage) read
-			 * unknownFutureValue; a client that needs the real type GETs
-			 * the message with the Prefer header (chatMessage resource
-			 * type, messageType; Best practices, evolvable enums). */
-			json_t *rendered = gs_message_render(m, false);
+			/* The payload is the chatMessage as a read returns it:
+			 * evolvable enum members past the sentinel
+			 * (systemEventMessage) read unknownFutureValue unless the
+			 * subscription opted in with "Prefer:
+			 * include-unknown-enum-members" where the chat message
+			 * notifications page documents it (a chat's messages) */
+			json_t *rendered = gs_message_render(m, s->unknown_enums);
 			char *plain = json_dumps(rendered, JSON_COMPACT), *what;
 			json_decref(rendered);
 			json_t *enc =
@@ -488,6 +490,7 @@ gs_notify_message(struct gs_message *m, const char *change_type)
 		p->app_id = gs_strdup(s->app->client_id);
 		p->tenant = gs_strdup(s->user->tenant);
 		p->rich = s->rich;
+		p->held = paused;
 		free(res);
 		free(exp);
 		enqueue(p);
@@ -670,6 +673,62 @@ endpoint_record(const char *url, int attempt, double latency)
 	pthread_mutex_unlock(&q_lock);
 }
 
+void
+gs_deliver_release(const char *sub_id)
+{
+	double now = gs_now();
+
+	pthread_mutex_lock(&q_lock);
+	for (size_t i = 0; i < queue.n; i++) {
+		struct pending *p = queue.v[i];
+		/* at the next of the retries it has been having all along
+		 * (retry-initial, doubling); none left in the window: it
+		 * stays held, and is dropped when the window ends */
+		double slot = p->first + gs_cfg.retry_initial;
+		int k = 1;
+		if (!p->held || strcmp(p->sub_id, sub_id) != 0)
+			continue;
+		while (slot < now && k < 30)
+			slot = p->first + gs_cfg.retry_initial * (pow(2, ++k) - 1);
+		if (slot - p->first < gs_cfg.retry_window) {
+			p->held = false;
+			p->attempt = k;
+			p->due = slot;
+		}
+	}
+	pthread_cond_broadcast(&q_cond);
+	pthread_mutex_unlock(&q_lock);
+}
+
+/* Held notifications past the retry window, or of a subscription that is
+ * gone (a pause that ends with a new subscription loses them): dropped.
+ * Called with the store locked. */
+static void
+held_expire(double now)
+{
+	struct gs_vec gone = {0};
+
+	pthread_mutex_lock(&q_lock);
+	for (size_t i = 0; i < queue.n;) {
+		struct pending *p = queue.v[i];
+		if (p->held && (now - p->first >= gs_cfg.retry_window || !gs_sub_find(p->sub_id))) {
+			gs_vec_push(&gone, p);
+			gs_vec_remove_at(&queue, i);
+		} else {
+			i++;
+		}
+	}
+	pthread_mutex_unlock(&q_lock);
+	for (size_t i = 0; i < gone.n; i++) {
+		struct pending *p = gone.v[i];
+		count(&n_dropped_window, 1);
+		dlog_add(p->url, "notification", 1, p->attempt, 0, 0, "dropped-window",
+			 json_pack("[s]", p->sub_id));
+		pending_free(p);
+	}
+	free(gone.v);
+}
+
 /* Removes expired or deleted subscriptions' notifications from a batch. */
 static size_t
 drop_expired(struct pending **batch, size_t n)
@@ -710,7 +769,9 @@ send_batch(struct pending **batch, size_t n)
 		retry |= batch[i]->attempt > 0;
 	}
 	body = json_pack("{s:o}", "value", value);
-	if (any_rich)
+	/* lifecycle notifications carry value[] only (Reduce missing
+	 * subscriptions and change notifications) */
+	if (any_rich && !batch[0]->lifecycle)
 		json_object_set_new(body, "validationTokens", validation_tokens(batch, n));
 	text = json_dumps(body, JSON_COMPACT);
 	status = http_post(batch[0]->url, "application/json; charset=utf-8", text,
@@ -828,6 +889,7 @@ scheduler_main(void *arg)
 		nanosleep(&ts, NULL);
 		now = gs_now();
 		gs_lock();
+		held_expire(now);
 		for (size_t i = 0; i < gs_subs()->n; i++) {
 			struct gs_sub *s = gs_subs()->v[i];
 			if (!gs_sub_find(s->id))
@@ -843,6 +905,17 @@ scheduler_main(void *arg)
 			    s->token_expires - now <= gs_cfg.reauth_token_lead &&
 			    now - s->last_token_notice >= gs_cfg.reauth_interval) {
 				s->last_token_notice = now;
+				gs_notify_lifecycle(s, "reauthorizationRequired");
+			}
+			/* the cadence of Reduce missing subscriptions and change
+			 * notifications (learn.microsoft.com/graph/
+			 * change-notifications-lifecycle-events): every 15
+			 * minutes once a quarter of the token's remaining life
+			 * is under an hour, whether or not anything changed */
+			if (gs_cfg.reauth_cadence > 0 && s->lifecycle_url &&
+			    s->token_expires > now && (s->token_expires - now) / 4 < 3600 &&
+			    now - s->last_cadence_notice >= gs_cfg.reauth_cadence) {
+				s->last_cadence_notice = now;
 				gs_notify_lifecycle(s, "reauthorizationRequired");
 			}
 		}

@@ -198,6 +198,36 @@ cmp_chat_recent(const void *a, const void *b)
 	return (vx < vy) - (vx > vy);
 }
 
+static bool tenant_limited(struct gs_resp *resp, const struct gs_token *t, bool messages);
+
+static int
+cmp_chat_old_first(const void *a, const void *b)
+{
+	return cmp_chat_recent(b, a);
+}
+
+/*
+ * $orderby as the cloud treats it ("Teams API implementation differences in
+ * national clouds", learn.microsoft.com/graph/teamwork-national-cloud-differences):
+ * 1 honoured, 0 ignored (the request is answered as if it had none), -1
+ * refused with Graph's 400.
+ */
+static int
+orderby_in_cloud(const char *mode, const char *orderby, struct gs_resp *resp)
+{
+	const char *sp;
+
+	if (!orderby || !strcmp(mode, "honour"))
+		return orderby ? 1 : 0;
+	if (!strcmp(mode, "ignore"))
+		return 0;
+	sp = strchr(orderby, ' ');
+	gs_resp_graph_error(resp, 400, "BadRequest",
+			    "QueryOptions to order by '%.*s' is not supported.",
+			    (int)(sp ? sp - orderby : (long)strlen(orderby)), orderby);
+	return -1;
+}
+
 bool
 gs_prefers_unknown_enums(struct gs_req *req)
 {
@@ -330,6 +360,7 @@ gs_graph_chats(struct gs_req *req, struct gs_resp *resp)
 	char op[4] = "";
 	double ft = 0;
 	long top, from = skiptoken_parse(skip, "chats");
+	int ordered;
 	json_t *value, *o;
 
 	gs_lock();
@@ -353,12 +384,17 @@ gs_graph_chats(struct gs_req *req, struct gs_resp *resp)
 		gs_resp_graph_error(resp, 400, "BadRequest", "Invalid $expand: %s", expand);
 		goto out;
 	}
-	if (orderby && strcmp(orderby, "lastMessagePreview/createdDateTime desc") != 0) {
+	ordered = orderby_in_cloud(gs_cfg.orderby_chats, orderby, resp);
+	if (ordered < 0)
+		goto out;
+	if (ordered && strcmp(orderby, "lastMessagePreview/createdDateTime desc") != 0) {
 		gs_resp_graph_error(resp, 400, "BadRequest",
 				    "Only $orderby=lastMessagePreview/createdDateTime desc is "
 				    "supported.");
 		goto out;
 	}
+	if (tenant_limited(resp, t, false))
+		goto out;
 	if (!skip)
 		gs_poll_record(t->app, "chats", u->id);
 	for (size_t i = 0; i < gs_chats()->n; i++) {
@@ -369,8 +405,11 @@ gs_graph_chats(struct gs_req *req, struct gs_resp *resp)
 			continue;
 		gs_vec_push(&mine, c);
 	}
-	if (orderby && mine.n > 1)
-		qsort(mine.v, mine.n, sizeof(void *), cmp_chat_recent);
+	/* ignored, the order is not defined: graphsim answers the worst one
+	 * for a reader that stops at the first old chat */
+	if (mine.n > 1 && (ordered || orderby))
+		qsort(mine.v, mine.n, sizeof(void *),
+		      ordered ? cmp_chat_recent : cmp_chat_old_first);
 	value = json_array();
 	for (long i = from; i < (long)mine.n && i < from + top; i++)
 		json_array_append_new(
@@ -409,6 +448,21 @@ struct poll {
 };
 
 static struct gs_vec polls;
+
+void
+gs_polls_reset(void)
+{
+	for (size_t i = 0; i < polls.n; i++) {
+		struct poll *p = polls.v[i];
+		for (size_t k = 0; k < p->times.n; k++)
+			free(p->times.v[k]);
+		free(p->times.v);
+		free(p->key);
+		free(p);
+	}
+	free(polls.v);
+	memset(&polls, 0, sizeof(polls));
+}
 
 void
 gs_poll_record(const struct gs_app *app, const char *kind, const char *id)
@@ -482,9 +536,10 @@ struct rate {
 
 static struct gs_vec rates;
 
-/* Counts one request under key (stolen); true, with a 429, beyond the limit. */
+/* Counts one request under key (stolen); true, with a 429 saying why,
+ * beyond limit requests (0: none) per chat-get-period. */
 static bool
-rate_check(struct gs_resp *resp, char *key)
+rate_check_limit(struct gs_resp *resp, char *key, long limit, const char *why)
 {
 	double now = gs_now();
 	struct rate *r = NULL;
@@ -505,22 +560,44 @@ rate_check(struct gs_resp *resp, char *key)
 		r->window_start = now;
 		r->count = 0;
 	}
-	if (gs_cfg.chat_get_limit > 0 && ++r->count > gs_cfg.chat_get_limit) {
+	if (limit > 0 && ++r->count > limit) {
 		double wait = r->window_start + gs_cfg.chat_get_period - now;
 		gs_resp_graph_error(resp, 429, "TooManyRequests",
-				    "Too many requests for this chat. Retry after the time given "
-				    "in the Retry-After header.");
+				    "Too many requests %s. Retry after the time given in the "
+				    "Retry-After header.",
+				    why);
 		resp->retry_after = gs_printf("%ld", (long)ceil(wait > 0 ? wait : 1));
 		return true;
 	}
 	return false;
 }
 
-/* Any request on one chat, per app. */
 static bool
-rate_limited(struct gs_resp *resp, const struct gs_app *app, const struct gs_chat *chat)
+rate_check(struct gs_resp *resp, char *key)
 {
-	return rate_check(resp, gs_printf("app|%s|%s", app->client_id, chat->id));
+	return rate_check_limit(resp, key, gs_cfg.chat_get_limit, "for this chat");
+}
+
+/* Microsoft Graph service limits, Teams: GETs of chat messages are limited
+ * per app per tenant (20 a second), other Teams GETs too (30 a second);
+ * learn.microsoft.com/graph/throttling-limits */
+static bool
+tenant_limited(struct gs_resp *resp, const struct gs_token *t, bool messages)
+{
+	return rate_check_limit(resp,
+				gs_printf("tenant|%s|%s|%s", t->app->client_id, t->user->tenant,
+					  messages ? "messages" : "other"),
+				messages ? gs_cfg.tenant_message_limit : gs_cfg.tenant_get_limit,
+				"for this application in this tenant");
+}
+
+/* A read of a chat's messages: per app per tenant, then per app on the
+ * chat. */
+static bool
+rate_limited(struct gs_resp *resp, const struct gs_token *t, const struct gs_chat *chat)
+{
+	return tenant_limited(resp, t, true) ||
+	       rate_check(resp, gs_printf("app|%s|%s", t->app->client_id, chat->id));
 }
 
 static struct gs_chat *
@@ -584,6 +661,7 @@ gs_graph_messages(struct gs_req *req, struct gs_resp *resp)
 	const char *skip = gs_req_arg(req, "$skiptoken");
 	bool unknown = gs_prefers_unknown_enums(req);
 	bool by_created = false, use_filter = false;
+	int ordered;
 	struct gs_vec sel = {0};
 	struct gs_token *t;
 	struct gs_chat *c;
@@ -607,6 +685,11 @@ gs_graph_messages(struct gs_req *req, struct gs_resp *resp)
 		gs_resp_graph_error(resp, 400, "BadRequest", "Invalid $skiptoken.");
 		goto out;
 	}
+	ordered = orderby_in_cloud(gs_cfg.orderby_messages, orderby, resp);
+	if (ordered < 0)
+		goto out;
+	if (!ordered)
+		orderby = NULL; /* and with it the $filter: the default order */
 	if (orderby) {
 		if (!strcmp(orderby, "createdDateTime desc")) {
 			by_created = true;
@@ -635,7 +718,7 @@ gs_graph_messages(struct gs_req *req, struct gs_resp *resp)
 			use_filter = true;
 		}
 	}
-	if (rate_limited(resp, t->app, c))
+	if (rate_limited(resp, t, c))
 		goto out;
 	if (!skip)
 		gs_poll_record(t->app, "messages", c->id);
@@ -684,7 +767,7 @@ gs_graph_message(struct gs_req *req, struct gs_resp *resp)
 	if (!t || !need_chat_scope(resp, t, false))
 		goto out;
 	c = chat_for(resp, t, who, chat_id);
-	if (!c || rate_limited(resp, t->app, c))
+	if (!c || rate_limited(resp, t, c))
 		goto out;
 	m = gs_message_find(c, msg_id);
 	if (!m) {
@@ -765,7 +848,7 @@ gs_graph_send_message(struct gs_req *req, struct gs_resp *resp)
 	if (!t || !need_send_scope(resp, t))
 		goto out;
 	c = chat_for(resp, t, NULL, chat_id);
-	if (!c || rate_limited(resp, t->app, c) ||
+	if (!c || rate_check(resp, gs_printf("app|%s|%s", t->app->client_id, c->id)) ||
 	    rate_check(resp, gs_printf("post|%s|%s", t->user->id, c->id)))
 		goto out;
 	b = gs_req_json(req, resp);

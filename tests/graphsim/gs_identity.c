@@ -433,6 +433,40 @@ grant_code(struct gs_resp *resp, struct gs_app *app, const struct gs_form *f)
 	}
 }
 
+/* On a refresh, MFA required (AADSTS50076) or expired (AADSTS50078) and a
+ * Conditional Access block (AADSTS53003) come back as invalid_grant with a
+ * suberror, MFA enrolment (AADSTS50079) as interaction_required. The error
+ * codes reference (learn.microsoft.com/entra/identity-platform/
+ * reference-error-codes) gives the codes, not the error they come with:
+ * this is what published token-endpoint answers show. */
+static const char *
+interaction_error(int code)
+{
+	return code == 50079 ? "interaction_required" : "invalid_grant";
+}
+
+static const char *
+interaction_text(int code)
+{
+	switch (code) {
+	case 50076:
+		return "Due to a configuration change made by your administrator, or because you "
+		       "moved to a new location, you must use multi-factor authentication to "
+		       "access the resource.";
+	case 50078:
+		return "Presented multi-factor authentication has expired due to policies "
+		       "configured by your administrator, you must refresh your multi-factor "
+		       "authentication to access the resource.";
+	case 50079:
+		return "Due to a configuration change made by your administrator, or because you "
+		       "moved to a new location, you must enroll in multi-factor authentication "
+		       "to access the resource.";
+	default:
+		return "Access has been blocked by Conditional Access policies. The access policy "
+		       "does not allow token issuance.";
+	}
+}
+
 static void
 grant_refresh(struct gs_resp *resp, struct gs_app *app, const struct gs_form *f)
 {
@@ -466,18 +500,10 @@ grant_refresh(struct gs_resp *resp, struct gs_app *app, const struct gs_form *f)
 		return;
 	}
 	if (rt->user->interaction_code) {
-		/* MFA (AADSTS50076) or a Conditional Access block (AADSTS53003):
-		 * the refresh token cannot be used until the user signs in again */
+		/* the refresh token cannot be used until the user signs in again */
 		int code = rt->user->interaction_code;
-		entra_error_sub(
-		    resp, 400, "interaction_required", code,
-		    code == 50076
-			? "Due to a configuration change made by your administrator, or "
-			  "because you moved to a new location, you must use multi-factor "
-			  "authentication to access the resource."
-			: "Access has been blocked by Conditional Access policies. The "
-			  "access policy does not allow token issuance.",
-		    rt->user->interaction_suberror);
+		entra_error_sub(resp, 400, interaction_error(code), code, interaction_text(code),
+				rt->user->interaction_suberror);
 		return;
 	}
 	if (now - rt->last_used > gs_cfg.rt_inactivity) {
@@ -501,7 +527,11 @@ grant_refresh(struct gs_resp *resp, struct gs_app *app, const struct gs_form *f)
 			free(bad);
 			return;
 		}
-		/* a refresh may narrow the grant, never widen it */
+		/* a refresh asking for more than was consented is refused;
+		 * asking for less still gets every consented scope back, in
+		 * the token and in `scope` (Entra: a token carries the
+		 * consented permissions of its resource; Microsoft Q&A 43462,
+		 * 78683) */
 		char *copy = gs_strdup(scopes), *save = NULL;
 		for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
 			if (!gs_scope_has(rt->scopes, t)) {
@@ -516,7 +546,7 @@ grant_refresh(struct gs_resp *resp, struct gs_app *app, const struct gs_form *f)
 		free(copy);
 	}
 	rt->last_used = now;
-	issue_tokens(resp, app, rt->user, scopes ? scopes : rt->scopes, NULL, rt->generation + 1);
+	issue_tokens(resp, app, rt->user, rt->scopes, NULL, rt->generation + 1);
 	/* which link of the rotation chain the client used: tests check that
 	 * a client keeps the newest refresh token */
 	resp->note =

@@ -327,6 +327,12 @@ gs_subs_create(struct gs_req *req, struct gs_resp *resp)
 	s->user = user;
 	s->resource = gs_strdup(resource);
 	s->kind = kind;
+	/* Create subscription (learn.microsoft.com/graph/api/
+	 * subscription-post-subscriptions, its Teams notes): the Prefer
+	 * header is needed for systemEventMessage on /chats/{id}/messages
+	 * (and channel messages); for getAllMessages the page says nothing,
+	 * and graphsim does not assume it */
+	s->unknown_enums = kind == GS_SUB_CHAT && gs_prefers_unknown_enums(req);
 	s->target = target;
 	target = NULL;
 	s->change_type = gs_strdup(change_type);
@@ -344,6 +350,7 @@ gs_subs_create(struct gs_req *req, struct gs_resp *resp)
 	/* the subscription runs on the access token it was made with
 	 * (change-notifications lifecycle events) */
 	s->token_expires = t->expires;
+	s->last_cadence_notice = gs_now();
 	{
 		json_t *o = gs_sub_to_json(s, true);
 		/* the create response echoes clientState; the certificate is not */
@@ -510,8 +517,12 @@ gs_subs_patch(struct gs_req *req, struct gs_resp *resp)
 	 * from now on) */
 	s->last_patch = gs_now();
 	s->last_reauth_notice = s->last_patch;
+	/* whether the PATCH gave Graph a token it did not hold: tests count
+	 * reauthorizations that changed nothing */
+	resp->note = gs_printf("token %s", s->token_expires == token_expires ? "unchanged" : "new");
 	s->token_expires = token_expires;
 	s->last_token_notice = 0;
+	gs_deliver_release(s->id);
 	gs_resp_json(resp, 200, gs_sub_to_json(s, false));
 out:
 	gs_unlock();
@@ -552,6 +563,7 @@ gs_subs_reauthorize(struct gs_req *req, struct gs_resp *resp)
 		s->last_reauth_notice = s->last_reauthorize;
 		s->token_expires = tok->expires;
 		s->last_token_notice = 0;
+		gs_deliver_release(s->id);
 		resp->status = 204;
 	}
 	gs_unlock();

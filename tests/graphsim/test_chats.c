@@ -501,6 +501,135 @@ test_message_filter_rules(void **state)
 	end(&c);
 }
 
+/* Microsoft Graph service limits, Teams: message GETs per app per tenant
+ * (20 a second), other Teams GETs (30): beyond them 429 with Retry-After,
+ * whichever chats are read. */
+static void
+test_tenant_limits(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *chats[3], *path;
+	json_t *l;
+	long st;
+
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:i, s:i, s:s}", "tenant_message_limit", 2,
+					"tenant_get_limit", 1, "chat_get_period", "5s")));
+	for (int i = 0; i < 3; i++) {
+		char *ec;
+		chats[i] = new_chat(&c, "limits");
+		ec = th_urlenc(chats[i]);
+		if (asprintf(&path, "/v1.0/chats/%s/messages", ec) < 0)
+			abort();
+		free(ec);
+		l = get(&c, path, NULL, &st);
+		assert_int_equal(st, i < 2 ? 200 : 429);
+		if (i == 2)
+			assert_non_null(strstr(gt_str(json_object_get(l, "error"), "message"),
+					       "this application in this tenant"));
+		json_decref(l);
+		free(path);
+	}
+	l = get(&c, "/v1.0/me/chats", NULL, &st);
+	assert_int_equal(st, 200);
+	json_decref(l);
+	l = get(&c, "/v1.0/me/chats", NULL, &st);
+	assert_int_equal(st, 429);
+	json_decref(l);
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:i, s:i, s:s}", "tenant_message_limit", 0,
+					"tenant_get_limit", 0, "chat_get_period", "1s")));
+	for (int i = 0; i < 3; i++)
+		free(chats[i]);
+	end(&c);
+}
+
+/*
+ * $orderby per cloud ("Teams API implementation differences in national
+ * clouds"): refused with a 400 or ignored on List chats (US Government
+ * clouds, China) and List messages (GCC). Ignored, chats come in no defined
+ * order (here the oldest last message first) and messages in the default
+ * order, last modified first, with their $filter ignored as well.
+ */
+static void
+test_orderby_per_cloud(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *a = new_chat(&c, "older"), *b = new_chat(&c, "newer"), *ec = th_urlenc(b), *path;
+	char *since;
+	json_t *ma = post(&c, a, "first"), *m1 = post(&c, b, "one"), *m2 = post(&c, b, "two");
+	json_t *l, *v;
+	long st, pos_a = -1, pos_b = -1;
+	size_t i;
+	const char *chats = "/v1.0/me/chats?$expand=lastMessagePreview"
+			    "&$orderby=lastMessagePreview/createdDateTime%20desc";
+
+	l = th_sim(&c.t->gs, "POST", "/config", json_pack("{s:s}", "orderby_chats", "sometimes"),
+		   &st);
+	assert_int_equal(st, 400);
+	json_decref(l);
+	json_decref(gt_sim_ok(
+	    c.t, "POST", "/config",
+	    json_pack("{s:s, s:s}", "orderby_chats", "refuse", "orderby_messages", "refuse")));
+	l = get(&c, chats, NULL, &st);
+	assert_int_equal(st, 400);
+	assert_string_equal(gt_str(json_object_get(l, "error"), "message"),
+			    "QueryOptions to order by 'lastMessagePreview/createdDateTime' is not "
+			    "supported.");
+	json_decref(l);
+	json_decref(get_ok(&c, "/v1.0/me/chats?$expand=lastMessagePreview"));
+	if (asprintf(&path, "/v1.0/chats/%s/messages?$orderby=createdDateTime%%20desc", ec) < 0)
+		abort();
+	l = get(&c, path, NULL, &st);
+	assert_int_equal(st, 400);
+	json_decref(l);
+	free(path);
+
+	json_decref(gt_sim_ok(
+	    c.t, "POST", "/config",
+	    json_pack("{s:s, s:s}", "orderby_chats", "ignore", "orderby_messages", "ignore")));
+	l = get_ok(&c, chats);
+	json_array_foreach (json_object_get(l, "value"), i, v) {
+		if (!strcmp(gt_str(v, "id"), a))
+			pos_a = (long)i;
+		if (!strcmp(gt_str(v, "id"), b))
+			pos_b = (long)i;
+	}
+	assert_true(pos_a >= 0 && pos_b > pos_a);
+	json_decref(l);
+	/* a reaction moves "one" to the front of the default order; the
+	 * createdDateTime filter, which would leave only "one", is ignored */
+	if (asprintf(&path, "/chats/%s/messages/%s/reactions", b, gt_str(m1, "id")) < 0)
+		abort();
+	json_decref(gt_sim_ok(c.t, "POST", path, json_pack("{s:s}", "user", c.t->caller)));
+	free(path);
+	since = th_urlenc(gt_str(json_object_get(m2, "message"), "createdDateTime"));
+	if (asprintf(&path,
+		     "/v1.0/chats/%s/messages?$orderby=createdDateTime%%20desc"
+		     "&$filter=createdDateTime%%20lt%%20%s",
+		     ec, since) < 0)
+		abort();
+	free(since);
+	l = get_ok(&c, path);
+	assert_int_equal(json_array_size(json_object_get(l, "value")), 2);
+	assert_string_equal(gt_str(json_array_get(json_object_get(l, "value"), 0), "id"),
+			    gt_str(m1, "id"));
+	json_decref(l);
+	free(path);
+	json_decref(gt_sim_ok(
+	    c.t, "POST", "/config",
+	    json_pack("{s:s, s:s}", "orderby_chats", "honour", "orderby_messages", "honour")));
+	json_decref(ma);
+	json_decref(m1);
+	json_decref(m2);
+	free(ec);
+	free(a);
+	free(b);
+	end(&c);
+}
+
 static void
 test_reactions_move_last_modified(void **state)
 {
@@ -1053,6 +1182,8 @@ main(void)
 	    cmocka_unit_test(test_chat_paging_keeps_every_option),
 	    cmocka_unit_test(test_message_paging),
 	    cmocka_unit_test(test_message_filter_rules),
+	    cmocka_unit_test(test_orderby_per_cloud),
+	    cmocka_unit_test(test_tenant_limits),
 	    cmocka_unit_test(test_reactions_move_last_modified),
 	    cmocka_unit_test(test_application_sender_and_emergency_in_existing_chat),
 	    cmocka_unit_test(test_polling_budget),

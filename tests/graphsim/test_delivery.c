@@ -249,6 +249,117 @@ test_only_covered_chats(void **state)
 	end(&c);
 }
 
+/* The i-th POST the hook received on path (NULL: none), as {path, body}. */
+static json_t *
+post_on(struct gt *t, const char *path, size_t i)
+{
+	json_t *posts = th_hook_posts(t->hook), *p, *hit = NULL;
+	size_t k;
+
+	json_array_foreach (posts, k, p)
+		if (!strcmp(gt_str(p, "path"), path) && i-- == 0) {
+			hit = json_incref(p);
+			break;
+		}
+	json_decref(posts);
+	return hit;
+}
+
+struct lifecycle_wait {
+	struct gt *t;
+	const char *sub;
+	json_t *post; /* the lifecycle POST for sub, once there */
+};
+
+static bool
+lifecycle_for(void *arg)
+{
+	struct lifecycle_wait *w = arg;
+	json_t *p;
+
+	for (size_t i = 0; (p = post_on(w->t, "/lifecycle", i)); i++) {
+		json_t *it =
+		    json_array_get(json_object_get(json_object_get(p, "body"), "value"), 0);
+		if (!strcmp(gt_str(it, "subscriptionId"), w->sub)) {
+			w->post = p;
+			return true;
+		}
+		json_decref(p);
+	}
+	return false;
+}
+
+/* The chat message notifications page: "Prefer: include-unknown-enum-members"
+ * on the creation of a subscription to a chat's messages opts its payloads
+ * in to systemEventMessage. Lifecycle POSTs carry value[] only, no
+ * validationTokens, though the subscription is rich. */
+static void
+test_chat_subscription_opt_in_and_lifecycle(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	char *cert, *err = NULL, *plain, *url, *auth, *text, *id, *path;
+	EVP_PKEY *key = th_rsa_cert(2048, &cert);
+	json_t *b = gt_sub_body(c.t, 180, "cs-optin"), *sub, *p, *m, *item;
+	const char *hdrs[4] = {NULL, "Content-Type: application/json",
+			       "Prefer: include-unknown-enum-members", NULL};
+	struct th_resp r;
+
+	if (asprintf(&path, "/chats/%s/messages", c.chat) < 0 ||
+	    asprintf(&auth, "Authorization: Bearer %s", c.at) < 0 ||
+	    asprintf(&url, "%s/v1.0/subscriptions", c.t->gs.base) < 0)
+		abort();
+	hdrs[0] = auth;
+	json_object_set_new(b, "resource", json_string(path));
+	text = th_hook_url(c.t->hook, "/notify-optin");
+	json_object_set_new(b, "notificationUrl", json_string(text));
+	free(text);
+	json_object_set_new(b, "includeResourceData", json_true());
+	json_object_set_new(b, "encryptionCertificate", json_string(cert));
+	json_object_set_new(b, "encryptionCertificateId", json_string("key-optin"));
+	text = json_dumps(b, JSON_COMPACT);
+	assert_int_equal(th_http("POST", url, c.t->gs.ca, hdrs, text, &r), 0);
+	assert_int_equal(r.status, 201);
+	sub = th_resp_json(&r);
+	th_resp_free(&r);
+	id = strdup(gt_str(sub, "id"));
+
+	json_decref(gt_sim_ok(c.t, "POST", "/messages",
+			      json_pack("{s:s, s:s, s:s, s:s}", "chat", c.chat, "from", c.t->caller,
+					"content", "<systemEventMessage/>", "message_type",
+					"systemEventMessage")));
+	assert_true(th_hook_wait(c.t->hook, "/notify-optin", 1, 10));
+	p = post_on(c.t, "/notify-optin", 0);
+	item = json_array_get(json_object_get(json_object_get(p, "body"), "value"), 0);
+	plain = th_rich_decrypt(key, json_object_get(item, "encryptedContent"), &err);
+	assert_non_null(plain);
+	m = json_loads(plain, 0, NULL);
+	assert_string_equal(gt_str(m, "messageType"), "systemEventMessage");
+	json_decref(m);
+	free(plain);
+	json_decref(p);
+
+	free(path);
+	if (asprintf(&path, "/subscriptions/%s/lifecycle", id) < 0)
+		abort();
+	json_decref(
+	    gt_sim_ok(c.t, "POST", path, json_pack("{s:s}", "event", "reauthorizationRequired")));
+	struct lifecycle_wait lw = {c.t, id, NULL};
+	assert_true(th_wait_until(lifecycle_for, &lw, 10));
+	assert_null(json_object_get(json_object_get(lw.post, "body"), "validationTokens"));
+	json_decref(lw.post);
+	free(path);
+	free(url);
+	free(auth);
+	free(text);
+	free(id);
+	free(cert);
+	EVP_PKEY_free(key);
+	json_decref(sub);
+	json_decref(b);
+	end(&c);
+}
+
 static void
 set_vt_version(struct ctx *c, int v)
 {
@@ -775,16 +886,17 @@ has_id(json_t *ids, const char *id)
 
 /* Lifecycle events page: reauthorizationRequired ahead of the access
  * token's expiry; after it, delivery pauses until a reauthorize or PATCH
- * with a valid token, and what changed meanwhile is never delivered. */
+ * with a valid token. With holding off, what changed meanwhile is never
+ * delivered (the lifecycle page's reading). */
 static void
 test_access_token_clock(void **state)
 {
 	struct ctx c;
 	begin(*state, &c);
 	json_decref(gt_sim_ok(c.t, "POST", "/config",
-			      json_pack("{s:s, s:s, s:s, s:b}", "access_token_lifetime", "2s",
+			      json_pack("{s:s, s:s, s:s, s:b, s:b}", "access_token_lifetime", "2s",
 					"reauth_token_lead", "1s", "reauth_interval", "300ms",
-					"access_lifetime_jitter", 0)));
+					"access_lifetime_jitter", 0, "hold_paused", 0)));
 	json_t *tok = gt_signin(c.t), *m, *ids, *subs;
 	const char *at = gt_str(tok, "access_token");
 	char *sub, *path, *url;
@@ -902,10 +1014,11 @@ test_access_token_clock(void **state)
 	assert_int_equal(json_integer_value(json_object_get(m4, "notified")), 1);
 	json_decref(m4);
 	json_decref(tok5);
-	json_decref(gt_sim_ok(c.t, "POST", "/config",
-			      json_pack("{s:s, s:s, s:s, s:b, s:b}", "access_token_lifetime",
-					"3599s", "reauth_token_lead", "10m", "reauth_interval",
-					"15m", "token_clock", 1, "access_lifetime_jitter", 1)));
+	json_decref(
+	    gt_sim_ok(c.t, "POST", "/config",
+		      json_pack("{s:s, s:s, s:s, s:b, s:b, s:b}", "access_token_lifetime", "3599s",
+				"reauth_token_lead", "10m", "reauth_interval", "15m", "token_clock",
+				1, "access_lifetime_jitter", 1, "hold_paused", 1)));
 	free(later);
 	free(path);
 	json_decref(m);
@@ -917,6 +1030,105 @@ test_access_token_clock(void **state)
 	c.at = gt_str(tok4, "access_token");
 	json_decref(c.tok);
 	c.tok = tok4;
+	free(sub);
+	end(&c);
+}
+
+/* The webhooks page: while Graph holds an expired token, it retries each
+ * notification for up to 4 hours and delivers them once the token is
+ * refreshed. A notice held in a pause goes out at its next retry after a
+ * reauthorization; one held past the retry window is dropped; so is one
+ * whose subscription is gone. */
+static void
+test_held_during_pause(void **state)
+{
+	struct ctx c;
+	begin(*state, &c);
+	json_t *before = gt_sim_ok(c.t, "GET", "/config", NULL);
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "access_token_lifetime",
+					"2s", "reauth_token_lead", "1s", "reauth_interval", "300ms",
+					"access_lifetime_jitter", 0, "retry_initial", "1s",
+					"retry_window", "3s")));
+	json_t *tok = gt_signin(c.t), *m, *tok2, *ids;
+	const char *at = gt_str(tok, "access_token");
+	char *sub, *url, *path;
+	struct token_wait w = {c.t, at};
+	struct th_resp r;
+	size_t dropped;
+	json_t *m2;
+
+	{
+		json_t *b = gt_sub_body(c.t, 180, "cs-held"), *o;
+		url = th_hook_url(c.t->hook, c.notify);
+		json_object_set_new(b, "notificationUrl", json_string(url));
+		assert_int_equal(gt_subscribe(c.t, at, b, &o), 201);
+		sub = strdup(gt_str(o, "id"));
+		json_decref(o);
+		free(url);
+	}
+	if (asprintf(&path, "/v1.0/subscriptions/%s/reauthorize", sub) < 0)
+		abort();
+	assert_true(th_wait_until(token_expired, &w, 10));
+	/* held, not delivered, while the pause lasts */
+	m = post_msg(&c, "held in the pause", "high");
+	assert_int_equal(json_integer_value(json_object_get(m, "notified")), 1);
+	assert_true(wait_outcome(&c, "held", 1));
+	ids = notified_ids(c.t, c.notify);
+	assert_false(has_id(ids, gt_str(m, "id")));
+	json_decref(ids);
+	/* a reauthorization within the window: delivered at its retry */
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:s}", "access_token_lifetime", "3599s")));
+	tok2 = gt_signin(c.t);
+	assert_int_equal(
+	    th_graph_send(&c.t->gs, "POST", gt_str(tok2, "access_token"), path, NULL, &r), 0);
+	assert_int_equal(r.status, 204);
+	th_resp_free(&r);
+	assert_true(th_hook_wait(c.t->hook, c.notify, 1, 10));
+	ids = notified_ids(c.t, c.notify);
+	assert_true(has_id(ids, gt_str(m, "id")));
+	json_decref(ids);
+	json_decref(m);
+
+	/* paused again and held past the retry window: dropped */
+	json_decref(
+	    gt_sim_ok(c.t, "POST", "/config", json_pack("{s:s}", "access_token_lifetime", "1s")));
+	json_decref(tok);
+	tok = gt_signin(c.t);
+	assert_int_equal(
+	    th_graph_send(&c.t->gs, "POST", gt_str(tok, "access_token"), path, NULL, &r), 0);
+	th_resp_free(&r);
+	struct token_wait w2 = {c.t, gt_str(tok, "access_token")};
+	assert_true(th_wait_until(token_expired, &w2, 10));
+	dropped = count_outcome(&c, "dropped-window");
+	m = post_msg(&c, "held too long", "high");
+	assert_true(wait_outcome(&c, "dropped-window", dropped + 1));
+	/* and one whose subscription is deleted, well within the window */
+	json_decref(gt_sim_ok(c.t, "POST", "/config", json_pack("{s:s}", "retry_window", "1h")));
+	m2 = post_msg(&c, "held, then its subscription deleted", "high");
+	if (asprintf(&url, "/subscriptions/%s/expire", sub) < 0)
+		abort();
+	json_decref(gt_sim_ok(c.t, "POST", url, NULL));
+	free(url);
+	assert_true(wait_outcome(&c, "dropped-window", dropped + 2));
+	ids = notified_ids(c.t, c.notify);
+	assert_false(has_id(ids, gt_str(m, "id")));
+	assert_false(has_id(ids, gt_str(m2, "id")));
+	json_decref(ids);
+	json_decref(m);
+	json_decref(m2);
+	json_decref(gt_sim_ok(c.t, "POST", "/config",
+			      json_pack("{s:s, s:s, s:s, s:b, s:f, s:f}", "access_token_lifetime",
+					"3599s", "reauth_token_lead", "10m", "reauth_interval",
+					"15m", "access_lifetime_jitter", 1, "retry_initial",
+					json_real_value(json_object_get(before, "retry-initial")),
+					"retry_window",
+					json_real_value(json_object_get(before, "retry-window")))));
+	json_decref(before);
+	json_decref(tok);
+	json_decref(tok2);
+	free(path);
 	free(sub);
 	end(&c);
 }
@@ -1237,6 +1449,8 @@ main(void)
 	    cmocka_unit_test(test_lifecycle_events),
 	    cmocka_unit_test(test_reauthorization_before_expiry),
 	    cmocka_unit_test(test_access_token_clock),
+	    cmocka_unit_test(test_held_during_pause),
+	    cmocka_unit_test(test_chat_subscription_opt_in_and_lifecycle),
 	    cmocka_unit_test(test_revoke_remove),
 	    cmocka_unit_test(test_slow_endpoint_is_throttled),
 	    cmocka_unit_test(test_tardy_endpoint_is_dropped),

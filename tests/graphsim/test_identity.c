@@ -709,8 +709,45 @@ test_id_token_claims_by_scope(void **state)
 	json_decref(keys);
 }
 
-/* MFA or Conditional Access: refreshes answer interaction_required with a
- * suberror and the AADSTS code until a new interactive sign-in */
+/* A refresh asking for fewer scopes than were consented still gets every
+ * consented one back, as Entra does; asking for one never consented is
+ * refused with AADSTS65001. */
+static void
+test_refresh_scopes(void **state)
+{
+	struct gt *t = *state;
+	json_t *tok =
+	    signin_scopes(t, "openid offline_access User.Read Chat.Read ChatMessage.Send");
+	json_t *body;
+	char *ert = th_urlenc(gt_str(tok, "refresh_token")), *form;
+
+	if (asprintf(&form,
+		     "client_id=%s&client_secret=%s&grant_type=refresh_token&refresh_token=%s"
+		     "&scope=offline_access%%20Chat.Read",
+		     GT_CLIENT, GT_SECRET, ert) < 0)
+		abort();
+	assert_int_equal(gt_token(t, form, &body), 200);
+	assert_non_null(strstr(gt_str(body, "scope"), "ChatMessage.Send"));
+	assert_non_null(strstr(gt_str(body, "scope"), "User.Read"));
+	json_decref(body);
+	free(form);
+	if (asprintf(&form,
+		     "client_id=%s&client_secret=%s&grant_type=refresh_token&refresh_token=%s"
+		     "&scope=Chat.ReadWrite",
+		     GT_CLIENT, GT_SECRET, ert) < 0)
+		abort();
+	assert_int_equal(gt_token(t, form, &body), 400);
+	assert_int_equal(gt_entra_error(body, "invalid_grant"), 65001);
+	json_decref(body);
+	free(form);
+	free(ert);
+	json_decref(tok);
+}
+
+/* MFA or Conditional Access: refreshes are refused with the AADSTS code
+ * and a suberror until a new interactive sign-in: invalid_grant for MFA
+ * required or expired and a Conditional Access block (50076, 50078,
+ * 53003), interaction_required for MFA enrolment (50079) */
 static void
 test_require_interaction(void **state)
 {
@@ -723,13 +760,23 @@ test_require_interaction(void **state)
 		abort();
 	json_decref(gt_sim_ok(t, "POST", path, json_pack("{s:s}", "code", "AADSTS50076")));
 	assert_int_equal(refresh(t, gt_str(tok, "refresh_token"), &body), 400);
-	assert_int_equal(gt_entra_error(body, "interaction_required"), 50076);
+	assert_int_equal(gt_entra_error(body, "invalid_grant"), 50076);
 	assert_string_equal(gt_str(body, "suberror"), "basic_action");
 	assert_non_null(strstr(gt_str(body, "error_description"), "AADSTS50076"));
 	json_decref(body);
 	/* it stays so: another refresh fails the same way */
 	assert_int_equal(refresh(t, gt_str(tok, "refresh_token"), &body), 400);
-	assert_int_equal(gt_entra_error(body, "interaction_required"), 50076);
+	assert_int_equal(gt_entra_error(body, "invalid_grant"), 50076);
+	json_decref(body);
+	/* MFA expired: the same shape; enrolment: interaction_required */
+	json_decref(gt_sim_ok(t, "POST", path, json_pack("{s:s}", "code", "AADSTS50078")));
+	assert_int_equal(refresh(t, gt_str(tok, "refresh_token"), &body), 400);
+	assert_int_equal(gt_entra_error(body, "invalid_grant"), 50078);
+	assert_string_equal(gt_str(body, "suberror"), "basic_action");
+	json_decref(body);
+	json_decref(gt_sim_ok(t, "POST", path, json_pack("{s:s}", "code", "AADSTS50079")));
+	assert_int_equal(refresh(t, gt_str(tok, "refresh_token"), &body), 400);
+	assert_int_equal(gt_entra_error(body, "interaction_required"), 50079);
 	json_decref(body);
 	/* a new sign-in clears it; refreshes work again */
 	json_decref(tok);
@@ -742,7 +789,7 @@ test_require_interaction(void **state)
 	    t, "POST", path,
 	    json_pack("{s:s, s:s}", "code", "AADSTS53003", "suberror", "additional_action")));
 	assert_int_equal(refresh(t, gt_str(tok, "refresh_token"), &body), 400);
-	assert_int_equal(gt_entra_error(body, "interaction_required"), 53003);
+	assert_int_equal(gt_entra_error(body, "invalid_grant"), 53003);
 	assert_string_equal(gt_str(body, "suberror"), "additional_action");
 	json_decref(body);
 	json_decref(gt_sim_ok(t, "POST", path, json_pack("{s:s}", "code", "53003")));
@@ -764,6 +811,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_id_token_claims_by_scope),
+	    cmocka_unit_test(test_refresh_scopes),
 	    cmocka_unit_test(test_require_interaction),
 	    cmocka_unit_test(test_signin_s256),
 	    cmocka_unit_test(test_pkce_plain),

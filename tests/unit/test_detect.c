@@ -268,6 +268,89 @@ test_real_world_text(void **state)
 	detect_rules_clear(&r);
 }
 
+/* A notice carried in a card: an Adaptive Card's TextBlock and FactSet (as
+ * Graph gives it, a JSON string), a hero card's title and text, and a
+ * system event's detail are read as the body is; a fact's location ends
+ * with its fact. A card no rule matches is as any message: unrecognised
+ * when important. Content that is not JSON is passed over. */
+static void
+test_cards_and_event_detail(void **state)
+{
+	const char *adaptive =
+	    "{\"type\": \"AdaptiveCard\", \"version\": \"1.4\", \"body\": ["
+	    "{\"type\": \"TextBlock\", \"text\": \"Zoë Ångström has placed an Emergency "
+	    "Call to 911\", \"weight\": \"bolder\"},"
+	    "{\"type\": \"ColumnSet\", \"columns\": [{\"type\": \"Column\", \"items\": ["
+	    "{\"type\": \"FactSet\", \"facts\": ["
+	    "{\"title\": \"Location:\", \"value\": \"東京都千代田区 1-1, Floor 3\"},"
+	    "{\"title\": \"Callback:\", \"value\": \"+1 555 0100\"}]}]}]}]}";
+	struct detect_rules r;
+	struct detect_result res;
+	char *err = NULL;
+	json_t *m;
+
+	(void)state;
+	assert_int_equal(detect_rules_init(&r, NULL, NULL, NULL, &err), 0);
+	m = message("<attachment id=\"c1\"></attachment>", "normal");
+	json_object_set_new(m, "attachments",
+			    json_pack("[{s:s, s:s, s:s}]", "id", "c1", "contentType",
+				      "application/vnd.microsoft.card.adaptive", "content",
+				      adaptive));
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_EMERGENCY);
+	assert_string_equal(res.number, "911");
+	assert_string_equal(res.location, "東京都千代田区 1-1, Floor 3");
+	assert_non_null(strstr(res.text, "Callback: +1 555 0100"));
+	assert_null(strchr(res.text, '\n'));
+	detect_result_clear(&res);
+	json_decref(m);
+
+	/* a hero card, its content an object */
+	m = message("", "high");
+	json_object_set_new(
+	    m, "attachments",
+	    json_pack("[{s:s, s:{s:s, s:s}}]", "contentType", "application/vnd.microsoft.card.hero",
+		      "content", "title", "Emergency", "text",
+		      "Jane Doe has placed an Emergency Call to 933. Location: Dock 2"));
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_EMERGENCY);
+	assert_string_equal(res.number, "933");
+	assert_string_equal(res.location, "Dock 2");
+	detect_result_clear(&res);
+	json_decref(m);
+
+	/* a system event's detail: words read, identifiers not */
+	m = message("", "normal");
+	json_object_set_new(m, "messageType", json_string("systemEventMessage"));
+	json_object_set_new(m, "eventDetail",
+			    json_pack("{s:s, s:s, s:s}", "@odata.type",
+				      "#microsoft.graph.unknownEventMessageDetail", "callId",
+				      "has placed an Emergency Call", "summary",
+				      "Jane Doe has placed an Emergency Call to 911"));
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_EMERGENCY);
+	assert_string_equal(res.text, "Jane Doe has placed an Emergency Call to 911");
+	detect_result_clear(&res);
+	json_decref(m);
+
+	/* a card no rule matches; content that is not JSON */
+	m = message("", "urgent");
+	json_object_set_new(
+	    m, "attachments",
+	    json_pack("[{s:s, s:s}, {s:s, s:s}]", "contentType",
+		      "application/vnd.microsoft.card.adaptive", "content",
+		      "{\"type\": \"AdaptiveCard\", \"body\": [{\"type\": \"TextBlock\", "
+		      "\"text\": \"Fire drill at noon\"}]}",
+		      "contentType", "application/vnd.microsoft.card.adaptive", "content",
+		      "{not json"));
+	detect_run(&r, m, &res);
+	assert_int_equal(res.verdict, DETECT_UNRECOGNISED);
+	assert_string_equal(res.text, "Fire drill at noon");
+	detect_result_clear(&res);
+	json_decref(m);
+	detect_rules_clear(&r);
+}
+
 int
 main(void)
 {
@@ -279,6 +362,7 @@ main(void)
 	    cmocka_unit_test(test_every_shape_is_judged),
 	    cmocka_unit_test(test_configured_rules),
 	    cmocka_unit_test(test_real_world_text),
+	    cmocka_unit_test(test_cards_and_event_detail),
 	};
 	return cmocka_run_group_tests_name("detect", tests, NULL, NULL);
 }

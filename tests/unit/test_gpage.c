@@ -55,8 +55,9 @@ test_next_link(void **state)
 	assert_int_equal(gpage_parse("[]", 2, "https://graph.microsoft.com", &g), -1);
 }
 
-/* Chats come newest last message first: the first one older than the
- * window ends the list; one without messages is skipped. */
+/* Chats come in no order we rely on: every chat of a page whose last
+ * message is in the window is kept, an older one ends nothing; one
+ * without messages is skipped. */
 static void
 test_chats(void **state)
 {
@@ -79,11 +80,39 @@ test_chats(void **state)
 	json_decref(t);
 	assert_true(from > 0);
 	assert_int_equal(gpage_parse(body, strlen(body), "https://graph.microsoft.com", &g), 0);
-	assert_true(gpage_chats(&g, from, ids));
-	assert_int_equal(json_array_size(ids), 1);
+	gpage_chats(&g, from, ids);
+	assert_int_equal(json_array_size(ids), 2);
 	assert_string_equal(json_string_value(json_array_get(ids, 0)), "19:new@thread.v2");
+	assert_string_equal(json_string_value(json_array_get(ids, 1)), "19:after@thread.v2");
 	json_decref(ids);
 	gpage_clear(&g);
+}
+
+/* Messages come last modified first: the list ends at the first one last
+ * touched before the window, whenever it was made; an old message with a
+ * new reaction does not end it. */
+static void
+test_message_before(void **state)
+{
+	json_t *t = json_pack("{s:s}", "t", "2026-12-05T00:00:00Z");
+	double from = gpage_time(t, "t");
+	json_t *reacted = json_pack("{s:s, s:s}", "createdDateTime", "2026-11-01T00:00:00Z",
+				    "lastModifiedDateTime", "2026-12-05T10:00:00Z");
+	json_t *old = json_pack("{s:s, s:s}", "createdDateTime", "2026-11-01T00:00:00Z",
+				"lastModifiedDateTime", "2026-11-02T00:00:00Z");
+	json_t *no_modified = json_pack("{s:s}", "createdDateTime", "2026-11-01T00:00:00Z");
+	json_t *no_times = json_object();
+
+	(void)state;
+	assert_false(gpage_message_before(reacted, from));
+	assert_true(gpage_message_before(old, from));
+	assert_true(gpage_message_before(no_modified, from));
+	assert_false(gpage_message_before(no_times, from));
+	json_decref(t);
+	json_decref(reacted);
+	json_decref(old);
+	json_decref(no_modified);
+	json_decref(no_times);
 }
 
 int
@@ -92,6 +121,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_next_link),
 	    cmocka_unit_test(test_chats),
+	    cmocka_unit_test(test_message_before),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
