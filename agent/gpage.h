@@ -1,8 +1,9 @@
 /*
  * Pages of Graph's list answers, as the reconcile reads them: the chats of
  * the service user (in no order we rely on) and the messages of a chat (in
- * Graph's default order, last modified first). Pure functions of the answer's text, so that what
- * Graph (or anything in its place) sends is parsed in one place, and fuzzed.
+ * Graph's default order, last modified first). Pure functions of the
+ * answer's text, so that what Graph (or anything in its place) sends is
+ * parsed in one place, and fuzzed.
  */
 #ifndef CT_GPAGE_H
 #define CT_GPAGE_H

@@ -166,8 +166,8 @@ field(json_t *enc, const char *name, size_t *len)
 }
 
 /* RSA-OAEP-SHA1 unwrap, HMAC-SHA256 check, AES-256-CBC with IV = key[0..16]. */
-static char *
-decrypt(json_t *enc, const char **ret_counter)
+char *
+rich_decrypt(json_t *enc, const char **ret_counter)
 {
 	EVP_PKEY *priv = nkey_find(str(enc, "encryptionCertificateId"));
 	size_t dlen = 0, slen = 0, wlen = 0, klen = 512;
@@ -228,7 +228,7 @@ rich_open(const struct conf_org *o, json_t *item, double received, json_t **ret_
 	*ret_message = NULL;
 	if (rc != RICH_OK)
 		return rc;
-	plain = decrypt(json_object_get(item, "encryptedContent"), ret_counter);
+	plain = rich_decrypt(json_object_get(item, "encryptedContent"), ret_counter);
 	if (!plain) {
 		*ret_why = xprintf("the encrypted payload did not open (%s)", *ret_counter + 9);
 		return RICH_REJECT;

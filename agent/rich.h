@@ -24,6 +24,11 @@ enum rich_result rich_open(const struct conf_org *o, json_t *item, double receiv
 /* The claims of one validationToken (already verified): NULL when right,
  * else the rejected_* counter to bump (free it). at: when it arrived. */
 char *rich_claims_wrong(const struct conf_org *o, json_t *claims, const char *tenant, double at);
+/* Opens an encryptedContent with the key its encryptionCertificateId
+ * names: RSA-OAEP-SHA1 unwrap of dataKey, HMAC-SHA256 of data checked in
+ * constant time, AES-256-CBC. The plaintext, or NULL with the rejected_*
+ * counter that says why. rich_open calls it once the tokens are right. */
+char *rich_decrypt(json_t *enc, const char **ret_counter);
 /* Does iss name the org's cloud (or one of its token_issuers)? */
 bool rich_issuer_ok(const struct conf_org *o, const char *iss, const char *tid, bool v1);
 

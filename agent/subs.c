@@ -97,6 +97,7 @@ lead_for(double expires, double given)
 	return fmin(TOKEN_LEAD, (expires - given) / 4);
 }
 
+/* ... for the token Graph holds now */
 static double
 token_lead(const struct sub *s)
 {

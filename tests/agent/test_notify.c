@@ -755,6 +755,46 @@ test_match_cli(void **state)
 	free(no);
 }
 
+static bool
+sim_has_sub(void *arg)
+{
+	json_t *s = ta_sim_sub(arg);
+	bool ok = s != NULL;
+
+	json_decref(s);
+	return ok;
+}
+
+/* Graph may deliver a notification before the client has read the 201 of
+ * its subscription POST (here the answer is held back 4 s after the
+ * subscription is made): a 911 posted meanwhile is taken on the
+ * clientState sent with the POST, and raised from the webhook at once,
+ * not dropped as an unknown subscription's. */
+static void
+test_notice_before_the_201(void **state)
+{
+	struct ta *t = *state;
+	struct ta_ev_wait w = {t, 1};
+	json_t *e;
+
+	ta_sim_ok(t, "POST", "/faults",
+		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/subscriptions", "method", "POST",
+			    "count", 1, "delay_after_ms", 4000));
+	assert_int_equal(ta_start(t, NULL, NULL), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	/* made at Graph, its id not yet known to the agent */
+	assert_true(th_wait_until(sim_has_sub, t, 20));
+	assert_false(ta_sub_active(t));
+	ta_emergency(t);
+	assert_true(th_wait_until(ta_enough_events, &w, 20));
+	e = ta_events(t);
+	assert_string_equal(ta_str(json_array_get(e, 0), "source"), "webhook");
+	json_decref(e);
+	assert_int_equal(ta_counter(t, "rejected_unknown_subscription"), 0);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	assert_int_equal(ta_stop(t), 0);
+}
+
 static size_t
 patches_noted(struct ta *t, long since, const char *note)
 {
@@ -770,8 +810,8 @@ patches_noted(struct ta *t, long since, const char *note)
 }
 
 /* Graph sends reauthorizationRequired at the lifecycle page's cadence
- * (every 15 minutes through a delegated token's life; here every 2 s of a
- * 40 s token) for three token lifetimes: every PATCH hands Graph a token it
+ * (every 15 minutes through a delegated token's life; here every second of
+ * a 20 s token) for three token lifetimes: every PATCH hands Graph a token it
  * did not hold, none changes nothing, and delivery never pauses. */
 static void
 test_reauth_cadence_without_needless_patch(void **state)
@@ -781,11 +821,11 @@ test_reauth_cadence_without_needless_patch(void **state)
 	json_t *s;
 
 	ta_sim_ok(t, "POST", "/config",
-		  json_pack("{s:s, s:b, s:s}", "access_token_lifetime", "40s",
-			    "access_lifetime_jitter", 0, "reauth_cadence", "2s"));
-	ta_ready(t, "refresh_margin = 10s");
+		  json_pack("{s:s, s:b, s:s}", "access_token_lifetime", "20s",
+			    "access_lifetime_jitter", 0, "reauth_cadence", "1s"));
+	ta_ready(t, "refresh_margin = 5s");
 	since = ta_last_request_seq(t);
-	/* three refreshes: three token lifetimes of notices every 2 s */
+	/* three refreshes: three token lifetimes of notices every second */
 	assert_true(ta_wait_requests(t, since, "refresh_token used", 3, 150));
 	print_message("PATCHes: %zu with a new token, %zu with the one Graph held\n",
 		      patches_noted(t, since, "token new"),
@@ -812,6 +852,7 @@ main(void)
 	    cmocka_unit_test_teardown(test_short_grants, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_poll_recovers_skipped_delivery, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_reauth_cadence_without_needless_patch, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_notice_before_the_201, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_allow_from, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_rich_forgeries_rejected, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_basic_mode, ta_test_teardown),

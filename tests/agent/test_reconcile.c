@@ -480,7 +480,7 @@ late_at_most(void *arg)
 
 /* As the webhooks page says: Graph holds a notification made while its
  * token had expired, and delivers it once the subscription is
- * reauthorized, at its next retry (45 s after it was made, here). The
+ * reauthorized, at its next retry (20 s after it was made, here). The
  * read-back raises the notice first; when Graph's late delivery comes, it
  * is a duplicate, and no delivery gap is raised: nothing was lost. */
 static void
@@ -497,7 +497,7 @@ test_held_notice_is_late_not_lost(void **state)
 	ta_sim_ok(t, "POST", "/config",
 		  json_pack("{s:s, s:b, s:s, s:s}", "access_token_lifetime", "40s",
 			    "access_lifetime_jitter", 0, "reauth_token_lead", "5s", "retry_initial",
-			    "45s"));
+			    "20s"));
 	ta_ready(t, "refresh_margin = 10s\nbackfill_delay = 1s");
 	ta_sim_ok(t, "POST", "/faults",
 		  json_pack("{s:s, s:s, s:i, s:i}", "path", "/v1.0/subscriptions/", "method",
@@ -915,12 +915,12 @@ test_silent_day_with_canary_within_budget(void **state)
 	if (asprintf(&org, "canary_chat = %s\ncanary_interval = 2s\ncanary_timeout = 1s", cchat) <
 	    0)
 		abort();
-	/* a day is 20 s here: at most 2 reads of a collection per day; the
+	/* a day is 12 s here: at most 2 reads of a collection per day; the
 	 * reads of earlier tests do not count */
 	ta_sim_ok(t, "POST", "/config",
-		  json_pack("{s:s, s:i}", "poll_period", "20s", "poll_budget", 2));
+		  json_pack("{s:s, s:i}", "poll_period", "12s", "poll_budget", 2));
 	ta_sim_ok(t, "DELETE", "/polls", NULL);
-	assert_int_equal(ta_start(t, "reconcile_interval = 20s\nbackfill_delay = 1s", org), 0);
+	assert_int_equal(ta_start(t, "reconcile_interval = 12s\nbackfill_delay = 1s", org), 0);
 	assert_int_equal(ta_signin(t, "acme", NULL), 200);
 	assert_true(th_wait_until(ta_sub_active, t, 20));
 	assert_true(th_wait_until(canary_back, t, 60));

@@ -81,6 +81,7 @@ struct fault {
 	unsigned int status;
 	long retry_after;
 	long delay_ms;
+	long delay_after_ms; /* the request is served, its answer held back */
 	bool reset;
 	char *body;
 };
@@ -104,8 +105,9 @@ gs_fault_add(json_t *spec, char **ret_err)
 		return -1;
 	}
 	if (!status && !json_is_true(json_object_get(spec, "reset")) &&
-	    !json_integer_value(json_object_get(spec, "delay_ms"))) {
-		*ret_err = gs_strdup("a fault needs status, reset or delay_ms");
+	    !json_integer_value(json_object_get(spec, "delay_ms")) &&
+	    !json_integer_value(json_object_get(spec, "delay_after_ms"))) {
+		*ret_err = gs_strdup("a fault needs status, reset, delay_ms or delay_after_ms");
 		return -1;
 	}
 	f = calloc(1, sizeof(*f));
@@ -119,6 +121,7 @@ gs_fault_add(json_t *spec, char **ret_err)
 	f->status = (unsigned int)status;
 	f->retry_after = json_integer_value(json_object_get(spec, "retry_after"));
 	f->delay_ms = json_integer_value(json_object_get(spec, "delay_ms"));
+	f->delay_after_ms = json_integer_value(json_object_get(spec, "delay_after_ms"));
 	f->reset = json_is_true(json_object_get(spec, "reset"));
 	f->body = gs_strdup(json_string_value(json_object_get(spec, "body")));
 	pthread_mutex_lock(&fault_lock);
@@ -407,17 +410,28 @@ peer_of(struct MHD_Connection *conn, char *buf, size_t len)
 	return buf;
 }
 
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* A fault for the request: true when it answers in the request's place;
+ * *ret_after: how long to hold back the answer of a request served. */
 static bool
-apply_fault(struct MHD_Connection *conn, const char *method, const char *url, struct gs_resp *resp)
+apply_fault(struct MHD_Connection *conn, const char *method, const char *url, struct gs_resp *resp,
+	    long *ret_after)
 {
 	struct fault f;
 
+	*ret_after = 0;
 	if (!strncmp(url, "/_sim/", 6) || !fault_take(method, url, &f))
 		return false;
-	if (f.delay_ms > 0) {
-		struct timespec ts = {f.delay_ms / 1000, (f.delay_ms % 1000) * 1000000L};
-		nanosleep(&ts, NULL);
-	}
+	*ret_after = f.delay_after_ms;
+	if (f.delay_ms > 0)
+		sleep_ms(f.delay_ms);
 	if (f.reset) {
 		resp->reset = true;
 	} else if (f.status) {
@@ -456,6 +470,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	struct gs_resp resp = {0};
 	struct gs_req req = {0};
 	char peer[64];
+	long after = 0;
 	enum MHD_Result ret;
 
 	(void)cls;
@@ -484,7 +499,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
 	if (cs->too_big) {
 		gs_resp_graph_error(&resp, 413, "RequestEntityTooLarge", "Request body too large");
-	} else if (!apply_fault(conn, method, url, &resp)) {
+	} else if (!apply_fault(conn, method, url, &resp, &after)) {
 		req.conn = conn;
 		req.method = method;
 		req.path = url;
@@ -494,6 +509,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		dispatch(&req, &resp);
 		for (int i = 0; i < 4; i++)
 			free(req.params[i]);
+		/* done, and the answer late: what it started (a subscription's
+		 * notifications) may reach the client before the answer does */
+		if (after > 0)
+			sleep_ms(after);
 	}
 	if (strncmp(url, "/_sim/", 6) != 0)
 		reqlog_add(method, url, resp.reset ? 0 : resp.status, resp.note);
