@@ -644,3 +644,35 @@ ta_cpu_seconds(pid_t pid)
 		return -1;
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
+
+sqlite3 *
+ta_store_lock(struct ta *t)
+{
+	sqlite3 *db = NULL;
+	char *path;
+
+	if (asprintf(&path, "%s/state/ctteams.db", t->dir) < 0)
+		abort();
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	free(path);
+	return db;
+}
+
+void
+ta_store_unlock(sqlite3 *db)
+{
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+bool
+ta_store_trouble_shown(void *t)
+{
+	json_t *j = ta_ctl(t, "status", NULL);
+	bool ok = json_is_object(json_object_get(json_object_get(j, "agent"), "store_trouble"));
+
+	json_decref(j);
+	return ok;
+}

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,6 +79,13 @@ struct ta_ev_wait {
 };
 bool ta_enough_events(void *w);
 long ta_counter(struct ta *t, const char *name);
+/* The agent's database locked for writing, as a backup tool would hold it
+ * (waiting for a write of the agent's under way); ta_store_unlock commits
+ * and closes. */
+sqlite3 *ta_store_lock(struct ta *t);
+void ta_store_unlock(sqlite3 *db);
+/* The agent says its store is in trouble (ctteamsctl status). */
+bool ta_store_trouble_shown(void *t);
 /* CPU time (user and system) a process has used, in seconds; -1: unknown. */
 double ta_cpu_seconds(pid_t pid);
 /* The agent's resident memory, in KiB. */

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -631,16 +630,6 @@ test_org_indexes_are_stable(void **state)
 	free(gamma);
 }
 
-static bool
-store_trouble_shown(void *arg)
-{
-	json_t *j = ta_ctl(arg, "status", NULL);
-	bool ok = json_is_object(json_object_get(json_object_get(j, "agent"), "store_trouble"));
-
-	json_decref(j);
-	return ok;
-}
-
 /* The store is failing when a reload adds an org: the new org's first write
  * works, so the store recovers in the middle of the reload, and its
  * recovery reads every org back. It must meet a whole list (it met one half
@@ -652,23 +641,18 @@ test_store_recovers_during_reload(void **state)
 	struct ta *t = *state;
 	struct ta_ev_wait w = {t, 1};
 	struct index_wait iw = {t, "acme=1 beta=2"};
-	char *beta = org_section(t, "beta"), *path;
+	char *beta = org_section(t, "beta");
 	const char *add[] = {beta, NULL};
-	sqlite3 *db = NULL;
+	sqlite3 *db;
 	json_t *pong;
 
 	ta_ready(t, "backfill_delay = 1s");
-	if (asprintf(&path, "%s/state/ctteams.db", t->dir) < 0)
-		abort();
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 10000);
-	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	db = ta_store_lock(t);
 	ta_emergency(t);
-	assert_true(th_wait_until(store_trouble_shown, t, 30));
+	assert_true(th_wait_until(ta_store_trouble_shown, t, 30));
 	/* the lock goes and the reload comes at once, before the agent's
 	 * next try of a write (seconds away, backing off) */
-	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	ta_store_unlock(db);
 	reconfigure(t, add);
 	assert_true(th_wait_until(indexes_are, &iw, 10));
 	pong = ta_ctl(t, "ping", NULL);
@@ -676,7 +660,6 @@ test_store_recovers_during_reload(void **state)
 	json_decref(pong);
 	assert_true(th_wait_until(ta_enough_events, &w, 60));
 	assert_int_equal(ta_stop(t), 0);
-	free(path);
 	free(beta);
 }
 

@@ -989,16 +989,6 @@ test_dead_letters_are_visible(void **state)
 	free(chat);
 }
 
-static bool
-store_trouble_shown(void *arg)
-{
-	json_t *j = ta_ctl(arg, "status", NULL);
-	bool ok = json_is_object(json_object_get(json_object_get(j, "agent"), "store_trouble"));
-
-	json_decref(j);
-	return ok;
-}
-
 static double
 mono(void)
 {
@@ -1029,7 +1019,7 @@ test_store_failure_backs_off(void **state)
 	sqlite3_busy_timeout(db, 10000);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	ta_emergency(t);
-	assert_true(th_wait_until(store_trouble_shown, t, 30));
+	assert_true(th_wait_until(ta_store_trouble_shown, t, 30));
 	/* backing off, not spinning: well under half a core over 3 s, while
 	 * answering the control socket (asked ten times a second: answering
 	 * a client that asks without pause is work, not spinning) */
@@ -1055,7 +1045,7 @@ test_store_failure_backs_off(void **state)
 	sqlite3_busy_timeout(db, 10000);
 	assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	ta_emergency(t);
-	assert_true(th_wait_until(store_trouble_shown, t, 30));
+	assert_true(th_wait_until(ta_store_trouble_shown, t, 30));
 	t0 = mono();
 	kill(t->pid, SIGTERM);
 	while (waitpid(t->pid, &status, 0) < 0 && errno == EINTR)
