@@ -1,7 +1,9 @@
 /*
- * The agent's durable state: SQLite in WAL mode under state_dir. Tokens are
- * sealed before they are written; a write of an org's tokens is one
- * transaction, so a crash leaves either the old pair or the new one.
+ * The agent's durable state: SQLite in WAL mode under state_dir, or a
+ * PostgreSQL database (`database = postgresql://...`) that two agents can
+ * share. Tokens are sealed before they are written; a write of an org's
+ * tokens is one transaction, so a crash leaves either the old pair or the
+ * new one. docs/scaling.md says what every call promises on both.
  */
 #ifndef CT_STORE_H
 #define CT_STORE_H
@@ -27,6 +29,15 @@ struct store_auth {
 };
 
 int store_open(const char *state_dir, struct seal *seal, struct store **ret, char **ret_err);
+/* PostgreSQL: target is a libpq URI or key=value string; the password
+ * from password_file (or libpq's own password or service file). */
+int store_open_pg(const char *target, const char *password_file, struct seal *seal,
+		  struct store **ret, char **ret_err);
+/* Where the state is, for messages: a path, or the database without any
+ * password. */
+const char *store_where(const struct store *st);
+/* Is the state shared with other agents (PostgreSQL)? */
+bool store_shared(const struct store *st);
 void store_close(struct store *st);
 /* 0 found, 1 nothing stored, -1 error (logged). */
 int store_auth_get(struct store *st, const char *org, struct store_auth *ret);

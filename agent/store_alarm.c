@@ -7,49 +7,72 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "log.h"
 #include "store.h"
 #include "store_priv.h"
 #include "util.h"
 
+/* The entry's seq, or -1. */
+static long
+outbox_insert(struct store *st, const char *kind, json_t *body)
+{
+	struct db_stmt *s = store_prep(st, "INSERT INTO outbox (at, kind, body) VALUES (?,?,?) "
+					   "RETURNING seq");
+	char *text = json_dumps(body, JSON_COMPACT);
+	long seq = -1;
+
+	if (!s) {
+		free(text);
+		return -1;
+	}
+	db_bind_double(s, 1, now_wall());
+	db_bind_text(s, 2, kind);
+	db_bind_text(s, 3, text);
+	free(text);
+	if (db_step(s) == DB_ROW)
+		seq = (long)db_col_int64(s, 0);
+	else
+		store_failed(st, "appending to the outbox");
+	db_finalize(s);
+	return seq;
+}
+
 int
 store_outbox_append(struct store *st, const char *kind, json_t *body)
 {
-	sqlite3_stmt *s = store_prep(st, "INSERT INTO outbox (at, kind, body) VALUES (?,?,?)");
-
-	if (!s)
-		return -1;
-	sqlite3_bind_double(s, 1, now_wall());
-	sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, json_dumps(body, JSON_COMPACT), -1, free);
-	return store_step_done(st, s);
+	return outbox_insert(st, kind, body) < 0 ? -1 : 0;
 }
 
 long
 store_outbox_post(struct store *st, const char *kind, json_t *body)
 {
-	if (store_outbox_append(st, kind, body) < 0)
+	long seq = outbox_insert(st, kind, body);
+
+	if (seq < 0)
 		return store_health(st, -1);
 	store_health(st, 0);
-	return (long)sqlite3_last_insert_rowid(st->db);
+	return seq;
 }
 
 static int
 alarm_row(struct store *st, const struct store_alarm *a, bool raise)
 {
-	sqlite3_stmt *s =
-	    raise ? store_prep(st, "INSERT OR REPLACE INTO alarm (type, org, severity, raised, "
-				   "text) VALUES (?,?,?,?,?)")
+	struct db_stmt *s =
+	    raise ? store_prep(st, "INSERT INTO alarm (type, org, severity, raised, text) "
+				   "VALUES (?,?,?,?,?) ON CONFLICT (type, org) DO UPDATE SET "
+				   "severity=excluded.severity, raised=excluded.raised, "
+				   "text=excluded.text")
 		  : store_prep(st, "DELETE FROM alarm WHERE type=? AND org=?");
 
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, a->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, a->org, -1, SQLITE_STATIC);
+	db_bind_text(s, 1, a->type);
+	db_bind_text(s, 2, a->org);
 	if (raise) {
-		sqlite3_bind_text(s, 3, a->severity, -1, SQLITE_STATIC);
-		sqlite3_bind_double(s, 4, a->raised);
-		sqlite3_bind_text(s, 5, a->text, -1, SQLITE_STATIC);
+		db_bind_text(s, 3, a->severity);
+		db_bind_double(s, 4, a->raised);
+		db_bind_text(s, 5, a->text);
 	}
 	return store_step_done(st, s);
 }
@@ -75,10 +98,10 @@ store_alarm_transition(struct store *st, const struct store_alarm *a, bool raise
 	json_t *body = store_alarm_body(a, raise);
 	int rc;
 
-	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+	if (store_begin(st) < 0)
 		rc = store_health(st, -1);
 	else if (alarm_row(st, a, raise) < 0 || store_outbox_append(st, "alarm", body) < 0 ||
-		 store_exec(st, "COMMIT") < 0)
+		 store_commit(st) < 0)
 		rc = store_rollback(st);
 	else
 		rc = store_health(st, 0);
@@ -89,95 +112,94 @@ store_alarm_transition(struct store *st, const struct store_alarm *a, bool raise
 json_t *
 store_alarms(struct store *st)
 {
-	sqlite3_stmt *s = store_prep(st, "SELECT type, org, severity, raised, text FROM alarm "
-					 "ORDER BY raised, type, org");
+	struct db_stmt *s = store_prep(st, "SELECT type, org, severity, raised, text FROM alarm "
+					   "ORDER BY raised, type, org");
 	json_t *arr = json_array();
 
 	if (!s)
 		return arr;
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		json_t *a =
-		    json_pack("{s:o, s:o, s:o, s:f, s:o}", "type", store_col_json(s, 0), "org",
-			      store_col_json(s, 1), "severity", store_col_json(s, 2), "raised",
-			      sqlite3_column_double(s, 3), "text", store_col_json(s, 4));
+	while (db_step(s) == DB_ROW) {
+		json_t *a = json_pack("{s:o, s:o, s:o, s:f, s:o}", "type", store_col_json(s, 0),
+				      "org", store_col_json(s, 1), "severity", store_col_json(s, 2),
+				      "raised", db_col_double(s, 3), "text", store_col_json(s, 4));
 		json_array_append_new(arr, a);
 	}
-	sqlite3_finalize(s);
+	db_finalize(s);
 	return arr;
 }
 
 json_t *
 store_outbox_since(struct store *st, long after, long limit)
 {
-	sqlite3_stmt *s = store_prep(st, "SELECT seq, at, kind, body FROM outbox WHERE seq>? "
-					 "ORDER BY seq LIMIT ?");
+	struct db_stmt *s = store_prep(st, "SELECT seq, at, kind, body FROM outbox WHERE seq>? "
+					   "ORDER BY seq LIMIT ?");
 	json_t *arr = json_array();
 
 	if (!s)
 		return arr;
-	sqlite3_bind_int64(s, 1, after);
-	sqlite3_bind_int64(s, 2, limit);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		json_t *e = json_loads((const char *)sqlite3_column_text(s, 3), 0, NULL);
-		char *at = time_iso(sqlite3_column_double(s, 1));
+	db_bind_int64(s, 1, after);
+	db_bind_int64(s, 2, limit);
+	while (db_step(s) == DB_ROW) {
+		json_t *e = json_loads(db_col_text(s, 3), 0, NULL);
+		char *at = time_iso(db_col_double(s, 1));
 		if (!json_is_object(e)) {
 			json_decref(e);
 			e = json_object();
 		}
-		json_object_set_new(e, "seq", json_integer(sqlite3_column_int64(s, 0)));
+		json_object_set_new(e, "seq", json_integer(db_col_int64(s, 0)));
 		json_object_set_new(e, "at", json_string(at));
 		json_object_set_new(e, "kind", store_col_json(s, 2));
 		json_array_append_new(arr, e);
 		free(at);
 	}
-	sqlite3_finalize(s);
+	db_finalize(s);
 	return arr;
 }
 
 long
 store_outbox_last(struct store *st)
 {
-	sqlite3_stmt *s = store_prep(st, "SELECT coalesce(max(seq), 0) FROM outbox");
+	struct db_stmt *s = store_prep(st, "SELECT coalesce(max(seq), 0) FROM outbox");
 	long n = 0;
 
 	if (!s)
 		return -1;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = (long)sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	if (db_step(s) == DB_ROW)
+		n = (long)db_col_int64(s, 0);
+	db_finalize(s);
 	return n;
 }
 
 double
 store_outbox_last_at(struct store *st, const char *kind)
 {
-	sqlite3_stmt *s = store_prep(st, "SELECT coalesce(max(at), 0) FROM outbox WHERE kind=?");
+	struct db_stmt *s = store_prep(st, "SELECT coalesce(max(at), 0) FROM outbox WHERE kind=?");
 	double at = 0;
 
 	if (!s)
 		return 0;
-	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		at = sqlite3_column_double(s, 0);
-	sqlite3_finalize(s);
+	db_bind_text(s, 1, kind);
+	if (db_step(s) == DB_ROW)
+		at = db_col_double(s, 0);
+	db_finalize(s);
 	return at;
 }
 
 int
 store_cursor_get(struct store *st, const char *name, long *ret)
 {
-	sqlite3_stmt *s = store_prep(st, "SELECT seq FROM cursor WHERE name=?");
+	struct db_stmt *s = store_prep(st, "SELECT seq FROM cursor WHERE name=?");
 	int rc;
 
 	*ret = 0;
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*ret = (long)sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+	db_bind_text(s, 1, name);
+	rc = db_step(s);
+	if (rc == DB_ROW)
+		*ret = (long)db_col_int64(s, 0);
+	db_finalize(s);
+	return rc == DB_ROW ? 0 : rc == DB_DONE ? 1 : -1;
 }
 
 int
@@ -189,18 +211,18 @@ store_cursor_put(struct store *st, const char *name, long seq)
 int
 store_cursor_advance(struct store *st, const char *name, long seq, long delivered, long given_up)
 {
-	sqlite3_stmt *s = store_prep(
+	struct db_stmt *s = store_prep(
 	    st, "INSERT INTO cursor (name, seq, delivered, given_up) VALUES (?1,?2,?3,?4) "
-		"ON CONFLICT (name) DO UPDATE SET seq=?2, delivered=delivered+?3, "
-		"given_up=given_up+?4");
+		"ON CONFLICT (name) DO UPDATE SET seq=?2, delivered=cursor.delivered+?3, "
+		"given_up=cursor.given_up+?4");
 	int rc;
 
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, seq);
-	sqlite3_bind_int64(s, 3, delivered);
-	sqlite3_bind_int64(s, 4, given_up);
+	db_bind_text(s, 1, name);
+	db_bind_int64(s, 2, seq);
+	db_bind_int64(s, 3, delivered);
+	db_bind_int64(s, 4, given_up);
 	store_relaxed(st, true); /* lost: sent again (store_relaxed) */
 	rc = store_health(st, store_step_done(st, s));
 	store_relaxed(st, false);
@@ -210,18 +232,18 @@ store_cursor_advance(struct store *st, const char *name, long seq, long delivere
 int
 store_cursor_counts(struct store *st, const char *name, long *ret_delivered, long *ret_given_up)
 {
-	sqlite3_stmt *s = store_prep(st, "SELECT delivered, given_up FROM cursor WHERE name=?");
+	struct db_stmt *s = store_prep(st, "SELECT delivered, given_up FROM cursor WHERE name=?");
 	int rc;
 
 	*ret_delivered = *ret_given_up = 0;
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*ret_delivered = (long)sqlite3_column_int64(s, 0);
-		*ret_given_up = (long)sqlite3_column_int64(s, 1);
+	db_bind_text(s, 1, name);
+	rc = db_step(s);
+	if (rc == DB_ROW) {
+		*ret_delivered = (long)db_col_int64(s, 0);
+		*ret_given_up = (long)db_col_int64(s, 1);
 	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+	db_finalize(s);
+	return rc == DB_ROW ? 0 : rc == DB_DONE ? 1 : -1;
 }

@@ -3,44 +3,50 @@
 #define CT_STORE_PRIV_H
 
 #include <jansson.h>
-#include <sqlite3.h>
 
+#include "db.h"
 #include "seal.h"
 
 struct store {
-	sqlite3 *db;
+	struct db *db;
 	struct seal *seal;
 	/* writes failing since (0: healthy), how often, the last reason */
 	double trouble_since;
 	long trouble_failures;
 	char *trouble_error;
-	/* the last failure's reason, kept when it happened: a ROLLBACK after
-	 * it resets sqlite3_errmsg() to "not an error" */
+	/* the last failure's reason, kept when it happened */
 	char *failed_why;
 	void (*on_recover)(double since);
-	/* the hot paths' statements, prepared once (store_keep) */
-	struct {
-		const char *sql;
-		sqlite3_stmt *stmt;
-	} kept[16];
-	size_t n_kept;
 };
 
-char *store_col_text(sqlite3_stmt *s, int i);
-char *store_col_unseal(struct store *st, sqlite3_stmt *s, int i, const char *org,
+/* store.c: a store around an open database */
+int store_attach(struct db *db, struct seal *seal, struct store **ret);
+/* store_schema.c: the tables made or brought up to date */
+int store_schema(struct db *db, char **ret_err);
+
+char *store_col_text(struct db_stmt *s, int i);
+char *store_col_unseal(struct store *st, struct db_stmt *s, int i, const char *org,
 		       const char *field);
-void store_bind_sealed(struct store *st, sqlite3_stmt *s, int i, const char *org, const char *field,
-		       const char *plain);
+void store_bind_sealed(struct store *st, struct db_stmt *s, int i, const char *org,
+		       const char *field, const char *plain);
 
 /* store_work.c: statements that log their own errors */
-sqlite3_stmt *store_prep(struct store *st, const char *sql);
-int store_step_done(struct store *st, sqlite3_stmt *s); /* finalizes */
+struct db_stmt *store_prep(struct store *st, const char *sql);
+/* Steps a statement that returns no rows, and finalizes it: 0 or -1. */
+int store_step_done(struct store *st, struct db_stmt *s);
+/* The same, with the rows it changed, or -1. */
+long store_step_count(struct store *st, struct db_stmt *s);
 /* A statement of a hot path, prepared once and kept until store_close:
  * reset it (store_release) instead of finalizing it. sql is a literal. */
-sqlite3_stmt *store_keep(struct store *st, const char *sql);
-void store_release(sqlite3_stmt *s);
+struct db_stmt *store_keep(struct store *st, const char *sql);
+void store_release(struct db_stmt *s);
 int store_exec(struct store *st, const char *sql);
-json_t *store_col_json(sqlite3_stmt *s, int i); /* text or null */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+/* A statement failed: logged (what, and the engine's reason), kept for
+ * store_health(). */
+void store_failed(struct store *st, const char *what);
+json_t *store_col_json(struct db_stmt *s, int i); /* text or null */
 /* store_alarm.c: appends an outbox entry (inside the caller's transaction) */
 int store_outbox_append(struct store *st, const char *kind, json_t *body);
 /* How long a write waits for another process's lock, while writes work.

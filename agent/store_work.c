@@ -8,24 +8,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "log.h"
 #include "store.h"
 #include "store_priv.h"
 #include "util.h"
 
 json_t *
-store_col_json(sqlite3_stmt *s, int i)
+store_col_json(struct db_stmt *s, int i)
 {
-	const unsigned char *t = sqlite3_column_text(s, i);
+	const char *t = db_col_text(s, i);
 
-	return t ? json_string((const char *)t) : json_null();
+	return t ? json_string(t) : json_null();
 }
 
 /* A statement failed: its reason is logged, and kept for store_health(). */
-static void
-failed(struct store *st, const char *what)
+void
+store_failed(struct store *st, const char *what)
 {
-	const char *why = sqlite3_errmsg(st->db);
+	const char *why = db_errmsg(st->db);
 
 	if (what)
 		log_err("store", "%s: %s", what, why);
@@ -35,62 +36,75 @@ failed(struct store *st, const char *what)
 	st->failed_why = xstrdup(why);
 }
 
-sqlite3_stmt *
+struct db_stmt *
 store_prep(struct store *st, const char *sql)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = db_prep(st->db, sql);
 
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
-		failed(st, NULL);
-		return NULL;
-	}
+	if (!s)
+		store_failed(st, NULL);
 	return s;
 }
 
-sqlite3_stmt *
+struct db_stmt *
 store_keep(struct store *st, const char *sql)
 {
-	sqlite3_stmt *s = NULL;
+	struct db_stmt *s = db_keep(st->db, sql);
 
-	for (size_t i = 0; i < st->n_kept; i++)
-		if (!strcmp(st->kept[i].sql, sql))
-			return st->kept[i].stmt;
-	if (st->n_kept == sizeof(st->kept) / sizeof(st->kept[0])) {
-		log_err("store", "no room to keep another statement (a bug): %s", sql);
-		return NULL;
-	}
-	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
-		failed(st, NULL);
-		return NULL;
-	}
-	st->kept[st->n_kept].sql = sql;
-	st->kept[st->n_kept++].stmt = s;
+	if (!s)
+		store_failed(st, NULL);
 	return s;
 }
 
 void
-store_release(sqlite3_stmt *s)
+store_release(struct db_stmt *s)
 {
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
+	db_release(s);
 }
 
 int
-store_step_done(struct store *st, sqlite3_stmt *s)
+store_step_done(struct store *st, struct db_stmt *s)
 {
-	int rc = s ? sqlite3_step(s) : SQLITE_ERROR;
+	return store_step_count(st, s) < 0 ? -1 : 0;
+}
 
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW && s)
-		failed(st, NULL);
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+long
+store_step_count(struct store *st, struct db_stmt *s)
+{
+	enum db_step rc = s ? db_step(s) : DB_ERROR;
+	long changes = s ? db_changes(s) : 0;
+
+	if (rc == DB_ERROR && s)
+		store_failed(st, NULL);
+	db_finalize(s);
+	return rc == DB_ERROR ? -1 : changes;
 }
 
 int
 store_exec(struct store *st, const char *sql)
 {
-	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-		failed(st, sql);
+	if (db_exec(st->db, sql) < 0) {
+		store_failed(st, sql);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_begin(struct store *st)
+{
+	if (db_begin(st->db) < 0) {
+		store_failed(st, "beginning a transaction");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_commit(struct store *st)
+{
+	if (db_commit(st->db) < 0) {
+		store_failed(st, "committing");
 		return -1;
 	}
 	return 0;
@@ -99,7 +113,7 @@ store_exec(struct store *st, const char *sql)
 int
 store_sub_get(struct store *st, const char *org, struct store_sub *ret)
 {
-	sqlite3_stmt *s =
+	struct db_stmt *s =
 	    store_prep(st, "SELECT id, expires, client_state, created FROM subscription "
 			   "WHERE org=?");
 	int rc;
@@ -107,18 +121,18 @@ store_sub_get(struct store *st, const char *org, struct store_sub *ret)
 	memset(ret, 0, sizeof(*ret));
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	db_bind_text(s, 1, org);
+	rc = db_step(s);
+	if (rc == DB_ROW) {
 		ret->id = store_col_text(s, 0);
-		ret->expires = sqlite3_column_double(s, 1);
+		ret->expires = db_col_double(s, 1);
 		ret->client_state = store_col_unseal(st, s, 2, org, "client_state");
-		ret->created = sqlite3_column_double(s, 3);
+		ret->created = db_col_double(s, 3);
 		rc = ret->client_state ? 0 : 1;
 	} else {
-		rc = rc == SQLITE_DONE ? 1 : -1;
+		rc = rc == DB_DONE ? 1 : -1;
 	}
-	sqlite3_finalize(s);
+	db_finalize(s);
 	if (rc != 0)
 		store_sub_clear(ret);
 	return rc;
@@ -127,27 +141,30 @@ store_sub_get(struct store *st, const char *org, struct store_sub *ret)
 int
 store_sub_put(struct store *st, const char *org, const struct store_sub *sub)
 {
-	sqlite3_stmt *s = store_prep(st, "INSERT OR REPLACE INTO subscription (org, id, expires, "
-					 "client_state, created) VALUES (?,?,?,?,?)");
+	struct db_stmt *s =
+	    store_prep(st, "INSERT INTO subscription (org, id, expires, client_state, created) "
+			   "VALUES (?,?,?,?,?) ON CONFLICT (org) DO UPDATE SET id=excluded.id, "
+			   "expires=excluded.expires, client_state=excluded.client_state, "
+			   "created=excluded.created");
 
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, sub->id, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 3, sub->expires);
+	db_bind_text(s, 1, org);
+	db_bind_text(s, 2, sub->id);
+	db_bind_double(s, 3, sub->expires);
 	store_bind_sealed(st, s, 4, org, "client_state", sub->client_state);
-	sqlite3_bind_double(s, 5, sub->created);
+	db_bind_double(s, 5, sub->created);
 	return store_step_done(st, s);
 }
 
 int
 store_sub_delete(struct store *st, const char *org)
 {
-	sqlite3_stmt *s = store_prep(st, "DELETE FROM subscription WHERE org=?");
+	struct db_stmt *s = store_prep(st, "DELETE FROM subscription WHERE org=?");
 
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+	db_bind_text(s, 1, org);
 	return store_step_done(st, s);
 }
 
@@ -166,12 +183,12 @@ store_health(struct store *st, int rc)
 {
 	if (rc < 0) {
 		/* the reason noted where it failed, or SQLite's last */
-		char *why = st->failed_why ? st->failed_why : xstrdup(sqlite3_errmsg(st->db));
+		char *why = st->failed_why ? st->failed_why : xstrdup(db_errmsg(st->db));
 		st->failed_why = NULL;
 		if (!st->trouble_since) {
 			st->trouble_since = now_wall();
 			log_err("store", "writes to the database are failing: %s", why);
-			sqlite3_busy_timeout(st->db, 0);
+			db_lock_wait(st->db, 0);
 		}
 		st->trouble_failures++;
 		free(st->trouble_error);
@@ -187,7 +204,7 @@ store_health(struct store *st, int rc)
 			 now_wall() - since, st->trouble_failures);
 		st->trouble_since = 0;
 		st->trouble_failures = 0;
-		sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+		db_lock_wait(st->db, STORE_BUSY_MS);
 		if (st->on_recover)
 			st->on_recover(since);
 	}
@@ -227,15 +244,15 @@ store_on_recover(struct store *st, void (*fn)(double since))
 static long
 count_for_org(struct store *st, const char *sql, const char *org)
 {
-	sqlite3_stmt *s = store_prep(st, sql);
+	struct db_stmt *s = store_prep(st, sql);
 	long n = 0;
 
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = (long)sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	db_bind_text(s, 1, org);
+	if (db_step(s) == DB_ROW)
+		n = (long)db_col_int64(s, 0);
+	db_finalize(s);
 	return n;
 }
 
@@ -257,22 +274,25 @@ msg_key(json_t *item)
 /* One statement for the whole batch: preparing it per item cost more
  * than the insert. */
 static int
-inbox_insert(struct store *st, sqlite3_stmt *s, const char *org, const char *kind, json_t *items,
+inbox_insert(struct store *st, struct db_stmt *s, const char *org, const char *kind, json_t *items,
 	     double now)
 {
 	size_t i;
 	json_t *it;
 
 	json_array_foreach (items, i, it) {
-		sqlite3_reset(s);
-		sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 3, json_dumps(it, JSON_COMPACT), -1, free);
-		sqlite3_bind_double(s, 4, now);
-		sqlite3_bind_text(s, 5, msg_key(it), -1, free);
-		sqlite3_bind_int(s, 6, json_is_object(json_object_get(it, "encryptedContent")));
-		if (sqlite3_step(s) != SQLITE_DONE) {
-			failed(st, "writing the inbox");
+		char *text = json_dumps(it, JSON_COMPACT), *key = msg_key(it);
+		db_release(s);
+		db_bind_text(s, 1, org);
+		db_bind_text(s, 2, kind);
+		db_bind_text(s, 3, text);
+		db_bind_double(s, 4, now);
+		db_bind_text(s, 5, key);
+		db_bind_int64(s, 6, json_is_object(json_object_get(it, "encryptedContent")));
+		free(text);
+		free(key);
+		if (db_step(s) != DB_DONE) {
+			store_failed(st, "writing the inbox");
 			return -1;
 		}
 	}
@@ -284,9 +304,9 @@ store_inbox_add_batch(struct store *st, const struct store_inbox_new *v, size_t 
 {
 	double now = now_wall();
 
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
-	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+	if (store_begin(st) < 0)
 		return store_health(st, -1);
 	s = store_keep(st, "INSERT INTO inbox (org, kind, item, received, msg_key, rich) "
 			   "VALUES (?,?,?,?,?,?)");
@@ -299,7 +319,7 @@ store_inbox_add_batch(struct store *st, const struct store_inbox_new *v, size_t 
 		return store_rollback(st);
 	store_release(s);
 	/* synchronous=FULL: on disk when COMMIT returns, before any 202 */
-	if (store_exec(st, "COMMIT") == 0)
+	if (store_commit(st) == 0)
 		return store_health(st, 0);
 	return store_rollback(st);
 }
@@ -316,42 +336,41 @@ store_inbox_add(struct store *st, const char *org, const char *kind, json_t *ite
 #define ROW_COLUMNS "seq, org, kind, item, tries, received, msg_key, rich, next_try"
 
 static void
-row_read(sqlite3_stmt *s, struct store_inbox_row *ret)
+row_read(struct db_stmt *s, struct store_inbox_row *ret)
 {
-	ret->seq = (long)sqlite3_column_int64(s, 0);
+	ret->seq = (long)db_col_int64(s, 0);
 	ret->org = store_col_text(s, 1);
 	ret->kind = store_col_text(s, 2);
 	ret->item = store_col_text(s, 3);
-	ret->tries = (long)sqlite3_column_int64(s, 4);
-	ret->received = sqlite3_column_double(s, 5);
+	ret->tries = (long)db_col_int64(s, 4);
+	ret->received = db_col_double(s, 5);
 	/* a row from before `rich` was kept: its msg_key alone cannot say
 	 * whether it needs a read, so it is left to the item */
-	ret->msg_key = sqlite3_column_type(s, 7) == SQLITE_NULL ? NULL : store_col_text(s, 6);
-	ret->rich = sqlite3_column_int(s, 7) != 0;
-	ret->next_try = sqlite3_column_double(s, 8);
+	ret->msg_key = db_col_null(s, 7) ? NULL : store_col_text(s, 6);
+	ret->rich = (int)db_col_int64(s, 7) != 0;
+	ret->next_try = db_col_double(s, 8);
 }
 
 long
 store_inbox_keys(struct store *st, const char *org, long after, long limit, store_key_fn *fn,
 		 void *arg)
 {
-	sqlite3_stmt *s = store_keep(st, "SELECT seq, msg_key, rich FROM inbox WHERE org=? AND "
-					 "seq>? ORDER BY seq LIMIT ?");
+	struct db_stmt *s = store_keep(st, "SELECT seq, msg_key, rich FROM inbox WHERE org=? AND "
+					   "seq>? ORDER BY seq LIMIT ?");
 	long n = 0;
 	int rc;
 
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, after);
-	sqlite3_bind_int64(s, 3, limit);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		fn(arg, (long)sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
-		   sqlite3_column_int(s, 2) != 0);
+	db_bind_text(s, 1, org);
+	db_bind_int64(s, 2, after);
+	db_bind_int64(s, 3, limit);
+	while ((rc = db_step(s)) == DB_ROW) {
+		fn(arg, (long)db_col_int64(s, 0), db_col_text(s, 1), (int)db_col_int64(s, 2) != 0);
 		n++;
 	}
-	if (rc != SQLITE_DONE) {
-		log_err("store", "reading the inbox's keys: %s", sqlite3_errmsg(st->db));
+	if (rc != DB_DONE) {
+		log_err("store", "reading the inbox's keys: %s", db_errmsg(st->db));
 		n = -1;
 	}
 	store_release(s);
@@ -361,17 +380,17 @@ store_inbox_keys(struct store *st, const char *org, long after, long limit, stor
 /* Steps a statement bound to select one inbox row (ROW_COLUMNS): 0 found,
  * 1 none, -1 error. */
 static int
-inbox_row_step(struct store *st, sqlite3_stmt *s, struct store_inbox_row *ret)
+inbox_row_step(struct store *st, struct db_stmt *s, struct store_inbox_row *ret)
 {
-	int rc = sqlite3_step(s);
+	int rc = db_step(s);
 
-	if (rc == SQLITE_ROW) {
+	if (rc == DB_ROW) {
 		row_read(s, ret);
 		rc = 0;
 	} else {
-		if (rc != SQLITE_DONE)
-			log_err("store", "reading the inbox: %s", sqlite3_errmsg(st->db));
-		rc = rc == SQLITE_DONE ? 1 : -1;
+		if (rc != DB_DONE)
+			log_err("store", "reading the inbox: %s", db_errmsg(st->db));
+		rc = rc == DB_DONE ? 1 : -1;
 	}
 	store_release(s);
 	return rc;
@@ -380,12 +399,12 @@ inbox_row_step(struct store *st, sqlite3_stmt *s, struct store_inbox_row *ret)
 int
 store_inbox_get(struct store *st, long seq, struct store_inbox_row *ret)
 {
-	sqlite3_stmt *s = store_keep(st, "SELECT " ROW_COLUMNS " FROM inbox WHERE seq=?");
+	struct db_stmt *s = store_keep(st, "SELECT " ROW_COLUMNS " FROM inbox WHERE seq=?");
 
 	memset(ret, 0, sizeof(*ret));
 	if (!s)
 		return -1;
-	sqlite3_bind_int64(s, 1, seq);
+	db_bind_int64(s, 1, seq);
 	return inbox_row_step(st, s, ret);
 }
 
@@ -393,15 +412,15 @@ int
 store_inbox_next(struct store *st, const char *org, long after, double now,
 		 struct store_inbox_row *ret)
 {
-	sqlite3_stmt *s = store_keep(st, "SELECT " ROW_COLUMNS " FROM inbox WHERE org=? AND "
-					 "seq>? AND next_try<=? ORDER BY seq LIMIT 1");
+	struct db_stmt *s = store_keep(st, "SELECT " ROW_COLUMNS " FROM inbox WHERE org=? AND "
+					   "seq>? AND next_try<=? ORDER BY seq LIMIT 1");
 
 	memset(ret, 0, sizeof(*ret));
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, after);
-	sqlite3_bind_double(s, 3, now);
+	db_bind_text(s, 1, org);
+	db_bind_int64(s, 2, after);
+	db_bind_double(s, 3, now);
 	return inbox_row_step(st, s, ret);
 }
 
@@ -410,37 +429,37 @@ store_inbox_due(struct store *st, const char *org, double after, const long *ski
 		double *ret)
 {
 	/* the rows being worked on are due already; look past them */
-	sqlite3_stmt *s = store_prep(st, "SELECT seq, next_try FROM inbox WHERE org=? AND "
-					 "next_try > ? ORDER BY next_try LIMIT ?");
+	struct db_stmt *s = store_prep(st, "SELECT seq, next_try FROM inbox WHERE org=? AND "
+					   "next_try > ? ORDER BY next_try LIMIT ?");
 	int rc = 1;
 
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 2, after);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)n_skip + 1);
-	while (rc == 1 && sqlite3_step(s) == SQLITE_ROW) {
-		long seq = (long)sqlite3_column_int64(s, 0);
+	db_bind_text(s, 1, org);
+	db_bind_double(s, 2, after);
+	db_bind_int64(s, 3, (long long)n_skip + 1);
+	while (rc == 1 && db_step(s) == DB_ROW) {
+		long seq = (long)db_col_int64(s, 0);
 		bool busy = false;
 		for (size_t i = 0; i < n_skip && !busy; i++)
 			busy = skip[i] == seq;
 		if (!busy) {
-			*ret = sqlite3_column_double(s, 1);
+			*ret = db_col_double(s, 1);
 			rc = 0;
 		}
 	}
-	sqlite3_finalize(s);
+	db_finalize(s);
 	return rc;
 }
 
 static int
 inbox_delete(struct store *st, long seq)
 {
-	sqlite3_stmt *s = store_prep(st, "DELETE FROM inbox WHERE seq=?");
+	struct db_stmt *s = store_prep(st, "DELETE FROM inbox WHERE seq=?");
 
 	if (!s)
 		return -1;
-	sqlite3_bind_int64(s, 1, seq);
+	db_bind_int64(s, 1, seq);
 	return store_step_done(st, s);
 }
 
@@ -458,15 +477,15 @@ store_inbox_done(struct store *st, long seq)
 int
 store_inbox_retry(struct store *st, long seq, double next_try, const char *error)
 {
-	sqlite3_stmt *s =
+	struct db_stmt *s =
 	    store_prep(st, "UPDATE inbox SET tries=tries+1, next_try=?, last_error=? WHERE seq=?");
 	int rc;
 
 	if (!s)
 		return -1;
-	sqlite3_bind_double(s, 1, next_try);
-	sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, seq);
+	db_bind_double(s, 1, next_try);
+	db_bind_text(s, 2, error);
+	db_bind_int64(s, 3, seq);
 	store_relaxed(st, true);
 	rc = store_health(st, store_step_done(st, s));
 	store_relaxed(st, false);
@@ -476,20 +495,21 @@ store_inbox_retry(struct store *st, long seq, double next_try, const char *error
 int
 store_inbox_dead(struct store *st, long seq, const char *reason)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 
-	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+	if (store_begin(st) < 0)
 		return store_health(st, -1);
 	s = store_prep(st,
 		       "INSERT INTO dead_letter (seq, org, kind, item, received, tries, reason, "
-		       "dead_at) SELECT seq, org, kind, item, received, tries+1, ?, ? FROM inbox "
+		       "dead_at) SELECT seq, org, kind, item, received, tries+1, CAST(? AS TEXT), "
+		       "CAST(? AS DOUBLE PRECISION) FROM inbox "
 		       "WHERE seq=?");
 	if (!s)
 		goto fail;
-	sqlite3_bind_text(s, 1, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 2, now_wall());
-	sqlite3_bind_int64(s, 3, seq);
-	if (store_step_done(st, s) < 0 || inbox_delete(st, seq) < 0 || store_exec(st, "COMMIT") < 0)
+	db_bind_text(s, 1, reason);
+	db_bind_double(s, 2, now_wall());
+	db_bind_int64(s, 3, seq);
+	if (store_step_done(st, s) < 0 || inbox_delete(st, seq) < 0 || store_commit(st) < 0)
 		goto fail;
 	return store_health(st, 0);
 fail:
@@ -499,15 +519,17 @@ fail:
 bool
 store_inbox_has(struct store *st, const char *org, const char *chat_id, const char *message_id)
 {
-	sqlite3_stmt *s = store_prep(st, "SELECT 1 FROM inbox WHERE org=? AND msg_key=? LIMIT 1");
+	struct db_stmt *s = store_prep(st, "SELECT 1 FROM inbox WHERE org=? AND msg_key=? LIMIT 1");
 	bool found;
 
 	if (!s)
 		return false;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, xprintf("%s|%s", chat_id, message_id), -1, free);
-	found = sqlite3_step(s) == SQLITE_ROW;
-	sqlite3_finalize(s);
+	db_bind_text(s, 1, org);
+	char *key = xprintf("%s|%s", chat_id, message_id);
+	db_bind_text(s, 2, key);
+	free(key);
+	found = db_step(s) == DB_ROW;
+	db_finalize(s);
 	return found;
 }
 
@@ -520,7 +542,7 @@ store_dead_count(struct store *st, const char *org)
 json_t *
 store_dead_letters(struct store *st, const char *org, long limit)
 {
-	sqlite3_stmt *s =
+	struct db_stmt *s =
 	    store_prep(st, "SELECT seq, org, kind, item, received, tries, reason, dead_at "
 			   "FROM dead_letter WHERE (?1 IS NULL OR org=?1) "
 			   "ORDER BY seq DESC LIMIT ?2");
@@ -528,23 +550,22 @@ store_dead_letters(struct store *st, const char *org, long limit)
 
 	if (!s)
 		return arr;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, limit);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		char *rec = time_iso(sqlite3_column_double(s, 4));
-		char *dead = time_iso(sqlite3_column_double(s, 7));
-		json_t *item = json_loads((const char *)sqlite3_column_text(s, 3), 0, NULL);
-		json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:s, s:I, s:o, s:s, s:o}",
-						     "seq", (json_int_t)sqlite3_column_int64(s, 0),
-						     "org", store_col_json(s, 1), "kind",
-						     store_col_json(s, 2), "received", rec, "tries",
-						     (json_int_t)sqlite3_column_int64(s, 5),
-						     "reason", store_col_json(s, 6), "dead_at",
-						     dead, "item", item ? item : json_null()));
+	db_bind_text(s, 1, org);
+	db_bind_int64(s, 2, limit);
+	while (db_step(s) == DB_ROW) {
+		char *rec = time_iso(db_col_double(s, 4));
+		char *dead = time_iso(db_col_double(s, 7));
+		json_t *item = json_loads(db_col_text(s, 3), 0, NULL);
+		json_array_append_new(
+		    arr, json_pack("{s:I, s:o, s:o, s:s, s:I, s:o, s:s, s:o}", "seq",
+				   (json_int_t)db_col_int64(s, 0), "org", store_col_json(s, 1),
+				   "kind", store_col_json(s, 2), "received", rec, "tries",
+				   (json_int_t)db_col_int64(s, 5), "reason", store_col_json(s, 6),
+				   "dead_at", dead, "item", item ? item : json_null()));
 		free(rec);
 		free(dead);
 	}
-	sqlite3_finalize(s);
+	db_finalize(s);
 	return arr;
 }
 
@@ -572,20 +593,20 @@ store_inbox_row_clear(struct store_inbox_row *r)
 static int
 open_counts(struct store *st, const char *org, json_t *body)
 {
-	sqlite3_stmt *s = store_prep(st, "SELECT count(*) FILTER (WHERE NOT test_call), "
-					 "count(*) FILTER (WHERE test_call) FROM event "
-					 "WHERE org=? AND kind='emergency' AND acked IS NULL");
+	struct db_stmt *s = store_prep(st, "SELECT count(*) FILTER (WHERE test_call = 0), "
+					   "count(*) FILTER (WHERE test_call <> 0) FROM event "
+					   "WHERE org=? AND kind='emergency' AND acked IS NULL");
 
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		sqlite3_finalize(s);
+	db_bind_text(s, 1, org);
+	if (db_step(s) != DB_ROW) {
+		db_finalize(s);
 		return -1;
 	}
-	json_object_set_new(body, "open", json_integer(sqlite3_column_int64(s, 0)));
-	json_object_set_new(body, "open_tests", json_integer(sqlite3_column_int64(s, 1)));
-	sqlite3_finalize(s);
+	json_object_set_new(body, "open", json_integer(db_col_int64(s, 0)));
+	json_object_set_new(body, "open_tests", json_integer(db_col_int64(s, 1)));
+	db_finalize(s);
 	return 0;
 }
 
@@ -595,25 +616,25 @@ open_counts(struct store *st, const char *org, json_t *body)
 static int
 next_open(struct store *st, const char *org, json_t *body)
 {
-	sqlite3_stmt *s = store_prep(st, "SELECT id, number, test_call, caller_name, location, "
-					 "created FROM event WHERE org=? AND kind='emergency' AND "
-					 "acked IS NULL ORDER BY test_call, id LIMIT 1");
+	struct db_stmt *s =
+	    store_prep(st, "SELECT id, number, test_call, caller_name, location, "
+			   "created FROM event WHERE org=? AND kind='emergency' AND "
+			   "acked IS NULL ORDER BY test_call, id LIMIT 1");
 	int rc;
 
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
+	db_bind_text(s, 1, org);
+	rc = db_step(s);
+	if (rc == DB_ROW)
 		json_object_set_new(
 		    body, "next",
 		    json_pack("{s:I, s:o, s:b, s:o, s:o, s:o}", "id",
-			      (json_int_t)sqlite3_column_int64(s, 0), "number",
-			      store_col_json(s, 1), "test_call", sqlite3_column_int(s, 2), "caller",
-			      store_col_json(s, 3), "location", store_col_json(s, 4), "created",
-			      store_col_json(s, 5)));
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+			      (json_int_t)db_col_int64(s, 0), "number", store_col_json(s, 1),
+			      "test_call", (int)db_col_int64(s, 2), "caller", store_col_json(s, 3),
+			      "location", store_col_json(s, 4), "created", store_col_json(s, 5)));
+	db_finalize(s);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : -1;
 }
 
 static int
@@ -648,65 +669,78 @@ store_event_add(struct store *st, const struct store_event *e, long inbox_seq, l
 	return rc;
 }
 
+/* The event's row; its id in *ret_id. 0 new, 1 known, -1 error. */
+static int
+event_insert(struct store *st, const struct store_event *e, long *ret_id)
+{
+	struct db_stmt *s = store_prep(
+	    st, "INSERT INTO event (org, chat_id, message_id, kind, caller_name, "
+		"caller_id, number, test_call, location, importance, created, text, raw, "
+		"source, raised) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+		/* a message known already is the one conflict taken in stride;
+		 * any other (a NOT NULL) is an error */
+		"ON CONFLICT (org, chat_id, message_id) DO NOTHING RETURNING id");
+	const char *vals[] = {e->org,         e->chat_id,   e->message_id, e->kind,
+			      e->caller_name, e->caller_id, e->number};
+	enum db_step rc;
+
+	if (!s)
+		return -1;
+	for (int i = 0; i < 7; i++)
+		db_bind_text(s, i + 1, vals[i]);
+	db_bind_int64(s, 8, e->test_call);
+	db_bind_text(s, 9, e->location);
+	db_bind_text(s, 10, e->importance);
+	db_bind_text(s, 11, e->created);
+	db_bind_text(s, 12, e->text);
+	db_bind_text(s, 13, e->raw);
+	db_bind_text(s, 14, e->source);
+	db_bind_double(s, 15, now_wall());
+	rc = db_step(s);
+	*ret_id = rc == DB_ROW ? (long)db_col_int64(s, 0) : 0;
+	if (rc == DB_ERROR)
+		store_failed(st, "recording an event");
+	db_finalize(s);
+	return rc == DB_ROW ? 0 : rc == DB_DONE ? 1 : -1;
+}
+
 static int
 event_add(struct store *st, const struct store_event *e, long inbox_seq, long *ret_id)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
+	long fresh;
 	int rc;
 
-	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+	*ret_id = 0;
+	if (store_begin(st) < 0)
 		return store_health(st, -1);
 	/* known already (its event may be gone to retention since)? */
 	s = store_prep(st, "INSERT INTO seen (org, chat_id, message_id, at) VALUES (?,?,?,?) "
 			   "ON CONFLICT DO NOTHING");
 	if (!s)
 		goto fail;
-	sqlite3_bind_text(s, 1, e->org, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, e->chat_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, e->message_id, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 4, now_wall());
-	if (store_step_done(st, s) < 0)
+	db_bind_text(s, 1, e->org);
+	db_bind_text(s, 2, e->chat_id);
+	db_bind_text(s, 3, e->message_id);
+	db_bind_double(s, 4, now_wall());
+	if ((fresh = store_step_count(st, s)) < 0)
 		goto fail;
-	if (sqlite3_changes(st->db) == 0) {
-		*ret_id = 0;
+	if (fresh == 0) {
 		if (inbox_seq > 0 && inbox_delete(st, inbox_seq) < 0)
 			goto fail;
-		if (store_exec(st, "COMMIT") < 0)
+		if (store_commit(st) < 0)
 			goto fail;
 		store_health(st, 0);
 		return 1;
 	}
-	s = store_prep(st,
-		       "INSERT INTO event (org, chat_id, message_id, kind, caller_name, "
-		       "caller_id, number, test_call, location, importance, created, text, raw, "
-		       "source, raised) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-		       /* a message known already is the one conflict taken in
-			* stride; any other (a NOT NULL) is an error */
-		       "ON CONFLICT (org, chat_id, message_id) DO NOTHING");
-	if (!s)
+	if ((rc = event_insert(st, e, ret_id)) < 0)
 		goto fail;
-	const char *vals[] = {e->org,         e->chat_id,   e->message_id, e->kind,
-			      e->caller_name, e->caller_id, e->number};
-	for (int i = 0; i < 7; i++)
-		sqlite3_bind_text(s, i + 1, vals[i], -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 8, e->test_call);
-	sqlite3_bind_text(s, 9, e->location, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 10, e->importance, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 11, e->created, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 12, e->text, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 13, e->raw, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 14, e->source, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 15, now_wall());
-	if (store_step_done(st, s) < 0)
-		goto fail;
-	rc = sqlite3_changes(st->db) == 1 ? 0 : 1;
-	*ret_id = (long)sqlite3_last_insert_rowid(st->db);
 	/* a new event goes to the outputs in the same transaction */
 	if (rc == 0 && event_to_outbox(st, e, *ret_id) < 0)
 		goto fail;
 	if (inbox_seq > 0 && inbox_delete(st, inbox_seq) < 0)
 		goto fail;
-	if (store_exec(st, "COMMIT") < 0)
+	if (store_commit(st) < 0)
 		goto fail;
 	store_health(st, 0);
 	return rc;
@@ -723,7 +757,7 @@ store_events(struct store *st, const char *org, long limit)
 json_t *
 store_events_open(struct store *st, const char *org, bool open_only, double since, long limit)
 {
-	sqlite3_stmt *s = store_prep(
+	struct db_stmt *s = store_prep(
 	    st, "SELECT id, org, kind, caller_name, caller_id, number, "
 		"test_call, location, importance, created, chat_id, message_id, "
 		"source, raised, text, acked, acked_by FROM event WHERE (?1 IS NULL OR org=?1) "
@@ -733,30 +767,28 @@ store_events_open(struct store *st, const char *org, bool open_only, double sinc
 
 	if (!s)
 		return arr;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, limit);
-	sqlite3_bind_int(s, 3, open_only);
-	sqlite3_bind_double(s, 4, since);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		char *raised = time_iso(sqlite3_column_double(s, 13));
+	db_bind_text(s, 1, org);
+	db_bind_int64(s, 2, limit);
+	db_bind_int64(s, 3, open_only);
+	db_bind_double(s, 4, since);
+	while (db_step(s) == DB_ROW) {
+		char *raised = time_iso(db_col_double(s, 13));
 		json_array_append_new(
-		    arr,
-		    json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, "
-			      "s:o, s:s}",
-			      "id", (json_int_t)sqlite3_column_int64(s, 0), "org",
-			      store_col_json(s, 1), "kind", store_col_json(s, 2), "caller",
-			      store_col_json(s, 3), "caller_id", store_col_json(s, 4), "number",
-			      store_col_json(s, 5), "test_call", sqlite3_column_int(s, 6),
-			      "location", store_col_json(s, 7), "importance", store_col_json(s, 8),
-			      "created", store_col_json(s, 9), "chat_id", store_col_json(s, 10),
-			      "message_id", store_col_json(s, 11), "source", store_col_json(s, 12),
-			      "raised", raised));
+		    arr, json_pack(
+			     "{s:I, s:o, s:o, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, "
+			     "s:o, s:s}",
+			     "id", (json_int_t)db_col_int64(s, 0), "org", store_col_json(s, 1),
+			     "kind", store_col_json(s, 2), "caller", store_col_json(s, 3),
+			     "caller_id", store_col_json(s, 4), "number", store_col_json(s, 5),
+			     "test_call", (int)db_col_int64(s, 6), "location", store_col_json(s, 7),
+			     "importance", store_col_json(s, 8), "created", store_col_json(s, 9),
+			     "chat_id", store_col_json(s, 10), "message_id", store_col_json(s, 11),
+			     "source", store_col_json(s, 12), "raised", raised));
 		json_t *ev = json_array_get(arr, json_array_size(arr) - 1);
 		json_object_set_new(ev, "text", store_col_json(s, 14));
-		json_object_set_new(ev, "acked",
-				    json_boolean(sqlite3_column_type(s, 15) != SQLITE_NULL));
-		if (sqlite3_column_type(s, 15) != SQLITE_NULL) {
-			char *at = time_iso(sqlite3_column_double(s, 15));
+		json_object_set_new(ev, "acked", json_boolean(!db_col_null(s, 15)));
+		if (!db_col_null(s, 15)) {
+			char *at = time_iso(db_col_double(s, 15));
 			json_object_set_new(ev, "acked_at", json_string(at));
 			free(at);
 		} else {
@@ -765,7 +797,7 @@ store_events_open(struct store *st, const char *org, bool open_only, double sinc
 		json_object_set_new(ev, "acked_by", store_col_json(s, 16));
 		free(raised);
 	}
-	sqlite3_finalize(s);
+	db_finalize(s);
 	return arr;
 }
 
@@ -775,23 +807,24 @@ store_counters_add(struct store *st, json_t *deltas)
 	const char *org, *name;
 	json_t *d, *v;
 
-	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+	if (store_begin(st) < 0)
 		return store_health(st, -1);
 	json_object_foreach (deltas, org, d) {
 		json_object_foreach (d, name, v) {
-			sqlite3_stmt *s = store_prep(
-			    st, "INSERT INTO counter (org, name, value) VALUES (?,?,?) "
-				"ON CONFLICT (org, name) DO UPDATE SET value=value+excluded.value");
+			struct db_stmt *s =
+			    store_prep(st, "INSERT INTO counter (org, name, value) VALUES (?,?,?) "
+					   "ON CONFLICT (org, name) DO UPDATE SET "
+					   "value=counter.value+excluded.value");
 			if (!s)
 				goto fail;
-			sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-			sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(s, 3, json_integer_value(v));
+			db_bind_text(s, 1, org);
+			db_bind_text(s, 2, name);
+			db_bind_int64(s, 3, json_integer_value(v));
 			if (store_step_done(st, s) < 0)
 				goto fail;
 		}
 	}
-	if (store_exec(st, "COMMIT") == 0)
+	if (store_commit(st) == 0)
 		return store_health(st, 0);
 fail:
 	return store_rollback(st);
@@ -804,84 +837,84 @@ store_org_forget(struct store *st, const char *org)
 					  "DELETE FROM subscription WHERE org=?",
 					  "DELETE FROM meta WHERE org=?"};
 
-	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+	if (store_begin(st) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-		sqlite3_stmt *s = store_prep(st, sql[i]);
+		struct db_stmt *s = store_prep(st, sql[i]);
 		if (!s)
 			return store_rollback(st);
-		sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+		db_bind_text(s, 1, org);
 		if (store_step_done(st, s) < 0)
 			return store_rollback(st);
 	}
-	return store_exec(st, "COMMIT") == 0 ? 0 : store_rollback(st);
+	return store_commit(st) == 0 ? 0 : store_rollback(st);
 }
 
 double
 store_meta_get(struct store *st, const char *org, const char *key, double dflt)
 {
-	sqlite3_stmt *s = store_prep(st, "SELECT value FROM meta WHERE org=? AND key=?");
+	struct db_stmt *s = store_prep(st, "SELECT value FROM meta WHERE org=? AND key=?");
 	double v = dflt;
 
 	if (!s)
 		return dflt;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_double(s, 0);
-	sqlite3_finalize(s);
+	db_bind_text(s, 1, org);
+	db_bind_text(s, 2, key);
+	if (db_step(s) == DB_ROW)
+		v = db_col_double(s, 0);
+	db_finalize(s);
 	return v;
 }
 
 int
 store_meta_put(struct store *st, const char *org, const char *key, double value)
 {
-	sqlite3_stmt *s =
-	    store_prep(st, "INSERT OR REPLACE INTO meta (org, key, value) VALUES (?,?,?)");
+	struct db_stmt *s =
+	    store_prep(st, "INSERT INTO meta (org, key, value) VALUES (?,?,?) "
+			   "ON CONFLICT (org, key) DO UPDATE SET value=excluded.value");
 
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 3, value);
+	db_bind_text(s, 1, org);
+	db_bind_text(s, 2, key);
+	db_bind_double(s, 3, value);
 	return store_step_done(st, s);
 }
 
 json_t *
 store_counters(struct store *st, const char *org)
 {
-	sqlite3_stmt *s =
+	struct db_stmt *s =
 	    store_prep(st, "SELECT name, value FROM counter WHERE org=? ORDER BY name");
 	json_t *o = json_object();
 
 	if (!s)
 		return o;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW)
-		json_object_set_new(o, (const char *)sqlite3_column_text(s, 0),
-				    json_integer(sqlite3_column_int64(s, 1)));
-	sqlite3_finalize(s);
+	db_bind_text(s, 1, org);
+	while (db_step(s) == DB_ROW)
+		json_object_set_new(o, db_col_text(s, 0), json_integer(db_col_int64(s, 1)));
+	db_finalize(s);
 	return o;
 }
 
 /* Runs a "SELECT org, count(*) ... GROUP BY org" already bound. */
 static int
-count_by_org(struct store *st, sqlite3_stmt *s, store_count_fn *fn, void *arg)
+count_by_org(struct store *st, struct db_stmt *s, store_count_fn *fn, void *arg)
 {
 	int rc;
 
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		fn(arg, (const char *)sqlite3_column_text(s, 0), (long)sqlite3_column_int64(s, 1));
-	if (rc != SQLITE_DONE)
-		log_err("store", "counting per org: %s", sqlite3_errmsg(st->db));
+	while ((rc = db_step(s)) == DB_ROW)
+		fn(arg, db_col_text(s, 0), (long)db_col_int64(s, 1));
+	if (rc != DB_DONE)
+		log_err("store", "counting per org: %s", db_errmsg(st->db));
 	store_release(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == DB_DONE ? 0 : -1;
 }
 
 int
 store_count_dead(struct store *st, store_count_fn *fn, void *arg)
 {
-	sqlite3_stmt *s = store_keep(st, "SELECT org, count(*) FROM dead_letter GROUP BY org");
+	struct db_stmt *s = store_keep(st, "SELECT org, count(*) FROM dead_letter GROUP BY org");
 
 	return s ? count_by_org(st, s, fn, arg) : -1;
 }
@@ -890,39 +923,39 @@ int
 store_count_events(struct store *st, const char *kind, double since, store_count_fn *fn, void *arg)
 {
 	/* event_kind: the recent rows of one kind, not the whole table */
-	sqlite3_stmt *s = store_keep(st, "SELECT org, count(*) FROM event WHERE kind=? AND "
-					 "raised>=? GROUP BY org");
+	struct db_stmt *s = store_keep(st, "SELECT org, count(*) FROM event WHERE kind=? AND "
+					   "raised>=? GROUP BY org");
 
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 2, since);
+	db_bind_text(s, 1, kind);
+	db_bind_double(s, 2, since);
 	return count_by_org(st, s, fn, arg);
 }
 
 int
 store_dead_clear(struct store *st, const char *org)
 {
-	sqlite3_stmt *s = store_prep(st, "DELETE FROM dead_letter WHERE org=?");
+	struct db_stmt *s = store_prep(st, "DELETE FROM dead_letter WHERE org=?");
+	long n;
 
 	if (!s)
 		return -1;
-	sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-	if (store_health(st, store_step_done(st, s)) < 0)
-		return -1;
-	return sqlite3_changes(st->db);
+	db_bind_text(s, 1, org);
+	n = store_step_count(st, s);
+	return store_health(st, n < 0 ? -1 : 0) < 0 ? -1 : (int)n;
 }
 
 /* What the acknowledgement's notification and passive result say: the
  * event's row, as ack_select() reads it, and who and when. */
 static json_t *
-ack_body(sqlite3_stmt *row, long id, const char *by, double at)
+ack_body(struct db_stmt *row, long id, const char *by, double at)
 {
 	char *when = time_iso(at);
 	json_t *b =
 	    json_pack("{s:I, s:o, s:o, s:o, s:b, s:o, s:o, s:o, s:s, s:s}", "id", (json_int_t)id,
 		      "org", store_col_json(row, 0), "event", store_col_json(row, 1), "number",
-		      store_col_json(row, 2), "test_call", sqlite3_column_int(row, 3), "caller",
+		      store_col_json(row, 2), "test_call", (int)db_col_int64(row, 3), "caller",
 		      store_col_json(row, 4), "location", store_col_json(row, 5), "created",
 		      store_col_json(row, 6), "acked_by", by, "acked_at", when);
 
@@ -935,27 +968,27 @@ ack_body(sqlite3_stmt *row, long id, const char *by, double at)
 static int
 ack_select(struct store *st, long id, const char *by, double at, json_t **ret, char **ret_by)
 {
-	sqlite3_stmt *row =
+	struct db_stmt *row =
 	    store_prep(st, "SELECT org, kind, number, test_call, caller_name, "
 			   "location, created, acked, acked_by FROM event WHERE id=?");
 	int rc;
 
 	if (!row)
 		return -1;
-	sqlite3_bind_int64(row, 1, id);
-	rc = sqlite3_step(row);
-	if (rc == SQLITE_ROW && sqlite3_column_type(row, 7) == SQLITE_NULL) {
+	db_bind_int64(row, 1, id);
+	rc = db_step(row);
+	if (rc == DB_ROW && db_col_null(row, 7)) {
 		*ret = ack_body(row, id, by, at);
 		rc = 0;
-	} else if (rc == SQLITE_ROW) {
+	} else if (rc == DB_ROW) {
 		/* the first acknowledgement stands; nothing is sent again */
-		const unsigned char *who = sqlite3_column_text(row, 8);
-		*ret_by = xstrdup(who ? (const char *)who : "");
+		const char *who = db_col_text(row, 8);
+		*ret_by = xstrdup(who ? who : "");
 		rc = 2;
 	} else {
-		rc = rc == SQLITE_DONE ? 1 : -1;
+		rc = rc == DB_DONE ? 1 : -1;
 	}
-	sqlite3_finalize(row);
+	db_finalize(row);
 	return rc;
 }
 
@@ -964,29 +997,29 @@ store_event_ack(struct store *st, long id, const char *by, char **ret_by)
 {
 	double at = now_wall();
 	json_t *body = NULL;
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	int rc;
 
 	*ret_by = NULL;
-	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+	if (store_begin(st) < 0)
 		return store_health(st, -1);
 	rc = ack_select(st, id, by, at, &body, ret_by);
 	if (rc != 0) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		db_rollback(st->db);
 		return rc < 0 ? store_health(st, -1) : rc;
 	}
 	s = store_prep(st, "UPDATE event SET acked=?, acked_by=? WHERE id=?");
 	if (s) {
-		sqlite3_bind_double(s, 1, at);
-		sqlite3_bind_text(s, 2, by, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 3, id);
+		db_bind_double(s, 1, at);
+		db_bind_text(s, 2, by);
+		db_bind_int64(s, 3, id);
 	}
 	/* the event and its entry for the outputs change together; the open
 	 * count is the one after this acknowledgement */
 	if (!s || store_step_done(st, s) < 0 ||
 	    open_counts(st, json_string_value(json_object_get(body, "org")), body) < 0 ||
 	    next_open(st, json_string_value(json_object_get(body, "org")), body) < 0 ||
-	    store_outbox_append(st, "ack", body) < 0 || store_exec(st, "COMMIT") < 0)
+	    store_outbox_append(st, "ack", body) < 0 || store_commit(st) < 0)
 		rc = store_rollback(st);
 	else
 		rc = store_health(st, 0);
@@ -997,25 +1030,26 @@ store_event_ack(struct store *st, long id, const char *by, char **ret_by)
 long
 store_org_index(struct store *st, const char *org)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	long idx = -1;
 
 	for (int pass = 0; pass < 2 && idx < 0; pass++) {
 		s = store_prep(st, "SELECT idx FROM org_index WHERE org=?");
 		if (!s)
 			return -1;
-		sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
-		if (sqlite3_step(s) == SQLITE_ROW)
-			idx = (long)sqlite3_column_int64(s, 0);
-		sqlite3_finalize(s);
+		db_bind_text(s, 1, org);
+		if (db_step(s) == DB_ROW)
+			idx = (long)db_col_int64(s, 0);
+		db_finalize(s);
 		if (idx >= 0 || pass)
 			break;
 		/* a new org: the next number, never one another org had */
-		s = store_prep(st, "INSERT INTO org_index (org, idx) "
-				   "SELECT ?, coalesce(max(idx), 0) + 1 FROM org_index");
+		s = store_prep(st,
+			       "INSERT INTO org_index (org, idx) "
+			       "SELECT CAST(? AS TEXT), coalesce(max(idx), 0) + 1 FROM org_index");
 		if (!s)
 			return -1;
-		sqlite3_bind_text(s, 1, org, -1, SQLITE_STATIC);
+		db_bind_text(s, 1, org);
 		if (store_health(st, store_step_done(st, s)) < 0)
 			return -1;
 	}
@@ -1026,26 +1060,26 @@ long
 store_prune(struct store *st, double older_than, long keep_events, long min_cursor,
 	    long *ret_unsent)
 {
-	sqlite3_stmt *s;
+	struct db_stmt *s;
 	long gone = 0;
 
 	*ret_unsent = 0;
-	if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+	if (store_begin(st) < 0)
 		return store_health(st, -1);
 	/* outbox entries an output configured now has not taken yet are
 	 * counted as lost (the cursor of one no longer configured is not) */
 	s = store_prep(st, "SELECT count(*) FROM outbox WHERE at<?1 AND ?2 >= 0 AND seq>?2");
 	if (!s)
 		goto fail;
-	sqlite3_bind_double(s, 1, older_than);
-	sqlite3_bind_int64(s, 2, min_cursor);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		*ret_unsent = (long)sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
+	db_bind_double(s, 1, older_than);
+	db_bind_int64(s, 2, min_cursor);
+	if (db_step(s) == DB_ROW)
+		*ret_unsent = (long)db_col_int64(s, 0);
+	db_finalize(s);
 	s = store_prep(st, "DELETE FROM outbox WHERE at<?");
 	if (!s)
 		goto fail;
-	sqlite3_bind_double(s, 1, older_than);
+	db_bind_double(s, 1, older_than);
 	if (store_step_done(st, s) < 0)
 		goto fail;
 	/* an emergency nobody has acknowledged stays, however old or many */
@@ -1054,19 +1088,18 @@ store_prune(struct store *st, double older_than, long keep_events, long min_curs
 			   "AND NOT (kind='emergency' AND acked IS NULL)");
 	if (!s)
 		goto fail;
-	sqlite3_bind_double(s, 1, older_than);
-	sqlite3_bind_int64(s, 2, keep_events);
-	if (store_step_done(st, s) < 0)
+	db_bind_double(s, 1, older_than);
+	db_bind_int64(s, 2, keep_events);
+	if ((gone = store_step_count(st, s)) < 0)
 		goto fail;
-	gone = sqlite3_changes(st->db);
 	/* what was raised is known for as long as events are kept by age */
 	s = store_prep(st, "DELETE FROM seen WHERE at<?1");
 	if (!s)
 		goto fail;
-	sqlite3_bind_double(s, 1, older_than);
+	db_bind_double(s, 1, older_than);
 	if (store_step_done(st, s) < 0)
 		goto fail;
-	if (store_exec(st, "COMMIT") == 0)
+	if (store_commit(st) == 0)
 		return store_health(st, 0) == 0 ? gone : -1;
 fail:
 	return store_rollback(st);

@@ -213,6 +213,26 @@ int th_nagios_command(struct th_nagios *n, const char *line);
 
 /* ---- th_show.c: narration for the demo programs ---- */
 
+/* th_pg.c: a PostgreSQL server of the test's own (TLS, SCRAM password) */
+struct th_pg {
+	char *dir;
+	int port;
+	char *pwfile; /* the password of user ctteams, alone in the file */
+	char *ca;     /* the server's certificate, to verify it with */
+	bool as_postgres;
+};
+int th_pg_start(struct th_pg *pg);
+/* Stops the server, keeping its data (th_pg_resume starts it again). */
+int th_pg_halt(struct th_pg *pg);
+int th_pg_resume(struct th_pg *pg);
+void th_pg_stop(struct th_pg *pg);
+/* A URI for database db: user ctteams, TLS verified (sslmode=verify-full). */
+char *th_pg_uri(struct th_pg *pg, const char *db);
+/* A new database: its URI, or NULL. */
+char *th_pg_newdb(struct th_pg *pg, const char *name);
+/* Runs sql with psql; its rows, unaligned, in *ret_out. */
+int th_pg_sql(struct th_pg *pg, const char *db, const char *sql, char **ret_out);
+
 void th_step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void th_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Ends the program with status 1 when ok is false. */

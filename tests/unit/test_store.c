@@ -1,4 +1,6 @@
-/* Unit tests: agent/seal.c and agent/store.c */
+/* Unit tests: agent/seal.c, and the store's promises (docs/scaling.md) on
+ * both engines: SQLite, then a PostgreSQL server the test starts. */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -14,6 +17,50 @@
 #include "store.h"
 #include "th.h"
 #include "util.h"
+
+/* The second run: PostgreSQL, a database per test directory. */
+static struct th_pg pg;
+static bool on_pg;
+
+static char *
+db_for(const char *dir)
+{
+	const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+	char *name = strdup(base);
+
+	for (char *p = name; *p; p++)
+		*p = *p == '-' ? '_' : (char)tolower((unsigned char)*p);
+	return name;
+}
+
+/* The store under test: SQLite under dir, or dir's own database. */
+static int
+open_store(const char *dir, struct seal *s, struct store **st)
+{
+	char *err = NULL, *name, *uri, *out = NULL, *q;
+	int rc;
+
+	if (!on_pg)
+		return store_open(dir, s, st, &err);
+	name = db_for(dir);
+	if (asprintf(&q, "SELECT count(*) FROM pg_database WHERE datname='%s'", name) < 0)
+		abort();
+	assert_int_equal(th_pg_sql(&pg, "postgres", q, &out), 0);
+	uri = atoi(out) ? th_pg_uri(&pg, name) : th_pg_newdb(&pg, name);
+	assert_non_null(uri);
+	rc = store_open_pg(uri, pg.pwfile, s, st, &err);
+	if (rc < 0)
+		fprintf(stderr, "store_open_pg: %s\n", err);
+	assert_true(store_shared(*st));
+	/* the password is nowhere in what the store says of where it is */
+	assert_null(strstr(store_where(*st), "pw-"));
+	free(err);
+	free(q);
+	free(out);
+	free(uri);
+	free(name);
+	return rc;
+}
 
 static void
 test_seal_round_trip_and_binding(void **state)
@@ -69,7 +116,7 @@ test_store_keeps_tokens_sealed(void **state)
 
 	(void)state;
 	assert_int_equal(seal_open(dir, &s, &err), 0);
-	assert_int_equal(store_open(dir, s, &st, &err), 0);
+	assert_int_equal(open_store(dir, s, &st), 0);
 	assert_int_equal(store_auth_get(st, "acme", &b), 1);
 	assert_int_equal(store_auth_put(st, "acme", &a), 0);
 	assert_int_equal(store_auth_get(st, "acme", &b), 0);
@@ -77,15 +124,34 @@ test_store_keeps_tokens_sealed(void **state)
 	assert_string_equal(b.state, "valid");
 	store_auth_clear(&b);
 	store_close(st);
-	/* nothing in the database file is readable as a token */
-	if (asprintf(&db, "%s/ctteams.db", dir) < 0)
-		abort();
-	FILE *f = fopen(db, "rb");
-	char buf[1 << 16];
-	size_t n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	assert_null(memmem(buf, n, "TOKEN-PLAIN", 11));
-	assert_int_equal(store_open(dir, s, &st, &err), 0);
+	/* nothing in the database is readable as a token */
+	if (on_pg) {
+		char *name = db_for(dir), *out = NULL;
+		assert_int_equal(th_pg_sql(&pg, name, "COPY org_auth TO STDOUT", &out), 0);
+		assert_non_null(strstr(out, "svc@contoso.example"));
+		assert_null(strstr(out, "TOKEN-PLAIN"));
+		/* nor as bytes: the sealed columns decoded */
+		free(out);
+		assert_int_equal(
+		    th_pg_sql(&pg, name,
+			      "SELECT position('TOKEN-PLAIN'::bytea IN access) + "
+			      "position('TOKEN-PLAIN'::bytea IN refresh) FROM org_auth",
+			      &out),
+		    0);
+		assert_int_equal(atoi(out), 0);
+		free(out);
+		free(name);
+		db = NULL;
+	} else {
+		if (asprintf(&db, "%s/ctteams.db", dir) < 0)
+			abort();
+		FILE *f = fopen(db, "rb");
+		char buf[1 << 16];
+		size_t n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		assert_null(memmem(buf, n, "TOKEN-PLAIN", 11));
+	}
+	assert_int_equal(open_store(dir, s, &st), 0);
 	assert_int_equal(store_auth_delete(st, "acme"), 0);
 	assert_int_equal(store_auth_get(st, "acme", &b), 1);
 	store_close(st);
@@ -123,7 +189,7 @@ test_inbox_backoff_and_dead_letters(void **state)
 
 	(void)state;
 	assert_int_equal(seal_open(dir, &s, &err), 0);
-	assert_int_equal(store_open(dir, s, &st, &err), 0);
+	assert_int_equal(open_store(dir, s, &st), 0);
 	items = notification("19:a@thread.v2", "1");
 	assert_int_equal(store_inbox_add(st, "acme", "notification", items), 0);
 	json_decref(items);
@@ -166,7 +232,7 @@ test_inbox_backoff_and_dead_letters(void **state)
 	assert_true(json_is_null(store_trouble(st)));
 	store_close(st);
 	/* opened again: the upgrades find their columns in place */
-	assert_int_equal(store_open(dir, s, &st, &err), 0);
+	assert_int_equal(open_store(dir, s, &st), 0);
 	assert_int_equal(store_inbox_pending(st, "beta"), 1);
 	/* a rich notification is known as one */
 	items = notification("19:c@thread.v2", "3");
@@ -196,7 +262,7 @@ test_events_outbox_and_retention(void **state)
 
 	(void)state;
 	assert_int_equal(seal_open(dir, &s, &err), 0);
-	assert_int_equal(store_open(dir, s, &st, &err), 0);
+	assert_int_equal(open_store(dir, s, &st), 0);
 	for (int i = 0; i < 5; i++) {
 		snprintf(id, sizeof(id), "%d", i);
 		/* the first an emergency nobody acknowledged, then four other events */
@@ -279,6 +345,90 @@ test_events_outbox_and_retention(void **state)
 	free(dir);
 }
 
+/* Two agents on one database: an event raised once whoever records it,
+ * outbox numbers that only grow, one number per org. */
+static void
+test_two_agents_share_one_database(void **state)
+{
+	char *dir = th_tmpdir("pair"), *err = NULL;
+	struct seal *s;
+	struct store *a, *b;
+	long id_a = 0, id_b = 0, seq;
+	json_t *ob;
+
+	(void)state;
+	assert_int_equal(seal_open(dir, &s, &err), 0);
+	assert_int_equal(open_store(dir, s, &a), 0);
+	assert_int_equal(open_store(dir, s, &b), 0);
+	struct store_event e = {.org = "acme",
+				.chat_id = "19:c@thread.v2",
+				.message_id = "1",
+				.kind = "emergency",
+				.number = "911",
+				.location = "Zürich, Bahnhofstraße 1 🚑",
+				.source = "webhook"};
+	assert_int_equal(store_event_add(a, &e, 0, &id_a), 0);
+	assert_int_equal(store_event_add(b, &e, 0, &id_b), 1);
+	assert_true(id_a > 0);
+	ob = store_outbox_since(b, 0, 10);
+	assert_int_equal(json_array_size(ob), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(ob, 0), "location")),
+			    "Zürich, Bahnhofstraße 1 🚑");
+	json_decref(ob);
+	seq = store_outbox_post(b, "heartbeat", json_object());
+	assert_true(seq > store_outbox_post(a, "heartbeat", json_object()) - 1 - 1);
+	assert_true(store_outbox_post(a, "heartbeat", json_object()) > seq);
+	assert_int_equal(store_org_index(a, "acme"), store_org_index(b, "acme"));
+	assert_true(store_org_index(b, "beta") != store_org_index(a, "acme"));
+	/* a token written by one is read by the other */
+	struct store_auth t = {.state = "valid", .refresh_token = "R1"}, r;
+	assert_int_equal(store_auth_put(a, "acme", &t), 0);
+	assert_int_equal(store_auth_get(b, "acme", &r), 0);
+	assert_string_equal(r.refresh_token, "R1");
+	store_auth_clear(&r);
+	store_close(a);
+	store_close(b);
+	seal_close(s);
+	th_rmtree(dir);
+	free(dir);
+}
+
+/* The server goes away: writes fail at once (the webhook answers 503),
+ * store trouble says why; it comes back: the next write reconnects. */
+static void
+test_server_restart(void **state)
+{
+	char *dir = th_tmpdir("restart"), *err = NULL;
+	struct seal *s;
+	struct store *st;
+	json_t *items = notification("19:a@thread.v2", "1");
+	double t0;
+
+	(void)state;
+	assert_int_equal(seal_open(dir, &s, &err), 0);
+	assert_int_equal(open_store(dir, s, &st), 0);
+	assert_int_equal(store_inbox_add(st, "acme", "notification", items), 0);
+	assert_int_equal(th_pg_halt(&pg), 0);
+	t0 = th_now();
+	assert_int_equal(store_inbox_add(st, "acme", "notification", items), -1);
+	assert_int_equal(store_inbox_add(st, "acme", "notification", items), -1);
+	/* failing, not waiting: well under libpq's connect timeout */
+	assert_true(th_now() - t0 < 2.5);
+	assert_non_null(store_trouble_why(st));
+	assert_int_equal(th_pg_resume(&pg), 0);
+	t0 = th_now();
+	while (store_inbox_add(st, "acme", "notification", items) < 0 && th_now() - t0 < 10)
+		usleep(100 * 1000);
+	assert_null(store_trouble_why(st));
+	/* the rows acknowledged before are all there: two */
+	assert_int_equal(store_inbox_pending(st, "acme"), 2);
+	json_decref(items);
+	store_close(st);
+	seal_close(s);
+	th_rmtree(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -288,5 +438,20 @@ main(void)
 	    cmocka_unit_test(test_inbox_backoff_and_dead_letters),
 	    cmocka_unit_test(test_events_outbox_and_retention),
 	};
-	return cmocka_run_group_tests_name("seal and store", tests, NULL, NULL);
+	const struct CMUnitTest shared[] = {
+	    cmocka_unit_test(test_two_agents_share_one_database),
+	    cmocka_unit_test(test_server_restart),
+	};
+	int failed = cmocka_run_group_tests_name("seal and store: SQLite", tests, NULL, NULL);
+
+	/* the same promises on PostgreSQL, and what only a shared one has */
+	if (th_pg_start(&pg) < 0) {
+		fprintf(stderr, "PostgreSQL could not be started: scripts/bootstrap installs it\n");
+		return 1;
+	}
+	on_pg = true;
+	failed += cmocka_run_group_tests_name("store: PostgreSQL", tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("store: PostgreSQL, two agents", shared, NULL, NULL);
+	th_pg_stop(&pg);
+	return failed;
 }
