@@ -60,6 +60,14 @@ const struct alarm_def alarm_defs[ALARM_N] = {
 			       "token refreshes fail for now; critical once the access token "
 			       "has expired",
 			       "auth"},
+    [ALARM_PEER_LOST] = {"peerLost", SEV_MAJOR, false, "peer-lost",
+			 "the other agent of the pair has stopped: this one alone serves",
+			 "delivery"},
+    [ALARM_DB_UNREACHABLE] = {"databaseUnreachable", SEV_CRITICAL, false,
+			      "database-unreachable",
+			      "the shared database cannot be reached: notifications are "
+			      "answered 503",
+			      "delivery"},
 };
 
 struct active {
@@ -280,7 +288,7 @@ set(enum alarm_type type, const char *org, bool on, enum alarm_severity sev, con
 		row.raised = a->raised;
 	if (store_alarm_transition(store, &row, on) < 0) {
 		json_t *body;
-		if (!on || type != ALARM_STORE)
+		if (!on || (type != ALARM_STORE && type != ALARM_DB_UNREACHABLE))
 			return -1; /* the next evaluation tries again */
 		/* an alarm about the store cannot wait for the store: to the
 		 * outputs from memory now, to the store once it works */

@@ -10,6 +10,7 @@
 
 #include "canary.h"
 #include "event.h"
+#include "ha.h"
 #include "health.h"
 #include "http.h"
 #include "log.h"
@@ -87,7 +88,11 @@ send_marker(void *arg)
 	struct canary *c = arg;
 	struct org *o = c->owner;
 	const struct conf_org *co = o->conf;
-	const char *token = org_access_token(o, 0);
+	const char *token;
+
+	if (!ha_gate(c->send_timer))
+		return;
+	token = org_access_token(o, 0);
 	char *ec, *url, *text, *content;
 	json_t *body;
 
@@ -148,6 +153,8 @@ missed(void *arg)
 	struct canary *c = arg;
 	double now = now_wall(), sweep = orgs_conf()->reconcile_interval;
 
+	if (!ha_gate(c->wait_timer))
+		return;
 	if (!c->nonce)
 		return;
 	if (!c->missed_at) {

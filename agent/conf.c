@@ -393,6 +393,22 @@ metrics_key(struct parse *p, const char *v)
 	}
 }
 
+/* user:password@ in a URI's authority, or a password= parameter */
+static bool
+uri_has_password(const char *uri)
+{
+	const char *auth = strstr(uri, "://"), *at, *end;
+
+	if (strstr(uri, "password="))
+		return true;
+	if (!auth)
+		return false;
+	auth += 3;
+	end = auth + strcspn(auth, "/?#");
+	at = memchr(auth, '@', (size_t)(end - auth));
+	return at && memchr(auth, ':', (size_t)(at - auth));
+}
+
 static void
 agent_key(struct parse *p, const char *k, const char *v)
 {
@@ -442,6 +458,38 @@ agent_key(struct parse *p, const char *k, const char *v)
 			problem(p, "monitor_group: no group named '%s'", v);
 		else
 			c->monitor_group = (long)g->gr_gid;
+	} else if (!strcmp(k, "database")) {
+		if (!strcmp(v, "sqlite")) {
+			free(c->database);
+			c->database = NULL;
+		} else if (strncmp(v, "postgresql://", 13) && strncmp(v, "postgres://", 11))
+			problem(p, "database: sqlite, or a postgresql:// URI");
+		else if (uri_has_password(v))
+			/* the configuration is readable by more than the agent */
+			problem(p, "database: no password in the URI: put it in "
+				   "database_password_file");
+		else
+			set_str(&c->database, v);
+	} else if (!strcmp(k, "database_password_file")) {
+		if (v[0] != '/')
+			problem(p, "%s: must be an absolute path", k);
+		else if (access(v, R_OK) != 0)
+			problem(p, "%s: cannot read %s: %s", k, v, strerror(errno));
+		set_str(&c->database_password_file, v);
+	} else if (!strcmp(k, "agent_name")) {
+		if (!*v ||
+		    strspn(v,
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+			strlen(v) ||
+		    strlen(v) > 64)
+			problem(p, "agent_name: letters, digits, '.', '-' and '_', at most 64");
+		else
+			set_str(&c->agent_name, v);
+	} else if (!strcmp(k, "lease_time")) {
+		if (conf_duration(v, &d) < 0 || d < 3 || d > 300)
+			problem(p, "lease_time: a duration from 3s to 5m");
+		else
+			c->lease_time = d;
 	} else if (!strcmp(k, "state_dir") || !strcmp(k, "control_socket")) {
 		if (v[0] != '/')
 			problem(p, "%s: must be an absolute path", k);
@@ -756,6 +804,7 @@ static void
 defaults(struct conf *c)
 {
 	c->state_dir = xstrdup("/var/lib/ctteams");
+	c->lease_time = 15;
 	c->control_socket = xstrdup("/run/ctteams/ctteamsd.sock");
 	c->monitor_socket = xstrdup("/run/ctteams/ctteamsd-monitor.sock");
 	c->monitor_group = -1;
@@ -937,6 +986,9 @@ conf_free(struct conf *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->state_dir);
+	free(c->database);
+	free(c->database_password_file);
+	free(c->agent_name);
 	free(c->control_socket);
 	free(c->authority_host);
 	free(c->graph_endpoint);

@@ -42,6 +42,10 @@ struct conf {
 	char *tls_cert;
 	char *tls_key;
 	char *state_dir;
+	char *database; /* postgresql://...; NULL: SQLite under state_dir */
+	char *database_password_file;
+	char *agent_name;  /* this agent among those sharing a database */
+	double lease_time; /* a duty's holder that stops renewing loses it after */
 	char *control_socket;
 	char *monitor_socket; /* read-only: status, alarms, events; NULL: none */
 	long monitor_group;   /* its group id; -1: the daemon's */

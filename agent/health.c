@@ -12,6 +12,7 @@
 #include "alarm.h"
 #include "canary.h"
 #include "event.h"
+#include "ha.h"
 #include "health.h"
 #include "nkey.h"
 #include "org.h"
@@ -273,12 +274,19 @@ static void
 evaluate(void *arg)
 {
 	const char *trouble = store_trouble_why(orgs_store());
+	bool unreachable;
 	struct counts counts;
 	char *cert, *stuck;
 
 	(void)arg;
+	if (!ha_gate(timer))
+		return;
 	store_failed = false;
-	set(ALARM_STORE, "", trouble != NULL, trouble);
+	/* a shared database out of reach is one alarm, not two */
+	unreachable = trouble && store_shared(orgs_store()) && !store_connected(orgs_store());
+	set(ALARM_DB_UNREACHABLE, "", unreachable, unreachable ? trouble : NULL);
+	set(ALARM_STORE, "", trouble != NULL && !unreachable, trouble);
+	set(ALARM_PEER_LOST, "", ha_peer_problem() != NULL, ha_peer_problem());
 	cert = nkey_problem();
 	set(ALARM_CERT, "", cert != NULL, cert);
 	free(cert);

@@ -10,6 +10,7 @@
 
 #include "alarm.h"
 #include "event.h"
+#include "ha.h"
 #include "heartbeat.h"
 #include "log.h"
 #include "outbox.h"
@@ -49,6 +50,8 @@ static void
 tick(void *arg)
 {
 	(void)arg;
+	if (!ha_gate(timer))
+		return;
 	/* a failed write is storeTrouble's to report; the next one tries again */
 	post("heartbeat", body());
 	if (interval > 0)

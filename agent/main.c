@@ -20,6 +20,7 @@
 #include "counter.h"
 #include "ctl.h"
 #include "event.h"
+#include "ha.h"
 #include "health.h"
 #include "heartbeat.h"
 #include "http.h"
@@ -227,10 +228,15 @@ run(void)
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (seal_open(conf->state_dir, &seal, &err) < 0 ||
-	    store_open(conf->state_dir, seal, &store, &err) < 0 || ev_init() < 0) {
+	    (conf->database
+		 ? store_open_pg(conf->database, conf->database_password_file, seal, &store, &err)
+		 : store_open(conf->state_dir, seal, &store, &err)) < 0 ||
+	    ev_init() < 0) {
 		log_err("main", "%s", err ? err : "cannot start the event loop");
 		goto out;
 	}
+	/* the active of a pair does the duties; a standby's wait (ha.c) */
+	ha_start(conf, store);
 	if (nkey_init(conf->state_dir, conf->cert_rotation, &err) < 0) {
 		log_err("main", "%s", err);
 		goto out;
@@ -295,6 +301,7 @@ out:
 	cnt_stop();
 	ev_shutdown();
 	alarms_stop();
+	ha_stop();
 	store_close(store);
 	seal_close(seal);
 	curl_global_cleanup();
@@ -364,5 +371,11 @@ main(int argc, char **argv)
 	}
 	rc = run();
 	conf_free(conf);
+	/* the other role, afresh: every org's state read from the store again */
+	if (rc == 0 && ha_lost()) {
+		execv("/proc/self/exe", argv);
+		perror("ctteamsd: starting again");
+		return 1;
+	}
 	return rc;
 }

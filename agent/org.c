@@ -8,6 +8,7 @@
 
 #include "canary.h"
 #include "event.h"
+#include "ha.h"
 #include "http.h"
 #include "log.h"
 #include "org.h"
@@ -227,8 +228,14 @@ refresh_start(void *arg)
 	struct org *o = arg;
 	char *err = NULL, *secret, *form, *url;
 
-	if (o->in_flight || !o->refresh_token)
+	if (o->in_flight || !o->refresh_token || !ha_gate(o->timer))
 		return;
+	/* just taken over: a refresh the last active sent may be on its way
+	 * with this very refresh token */
+	if (!ha_settled()) {
+		ev_timer_arm(o->timer, ha_settle_left());
+		return;
+	}
 	secret = org_secret(o, &err);
 	if (!secret) {
 		set_error(o, err);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "ha.h"
 #include "log.h"
 #include "outbox.h"
 #include "util.h"
@@ -88,7 +89,7 @@ step(void *arg)
 	struct outbox_consumer *c = arg;
 	json_t *next;
 
-	if (c->in_flight)
+	if (c->in_flight || !ha_gate(c->timer))
 		return;
 	if (json_array_size(c->early) > 0) {
 		c->in_flight = json_incref(json_array_get(c->early, 0));

@@ -17,6 +17,7 @@
 #include "counter.h"
 #include "event.h"
 #include "gpage.h"
+#include "ha.h"
 #include "health.h"
 #include "http.h"
 #include "log.h"
@@ -336,6 +337,8 @@ late_due(void *arg)
 	struct poller *p = arg;
 	size_t n = json_array_size(p->late);
 
+	if (!ha_gate(p->late_timer))
+		return;
 	if (n > 0) {
 		log_err(
 		    "poll",
@@ -613,6 +616,8 @@ on_timer(void *arg)
 	struct org *o = p->owner;
 	double now = now_wall();
 
+	if (!ha_gate(p->timer))
+		return;
 	if (p->busy) {
 		issue(p); /* a hold or the per-chat pause is over */
 		return;
@@ -643,6 +648,8 @@ good_tick(void *arg)
 	struct poller *p = arg;
 	struct org *o = p->owner;
 
+	if (!ha_gate(p->good_timer))
+		return;
 	if ((o->auth == ORG_VALID || o->auth == ORG_DEGRADED) && subs_active(o))
 		store_meta_put(orgs_store(), p->org, "delivery_good_until", now_wall());
 	ev_timer_arm(p->good_timer, GOOD_TICK);

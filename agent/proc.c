@@ -17,6 +17,7 @@
 #include "canary.h"
 #include "counter.h"
 #include "event.h"
+#include "ha.h"
 #include "health.h"
 #include "http.h"
 #include "log.h"
@@ -719,6 +720,8 @@ run(void *arg)
 	size_t n = orgs_count(), k;
 
 	(void)arg;
+	if (!ha_gate(timer))
+		return;
 	if (now < store_hold) {
 		ev_timer_arm(timer, store_hold - now);
 		return;
@@ -817,6 +820,8 @@ prune(void *arg)
 	long unsent = 0, gone;
 
 	(void)arg;
+	if (!ha_gate(prune_timer))
+		return;
 	gone = store_prune(orgs_store(), now_wall() - orgs_conf()->event_retention,
 			   orgs_conf()->event_max, outbox_min_cursor(), &unsent);
 	if (gone > 0)

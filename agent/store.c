@@ -60,12 +60,20 @@ store_shared(const struct store *st)
 	return db_engine(st->db) == DB_POSTGRES;
 }
 
+bool
+store_connected(struct store *st)
+{
+	return db_connected(st->db);
+}
+
 void
 store_close(struct store *st)
 {
 	if (st) {
 		free(st->trouble_error);
 		free(st->failed_why);
+		free(st->fence_name);
+		free(st->fence_holder);
 		db_close(st->db);
 		free(st);
 	}
@@ -228,5 +236,6 @@ store_rollback(struct store *st)
 	/* quietly: a transaction that never began has nothing to undo, and
 	 * the failure's own reason is what store_health() reports */
 	db_rollback(st->db);
+	st->in_tx = false;
 	return store_health(st, -1);
 }

@@ -38,6 +38,8 @@ int store_open_pg(const char *target, const char *password_file, struct seal *se
 const char *store_where(const struct store *st);
 /* Is the state shared with other agents (PostgreSQL)? */
 bool store_shared(const struct store *st);
+/* Is the connection to it up (always, for SQLite)? */
+bool store_connected(struct store *st);
 void store_close(struct store *st);
 /* 0 found, 1 nothing stored, -1 error (logged). */
 int store_auth_get(struct store *st, const char *org, struct store_auth *ret);
@@ -221,5 +223,34 @@ int store_cursor_advance(struct store *st, const char *name, long seq, long deli
 			 long given_up);
 int store_cursor_counts(struct store *st, const char *name, long *ret_delivered,
 			long *ret_given_up);
+
+/* ---- store_lease.c: duties one agent at a time (a shared store) ---- */
+
+/* Takes the lease if it is free, has run out, or is holder's own: its new
+ * epoch (> 0); 0 while another holds it; -1 on error. ttl in seconds of
+ * the database's clock. */
+long store_lease_take(struct store *st, const char *name, const char *holder, double ttl);
+/* 0 renewed, 1 lost (run out, or taken), -1 error. */
+int store_lease_renew(struct store *st, const char *name, const char *holder, long epoch,
+		      double ttl);
+/* Lets it go at once (a clean stop): the other agent need not wait. */
+int store_lease_release(struct store *st, const char *name, const char *holder, long epoch);
+/* 0: *ret_holder (to free) holds it for *ret_left more seconds (negative:
+ * run out); 1: never taken; -1 error. */
+int store_lease_holder(struct store *st, const char *name, char **ret_holder, double *ret_left);
+/* The duties' writes are made under this lease from now on: each of their
+ * transactions fails, changing nothing, unless holder still holds it at
+ * epoch (0: this agent holds none). on_lost runs the first time one finds
+ * it gone. Intake (the inbox), counters and the calls above are not
+ * fenced. */
+void store_fence(struct store *st, const char *name, const char *holder, long epoch,
+		 void (*on_lost)(void));
+/* This agent's beat, and every agent's role and the seconds since its
+ * last beat (by the database's clock). */
+int store_agent_beat(struct store *st, const char *name, const char *role);
+typedef void store_agent_fn(void *arg, const char *name, const char *role, double age);
+int store_agents(struct store *st, store_agent_fn *fn, void *arg);
+/* The newest inbox row's seq (rows another agent took in), -1 on error. */
+long store_inbox_last(struct store *st);
 
 #endif

@@ -17,6 +17,12 @@ struct store {
 	/* the last failure's reason, kept when it happened */
 	char *failed_why;
 	void (*on_recover)(double since);
+	bool in_tx;
+	/* the lease the duties' writes are made under (store_fence) */
+	char *fence_name, *fence_holder;
+	long fence_epoch;
+	void (*on_fence_lost)(void);
+	bool fenced_out; /* the last write failed for want of the lease */
 };
 
 /* store.c: a store around an open database */
@@ -34,14 +40,21 @@ void store_bind_sealed(struct store *st, struct db_stmt *s, int i, const char *o
 struct db_stmt *store_prep(struct store *st, const char *sql);
 /* Steps a statement that returns no rows, and finalizes it: 0 or -1. */
 int store_step_done(struct store *st, struct db_stmt *s);
-/* The same, with the rows it changed, or -1. */
+/* The same, with the rows it changed, or -1. A duty's write standing
+ * alone is fenced (a transaction of its own); store_step_free is not. */
 long store_step_count(struct store *st, struct db_stmt *s);
+long store_step_free(struct store *st, struct db_stmt *s);
 /* A statement of a hot path, prepared once and kept until store_close:
  * reset it (store_release) instead of finalizing it. sql is a literal. */
 struct db_stmt *store_keep(struct store *st, const char *sql);
 void store_release(struct db_stmt *s);
 int store_exec(struct store *st, const char *sql);
+/* A transaction: fenced (store_fence) unless free. */
 int store_begin(struct store *st);
+int store_begin_free(struct store *st);
+/* store_lease.c: inside a transaction, is the fence's lease still held?
+ * 0 yes, -1 no (fenced_out set) or error. */
+int store_fence_check(struct store *st);
 int store_commit(struct store *st);
 /* A statement failed: logged (what, and the engine's reason), kept for
  * store_health(). */

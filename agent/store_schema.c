@@ -85,7 +85,13 @@ static const char sqlite_schema[] =
     "  PRIMARY KEY (org, key));"
     "CREATE TABLE IF NOT EXISTS counter ("
     "  org TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL,"
-    "  PRIMARY KEY (org, name));";
+    "  PRIMARY KEY (org, name));"
+    /* leases and agents: for a shared database; here, one agent's */
+    "CREATE TABLE IF NOT EXISTS lease ("
+    "  name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch INTEGER NOT NULL,"
+    "  expires REAL NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS agent ("
+    "  name TEXT PRIMARY KEY, role TEXT, seen REAL NOT NULL);";
 
 static const char *const sqlite_migrations[] = {
     /* when the item may be tried again (per-item backoff) */
@@ -182,6 +188,12 @@ static const char *const pg_steps[] = {
     "CREATE TABLE counter ("
     "  org TEXT NOT NULL, name TEXT NOT NULL, value BIGINT NOT NULL,"
     "  PRIMARY KEY (org, name));",
+    /* 2: leases (store_lease.c) and the agents sharing the database */
+    "CREATE TABLE lease ("
+    "  name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch BIGINT NOT NULL,"
+    "  expires DOUBLE PRECISION NOT NULL);"
+    "CREATE TABLE agent ("
+    "  name TEXT PRIMARY KEY, role TEXT, seen DOUBLE PRECISION NOT NULL);",
 };
 
 static int

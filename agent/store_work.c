@@ -68,16 +68,42 @@ store_step_done(struct store *st, struct db_stmt *s)
 	return store_step_count(st, s) < 0 ? -1 : 0;
 }
 
-long
-store_step_count(struct store *st, struct db_stmt *s)
+/* One statement that writes; wrapped in a fenced transaction of its own
+ * when a duty's write stands alone. */
+static long
+step_write(struct store *st, struct db_stmt *s, bool fenced)
 {
-	enum db_step rc = s ? db_step(s) : DB_ERROR;
-	long changes = s ? db_changes(s) : 0;
+	bool wrap = fenced && st->fence_name && !st->in_tx;
+	enum db_step rc;
+	long changes;
 
+	if (wrap && store_begin(st) < 0) {
+		db_finalize(s);
+		return -1;
+	}
+	rc = s ? db_step(s) : DB_ERROR;
+	changes = s ? db_changes(s) : 0;
 	if (rc == DB_ERROR && s)
 		store_failed(st, NULL);
 	db_finalize(s);
+	if (wrap && (rc == DB_ERROR || store_commit(st) < 0)) {
+		db_rollback(st->db);
+		st->in_tx = false;
+		return -1;
+	}
 	return rc == DB_ERROR ? -1 : changes;
+}
+
+long
+store_step_count(struct store *st, struct db_stmt *s)
+{
+	return step_write(st, s, true);
+}
+
+long
+store_step_free(struct store *st, struct db_stmt *s)
+{
+	return step_write(st, s, false);
 }
 
 int
@@ -91,10 +117,24 @@ store_exec(struct store *st, const char *sql)
 }
 
 int
-store_begin(struct store *st)
+store_begin_free(struct store *st)
 {
 	if (db_begin(st->db) < 0) {
 		store_failed(st, "beginning a transaction");
+		return -1;
+	}
+	st->in_tx = true;
+	return 0;
+}
+
+int
+store_begin(struct store *st)
+{
+	if (store_begin_free(st) < 0)
+		return -1;
+	if (store_fence_check(st) < 0) {
+		db_rollback(st->db);
+		st->in_tx = false;
 		return -1;
 	}
 	return 0;
@@ -103,6 +143,7 @@ store_begin(struct store *st)
 int
 store_commit(struct store *st)
 {
+	st->in_tx = false;
 	if (db_commit(st->db) < 0) {
 		store_failed(st, "committing");
 		return -1;
@@ -181,6 +222,14 @@ store_sub_clear(struct store_sub *sub)
 int
 store_health(struct store *st, int rc)
 {
+	/* a write refused for want of the lease: the store is healthy, this
+	 * agent is not the one to write (ha.c stands down) */
+	if (rc < 0 && st->fenced_out) {
+		st->fenced_out = false;
+		free(st->failed_why);
+		st->failed_why = NULL;
+		return rc;
+	}
 	if (rc < 0) {
 		/* the reason noted where it failed, or SQLite's last */
 		char *why = st->failed_why ? st->failed_why : xstrdup(db_errmsg(st->db));
@@ -306,7 +355,7 @@ store_inbox_add_batch(struct store *st, const struct store_inbox_new *v, size_t 
 
 	struct db_stmt *s;
 
-	if (store_begin(st) < 0)
+	if (store_begin_free(st) < 0)
 		return store_health(st, -1);
 	s = store_keep(st, "INSERT INTO inbox (org, kind, item, received, msg_key, rich) "
 			   "VALUES (?,?,?,?,?,?)");
@@ -570,6 +619,18 @@ store_dead_letters(struct store *st, const char *org, long limit)
 }
 
 long
+store_inbox_last(struct store *st)
+{
+	struct db_stmt *s = store_keep(st, "SELECT coalesce(max(seq), 0) FROM inbox");
+	long n = -1;
+
+	if (s && db_step(s) == DB_ROW)
+		n = (long)db_col_int64(s, 0);
+	store_release(s);
+	return n;
+}
+
+long
 store_inbox_pending(struct store *st, const char *org)
 {
 	return count_for_org(st, "SELECT count(*) FROM inbox WHERE org=?", org);
@@ -807,7 +868,7 @@ store_counters_add(struct store *st, json_t *deltas)
 	const char *org, *name;
 	json_t *d, *v;
 
-	if (store_begin(st) < 0)
+	if (store_begin_free(st) < 0)
 		return store_health(st, -1);
 	json_object_foreach (deltas, org, d) {
 		json_object_foreach (d, name, v) {
@@ -1001,11 +1062,12 @@ store_event_ack(struct store *st, long id, const char *by, char **ret_by)
 	int rc;
 
 	*ret_by = NULL;
-	if (store_begin(st) < 0)
+	if (store_begin_free(st) < 0)
 		return store_health(st, -1);
 	rc = ack_select(st, id, by, at, &body, ret_by);
 	if (rc != 0) {
 		db_rollback(st->db);
+		st->in_tx = false;
 		return rc < 0 ? store_health(st, -1) : rc;
 	}
 	s = store_prep(st, "UPDATE event SET acked=?, acked_by=? WHERE id=?");

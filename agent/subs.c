@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "ha.h"
 #include "health.h"
 #include "http.h"
 #include "log.h"
@@ -35,6 +36,7 @@ struct sub {
 	char *client_state;
 	char *cert_id; /* the encryption certificate it was given (rich) */
 	char *prev_id; /* the subscription just replaced: its late notifications */
+	double reread; /* the standby read the store for a new one (monotonic) */
 	char *prev_client_state;
 	char *last_error;
 	double last_error_at;
@@ -591,6 +593,8 @@ sub_step(void *arg)
 	struct org *o = s->owner;
 	const char *token;
 
+	if (!ha_gate(s->timer))
+		return;
 	if (s->busy)
 		return;
 	if (s->state == SUB_ACTIVE && s->expires <= now_wall())
@@ -709,6 +713,32 @@ subs_detach(struct org *o)
 	free(s);
 }
 
+/* The standby: the active made a subscription this agent has not read
+ * yet. Its notifications may reach either agent, so the store is asked,
+ * at most every two seconds; the one replaced stays known as before. */
+static void
+standby_reread(struct sub *s)
+{
+	struct store_sub row;
+	double now = now_mono();
+
+	if (ha_active() || now - s->reread < 2)
+		return;
+	s->reread = now;
+	if (store_sub_get(orgs_store(), s->org, &row) != 0 || (s->id && !strcmp(row.id, s->id))) {
+		store_sub_clear(&row);
+		return;
+	}
+	free(s->prev_id);
+	free_secret(s->prev_client_state);
+	s->prev_id = s->id;
+	s->prev_client_state = s->client_state;
+	s->id = row.id;
+	s->client_state = row.client_state;
+	s->expires = row.expires;
+	s->state = row.expires > now_wall() ? SUB_ACTIVE : SUB_LAPSED;
+}
+
 const char *
 subs_client_state(const struct org *o, const char *sub_id)
 {
@@ -716,6 +746,8 @@ subs_client_state(const struct org *o, const char *sub_id)
 
 	if (!s || !sub_id)
 		return NULL;
+	if ((!s->id || strcmp(s->id, sub_id)) && (!s->prev_id || strcmp(s->prev_id, sub_id)))
+		standby_reread(s);
 	if (s->id && !strcmp(s->id, sub_id))
 		return s->client_state;
 	if (s->prev_id && !strcmp(s->prev_id, sub_id))

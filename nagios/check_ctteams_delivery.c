@@ -1,7 +1,8 @@
 /*
  * check_ctteams_delivery: is Graph delivering? The agent's alarms of the
  * delivery check (deliveryGap, deadLetters, unrecognisedNotice,
- * reconcileFailing, throttled, storeTrouble, outputStuck) make the verdict; notices
+ * reconcileFailing, throttled, storeTrouble, outputStuck, peerLost,
+ * databaseUnreachable) make the verdict; notices
  * recovered by the reconcile, rejected notifications, dead letters,
  * unrecognised important messages and, with the canary on, the canary's
  * age are reported, the last against -w/-c.
@@ -15,7 +16,7 @@ static const struct np_args args = {
     .help = "Checks that Microsoft Graph delivers the org's notifications: the agent's\n"
 	    "alarms deliveryGap, deadLetters, unrecognisedNotice (an important message no\n"
 	    "rule matched: the notice wording may have changed), reconcileFailing, throttled,\n"
-	    "storeTrouble and outputStuck. Perfdata: notices recovered by reading back,\n"
+	    "storeTrouble, outputStuck, peerLost and databaseUnreachable. Perfdata: notices recovered by reading back,\n"
 	    "rejected notifications, dead letters, unrecognised messages, and the delivery\n"
 	    "canary's age when the canary is on (-w/-c, in seconds; no default).",
 };

@@ -52,6 +52,8 @@ static const char *const alarm_notification[ALARM_N][2] = {
     [ALARM_CERT] = {"ctTeamsCertificateTrouble", "ctTeamsCertificateRenewed"},
     [ALARM_OUTPUT_STUCK] = {"ctTeamsOutputStuck", "ctTeamsOutputRestored"},
     [ALARM_SIGNIN_DEGRADED] = {"ctTeamsSignInDegraded", "ctTeamsSignInRecovered"},
+    [ALARM_PEER_LOST] = {"ctTeamsPeerLost", "ctTeamsPeerRestored"},
+    [ALARM_DB_UNREACHABLE] = {"ctTeamsDatabaseUnreachable", "ctTeamsDatabaseRestored"},
 };
 
 struct smib {

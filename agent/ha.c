@@ -1,0 +1,337 @@
+/*
+ * Two agents, one database (docs/high-availability.md). Both take
+ * webhooks into the shared inbox; one, the active, does every duty: token
+ * refreshes, the subscription, the reconcile, the canary, processing and
+ * the outputs. It holds the lease "duties" and renews it every third of
+ * lease_time; the other, the standby, takes it when it runs out.
+ *
+ * The lease is believed held only until a deadline on this host's own
+ * clock (CLOCK_BOOTTIME, which runs while the process is stopped and the
+ * host suspended), set from the moment a renewal was sent, and short of
+ * the lease's end by a tenth: by the time the database's lease ends, this
+ * agent has stopped believing it. A duty asks before it acts outside
+ * (ha_may_act); every write of a duty is fenced by the lease in its own
+ * transaction (store_fence). An agent that finds its lease gone stops its
+ * loop and starts afresh (main.c), as the standby.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "ha.h"
+#include "log.h"
+#include "outbox.h"
+#include "proc.h"
+#include "util.h"
+
+#define LEASE "duties"
+/* a peer not heard from for this many lease times is lost */
+#define PEER_LOST_AFTER 2
+/* peers heard from within this are the pair's; older rows are history */
+#define PEER_KNOWN 600
+
+static struct store *store;
+/* active: doing the duties; paused: was, but could not renew the lease
+ * in time (the database away, or this process stopped): the duties wait,
+ * and go on if the lease comes back unchanged */
+static enum { STANDBY, ACTIVE, PAUSED } role;
+static bool shared, lost;
+static char *me;
+static long epoch;
+static double ttl, deadline, active_since, settle;
+static struct ev_timer *beat_timer, *watch_timer;
+static long inbox_seen = -1, outbox_seen = -1;
+static char *peer_problem;
+static json_t *peers;
+
+static double
+boottime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+stand_down(const char *why)
+{
+	if (lost)
+		return;
+	lost = true;
+	role = STANDBY;
+	log_err("ha", "agent %s stands down: %s; it starts again as the standby", me, why);
+	ev_stop();
+}
+
+static void
+fence_lost(void)
+{
+	stand_down("a write found the duties' lease held by another agent");
+}
+
+bool
+ha_active(void)
+{
+	if (!shared)
+		return true;
+	if (role == ACTIVE && boottime() >= deadline) {
+		role = PAUSED;
+		log_err("ha",
+			"agent %s: the duties' lease ran out before it was renewed (the agent "
+			"was stopped, or the database slow or away); the duties wait",
+			me);
+	}
+	return role == ACTIVE;
+}
+
+bool
+ha_may_act(double margin)
+{
+	return ha_active() && (!shared || boottime() + margin < deadline);
+}
+
+bool
+ha_gate(struct ev_timer *t)
+{
+	if (ha_may_act(1))
+		return true;
+	/* paused, or the lease near its end: again once it is renewed; a
+	 * standby's duties never run (it starts afresh when it takes over) */
+	if (t && (role == ACTIVE || role == PAUSED) && !lost)
+		ev_timer_arm(t, 1);
+	return false;
+}
+
+bool
+ha_settled(void)
+{
+	return !shared || (ha_active() && now_mono() - active_since >= settle);
+}
+
+double
+ha_settle_left(void)
+{
+	return shared ? settle - (now_mono() - active_since) : 0;
+}
+
+bool
+ha_lost(void)
+{
+	return lost;
+}
+
+static void
+peer_seen(void *arg, const char *name, const char *its_role, double age)
+{
+	(void)arg;
+	if (!name || !strcmp(name, me) || age > PEER_KNOWN)
+		return;
+	json_array_append_new(
+	    peers, json_pack("{s:s, s:s?, s:f}", "name", name, "role", its_role, "age", age));
+	if (age > PEER_LOST_AFTER * ttl && !peer_problem)
+		peer_problem = xprintf("agent %s (%s) has not been heard from for %.0f s", name,
+				       its_role ? its_role : "?", age);
+}
+
+static void
+look_at_peers(void)
+{
+	json_decref(peers);
+	peers = json_array();
+	free(peer_problem);
+	peer_problem = NULL;
+	if (store_agents(store, peer_seen, NULL) < 0) {
+		/* the database is away: databaseUnreachable says so, not this */
+		return;
+	}
+}
+
+static void
+resume(double t0)
+{
+	deadline = t0 + 0.9 * ttl;
+	if (role == PAUSED)
+		log_warnx("ha", "agent %s: the duties' lease is still its own; the duties go on",
+			  me);
+	role = ACTIVE;
+	proc_kick();
+	outbox_kick();
+}
+
+static void
+renew(void)
+{
+	double t0 = boottime();
+	int rc = store_lease_renew(store, LEASE, me, epoch, ttl);
+	long e;
+
+	if (rc == 0) {
+		resume(t0);
+		return;
+	}
+	if (rc < 0) {
+		/* the database is away: the deadline decides (ha_active) */
+		ha_active();
+		return;
+	}
+	/* run out: taken again at the very next epoch, nobody held it
+	 * meanwhile, and what this agent knows is still the truth */
+	e = store_lease_take(store, LEASE, me, ttl);
+	if (e == epoch + 1) {
+		epoch = e;
+		store_fence(store, LEASE, me, epoch, fence_lost);
+		resume(t0);
+	} else if (e >= 0) {
+		stand_down("another agent has held the duties' lease");
+	}
+}
+
+/* The standby: the lease, when it has run out. Taken, the agent starts
+ * afresh as the active, reading every org's state from the store. */
+static void
+try_take(void)
+{
+	long e = store_lease_take(store, LEASE, me, ttl);
+
+	if (e > 0) {
+		log_warnx("ha",
+			  "agent %s took the duties' lease (epoch %ld): it becomes the "
+			  "active agent",
+			  me, e);
+		/* a start of its own: the lease is this agent's, and taken again
+		 * at once (a new epoch) */
+		lost = true;
+		ev_stop();
+	}
+}
+
+static void
+beat(void *arg)
+{
+	(void)arg;
+	store_agent_beat(store, me, role == STANDBY ? "standby" : "active");
+	if (role != STANDBY)
+		renew();
+	else if (!lost)
+		try_take();
+	look_at_peers();
+	if (!lost)
+		ev_timer_arm(beat_timer, ttl / 3);
+}
+
+/* The active: rows the standby took in, and entries it wrote (an
+ * acknowledgement), are this agent's to process and send. */
+static void
+watch(void *arg)
+{
+	long in, out;
+
+	(void)arg;
+	if (!ha_gate(watch_timer))
+		return;
+	in = store_inbox_last(store);
+	if (in >= 0 && in != inbox_seen) {
+		if (inbox_seen >= 0)
+			proc_kick();
+		inbox_seen = in;
+	}
+	out = store_outbox_last(store);
+	if (out >= 0 && out != outbox_seen) {
+		if (outbox_seen >= 0)
+			outbox_kick();
+		outbox_seen = out;
+	}
+	ev_timer_arm(watch_timer, 0.25);
+}
+
+static char *
+default_name(void)
+{
+	char host[256] = "";
+
+	if (gethostname(host, sizeof(host) - 1) < 0 || !*host)
+		return xstrdup("ctteamsd");
+	return xstrdup(host);
+}
+
+int
+ha_start(const struct conf *c, struct store *st)
+{
+	double t0 = boottime();
+
+	store = st;
+	shared = store_shared(st);
+	role = ACTIVE;
+	if (!shared)
+		return 0;
+	me = c->agent_name ? xstrdup(c->agent_name) : default_name();
+	ttl = c->lease_time;
+	/* a refresh the last holder sent just before it stopped may still be
+	 * on its way: this one waits for it to be answered or given up */
+	settle = c->http_timeout + c->http_connect_timeout;
+	epoch = store_lease_take(st, LEASE, me, ttl);
+	role = epoch > 0 ? ACTIVE : STANDBY;
+	if (role == ACTIVE) {
+		deadline = t0 + 0.9 * ttl;
+		active_since = now_mono();
+	}
+	store_fence(st, LEASE, me, role == ACTIVE ? epoch : 0, fence_lost);
+	beat_timer = ev_timer_new(beat, NULL);
+	watch_timer = ev_timer_new(watch, NULL);
+	store_agent_beat(st, me, role == ACTIVE ? "active" : "standby");
+	look_at_peers();
+	ev_timer_arm(beat_timer, ttl / 3);
+	if (role == ACTIVE)
+		ev_timer_arm(watch_timer, 0.25);
+	log_info("ha", "agent %s shares %s: %s%s", me, store_where(st),
+		 role == ACTIVE ? "active (holds the duties' lease)" : "standby",
+		 epoch < 0 ? " (the lease could not be read)" : "");
+	return 0;
+}
+
+void
+ha_stop(void)
+{
+	/* a clean stop hands the duties over at once, not after lease_time */
+	if (shared && role == ACTIVE && !lost)
+		store_lease_release(store, LEASE, me, epoch);
+	ev_timer_free(beat_timer);
+	ev_timer_free(watch_timer);
+	beat_timer = watch_timer = NULL;
+	json_decref(peers);
+	peers = NULL;
+	free(peer_problem);
+	peer_problem = NULL;
+	free(me);
+	me = NULL;
+	shared = false;
+}
+
+const char *
+ha_peer_problem(void)
+{
+	return shared && role == ACTIVE ? peer_problem : NULL;
+}
+
+json_t *
+ha_status(void)
+{
+	char *holder = NULL;
+	double left = 0;
+	json_t *j;
+
+	if (!shared)
+		return json_null();
+	store_lease_holder(store, LEASE, &holder, &left);
+	j = json_pack("{s:s, s:s, s:s?, s:f, s:I, s:f, s:O?}", "agent", me, "role",
+		      role == ACTIVE   ? "active"
+		      : role == PAUSED ? "paused"
+				       : "standby",
+		      "holder", holder, "lease_left", left, "epoch", (json_int_t)(role ? epoch : 0),
+		      "lease_time", ttl, "peers", peers);
+	free(holder);
+	return j;
+}
