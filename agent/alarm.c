@@ -63,8 +63,7 @@ const struct alarm_def alarm_defs[ALARM_N] = {
     [ALARM_PEER_LOST] = {"peerLost", SEV_MAJOR, false, "peer-lost",
 			 "the other agent of the pair has stopped: this one alone serves",
 			 "delivery"},
-    [ALARM_DB_UNREACHABLE] = {"databaseUnreachable", SEV_CRITICAL, false,
-			      "database-unreachable",
+    [ALARM_DB_UNREACHABLE] = {"databaseUnreachable", SEV_CRITICAL, false, "database-unreachable",
 			      "the shared database cannot be reached: notifications are "
 			      "answered 503",
 			      "delivery"},

@@ -721,6 +721,7 @@ org_key(struct parse *p, const char *k, const char *v)
 		set_str(&o->token_issuers, v);
 	} else if (!strcmp(k, "rich_notifications")) {
 		yes_no(p, k, v, &o->rich_notifications);
+		o->rich_given = true;
 	} else if (!strcmp(k, "emergency_phrases") || !strcmp(k, "test_numbers")) {
 		set_str(!strcmp(k, "test_numbers") ? &o->test_numbers : &o->emergency_phrases, v);
 	} else {
@@ -908,6 +909,16 @@ finish(struct parse *p)
 		if (o->canary_chat && o->canary_timeout >= o->canary_interval)
 			problem(p, "[org %s] canary_timeout must be shorter than canary_interval",
 				o->name);
+		/* each agent of a pair has its own encryption certificate: what
+		 * Graph sealed for the active's, the standby cannot open */
+		if (c->database && o->rich_notifications && o->rich_given)
+			problem(p,
+				"[org %s] rich_notifications = yes needs the agent's own "
+				"encryption certificate, which a second agent sharing the "
+				"database does not have: set it to no (high-availability.md)",
+				o->name);
+		else if (c->database)
+			o->rich_notifications = false;
 		if (!o->authority_host)
 			o->authority_host = xstrdup(c->authority_host);
 		if (!o->graph_endpoint)

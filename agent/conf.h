@@ -25,6 +25,7 @@ struct conf_org {
 	char *emergency_regex;   /* POSIX ERE, case-insensitive; NULL: none */
 	char *test_numbers;      /* '|'-separated dial strings; NULL: 933 */
 	bool rich_notifications; /* encrypted payloads (default) or basic + GET */
+	bool rich_given;         /* set in the file, not by default */
 	char *token_issuers;     /* validationToken issuers ({tenant}); NULL: the cloud's */
 	char *canary_chat;       /* the delivery canary's chat; NULL: no canary */
 	double canary_interval;  /* a marker this often */

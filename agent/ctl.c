@@ -9,6 +9,7 @@
 #include "canary.h"
 #include "counter.h"
 #include "ctl.h"
+#include "ha.h"
 #include "log.h"
 #include "nkey.h"
 #include "org.h"
@@ -110,6 +111,8 @@ ctl_status_json(const char *org)
 			  (json_int_t)orgs_count(), "store_trouble", store_trouble(store));
 	free(since);
 	json_object_set_new(agent, "heartbeat_interval", json_real(cfg->heartbeat_interval));
+	/* a pair sharing a database: this agent's role and the lease */
+	json_object_set_new(agent, "ha", ha_status());
 	json_object_set_new(agent, "runbook_base_url", json_string(cfg->runbook_base_url));
 	json_object_set_new(agent, "last_seq", json_integer(store_outbox_last(store)));
 	{

@@ -269,10 +269,11 @@ ha_start(const struct conf *c, struct store *st)
 		return 0;
 	me = c->agent_name ? xstrdup(c->agent_name) : default_name();
 	ttl = c->lease_time;
-	/* a refresh the last holder sent just before it stopped may still be
-	 * on its way: this one waits for it to be answered or given up */
-	settle = c->http_timeout + c->http_connect_timeout;
 	epoch = store_lease_take(st, LEASE, me, ttl);
+	/* a refresh the last holder sent just before it stopped may still be
+	 * on its way: this one waits for it to be answered or given up (the
+	 * first holder ever has none to wait for) */
+	settle = epoch > 1 ? c->http_timeout + c->http_connect_timeout : 0;
 	role = epoch > 0 ? ACTIVE : STANDBY;
 	if (role == ACTIVE) {
 		deadline = t0 + 0.9 * ttl;

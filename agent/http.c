@@ -27,6 +27,8 @@ struct req {
 	bool too_big;
 };
 
+static char user_agent[96] = "ctteamsd/" CT_VERSION;
+
 void
 hc_configure(const struct conf *c)
 {
@@ -34,6 +36,12 @@ hc_configure(const struct conf *c)
 	total_ms = (long)(c->http_timeout * 1000);
 	free(ca_file);
 	ca_file = xstrdup(c->ca_file);
+	/* which agent of a pair asked, for Microsoft's support and ours */
+	if (c->agent_name)
+		snprintf(user_agent, sizeof(user_agent), "ctteamsd/%s (%s)", CT_VERSION,
+			 c->agent_name);
+	else
+		snprintf(user_agent, sizeof(user_agent), "ctteamsd/%s", CT_VERSION);
 }
 
 static size_t
@@ -120,7 +128,7 @@ easy_new(const char *url, struct req *r)
 		curl_easy_setopt(c, CURLOPT_CAPATH, "/etc/ssl/certs");
 	}
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "ctteamsd/" CT_VERSION);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, user_agent);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);

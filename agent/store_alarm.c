@@ -22,7 +22,8 @@ outbox_insert(struct store *st, const char *kind, json_t *body)
 	char *text = json_dumps(body, JSON_COMPACT);
 	long seq = -1;
 
-	if (!s) {
+	if (!s || store_serialize(st, STORE_SEQ_OUTBOX) < 0) {
+		db_finalize(s);
 		free(text);
 		return -1;
 	}
@@ -47,10 +48,14 @@ store_outbox_append(struct store *st, const char *kind, json_t *body)
 long
 store_outbox_post(struct store *st, const char *kind, json_t *body)
 {
-	long seq = outbox_insert(st, kind, body);
+	long seq;
 
-	if (seq < 0)
+	/* a duty's write (the heartbeat, the stop): fenced */
+	if (store_begin(st) < 0)
 		return store_health(st, -1);
+	seq = outbox_insert(st, kind, body);
+	if (seq < 0 || store_commit(st) < 0)
+		return store_rollback(st);
 	store_health(st, 0);
 	return seq;
 }

@@ -169,6 +169,25 @@ lost:
 }
 
 int
+store_serialize(struct store *st, long what)
+{
+	struct db_stmt *s;
+	enum db_step rc;
+
+	if (db_engine(st->db) != DB_POSTGRES)
+		return 0;
+	s = store_prep(st, "SELECT pg_advisory_xact_lock(?)");
+	if (!s)
+		return -1;
+	db_bind_int64(s, 1, what);
+	rc = db_step(s);
+	if (rc == DB_ERROR)
+		store_failed(st, "waiting for the other agent's append");
+	db_finalize(s);
+	return rc == DB_ERROR ? -1 : 0;
+}
+
+int
 store_agent_beat(struct store *st, const char *name, const char *role)
 {
 	char *sql = xprintf("INSERT INTO agent (name, role, seen) VALUES (?, ?, %s) "

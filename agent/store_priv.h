@@ -52,6 +52,14 @@ int store_exec(struct store *st, const char *sql);
 /* A transaction: fenced (store_fence) unless free. */
 int store_begin(struct store *st);
 int store_begin_free(struct store *st);
+/* Inside a transaction that appends to a sequence (the inbox, the
+ * outbox): no other agent's append commits in between, so seqs become
+ * visible in the order they were given, and a reader going on "after the
+ * last seq it saw" never passes one still uncommitted. SQLite's write
+ * lock does this already; PostgreSQL takes an advisory lock until the
+ * commit. */
+enum { STORE_SEQ_INBOX = 911001, STORE_SEQ_OUTBOX = 911002 };
+int store_serialize(struct store *st, long what);
 /* store_lease.c: inside a transaction, is the fence's lease still held?
  * 0 yes, -1 no (fenced_out set) or error. */
 int store_fence_check(struct store *st);

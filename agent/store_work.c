@@ -357,6 +357,8 @@ store_inbox_add_batch(struct store *st, const struct store_inbox_new *v, size_t 
 
 	if (store_begin_free(st) < 0)
 		return store_health(st, -1);
+	if (store_serialize(st, STORE_SEQ_INBOX) < 0)
+		return store_rollback(st);
 	s = store_keep(st, "INSERT INTO inbox (org, kind, item, received, msg_key, rich) "
 			   "VALUES (?,?,?,?,?,?)");
 	for (size_t i = 0; s && i < n; i++)

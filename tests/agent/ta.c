@@ -144,6 +144,35 @@ spawn(struct ta *t)
 int
 ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
 {
+	ta_prepare(t, agent_extra, org_extra);
+	return spawn(t);
+}
+
+void
+ta_twin(struct ta *twin, const struct ta *t)
+{
+	memset(twin, 0, sizeof(*twin));
+	twin->gs = t->gs;
+	twin->svc = t->svc;
+	twin->caller = t->caller;
+	twin->port = t->port;
+	twin->base = t->base;
+	twin->ca_file = t->ca_file;
+	twin->pid = -1;
+	twin->twin = true;
+}
+
+void
+ta_twin_free(struct ta *twin)
+{
+	if (twin->pid > 0)
+		ta_kill(twin);
+	files_clear(twin);
+}
+
+void
+ta_prepare(struct ta *t, const char *agent_extra, const char *org_extra)
+{
 	char *secret;
 	FILE *f;
 
@@ -151,7 +180,8 @@ ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
 		ta_kill(t);
 	files_clear(t);
 	/* the same URL as the previous test's agent: not marked slow by it */
-	json_decref(th_sim(&t->gs, "DELETE", "/endpoints", NULL, NULL));
+	if (!t->twin)
+		json_decref(th_sim(&t->gs, "DELETE", "/endpoints", NULL, NULL));
 	t->dir = th_tmpdir("agent");
 	if (asprintf(&t->conf, "%s/ctteamsd.conf", t->dir) < 0 ||
 	    asprintf(&t->sock, "%s/run/ctteamsd.sock", t->dir) < 0 ||
@@ -185,8 +215,8 @@ ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
 		"%s"
 		"service_user = %s\n"
 		"%s\n",
-		t->base, t->port, t->dir, t->sock, t->msock, t->gs.base, t->gs.base,
-		t->ca_file ? t->ca_file : t->gs.ca,
+		t->base, t->listen_port ? t->listen_port : t->port, t->dir, t->sock, t->msock,
+		t->gs.base, t->gs.base, t->ca_file ? t->ca_file : t->gs.ca,
 		/* debug unless the test chose a level */
 		agent_extra && strstr(agent_extra, "log_level") ? "" : "log_level = debug",
 		/* no SNMP unless the test brings its own snmpd */
@@ -198,7 +228,6 @@ ta_start(struct ta *t, const char *agent_extra, const char *org_extra)
 		TA_UPN, org_extra ? org_extra : "");
 	fclose(f);
 	free(secret);
-	return spawn(t);
 }
 
 int

@@ -37,6 +37,8 @@ struct ta {
 	char *log;
 	char *ca_file; /* trust anchors for the agent; NULL: graphsim's CA */
 	pid_t pid;
+	int listen_port; /* where it listens, behind base; 0: port */
+	bool twin;       /* ta_twin's: graphsim and the names are borrowed */
 };
 
 /* Group setup: graphsim (extra options may be NULL) with users and app. */
@@ -47,6 +49,12 @@ int ta_test_teardown(void **state);
 /* Writes the configuration (extra lines for [agent] and [org acme] may be
  * NULL) into a fresh directory and starts ctteamsd; 0 once it answers. */
 int ta_start(struct ta *t, const char *agent_extra, const char *org_extra);
+/* ta_start's configuration and directory, without starting it. */
+void ta_prepare(struct ta *t, const char *agent_extra, const char *org_extra);
+/* A second agent beside t: the same graphsim, app and public URL (a load
+ * balancer's), its own directory once prepared; ta_twin_free after. */
+void ta_twin(struct ta *twin, const struct ta *t);
+void ta_twin_free(struct ta *twin);
 /* Starts again on the same directory (state kept). */
 int ta_restart(struct ta *t);
 /* SIGTERM; 0 when it exited with status 0 (sanitizers quiet). */
@@ -123,5 +131,31 @@ void ta_fifo_make(struct ta_fifo *f, const char *dir);
 void ta_fifo_read(struct ta_fifo *f);
 /* Stops the reader and forgets the paths (the files go with dir). */
 void ta_fifo_stop(struct ta_fifo *f);
+
+/* ta_pair.c: two agents, one PostgreSQL database, one address */
+struct ta_pair {
+	struct ta *a; /* the fixture's agent: "alpha", first, the active */
+	struct ta b;  /* its twin: "beta", the standby */
+	struct th_proxy *lb;
+	struct th_snmp snmp[2]; /* each host's snmpd and snmptrapd (outputs) */
+	struct ta_fifo fifo;    /* one Nagios command file for both (outputs) */
+	bool outputs;
+	char *dir;
+};
+/* Both agents on database db of pg, alpha active, beta standby; extra
+ * lines for both [agent] sections. */
+void ta_pair_up(struct ta_pair *p, struct ta *t, struct th_pg *pg, const char *db, bool outputs,
+		const char *extra);
+/* Stops both (each must exit cleanly), or kills what runs. */
+void ta_pair_down(struct ta_pair *p);
+void ta_pair_free(struct ta_pair *p);
+/* status.agent.ha.role ("active", "paused", "standby"), "" when it does
+ * not answer; to free. */
+char *ta_role(struct ta *t);
+void ta_wait_role(struct ta *t, const char *role, double timeout);
+/* Every event of acme, from whichever agent answers; NULL if neither. */
+json_t *ta_pair_events(struct ta_pair *p);
+/* Both snmptrapd logs. */
+char *ta_pair_traps(struct ta_pair *p);
 
 #endif

@@ -28,6 +28,7 @@ struct reqlog {
 	char *path;
 	unsigned int status;
 	char *note;
+	char *agent; /* the client's User-Agent: which of two agents asked */
 };
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -35,7 +36,8 @@ static struct gs_vec reqlogs;
 static long reqlog_seq;
 
 static void
-reqlog_add(const char *method, const char *path, unsigned int status, const char *note)
+reqlog_add(const char *method, const char *path, unsigned int status, const char *note,
+	   const char *agent)
 {
 	struct reqlog *r = calloc(1, sizeof(*r));
 
@@ -46,6 +48,7 @@ reqlog_add(const char *method, const char *path, unsigned int status, const char
 	r->path = gs_strdup(path);
 	r->status = status;
 	r->note = gs_strdup(note);
+	r->agent = gs_strdup(agent);
 	pthread_mutex_lock(&log_lock);
 	r->seq = ++reqlog_seq;
 	gs_vec_push(&reqlogs, r);
@@ -62,11 +65,12 @@ gs_requests_since(long seq)
 		struct reqlog *r = reqlogs.v[i];
 		if (r->seq <= seq)
 			continue;
-		json_array_append_new(arr, json_pack("{s:I, s:f, s:s, s:s, s:i, s:o}", "seq",
+		json_array_append_new(arr, json_pack("{s:I, s:f, s:s, s:s, s:i, s:o, s:s?}", "seq",
 						     (json_int_t)r->seq, "time", r->time, "method",
 						     r->method, "path", r->path, "status",
 						     (int)r->status, "note",
-						     r->note ? json_string(r->note) : json_null()));
+						     r->note ? json_string(r->note) : json_null(),
+						     "agent", r->agent));
 	}
 	pthread_mutex_unlock(&log_lock);
 	return arr;
@@ -515,7 +519,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			sleep_ms(after);
 	}
 	if (strncmp(url, "/_sim/", 6) != 0)
-		reqlog_add(method, url, resp.reset ? 0 : resp.status, resp.note);
+		reqlog_add(method, url, resp.reset ? 0 : resp.status, resp.note,
+			   MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "User-Agent"));
 	gs_log(1, "%s %s -> %u%s%s", method, url, resp.status, resp.note ? " " : "",
 	       resp.note ? resp.note : "");
 	if (resp.reset) {

@@ -213,6 +213,19 @@ int th_nagios_command(struct th_nagios *n, const char *line);
 
 /* ---- th_show.c: narration for the demo programs ---- */
 
+/* th_proxy.c: a TCP load balancer on 127.0.0.1:port for backends a and b
+ * (ports): in turn (round_robin), or a while it answers; the other when
+ * one refuses. */
+struct th_proxy;
+struct th_proxy *th_proxy_start(int port, int a, int b, bool round_robin);
+void th_proxy_mode(struct th_proxy *p, bool round_robin);
+/* Backend which (0: a, 1: b) first, the other when it refuses: what a
+ * balancer's health check does when one stops answering. */
+void th_proxy_prefer(struct th_proxy *p, int which);
+/* Connections given to backend which (0: a, 1: b). */
+long th_proxy_served(struct th_proxy *p, int which);
+void th_proxy_stop(struct th_proxy *p);
+
 /* th_pg.c: a PostgreSQL server of the test's own (TLS, SCRAM password) */
 struct th_pg {
 	char *dir;
