@@ -169,14 +169,26 @@ drop(struct active *a)
 int
 alarms_start(struct store *st)
 {
+	store = st;
+	return alarms_reload();
+}
+
+int
+alarms_reload(void)
+{
+	struct store *st = store;
 	json_t *rows, *r;
 	size_t i;
 
-	store = st;
+	if (!(rows = store_alarms(st)) || !json_is_array(rows)) {
+		json_decref(rows);
+		return -1;
+	}
+	while (n_active)
+		drop(&active[n_active - 1]);
 	/* the newest transition kept; an active alarm's raise if the outbox
 	 * has been pruned since */
 	last_changed = store_outbox_last_at(st, "alarm");
-	rows = store_alarms(st);
 	json_array_foreach (rows, i, r) {
 		int t = type_of(json_string_value(json_object_get(r, "type")));
 		if (t < 0)
@@ -193,6 +205,24 @@ alarms_start(struct store *st)
 	}
 	json_decref(rows);
 	return 0;
+}
+
+void
+alarms_hand_over(void)
+{
+	for (size_t i = 0; i < n_active; i++) {
+		struct active *a = &active[i];
+		struct store_alarm row = {alarm_defs[a->type].name,    a->org,
+					  alarm_severity_name(a->sev), a->raised,
+					  a->text ? a->text : "",      !outbox_early_pending()};
+		if (!a->unsaved)
+			continue;
+		if (store_alarm_hand_over(store, &row) == 0) {
+			a->unsaved = false;
+			log_info("alarm", "%s: written with its clear, for the agent taking over",
+				 alarm_defs[a->type].name);
+		}
+	}
 }
 
 void

@@ -67,6 +67,13 @@ const struct alarm_def *alarm_def_named(const char *name);
 /* Loads the active set kept across restarts. */
 int alarms_start(struct store *st);
 void alarms_stop(void);
+/* The agent stands down (ha.c): alarms it raised from memory while the
+ * store could not write them (databaseUnreachable) are written raised and
+ * cleared, so that the agent taking over sends their clear. */
+void alarms_hand_over(void);
+/* The table read again from the store: the standby's view of the alarms
+ * the active raises (ha.c). */
+int alarms_reload(void);
 /* What is true now: raises with text, or clears. Only edges are written
  * (and appended to the outbox); the same truth again costs nothing. org is
  * "" for the agent's own alarms. -1 if the store failed (tried again at

@@ -245,6 +245,23 @@ cmd_test_match(const struct request *r)
 
 /* ---- changes: the admin socket only, each logged with who asked ---- */
 
+/* Changes of an org's sign-in or subscription are the active agent's: a
+ * standby's would be undone, or undo the active's (docs/high-availability.md). */
+static char *
+standby_refuses(void)
+{
+	json_t *ha = ha_status();
+	char *msg = xprintf("this agent is the standby: run this on the active agent (%s)",
+			    json_string_value(json_object_get(ha, "holder"))
+				? json_string_value(json_object_get(ha, "holder"))
+				: "none holds the duties now");
+	char *out = error(msg);
+
+	free(msg);
+	json_decref(ha);
+	return out;
+}
+
 static char *
 cmd_login(const struct request *r)
 {
@@ -252,6 +269,8 @@ cmd_login(const struct request *r)
 
 	if (!r->org)
 		return need_org(r);
+	if (!ha_active())
+		return standby_refuses();
 	link = auth_link_new(r->org, cfg->public_url);
 	out = reply(json_pack("{s:b, s:s, s:s, s:i}", "ok", 1, "org", r->org_name, "url", link,
 			      "expires_in", AUTH_LINK_TTL));
@@ -264,6 +283,8 @@ cmd_logout(const struct request *r)
 {
 	if (!r->org)
 		return need_org(r);
+	if (!ha_active())
+		return standby_refuses();
 	/* the subscription goes first: deleting it needs the token */
 	subs_logout(r->org);
 	org_logout(r->org);
@@ -275,6 +296,8 @@ cmd_renew(const struct request *r)
 {
 	if (!r->org)
 		return need_org(r);
+	if (!ha_active())
+		return standby_refuses();
 	if (subs_renew_now(r->org) < 0)
 		return error("the org has no subscription to renew (is it signed in?)");
 	return reply(json_pack("{s:b, s:s}", "ok", 1, "org", r->org_name));

@@ -52,7 +52,7 @@ bool db_col_null(struct db_stmt *s, int i);
 const char *db_col_text(struct db_stmt *s, int i);
 long long db_col_int64(struct db_stmt *s, int i);
 double db_col_double(struct db_stmt *s, int i);
-/* Borrowed like text; *ret_len bytes. */
+/* Borrowed until the next step or the next blob read; *ret_len bytes. */
 const void *db_col_blob(struct db_stmt *s, int i, size_t *ret_len);
 /* Rows the last step of s inserted, changed or deleted. */
 long db_changes(struct db_stmt *s);

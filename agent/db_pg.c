@@ -7,10 +7,12 @@
  * each write fails at once instead of holding the event loop.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db_driver.h"
 #include "util.h"
@@ -44,7 +46,8 @@ struct pg_db {
 	char *name;
 	char *why;
 	bool in_tx;
-	double last_try; /* the last connection attempt (monotonic) */
+	double last_try;  /* the last connection attempt (monotonic) */
+	double retry_gap; /* seconds before the next one */
 	int lock_ms;
 	bool relaxed;
 	long long written;
@@ -71,13 +74,17 @@ note(struct pg_db *db, const char *msg)
 static void
 session_setup(struct pg_db *db)
 {
-	char sql[160];
+	char sql[256];
 	PGresult *r;
 
+	/* no wait is unbounded: a lock held by the other agent (stopped in a
+	 * transaction) fails the statement, and that agent's session is ended
+	 * by the server once idle in a transaction for 2 s */
 	snprintf(sql, sizeof(sql),
 		 "SET lock_timeout = %d; SET synchronous_commit = %s; "
-		 "SET client_min_messages = warning",
-		 db->lock_ms, db->relaxed ? "off" : "on");
+		 "SET client_min_messages = warning; SET statement_timeout = 10000; "
+		 "SET idle_in_transaction_session_timeout = 2000",
+		 db->lock_ms > 0 ? db->lock_ms : 1, db->relaxed ? "off" : "on");
 	r = PQexec(db->conn, sql);
 	PQclear(r);
 }
@@ -85,20 +92,22 @@ session_setup(struct pg_db *db)
 static char *
 read_password(const char *path, char **ret_err)
 {
-	FILE *f = fopen(path, "r");
+	/* read(2) into a buffer zeroed after: no stdio buffer keeps it */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char buf[1024];
-	size_t n;
+	ssize_t n;
 
-	if (!f) {
+	if (fd < 0) {
 		*ret_err = xprintf("database_password_file %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (!*buf) {
 		*ret_err = xprintf("database_password_file %s: empty", path);
+		explicit_bzero(buf, sizeof(buf));
 		return NULL;
 	}
 	char *pw = xstrdup(buf);
@@ -122,21 +131,32 @@ pg_open(const char *target, const char *password_file, struct pg_db **ret, char 
 {
 	/* defaults first: what the target says wins, and the password file
 	 * last of all */
-	const char *keys[] = {"connect_timeout",  "keepalives_idle",  "keepalives_interval",
-			      "keepalives_count", "tcp_user_timeout", "application_name",
-			      "dbname",           "password",         NULL};
-	const char *vals[] = {"3", "10", "3", "3", "10000", "ctteamsd", target, NULL, NULL};
+	/* verify-full unless the target says otherwise: never a password
+	 * sent where TLS could have been stripped */
+	const char *keys[] = {"connect_timeout",
+			      "keepalives_idle",
+			      "keepalives_interval",
+			      "keepalives_count",
+			      "tcp_user_timeout",
+			      "application_name",
+			      "sslmode",
+			      "dbname",
+			      "password",
+			      NULL};
+	const char *vals[] = {"2",        "10",          "3",    "3",  "10000",
+			      "ctteamsd", "verify-full", target, NULL, NULL};
 	char *pw = NULL;
 	struct pg_db *db;
 
 	if (password_file && *password_file && !(pw = read_password(password_file, ret_err)))
 		return -1;
-	vals[7] = pw;
+	vals[8] = pw;
 	if (!pw)
-		keys[7] = NULL;
+		keys[8] = NULL;
 	db = xcalloc(1, sizeof(*db));
 	db->base.engine = DB_POSTGRES;
 	db->lock_ms = 200;
+	db->retry_gap = 1;
 	db->conn = PQconnectdbParams(keys, vals, 1);
 	free_secret(pw);
 	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
@@ -345,16 +365,23 @@ usable(struct pg_db *db)
 		note(db, "the connection to the database was lost");
 		return false;
 	}
-	if (now - db->last_try < 1) {
-		note(db, "the database is unreachable");
+	if (now - db->last_try < db->retry_gap) {
+		/* the last attempt's reason stands (it names host and port) */
+		if (!db->why)
+			note(db, "the database is unreachable");
 		return false;
 	}
 	db->last_try = now;
+	/* blocking, up to connect_timeout per address: so the gap grows while
+	 * the server stays away (1 s, 2 s, ... 30 s), and most writes fail at
+	 * once instead of each waiting */
 	PQreset(db->conn);
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		note(db, PQerrorMessage(db->conn));
+		db->retry_gap = db->retry_gap < 15 ? db->retry_gap * 2 : 30;
 		return false;
 	}
+	db->retry_gap = 1;
 	session_setup(db);
 	return true;
 }
@@ -378,7 +405,11 @@ run(struct pg_stmt *s)
 	/* rows an INSERT, UPDATE or DELETE touched, RETURNING or not; empty
 	 * for a SELECT */
 	s->changes = atol(PQcmdTuples(s->res));
-	db->written += s->changes;
+	/* a SELECT's tag counts rows too: only what was written counts */
+	if (!strncmp(PQcmdStatus(s->res), "INSERT", 6) ||
+	    !strncmp(PQcmdStatus(s->res), "UPDATE", 6) ||
+	    !strncmp(PQcmdStatus(s->res), "DELETE", 6))
+		db->written += s->changes;
 	s->n_rows = rc == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;
 	s->row = -1;
 	return 0;

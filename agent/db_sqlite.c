@@ -11,6 +11,7 @@ struct sq_stmt {
 	struct sq_db *db;
 	sqlite3_stmt *stmt;
 	long changes;
+	bool kept; /* sq_keep's: finalized only at sq_close */
 };
 
 struct sq_db {
@@ -113,6 +114,7 @@ sq_keep(struct sq_db *db, const char *sql)
 	s->base.db = &db->base;
 	s->db = db;
 	s->stmt = st;
+	s->kept = true;
 	db->kept[db->n_kept].sql = sql;
 	db->kept[db->n_kept++].s = s;
 	return s;
@@ -130,7 +132,9 @@ sq_release(struct sq_stmt *s)
 void
 sq_finalize(struct sq_stmt *s)
 {
-	if (s) {
+	if (s && s->kept) {
+		sq_release(s);
+	} else if (s) {
 		sqlite3_finalize(s->stmt);
 		free(s);
 	}

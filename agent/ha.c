@@ -19,9 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alarm.h"
 #include "event.h"
 #include "ha.h"
 #include "log.h"
+#include "org.h"
 #include "outbox.h"
 #include "proc.h"
 #include "util.h"
@@ -38,7 +40,10 @@ static struct store *store;
  * and go on if the lease comes back unchanged */
 static enum { STANDBY, ACTIVE, PAUSED } role;
 static bool shared, lost;
-static char *me;
+/* this agent's name (agent_name), and this run of it: the lease's holder
+ * is both, so that another agent given the same name by mistake cannot
+ * take this one's lease as its own; a start afresh (re-exec) keeps it */
+static char *me, *instance, *holder;
 static long epoch;
 static double ttl, deadline, active_since, settle;
 static struct ev_timer *beat_timer, *watch_timer;
@@ -118,15 +123,23 @@ ha_settle_left(void)
 }
 
 bool
+ha_paused(void)
+{
+	ha_active();
+	return shared && role == PAUSED;
+}
+
+bool
 ha_lost(void)
 {
 	return lost;
 }
 
 static void
-peer_seen(void *arg, const char *name, const char *its_role, double age)
+peer_seen(void *arg, const char *name, const char *run, const char *its_role, double age)
 {
 	(void)arg;
+	(void)run;
 	if (!name || !strcmp(name, me) || age > PEER_KNOWN)
 		return;
 	json_array_append_new(
@@ -165,7 +178,7 @@ static void
 renew(void)
 {
 	double t0 = boottime();
-	int rc = store_lease_renew(store, LEASE, me, epoch, ttl);
+	int rc = store_lease_renew(store, LEASE, holder, epoch, ttl);
 	long e;
 
 	if (rc == 0) {
@@ -179,10 +192,10 @@ renew(void)
 	}
 	/* run out: taken again at the very next epoch, nobody held it
 	 * meanwhile, and what this agent knows is still the truth */
-	e = store_lease_take(store, LEASE, me, ttl);
+	e = store_lease_take(store, LEASE, holder, ttl);
 	if (e == epoch + 1) {
 		epoch = e;
-		store_fence(store, LEASE, me, epoch, fence_lost);
+		store_fence(store, LEASE, holder, epoch, fence_lost);
 		resume(t0);
 	} else if (e >= 0) {
 		stand_down("another agent has held the duties' lease");
@@ -194,7 +207,7 @@ renew(void)
 static void
 try_take(void)
 {
-	long e = store_lease_take(store, LEASE, me, ttl);
+	long e = store_lease_take(store, LEASE, holder, ttl);
 
 	if (e > 0) {
 		log_warnx("ha",
@@ -212,12 +225,18 @@ static void
 beat(void *arg)
 {
 	(void)arg;
-	store_agent_beat(store, me, role == STANDBY ? "standby" : "active");
+	store_agent_beat(store, me, instance, role == STANDBY ? "standby" : "active");
 	if (role != STANDBY)
 		renew();
 	else if (!lost)
 		try_take();
 	look_at_peers();
+	/* the standby shows what the active raised: its alarms from the
+	 * shared table, at every beat */
+	if (role == STANDBY && !lost) {
+		alarms_reload();
+		orgs_standby_sync();
+	}
 	if (!lost)
 		ev_timer_arm(beat_timer, ttl / 3);
 }
@@ -248,6 +267,38 @@ watch(void *arg)
 }
 
 static char *
+random_instance(void)
+{
+	unsigned char b[6];
+	char *s = xcalloc(1, sizeof(b) * 2 + 1);
+
+	if (getentropy(b, sizeof(b)) < 0)
+		memset(b, 0, sizeof(b));
+	for (size_t i = 0; i < sizeof(b); i++)
+		sprintf(s + 2 * i, "%02x", b[i]);
+	return s;
+}
+
+static void
+name_seen(void *arg, const char *name, const char *run, const char *its_role, double age)
+{
+	(void)arg;
+	(void)its_role;
+	if (name && !strcmp(name, me) && run && strcmp(run, instance) != 0 && age < 2 * ttl)
+		log_err("ha",
+			"another agent named %s beat %.0f s ago: if it is not this one's last "
+			"run, give each agent its own agent_name",
+			me, age);
+}
+
+/* Two agents with one name are a mistake the lease cannot see: said. */
+static void
+same_name_check(struct store *st)
+{
+	store_agents(st, name_seen, NULL);
+}
+
+static char *
 default_name(void)
 {
 	char host[256] = "";
@@ -268,8 +319,14 @@ ha_start(const struct conf *c, struct store *st)
 	if (!shared)
 		return 0;
 	me = c->agent_name ? xstrdup(c->agent_name) : default_name();
+	instance =
+	    getenv("CTTEAMSD_INSTANCE") ? xstrdup(getenv("CTTEAMSD_INSTANCE")) : random_instance();
+	holder = xprintf("%s#%s", me, instance);
+	/* kept over a start afresh in the other role (main.c's re-exec) */
+	setenv("CTTEAMSD_INSTANCE", instance, 1);
+	same_name_check(st);
 	ttl = c->lease_time;
-	epoch = store_lease_take(st, LEASE, me, ttl);
+	epoch = store_lease_take(st, LEASE, holder, ttl);
 	/* a refresh the last holder sent just before it stopped may still be
 	 * on its way: this one waits for it to be answered or given up (the
 	 * first holder ever has none to wait for) */
@@ -279,10 +336,10 @@ ha_start(const struct conf *c, struct store *st)
 		deadline = t0 + 0.9 * ttl;
 		active_since = now_mono();
 	}
-	store_fence(st, LEASE, me, role == ACTIVE ? epoch : 0, fence_lost);
+	store_fence(st, LEASE, holder, role == ACTIVE ? epoch : 0, fence_lost);
 	beat_timer = ev_timer_new(beat, NULL);
 	watch_timer = ev_timer_new(watch, NULL);
-	store_agent_beat(st, me, role == ACTIVE ? "active" : "standby");
+	store_agent_beat(st, me, instance, role == ACTIVE ? "active" : "standby");
 	look_at_peers();
 	ev_timer_arm(beat_timer, ttl / 3);
 	if (role == ACTIVE)
@@ -298,7 +355,7 @@ ha_stop(void)
 {
 	/* a clean stop hands the duties over at once, not after lease_time */
 	if (shared && role == ACTIVE && !lost)
-		store_lease_release(store, LEASE, me, epoch);
+		store_lease_release(store, LEASE, holder, epoch);
 	ev_timer_free(beat_timer);
 	ev_timer_free(watch_timer);
 	beat_timer = watch_timer = NULL;
@@ -307,7 +364,9 @@ ha_stop(void)
 	free(peer_problem);
 	peer_problem = NULL;
 	free(me);
-	me = NULL;
+	free(instance);
+	free(holder);
+	me = instance = holder = NULL;
 	shared = false;
 }
 
@@ -320,19 +379,19 @@ ha_peer_problem(void)
 json_t *
 ha_status(void)
 {
-	char *holder = NULL;
+	char *who = NULL;
 	double left = 0;
 	json_t *j;
 
 	if (!shared)
 		return json_null();
-	store_lease_holder(store, LEASE, &holder, &left);
+	store_lease_holder(store, LEASE, &who, &left);
 	j = json_pack("{s:s, s:s, s:s?, s:f, s:I, s:f, s:O?}", "agent", me, "role",
 		      role == ACTIVE   ? "active"
 		      : role == PAUSED ? "paused"
 				       : "standby",
-		      "holder", holder, "lease_left", left, "epoch", (json_int_t)(role ? epoch : 0),
+		      "holder", who, "lease_left", left, "epoch", (json_int_t)(role ? epoch : 0),
 		      "lease_time", ttl, "peers", peers);
-	free(holder);
+	free(who);
 	return j;
 }

@@ -26,6 +26,9 @@ bool ha_may_act(double margin);
  * has been answered or given up (ha_settle_left: seconds still to wait). */
 bool ha_settled(void);
 double ha_settle_left(void);
+/* The active whose lease ran out while the database was away: its duties
+ * wait; what it says of the database still goes out (health.c, outbox.c). */
+bool ha_paused(void);
 /* The loop was stopped to start afresh in the other role. */
 bool ha_lost(void);
 /* The other agent stopped beating: why, or NULL (peerLost). */

@@ -270,22 +270,34 @@ counts_read(struct counts *c)
 			c->unrec[i] = -1;
 }
 
+/* The store's own alarms: a shared database out of reach is one alarm,
+ * not two. */
+static void
+db_alarms(void)
+{
+	const char *trouble = store_trouble_why(orgs_store());
+	bool unreachable = trouble && store_shared(orgs_store()) && !store_connected(orgs_store());
+
+	set(ALARM_DB_UNREACHABLE, "", unreachable, unreachable ? trouble : NULL);
+	set(ALARM_STORE, "", trouble != NULL && !unreachable, trouble);
+}
+
 static void
 evaluate(void *arg)
 {
-	const char *trouble = store_trouble_why(orgs_store());
-	bool unreachable;
 	struct counts counts;
 	char *cert, *stuck;
 
 	(void)arg;
-	if (!ha_gate(timer))
+	if (!ha_gate(timer)) {
+		/* paused for want of the database: that alarm still goes out,
+		 * from memory (the outputs send what is handed to them early) */
+		if (ha_paused())
+			db_alarms();
 		return;
+	}
 	store_failed = false;
-	/* a shared database out of reach is one alarm, not two */
-	unreachable = trouble && store_shared(orgs_store()) && !store_connected(orgs_store());
-	set(ALARM_DB_UNREACHABLE, "", unreachable, unreachable ? trouble : NULL);
-	set(ALARM_STORE, "", trouble != NULL && !unreachable, trouble);
+	db_alarms();
 	set(ALARM_PEER_LOST, "", ha_peer_problem() != NULL, ha_peer_problem());
 	cert = nkey_problem();
 	set(ALARM_CERT, "", cert != NULL, cert);

@@ -279,6 +279,9 @@ run(void)
 		 CT_VERSION, conf->n_orgs, conf->control_socket,
 		 conf->monitor_socket ? conf->monitor_socket : "off");
 	ev_run();
+	/* standing down: what it raised from memory, the next active clears */
+	if (ha_lost())
+		alarms_hand_over();
 	log_info("main", "stopped");
 	rc = 0;
 out:

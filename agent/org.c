@@ -453,6 +453,55 @@ orgs_store(void)
 	return store;
 }
 
+static void
+set_text(char **field, const char *v)
+{
+	if (v && *field && !strcmp(*field, v))
+		return;
+	free(*field);
+	*field = v ? xstrdup(v) : NULL;
+}
+
+static void
+auth_synced(void *arg, const char *name, const struct store_auth *a)
+{
+	struct org *o = org_find(name);
+	enum org_auth was;
+
+	(void)arg;
+	if (!o)
+		return;
+	was = o->auth;
+	for (int s = ORG_NOT_SIGNED_IN; s <= ORG_SECRET_INVALID; s++)
+		if (a->state && !strcmp(a->state, org_auth_name((enum org_auth)s)))
+			o->auth = (enum org_auth)s;
+	o->access_expires = a->access_expires;
+	o->last_refresh = a->last_refresh;
+	o->failures = a->failures;
+	set_text(&o->user_id, a->user_id);
+	set_text(&o->user_upn, a->user_upn);
+	set_text(&o->last_error, a->last_error);
+	if (o->auth != was && listener)
+		listener(o);
+}
+
+static void
+sub_synced(void *arg, const char *name, const char *id, double expires)
+{
+	struct org *o = org_find(name);
+
+	(void)arg;
+	if (o)
+		subs_standby_sync(o, id, expires);
+}
+
+void
+orgs_standby_sync(void)
+{
+	store_auth_each(store, auth_synced, NULL);
+	store_sub_each(store, sub_synced, NULL);
+}
+
 struct org *
 org_find(const char *name)
 {

@@ -73,6 +73,9 @@ void orgs_stop(void);
 const struct conf *orgs_conf(void);
 struct store *orgs_store(void);
 struct org *org_find(const char *name);
+/* The standby (ha.c): every org's sign-in and subscription as the active
+ * last wrote them, for its status, plugins and MIB. Tokens stay unread. */
+void orgs_standby_sync(void);
 /* For an answer that comes later: a reference to this org object, and the
  * org again from it, or NULL when the org was removed or replaced (a new
  * object under the same name: its tenant changed) meanwhile. An answer

@@ -89,7 +89,11 @@ step(void *arg)
 	struct outbox_consumer *c = arg;
 	json_t *next;
 
-	if (c->in_flight || !ha_gate(c->timer))
+	if (c->in_flight)
+		return;
+	/* what was handed over from memory (the store is failing) goes out
+	 * even while the duties wait for the database (paused) */
+	if (!(ha_paused() && json_array_size(c->early) > 0) && !ha_gate(c->timer))
 		return;
 	if (json_array_size(c->early) > 0) {
 		c->in_flight = json_incref(json_array_get(c->early, 0));

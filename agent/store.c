@@ -144,6 +144,31 @@ store_auth_get(struct store *st, const char *org, struct store_auth *a)
 	return rc == DB_ROW ? 0 : rc == DB_DONE ? 1 : -1;
 }
 
+int
+store_auth_each(struct store *st, store_auth_fn *fn, void *arg)
+{
+	struct db_stmt *s = store_prep(st, "SELECT org, state, access_expires, last_refresh, "
+					   "user_id, user_upn, failures, last_error, updated "
+					   "FROM org_auth");
+	enum db_step rc;
+
+	if (!s)
+		return -1;
+	while ((rc = db_step(s)) == DB_ROW) {
+		struct store_auth a = {.state = (char *)db_col_text(s, 1),
+				       .access_expires = db_col_double(s, 2),
+				       .last_refresh = db_col_double(s, 3),
+				       .user_id = (char *)db_col_text(s, 4),
+				       .user_upn = (char *)db_col_text(s, 5),
+				       .failures = (long)db_col_int64(s, 6),
+				       .last_error = (char *)db_col_text(s, 7),
+				       .updated = db_col_double(s, 8)};
+		fn(arg, db_col_text(s, 0), &a);
+	}
+	db_finalize(s);
+	return rc == DB_DONE ? 0 : -1;
+}
+
 void
 store_bind_sealed(struct store *st, struct db_stmt *s, int i, const char *org, const char *field,
 		  const char *plain)

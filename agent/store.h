@@ -46,6 +46,10 @@ int store_auth_get(struct store *st, const char *org, struct store_auth *ret);
 int store_auth_put(struct store *st, const char *org, const struct store_auth *a);
 int store_auth_delete(struct store *st, const char *org);
 void store_auth_clear(struct store_auth *a);
+/* Every org's sign-in as stored, without its tokens (the standby's view,
+ * ha.c): fn is called with a borrowed row. 0, or -1 if the store failed. */
+typedef void store_auth_fn(void *arg, const char *org, const struct store_auth *a);
+int store_auth_each(struct store *st, store_auth_fn *fn, void *arg);
 
 /* ---- store_work.c: the subscription, the inbox, events, counters ---- */
 
@@ -60,6 +64,9 @@ int store_sub_get(struct store *st, const char *org, struct store_sub *ret);
 int store_sub_put(struct store *st, const char *org, const struct store_sub *s);
 int store_sub_delete(struct store *st, const char *org);
 void store_sub_clear(struct store_sub *s);
+/* Every org's subscription id and end, without its clientState. */
+typedef void store_sub_fn(void *arg, const char *org, const char *id, double expires);
+int store_sub_each(struct store *st, store_sub_fn *fn, void *arg);
 
 /* Adds items (a JSON array) in one transaction: all or none. */
 int store_inbox_add(struct store *st, const char *org, const char *kind, json_t *items);
@@ -201,10 +208,15 @@ struct store_alarm {
 /* Raises (or clears) an alarm and appends the transition to the outbox,
  * in one transaction. */
 int store_alarm_transition(struct store *st, const struct store_alarm *a, bool raise);
+/* An alarm an agent raised from memory, and has now to leave to another
+ * (it lost the duties' lease): its raise (early, as the outputs had it)
+ * and its clear, to the outbox in one transaction; not fenced. */
+int store_alarm_hand_over(struct store *st, const struct store_alarm *a);
 /* The transition's outbox entry: {transition, type, org, severity, raised,
  * text[, early]}. */
 json_t *store_alarm_body(const struct store_alarm *a, bool raise);
-/* The active alarms, oldest first: [{type, org, severity, raised, text}]. */
+/* The active alarms, oldest first: [{type, org, severity, raised, text}];
+ * NULL if the store failed. */
 json_t *store_alarms(struct store *st);
 /* Outbox entries after seq, oldest first: [{seq, at, kind, ...body}]. */
 json_t *store_outbox_since(struct store *st, long after, long limit);
@@ -247,8 +259,9 @@ void store_fence(struct store *st, const char *name, const char *holder, long ep
 		 void (*on_lost)(void));
 /* This agent's beat, and every agent's role and the seconds since its
  * last beat (by the database's clock). */
-int store_agent_beat(struct store *st, const char *name, const char *role);
-typedef void store_agent_fn(void *arg, const char *name, const char *role, double age);
+int store_agent_beat(struct store *st, const char *name, const char *instance, const char *role);
+typedef void store_agent_fn(void *arg, const char *name, const char *instance, const char *role,
+			    double age);
 int store_agents(struct store *st, store_agent_fn *fn, void *arg);
 /* The newest inbox row's seq (rows another agent took in), -1 on error. */
 long store_inbox_last(struct store *st);

@@ -114,22 +114,47 @@ store_alarm_transition(struct store *st, const struct store_alarm *a, bool raise
 	return rc;
 }
 
+int
+store_alarm_hand_over(struct store *st, const struct store_alarm *a)
+{
+	json_t *up = store_alarm_body(a, true), *down = store_alarm_body(a, false);
+	int rc;
+
+	/* the outbox only: the alarm table is the new active's */
+	if (store_begin_free(st) < 0)
+		rc = store_health(st, -1);
+	else if (store_outbox_append(st, "alarm", up) < 0 ||
+		 store_outbox_append(st, "alarm", down) < 0 || store_commit(st) < 0)
+		rc = store_rollback(st);
+	else
+		rc = store_health(st, 0);
+	json_decref(up);
+	json_decref(down);
+	return rc;
+}
+
 json_t *
 store_alarms(struct store *st)
 {
 	struct db_stmt *s = store_prep(st, "SELECT type, org, severity, raised, text FROM alarm "
 					   "ORDER BY raised, type, org");
-	json_t *arr = json_array();
+	json_t *arr;
+	enum db_step rc;
 
 	if (!s)
-		return arr;
-	while (db_step(s) == DB_ROW) {
+		return NULL;
+	arr = json_array();
+	while ((rc = db_step(s)) == DB_ROW) {
 		json_t *a = json_pack("{s:o, s:o, s:o, s:f, s:o}", "type", store_col_json(s, 0),
 				      "org", store_col_json(s, 1), "severity", store_col_json(s, 2),
 				      "raised", db_col_double(s, 3), "text", store_col_json(s, 4));
 		json_array_append_new(arr, a);
 	}
 	db_finalize(s);
+	if (rc == DB_ERROR) {
+		json_decref(arr);
+		return NULL;
+	}
 	return arr;
 }
 

@@ -188,11 +188,11 @@ store_serialize(struct store *st, long what)
 }
 
 int
-store_agent_beat(struct store *st, const char *name, const char *role)
+store_agent_beat(struct store *st, const char *name, const char *instance, const char *role)
 {
-	char *sql = xprintf("INSERT INTO agent (name, role, seen) VALUES (?, ?, %s) "
+	char *sql = xprintf("INSERT INTO agent (name, role, seen, instance) VALUES (?, ?, %s, ?) "
 			    "ON CONFLICT (name) DO UPDATE SET role=excluded.role, "
-			    "seen=excluded.seen",
+			    "seen=excluded.seen, instance=excluded.instance",
 			    db_now(st));
 	struct db_stmt *s = store_prep(st, sql);
 
@@ -201,13 +201,15 @@ store_agent_beat(struct store *st, const char *name, const char *role)
 		return -1;
 	db_bind_text(s, 1, name);
 	db_bind_text(s, 2, role);
+	db_bind_text(s, 3, instance);
 	return store_step_free(st, s) < 0 ? -1 : 0;
 }
 
 int
 store_agents(struct store *st, store_agent_fn *fn, void *arg)
 {
-	char *sql = xprintf("SELECT name, role, %s - seen FROM agent ORDER BY name", db_now(st));
+	char *sql =
+	    xprintf("SELECT name, instance, role, %s - seen FROM agent ORDER BY name", db_now(st));
 	struct db_stmt *s = store_prep(st, sql);
 	enum db_step rc;
 
@@ -215,7 +217,8 @@ store_agents(struct store *st, store_agent_fn *fn, void *arg)
 	if (!s)
 		return -1;
 	while ((rc = db_step(s)) == DB_ROW)
-		fn(arg, db_col_text(s, 0), db_col_text(s, 1), db_col_double(s, 2));
+		fn(arg, db_col_text(s, 0), db_col_text(s, 1), db_col_text(s, 2),
+		   db_col_double(s, 3));
 	db_finalize(s);
 	return rc == DB_DONE ? 0 : -1;
 }

@@ -91,7 +91,7 @@ static const char sqlite_schema[] =
     "  name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch INTEGER NOT NULL,"
     "  expires REAL NOT NULL);"
     "CREATE TABLE IF NOT EXISTS agent ("
-    "  name TEXT PRIMARY KEY, role TEXT, seen REAL NOT NULL);";
+    "  name TEXT PRIMARY KEY, role TEXT, seen REAL NOT NULL, instance TEXT);";
 
 static const char *const sqlite_migrations[] = {
     /* when the item may be tried again (per-item backoff) */
@@ -193,7 +193,7 @@ static const char *const pg_steps[] = {
     "  name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch BIGINT NOT NULL,"
     "  expires DOUBLE PRECISION NOT NULL);"
     "CREATE TABLE agent ("
-    "  name TEXT PRIMARY KEY, role TEXT, seen DOUBLE PRECISION NOT NULL);",
+    "  name TEXT PRIMARY KEY, role TEXT, seen DOUBLE PRECISION NOT NULL, instance TEXT);",
 };
 
 static int

@@ -119,6 +119,9 @@ store_exec(struct store *st, const char *sql)
 int
 store_begin_free(struct store *st)
 {
+	/* a refusal for want of the lease is this transaction's to report,
+	 * not a later one's */
+	st->fenced_out = false;
 	if (db_begin(st->db) < 0) {
 		store_failed(st, "beginning a transaction");
 		return -1;
@@ -207,6 +210,20 @@ store_sub_delete(struct store *st, const char *org)
 		return -1;
 	db_bind_text(s, 1, org);
 	return store_step_done(st, s);
+}
+
+int
+store_sub_each(struct store *st, store_sub_fn *fn, void *arg)
+{
+	struct db_stmt *s = store_prep(st, "SELECT org, id, expires FROM subscription");
+	enum db_step rc;
+
+	if (!s)
+		return -1;
+	while ((rc = db_step(s)) == DB_ROW)
+		fn(arg, db_col_text(s, 0), db_col_text(s, 1), db_col_double(s, 2));
+	db_finalize(s);
+	return rc == DB_DONE ? 0 : -1;
 }
 
 void

@@ -497,6 +497,13 @@ deleted(const struct hc_resp *resp, void *arg)
 static void
 delete_sub(const char *url, const char *token, char *what)
 {
+	/* a subscription is the active agent's to delete: one that lost the
+	 * duties' lease, or never held it, could delete the one in use */
+	if (!ha_may_act(1)) {
+		log_warnx("subs", "%s: not deleted: this agent does not hold the duties", what);
+		free(what);
+		return;
+	}
 	/* not started: no answer will come to free what */
 	if (hc_graph("DELETE", url, token, NULL, deleted, what) < 0)
 		free(what);
@@ -595,6 +602,12 @@ sub_step(void *arg)
 
 	if (!ha_gate(s->timer))
 		return;
+	/* just taken over: what the last active asked of Graph is answered
+	 * (or given up) first, so that two subscriptions are not made */
+	if (!ha_settled()) {
+		ev_timer_arm(s->timer, ha_settle_left());
+		return;
+	}
 	if (s->busy)
 		return;
 	if (s->state == SUB_ACTIVE && s->expires <= now_wall())
@@ -737,6 +750,22 @@ standby_reread(struct sub *s)
 	s->client_state = row.client_state;
 	s->expires = row.expires;
 	s->state = row.expires > now_wall() ? SUB_ACTIVE : SUB_LAPSED;
+}
+
+void
+subs_standby_sync(struct org *o, const char *id, double expires)
+{
+	struct sub *s = o->sub;
+
+	if (!s || !id)
+		return;
+	if (!s->id || strcmp(s->id, id) != 0) {
+		s->reread = 0;
+		standby_reread(s);
+		return;
+	}
+	s->expires = expires;
+	s->state = expires > now_wall() ? SUB_ACTIVE : SUB_LAPSED;
 }
 
 const char *

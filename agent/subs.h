@@ -51,4 +51,7 @@ struct subs_health {
 void subs_health(const struct org *o, struct subs_health *ret);
 json_t *subs_status(const struct org *o);
 
+/* The standby (ha.c): the subscription the active last wrote. */
+void subs_standby_sync(struct org *o, const char *id, double expires);
+
 #endif

@@ -127,7 +127,8 @@ main(void)
 	th_check(ta_signin(t, "acme", NULL) == 200, "sign-in completes");
 	th_check(th_wait_until(ta_sub_active, t, 30), "the subscription is active");
 	ctl(t, "alpha", "status", "acme");
-	printf("   beta reads the same sign-in from the database:\n");
+	printf("   beta reads the same sign-in from the database (at its next beat):\n");
+	th_check(ta_wait_auth(&pair.b, "acme", "valid", 20), "beta shows the sign-in");
 	ctl(&pair.b, "beta", "status", "acme");
 
 	th_step(
