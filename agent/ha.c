@@ -166,10 +166,12 @@ static void
 resume(double t0)
 {
 	deadline = t0 + 0.9 * ttl;
-	if (role == PAUSED)
-		log_warnx("ha", "agent %s: the duties' lease is still its own; the duties go on",
-			  me);
+	if (role != PAUSED)
+		return;
+	log_warnx("ha", "agent %s: the duties' lease is still its own; the duties go on", me);
 	role = ACTIVE;
+	/* their timers come back by themselves (ha_gate); work that arrived
+	 * meanwhile is looked at now */
 	proc_kick();
 	outbox_kick();
 }
