@@ -245,16 +245,21 @@ cmd_test_match(const struct request *r)
 
 /* ---- changes: the admin socket only, each logged with who asked ---- */
 
-/* Changes of an org's sign-in or subscription are the active agent's: a
- * standby's would be undone, or undo the active's (docs/high-availability.md). */
+/* Changes of an org's sign-in, subscription or dead letters are the
+ * duties' (docs/high-availability.md): an agent not doing them now, a
+ * standby or an active paused for want of the database, refuses them. */
 static char *
 standby_refuses(void)
 {
 	json_t *ha = ha_status();
-	char *msg = xprintf("this agent is the standby: run this on the active agent (%s)",
-			    json_string_value(json_object_get(ha, "holder"))
-				? json_string_value(json_object_get(ha, "holder"))
-				: "none holds the duties now");
+	const char *role = json_string_value(json_object_get(ha, "role"));
+	const char *holder = json_string_value(json_object_get(ha, "holder"));
+	char *msg = !strcmp(role ? role : "", "paused")
+			? xstrdup("this agent's duties wait for the database: try again once "
+				  "it is reached")
+			: xprintf("this agent is the standby: run this on the active agent "
+				  "(the last holder of the duties: %s)",
+				  holder ? holder : "none yet");
 	char *out = error(msg);
 
 	free(msg);
@@ -343,6 +348,8 @@ cmd_dead_letters_clear(const struct request *r)
 
 	if (!r->org)
 		return need_org(r);
+	if (!ha_active())
+		return standby_refuses();
 	n = store_dead_clear(store, r->org_name);
 	if (n < 0)
 		return error("the store failed");

@@ -346,7 +346,7 @@ ha_start(const struct conf *c, struct store *st)
 	ev_timer_arm(beat_timer, ttl / 3);
 	if (role == ACTIVE)
 		ev_timer_arm(watch_timer, 0.25);
-	log_info("ha", "agent %s shares %s: %s%s", me, store_where(st),
+	log_info("ha", "agent %s (lease holder %s) shares %s: %s%s", me, holder, store_where(st),
 		 role == ACTIVE ? "active (holds the duties' lease)" : "standby",
 		 epoch < 0 ? " (the lease could not be read)" : "");
 	return 0;

@@ -136,6 +136,7 @@ on_hup(void)
 	restart_needed("listen address", conf->listen_addr, next->listen_addr);
 	restart_needed("tls_cert", conf->tls_cert, next->tls_cert);
 	restart_needed("state_dir", conf->state_dir, next->state_dir);
+	restart_needed("database", conf->database, next->database);
 	restart_needed("control_socket", conf->control_socket, next->control_socket);
 	restart_needed("monitor_socket", conf->monitor_socket, next->monitor_socket);
 	if (conf->max_connections != next->max_connections ||

@@ -26,12 +26,6 @@ struct triage {
 	long seen;             /* rows the current scan looked at */
 	long likely[LIKELY_MAX];
 	size_t n_likely;
-	/* chats never read that have a row among the likely: their later
-	 * rows wait for it to tell what the chat is. A notice comes alone in
-	 * its chat; a busy chat the agent has not read yet (after a start, or
-	 * a takeover in a pair) would otherwise fill the likely rows with
-	 * its backlog and keep a notice behind it */
-	json_t *pending;
 };
 
 struct triage *
@@ -41,7 +35,6 @@ triage_new(void)
 
 	t->chats = json_object();
 	t->older = json_object();
-	t->pending = json_object();
 	t->fresh = true; /* what the inbox held before the start */
 	return t;
 }
@@ -53,7 +46,6 @@ triage_free(struct triage *t)
 		return;
 	json_decref(t->chats);
 	json_decref(t->older);
-	json_decref(t->pending);
 	free(t);
 }
 
@@ -73,13 +65,6 @@ triage_chat_read(struct triage *t, const char *chat, bool notice)
 
 	if (!chat || !*chat)
 		return;
-	/* a chat whose later rows were passed over holds notices: look at
-	 * the inbox again from the start, those rows among the likely now */
-	if (json_object_get(t->pending, chat) && notice) {
-		t->scanned_to = 0;
-		t->fresh = true;
-	}
-	json_object_del(t->pending, chat);
 	if (chat_kind(t, chat) > kind)
 		kind = chat_kind(t, chat);
 	if (json_object_size(t->chats) >= CHATS_MAX && !json_object_get(t->chats, chat)) {
@@ -107,17 +92,11 @@ look(void *arg, long seq, const char *msg_key, bool rich)
 	 * old row has no chat to judge by */
 	if (!rich && bar) {
 		chat = xstrndup(msg_key, (size_t)(bar - msg_key));
-		int kind = chat_kind(t, chat);
-		if (kind == CHAT_NEW && json_object_get(t->pending, chat)) {
-			/* not likely until its first row is read */
-		} else if (kind != CHAT_READ) {
-			if (t->n_likely == LIKELY_MAX) {
+		if (chat_kind(t, chat) != CHAT_READ) {
+			if (t->n_likely == LIKELY_MAX)
 				t->full = true;
-			} else {
+			else
 				t->likely[t->n_likely++] = seq;
-				if (kind == CHAT_NEW)
-					json_object_set_new(t->pending, chat, json_true());
-			}
 		}
 		free(chat);
 	}

@@ -682,6 +682,48 @@ test_notice_overtakes_chatter_in_many_chats(void **state)
 	free(notice);
 }
 
+/* After a start (or a takeover in a pair) the agent knows no chat. A
+ * backlog in a few busy chats, each read once a second, must not keep a
+ * notice in a new chat behind it: behind 600 such messages it is still
+ * read first. */
+static void
+test_notice_overtakes_backlog_after_restart(void **state)
+{
+	struct ta *t = *state;
+	char *busy[3], *notice;
+	struct chat_wait w = {t, NULL, "webhook"};
+	double start;
+	long left;
+
+	assert_int_equal(ta_start(t, NULL, "rich_notifications = no"), 0);
+	assert_int_equal(ta_signin(t, "acme", NULL), 200);
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	for (int i = 0; i < 3; i++)
+		busy[i] = ta_chat_new(t, "group");
+	for (int i = 0; i < 600; i++)
+		say(t, busy[i % 3], "Ladung für Halle 3 ist da 📦");
+	/* killed with them in its inbox: started again, it knows no chat */
+	ta_kill(t);
+	assert_int_equal(ta_restart(t), 0);
+	assert_true(inbox_pending(t) >= 500);
+	notice = ta_chat_new(t, "group");
+	w.chat = notice;
+	start = th_now();
+	say(t, notice, "Jane has placed an Emergency Call to 911");
+	assert_true(th_wait_until(chat_event, &w, 30));
+	left = inbox_pending(t);
+	print_message("after a restart: notice raised %.3f s after it was posted, %ld message(s) "
+		      "still to read\n",
+		      th_now() - start, left);
+	/* in arrival order it would have come after all of them (three
+	 * chats, each read once a second: minutes) */
+	assert_true(left >= 400);
+	assert_int_equal(ta_stop(t), 0);
+	for (int i = 0; i < 3; i++)
+		free(busy[i]);
+	free(notice);
+}
+
 #define BETA_TENANT "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 #define BETA_CLIENT "11112222-3333-4444-8555-666677778888"
 
@@ -1082,6 +1124,8 @@ main(void)
 	    cmocka_unit_test_teardown(test_chatter_in_one_chat_never_delays_another,
 				      ta_test_teardown),
 	    cmocka_unit_test_teardown(test_tenant_throttling_holds_the_org, ta_test_teardown),
+	    cmocka_unit_test_teardown(test_notice_overtakes_backlog_after_restart,
+				      ta_test_teardown),
 	    cmocka_unit_test_teardown(test_canary_catches_a_silent_webhook, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_silent_day_with_canary_within_budget, ta_test_teardown),
 	    cmocka_unit_test_teardown(test_store_failure_backs_off, ta_test_teardown),
