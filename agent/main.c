@@ -303,9 +303,10 @@ out:
 	nkey_shutdown();
 	/* the last counts, before the loop and its timers go */
 	cnt_stop();
+	/* the lease let go (a clean stop) while its timers still exist */
+	ha_stop();
 	ev_shutdown();
 	alarms_stop();
-	ha_stop();
 	store_close(store);
 	seal_close(seal);
 	curl_global_cleanup();
