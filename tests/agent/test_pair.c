@@ -423,6 +423,16 @@ alarm_is(void *arg)
 	return j && found == w->on;
 }
 
+static bool
+restored_trapped(void *arg)
+{
+	char *traps = ta_pair_traps(arg);
+	bool ok = count_in(traps, "ctTeamsDatabaseRestored") > 0;
+
+	free(traps);
+	return ok;
+}
+
 static void
 test_pair_database_restart(void **state)
 {
@@ -461,6 +471,7 @@ test_pair_database_restart(void **state)
 		assert_true(th_wait_until(alarm_is, &w, 30));
 	}
 	assert_true(th_wait_until(all_delivered, &r, 60));
+	assert_true(th_wait_until(restored_trapped, &p, 60));
 	traps = ta_pair_traps(&p);
 	assert_int_equal(count_in(traps, "ctTeamsDatabaseUnreachable"), 1);
 	assert_int_equal(count_in(traps, "ctTeamsDatabaseRestored"), 1);
