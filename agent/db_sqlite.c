@@ -74,13 +74,15 @@ sq_name(const struct sq_db *db)
 	return db->path;
 }
 
-struct sq_stmt *
-sq_prep(struct sq_db *db, const char *sql)
+/* A kept statement is prepared for many runs (SQLite plans it so). */
+static struct sq_stmt *
+prepare(struct sq_db *db, const char *sql, bool kept)
 {
 	sqlite3_stmt *st = NULL;
 	struct sq_stmt *s;
 
-	if (sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v3(db->conn, sql, -1, kept ? SQLITE_PREPARE_PERSISTENT : 0, &st,
+			       NULL) != SQLITE_OK) {
 		note(db);
 		return NULL;
 	}
@@ -88,14 +90,20 @@ sq_prep(struct sq_db *db, const char *sql)
 	s->base.db = &db->base;
 	s->db = db;
 	s->stmt = st;
+	s->kept = kept;
 	return s;
+}
+
+struct sq_stmt *
+sq_prep(struct sq_db *db, const char *sql)
+{
+	return prepare(db, sql, false);
 }
 
 struct sq_stmt *
 sq_keep(struct sq_db *db, const char *sql)
 {
 	struct sq_stmt *s;
-	sqlite3_stmt *st = NULL;
 
 	for (size_t i = 0; i < db->n_kept; i++)
 		if (!strcmp(db->kept[i].sql, sql))
@@ -105,16 +113,8 @@ sq_keep(struct sq_db *db, const char *sql)
 		db->why = xprintf("no room to keep another statement (a bug): %s", sql);
 		return NULL;
 	}
-	if (sqlite3_prepare_v3(db->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
-	    SQLITE_OK) {
-		note(db);
+	if (!(s = prepare(db, sql, true)))
 		return NULL;
-	}
-	s = xcalloc(1, sizeof(*s));
-	s->base.db = &db->base;
-	s->db = db;
-	s->stmt = st;
-	s->kept = true;
 	db->kept[db->n_kept].sql = sql;
 	db->kept[db->n_kept++].s = s;
 	return s;

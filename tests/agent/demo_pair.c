@@ -84,16 +84,6 @@ trapped(void *arg)
 	return ok;
 }
 
-static int
-count_in(const char *text, const char *needle)
-{
-	int n = 0;
-
-	for (const char *at = text; at && (at = strstr(at, needle)); at += strlen(needle))
-		n++;
-	return n;
-}
-
 int
 main(void)
 {
@@ -162,8 +152,8 @@ main(void)
 	th_step("Once: one event for the call, one trap for it, across both snmptrapd");
 	th_check(json_array_size(c.events) == 1, "one event");
 	traps = ta_pair_traps(&pair);
-	printf("   traps for the call: %d\n", count_in(traps, want));
-	th_check(count_in(traps, want) == 1, "one trap");
+	printf("   traps for the call: %d\n", ta_count_in(traps, want));
+	th_check(ta_count_in(traps, want) == 1, "one trap");
 	free(traps);
 
 	th_step("Stop everything the demo started");

@@ -705,3 +705,28 @@ ta_store_trouble_shown(void *t)
 	json_decref(j);
 	return ok;
 }
+
+int
+ta_count_in(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *at = text; at && (at = strstr(at, needle)); at += strlen(needle))
+		n++;
+	return n;
+}
+
+bool
+ta_alarm_is(void *arg)
+{
+	struct ta_alarm_wait *w = arg;
+	json_t *j = ta_ctl(w->t, "alarms", NULL), *a;
+	bool found = false, answered = j != NULL;
+	size_t i;
+
+	json_array_foreach (json_object_get(j, "alarms"), i, a)
+		found |= !strcmp(ta_str(a, "type"), w->type);
+	json_decref(j);
+	/* an agent that does not answer says nothing either way */
+	return answered && found == w->active;
+}

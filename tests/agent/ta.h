@@ -132,6 +132,17 @@ void ta_fifo_read(struct ta_fifo *f);
 /* Stops the reader and forgets the paths (the files go with dir). */
 void ta_fifo_stop(struct ta_fifo *f);
 
+/* How often needle occurs in text (NULL: 0). */
+int ta_count_in(const char *text, const char *needle);
+struct ta_alarm_wait {
+	struct ta *t;
+	const char *type;
+	bool active;
+};
+/* For th_wait_until: an alarm of the type (any org) is active at the
+ * agent, or (active false) is not; false while the agent does not answer. */
+bool ta_alarm_is(void *w);
+
 /* ta_pair.c: two agents, one PostgreSQL database, one address */
 struct ta_pair {
 	struct ta *a; /* the fixture's agent: "alpha", first, the active */

@@ -24,32 +24,12 @@ setup(void **state)
 	return ta_setup(state, NULL);
 }
 
-struct alarm_wait {
-	struct ta *t;
-	const char *type;
-	bool active;
-};
-
-static bool
-alarm_is(void *arg)
-{
-	struct alarm_wait *w = arg;
-	json_t *j = ta_ctl(w->t, "alarms", NULL), *a;
-	bool found = false;
-	size_t i;
-
-	json_array_foreach (json_object_get(j, "alarms"), i, a)
-		found |= !strcmp(ta_str(a, "type"), w->type);
-	json_decref(j);
-	return found == w->active;
-}
-
 static void
 wait_alarm(struct ta *t, const char *type, bool active, double timeout)
 {
-	struct alarm_wait w = {t, type, active};
+	struct ta_alarm_wait w = {t, type, active};
 
-	assert_true(th_wait_until(alarm_is, &w, timeout));
+	assert_true(th_wait_until(ta_alarm_is, &w, timeout));
 }
 
 /* The alarm's transitions in the outbox, in order: "RC" = raised, cleared.

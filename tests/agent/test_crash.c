@@ -34,16 +34,6 @@ env_long(const char *name, long dflt)
 	return v && *v ? strtol(v, NULL, 10) : dflt;
 }
 
-static int
-count_in(const char *text, const char *needle)
-{
-	int n = 0;
-
-	for (const char *at = text; at && (at = strstr(at, needle)); at += strlen(needle))
-		n++;
-	return n;
-}
-
 struct run {
 	struct ta *t;
 	json_t *chats;  /* chat id -> true: this run's notices */
@@ -83,7 +73,7 @@ all_delivered(void *arg)
 		char trap[64], cmd[64];
 		snprintf(trap, sizeof(trap), "ctTeamsEventNumber.%ld ", id);
 		snprintf(cmd, sizeof(cmd), "(event %ld;", id);
-		ok &= count_in(traps, trap) >= 1 && count_in(cmds, cmd) >= 1;
+		ok &= ta_count_in(traps, trap) >= 1 && ta_count_in(cmds, cmd) >= 1;
 	}
 	free(traps);
 	free(cmds);
@@ -176,8 +166,8 @@ run_crashes(struct ta *t, bool rich)
 		int nt, nc;
 		snprintf(trap, sizeof(trap), "ctTeamsEventNumber.%ld ", id);
 		snprintf(cmd, sizeof(cmd), "(event %ld;", id);
-		nt = count_in(traps, trap);
-		nc = count_in(cmds, cmd);
+		nt = ta_count_in(traps, trap);
+		nc = ta_count_in(cmds, cmd);
 		assert_true(nt >= 1 && nc >= 1);
 		dup_traps += nt - 1;
 		dup_cmds += nc - 1;

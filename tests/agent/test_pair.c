@@ -79,16 +79,6 @@ env_long(const char *name, long dflt)
 }
 
 static int
-count_in(const char *text, const char *needle)
-{
-	int n = 0;
-
-	for (const char *at = text; at && (at = strstr(at, needle)); at += strlen(needle))
-		n++;
-	return n;
-}
-
-static int
 pair_teardown(void **state)
 {
 	if (current)
@@ -149,7 +139,7 @@ all_delivered(void *arg)
 		char trap[64], cmd[64];
 		snprintf(trap, sizeof(trap), "ctTeamsEventNumber.%ld ", id);
 		snprintf(cmd, sizeof(cmd), "(event %ld;", id);
-		ok &= count_in(traps, trap) >= 1 && count_in(cmds, cmd) >= 1;
+		ok &= ta_count_in(traps, trap) >= 1 && ta_count_in(cmds, cmd) >= 1;
 	}
 	free(traps);
 	free(cmds);
@@ -243,8 +233,8 @@ test_pair_survives_kills(void **state)
 		char trap[64], cmd[64];
 		snprintf(trap, sizeof(trap), "ctTeamsEventNumber.%ld ", id);
 		snprintf(cmd, sizeof(cmd), "(event %ld;", id);
-		dup_traps += count_in(traps, trap) - 1;
-		dup_cmds += count_in(cmds, cmd) - 1;
+		dup_traps += ta_count_in(traps, trap) - 1;
+		dup_cmds += ta_count_in(cmds, cmd) - 1;
 	}
 	print_message("pair: %ld trials, %d kills (%d of the active), %zu notices: %d duplicate "
 		      "trap(s), %d duplicate passive result(s); webhook POSTs to alpha %ld, to "
@@ -403,31 +393,11 @@ test_pair_stopped_holder(void **state)
 	pair_down(&p);
 }
 
-struct alarm_wait {
-	struct ta *t;
-	const char *type;
-	bool on;
-};
-
-static bool
-alarm_is(void *arg)
-{
-	struct alarm_wait *w = arg;
-	json_t *j = ta_ctl(w->t, "alarms", NULL), *a;
-	bool found = false;
-	size_t i;
-
-	json_array_foreach (json_object_get(j, "alarms"), i, a)
-		found |= !strcmp(ta_str(a, "type"), w->type);
-	json_decref(j);
-	return j && found == w->on;
-}
-
 static bool
 restored_trapped(void *arg)
 {
 	char *traps = ta_pair_traps(arg);
-	bool ok = count_in(traps, "ctTeamsDatabaseRestored") > 0;
+	bool ok = ta_count_in(traps, "ctTeamsDatabaseRestored") > 0;
 
 	free(traps);
 	return ok;
@@ -450,8 +420,8 @@ test_pair_database_restart(void **state)
 	assert_true(ta_wait_auth(&p.b, "acme", "valid", 20));
 	assert_true(th_wait_until(ta_sub_active, &p.b, 20));
 	{
-		struct alarm_wait w = {&p.b, "notSignedIn", false};
-		assert_true(th_wait_until(alarm_is, &w, 20));
+		struct ta_alarm_wait w = {&p.b, "notSignedIn", false};
+		assert_true(th_wait_until(ta_alarm_is, &w, 20));
 	}
 	/* Graph retries a 503 after a second, then doubling */
 	ta_sim_ok(t, "POST", "/config", json_pack("{s:s}", "retry-initial", "1s"));
@@ -459,22 +429,22 @@ test_pair_database_restart(void **state)
 	pg_halt();
 	notice(&r);
 	{
-		struct alarm_wait w = {t, "databaseUnreachable", true};
-		assert_true(th_wait_until(alarm_is, &w, 30));
+		struct ta_alarm_wait w = {t, "databaseUnreachable", true};
+		assert_true(th_wait_until(ta_alarm_is, &w, 30));
 	}
 	assert_true(ta_counter(t, "received") >= 0);
 	th_step("PostgreSQL starts again");
 	pg_resume();
 	assert_true(th_wait_until(all_raised, &r, 60));
 	{
-		struct alarm_wait w = {t, "databaseUnreachable", false};
-		assert_true(th_wait_until(alarm_is, &w, 30));
+		struct ta_alarm_wait w = {t, "databaseUnreachable", false};
+		assert_true(th_wait_until(ta_alarm_is, &w, 30));
 	}
 	assert_true(th_wait_until(all_delivered, &r, 60));
 	assert_true(th_wait_until(restored_trapped, &p, 60));
 	traps = ta_pair_traps(&p);
-	assert_int_equal(count_in(traps, "ctTeamsDatabaseUnreachable"), 1);
-	assert_int_equal(count_in(traps, "ctTeamsDatabaseRestored"), 1);
+	assert_int_equal(ta_count_in(traps, "ctTeamsDatabaseUnreachable"), 1);
+	assert_int_equal(ta_count_in(traps, "ctTeamsDatabaseRestored"), 1);
 	/* one agent kept the duties through it */
 	{
 		char *ra = ta_role(t), *rb = ta_role(&p.b);
