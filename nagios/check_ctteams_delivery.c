@@ -16,9 +16,10 @@ static const struct np_args args = {
     .help = "Checks that Microsoft Graph delivers the org's notifications: the agent's\n"
 	    "alarms deliveryGap, deadLetters, unrecognisedNotice (an important message no\n"
 	    "rule matched: the notice wording may have changed), reconcileFailing, throttled,\n"
-	    "storeTrouble, outputStuck, peerLost and databaseUnreachable. Perfdata: notices recovered by reading back,\n"
-	    "rejected notifications, dead letters, unrecognised messages, and the delivery\n"
-	    "canary's age when the canary is on (-w/-c, in seconds; no default).",
+	    "storeTrouble, outputStuck, peerLost and databaseUnreachable. Perfdata: notices\n"
+	    "recovered by reading back, rejected notifications, dead letters, unrecognised\n"
+	    "messages, and the delivery canary's age when the canary is on (-w/-c, in\n"
+	    "seconds; no default).",
 };
 
 static long
