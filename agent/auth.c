@@ -1,7 +1,7 @@
 /*
- * Links and sign-in states live in memory only: both are short-lived (ten
- * minutes), single use, and useless after a restart. Lookups compare every
- * entry in constant time, so timing says nothing about a guessed value.
+ * Links and sign-in states are kept in the store (store_signin.c), so that
+ * the link and the browser's callback may land on either agent of a pair.
+ * Both are short-lived (ten minutes) and single use.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,21 +12,12 @@
 #include "oauth.h"
 #include "org.h"
 #include "server.h"
+#include "store.h"
 #include "text.h"
 #include "util.h"
 
 #define STATE_TTL 600.0
 
-struct ticket {
-	char *secret; /* link id or OAuth state */
-	char *org;
-	char *verifier; /* states only */
-	double expires;
-	bool used; /* links: kept to say "already used" */
-	struct ticket *next;
-};
-
-static struct ticket *links, *states;
 static char *public_url;
 
 struct pending_code {
@@ -41,84 +32,50 @@ auth_init(const char *url)
 	public_url = xstrdup(url);
 }
 
+/* Used links are kept a while past their end, to be told apart from
+ * unknown ones; whatever ended longer ago goes. */
 static void
-ticket_free(struct ticket *t)
+prune(void)
 {
-	free_secret(t->secret);
-	free(t->org);
-	free_secret(t->verifier);
-	free(t);
-}
-
-static void
-prune(struct ticket **list)
-{
-	double now = now_mono();
-
-	for (struct ticket **p = list; *p;) {
-		/* used links stay a little past expiry to be told apart */
-		if ((*p)->expires + ((*p)->used ? STATE_TTL : 0) < now) {
-			struct ticket *dead = *p;
-			*p = dead->next;
-			ticket_free(dead);
-		} else {
-			p = &(*p)->next;
-		}
-	}
-}
-
-static struct ticket *
-ticket_find(struct ticket *list, const char *secret)
-{
-	struct ticket *hit = NULL;
-
-	/* look at every entry: no early exit */
-	for (struct ticket *t = list; t; t = t->next)
-		if (secret_equal(secret, t->secret))
-			hit = t;
-	return hit;
-}
-
-static void
-ticket_remove(struct ticket **list, struct ticket *t)
-{
-	for (struct ticket **p = list; *p; p = &(*p)->next) {
-		if (*p == t) {
-			*p = t->next;
-			ticket_free(t);
-			return;
-		}
-	}
+	store_tickets_prune(orgs_store(), now_wall() - STATE_TTL);
 }
 
 char *
 auth_link_new(struct org *o, const char *url)
 {
-	struct ticket *t = xcalloc(1, sizeof(*t));
-	char *link;
+	char *secret = random_id(24), *link = NULL;
 
-	prune(&links);
-	t->secret = random_id(24);
-	t->org = xstrdup(o->conf->name);
-	t->expires = now_mono() + AUTH_LINK_TTL;
-	t->next = links;
-	links = t;
-	link = xprintf("%s/api/org/%s/ms-teams/login?link=%s", url, o->conf->name, t->secret);
-	log_info("auth", "org %s: sign-in link issued (valid %d minutes, once)", o->conf->name,
-		 AUTH_LINK_TTL / 60);
+	prune();
+	if (store_ticket_put(orgs_store(), STORE_LINK, secret, o->conf->name, NULL,
+			     now_wall() + AUTH_LINK_TTL) == 0) {
+		link = xprintf("%s/api/org/%s/ms-teams/login?link=%s", url, o->conf->name, secret);
+		log_info("auth", "org %s: sign-in link issued (valid %d minutes, once)",
+			 o->conf->name, AUTH_LINK_TTL / 60);
+	}
+	free_secret(secret);
 	return link;
+}
+
+static void
+state_page(struct srv_req *r)
+{
+	srv_page(r, 503, "Sign-in not available",
+		 "The agent could not reach its database to start the sign-in. Try again in a "
+		 "minute; 'ctteamsctl status' says what is wrong.");
 }
 
 void
 auth_login(struct srv_req *r, struct org *o)
 {
 	const char *given = srv_arg(r, "link");
-	struct ticket *l, *st;
-	char *challenge, *redirect, *url;
+	int used = given ? store_link_use(orgs_store(), given, o->conf->name, now_wall()) : 1;
+	char *challenge, *redirect, *url, *state, *verifier;
 
-	prune(&links);
-	l = given ? ticket_find(links, given) : NULL;
-	if (!l || strcmp(l->org, o->conf->name) != 0 || l->expires < now_mono()) {
+	if (used < 0) {
+		state_page(r);
+		return;
+	}
+	if (used == 1) {
 		log_warn_limited("auth", "bad-link", 60,
 				 "org %s: sign-in refused from %s: unknown or expired link",
 				 o->conf->name, srv_peer(r));
@@ -127,7 +84,7 @@ auth_login(struct srv_req *r, struct org *o)
 			 "'ctteamsctl login ORG' for a new one.");
 		return;
 	}
-	if (l->used) {
+	if (used == 2) {
 		log_warn_limited("auth", "used-link", 60,
 				 "org %s: sign-in refused from %s: link already used",
 				 o->conf->name, srv_peer(r));
@@ -135,23 +92,23 @@ auth_login(struct srv_req *r, struct org *o)
 			 "Each link works once. Run 'ctteamsctl login ORG' for a new one.");
 		return;
 	}
-	l->used = true;
-
-	prune(&states);
-	st = xcalloc(1, sizeof(*st));
-	st->secret = random_id(32);
-	st->org = xstrdup(o->conf->name);
-	st->expires = now_mono() + STATE_TTL;
-	oauth_pkce(&st->verifier, &challenge);
-	st->next = states;
-	states = st;
-	redirect = oauth_redirect_uri(public_url, o->conf->name);
-	url = oauth_authorize_url(o->conf, redirect, st->secret, challenge);
-	srv_redirect(r, url);
-	log_info("auth", "org %s: sign-in started from %s", o->conf->name, srv_peer(r));
+	prune();
+	state = random_id(32);
+	oauth_pkce(&verifier, &challenge);
+	if (store_ticket_put(orgs_store(), STORE_STATE, state, o->conf->name, verifier,
+			     now_wall() + STATE_TTL) < 0) {
+		state_page(r);
+	} else {
+		redirect = oauth_redirect_uri(public_url, o->conf->name);
+		url = oauth_authorize_url(o->conf, redirect, state, challenge);
+		srv_redirect(r, url);
+		log_info("auth", "org %s: sign-in started from %s", o->conf->name, srv_peer(r));
+		free(redirect);
+		free(url);
+	}
 	free(challenge);
-	free(redirect);
-	free(url);
+	free_secret(verifier);
+	free_secret(state);
 }
 
 static void
@@ -200,8 +157,12 @@ code_redeemed(const struct hc_resp *resp, void *arg)
 			      o->conf->service_user);
 	if (why) {
 		fail(pc->req, o, 403, "Wrong account", why);
+	} else if (org_signed_in(o, &res, cl.oid, cl.preferred_username) < 0) {
+		srv_page(pc->req, 503, "Sign-in not stored",
+			 "Microsoft signed the account in, but the agent could not store the "
+			 "sign-in in its database, so it is not kept. Try again with a new link "
+			 "('ctteamsctl login ORG') once the database is reached.");
 	} else {
-		org_signed_in(o, &res, cl.oid, cl.preferred_username);
 		char *msg = xprintf("%s is signed in for org %s. ctteams keeps the sign-in fresh "
 				    "from now on; you can close this window.",
 				    cl.preferred_username, o->conf->name);
@@ -221,13 +182,17 @@ auth_callback(struct srv_req *r, struct org *o)
 {
 	const char *state = srv_arg(r, "state"), *code = srv_arg(r, "code");
 	const char *error = srv_arg(r, "error");
-	struct ticket *st;
-	char *err = NULL, *secret, *form, *url, *redirect, *why;
+	char *err = NULL, *secret, *form, *url, *redirect, *why, *verifier = NULL;
 	struct pending_code *pc;
+	int taken;
 
-	prune(&states);
-	st = state ? ticket_find(states, state) : NULL;
-	if (!st || strcmp(st->org, o->conf->name) != 0) {
+	taken =
+	    state ? store_state_take(orgs_store(), state, o->conf->name, now_wall(), &verifier) : 1;
+	if (taken < 0) {
+		state_page(r);
+		return;
+	}
+	if (taken == 1) {
 		/* tampered, replayed, expired, or for another org: never redeem.
 		 * Anyone can send this, so it is said at a bounded rate and
 		 * leaves the org's last real sign-in error alone. */
@@ -240,9 +205,7 @@ auth_callback(struct srv_req *r, struct org *o)
 			 "org; start again with 'ctteamsctl login ORG'.");
 		return;
 	}
-	char *verifier = st->verifier;
-	st->verifier = NULL;
-	ticket_remove(&states, st); /* single use, whatever follows */
+	/* single use, whatever follows: the store no longer has it */
 	if (error) {
 		const char *desc = srv_arg(r, "error_description");
 		char *d = txt_clean(desc ? desc : "", 300), *e = txt_clean(error, 64);
@@ -288,16 +251,6 @@ auth_callback(struct srv_req *r, struct org *o)
 void
 auth_shutdown(void)
 {
-	while (links) {
-		struct ticket *t = links;
-		links = t->next;
-		ticket_free(t);
-	}
-	while (states) {
-		struct ticket *t = states;
-		states = t->next;
-		ticket_free(t);
-	}
 	free(public_url);
 	public_url = NULL;
 }

@@ -247,7 +247,8 @@ cmd_test_match(const struct request *r)
 
 /* Changes of an org's sign-in, subscription or dead letters are the
  * duties' (docs/high-availability.md): an agent not doing them now, a
- * standby or an active paused for want of the database, refuses them. */
+ * standby or an active paused for want of the database, refuses them. A
+ * new sign-in is the exception (cmd_login). */
 static char *
 standby_refuses(void)
 {
@@ -274,9 +275,11 @@ cmd_login(const struct request *r)
 
 	if (!r->org)
 		return need_org(r);
-	if (!ha_active())
-		return standby_refuses();
+	/* either agent of a pair: the link and the sign-in are in the store */
 	link = auth_link_new(r->org, cfg->public_url);
+	if (!link)
+		return error("the sign-in link could not be stored: the database is failing "
+			     "(see the log)");
 	out = reply(json_pack("{s:b, s:s, s:s, s:i}", "ok", 1, "org", r->org_name, "url", link,
 			      "expires_in", AUTH_LINK_TTL));
 	free_secret(link);

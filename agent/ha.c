@@ -239,6 +239,9 @@ beat(void *arg)
 		alarms_reload();
 		orgs_standby_sync();
 	}
+	/* the active: sign-ins the browser made on the other agent */
+	if (role == ACTIVE && !lost && ha_may_act(1))
+		orgs_adopt();
 	if (!lost)
 		ev_timer_arm(beat_timer, ttl / 3);
 }

@@ -40,6 +40,7 @@ org_auth_name(enum org_auth a)
 }
 
 static void refresh_start(void *arg);
+static void adopt(void *arg, const char *name);
 
 static void
 set_auth(struct org *o, enum org_auth to, const char *why)
@@ -74,7 +75,10 @@ org_access_token(const struct org *o, double margin)
 	return o->access_token;
 }
 
-static void
+/* Writes the org's sign-in state; 1 when a newer sign-in was stored
+ * meanwhile (by the other agent) and taken up instead, its refresh armed:
+ * the caller's own timer plans are moot then. */
+static int
 save(struct org *o)
 {
 	struct store_auth a = {
@@ -87,9 +91,16 @@ save(struct org *o)
 	    .user_upn = o->user_upn,
 	    .failures = o->failures,
 	    .last_error = o->last_error,
+	    .gen = o->gen,
 	};
+	int rc = store_auth_put(store, o->conf->name, &a);
 
-	if (store_auth_put(store, o->conf->name, &a) < 0)
+	if (rc == 1) {
+		/* a sign-in made on the other agent replaced these tokens */
+		adopt(NULL, o->conf->name);
+		return 1;
+	}
+	if (rc < 0)
 		log_err("auth",
 			"org %s: could not save the sign-in state; it is kept in memory "
 			"and saved again at the next change",
@@ -97,6 +108,7 @@ save(struct org *o)
 	/* whoever depends on the sign-in (the subscription) hears of it */
 	if (listener)
 		listener(o);
+	return 0;
 }
 
 static void
@@ -144,6 +156,23 @@ org_secret(struct org *o, char **ret_err)
 	return s;
 }
 
+/* The next refresh of tokens read from the store: when due; at once when
+ * the access token ran out meanwhile, and after a secret problem, which a
+ * restart may have mended. Its delay. */
+static double
+arm_refresh(struct org *o)
+{
+	double left = o->access_expires - now_wall();
+	double delay = o->auth == ORG_SECRET_INVALID ? 0 : left - cfg->refresh_margin;
+
+	if (!o->refresh_token)
+		return 0;
+	if (delay < 0)
+		delay = 0;
+	ev_timer_arm(o->timer, delay);
+	return delay;
+}
+
 static void
 refresh_done(const struct hc_resp *resp, void *arg)
 {
@@ -154,6 +183,16 @@ refresh_done(const struct hc_resp *resp, void *arg)
 	if (!o)
 		return; /* removed or replaced by a reload meanwhile */
 	o->in_flight = false;
+	if (o->flight_serial != o->tokens_serial) {
+		/* a sign-in or a logout replaced the tokens this refresh was
+		 * made with: its answer belongs to a sign-in no longer kept */
+		log_info("auth",
+			 "org %s: a refresh answered after a new sign-in; its answer is "
+			 "dropped",
+			 o->conf->name);
+		arm_refresh(o);
+		return;
+	}
 	oauth_classify(resp->status, resp->body, resp->len, resp->retry_after, resp->error, &r);
 	switch (r.outcome) {
 	case OAUTH_OK:
@@ -170,7 +209,8 @@ refresh_done(const struct hc_resp *resp, void *arg)
 		o->last_refresh = now_wall();
 		o->failures = 0;
 		set_auth(o, ORG_VALID, NULL);
-		save(o);
+		if (save(o))
+			break;
 		log_debug("auth", "org %s: access token refreshed, valid for %.0f s", o->conf->name,
 			  r.expires_in);
 		ev_timer_arm(o->timer, refresh_delay(r.expires_in));
@@ -187,8 +227,8 @@ refresh_done(const struct hc_resp *resp, void *arg)
 		if (o->failures > 1)
 			log_warnx("auth", "org %s: refresh failed again: %s", o->conf->name, why);
 		free(why);
-		save(o);
-		ev_timer_arm(o->timer, wait);
+		if (!save(o))
+			ev_timer_arm(o->timer, wait);
 		break;
 	}
 	case OAUTH_REAUTH:
@@ -202,8 +242,8 @@ refresh_done(const struct hc_resp *resp, void *arg)
 		/* the refresh token is dead; the access token lives out its time */
 		free_secret(o->refresh_token);
 		o->refresh_token = NULL;
-		save(o);
-		ev_timer_stop(o->timer);
+		if (!save(o))
+			ev_timer_stop(o->timer);
 		break;
 	case OAUTH_CLIENT:
 		o->failures++;
@@ -215,8 +255,8 @@ refresh_done(const struct hc_resp *resp, void *arg)
 		set_error(o, why);
 		set_auth(o, ORG_SECRET_INVALID, why);
 		free(why);
-		save(o);
-		ev_timer_arm(o->timer, SECRET_RETRY);
+		if (!save(o))
+			ev_timer_arm(o->timer, SECRET_RETRY);
 		break;
 	}
 	oauth_result_clear(&r);
@@ -241,19 +281,80 @@ refresh_start(void *arg)
 		set_error(o, err);
 		set_auth(o, ORG_SECRET_INVALID, err);
 		free(err);
-		save(o);
-		ev_timer_arm(o->timer, SECRET_RETRY);
+		if (!save(o))
+			ev_timer_arm(o->timer, SECRET_RETRY);
 		return;
 	}
 	form = oauth_refresh_form(o->conf, secret, o->refresh_token);
 	free_secret(secret);
 	url = oauth_token_url(o->conf);
 	o->in_flight = true;
+	o->flight_serial = o->tokens_serial;
 	if (hc_post_form(url, form, refresh_done, org_ref(o)) < 0) {
 		o->in_flight = false;
 		ev_timer_arm(o->timer, backoff(++o->failures));
 	}
 	free(url);
+}
+
+/* The tokens and state of a stored sign-in (a's strings taken over). */
+static void
+take_stored(struct org *o, struct store_auth *a)
+{
+	free_secret(o->access_token);
+	free_secret(o->refresh_token);
+	free(o->user_id);
+	free(o->user_upn);
+	free(o->last_error);
+	o->access_token = a->access_token;
+	o->refresh_token = a->refresh_token;
+	o->access_expires = a->access_expires;
+	o->last_refresh = a->last_refresh;
+	o->user_id = a->user_id;
+	o->user_upn = a->user_upn;
+	o->failures = a->failures;
+	o->last_error = a->last_error;
+	o->gen = a->gen;
+	o->tokens_serial++;
+	for (int s = ORG_NOT_SIGNED_IN; s <= ORG_SECRET_INVALID; s++)
+		if (a->state && !strcmp(a->state, org_auth_name((enum org_auth)s)))
+			o->auth = (enum org_auth)s;
+	free(a->state);
+	memset(a, 0, sizeof(*a));
+}
+
+/* A sign-in stored by the other agent (or one this agent's write found
+ * newer): its tokens replace this agent's, and the subscription hears. */
+static void
+adopt(void *arg, const char *name)
+{
+	struct org *o = org_find(name);
+	struct store_auth a;
+
+	(void)arg;
+	if (!o || store_auth_get(store, name, &a) != 0)
+		return;
+	if (a.gen != o->gen) {
+		take_stored(o, &a);
+		free(o->last_signin_error);
+		o->last_signin_error = NULL;
+		log_info("auth", "org %s: takes up the sign-in of %s made on the other agent", name,
+			 o->user_upn ? o->user_upn : "?");
+		if (o->refresh_token)
+			arm_refresh(o);
+		else
+			ev_timer_stop(o->timer);
+		if (listener)
+			listener(o);
+	}
+	store_auth_clear(&a);
+	store_auth_adopted(store, name, o->gen);
+}
+
+void
+orgs_adopt(void)
+{
+	store_auth_to_adopt(store, adopt, NULL);
 }
 
 static struct org *
@@ -266,29 +367,12 @@ org_new(struct conf_org *c)
 	o->index = store_org_index(store, c->name);
 	o->serial = ++serials;
 	o->timer = ev_timer_new(refresh_start, o);
-	if (store_auth_get(store, c->name, &a) == 0) {
-		o->access_token = a.access_token;
-		o->refresh_token = a.refresh_token;
-		o->access_expires = a.access_expires;
-		o->last_refresh = a.last_refresh;
-		o->user_id = a.user_id;
-		o->user_upn = a.user_upn;
-		o->failures = a.failures;
-		o->last_error = a.last_error;
-		for (int s = ORG_NOT_SIGNED_IN; s <= ORG_SECRET_INVALID; s++)
-			if (a.state && !strcmp(a.state, org_auth_name((enum org_auth)s)))
-				o->auth = (enum org_auth)s;
-		free(a.state);
-	}
+	if (store_auth_get(store, c->name, &a) == 0)
+		take_stored(o, &a);
 	if (o->refresh_token) {
-		/* refresh when due; at once when the token ran out while we were down,
-		 * and after a secret problem, which a restart may have mended */
-		double left = o->access_expires - now_wall();
-		double delay = o->auth == ORG_SECRET_INVALID ? 0 : left - cfg->refresh_margin;
-		ev_timer_arm(o->timer, delay > 0 ? delay : 0);
+		double delay = arm_refresh(o);
 		log_info("auth", "org %s: %s as %s; next refresh in %.0f s", c->name,
-			 org_auth_name(o->auth), o->user_upn ? o->user_upn : "?",
-			 delay > 0 ? delay : 0);
+			 org_auth_name(o->auth), o->user_upn ? o->user_upn : "?", delay);
 	} else if (o->auth == ORG_NOT_SIGNED_IN) {
 		log_warnx("auth", "org %s: not signed in; run: ctteamsctl login %s", c->name,
 			  c->name);
@@ -544,13 +628,18 @@ org_at(size_t i)
 	return i < n_orgs ? orgs[i] : NULL;
 }
 
-void
+int
 org_signed_in(struct org *o, const struct oauth_result *r, const char *user_id, const char *upn)
 {
+	bool active = ha_active();
+	struct store_auth a;
+	long gen;
+
 	free_secret(o->access_token);
 	free_secret(o->refresh_token);
 	o->access_token = xstrdup(r->access_token);
 	o->refresh_token = xstrdup(r->refresh_token);
+	o->tokens_serial++;
 	o->access_expires = now_wall() + r->expires_in;
 	o->last_refresh = now_wall();
 	free(o->user_id);
@@ -560,9 +649,34 @@ org_signed_in(struct org *o, const struct oauth_result *r, const char *user_id, 
 	o->failures = 0;
 	free(o->last_signin_error);
 	o->last_signin_error = NULL;
+	free(o->last_error);
+	o->last_error = NULL;
 	set_auth(o, ORG_VALID, NULL);
-	log_info("auth", "org %s: signed in as %s", o->conf->name, upn);
-	save(o);
+	a = (struct store_auth){.state = (char *)org_auth_name(o->auth),
+				.access_token = o->access_token,
+				.refresh_token = o->refresh_token,
+				.access_expires = o->access_expires,
+				.last_refresh = o->last_refresh,
+				.user_id = o->user_id,
+				.user_upn = o->user_upn};
+	/* a new sign-in replaces whatever is stored; made on an agent not
+	 * doing the duties, it waits there for the active to take it up */
+	if (store_auth_signin(store, o->conf->name, &a, !active, &gen) == 0) {
+		o->gen = gen;
+	} else if (!active) {
+		log_err("auth", "org %s: the sign-in as %s could not be stored; sign in again",
+			o->conf->name, upn);
+		return -1;
+	} else {
+		log_err("auth",
+			"org %s: could not save the sign-in; it is kept in memory and saved "
+			"again at the next change",
+			o->conf->name);
+	}
+	log_info("auth", "org %s: signed in as %s%s", o->conf->name, upn,
+		 active ? "" : " (the active agent takes it up)");
+	if (listener)
+		listener(o);
 	if (o->refresh_token)
 		ev_timer_arm(o->timer, refresh_delay(r->expires_in));
 	else
@@ -570,6 +684,7 @@ org_signed_in(struct org *o, const struct oauth_result *r, const char *user_id, 
 			  "org %s: no refresh token was granted (offline_access "
 			  "missing?); the sign-in lasts %.0f s",
 			  o->conf->name, r->expires_in);
+	return 0;
 }
 
 void
@@ -601,6 +716,8 @@ org_logout(struct org *o)
 	free_secret(o->access_token);
 	free_secret(o->refresh_token);
 	o->access_token = o->refresh_token = NULL;
+	o->tokens_serial++;
+	o->gen = 0;
 	o->access_expires = 0;
 	ev_timer_stop(o->timer);
 	set_auth(o, ORG_NOT_SIGNED_IN, NULL);

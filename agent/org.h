@@ -51,6 +51,10 @@ struct org {
 	double last_error_at;
 	char *last_signin_error;
 	bool in_flight;
+	long gen; /* the stored sign-in the tokens come from (store_auth_put) */
+	/* changes whenever the tokens are replaced (a sign-in, a logout): a
+	 * refresh answered after that was made with the old ones */
+	unsigned long tokens_serial, flight_serial;
 	struct ev_timer *timer;
 	/* its parts, each private to the module named */
 	struct sub *sub;       /* subs.c: the Graph subscription */
@@ -90,9 +94,15 @@ struct org *org_at(size_t i);
 /* The client secret, read fresh from its file so a replaced secret is used
  * without a restart. NULL with *ret_err on failure. */
 char *org_secret(struct org *o, char **ret_err);
-/* Sign-in finished with these tokens for this user. */
-void org_signed_in(struct org *o, const struct oauth_result *r, const char *user_id,
-		   const char *upn);
+/* Sign-in finished with these tokens for this user: stored, on whichever
+ * agent of a pair the browser reached (the active takes up one made on the
+ * other: orgs_adopt). -1 when this agent could neither store it nor keep
+ * it (not the active): the sign-in is lost, and must be made again. */
+int org_signed_in(struct org *o, const struct oauth_result *r, const char *user_id,
+		  const char *upn);
+/* The active: takes up the sign-ins the other agent stored (ha.c, at each
+ * beat). */
+void orgs_adopt(void);
 void org_signin_failed(struct org *o, const char *why);
 /* Graph said 401: get a fresh access token now. */
 void org_token_rejected(struct org *o);

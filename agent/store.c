@@ -120,8 +120,9 @@ store_auth_get(struct store *st, const char *org, struct store_auth *a)
 	enum db_step rc;
 
 	memset(a, 0, sizeof(*a));
-	s = store_prep(st, "SELECT state, access, refresh, access_expires, last_refresh, user_id,"
-			   " user_upn, failures, last_error, updated FROM org_auth WHERE org=?");
+	s = store_prep(st,
+		       "SELECT state, access, refresh, access_expires, last_refresh, user_id,"
+		       " user_upn, failures, last_error, updated, gen FROM org_auth WHERE org=?");
 	if (!s)
 		return -1;
 	db_bind_text(s, 1, org);
@@ -137,6 +138,7 @@ store_auth_get(struct store *st, const char *org, struct store_auth *a)
 		a->failures = (long)db_col_int64(s, 7);
 		a->last_error = store_col_text(s, 8);
 		a->updated = db_col_double(s, 9);
+		a->gen = (long)db_col_int64(s, 10);
 	} else if (rc == DB_ERROR) {
 		log_err("store", "read org %s: %s", org, db_errmsg(st->db));
 	}
@@ -188,21 +190,22 @@ store_bind_sealed(struct store *st, struct db_stmt *s, int i, const char *org, c
 	free(where);
 }
 
-int
-store_auth_put(struct store *st, const char *org, const struct store_auth *a)
-{
-	/* one statement is one transaction: both tokens change together */
-	struct db_stmt *s = store_prep(
-	    st, "INSERT INTO org_auth (org, state, access, refresh, access_expires, last_refresh,"
-		" user_id, user_upn, failures, last_error, updated) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-		" ON CONFLICT (org) DO UPDATE SET state=excluded.state, access=excluded.access,"
-		" refresh=excluded.refresh, access_expires=excluded.access_expires,"
-		" last_refresh=excluded.last_refresh, user_id=excluded.user_id,"
-		" user_upn=excluded.user_upn, failures=excluded.failures,"
-		" last_error=excluded.last_error, updated=excluded.updated");
+/* The columns of a sign-in, bound from 1 in this order: org, state, access,
+ * refresh, access_expires, last_refresh, user_id, user_upn, failures,
+ * last_error, updated, gen, adopt. */
+#define AUTH_INSERT                                                                                \
+	"INSERT INTO org_auth (org, state, access, refresh, access_expires, last_refresh,"         \
+	" user_id, user_upn, failures, last_error, updated, gen, adopt)"                           \
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (org) DO UPDATE SET"                      \
+	" state=excluded.state, access=excluded.access, refresh=excluded.refresh,"                 \
+	" access_expires=excluded.access_expires, last_refresh=excluded.last_refresh,"             \
+	" user_id=excluded.user_id, user_upn=excluded.user_upn, failures=excluded.failures,"       \
+	" last_error=excluded.last_error, updated=excluded.updated"
 
-	if (!s)
-		return -1;
+static void
+auth_bind(struct store *st, struct db_stmt *s, const char *org, const struct store_auth *a,
+	  bool adopt)
+{
 	db_bind_text(s, 1, org);
 	db_bind_text(s, 2, a->state);
 	store_bind_sealed(st, s, 3, org, "access", a->access_token);
@@ -214,7 +217,71 @@ store_auth_put(struct store *st, const char *org, const struct store_auth *a)
 	db_bind_int64(s, 9, a->failures);
 	db_bind_text(s, 10, a->last_error);
 	db_bind_double(s, 11, now_wall());
-	return store_step_done(st, s) < 0 ? -1 : 0;
+	db_bind_int64(s, 12, a->gen);
+	db_bind_int64(s, 13, adopt);
+}
+
+int
+store_auth_put(struct store *st, const char *org, const struct store_auth *a)
+{
+	/* one statement is one transaction: both tokens change together; and
+	 * only while the row is still the sign-in these tokens come from */
+	struct db_stmt *s = store_prep(st, AUTH_INSERT " WHERE org_auth.gen = excluded.gen");
+	long n;
+
+	if (!s)
+		return -1;
+	auth_bind(st, s, org, a, false);
+	n = store_step_count(st, s);
+	return n < 0 ? -1 : n == 0 ? 1 : 0;
+}
+
+int
+store_auth_signin(struct store *st, const char *org, const struct store_auth *a, bool adopt,
+		  long *ret_gen)
+{
+	struct db_stmt *s =
+	    store_prep(st, AUTH_INSERT ", gen=org_auth.gen+1, adopt=excluded.adopt RETURNING gen");
+	struct store_auth first = *a;
+	enum db_step rc;
+
+	if (!s)
+		return -1;
+	first.gen = 1; /* the org's first sign-in; later ones count on */
+	auth_bind(st, s, org, &first, adopt);
+	rc = db_step(s);
+	if (rc == DB_ROW)
+		*ret_gen = (long)db_col_int64(s, 0);
+	else
+		store_failed(st, "storing a sign-in");
+	db_finalize(s);
+	return rc == DB_ROW ? 0 : -1;
+}
+
+int
+store_auth_to_adopt(struct store *st, store_org_fn *fn, void *arg)
+{
+	struct db_stmt *s = store_prep(st, "SELECT org FROM org_auth WHERE adopt=1");
+	enum db_step rc;
+
+	if (!s)
+		return -1;
+	while ((rc = db_step(s)) == DB_ROW)
+		fn(arg, db_col_text(s, 0));
+	db_finalize(s);
+	return rc == DB_DONE ? 0 : -1;
+}
+
+int
+store_auth_adopted(struct store *st, const char *org, long gen)
+{
+	struct db_stmt *s = store_prep(st, "UPDATE org_auth SET adopt=0 WHERE org=? AND gen=?");
+
+	if (!s)
+		return -1;
+	db_bind_text(s, 1, org);
+	db_bind_int64(s, 2, gen);
+	return store_step_done(st, s);
 }
 
 int

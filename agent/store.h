@@ -26,6 +26,7 @@ struct store_auth {
 	long failures;
 	char *last_error;
 	double updated;
+	long gen; /* the sign-in these tokens come from: each sign-in adds one */
 };
 
 int store_open(const char *state_dir, struct seal *seal, struct store **ret, char **ret_err);
@@ -43,7 +44,22 @@ bool store_connected(struct store *st);
 void store_close(struct store *st);
 /* 0 found, 1 nothing stored, -1 error (logged). */
 int store_auth_get(struct store *st, const char *org, struct store_auth *ret);
+/* The org's tokens after a refresh (or its failure), written only while
+ * the stored row is still the sign-in a->gen: 0 written, 1 a newer sign-in
+ * is stored (nothing written: take it up), -1 error. A duty's write:
+ * fenced. */
 int store_auth_put(struct store *st, const char *org, const struct store_auth *a);
+/* A new sign-in replaces what is stored, whatever it was: its number in
+ * *ret_gen (one more than the row's). Not fenced: either agent of a pair
+ * takes the browser's callback. adopt: made by an agent not doing the
+ * duties, for the active to take up (store_auth_to_adopt). */
+int store_auth_signin(struct store *st, const char *org, const struct store_auth *a, bool adopt,
+		      long *ret_gen);
+typedef void store_org_fn(void *arg, const char *org);
+/* The orgs whose stored sign-in the active has yet to take up. */
+int store_auth_to_adopt(struct store *st, store_org_fn *fn, void *arg);
+/* Taken up, unless a newer sign-in came meanwhile. Fenced. */
+int store_auth_adopted(struct store *st, const char *org, long gen);
 int store_auth_delete(struct store *st, const char *org);
 void store_auth_clear(struct store_auth *a);
 /* Every org's sign-in as stored, without its tokens (the standby's view,
@@ -235,6 +251,25 @@ int store_cursor_advance(struct store *st, const char *name, long seq, long deli
 			 long given_up);
 int store_cursor_counts(struct store *st, const char *name, long *ret_delivered,
 			long *ret_given_up);
+
+/* ---- store_signin.c: sign-in links and OAuth states ---- */
+
+/* A one-time sign-in link or an OAuth state (with its PKCE verifier),
+ * kept by its SHA-256 only, the verifier sealed, until `expires` (seconds
+ * since 1970). Not fenced: either agent of a pair issues and takes them. */
+enum store_ticket { STORE_LINK, STORE_STATE };
+int store_ticket_put(struct store *st, enum store_ticket kind, const char *secret, const char *org,
+		     const char *verifier, double expires);
+/* Uses a link once: 0 now used; 1 unknown, expired or another org's;
+ * 2 used before; -1 error. */
+int store_link_use(struct store *st, const char *secret, const char *org, double now);
+/* Takes a state (it is gone after, whatever follows): 0 with its verifier
+ * (*ret_verifier, free_secret it); 1 unknown, used, expired or another
+ * org's; -1 error. */
+int store_state_take(struct store *st, const char *secret, const char *org, double now,
+		     char **ret_verifier);
+/* Forgets tickets that ended before `before`. */
+int store_tickets_prune(struct store *st, double before);
 
 /* ---- store_lease.c: duties one agent at a time (a shared store) ---- */
 

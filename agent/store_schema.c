@@ -129,6 +129,14 @@ static const char *const sqlite_migrations[] = {
     /* the alarms' look at every org's recent events of a kind, every few
      * seconds, in one query */
     "CREATE INDEX IF NOT EXISTS event_kind ON event (kind, raised)",
+    /* each sign-in's number, and whether the active has taken it up (a
+     * pair: the browser's callback may land on the standby) */
+    "ALTER TABLE org_auth ADD COLUMN gen INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE org_auth ADD COLUMN adopt INTEGER NOT NULL DEFAULT 0",
+    /* sign-in links and OAuth states (store_signin.c) */
+    ("CREATE TABLE IF NOT EXISTS signin ("
+     "  hash TEXT PRIMARY KEY, kind TEXT NOT NULL, org TEXT NOT NULL, verifier BLOB,"
+     "  expires REAL NOT NULL, used INTEGER NOT NULL DEFAULT 0)"),
 };
 
 /* Step N brings a database at version N-1 to N. Never edit a step that
@@ -194,6 +202,13 @@ static const char *const pg_steps[] = {
     "  expires DOUBLE PRECISION NOT NULL);"
     "CREATE TABLE agent ("
     "  name TEXT PRIMARY KEY, role TEXT, seen DOUBLE PRECISION NOT NULL, instance TEXT);",
+    /* 3: sign-in on either agent: each sign-in's number and whether the
+     * active has taken it up; links and OAuth states (store_signin.c) */
+    "ALTER TABLE org_auth ADD COLUMN gen BIGINT NOT NULL DEFAULT 0,"
+    "  ADD COLUMN adopt BIGINT NOT NULL DEFAULT 0;"
+    "CREATE TABLE signin ("
+    "  hash TEXT PRIMARY KEY, kind TEXT NOT NULL, org TEXT NOT NULL, verifier BYTEA,"
+    "  expires DOUBLE PRECISION NOT NULL, used BIGINT NOT NULL DEFAULT 0);",
 };
 
 static int

@@ -13,6 +13,9 @@
  *   other takes the duties, refreshes and renews; the stopped one, resumed,
  *   sends no refresh and no renewal (graphsim's log, by User-Agent) and
  *   stands down.
+ * - sign-in on either host: the link from one agent, the callback on the
+ *   other, both ways; the active takes up a sign-in the standby stored and
+ *   refreshes only its tokens from then on.
  * - the database restarted: webhooks are answered 503 while it is away,
  *   Graph retries, the notice is raised; databaseUnreachable raised and
  *   cleared once.
@@ -393,6 +396,143 @@ test_pair_stopped_holder(void **state)
 	pair_down(&p);
 }
 
+/* The browser, one hop at a time: the link opened at the agent the
+ * balancer prefers first, Microsoft's sign-in, and the callback at the
+ * agent it prefers then. The callback page's status; *ret_callback (to
+ * free) the callback URL, to try it again. */
+static long
+browse_across(struct ta_pair *p, const char *link, int first, int then, char **ret_callback)
+{
+	struct th_resp r;
+	char *at;
+	long status = -1;
+
+	th_proxy_prefer(p->lb, first);
+	assert_int_equal(th_http("GET", link, NULL, NULL, NULL, &r), 0);
+	assert_int_equal(r.status, 302);
+	at = strdup(r.location);
+	th_resp_free(&r);
+	assert_int_equal(th_http("GET", at, p->a->gs.ca, NULL, NULL, &r), 0);
+	free(at);
+	assert_int_equal(r.status, 302);
+	at = strdup(r.location);
+	th_resp_free(&r);
+	th_proxy_prefer(p->lb, then);
+	if (th_http("GET", at, NULL, NULL, NULL, &r) == 0)
+		status = r.status;
+	th_resp_free(&r);
+	*ret_callback = at;
+	return status;
+}
+
+/* The refreshes of acme's tokens one agent sent since seq, of a sign-in
+ * (graphsim numbers the chain of refresh tokens each code starts). */
+static int
+refreshes_of(struct ta *t, long since, const char *agent, int chain)
+{
+	char what[32];
+
+	snprintf(what, sizeof(what), "chain=%d", chain);
+	return requests_by(t, since, agent, "POST", what);
+}
+
+struct chain_wait {
+	struct ta *t;
+	long since;
+	int chain;
+};
+
+static bool
+alpha_refreshes_chain(void *arg)
+{
+	struct chain_wait *w = arg;
+
+	return refreshes_of(w->t, w->since, "(alpha)", w->chain) > 0;
+}
+
+/* Sign-in on either host: the link made on the standby and opened there,
+ * the callback landing on the active; then the other way round. The
+ * active takes up a sign-in the standby stored, and from then on
+ * refreshes only its tokens; the standby never refreshes. A link and a
+ * state work once, whichever agent sees them again. */
+static void
+test_pair_signin_either_host(void **state)
+{
+	struct ta *t = *state;
+	/* static: a failed test's teardown still uses it */
+	static struct ta_pair p;
+	char *link, *callback, *page = NULL;
+	long seq, first;
+	int chain;
+
+	pair_up(&p, t, false, "refresh_margin = 3s\n");
+	ta_short_tokens(t, true);
+	seq = ta_last_request_seq(t);
+	th_step("a link from the standby, opened there; the callback lands on the active");
+	link = ta_link(&p.b, "acme");
+	assert_non_null(link);
+	assert_int_equal(browse_across(&p, link, 1, 0, &callback), 200);
+	assert_true(ta_wait_auth(t, "acme", "valid", 10));
+	assert_true(th_wait_until(ta_sub_active, t, 20));
+	assert_int_equal(requests_by(t, seq, "(alpha)", "POST", "authorization_code"), 1);
+	/* the link and the state are spent on both agents */
+	{
+		struct th_resp r;
+		th_proxy_prefer(p.lb, 1);
+		assert_int_equal(th_http("GET", link, NULL, NULL, NULL, &r), 0);
+		assert_int_equal(r.status, 403);
+		assert_non_null(strstr(r.body, "already used"));
+		th_resp_free(&r);
+		assert_int_equal(th_http("GET", callback, NULL, NULL, NULL, &r), 0);
+		assert_int_equal(r.status, 400);
+		th_resp_free(&r);
+	}
+	free(link);
+	free(callback);
+
+	th_step("a link from the active, opened there; the callback lands on the standby");
+	seq = ta_last_request_seq(t);
+	link = ta_link(t, "acme");
+	assert_non_null(link);
+	assert_int_equal(browse_across(&p, link, 0, 1, &callback), 200);
+	free(link);
+	free(callback);
+	{
+		json_t *codes = ta_requests(t, seq, "authorization_code");
+		const char *note = ta_str(json_array_get(codes, 0), "note");
+		assert_non_null(note);
+		assert_non_null(strstr(ta_str(json_array_get(codes, 0), "agent"), "(beta)"));
+		chain = atoi(strstr(note, "chain=") + 6);
+		json_decref(codes);
+	}
+	/* alpha takes it up and refreshes the new sign-in's tokens */
+	{
+		struct chain_wait w = {t, seq, chain};
+		assert_true(th_wait_until(alpha_refreshes_chain, &w, 20));
+	}
+	th_step("alpha refreshes the new sign-in; none of the old one from now on");
+	first = ta_last_request_seq(t);
+	{
+		struct by_count w = {t, first, "(alpha)", "POST", "refresh_token", 3};
+		assert_true(th_wait_until(requested_n, &w, 20));
+	}
+	assert_int_equal(refreshes_of(t, first, "(alpha)", chain - 1), 0);
+	assert_int_equal(requests_by(t, seq, "(beta)", "POST", "refresh_token"), 0);
+	assert_true(ta_wait_auth(t, "acme", "valid", 10));
+	assert_true(ta_wait_auth(&p.b, "acme", "valid", 10));
+	/* logging out stays the active's */
+	{
+		const char *argv[] = {TA_CTTEAMSCTL, "-S", p.b.sock, "logout", "acme", NULL};
+		char *err = NULL;
+		assert_int_not_equal(th_run(argv, &page, &err), 0);
+		assert_non_null(strstr(err, "standby"));
+		free(err);
+	}
+	free(page);
+	ta_short_tokens(t, false);
+	pair_down(&p);
+}
+
 static bool
 restored_trapped(void *arg)
 {
@@ -482,6 +622,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_pair_signin_either_host, pair_teardown),
 	    cmocka_unit_test_teardown(test_pair_stopped_holder, pair_teardown),
 	    cmocka_unit_test_teardown(test_pair_database_restart, pair_teardown),
 	    cmocka_unit_test_teardown(test_pair_survives_kills, pair_teardown),

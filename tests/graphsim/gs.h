@@ -201,6 +201,7 @@ struct gs_token {
 	double expires;   /* access tokens */
 	double last_used; /* refresh tokens: start of the inactivity window */
 	int generation;   /* refresh tokens: 1 from a code, n+1 from generation n */
+	int chain;        /* refresh tokens: which redeemed code they descend from */
 	bool revoked;
 };
 

@@ -347,9 +347,13 @@ id_token_for(struct gs_token *at, const char *nonce)
 	return tok;
 }
 
+/* Each code redeemed starts a chain of refresh tokens, numbered here so
+ * that a test can tell which sign-in a client refreshes. */
+static int chains;
+
 static void
 issue_tokens(struct gs_resp *resp, struct gs_app *app, struct gs_user *user, const char *scopes,
-	     const char *nonce, int generation)
+	     const char *nonce, int generation, int chain)
 {
 	struct gs_token *at = gs_token_add(GS_ACCESS, app, user, scopes);
 	/* expires_in reports this token's real lifetime */
@@ -361,6 +365,7 @@ issue_tokens(struct gs_resp *resp, struct gs_app *app, struct gs_user *user, con
 	if (gs_scope_has(scopes, "offline_access")) {
 		struct gs_token *rt = gs_token_add(GS_REFRESH, app, user, scopes);
 		rt->generation = generation;
+		rt->chain = chain;
 		json_object_set_new(body, "refresh_token", json_string(rt->value));
 	}
 	if (gs_scope_has(scopes, "openid")) {
@@ -428,8 +433,8 @@ grant_code(struct gs_resp *resp, struct gs_app *app, const struct gs_form *f)
 		c->user->interaction_code = 0;
 		free(c->user->interaction_suberror);
 		c->user->interaction_suberror = NULL;
-		issue_tokens(resp, app, c->user, c->scopes, c->nonce, 1);
-		resp->note = gs_strdup("authorization_code");
+		issue_tokens(resp, app, c->user, c->scopes, c->nonce, 1, ++chains);
+		resp->note = gs_printf("authorization_code chain=%d", chains);
 	}
 }
 
@@ -546,11 +551,11 @@ grant_refresh(struct gs_resp *resp, struct gs_app *app, const struct gs_form *f)
 		free(copy);
 	}
 	rt->last_used = now;
-	issue_tokens(resp, app, rt->user, rt->scopes, NULL, rt->generation + 1);
+	issue_tokens(resp, app, rt->user, rt->scopes, NULL, rt->generation + 1, rt->chain);
 	/* which link of the rotation chain the client used: tests check that
 	 * a client keeps the newest refresh token */
-	resp->note =
-	    gs_printf("refresh_token used=%d issued=%d", rt->generation, rt->generation + 1);
+	resp->note = gs_printf("refresh_token used=%d issued=%d chain=%d", rt->generation,
+			       rt->generation + 1, rt->chain);
 	free(scopes);
 }
 

@@ -33,6 +33,30 @@ db_for(const char *dir)
 	return name;
 }
 
+/* Does the file hold these bytes anywhere? */
+static bool
+file_has(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 1 << 20, n;
+	char *buf = malloc(cap);
+	bool hit;
+
+	assert_non_null(f);
+	n = fread(buf, 1, cap, f);
+	fclose(f);
+	hit = memmem(buf, n, needle, strlen(needle)) != NULL;
+	free(buf);
+	return hit;
+}
+
+static void
+count_org(void *arg, const char *org)
+{
+	(void)org;
+	(*(int *)arg)++;
+}
+
 /* The store under test: SQLite under dir, or dir's own database. */
 static int
 open_store(const char *dir, struct seal *s, struct store **st)
@@ -401,6 +425,98 @@ test_two_agents_share_one_database(void **state)
 	free(dir);
 }
 
+/* Sign-in links and states: by hash only, the verifier sealed, each used
+ * once; a new sign-in outranks tokens of the one before it. */
+static void
+test_signin_tickets_and_generations(void **state)
+{
+	char *dir = th_tmpdir("tickets"), *err = NULL, *v = NULL;
+	struct seal *s;
+	struct store *st;
+	double now = now_wall();
+	struct store_auth a = {.state = "valid", .refresh_token = "OLD"}, b;
+	long gen = 0;
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(seal_open(dir, &s, &err), 0);
+	assert_int_equal(open_store(dir, s, &st), 0);
+	assert_int_equal(store_ticket_put(st, STORE_LINK, "link-secret-1", "acme", NULL, now + 600),
+			 0);
+	/* another org's, a wrong one, an expired one: not valid */
+	assert_int_equal(store_link_use(st, "link-secret-1", "beta", now), 1);
+	assert_int_equal(store_link_use(st, "link-secret-X", "acme", now), 1);
+	assert_int_equal(store_link_use(st, "link-secret-1", "acme", now + 601), 1);
+	assert_int_equal(store_link_use(st, "link-secret-1", "acme", now), 0);
+	assert_int_equal(store_link_use(st, "link-secret-1", "acme", now), 2);
+	assert_int_equal(store_ticket_put(st, STORE_STATE, "state-secret-1", "acme",
+					  "VERIFIER-PLAIN", now + 600),
+			 0);
+	/* nothing readable: not the secrets, not the verifier */
+	if (on_pg) {
+		char *name = db_for(dir), *out = NULL;
+		assert_int_equal(th_pg_sql(&pg, name,
+					   "SELECT count(*) FROM signin WHERE hash LIKE '%secret%' "
+					   "OR position('VERIFIER'::bytea IN verifier) > 0",
+					   &out),
+				 0);
+		assert_int_equal(atoi(out), 0);
+		free(out);
+		free(name);
+	} else {
+		char *db;
+		if (asprintf(&db, "%s/ctteams.db-wal", dir) < 0)
+			abort();
+		assert_false(file_has(db, "secret-1"));
+		assert_false(file_has(db, "VERIFIER"));
+		free(db);
+	}
+	assert_int_equal(store_state_take(st, "state-secret-1", "beta", now, &v), 1);
+	assert_null(v);
+	assert_int_equal(store_state_take(st, "state-secret-1", "acme", now, &v), 0);
+	assert_string_equal(v, "VERIFIER-PLAIN");
+	free_secret(v);
+	/* taken: a replay finds nothing */
+	assert_int_equal(store_state_take(st, "state-secret-1", "acme", now, &v), 1);
+	assert_int_equal(store_ticket_put(st, STORE_STATE, "state-secret-2", "acme", "V2", now - 1),
+			 0);
+	assert_int_equal(store_state_take(st, "state-secret-2", "acme", now, &v), 1);
+	assert_int_equal(store_tickets_prune(st, now + 601), 0);
+	assert_int_equal(store_link_use(st, "link-secret-1", "acme", now), 1);
+
+	/* the active's tokens from sign-in 1; the other agent stores sign-in 2 */
+	assert_int_equal(store_auth_signin(st, "acme", &a, false, &gen), 0);
+	assert_int_equal(gen, 1);
+	a.gen = 1;
+	a.refresh_token = "NEW";
+	assert_int_equal(store_auth_signin(st, "acme", &a, true, &gen), 0);
+	assert_int_equal(gen, 2);
+	/* a refresh of sign-in 1 answered late writes nothing */
+	a.refresh_token = "OLD-ROTATED";
+	assert_int_equal(store_auth_put(st, "acme", &a), 1);
+	assert_int_equal(store_auth_to_adopt(st, count_org, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_auth_get(st, "acme", &b), 0);
+	assert_string_equal(b.refresh_token, "NEW");
+	assert_int_equal(b.gen, 2);
+	assert_int_equal(store_auth_adopted(st, "acme", b.gen), 0);
+	n = 0;
+	assert_int_equal(store_auth_to_adopt(st, count_org, &n), 0);
+	assert_int_equal(n, 0);
+	/* tokens of sign-in 2 are written */
+	a.gen = 2;
+	a.refresh_token = "NEW-ROTATED";
+	assert_int_equal(store_auth_put(st, "acme", &a), 0);
+	store_auth_clear(&b);
+	assert_int_equal(store_auth_get(st, "acme", &b), 0);
+	assert_string_equal(b.refresh_token, "NEW-ROTATED");
+	store_auth_clear(&b);
+	store_close(st);
+	seal_close(s);
+	th_rmtree(dir);
+	free(dir);
+}
+
 /* The server goes away: writes fail at once (the webhook answers 503),
  * store trouble says why; it comes back: the next write reconnects. */
 static void
@@ -445,6 +561,7 @@ main(void)
 	    cmocka_unit_test(test_store_keeps_tokens_sealed),
 	    cmocka_unit_test(test_inbox_backoff_and_dead_letters),
 	    cmocka_unit_test(test_events_outbox_and_retention),
+	    cmocka_unit_test(test_signin_tickets_and_generations),
 	};
 	const struct CMUnitTest shared[] = {
 	    cmocka_unit_test(test_two_agents_share_one_database),
