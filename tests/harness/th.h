@@ -152,6 +152,9 @@ int th_snmpd_start(struct th_snmp *s);
 void th_snmpd_stop(struct th_snmp *s);
 /* snmpwalk / snmpget -v2c -OQs: "name.index = value" lines; NULL on failure. */
 char *th_snmp_walk(struct th_snmp *s, const char *oid);
+/* The same with GETBULK (snmpbulkwalk's default of 10 per request), as a
+ * manager would walk a table. */
+char *th_snmp_bulkwalk(struct th_snmp *s, const char *oid);
 char *th_snmp_get(struct th_snmp *s, const char *oid);
 /* What snmptrapd logged so far. */
 char *th_snmp_traps(struct th_snmp *s);

@@ -251,6 +251,12 @@ th_snmp_walk(struct th_snmp *s, const char *oid)
 }
 
 char *
+th_snmp_bulkwalk(struct th_snmp *s, const char *oid)
+{
+	return tool(s, "/usr/bin/snmpbulkwalk", oid);
+}
+
+char *
 th_snmp_get(struct th_snmp *s, const char *oid)
 {
 	return tool(s, "/usr/bin/snmpget", oid);
