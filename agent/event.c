@@ -72,7 +72,9 @@ struct ctl_listener {
 
 struct ev_timer {
 	double due;
-	bool armed;
+	bool armed;           /* in the heap */
+	size_t at;            /* its place in the heap, while armed */
+	unsigned long serial; /* made earlier runs first among timers due at once */
 	void (*cb)(void *);
 	void *arg;
 };
@@ -81,8 +83,13 @@ static int epfd = -1;
 static bool running;
 static struct watch sig_watch;
 static void (*on_term_cb)(void), (*on_hup_cb)(void);
-static struct ev_timer **timers;
-static size_t n_timers;
+/* Every timer (freed at shutdown), and the armed ones in a binary heap by
+ * due time: with a thousand orgs there are thousands of timers, and a scan
+ * of all of them at every turn of the loop cost more than an SNMP request
+ * (a walk of the MIB took seconds). */
+static struct ev_timer **timers, **heap;
+static size_t n_timers, n_heap, cap_heap;
+static unsigned long timer_serials;
 
 /* A libmicrohttpd daemon in the loop (MHD_USE_EPOLL, no thread of its
  * own): the public listener, and the metrics listener when it is on. Each
@@ -164,6 +171,64 @@ watch_del(struct watch *w)
 
 /* ---- timers ---- */
 
+static bool
+earlier(const struct ev_timer *a, const struct ev_timer *b)
+{
+	return a->due < b->due || (a->due == b->due && a->serial < b->serial);
+}
+
+static void
+heap_put(size_t i, struct ev_timer *t)
+{
+	heap[i] = t;
+	t->at = i;
+}
+
+static void
+sift_up(size_t i)
+{
+	struct ev_timer *t = heap[i];
+
+	while (i > 0 && earlier(t, heap[(i - 1) / 2])) {
+		heap_put(i, heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_put(i, t);
+}
+
+static void
+sift_down(size_t i)
+{
+	struct ev_timer *t = heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= n_heap)
+			break;
+		if (c + 1 < n_heap && earlier(heap[c + 1], heap[c]))
+			c++;
+		if (!earlier(heap[c], t))
+			break;
+		heap_put(i, heap[c]);
+		i = c;
+	}
+	heap_put(i, t);
+}
+
+static void
+heap_remove(struct ev_timer *t)
+{
+	size_t i = t->at;
+	struct ev_timer *last = heap[--n_heap];
+
+	t->armed = false;
+	if (i == n_heap)
+		return;
+	heap_put(i, last);
+	sift_up(i);
+	sift_down(last->at);
+}
+
 struct ev_timer *
 ev_timer_new(void (*cb)(void *arg), void *arg)
 {
@@ -171,6 +236,7 @@ ev_timer_new(void (*cb)(void *arg), void *arg)
 
 	t->cb = cb;
 	t->arg = arg;
+	t->serial = ++timer_serials;
 	timers = xrealloc(timers, (n_timers + 1) * sizeof(*timers));
 	timers[n_timers++] = t;
 	return t;
@@ -180,13 +246,25 @@ void
 ev_timer_arm(struct ev_timer *t, double seconds)
 {
 	t->due = now_mono() + (seconds > 0 ? seconds : 0);
+	if (t->armed) {
+		sift_up(t->at);
+		sift_down(t->at);
+		return;
+	}
+	if (n_heap == cap_heap) {
+		cap_heap = cap_heap ? 2 * cap_heap : 64;
+		heap = xrealloc(heap, cap_heap * sizeof(*heap));
+	}
 	t->armed = true;
+	heap_put(n_heap++, t);
+	sift_up(t->at);
 }
 
 void
 ev_timer_stop(struct ev_timer *t)
 {
-	t->armed = false;
+	if (t->armed)
+		heap_remove(t);
 }
 
 bool
@@ -206,6 +284,7 @@ ev_timer_free(struct ev_timer *t)
 {
 	if (!t)
 		return;
+	ev_timer_stop(t);
 	for (size_t i = 0; i < n_timers; i++) {
 		if (timers[i] == t) {
 			memmove(&timers[i], &timers[i + 1], (n_timers - i - 1) * sizeof(*timers));
@@ -221,18 +300,12 @@ timers_run(void)
 {
 	double now = now_mono();
 
-	/* a callback may arm, stop or free timers: rescan after each */
-	for (bool again = true; again;) {
-		again = false;
-		for (size_t i = 0; i < n_timers; i++) {
-			struct ev_timer *t = timers[i];
-			if (t->armed && t->due <= now) {
-				t->armed = false;
-				t->cb(t->arg);
-				again = true;
-				break;
-			}
-		}
+	/* the earliest first; a callback may arm, stop or free any timer
+	 * (one armed again now is due after `now`: the next turn runs it) */
+	while (n_heap > 0 && heap[0]->due <= now) {
+		struct ev_timer *t = heap[0];
+		heap_remove(t);
+		t->cb(t->arg);
 	}
 }
 
@@ -994,9 +1067,8 @@ next_timeout_ms(void)
 
 	if (http.pending || metrics.pending)
 		return 0;
-	for (size_t i = 0; i < n_timers; i++)
-		if (timers[i]->armed && timers[i]->due < next)
-			next = timers[i]->due;
+	if (n_heap > 0 && heap[0]->due < next)
+		next = heap[0]->due;
 	if (curl_due >= 0 && curl_due < next)
 		next = curl_due;
 	if (snmp_due >= 0 && snmp_due < next)
@@ -1268,8 +1340,9 @@ ev_shutdown(void)
 	for (size_t i = 0; i < n_timers; i++)
 		free(timers[i]);
 	free(timers);
-	timers = NULL;
-	n_timers = 0;
+	free(heap);
+	timers = heap = NULL;
+	n_timers = n_heap = cap_heap = 0;
 	probe.timer = NULL;
 	if (sig_watch.fd >= 0)
 		close(sig_watch.fd);

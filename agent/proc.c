@@ -64,10 +64,12 @@ struct porg {
 	bool pass_done;        /* it has reached the end of the rows */
 	double restart_at;     /* then: when a new pass from the start is due */
 	struct triage *triage; /* the rows likely to be a notice, read first */
+	bool has_rows;         /* its inbox had rows when the round began */
 };
 
 static size_t next_org;   /* round robin: where the next turn starts */
 static size_t round_left; /* orgs the round still has to look at (0: a new round) */
+static double idle_tick;  /* when the passes of orgs with an empty inbox are due */
 static struct ev_timer *timer;
 static struct ev_timer *prune_timer;
 static double store_hold;   /* no work before this: the store is failing */
@@ -631,6 +633,45 @@ likely_turn(struct porg *p, double now, int *budget)
 	return 0;
 }
 
+/* An org whose inbox was empty when the round began: its pass is over
+ * without a query. The passes of all such orgs are due at one time, so
+ * that they come in one round (one query for every org, in run) and not
+ * in a wake-up and a few queries per org: with a shared database each
+ * query is a round trip. New rows kick a new round, which looks again. */
+static void
+idle_pass(struct porg *p, double now)
+{
+	if (p->pass_done && now < restart_due(p))
+		return;
+	if (idle_tick < now + 1)
+		idle_tick = now + PASS_EVERY;
+	p->scan_from = 0;
+	p->paced_until = 0;
+	p->next_retry = 0;
+	p->pass_done = true;
+	p->restart_at = idle_tick;
+}
+
+static void
+rows_in(void *arg, const char *name)
+{
+	struct org *o = org_find(name);
+
+	(void)arg;
+	if (o)
+		o->proc->has_rows = true;
+}
+
+/* At a round's start: which orgs have rows at all. -1 if the store
+ * failed. */
+static int
+rows_scan(void)
+{
+	for (size_t i = 0; i < orgs_count(); i++)
+		org_at(i)->proc->has_rows = false;
+	return store_inbox_orgs(orgs_store(), rows_in, NULL);
+}
+
 /* Starts what the org has due, up to *budget rows or TURN_TIME; -1 if the
  * store failed. */
 static int
@@ -641,6 +682,10 @@ org_turn(struct porg *p, double now, double end, int *budget)
 
 	if (now < p->hold_until || now < p->wait_until)
 		return 0;
+	if (!p->has_rows && p->n_busy == 0) {
+		idle_pass(p, now);
+		return 0;
+	}
 	if (likely_turn(p, now, budget) < 0)
 		return -1;
 	/* A pass goes over the rows in order, a slice per turn. Once it has
@@ -731,8 +776,14 @@ run(void *arg)
 	 * there. Only a round that has ended may sleep; a turn that ran out
 	 * of time and began the round again would never sleep with many orgs
 	 * (a thousand idle ones spun a core so). */
-	if (round_left == 0 || round_left > n)
+	if (round_left == 0 || round_left > n) {
 		round_left = n;
+		if (rows_scan() < 0) {
+			store_failed();
+			ev_timer_arm(timer, store_hold - now);
+			return;
+		}
+	}
 	for (k = 0; k < round_left && budget > 0 && now_mono() < end; k++) {
 		struct porg *p = org_at((next_org + k) % n)->proc;
 		if (org_turn(p, now, end, &budget) < 0) {

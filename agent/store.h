@@ -132,6 +132,9 @@ int store_inbox_dead(struct store *st, long seq, const char *reason);
 bool store_inbox_has(struct store *st, const char *org, const char *chat_id,
 		     const char *message_id);
 long store_inbox_pending(struct store *st, const char *org);
+/* The orgs that have any row in the inbox (fn called for each, its name
+ * borrowed): 0, or -1 if the store failed. */
+int store_inbox_orgs(struct store *st, void (*fn)(void *arg, const char *org), void *arg);
 void store_inbox_row_clear(struct store_inbox_row *r);
 /* Store trouble: writes of the inbox and events failing. NULL when
  * healthy, else {since, failures, error}. on_recover runs when writes work

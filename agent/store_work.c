@@ -649,6 +649,20 @@ store_inbox_last(struct store *st)
 	return n;
 }
 
+int
+store_inbox_orgs(struct store *st, void (*fn)(void *arg, const char *org), void *arg)
+{
+	struct db_stmt *s = store_keep(st, "SELECT DISTINCT org FROM inbox");
+	enum db_step rc = DB_ERROR;
+
+	if (!s)
+		return -1;
+	while ((rc = db_step(s)) == DB_ROW)
+		fn(arg, db_col_text(s, 0));
+	store_release(s);
+	return rc == DB_DONE ? 0 : -1;
+}
+
 long
 store_inbox_pending(struct store *st, const char *org)
 {

@@ -55,8 +55,8 @@ const struct smib_var *smib_next(const struct smib *m, const oid *name, size_t l
 
 /* The notification for an outbox entry (docs/control-protocol.md): its
  * snmpTrapOID.0 varbind followed by its objects; NULL for an entry that
- * has no notification. status gives the orgs' indexes and subscriptions;
- * index_of (may be NULL) the index of an org no longer in it. sysUpTime.0
+ * has no notification. The org's index from status (may be NULL), else
+ * from index_of (may be NULL). sysUpTime.0
  * is the sender's to add. */
 netsnmp_variable_list *smib_notification(const json_t *entry, const json_t *status,
 					 long (*index_of)(const char *org));

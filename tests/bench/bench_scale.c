@@ -213,10 +213,11 @@ count_requests(long since, double t_start_wall, long *refreshes, long *renewals,
 }
 
 static double
-timed_ms(char *(*fn)(struct th_snmp *, const char *), struct th_snmp *s, long *lines)
+timed_ms(char *(*fn)(struct th_snmp *, const char *), struct th_snmp *s, const char *oid,
+	 long *lines)
 {
 	double t0 = mono();
-	char *out = fn(s, "CT-TEAMS-MIB::ctTeamsMIB");
+	char *out = fn(s, oid);
 	double ms = (mono() - t0) * 1000;
 
 	*lines = 0;
@@ -237,7 +238,7 @@ main(int argc, char **argv)
 {
 	void *state = NULL;
 	/* ten times Entra's pace (see the comment at the top) */
-	const char *agent_lines = "log_level = warning\nrefresh_margin = 60s\nbackfill_delay = 5s\n";
+	const char *agent_lines = "refresh_margin = 60s\n";
 	long seq, cpu0[2], wake0[2], refreshes, renewals, peak_ref, peak_ren;
 	double wall0;
 	char *conf;
@@ -252,11 +253,12 @@ main(int argc, char **argv)
 	if (ta_setup(&state, NULL) < 0)
 		return 1;
 	t = state;
-	json_decref(th_sim(&t->gs, "POST", "/config",
-			   json_pack("{s:s, s:b, s:s, s:s, s:s, s:i}", "access_token_lifetime",
-				     "360s", "access_lifetime_jitter", 1, "reauth_token_lead", "60s",
-				     "reauth_lead", "6m", "reauth_interval", "90s", "verbose", 0),
-			   NULL));
+	json_decref(
+	    th_sim(&t->gs, "POST", "/config",
+		   json_pack("{s:s, s:b, s:s, s:s, s:s, s:i}", "access_token_lifetime", "360s",
+			     "access_lifetime_jitter", 1, "reauth_token_lead", "60s", "reauth_lead",
+			     "6m", "reauth_interval", "90s", "verbose", 0),
+		   NULL));
 	{
 		/* every org's app has the fixture's secret */
 		char *dir = th_tmpdir("scale");
@@ -282,8 +284,9 @@ main(int argc, char **argv)
 		char *lines;
 		free(conf);
 		if (th_snmp_start(&snmp, NULL, NULL) < 0 ||
-		    asprintf(&lines, "%sagentx_socket = %s\nagentx_reconnect = 1s\n", agent_lines,
-			     snmp.agentx) < 0)
+		    asprintf(&lines,
+			     "%slog_level = warning\nagentx_socket = %s\nagentx_reconnect = 1s\n",
+			     agent_lines, snmp.agentx) < 0)
 			return 1;
 		conf = org_sections(lines);
 		extra = strdup(conf);
@@ -306,11 +309,13 @@ main(int argc, char **argv)
 	sleep((unsigned)window);
 	count_requests(seq, wall0, &refreshes, &renewals, &peak_ref, &peak_ren);
 
-	printf("| agent | orgs | RSS MiB | CPU | wake-ups/s | status ms | bulk walk ms (lines) | walk "
-	       "ms |\n|---|---|---|---|---|---|---|---|\n");
+	printf("| agent | orgs | RSS MiB | CPU | wake-ups/s | status ms | MIB bulk walk ms "
+	       "(objects) | "
+	       "MIB walk ms | one column bulk ms (objects) "
+	       "|\n|---|---|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < n_agents(); i++) {
 		struct ta *a = agent(i);
-		long hz = sysconf(_SC_CLK_TCK), bl, wl;
+		long hz = sysconf(_SC_CLK_TCK), bl, wl, cl;
 		double cpu = (double)(cpu_ticks(a->pid) - cpu0[i]) / (double)hz / window * 100;
 		double wake =
 		    (double)(proc_field(a->pid, "status", "voluntary_ctxt_switches:") - wake0[i]) /
@@ -318,13 +323,17 @@ main(int argc, char **argv)
 		double s0 = mono();
 		json_decref(ta_ctl(a, "status", NULL));
 		double status_ms = (mono() - s0) * 1000;
-		double bulk = timed_ms(th_snmp_bulkwalk, snmp_of(i), &bl);
-		double walk = timed_ms(th_snmp_walk, snmp_of(i), &wl);
+		double bulk =
+		    timed_ms(th_snmp_bulkwalk, snmp_of(i), "CT-TEAMS-MIB::ctTeamsMIB", &bl);
+		double walk = timed_ms(th_snmp_walk, snmp_of(i), "CT-TEAMS-MIB::ctTeamsMIB", &wl);
+		double col = timed_ms(th_snmp_bulkwalk, snmp_of(i),
+				      "CT-TEAMS-MIB::ctTeamsOrgAuthState", &cl);
 		char *role = !strcmp(mode, "pair") ? ta_role(a) : strdup("single");
-		printf("| %s (%s) | %d | %ld | %.2f %% | %.0f | %.0f | %.0f (%ld) | %.0f |\n",
+		printf("| %s (%s) | %d | %ld | %.2f %% | %.0f | %.0f | %.0f (%ld) | %.0f | %.0f "
+		       "(%ld) |\n",
 		       i ? "beta" : "alpha", role, n_orgs,
-		       proc_field(a->pid, "status", "VmRSS:") / 1024, cpu, wake, status_ms, bulk, bl,
-		       walk);
+		       proc_field(a->pid, "status", "VmRSS:") / 1024, cpu, wake, status_ms, bulk,
+		       bl, walk, col, cl);
 		free(role);
 	}
 	printf("\nIn %d s: %ld refreshes (mean %.1f, most %ld in any 10 s), %ld subscription "
@@ -335,8 +344,7 @@ main(int argc, char **argv)
 		ta_pair_down(&pair);
 		th_pg_stop(&pg);
 	} else {
-		ta_stop(t);
 		th_snmp_stop(&snmp);
 	}
-	return 0;
+	return ta_teardown(&state) == 0 ? 0 : 1;
 }

@@ -1,0 +1,130 @@
+/* Unit tests: agent/event.c's timers (a heap by due time): each runs once
+ * per arming, not before its time, the earliest first; stopped, re-armed
+ * and freed ones, also from inside a callback, behave. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "event.h"
+#include "util.h"
+
+#define N 300
+
+struct shot {
+	struct ev_timer *t;
+	double due; /* when it was armed for */
+	int runs;   /* how often it ran */
+	double ran; /* when it last ran */
+	int again;  /* arm itself again this many times */
+	int kill;   /* free this other timer when run (index + 1) */
+};
+
+static struct shot shots[N];
+static double last_due; /* the due time of the last one run */
+static bool out_of_order;
+static int ran_total;
+
+static void
+fired(void *arg)
+{
+	struct shot *s = arg;
+	double now = now_mono();
+
+	s->runs++;
+	s->ran = now;
+	ran_total++;
+	/* everything here is armed before the loop runs, or (again) for a
+	 * time after every run so far: they run in the order of their times */
+	if (s->due < last_due)
+		out_of_order = true;
+	last_due = s->due;
+	if (s->again > 0) {
+		s->again--;
+		s->due = now + 0.01;
+		ev_timer_arm(s->t, 0.01);
+	}
+	if (s->kill) {
+		struct shot *k = &shots[s->kill - 1];
+		ev_timer_free(k->t);
+		k->t = NULL;
+	}
+}
+
+static void
+stop_loop(void *arg)
+{
+	(void)arg;
+	ev_stop();
+}
+
+static void
+test_timers(void **state)
+{
+	struct ev_timer *end;
+	double t0;
+
+	(void)state;
+	assert_int_equal(ev_init(), 0);
+	srand(7);
+	t0 = now_mono();
+	for (int i = 0; i < N; i++) {
+		double in = (double)(rand() % 200) / 1000.0;
+		shots[i].t = ev_timer_new(fired, &shots[i]);
+		shots[i].due = t0 + in;
+		ev_timer_arm(shots[i].t, in);
+	}
+	/* every tenth stopped; every seventh armed again, later; the first
+	 * re-arms itself twice; number 5 frees number 250 if that has not
+	 * run yet (it is armed for the last moment) */
+	for (int i = 0; i < N; i += 10)
+		ev_timer_stop(shots[i].t);
+	for (int i = 3; i < N; i += 7) {
+		if (i % 10 == 0)
+			continue;
+		shots[i].due = now_mono() + 0.25;
+		ev_timer_arm(shots[i].t, 0.25);
+	}
+	shots[1].again = 2;
+	shots[5].kill = 251;
+	ev_timer_arm(shots[5].t, 0);
+	shots[5].due = now_mono();
+	shots[250].due = now_mono() + 0.3;
+	ev_timer_arm(shots[250].t, 0.3);
+	end = ev_timer_new(stop_loop, NULL);
+	ev_timer_arm(end, 0.6);
+	ev_run();
+	for (int i = 0; i < N; i++) {
+		struct shot *s = &shots[i];
+		if (i == 250) {
+			assert_int_equal(s->runs, 0);
+			continue;
+		}
+		if (i % 10 == 0) {
+			assert_int_equal(s->runs, 0);
+			continue;
+		}
+		assert_int_equal(s->runs, i == 1 ? 3 : 1);
+		assert_true(s->ran >= s->due);
+		assert_false(ev_timer_armed(s->t));
+	}
+	assert_false(out_of_order);
+	for (int i = 0; i < N; i++)
+		ev_timer_free(shots[i].t);
+	ev_timer_free(end);
+	ev_shutdown();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_timers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
