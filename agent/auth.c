@@ -37,7 +37,7 @@ auth_init(const char *url)
 static void
 prune(void)
 {
-	store_tickets_prune(orgs_store(), now_wall() - STATE_TTL);
+	store_tickets_prune(orgs_store(), STATE_TTL);
 }
 
 char *
@@ -47,7 +47,7 @@ auth_link_new(struct org *o, const char *url)
 
 	prune();
 	if (store_ticket_put(orgs_store(), STORE_LINK, secret, o->conf->name, NULL,
-			     now_wall() + AUTH_LINK_TTL) == 0) {
+			     AUTH_LINK_TTL) == 0) {
 		link = xprintf("%s/api/org/%s/ms-teams/login?link=%s", url, o->conf->name, secret);
 		log_info("auth", "org %s: sign-in link issued (valid %d minutes, once)",
 			 o->conf->name, AUTH_LINK_TTL / 60);
@@ -68,7 +68,7 @@ void
 auth_login(struct srv_req *r, struct org *o)
 {
 	const char *given = srv_arg(r, "link");
-	int used = given ? store_link_use(orgs_store(), given, o->conf->name, now_wall()) : 1;
+	int used = given ? store_link_use(orgs_store(), given, o->conf->name) : 1;
 	char *challenge, *redirect, *url, *state, *verifier;
 
 	if (used < 0) {
@@ -95,9 +95,13 @@ auth_login(struct srv_req *r, struct org *o)
 	prune();
 	state = random_id(32);
 	oauth_pkce(&verifier, &challenge);
-	if (store_ticket_put(orgs_store(), STORE_STATE, state, o->conf->name, verifier,
-			     now_wall() + STATE_TTL) < 0) {
-		state_page(r);
+	if (store_ticket_put(orgs_store(), STORE_STATE, state, o->conf->name, verifier, STATE_TTL) <
+	    0) {
+		/* the link is spent: a new one is needed */
+		srv_page(r, 503, "Sign-in not available",
+			 "The agent could not reach its database to start the sign-in, and the "
+			 "link is used up. Run 'ctteamsctl login ORG' for a new one once "
+			 "'ctteamsctl status' shows the database reached.");
 	} else {
 		redirect = oauth_redirect_uri(public_url, o->conf->name);
 		url = oauth_authorize_url(o->conf, redirect, state, challenge);
@@ -158,10 +162,10 @@ code_redeemed(const struct hc_resp *resp, void *arg)
 	if (why) {
 		fail(pc->req, o, 403, "Wrong account", why);
 	} else if (org_signed_in(o, &res, cl.oid, cl.preferred_username) < 0) {
-		srv_page(pc->req, 503, "Sign-in not stored",
-			 "Microsoft signed the account in, but the agent could not store the "
-			 "sign-in in its database, so it is not kept. Try again with a new link "
-			 "('ctteamsctl login ORG') once the database is reached.");
+		fail(pc->req, o, 503, "Sign-in not stored",
+		     "Microsoft signed the account in, but the agent could not store the sign-in "
+		     "in its database, so it is not kept. Try again with a new link ('ctteamsctl "
+		     "login ORG') once the database is reached.");
 	} else {
 		char *msg = xprintf("%s is signed in for org %s. ctteams keeps the sign-in fresh "
 				    "from now on; you can close this window.",
@@ -186,8 +190,7 @@ auth_callback(struct srv_req *r, struct org *o)
 	struct pending_code *pc;
 	int taken;
 
-	taken =
-	    state ? store_state_take(orgs_store(), state, o->conf->name, now_wall(), &verifier) : 1;
+	taken = state ? store_state_take(orgs_store(), state, o->conf->name, &verifier) : 1;
 	if (taken < 0) {
 		state_page(r);
 		return;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/poll.h> /* agent/poll.h is the reconcile's */
 #include <unistd.h>
 
 #include "db_driver.h"
@@ -40,6 +41,10 @@ struct pg_stmt {
 	unsigned char *blob; /* the last blob column unescaped */
 };
 
+/* How long one attempt to connect again may wait on the server, in all
+ * (libpq's connect_timeout, for the first connection, is 2 s). */
+#define PG_CONNECT_WAIT 2.0
+
 struct pg_db {
 	struct db base; /* first: db.c's view */
 	PGconn *conn;
@@ -48,6 +53,10 @@ struct pg_db {
 	bool in_tx;
 	double last_try;  /* the last connection attempt (monotonic) */
 	double retry_gap; /* seconds before the next one */
+	/* a connection being made again, a step at a time (usable) */
+	bool connecting;
+	PostgresPollingStatusType polling;
+	double waited; /* seconds this attempt has waited on the server */
 	int lock_ms;
 	bool relaxed;
 	long long written;
@@ -352,38 +361,84 @@ pg_bind_blob(struct pg_stmt *s, int i, const void *v, size_t len)
 	bind(s, i, copy, (int)len, 1, OID_BYTEA);
 }
 
+/* The connection being made again: as far as it goes within `budget`
+ * seconds of waiting on the server. libpq's asynchronous steps, so the
+ * event loop is never held for long: connect_timeout applies only to
+ * blocking connects, so this attempt keeps its own count of the time it
+ * waited. */
+static PostgresPollingStatusType
+reconnect_step(struct pg_db *db, double budget)
+{
+	double began = now_mono();
+
+	while (db->polling == PGRES_POLLING_READING || db->polling == PGRES_POLLING_WRITING) {
+		struct pollfd p = {.fd = PQsocket(db->conn),
+				   .events =
+				       db->polling == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+		double left = budget - (now_mono() - began);
+		int n = left > 0 ? poll(&p, 1, (int)(left * 1000) + 1) : 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break; /* nothing yet: again at the next statement */
+		db->polling = PQresetPoll(db->conn);
+	}
+	db->waited += now_mono() - began;
+	return db->polling;
+}
+
 /* A broken connection is made again, outside a transaction and at most
- * once a second; in between, statements fail at once. */
+ * once a second, backing off while the server stays away; in between,
+ * and while it is being made, statements fail at once. */
 static bool
 usable(struct pg_db *db)
 {
 	double now = now_mono();
+	PostgresPollingStatusType st;
 
-	if (PQstatus(db->conn) == CONNECTION_OK)
+	if (!db->connecting && PQstatus(db->conn) == CONNECTION_OK)
 		return true;
 	if (db->in_tx) {
 		note(db, "the connection to the database was lost");
 		return false;
 	}
-	if (now - db->last_try < db->retry_gap) {
-		/* the last attempt's reason stands (it names host and port) */
-		if (!db->why)
-			note(db, "the database is unreachable");
-		return false;
+	if (!db->connecting) {
+		if (now - db->last_try < db->retry_gap) {
+			/* the last attempt's reason stands (it names host and port) */
+			if (!db->why)
+				note(db, "the database is unreachable");
+			return false;
+		}
+		db->last_try = now;
+		db->waited = 0;
+		if (!PQresetStart(db->conn)) {
+			note(db, PQerrorMessage(db->conn));
+			db->retry_gap = db->retry_gap < 15 ? db->retry_gap * 2 : 30;
+			return false;
+		}
+		db->connecting = true;
+		/* libpq: begin as if the last step asked to write */
+		db->polling = PGRES_POLLING_WRITING;
 	}
-	db->last_try = now;
-	/* blocking, up to connect_timeout per address: so the gap grows while
-	 * the server stays away (1 s, 2 s, ... 30 s), and most writes fail at
-	 * once instead of each waiting */
-	PQreset(db->conn);
-	if (PQstatus(db->conn) != CONNECTION_OK) {
-		note(db, PQerrorMessage(db->conn));
+	/* 20 ms at most per statement: a server on the network answers its
+	 * handshake within a few; one that does not answer is not waited for */
+	st = reconnect_step(db, 0.02);
+	if (st == PGRES_POLLING_OK) {
+		db->connecting = false;
+		db->retry_gap = 1;
+		session_setup(db);
+		return true;
+	}
+	if (st == PGRES_POLLING_FAILED || db->waited >= PG_CONNECT_WAIT) {
+		note(db, st == PGRES_POLLING_FAILED ? PQerrorMessage(db->conn)
+						    : "the database did not answer in time");
+		db->connecting = false;
 		db->retry_gap = db->retry_gap < 15 ? db->retry_gap * 2 : 30;
 		return false;
 	}
-	db->retry_gap = 1;
-	session_setup(db);
-	return true;
+	note(db, "connecting to the database again");
+	return false;
 }
 
 static int

@@ -40,7 +40,7 @@ org_auth_name(enum org_auth a)
 }
 
 static void refresh_start(void *arg);
-static void adopt(void *arg, const char *name);
+static bool take_up(struct org *o);
 
 static void
 set_auth(struct org *o, enum org_auth to, const char *why)
@@ -95,11 +95,11 @@ save(struct org *o)
 	};
 	int rc = store_auth_put(store, o->conf->name, &a);
 
-	if (rc == 1) {
-		/* a sign-in made on the other agent replaced these tokens */
-		adopt(NULL, o->conf->name);
+	/* a sign-in made on the other agent replaced these tokens: its own
+	 * are taken up (when the store cannot give them now, this agent's go
+	 * on, and the next write finds the newer sign-in again) */
+	if (rc == 1 && take_up(o))
 		return 1;
-	}
 	if (rc < 0)
 		log_err("auth",
 			"org %s: could not save the sign-in state; it is kept in memory "
@@ -162,8 +162,11 @@ org_secret(struct org *o, char **ret_err)
 static double
 arm_refresh(struct org *o)
 {
-	double left = o->access_expires - now_wall();
-	double delay = o->auth == ORG_SECRET_INVALID ? 0 : left - cfg->refresh_margin;
+	double now = now_wall();
+	double delay =
+	    o->auth == ORG_SECRET_INVALID
+		? 0
+		: o->last_refresh + refresh_delay(o->access_expires - o->last_refresh) - now;
 
 	if (!o->refresh_token)
 		return 0;
@@ -324,22 +327,21 @@ take_stored(struct org *o, struct store_auth *a)
 }
 
 /* A sign-in stored by the other agent (or one this agent's write found
- * newer): its tokens replace this agent's, and the subscription hears. */
-static void
-adopt(void *arg, const char *name)
+ * newer): its tokens replace this agent's, and the subscription hears.
+ * False when the store could not give it. */
+static bool
+take_up(struct org *o)
 {
-	struct org *o = org_find(name);
 	struct store_auth a;
 
-	(void)arg;
-	if (!o || store_auth_get(store, name, &a) != 0)
-		return;
+	if (store_auth_get(store, o->conf->name, &a) != 0)
+		return false;
 	if (a.gen != o->gen) {
 		take_stored(o, &a);
 		free(o->last_signin_error);
 		o->last_signin_error = NULL;
-		log_info("auth", "org %s: takes up the sign-in of %s made on the other agent", name,
-			 o->user_upn ? o->user_upn : "?");
+		log_info("auth", "org %s: takes up the sign-in of %s made on the other agent",
+			 o->conf->name, o->user_upn ? o->user_upn : "?");
 		if (o->refresh_token)
 			arm_refresh(o);
 		else
@@ -348,7 +350,21 @@ adopt(void *arg, const char *name)
 			listener(o);
 	}
 	store_auth_clear(&a);
-	store_auth_adopted(store, name, o->gen);
+	store_auth_adopted(store, o->conf->name, o->gen);
+	return true;
+}
+
+static void
+adopt(void *arg, const char *name)
+{
+	struct org *o = org_find(name);
+
+	(void)arg;
+	/* an org no longer configured: nobody is to take it up */
+	if (!o)
+		store_auth_adopted(store, name, -1);
+	else
+		take_up(o);
 }
 
 void
@@ -631,17 +647,38 @@ org_at(size_t i)
 int
 org_signed_in(struct org *o, const struct oauth_result *r, const char *user_id, const char *upn)
 {
-	bool active = ha_active();
-	struct store_auth a;
-	long gen;
+	double now = now_wall();
+	struct store_auth a = {.state = (char *)org_auth_name(ORG_VALID),
+			       .access_token = r->access_token,
+			       .refresh_token = r->refresh_token,
+			       .access_expires = now + r->expires_in,
+			       .last_refresh = now,
+			       .user_id = (char *)user_id,
+			       .user_upn = (char *)upn};
+	long gen = 0;
+	/* a new sign-in replaces whatever is stored; whichever agent stored
+	 * it, the one doing the duties takes it up (orgs_adopt), at once if
+	 * that is this one */
+	bool stored = store_auth_signin(store, o->conf->name, &a, true, &gen) == 0;
 
+	if (!stored && !ha_active()) {
+		/* nothing changes here: the sign-in in force stays in force */
+		log_err("auth", "org %s: the sign-in as %s could not be stored; sign in again",
+			o->conf->name, upn);
+		return -1;
+	}
+	if (!stored)
+		log_err("auth",
+			"org %s: could not save the sign-in; it is kept in memory and saved "
+			"again at the next change",
+			o->conf->name);
 	free_secret(o->access_token);
 	free_secret(o->refresh_token);
 	o->access_token = xstrdup(r->access_token);
 	o->refresh_token = xstrdup(r->refresh_token);
 	o->tokens_serial++;
-	o->access_expires = now_wall() + r->expires_in;
-	o->last_refresh = now_wall();
+	o->access_expires = a.access_expires;
+	o->last_refresh = now;
 	free(o->user_id);
 	free(o->user_upn);
 	o->user_id = xstrdup(user_id);
@@ -651,30 +688,13 @@ org_signed_in(struct org *o, const struct oauth_result *r, const char *user_id, 
 	o->last_signin_error = NULL;
 	free(o->last_error);
 	o->last_error = NULL;
-	set_auth(o, ORG_VALID, NULL);
-	a = (struct store_auth){.state = (char *)org_auth_name(o->auth),
-				.access_token = o->access_token,
-				.refresh_token = o->refresh_token,
-				.access_expires = o->access_expires,
-				.last_refresh = o->last_refresh,
-				.user_id = o->user_id,
-				.user_upn = o->user_upn};
-	/* a new sign-in replaces whatever is stored; made on an agent not
-	 * doing the duties, it waits there for the active to take it up */
-	if (store_auth_signin(store, o->conf->name, &a, !active, &gen) == 0) {
+	if (stored) {
 		o->gen = gen;
-	} else if (!active) {
-		log_err("auth", "org %s: the sign-in as %s could not be stored; sign in again",
-			o->conf->name, upn);
-		return -1;
-	} else {
-		log_err("auth",
-			"org %s: could not save the sign-in; it is kept in memory and saved "
-			"again at the next change",
-			o->conf->name);
+		store_auth_adopted(store, o->conf->name, gen); /* fenced: the active only */
 	}
+	set_auth(o, ORG_VALID, NULL);
 	log_info("auth", "org %s: signed in as %s%s", o->conf->name, upn,
-		 active ? "" : " (the active agent takes it up)");
+		 ha_active() ? "" : " (the active agent takes it up)");
 	if (listener)
 		listener(o);
 	if (o->refresh_token)

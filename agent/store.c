@@ -275,7 +275,8 @@ store_auth_to_adopt(struct store *st, store_org_fn *fn, void *arg)
 int
 store_auth_adopted(struct store *st, const char *org, long gen)
 {
-	struct db_stmt *s = store_prep(st, "UPDATE org_auth SET adopt=0 WHERE org=? AND gen=?");
+	struct db_stmt *s =
+	    store_prep(st, "UPDATE org_auth SET adopt=0 WHERE org=?1 AND (gen=?2 OR ?2 < 0)");
 
 	if (!s)
 		return -1;

@@ -58,7 +58,8 @@ int store_auth_signin(struct store *st, const char *org, const struct store_auth
 typedef void store_org_fn(void *arg, const char *org);
 /* The orgs whose stored sign-in the active has yet to take up. */
 int store_auth_to_adopt(struct store *st, store_org_fn *fn, void *arg);
-/* Taken up, unless a newer sign-in came meanwhile. Fenced. */
+/* Taken up, unless a newer sign-in came meanwhile (gen < 0: whatever is
+ * stored, for an org no longer configured). Fenced. */
 int store_auth_adopted(struct store *st, const char *org, long gen);
 int store_auth_delete(struct store *st, const char *org);
 void store_auth_clear(struct store_auth *a);
@@ -258,21 +259,22 @@ int store_cursor_counts(struct store *st, const char *name, long *ret_delivered,
 /* ---- store_signin.c: sign-in links and OAuth states ---- */
 
 /* A one-time sign-in link or an OAuth state (with its PKCE verifier),
- * kept by its SHA-256 only, the verifier sealed, until `expires` (seconds
- * since 1970). Not fenced: either agent of a pair issues and takes them. */
+ * kept by its SHA-256 only, the verifier sealed, for ttl seconds of the
+ * database's clock (one clock for both agents of a pair). Not fenced:
+ * either agent issues and takes them. */
 enum store_ticket { STORE_LINK, STORE_STATE };
 int store_ticket_put(struct store *st, enum store_ticket kind, const char *secret, const char *org,
-		     const char *verifier, double expires);
+		     const char *verifier, double ttl);
 /* Uses a link once: 0 now used; 1 unknown, expired or another org's;
  * 2 used before; -1 error. */
-int store_link_use(struct store *st, const char *secret, const char *org, double now);
+int store_link_use(struct store *st, const char *secret, const char *org);
 /* Takes a state (it is gone after, whatever follows): 0 with its verifier
  * (*ret_verifier, free_secret it); 1 unknown, used, expired or another
  * org's; -1 error. */
-int store_state_take(struct store *st, const char *secret, const char *org, double now,
-		     char **ret_verifier);
-/* Forgets tickets that ended before `before`. */
-int store_tickets_prune(struct store *st, double before);
+int store_state_take(struct store *st, const char *secret, const char *org, char **ret_verifier);
+/* Forgets tickets that ended more than `kept` seconds ago (a used link is
+ * kept a while to be told apart from an unknown one). */
+int store_tickets_prune(struct store *st, double kept);
 
 /* ---- store_lease.c: duties one agent at a time (a shared store) ---- */
 

@@ -16,9 +16,8 @@
 #include "store_priv.h"
 #include "util.h"
 
-/* The database's clock, in seconds since 1970. */
-static const char *
-db_now(struct store *st)
+const char *
+store_db_now(const struct store *st)
 {
 	return db_engine(st->db) == DB_POSTGRES
 		   ? "CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)"
@@ -35,7 +34,7 @@ store_lease_take(struct store *st, const char *name, const char *holder, double 
 			    "epoch=lease.epoch+1, expires=excluded.expires "
 			    "WHERE lease.expires < %s OR lease.holder=excluded.holder "
 			    "RETURNING epoch",
-			    db_now(st), db_now(st));
+			    store_db_now(st), store_db_now(st));
 	struct db_stmt *s = store_prep(st, sql);
 	enum db_step rc = DB_ERROR;
 	long epoch = -1;
@@ -63,7 +62,7 @@ store_lease_renew(struct store *st, const char *name, const char *holder, long e
 	/* only while it has not run out: once it has, another may hold it */
 	char *sql = xprintf("UPDATE lease SET expires = %s + ? WHERE name=? AND holder=? AND "
 			    "epoch=? AND expires >= %s",
-			    db_now(st), db_now(st));
+			    store_db_now(st), store_db_now(st));
 	struct db_stmt *s = store_prep(st, sql);
 	long n;
 
@@ -95,7 +94,7 @@ store_lease_release(struct store *st, const char *name, const char *holder, long
 int
 store_lease_holder(struct store *st, const char *name, char **ret_holder, double *ret_left)
 {
-	char *sql = xprintf("SELECT holder, expires - %s FROM lease WHERE name=?", db_now(st));
+	char *sql = xprintf("SELECT holder, expires - %s FROM lease WHERE name=?", store_db_now(st));
 	struct db_stmt *s = store_prep(st, sql);
 	enum db_step rc;
 
@@ -141,7 +140,7 @@ store_fence_check(struct store *st)
 		goto lost;
 	sql = xprintf("SELECT 1 FROM lease WHERE name=? AND holder=? AND epoch=? AND "
 		      "expires >= %s FOR SHARE",
-		      db_now(st));
+		      store_db_now(st));
 	s = store_prep(st, sql);
 	free(sql);
 	if (!s)
@@ -193,7 +192,7 @@ store_agent_beat(struct store *st, const char *name, const char *instance, const
 	char *sql = xprintf("INSERT INTO agent (name, role, seen, instance) VALUES (?, ?, %s, ?) "
 			    "ON CONFLICT (name) DO UPDATE SET role=excluded.role, "
 			    "seen=excluded.seen, instance=excluded.instance",
-			    db_now(st));
+			    store_db_now(st));
 	struct db_stmt *s = store_prep(st, sql);
 
 	free(sql);
@@ -209,7 +208,7 @@ int
 store_agents(struct store *st, store_agent_fn *fn, void *arg)
 {
 	char *sql =
-	    xprintf("SELECT name, instance, role, %s - seen FROM agent ORDER BY name", db_now(st));
+	    xprintf("SELECT name, instance, role, %s - seen FROM agent ORDER BY name", store_db_now(st));
 	struct db_stmt *s = store_prep(st, sql);
 	enum db_step rc;
 

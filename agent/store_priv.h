@@ -60,6 +60,9 @@ int store_begin_free(struct store *st);
  * commit. */
 enum { STORE_SEQ_INBOX = 911001, STORE_SEQ_OUTBOX = 911002 };
 int store_serialize(struct store *st, long what);
+/* store_lease.c: the database's clock, in seconds since 1970, as SQL (one
+ * clock for every agent sharing the database). */
+const char *store_db_now(const struct store *st);
 /* store_lease.c: inside a transaction, is the fence's lease still held?
  * 0 yes, -1 no (fenced_out set) or error. */
 int store_fence_check(struct store *st);

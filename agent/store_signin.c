@@ -33,13 +33,24 @@ ticket_hash(const char *secret, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* Prepares sql and frees it: for statements with the database's clock
+ * written in (store_db_now). */
+static struct db_stmt *
+prep_owned(struct store *st, char *sql)
+{
+	struct db_stmt *s = store_prep(st, sql);
+
+	free(sql);
+	return s;
+}
+
 int
 store_ticket_put(struct store *st, enum store_ticket kind, const char *secret, const char *org,
-		 const char *verifier, double expires)
+		 const char *verifier, double ttl)
 {
-	struct db_stmt *s =
-	    store_prep(st, "INSERT INTO signin (hash, kind, org, verifier, expires) "
-			   "VALUES (?, ?, ?, ?, ?)");
+	struct db_stmt *s = prep_owned(st, xprintf("INSERT INTO signin (hash, kind, org, verifier, "
+						   "expires) VALUES (?, ?, ?, ?, %s + ?)",
+						   store_db_now(st)));
 	char hash[65], *field;
 
 	if (!s)
@@ -50,16 +61,18 @@ store_ticket_put(struct store *st, enum store_ticket kind, const char *secret, c
 	db_bind_text(s, 2, kinds[kind]);
 	db_bind_text(s, 3, org);
 	store_bind_sealed(st, s, 4, org, field, verifier);
-	db_bind_double(s, 5, expires);
+	db_bind_double(s, 5, ttl);
 	free(field);
 	return store_step_free(st, s) == 1 ? 0 : -1;
 }
 
 int
-store_link_use(struct store *st, const char *secret, const char *org, double now)
+store_link_use(struct store *st, const char *secret, const char *org)
 {
-	struct db_stmt *s = store_prep(st, "UPDATE signin SET used=1 WHERE hash=? AND kind='link' "
-					   "AND org=? AND expires>=? AND used=0");
+	struct db_stmt *s =
+	    prep_owned(st, xprintf("UPDATE signin SET used=1 WHERE hash=? AND kind='link' "
+				   "AND org=? AND expires >= %s AND used=0",
+				   store_db_now(st)));
 	char hash[65];
 	enum db_step rc;
 	long n;
@@ -69,18 +82,18 @@ store_link_use(struct store *st, const char *secret, const char *org, double now
 	ticket_hash(secret, hash);
 	db_bind_text(s, 1, hash);
 	db_bind_text(s, 2, org);
-	db_bind_double(s, 3, now);
 	n = store_step_free(st, s);
 	if (n != 0)
 		return n == 1 ? 0 : -1;
 	/* not taken now: used before, or never good (told apart for the page) */
-	s = store_prep(st, "SELECT used FROM signin WHERE hash=? AND kind='link' AND org=? AND "
-			   "expires>=?");
+	s = prep_owned(st,
+		       xprintf("SELECT used FROM signin WHERE hash=? AND kind='link' AND org=? AND "
+			       "expires >= %s",
+			       store_db_now(st)));
 	if (!s)
 		return -1;
 	db_bind_text(s, 1, hash);
 	db_bind_text(s, 2, org);
-	db_bind_double(s, 3, now);
 	rc = db_step(s);
 	n = rc == DB_ROW ? (long)db_col_int64(s, 0) : 0;
 	db_finalize(s);
@@ -88,11 +101,12 @@ store_link_use(struct store *st, const char *secret, const char *org, double now
 }
 
 int
-store_state_take(struct store *st, const char *secret, const char *org, double now,
-		 char **ret_verifier)
+store_state_take(struct store *st, const char *secret, const char *org, char **ret_verifier)
 {
-	struct db_stmt *s = store_prep(st, "DELETE FROM signin WHERE hash=? AND kind='state' AND "
-					   "org=? RETURNING verifier, expires");
+	struct db_stmt *s =
+	    prep_owned(st, xprintf("DELETE FROM signin WHERE hash=? AND kind='state' AND "
+				   "org=? RETURNING verifier, expires - %s",
+				   store_db_now(st)));
 	char hash[65], *field;
 	enum db_step rc;
 	int out = 1;
@@ -104,7 +118,7 @@ store_state_take(struct store *st, const char *secret, const char *org, double n
 	db_bind_text(s, 1, hash);
 	db_bind_text(s, 2, org);
 	rc = db_step(s);
-	if (rc == DB_ROW && db_col_double(s, 1) >= now) {
+	if (rc == DB_ROW && db_col_double(s, 1) >= 0) {
 		field = xprintf("pkce/%s", hash);
 		*ret_verifier = store_col_unseal(st, s, 0, org, field);
 		free(field);
@@ -118,12 +132,13 @@ store_state_take(struct store *st, const char *secret, const char *org, double n
 }
 
 int
-store_tickets_prune(struct store *st, double before)
+store_tickets_prune(struct store *st, double kept)
 {
-	struct db_stmt *s = store_prep(st, "DELETE FROM signin WHERE expires < ?");
+	struct db_stmt *s =
+	    prep_owned(st, xprintf("DELETE FROM signin WHERE expires + ? < %s", store_db_now(st)));
 
 	if (!s)
 		return -1;
-	db_bind_double(s, 1, before);
+	db_bind_double(s, 1, kept);
 	return store_step_free(st, s) < 0 ? -1 : 0;
 }

@@ -433,7 +433,6 @@ test_signin_tickets_and_generations(void **state)
 	char *dir = th_tmpdir("tickets"), *err = NULL, *v = NULL;
 	struct seal *s;
 	struct store *st;
-	double now = now_wall();
 	struct store_auth a = {.state = "valid", .refresh_token = "OLD"}, b;
 	long gen = 0;
 	int n = 0;
@@ -441,17 +440,16 @@ test_signin_tickets_and_generations(void **state)
 	(void)state;
 	assert_int_equal(seal_open(dir, &s, &err), 0);
 	assert_int_equal(open_store(dir, s, &st), 0);
-	assert_int_equal(store_ticket_put(st, STORE_LINK, "link-secret-1", "acme", NULL, now + 600),
-			 0);
+	assert_int_equal(store_ticket_put(st, STORE_LINK, "link-secret-1", "acme", NULL, 600), 0);
+	assert_int_equal(store_ticket_put(st, STORE_LINK, "link-secret-2", "acme", NULL, -1), 0);
 	/* another org's, a wrong one, an expired one: not valid */
-	assert_int_equal(store_link_use(st, "link-secret-1", "beta", now), 1);
-	assert_int_equal(store_link_use(st, "link-secret-X", "acme", now), 1);
-	assert_int_equal(store_link_use(st, "link-secret-1", "acme", now + 601), 1);
-	assert_int_equal(store_link_use(st, "link-secret-1", "acme", now), 0);
-	assert_int_equal(store_link_use(st, "link-secret-1", "acme", now), 2);
-	assert_int_equal(store_ticket_put(st, STORE_STATE, "state-secret-1", "acme",
-					  "VERIFIER-PLAIN", now + 600),
-			 0);
+	assert_int_equal(store_link_use(st, "link-secret-1", "beta"), 1);
+	assert_int_equal(store_link_use(st, "link-secret-X", "acme"), 1);
+	assert_int_equal(store_link_use(st, "link-secret-2", "acme"), 1);
+	assert_int_equal(store_link_use(st, "link-secret-1", "acme"), 0);
+	assert_int_equal(store_link_use(st, "link-secret-1", "acme"), 2);
+	assert_int_equal(
+	    store_ticket_put(st, STORE_STATE, "state-secret-1", "acme", "VERIFIER-PLAIN", 600), 0);
 	/* nothing readable: not the secrets, not the verifier */
 	if (on_pg) {
 		char *name = db_for(dir), *out = NULL;
@@ -464,25 +462,29 @@ test_signin_tickets_and_generations(void **state)
 		free(out);
 		free(name);
 	} else {
-		char *db;
-		if (asprintf(&db, "%s/ctteams.db-wal", dir) < 0)
-			abort();
-		assert_false(file_has(db, "secret-1"));
-		assert_false(file_has(db, "VERIFIER"));
-		free(db);
+		for (int i = 0; i < 2; i++) {
+			char *db;
+			if (asprintf(&db, "%s/ctteams.db%s", dir, i ? "-wal" : "") < 0)
+				abort();
+			assert_false(file_has(db, "secret-1"));
+			assert_false(file_has(db, "VERIFIER"));
+			free(db);
+		}
 	}
-	assert_int_equal(store_state_take(st, "state-secret-1", "beta", now, &v), 1);
+	assert_int_equal(store_state_take(st, "state-secret-1", "beta", &v), 1);
 	assert_null(v);
-	assert_int_equal(store_state_take(st, "state-secret-1", "acme", now, &v), 0);
+	assert_int_equal(store_state_take(st, "state-secret-1", "acme", &v), 0);
 	assert_string_equal(v, "VERIFIER-PLAIN");
 	free_secret(v);
 	/* taken: a replay finds nothing */
-	assert_int_equal(store_state_take(st, "state-secret-1", "acme", now, &v), 1);
-	assert_int_equal(store_ticket_put(st, STORE_STATE, "state-secret-2", "acme", "V2", now - 1),
-			 0);
-	assert_int_equal(store_state_take(st, "state-secret-2", "acme", now, &v), 1);
-	assert_int_equal(store_tickets_prune(st, now + 601), 0);
-	assert_int_equal(store_link_use(st, "link-secret-1", "acme", now), 1);
+	assert_int_equal(store_state_take(st, "state-secret-1", "acme", &v), 1);
+	assert_int_equal(store_ticket_put(st, STORE_STATE, "state-secret-2", "acme", "V2", -1), 0);
+	assert_int_equal(store_state_take(st, "state-secret-2", "acme", &v), 1);
+	/* a used link is kept a while past its end, then forgotten */
+	assert_int_equal(store_tickets_prune(st, 600), 0);
+	assert_int_equal(store_link_use(st, "link-secret-1", "acme"), 2);
+	assert_int_equal(store_tickets_prune(st, -601), 0);
+	assert_int_equal(store_link_use(st, "link-secret-1", "acme"), 1);
 
 	/* the active's tokens from sign-in 1; the other agent stores sign-in 2 */
 	assert_int_equal(store_auth_signin(st, "acme", &a, false, &gen), 0);
