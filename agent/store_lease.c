@@ -94,7 +94,8 @@ store_lease_release(struct store *st, const char *name, const char *holder, long
 int
 store_lease_holder(struct store *st, const char *name, char **ret_holder, double *ret_left)
 {
-	char *sql = xprintf("SELECT holder, expires - %s FROM lease WHERE name=?", store_db_now(st));
+	char *sql =
+	    xprintf("SELECT holder, expires - %s FROM lease WHERE name=?", store_db_now(st));
 	struct db_stmt *s = store_prep(st, sql);
 	enum db_step rc;
 
@@ -207,8 +208,8 @@ store_agent_beat(struct store *st, const char *name, const char *instance, const
 int
 store_agents(struct store *st, store_agent_fn *fn, void *arg)
 {
-	char *sql =
-	    xprintf("SELECT name, instance, role, %s - seen FROM agent ORDER BY name", store_db_now(st));
+	char *sql = xprintf("SELECT name, instance, role, %s - seen FROM agent ORDER BY name",
+			    store_db_now(st));
 	struct db_stmt *s = store_prep(st, sql);
 	enum db_step rc;
 
