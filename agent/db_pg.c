@@ -2,9 +2,11 @@
  * db.h on PostgreSQL (libpq). A statement runs at its first step, with its
  * parameters typed (text, bigint, double precision, bytea) so that the
  * server never has to guess; its rows are read from the result. A
- * connection that broke is made again at the next statement outside a
- * transaction, at most once a second, so that while the server is away
- * each write fails at once instead of holding the event loop.
+ * connection that broke is made again from the next statement outside a
+ * transaction on, with libpq's asynchronous steps (each statement waits
+ * 20 ms for them at most), backing off from 1 s to 30 s between attempts:
+ * while the server is away each write fails at once instead of holding
+ * the event loop.
  */
 #include <errno.h>
 #include <fcntl.h>
