@@ -119,11 +119,19 @@ set_error(struct org *o, const char *text)
 	o->last_error_at = now_wall();
 }
 
-/* When to refresh after a grant of `lifetime` seconds. */
+/* When to refresh after a grant of `lifetime` seconds: refresh_margin
+ * before its end, and up to half a margin earlier at random, so that orgs
+ * signed in together (a thousand in a minute) drift apart instead of
+ * refreshing together every hour. One that is overdue (the agent was
+ * stopped) is refreshed at once: a 911 notice may be waiting on it. */
 static double
 refresh_delay(double lifetime)
 {
-	double d = lifetime - cfg->refresh_margin;
+	uint32_t r;
+	double d;
+
+	random_bytes(&r, sizeof(r));
+	d = lifetime - cfg->refresh_margin * (1 + 0.5 * (double)r / (double)UINT32_MAX);
 
 	/* a margin longer than the lifetime would refresh in a tight loop */
 	if (d < lifetime / 2)
