@@ -16,7 +16,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "alarm.h"
@@ -51,15 +50,6 @@ static long inbox_seen = -1, outbox_seen = -1;
 static char *peer_problem;
 static json_t *peers;
 
-static double
-boottime(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 stand_down(const char *why)
 {
@@ -82,7 +72,7 @@ ha_active(void)
 {
 	if (!shared)
 		return true;
-	if (role == ACTIVE && boottime() >= deadline) {
+	if (role == ACTIVE && now_boot() >= deadline) {
 		role = PAUSED;
 		log_err("ha",
 			"agent %s: the duties' lease ran out before it was renewed (the agent "
@@ -95,7 +85,7 @@ ha_active(void)
 bool
 ha_may_act(double margin)
 {
-	return ha_active() && (!shared || boottime() + margin < deadline);
+	return ha_active() && (!shared || now_boot() + margin < deadline);
 }
 
 bool
@@ -179,7 +169,7 @@ resume(double t0)
 static void
 renew(void)
 {
-	double t0 = boottime();
+	double t0 = now_boot();
 	int rc = store_lease_renew(store, LEASE, holder, epoch, ttl);
 	long e;
 
@@ -316,7 +306,7 @@ default_name(void)
 int
 ha_start(const struct conf *c, struct store *st)
 {
-	double t0 = boottime();
+	double t0 = now_boot();
 
 	store = st;
 	shared = store_shared(st);

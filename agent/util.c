@@ -104,13 +104,25 @@ now_started(void)
 	return started;
 }
 
-double
-now_mono(void)
+static double
+clock_seconds(clockid_t which)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(which, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double
+now_mono(void)
+{
+	return clock_seconds(CLOCK_MONOTONIC);
+}
+
+double
+now_boot(void)
+{
+	return clock_seconds(CLOCK_BOOTTIME);
 }
 
 char *

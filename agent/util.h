@@ -16,6 +16,9 @@ void free_secret(char *s);
 
 double now_wall(void); /* seconds since the epoch */
 double now_mono(void); /* seconds, monotonic */
+/* seconds, monotonic, counting while the process is stopped and the host
+ * suspended (CLOCK_BOOTTIME): a lease's deadline (ha.c) */
+double now_boot(void);
 /* When the agent started (the first call: main's, at the start). */
 double now_started(void);
 char *time_iso(double t); /* 2026-11-28T13:50:00Z */

@@ -32,15 +32,6 @@ static struct th_pg pg;
 static struct th_snmp snmp; /* one agent's */
 static char *secret_file;
 
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static const char *
 tenant_of(int i, char *buf, size_t n)
 {
@@ -119,7 +110,7 @@ subs_active(struct ta *a)
 static void
 sign_in_all(void)
 {
-	double t0 = mono();
+	double t0 = th_now();
 	int failed = 0;
 
 	for (int i = 1; i <= n_orgs; i++) {
@@ -135,12 +126,12 @@ sign_in_all(void)
 		free(link);
 	}
 	fprintf(stderr, "bench_scale: %d orgs signed in in %.0f s (%d failed)\n", n_orgs - failed,
-		mono() - t0, failed);
-	t0 = mono();
-	while (subs_active(t) < n_orgs && mono() - t0 < 600)
+		th_now() - t0, failed);
+	t0 = th_now();
+	while (subs_active(t) < n_orgs && th_now() - t0 < 600)
 		sleep(2);
 	fprintf(stderr, "bench_scale: %d subscriptions active after %.0f s more\n", subs_active(t),
-		mono() - t0);
+		th_now() - t0);
 }
 
 static long
@@ -216,9 +207,9 @@ static double
 timed_ms(char *(*fn)(struct th_snmp *, const char *), struct th_snmp *s, const char *oid,
 	 long *lines)
 {
-	double t0 = mono();
+	double t0 = th_now();
 	char *out = fn(s, oid);
-	double ms = (mono() - t0) * 1000;
+	double ms = (th_now() - t0) * 1000;
 
 	*lines = 0;
 	for (char *p = out; p && *p; p++)
@@ -322,9 +313,9 @@ main(int argc, char **argv)
 		double wake =
 		    (double)(proc_field(a->pid, "status", "voluntary_ctxt_switches:") - wake0[i]) /
 		    window;
-		double s0 = mono();
+		double s0 = th_now();
 		json_decref(ta_ctl(a, "status", NULL));
-		double status_ms = (mono() - s0) * 1000;
+		double status_ms = (th_now() - s0) * 1000;
 		double bulk =
 		    timed_ms(th_snmp_bulkwalk, snmp_of(i), "CT-TEAMS-MIB::ctTeamsMIB", &bl);
 		double walk = timed_ms(th_snmp_walk, snmp_of(i), "CT-TEAMS-MIB::ctTeamsMIB", &wl);

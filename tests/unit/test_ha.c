@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -22,23 +21,14 @@
 #include "seal.h"
 #include "store.h"
 #include "th.h"
+#include "util.h"
 
 static struct th_pg pg;
-
-/* the clock ha.c keeps its deadline on */
-static double
-boot_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 until(double t)
 {
-	while (boot_now() < t)
+	while (now_boot() < t)
 		usleep(10 * 1000);
 }
 
@@ -63,7 +53,7 @@ test_deadline(void **state)
 	assert_int_equal(seal_open(dir, &s, &err), 0);
 	assert_int_equal(store_open_pg(uri, pg.pwfile, s, &a, &err), 0);
 	assert_int_equal(store_open_pg(uri, pg.pwfile, s, &b, &err), 0);
-	t0 = boot_now();
+	t0 = now_boot();
 	assert_int_equal(ha_start(&c, a), 0);
 	/* the deadline is 4.5 s after the lease was taken, at t0 or a little
 	 * later: the duties may act, with a second to spare, until 3.5 s */
