@@ -44,8 +44,11 @@ struct pg_stmt {
 };
 
 /* How long one attempt to connect again may wait on the server, in all
- * (libpq's connect_timeout, for the first connection, is 2 s). */
+ * (libpq's connect_timeout, for the first connection, is 2 s), and how
+ * long it may last: it moves on only while statements come, a few a
+ * second on the active, a few every beat on the standby. */
 #define PG_CONNECT_WAIT 2.0
+#define PG_ATTEMPT_MAX  10.0
 
 struct pg_db {
 	struct db base; /* first: db.c's view */
@@ -429,17 +432,25 @@ usable(struct pg_db *db)
 	if (st == PGRES_POLLING_OK) {
 		db->connecting = false;
 		db->retry_gap = 1;
+		free(db->why);
+		db->why = NULL;
 		session_setup(db);
 		return true;
 	}
-	if (st == PGRES_POLLING_FAILED || db->waited >= PG_CONNECT_WAIT) {
-		note(db, st == PGRES_POLLING_FAILED ? PQerrorMessage(db->conn)
-						    : "the database did not answer in time");
-		db->connecting = false;
-		db->retry_gap = db->retry_gap < 15 ? db->retry_gap * 2 : 30;
+	if (st == PGRES_POLLING_FAILED) {
+		note(db, PQerrorMessage(db->conn));
+	} else if (db->waited >= PG_CONNECT_WAIT || now - db->last_try >= PG_ATTEMPT_MAX) {
+		char *m = xprintf("%s did not answer in time", db->name);
+		note(db, m);
+		free(m);
+	} else {
+		/* under way: the reason the connection was lost still stands */
+		if (!db->why)
+			note(db, "connecting to the database again");
 		return false;
 	}
-	note(db, "connecting to the database again");
+	db->connecting = false;
+	db->retry_gap = db->retry_gap < 15 ? db->retry_gap * 2 : 30;
 	return false;
 }
 

@@ -127,16 +127,13 @@ set_error(struct org *o, const char *text)
 static double
 refresh_delay(double lifetime)
 {
+	/* a margin longer than the lifetime would refresh in a tight loop */
+	double latest = fmax(lifetime - cfg->refresh_margin, lifetime / 2);
+	double spread = fmin(cfg->refresh_margin / 2, lifetime / 4);
 	uint32_t r;
-	double d;
 
 	random_bytes(&r, sizeof(r));
-	d = lifetime - cfg->refresh_margin * (1 + 0.5 * (double)r / (double)UINT32_MAX);
-
-	/* a margin longer than the lifetime would refresh in a tight loop */
-	if (d < lifetime / 2)
-		d = lifetime / 2;
-	return d;
+	return latest - spread * (double)r / (double)UINT32_MAX;
 }
 
 /* after the nth failure in a row (n from 1) */

@@ -70,6 +70,10 @@ struct porg {
 static size_t next_org;   /* round robin: where the next turn starts */
 static size_t round_left; /* orgs the round still has to look at (0: a new round) */
 static double idle_tick;  /* when the passes of orgs with an empty inbox are due */
+/* has_rows must be read again: rows may have come (a kick), a read failed,
+ * or the last read is a pass old */
+static bool rows_stale = true;
+static double rows_read_at;
 static struct ev_timer *timer;
 static struct ev_timer *prune_timer;
 static double store_hold;   /* no work before this: the store is failing */
@@ -662,14 +666,26 @@ rows_in(void *arg, const char *name)
 		o->proc->has_rows = true;
 }
 
-/* At a round's start: which orgs have rows at all. -1 if the store
- * failed. */
+/* At a round's start: which orgs have rows at all, read again only when
+ * rows may have come since (every new row kicks) or a pass ago. -1 if the
+ * store failed: every org is looked at then, and the next round reads
+ * again. */
 static int
-rows_scan(void)
+rows_scan(double now)
 {
+	if (!rows_stale && now - rows_read_at < PASS_EVERY)
+		return 0;
 	for (size_t i = 0; i < orgs_count(); i++)
 		org_at(i)->proc->has_rows = false;
-	return store_inbox_orgs(orgs_store(), rows_in, NULL);
+	if (store_inbox_orgs(orgs_store(), rows_in, NULL) < 0) {
+		for (size_t i = 0; i < orgs_count(); i++)
+			org_at(i)->proc->has_rows = true;
+		rows_stale = true;
+		return -1;
+	}
+	rows_stale = false;
+	rows_read_at = now;
+	return 0;
 }
 
 /* Starts what the org has due, up to *budget rows or TURN_TIME; -1 if the
@@ -778,11 +794,15 @@ run(void *arg)
 	 * (a thousand idle ones spun a core so). */
 	if (round_left == 0 || round_left > n) {
 		round_left = n;
-		if (rows_scan() < 0) {
+		if (rows_scan(now) < 0) {
+			round_left = 0;
 			store_failed();
 			ev_timer_arm(timer, store_hold - now);
 			return;
 		}
+		/* a round that could read the store ends any backoff's growth */
+		if (store_failures)
+			store_worked();
 	}
 	for (k = 0; k < round_left && budget > 0 && now_mono() < end; k++) {
 		struct porg *p = org_at((next_org + k) % n)->proc;
@@ -810,6 +830,7 @@ proc_kick(void)
 	 * new round from where the last one was; where rows waited for the
 	 * token or keys, from the start */
 	round_left = 0;
+	rows_stale = true;
 	for (size_t i = 0; i < orgs_count(); i++) {
 		struct porg *p = org_at(i)->proc;
 		triage_kick(p->triage);

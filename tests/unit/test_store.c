@@ -519,6 +519,34 @@ test_signin_tickets_and_generations(void **state)
 	free(dir);
 }
 
+/* The orgs with rows in the inbox, each once, and none when it is empty
+ * (the processing's look at every org, one query). */
+static void
+test_inbox_orgs(void **state)
+{
+	char *dir = th_tmpdir("orgs"), *err = NULL;
+	const char *orgs[] = {"acme", "beta", "Zürich-öffentlich", "acme"};
+	json_t *items = notification("19:a@thread.v2", "1");
+	struct seal *s;
+	struct store *st;
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(seal_open(dir, &s, &err), 0);
+	assert_int_equal(open_store(dir, s, &st), 0);
+	assert_int_equal(store_inbox_orgs(st, count_org, &n), 0);
+	assert_int_equal(n, 0);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(store_inbox_add(st, orgs[i], "notification", items), 0);
+	assert_int_equal(store_inbox_orgs(st, count_org, &n), 0);
+	assert_int_equal(n, 3);
+	json_decref(items);
+	store_close(st);
+	seal_close(s);
+	th_rmtree(dir);
+	free(dir);
+}
+
 /* The server goes away: writes fail at once (the webhook answers 503),
  * store trouble says why; it comes back: the next write reconnects. */
 static void
@@ -564,6 +592,7 @@ main(void)
 	    cmocka_unit_test(test_inbox_backoff_and_dead_letters),
 	    cmocka_unit_test(test_events_outbox_and_retention),
 	    cmocka_unit_test(test_signin_tickets_and_generations),
+	    cmocka_unit_test(test_inbox_orgs),
 	};
 	const struct CMUnitTest shared[] = {
 	    cmocka_unit_test(test_two_agents_share_one_database),
