@@ -195,8 +195,8 @@ refresh_done(const struct hc_resp *resp, void *arg)
 		/* a sign-in or a logout replaced the tokens this refresh was
 		 * made with: its answer belongs to a sign-in no longer kept */
 		log_info("auth",
-			 "org %s: a refresh answered after a new sign-in; its answer is "
-			 "dropped",
+			 "org %s: a refresh answered after its tokens were replaced; its "
+			 "answer is dropped",
 			 o->conf->name);
 		arm_refresh(o);
 		return;

@@ -262,14 +262,13 @@ int
 store_auth_to_adopt(struct store *st, store_org_fn *fn, void *arg)
 {
 	struct db_stmt *s = store_prep(st, "SELECT org FROM org_auth WHERE adopt=1");
-	enum db_step rc;
+	int rc;
 
 	if (!s)
 		return -1;
-	while ((rc = db_step(s)) == DB_ROW)
-		fn(arg, db_col_text(s, 0));
+	rc = store_each_org(s, fn, arg);
 	db_finalize(s);
-	return rc == DB_DONE ? 0 : -1;
+	return rc;
 }
 
 int

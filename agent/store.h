@@ -14,6 +14,8 @@
 #include "seal.h"
 
 struct store;
+/* A callback for each org a query names (its name borrowed for the call). */
+typedef void store_org_fn(void *arg, const char *org);
 
 struct store_auth {
 	char *state; /* see org.h */
@@ -55,7 +57,6 @@ int store_auth_put(struct store *st, const char *org, const struct store_auth *a
  * duties, for the active to take up (store_auth_to_adopt). */
 int store_auth_signin(struct store *st, const char *org, const struct store_auth *a, bool adopt,
 		      long *ret_gen);
-typedef void store_org_fn(void *arg, const char *org);
 /* The orgs whose stored sign-in the active has yet to take up. */
 int store_auth_to_adopt(struct store *st, store_org_fn *fn, void *arg);
 /* Taken up, unless a newer sign-in came meanwhile (gen < 0: whatever is
@@ -133,9 +134,8 @@ int store_inbox_dead(struct store *st, long seq, const char *reason);
 bool store_inbox_has(struct store *st, const char *org, const char *chat_id,
 		     const char *message_id);
 long store_inbox_pending(struct store *st, const char *org);
-/* The orgs that have any row in the inbox (fn called for each, its name
- * borrowed): 0, or -1 if the store failed. */
-int store_inbox_orgs(struct store *st, void (*fn)(void *arg, const char *org), void *arg);
+/* The orgs that have any row in the inbox: 0, or -1 if the store failed. */
+int store_inbox_orgs(struct store *st, store_org_fn *fn, void *arg);
 void store_inbox_row_clear(struct store_inbox_row *r);
 /* Store trouble: writes of the inbox and events failing. NULL when
  * healthy, else {since, failures, error}. on_recover runs when writes work

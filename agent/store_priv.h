@@ -6,6 +6,7 @@
 
 #include "db.h"
 #include "seal.h"
+#include "store.h"
 
 struct store {
 	struct db *db;
@@ -71,6 +72,9 @@ int store_commit(struct store *st);
  * store_health(). */
 void store_failed(struct store *st, const char *what);
 json_t *store_col_json(struct db_stmt *s, int i); /* text or null */
+/* Steps a query whose first column names an org, calling fn for each
+ * row; the caller finalizes (or releases) s. 0, or -1 if it failed. */
+int store_each_org(struct db_stmt *s, store_org_fn *fn, void *arg);
 /* store_alarm.c: appends an outbox entry (inside the caller's transaction) */
 int store_outbox_append(struct store *st, const char *kind, json_t *body);
 /* How long a write waits for another process's lock, while writes work.

@@ -650,7 +650,17 @@ store_inbox_last(struct store *st)
 }
 
 int
-store_inbox_orgs(struct store *st, void (*fn)(void *arg, const char *org), void *arg)
+store_each_org(struct db_stmt *s, store_org_fn *fn, void *arg)
+{
+	enum db_step rc;
+
+	while ((rc = db_step(s)) == DB_ROW)
+		fn(arg, db_col_text(s, 0));
+	return rc == DB_DONE ? 0 : -1;
+}
+
+int
+store_inbox_orgs(struct store *st, store_org_fn *fn, void *arg)
 {
 	/* one index probe per org with rows (neither engine skips through an
 	 * index for DISTINCT: that read the whole inbox, a backlog too) */
@@ -658,14 +668,13 @@ store_inbox_orgs(struct store *st, void (*fn)(void *arg, const char *org), void 
 	    store_keep(st, "WITH RECURSIVE o(org) AS (SELECT min(org) FROM inbox UNION ALL "
 			   "SELECT (SELECT min(org) FROM inbox WHERE inbox.org > o.org) FROM o "
 			   "WHERE o.org IS NOT NULL) SELECT org FROM o WHERE org IS NOT NULL");
-	enum db_step rc = DB_ERROR;
+	int rc;
 
 	if (!s)
 		return -1;
-	while ((rc = db_step(s)) == DB_ROW)
-		fn(arg, db_col_text(s, 0));
+	rc = store_each_org(s, fn, arg);
 	store_release(s);
-	return rc == DB_DONE ? 0 : -1;
+	return rc;
 }
 
 long
